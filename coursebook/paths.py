@@ -1,0 +1,18 @@
+"""Where the project's files live, derived from the package location (so a copy of the
+project directory is self-contained: tests build the book in a temporary copy)."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS_DIR = ROOT / "params"
+MODELS_DIR = PARAMS_DIR / "models"
+PROFILES_DIR = PARAMS_DIR / "profiles"
+NOTEBOOKS_DIR = ROOT / "notebooks"
+BOOK_DIR = ROOT / "book"
+CHAPTERS_DIR = BOOK_DIR / "chapters"
+BUILD_DIR = ROOT / "_build"
+FAILED_DIR = BUILD_DIR / "failed"
+TOC_FILE = ROOT / "_toc.yml"
+CONFIG_FILE = ROOT / "_config.yml"
+REQUIREMENTS_FILE = ROOT / "requirements.txt"
+PACKAGE_DIR = ROOT / "coursebook"
