@@ -1,0 +1,318 @@
+"""Chapter parameters: declaration, resolution and validation.
+
+A chapter is ``params/<id>.yaml`` (which source notebook, the title, the assignment's parameter
+values) plus its source notebook's ``parameters`` cell, which *declares* every parameter in one
+place, like a config file::
+
+    epochs = 20              # [1, 1000] training epochs
+    learning_rate = 1e-3     # (0, 1] Adam step size
+    data = "auto"            # {auto, cifar10, synthetic} which images to train on
+    models = ["a", "b"]      # {@models} architectures from params/models/
+    train_size: int | None = None  # [1, ] training images (None: all)
+
+The type comes from the annotation or else from the default; the comment may start with a
+range (``[lo, hi]``, ``(lo, hi)``, either end open) or a set of choices (``{a, b}``; ``{@models}``
+means the model specs in ``params/models``). Effective parameters = notebook defaults <- the
+chapter file <- the profile <- command-line overrides; all of it is checked here, before any
+kernel starts, and every error is one line naming the file (or override), the key, the bad
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coursebook import paths
+
+PROFILES = ("smoke", "quick", "full")
+DEFAULT_PROFILE = "quick"
+CHAPTER_FILE_KEYS = {"notebook", "title", "parameters"}
+MODEL_CHOICES = "@models"
+CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
+
+
+class ParameterError(ValueError):
+    """Bad chapter, profile or parameter input; the message is one line that says where."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One parameter as declared in a notebook's ``parameters`` cell."""
+
+    name: str
+    type: type
+    default: Any
+    optional: bool = False
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+
+    def allowed(self) -> str:
+        """What values are accepted, in words, for error messages."""
+        kind = self.type.__name__ + (" or None" if self.optional else "")
+        if self.choices is not None:
+            return f"one of {{{', '.join(self.choices)}}}" + (" (each)" if self.type is list else "")
+        if self.low is not None or self.high is not None:
+            lo = "(" if self.low_open else "["
+            hi = ")" if self.high_open else "]"
+            bounds = f"{lo}{'' if self.low is None else self.low}, {'' if self.high is None else self.high}{hi}"
+            return f"{kind} in {bounds}"
+        return kind
+
+
+@dataclass
+class Chapter:
+    """A chapter: its id, params file and source notebook."""
+
+    id: str
+    title: str
+    notebook: Path
+    params_file: Path
+    parameters: dict[str, Any]
+
+
+@dataclass
+class Resolved:
+    """Effective parameters of one chapter run, with where each value came from."""
+
+    chapter: Chapter
+    profile: str
+    values: dict[str, Any]
+    origin: dict[str, str] = field(default_factory=dict)  # name -> "notebook"|"chapter"|"profile"|"override"
+
+    @property
+    def overridden(self) -> list[str]:
+        return [k for k, o in self.origin.items() if o == "override"]
+
+
+# --------------------------------------------------------------------------- YAML + chapters
+
+
+def load_yaml(path: Path) -> Any:
+    """Safe-load a YAML file; a syntax error names the file and line."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ParameterError(f"{_rel(path)}: file not found") from None
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{_rel(path)}: not valid YAML: {' '.join(str(err).split())}") from None
+
+
+def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
+    """Chapter ids in ``_toc.yml`` order (entries ``book/chapters/<id>``)."""
+    toc = load_yaml(toc_file or paths.TOC_FILE) or {}
+    ids: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            entry = node.get("file")
+            if isinstance(entry, str) and entry.startswith(CHAPTER_PREFIX):
+                ids.append(entry.removeprefix(CHAPTER_PREFIX).removesuffix(".ipynb"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return ids
+
+
+def load_chapter(chapter_id: str) -> Chapter:
+    """Read ``params/<id>.yaml``; unknown chapter ids list the known ones."""
+    params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
+    if not params_file.exists():
+        known = ", ".join(toc_chapter_ids()) or "none"
+        raise ParameterError(f"unknown chapter '{chapter_id}': no {_rel(params_file)} (chapters in _toc.yml: {known})")
+    raw = load_yaml(params_file) or {}
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{_rel(params_file)}: expected a mapping with keys {sorted(CHAPTER_FILE_KEYS)}")
+    unknown = set(raw) - CHAPTER_FILE_KEYS
+    if unknown:
+        raise ParameterError(f"{_rel(params_file)}: unknown key '{sorted(unknown)[0]}' (allowed: {sorted(CHAPTER_FILE_KEYS)})")
+    for key in ("notebook", "title"):
+        if not isinstance(raw.get(key), str):
+            raise ParameterError(f"{_rel(params_file)}: key '{key}' must be a string")
+    notebook = paths.NOTEBOOKS_DIR / raw["notebook"]
+    if not notebook.exists():
+        raise ParameterError(f"{_rel(params_file)}: key 'notebook': {_rel(notebook)} does not exist")
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ParameterError(f"{_rel(params_file)}: key 'parameters' must be a mapping of name: value")
+    return Chapter(chapter_id, raw["title"], notebook, params_file, parameters)
+
+
+# --------------------------------------------------------------------------- declarations
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+_RANGE = re.compile(r"^([\[(])\s*([^,\])]*)\s*,\s*([^\])]*)\s*([\])])\s*")
+_CHOICES = re.compile(r"^\{([^}]*)\}\s*")
+
+
+@lru_cache(maxsize=64)
+def _declarations_cached(notebook: Path, mtime: float) -> dict[str, Declaration]:
+    import papermill  # imported here: it is only needed by the runner
+
+    found = papermill.inspect_notebook(str(notebook))
+    if not found:
+        raise ParameterError(f"{_rel(notebook)}: no cell tagged 'parameters'")
+    return {name: _declaration(notebook, name, info) for name, info in found.items()}
+
+
+def declarations(notebook: Path) -> dict[str, Declaration]:
+    """Parameters declared in a notebook's ``parameters`` cell."""
+    return _declarations_cached(notebook, notebook.stat().st_mtime)
+
+
+def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
+    where = f"{_rel(notebook)}: parameter '{name}'"
+    try:
+        default = ast.literal_eval(info["default"])
+    except (ValueError, SyntaxError):
+        raise ParameterError(f"{where}: default {info['default']!r} is not a literal") from None
+    annotation = (info.get("inferred_type_name") or "None").replace(" ", "")
+    optional = annotation.endswith("|None") or annotation.startswith("Optional[")
+    type_name = annotation.removesuffix("|None").removeprefix("Optional[").removesuffix("]")
+    if type_name in _TYPES:
+        kind = _TYPES[type_name]
+    elif default is None:
+        raise ParameterError(f"{where}: a None default needs an annotation such as 'int | None'")
+    else:
+        kind = type(default)
+    if kind not in _TYPES.values():
+        raise ParameterError(f"{where}: unsupported type {kind.__name__}")
+    help_text = (info.get("help") or "").strip()
+    fields: dict[str, Any] = {}
+    if match := _RANGE.match(help_text):
+        fields = {
+            "low": float(match[2]) if match[2] else None,
+            "high": float(match[3]) if match[3] else None,
+            "low_open": match[1] == "(",
+            "high_open": match[4] == ")",
+        }
+        help_text = help_text[match.end():]
+    elif match := _CHOICES.match(help_text):
+        fields = {"choices": tuple(c.strip() for c in match[1].split(",") if c.strip())}
+        help_text = help_text[match.end():]
+    return Declaration(name, kind, default, optional=optional or default is None, help=help_text, **fields)
+
+
+# --------------------------------------------------------------------------- checking values
+
+
+def check_value(decl: Declaration, value: Any, where: str) -> Any:
+    """Return ``value`` (ints widened to float where a float is declared) or raise one clear line."""
+    bad = f"{where}: key '{decl.name}': value {value!r} is not allowed (expected {decl.allowed()})"
+    if value is None:
+        if decl.optional:
+            return None
+        raise ParameterError(bad)
+    if decl.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, decl.type) or (decl.type is not bool and isinstance(value, bool)):
+        raise ParameterError(bad)
+    if decl.choices is not None:
+        choices = _model_names() if decl.choices == (MODEL_CHOICES,) else decl.choices
+        items = value if isinstance(value, list) else [value]
+        if not items or any(item not in choices for item in items):
+            raise ParameterError(bad.replace(decl.allowed(), f"one of {{{', '.join(choices)}}}"))
+    if isinstance(value, (int, float)):
+        too_low = decl.low is not None and (value <= decl.low if decl.low_open else value < decl.low)
+        too_high = decl.high is not None and (value >= decl.high if decl.high_open else value > decl.high)
+        if too_low or too_high:
+            raise ParameterError(bad)
+    return value
+
+
+def _model_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in paths.MODELS_DIR.glob("*.yaml")))
+
+
+# --------------------------------------------------------------------------- profiles + overrides
+
+
+def load_profile(profile: str) -> dict[str, Any]:
+    """``params/profiles/<name>.yaml``: ``defaults`` for every chapter, ``chapters: {id: {...}}``."""
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile '{profile}' (allowed: {', '.join(PROFILES)})")
+    path = paths.PROFILES_DIR / f"{profile}.yaml"
+    raw = load_yaml(path) or {}
+    if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters"}:
+        raise ParameterError(f"{_rel(path)}: expected only the keys 'defaults' and 'chapters'")
+    return {"defaults": raw.get("defaults") or {}, "chapters": raw.get("chapters") or {}, "file": path}
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["epochs=3", "data=synthetic"]`` -> values parsed as YAML scalars."""
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"command line: override '{item}' is not of the form key=value")
+        try:
+            overrides[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ParameterError(f"command line: override '{item}': value is not a YAML scalar") from None
+    return overrides
+
+
+def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None) -> Resolved:
+    """Effective, validated parameters of one chapter."""
+    chapter = load_chapter(chapter_id)
+    decls = declarations(chapter.notebook)
+    prof = load_profile(profile)
+    values = {name: d.default for name, d in decls.items()}
+    origin = dict.fromkeys(values, "notebook")
+    layers = [
+        (chapter.parameters, _rel(chapter.params_file), "chapter"),
+        (_applicable(prof["defaults"], decls), _rel(prof["file"]), "profile"),
+        (prof["chapters"].get(chapter_id) or {}, f"{_rel(prof['file'])} (chapters: {chapter_id})", "profile"),
+        (overrides or {}, "command line", "override"),
+    ]
+    for layer, where, source in layers:
+        for key, value in layer.items():
+            if key not in decls:
+                known = ", ".join(decls)
+                raise ParameterError(f"{where}: unknown key '{key}' for chapter {chapter_id} (declared: {known})")
+            values[key] = check_value(decls[key], value, where)
+            origin[key] = source
+    if "seed" not in decls:
+        raise ParameterError(f"{_rel(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
+    return Resolved(chapter, profile, values, origin)
+
+
+def _applicable(defaults: dict[str, Any], decls: dict[str, Declaration]) -> dict[str, Any]:
+    """Profile defaults apply to the chapters that declare them."""
+    return {k: v for k, v in defaults.items() if k in decls}
+
+
+def check_profile_keys(profile: str, chapter_ids: list[str]) -> None:
+    """A profile default that no chapter declares is a typo: reject it."""
+    prof = load_profile(profile)
+    declared: set[str] = set()
+    for cid in chapter_ids:
+        declared |= set(declarations(load_chapter(cid).notebook))
+    for key in prof["defaults"]:
+        if key not in declared:
+            raise ParameterError(f"{_rel(prof['file'])}: key 'defaults.{key}' is declared by no chapter")
+    for cid in prof["chapters"]:
+        if cid not in chapter_ids:
+            raise ParameterError(f"{_rel(prof['file'])}: key 'chapters.{cid}': no such chapter in _toc.yml")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)

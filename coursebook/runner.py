@@ -1,0 +1,268 @@
+"""Execute out-of-date chapters with Papermill, then build the book with Jupyter Book.
+
+``plan`` validates every chapter's parameters and computes its cache key before any kernel
+starts; ``execute`` runs one chapter into a temporary notebook and renames it into place only on
+success (a failed notebook goes to ``_build/failed/`` and the last good output stays); ``build``
+does both for the whole book, in parallel when asked, and prints what it did and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from coursebook import cache, paths
+from coursebook.params import Resolved, check_profile_keys, resolve, toc_chapter_ids
+
+RUN_ENV = "COURSEBOOK_RUN"  # JSON describing the run, read by coursebook.runtime inside the kernel
+
+
+@dataclass
+class Plan:
+    """What to do with one chapter."""
+
+    resolved: Resolved
+    components: dict[str, str]
+    changed: list[str]  # empty: reuse
+    data_source: str | None = None
+
+    @property
+    def chapter_id(self) -> str:
+        return self.resolved.chapter.id
+
+    @property
+    def key(self) -> str:
+        return cache.key_of(self.components)
+
+
+@dataclass
+class Outcome:
+    chapter_id: str
+    status: str  # "reused" | "executed" | "failed"
+    reason: str
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def data_fingerprint(resolved: Resolved) -> str:
+    """Fingerprint of the dataset a chapter trains on ('none' for chapters without data)."""
+    if "data" not in resolved.values:
+        return "none"
+    from coursebook.data import dataset_fingerprint  # cheap: no deep-learning backend import
+
+    return dataset_fingerprint(resolved.values["data"])
+
+
+def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False) -> Plan:
+    resolved = resolve(chapter_id, profile, overrides)
+    chapter = resolved.chapter
+    components = {
+        "notebook": cache.notebook_digest(chapter.notebook),
+        "parameters": cache.parameters_digest(chapter.title, profile, resolved.values),
+        "package": cache.package_digest(),
+        "data": cache.digest(data_fingerprint(resolved)),
+        "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+    }
+    record = cache.read_record(chapter_id)
+    if record and not cache.output_path(chapter_id).exists():
+        record = None
+    changed = cache.changed_components(record and record.get("components"), components)
+    if force and not changed:
+        changed = ["forced"]
+    return Plan(resolved, components, changed)
+
+
+def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[str, Any] | None = None,
+              data: str | None = None, force: bool = False) -> list[Plan]:
+    """Validate and plan the given chapters (default: every chapter in ``_toc.yml``)."""
+    all_ids = toc_chapter_ids()
+    check_profile_keys(profile, all_ids)
+    plans = []
+    for chapter_id in chapters or all_ids:
+        chapter_overrides = dict(overrides or {})
+        if data is not None:
+            from coursebook.params import declarations, load_chapter
+
+            if "data" in declarations(load_chapter(chapter_id).notebook):
+                chapter_overrides.setdefault("data", data)
+        plans.append(plan_chapter(chapter_id, profile, chapter_overrides, force))
+    return plans
+
+
+def describe_reason(changed: list[str]) -> str:
+    if not changed:
+        return "inputs unchanged"
+    if len(changed) == len(cache.COMPONENTS):
+        return "no previous result"
+    return "changed: " + ", ".join(changed)
+
+
+# --------------------------------------------------------------------------- executing one chapter
+
+
+def execute(plan: Plan) -> Outcome:
+    """Run one chapter; the executed notebook replaces the old one only if every cell succeeded."""
+    import papermill
+
+    chapter = plan.resolved.chapter
+    reason = describe_reason(plan.changed)
+    out = cache.output_path(chapter.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{chapter.id}.{os.getpid()}.running.ipynb")
+    os.environ[RUN_ENV] = json.dumps(run_description(plan))
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            source_with_title(chapter.notebook, chapter.title), str(tmp),
+            parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
+            progress_bar=False, log_output=False,
+        )
+    except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
+        seconds = time.perf_counter() - start
+        return Outcome(chapter.id, "failed", reason, seconds, keep_failed(tmp, chapter.id, err))
+    seconds = time.perf_counter() - start
+    hide_injected_parameters(tmp)
+    os.replace(tmp, out)
+    record = {
+        "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
+        "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(),
+    }
+    cache.atomic_write_text(cache.record_path(chapter.id), json.dumps(record, indent=2) + "\n")
+    return Outcome(chapter.id, "executed", reason, seconds)
+
+
+def _execute_safely(plan: Plan) -> Outcome:
+    """``execute`` for a worker process: an unexpected error becomes a failed outcome."""
+    try:
+        return execute(plan)
+    except Exception:  # noqa: BLE001
+        return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
+
+
+def run_description(plan: Plan) -> dict[str, Any]:
+    r = plan.resolved
+    return {
+        "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
+        "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
+        "commit": git_commit(), "started": time.time(),
+    }
+
+
+def source_with_title(notebook: Path, title: str) -> nbformat.NotebookNode:
+    """The source notebook with its first heading replaced by the chapter title from params/."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.splitlines()
+            if lines and lines[0].startswith("# "):
+                cell.source = "\n".join([f"# {title}", *lines[1:]])
+            else:
+                cell.source = f"# {title}\n\n{cell.source}"
+            break
+    return nb
+
+
+def hide_injected_parameters(notebook: Path) -> None:
+    """Tag Papermill's injected cell so the book removes it (the run card shows the values)."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, notebook)
+
+
+def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
+    """Move a failed notebook to ``_build/failed/`` and describe the failing cell in one line."""
+    failed = paths.FAILED_DIR / f"{chapter_id}.ipynb"
+    if tmp.exists():
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, failed)
+    cell = getattr(err, "exec_count", None)
+    ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    where = f"cell [{cell}]" if cell is not None else "before the first cell"
+    return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]} (notebook kept at {failed.relative_to(paths.ROOT)})"
+
+
+def git_commit() -> str:
+    """Short commit of the project, with '+uncommitted' when the tree has changes; 'uncommitted' outside git."""
+    try:
+        run = lambda *args: subprocess.run(["git", *args], cwd=paths.ROOT, capture_output=True, text=True, check=True)  # noqa: E731
+        commit = run("rev-parse", "--short", "HEAD").stdout.strip()
+        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        return commit + ("+uncommitted" if dirty else "")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "uncommitted"
+
+
+# --------------------------------------------------------------------------- the whole book
+
+
+def execute_all(plans: list[Plan], jobs: int = 1, log=print) -> Summary:
+    """Execute the stale chapters (``jobs`` at a time), reuse the others; one failure stops nothing."""
+    summary = Summary()
+    todo = [p for p in plans if p.changed]
+    for plan in plans:
+        if not plan.changed:
+            summary.outcomes.append(Outcome(plan.chapter_id, "reused", describe_reason(plan.changed)))
+            log(f"  reused    {plan.chapter_id}  ({describe_reason(plan.changed)})")
+    for plan in todo:
+        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)})")
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_execute_safely, todo))
+    else:
+        results = [_execute_safely(plan) for plan in todo]
+    for outcome in results:
+        summary.outcomes.append(outcome)
+        verb = "executed" if outcome.status == "executed" else "FAILED  "
+        log(f"  {verb}  {outcome.chapter_id}  in {outcome.seconds:.1f} s" + (f"  -- {outcome.error}" if outcome.error else ""))
+    order = {p.chapter_id: i for i, p in enumerate(plans)}
+    summary.outcomes.sort(key=lambda o: order[o.chapter_id])
+    return summary
+
+
+def print_summary(summary: Summary, html_seconds: float | None, log=print) -> None:
+    log("\nSummary")
+    for o in summary.outcomes:
+        seconds = f"{o.seconds:7.1f} s" if o.status != "reused" else "        -"
+        log(f"  {o.status:8s} {seconds}  {o.chapter_id}  ({o.reason})")
+    if html_seconds is not None:
+        log(f"  html     {html_seconds:7.1f} s  _build/html")
+    for o in summary.failed:
+        log(f"FAILED: {o.chapter_id}: {o.error}")
+
+
+def build_html(builder: str = "html") -> int:
+    """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jupyter_book), "build", str(paths.ROOT), "--builder", builder, "-W", "-n", "--keep-going"]
+    if builder == "pdflatex":
+        cmd.remove("-W")  # LaTeX warnings about fonts and figure placement are not errors
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
+    return subprocess.run(cmd, cwd=paths.ROOT, env=env).returncode

@@ -1,0 +1,163 @@
+"""The chapter side of a run: seeding, the synthetic-data warning and the run card.
+
+A chapter notebook starts with ``run = runtime.start("<chapter id>", seed=seed)`` right after its
+``parameters`` cell and ends with ``run.card()``. Executed by the book runner, the run knows the
+effective parameters (and which were overridden) from the runner; opened by hand in Jupyter, it
+resolves them from ``params/`` itself and says so on the card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RUN_ENV = "COURSEBOOK_RUN"
+
+SYNTHETIC_WARNING = """\
+```{{warning}} Synthetic data: these are NOT CIFAR-10 results
+This page was computed on **{name}**, a learnable stand-in with CIFAR-10's shape (32×32 colour
+images, 10 classes) that coursebook generates when the real CIFAR-10 archive is not available.
+Every number, figure and sentence below describes that stand-in, not CIFAR-10. To compute this
+page on CIFAR-10, put `cifar-10-python.tar.gz` in `data/` and run `make run CHAPTER={chapter} PARAMS="data=cifar10"`.
+```
+"""
+
+
+@dataclass
+class ChapterRun:
+    """One execution of one chapter; collects what the run card reports."""
+
+    chapter: str
+    title: str
+    profile: str
+    parameters: dict[str, Any]
+    origin: dict[str, str]
+    commit: str
+    started: float
+    interactive: bool
+    dataset: dict[str, Any] | None = None
+    device: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def use_dataset(self, dataset: Any, splits: Any = None) -> None:
+        """Record the dataset for the card; show a loud warning when it is the synthetic stand-in."""
+        counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
+        if splits is not None:
+            counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
+        self.dataset = {
+            "name": dataset.name, "fingerprint": dataset.fingerprint,
+            "synthetic": bool(dataset.is_synthetic), "counts": counts,
+        }
+        if dataset.is_synthetic:
+            _display_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
+
+    def card(self) -> str:
+        """Display (and return) the run card as a Markdown table."""
+        text = run_card_markdown(self)
+        _display_markdown(text)
+        return text
+
+
+def start(chapter: str, seed: int) -> ChapterRun:
+    """Begin a chapter run: read the runner's description (or resolve parameters), seed every RNG."""
+    description = os.environ.get(RUN_ENV)
+    if description:
+        info = json.loads(description)
+        if info["chapter"] != chapter:
+            raise RuntimeError(f"notebook says chapter {chapter!r} but the runner executes {info['chapter']!r}")
+        interactive = False
+    else:
+        info = _resolve_interactively(chapter)
+        interactive = True
+    seed_everything(seed)
+    run = ChapterRun(
+        chapter=chapter, title=info["title"], profile=info["profile"], parameters=info["parameters"],
+        origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
+        interactive=interactive,
+    )
+    run.device = describe_device()
+    return run
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend."""
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def describe_device() -> str:
+    """Keras backend and device, e.g. 'tensorflow on CPU'."""
+    from coursebook.training import configure_backend
+
+    return configure_backend()
+
+
+def versions() -> str:
+    """Python, Keras and backend versions."""
+    import keras
+
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        backend_version = __import__(module).__version__
+    except ImportError:  # pragma: no cover - the backend is importable if Keras runs on it
+        backend_version = "?"
+    return f"Python {platform.python_version()}, Keras {keras.__version__}, {module} {backend_version}"
+
+
+def run_card_markdown(run: ChapterRun) -> str:
+    """The run card: parameters (overrides marked), profile, dataset, backend, versions, commit, time."""
+    rows = [
+        ("chapter", f"`{run.chapter}`" + (" (run interactively, not by the book runner)" if run.interactive else "")),
+        ("profile", f"`{run.profile}`"),
+        ("dataset", _dataset_text(run.dataset)),
+        ("backend and device", run.device),
+        ("versions", versions()),
+        ("git commit", f"`{run.commit}`"),
+        ("wall time", f"{time.time() - run.started:.1f} s"),
+        *run.extra.items(),
+    ]
+    lines = ["| run | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    lines += ["| parameter | value | from |", "|---|---|---|"]
+    for name, value in run.parameters.items():
+        source = run.origin.get(name, "notebook")
+        mark = "**override**" if source == "override" else source
+        lines.append(f"| `{name}` | `{json.dumps(value)}` | {mark} |")
+    return "\n".join(lines) + "\n"
+
+
+def _dataset_text(dataset: dict[str, Any] | None) -> str:
+    if dataset is None:
+        return "none (this chapter trains on no image data)"
+    counts = ", ".join(f"{n:,} {split}" for split, n in dataset["counts"].items())
+    flag = " **(synthetic stand-in, not CIFAR-10)**" if dataset["synthetic"] else ""
+    return f"{dataset['name']}{flag}; {counts} images; fingerprint `{dataset['fingerprint']}`"
+
+
+def _resolve_interactively(chapter: str) -> dict[str, Any]:
+    """Opened by hand, a notebook runs with its parameters cell's own values: report those."""
+    from coursebook.params import declarations, load_chapter
+    from coursebook.runner import git_commit
+
+    loaded = load_chapter(chapter)
+    defaults = {name: d.default for name, d in declarations(loaded.notebook).items()}
+    return {
+        "title": loaded.title, "profile": "none (parameters cell defaults)", "parameters": defaults,
+        "origin": dict.fromkeys(defaults, "notebook"), "commit": git_commit(),
+    }
+
+
+def _display_markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
