@@ -1,0 +1,88 @@
+"""Evaluation: loss and accuracy per split, predicted labels, confusion matrix and the per-class
+classification report (scikit-learn), and the most confused class pairs named from the matrix.
+Labels may be one-hot rows or integer class indices everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+
+SPLITS = {"train": ("x_train", "y_train"), "validation": ("x_val", "y_val"), "test": ("x_test", "y_test")}
+
+
+def to_labels(y: Any) -> np.ndarray:
+    """Integer class indices from one-hot rows (argmax) or from integer labels of shape (n,) / (n, 1)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    flat = y.reshape(-1) if y.ndim == 2 else y
+    if flat.ndim != 1:
+        raise ValueError(f"labels must be one-hot (n, classes) or integers (n,), got shape {y.shape}")
+    if flat.size and not np.array_equal(flat, np.round(flat)):
+        raise ValueError("integer labels expected, found non-integer values")
+    return flat.astype(int)
+
+
+def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
+    """{split: (x, y)} from a Splits-like object (x_train, x_val, x_test, ...; absent or None splits
+    are skipped) or from a mapping of split name to an (x, y) pair."""
+    if isinstance(splits_or_arrays, Mapping) and all(isinstance(v, (tuple, list)) for v in splits_or_arrays.values()):
+        return dict(splits_or_arrays)
+    found = {}
+    for split, (x_name, y_name) in SPLITS.items():
+        x, y = (_field(splits_or_arrays, x_name), _field(splits_or_arrays, y_name))
+        if x is not None and y is not None:
+            found[split] = (x, y)
+    if not found:
+        raise ValueError("no split found: pass an object with x_train/y_train, x_val/y_val, x_test/y_test "
+                         "or a mapping {split: (x, y)}")
+    return found
+
+
+def _field(data: Any, name: str) -> Any:
+    return data.get(name) if isinstance(data, Mapping) else getattr(data, name, None)
+
+
+def evaluate(model: Any, splits_or_arrays: Any, *, batch_size: int = 256) -> pd.DataFrame:
+    """One row per split (train, validation, test, as present): split, loss and compiled metrics."""
+    rows = []
+    for split, (x, y) in split_arrays(splits_or_arrays).items():
+        scores = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        rows.append({"split": split, **{name: float(value) for name, value in scores.items()}})
+    return pd.DataFrame(rows)
+
+
+def predict_labels(model: Any, x: Any, *, batch_size: int = 256) -> np.ndarray:
+    """Predicted class index of every image (argmax of the model's output)."""
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0)).argmax(axis=-1)
+
+
+def confusion(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+    """Confusion matrix, rows = true class, columns = predicted class, all ``n_classes`` kept."""
+    return confusion_matrix(to_labels(y_true), to_labels(y_pred), labels=np.arange(n_classes))
+
+
+def classification_report_frame(y_true: Any, y_pred: Any, class_names: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class (index: class name), then macro and weighted averages."""
+    report = classification_report(
+        to_labels(y_true), to_labels(y_pred), labels=np.arange(len(class_names)),
+        target_names=list(class_names), output_dict=True, zero_division=0,
+    )
+    report.pop("accuracy", None)
+    frame = pd.DataFrame(report).T.rename(columns={"f1-score": "f1"})
+    frame.index.name = "class"
+    return frame.astype({"support": int})
+
+
+def most_confused_pairs(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) -> pd.DataFrame:
+    """The ``top`` largest off-diagonal cells: true and predicted class index and name, and count."""
+    matrix = np.asarray(matrix)
+    true_idx, pred_idx = np.nonzero(~np.eye(len(matrix), dtype=bool))
+    pairs = pd.DataFrame({"true": true_idx, "predicted": pred_idx, "count": matrix[true_idx, pred_idx]})
+    pairs = pairs.sort_values(["count", "true", "predicted"], ascending=[False, True, True]).head(top)
+    names = np.asarray(class_names)
+    return pairs.assign(true_name=names[pairs["true"]], predicted_name=names[pairs["predicted"]]).reset_index(drop=True)

@@ -1,0 +1,415 @@
+"""Training engine: backend set-up, compiling from parameters, augmentation layers, one fit
+with early stopping / best checkpoint / epoch timing, seeded repeats of several variants,
+and the tidy history frame that plots and text read.
+
+GPU memory: TensorFlow grows its GPU memory on demand once :func:`configure_backend` ran;
+JAX reads ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` only before jax is imported, so the runner
+(and the Makefile environment) set it; importing this module first also sets it as a default.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
+import keras  # noqa: E402
+
+OPTIMIZERS = {
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "nadam": "Nadam",
+}
+EARLY_STOPPING_DEFAULTS = {
+    "monitor": "val_loss",
+    "patience": 5,
+    "restore_best_weights": True,
+    "mode": "auto",
+    "min_delta": 0.0,
+}
+HISTORY_COLUMNS = ["variant", "seed", "epoch", "metric", "value"]
+RUN_KEYS = ["variant", "seed"]
+
+
+# --------------------------------------------------------------------------- backend
+
+
+def configure_backend() -> str:
+    """Let the backend use a GPU without grabbing all its memory; describe backend and device."""
+    backend = keras.backend.backend()
+    describe = {"tensorflow": _configure_tensorflow, "jax": _describe_jax, "torch": _describe_torch}
+    device = describe.get(backend, lambda: "CPU")()
+    return f"{backend} on {device}"
+
+
+def _configure_tensorflow() -> str:
+    import tensorflow as tf  # the only backend that needs explicit set-up
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth was set earlier or cannot change
+            pass
+    if not gpus:
+        return "CPU"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return f"GPU:0 ({name})" + (f" and {len(gpus) - 1} more" if len(gpus) > 1 else "")
+
+
+def _describe_jax() -> str:
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return "CPU"
+    return f"{device.platform}:{device.id} ({device.device_kind})"
+
+
+def _describe_torch() -> str:
+    import torch
+
+    if not torch.cuda.is_available():
+        return "CPU"
+    return f"cuda:0 ({torch.cuda.get_device_name(0)})"
+
+
+def backend_versions() -> dict[str, str]:
+    """Versions for the run card: python, numpy, keras, the backend's name and its library."""
+    import importlib
+
+    backend = keras.backend.backend()
+    library = importlib.import_module(backend)
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        backend: getattr(library, "__version__", "unknown"),
+    }
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def make_optimizer(name: str = "adam", learning_rate: float | None = None) -> keras.optimizers.Optimizer:
+    """A Keras optimizer by (case-insensitive) name, with its default learning rate unless given."""
+    key = str(name).lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(sorted(OPTIMIZERS))}")
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[key])
+    if learning_rate is None:
+        return optimizer_class()
+    if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    return optimizer_class(learning_rate=float(learning_rate))
+
+
+def compile_model(
+    model: keras.Model,
+    *,
+    optimizer: str = "adam",
+    learning_rate: float | None = None,
+    loss: str = "categorical_crossentropy",
+    metrics: Sequence[str] = ("accuracy",),
+) -> keras.Model:
+    """Compile ``model`` in place from parameters; metric names in histories stay as given
+    (``"accuracy"`` -> ``accuracy``/``val_accuracy``). Returns the model."""
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=list(metrics))
+    return model
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def augmentation(
+    rotation_degrees: float = 10, shift: float = 0.1, horizontal_flip: bool = True
+) -> keras.Sequential:
+    """Random rotation (within +-degrees), height/width shift (fraction) and horizontal flip as
+    Keras preprocessing layers: active in training only, identity at inference. Empty areas
+    are filled with the nearest pixel, as the classic ImageDataGenerator did."""
+    layers = []
+    if rotation_degrees:
+        layers.append(keras.layers.RandomRotation(rotation_degrees / 360, fill_mode="nearest"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest"))
+    if horizontal_flip:
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def with_augmentation(model: keras.Model, layers: keras.Sequential | None = None) -> keras.Model:
+    """``model`` with augmentation layers (default: :func:`augmentation`) placed in front."""
+    layers = augmentation() if layers is None else layers
+    inputs = keras.Input(shape=model.input_shape[1:])
+    return keras.Sequential([inputs, layers, model], name=f"{model.name}_augmented")
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall-clock seconds of every epoch (training plus validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def early_stopping_callback(
+    params: Mapping[str, Any] | None, verbose: int = 0
+) -> keras.callbacks.EarlyStopping:
+    """EarlyStopping from parameters (monitor, patience, restore_best_weights, mode, min_delta);
+    unset keys take :data:`EARLY_STOPPING_DEFAULTS`, unknown keys raise. ``verbose`` > 0 prints
+    the stopping and restored epochs."""
+    unknown = set(params or {}) - set(EARLY_STOPPING_DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"unknown early_stopping key(s) {sorted(unknown)}; allowed: {sorted(EARLY_STOPPING_DEFAULTS)}"
+        )
+    settings = {**EARLY_STOPPING_DEFAULTS, **(params or {})}
+    if settings["mode"] not in ("auto", "min", "max"):
+        raise ValueError(f"early_stopping mode must be 'auto', 'min' or 'max', got {settings['mode']!r}")
+    if not isinstance(settings["patience"], int) or settings["patience"] < 0:
+        raise ValueError(f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
+    return keras.callbacks.EarlyStopping(**settings, verbose=int(verbose > 0))
+
+
+def best_checkpoint_callback(directory: str | Path) -> keras.callbacks.ModelCheckpoint:
+    """Keeps the weights of the epoch with the lowest validation loss in ``directory``."""
+    path = Path(directory) / "best.weights.h5"
+    return keras.callbacks.ModelCheckpoint(
+        path, monitor="val_loss", mode="min", save_best_only=True, save_weights_only=True
+    )
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class TrainResult:
+    """One fit. ``best_epoch`` (1-based) is the epoch whose weights ``model`` holds: the lowest
+    validation loss with ``checkpoint_best``, the best monitored epoch when early stopping restores
+    weights, otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    best_epoch: int
+    stopped_epoch: int | None
+    epochs_run: int
+    seconds: float
+    seconds_per_epoch: list[float]
+
+
+def _field(data: Any, name: str) -> Any:
+    if isinstance(data, Mapping):
+        return data.get(name)
+    return getattr(data, name, None)
+
+
+def fit_arrays(data: Any, validation_data: tuple | None = None) -> tuple[Any, Any, tuple | None]:
+    """(x_train, y_train, (x_val, y_val) or None) from a Splits-like object, a mapping with those
+    keys, or an (x, y) pair; an explicit ``validation_data`` wins over ``data``'s own."""
+    if isinstance(data, (tuple, list)):
+        x, y = data
+    else:
+        x, y = _field(data, "x_train"), _field(data, "y_train")
+        if validation_data is None and _field(data, "x_val") is not None:
+            validation_data = (_field(data, "x_val"), _field(data, "y_val"))
+    if x is None or y is None:
+        raise ValueError("training data needs x_train and y_train (attributes, keys, or an (x, y) pair)")
+    _check_lengths("training", x, y)
+    if validation_data is not None:
+        _check_lengths("validation", *validation_data)
+    return x, y, validation_data
+
+
+def _check_lengths(split: str, x: Any, y: Any) -> None:
+    if len(x) != len(y):
+        raise ValueError(f"{split} data: {len(x)} images but {len(y)} labels")
+
+
+def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, needs_validation: list[str],
+                        validation_data: tuple | None) -> None:
+    if not getattr(model, "compiled", False):
+        raise ValueError(f"model {model.name!r} is not compiled: call compile_model(model, ...) first")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if needs_validation and validation_data is None:
+        raise ValueError(f"{' and '.join(needs_validation)} need(s) validation data (x_val, y_val)")
+
+
+def _check_monitor(model: keras.Model, monitor: str, has_validation: bool) -> None:
+    metric_names = [m if isinstance(m, str) else getattr(m, "name", str(m))
+                    for m in model.get_compile_config().get("metrics") or []]
+    names = ["loss", *metric_names]
+    allowed = names + ([f"val_{n}" for n in names] if has_validation else [])
+    if monitor not in allowed:
+        raise ValueError(f"early_stopping monitor {monitor!r} is not recorded; allowed: {allowed}")
+
+
+def history_frame(history: Mapping[str, Sequence[float]], seconds: Sequence[float]) -> pd.DataFrame:
+    """Tidy (epoch, metric, value) frame from a Keras ``History.history`` dict and epoch times."""
+    wide = pd.DataFrame({**{k: list(map(float, v)) for k, v in history.items()}, "seconds": list(seconds)})
+    wide.insert(0, "epoch", np.arange(1, len(wide) + 1))
+    return wide.melt(id_vars="epoch", var_name="metric", value_name="value")
+
+
+def train(
+    model: keras.Model,
+    data: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    validation_data: tuple | None = None,
+    early_stopping: Mapping[str, Any] | None = None,
+    checkpoint_best: bool = False,
+    verbose: int = 2,
+) -> TrainResult:
+    """Fit a compiled model (seeded), optionally with early stopping and a best-val-loss checkpoint
+    that is loaded back after training, and time each epoch. Settings are checked before fitting."""
+    x, y, validation = fit_arrays(data, validation_data)
+    needs = (["checkpoint_best"] if checkpoint_best else [])
+    monitor = None if early_stopping is None else {**EARLY_STOPPING_DEFAULTS, **early_stopping}["monitor"]
+    if monitor is not None and monitor.startswith("val_"):
+        needs.append("early stopping on " + monitor)
+    _check_fit_settings(model, epochs, batch_size, needs, validation)
+    stopper = None if early_stopping is None else early_stopping_callback(early_stopping, verbose)
+    if monitor is not None:
+        _check_monitor(model, monitor, validation is not None)
+    with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
+        checkpoint = best_checkpoint_callback(directory) if checkpoint_best else None
+        timer = EpochTimer()
+        callbacks = [c for c in (timer, stopper, checkpoint) if c is not None]
+        keras.utils.set_random_seed(seed)
+        start = time.perf_counter()
+        history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
+                            callbacks=callbacks, verbose=verbose)
+        seconds = time.perf_counter() - start
+        if checkpoint is not None:
+            model.load_weights(checkpoint.filepath)
+    return TrainResult(
+        model=model,
+        history=history_frame(history.history, timer.seconds),
+        best_epoch=_weights_epoch(history.history, stopper, checkpoint_best),
+        stopped_epoch=stopper.stopped_epoch + 1 if stopper is not None and stopper.stopped_epoch > 0 else None,
+        epochs_run=len(timer.seconds),
+        seconds=seconds,
+        seconds_per_epoch=timer.seconds,
+    )
+
+
+def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpoint_best: bool) -> int:
+    """1-based epoch whose weights the model holds after fit (and after loading the checkpoint)."""
+    if checkpoint_best:
+        return int(np.nanargmin(history["val_loss"])) + 1
+    if stopper is not None and stopper.restore_best_weights and stopper.best_weights is not None:
+        return stopper.best_epoch + 1
+    return len(history["loss"])
+
+
+# --------------------------------------------------------------------------- repeats
+
+
+def train_variants(
+    variants: Mapping[str, Callable[[], keras.Model]],
+    data: Any,
+    seeds: Iterable[int],
+    **fit: Any,
+) -> dict[tuple[str, int], TrainResult]:
+    """Train every variant with every seed; keys are (variant, seed). For each seed the random
+    state is reset before a variant's model is built and before it is fitted, so all arms of a
+    comparison start from the same seed. ``model_factory()`` must return a compiled model;
+    ``fit`` is passed to :func:`train`."""
+    seeds = [int(s) for s in seeds]
+    if not variants or not seeds:
+        raise ValueError("train_variants needs at least one variant and one seed")
+    results = {}
+    for seed in seeds:
+        for name, model_factory in variants.items():
+            if fit.get("verbose", 2):
+                print(f"--- {name}, seed {seed}")
+            keras.utils.set_random_seed(seed)
+            results[(name, seed)] = train(model_factory(), data, seed=seed, **fit)
+    return results
+
+
+def histories_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
+    """Tidy frame of all runs: variant, seed, epoch (1-based), metric, value."""
+    frames = [result.history.assign(variant=variant, seed=seed) for (variant, seed), result in results.items()]
+    return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
+
+
+def runs_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
+    """One row per run: variant, seed, best_epoch, stopped_epoch, epochs_run, seconds."""
+    rows = [
+        {"variant": variant, "seed": seed, "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch,
+         "epochs_run": r.epochs_run, "seconds": r.seconds}
+        for (variant, seed), r in results.items()
+    ]
+    return pd.DataFrame(rows).astype({"stopped_epoch": "Int64"})
+
+
+def _run_keys(frame: pd.DataFrame) -> list[str]:
+    return [key for key in RUN_KEYS if key in frame.columns]
+
+
+def wide_history(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, seed, epoch) with one column per metric."""
+    keys = _run_keys(frame) + ["epoch"]
+    wide = frame.pivot(index=keys, columns="metric", values="value").reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def final_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metrics of the last epoch of every run (one row per variant and seed)."""
+    wide = wide_history(frame)
+    keys = _run_keys(frame)
+    last = wide.groupby(keys)["epoch"].idxmax() if keys else [wide["epoch"].idxmax()]
+    return wide.loc[last].reset_index(drop=True)
+
+
+def best_epoch_metrics(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min") -> pd.DataFrame:
+    """Metrics of every run's best epoch by ``monitor`` (first one on ties), ``mode`` min or max."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    wide = wide_history(frame)
+    if monitor not in wide.columns:
+        raise ValueError(f"monitor {monitor!r} is not in the history; recorded: {sorted(frame.metric.unique())}")
+    keys = _run_keys(frame)
+    column = wide.groupby(keys)[monitor] if keys else wide[monitor]
+    best = column.idxmin() if mode == "min" else column.idxmax()
+    return wide.loc[np.atleast_1d(best)].reset_index(drop=True)
+
+
+def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1) and run count over seeds for each variant and metric,
+    from a frame such as :func:`final_metrics` returns."""
+    metrics = [c for c in per_run.columns if c not in (*RUN_KEYS, "epoch")]
+    long = per_run.melt(id_vars=["variant"], value_vars=metrics, var_name="metric")
+    summary = long.groupby(["variant", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
+    return summary.rename(columns={"count": "runs"}).reset_index()
