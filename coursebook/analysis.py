@@ -12,6 +12,7 @@ Training histories are tidy frames with the columns of :data:`HISTORY_COLUMNS`
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -186,9 +187,7 @@ def _noise_verdict(runs_a, runs_b, name_a, name_b, size, digits, *, same):
     pooled = _round(math.sqrt((_sd(runs_a) ** 2 + _sd(runs_b) ** 2) / 2), digits)
     if pooled == 0:
         return None, True, "Every run of each gave the same value, so the difference is not run-to-run noise."
-    from scipy import stats
-
-    p_text = f"{stats.ttest_ind(runs_a, runs_b, equal_var=False).pvalue:.3g}"
+    p_text = f"{_welch_p_value(runs_a, runs_b):.3g}"
     exceeds = float(p_text) < ALPHA and size > pooled
     verdict = "larger than" if exceeds else "within"
     return float(p_text), exceeds, (
@@ -196,6 +195,15 @@ def _noise_verdict(runs_a, runs_b, name_a, name_b, size, digits, *, same):
         f"{'below' if float(p_text) < ALPHA else 'not below'} {ALPHA}; difference {_fmt(size, digits)} "
         f"{'exceeds' if size > pooled else 'does not exceed'} the pooled sd {_fmt(pooled, digits)})."
     )
+
+
+def _welch_p_value(runs_a: np.ndarray, runs_b: np.ndarray) -> float:
+    """Two-sided Welch's t-test; scipy's precision warning for near-equal runs is silenced."""
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(runs_a, runs_b, equal_var=False).pvalue)
 
 
 # --- training histories --------------------------------------------------------------------

@@ -1,0 +1,302 @@
+"""Tests of coursebook.analysis: the sentences agree with the numbers, always."""
+
+import math
+import re
+import statistics
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coursebook import analysis
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+NUMBER = re.compile(r"-?\d+\.\d+")
+floats = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)
+runs = st.lists(floats, min_size=1, max_size=6)
+
+
+def rounded(value: float, digits: int = 4) -> Decimal:
+    """Exact half-even rounding of the float's binary value, independent of round()."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+
+
+def words(sentence: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", sentence.lower()))
+
+
+def history(curves: dict[str, list[float]], variant: str = "model", seed: int = 0) -> pd.DataFrame:
+    """A tidy history frame from {metric: values per epoch}."""
+    rows = [(variant, seed, epoch, metric, value)
+            for metric, values in curves.items() for epoch, value in enumerate(values, start=1)]
+    return pd.DataFrame(rows, columns=list(analysis.HISTORY_COLUMNS))
+
+
+# --- compare: direction words ------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=floats, b=floats)
+def test_direction_word_matches_rounded_single_values(a, b):
+    result = analysis.compare("score", "first", a, "second", b)
+    found = words(result.sentence)
+    assert ("higher" in found) == (rounded(a) > rounded(b))
+    assert ("lower" in found) == (rounded(a) < rounded(b))
+    assert ("same" in found) == (rounded(a) == rounded(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=runs, b=runs)
+def test_direction_word_matches_rounded_means_of_runs(a, b):
+    result = analysis.compare("score", "first", a, "second", b)
+    mean_a, mean_b = rounded(statistics.fmean(a)), rounded(statistics.fmean(b))
+    found = words(result.sentence)
+    assert ("higher" in found) == (mean_a > mean_b)
+    assert ("lower" in found) == (mean_a < mean_b)
+    assert ("same" in found) == (mean_a == mean_b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=floats, b=floats, digits=st.integers(0, 6))
+def test_shown_numbers_agree_with_word_and_difference(a, b, digits):
+    sentence = analysis.compare("score", "first", a, "second", b, digits=digits).sentence
+    numbers = [Decimal(text) for text in NUMBER.findall(sentence)] if digits else None
+    if not numbers:
+        return
+    shown_a, shown_b = numbers[0], numbers[1]
+    assert shown_a == rounded(a, digits) and shown_b == rounded(b, digits)
+    if shown_a != shown_b:
+        assert ("higher" in words(sentence)) == (shown_a > shown_b)
+        assert numbers[2] == abs(shown_a - shown_b)  # "by <difference>"
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=floats, b=floats, higher_is_better=st.booleans())
+def test_better_or_worse_follows_direction_and_goal(a, b, higher_is_better):
+    result = analysis.compare("score", "first", a, "second", b, higher_is_better=higher_is_better)
+    found = words(result.sentence)
+    if rounded(a) == rounded(b):
+        assert not {"better", "worse"} & found
+    else:
+        assert ("better" in found) == ((rounded(a) > rounded(b)) == higher_is_better)
+        assert ("worse" in found) == ((rounded(a) > rounded(b)) != higher_is_better)
+
+
+def test_reference_accuracy_that_went_up_is_higher():
+    result = analysis.compare("validation accuracy", "with extra block", 0.7336, "original", 0.7231,
+                              higher_is_better=True)
+    assert result.direction == "higher" and result.judgement == "better"
+    assert "lower" not in words(result.sentence)
+    assert result.difference == pytest.approx(0.0105)
+
+
+def test_reference_loss_that_went_down_is_lower_with_relative_change():
+    result = analysis.compare("validation loss", "with extra block", 1.3954, "original", 1.4876)
+    assert result.direction == "lower"
+    assert "higher" not in words(result.sentence)
+    assert result.relative == pytest.approx(-(1.4876 - 1.3954) / 1.4876)
+    assert "6.2% relative" in result.sentence
+
+
+def test_same_to_digits_names_the_digits():
+    result = analysis.compare("accuracy", "first", 0.72311, "second", 0.72309, digits=4)
+    assert "the same validation" not in result.sentence
+    assert "the same accuracy to 4 digits" in result.sentence
+    assert result.exceeds_noise is False
+
+
+# --- compare: run-to-run noise -------------------------------------------------------------
+
+
+def test_single_runs_say_they_cannot_tell():
+    result = analysis.compare("accuracy", "first", 0.74, "second", 0.73)
+    assert result.exceeds_noise is None and result.p_value is None
+    assert "cannot tell" in result.sentence
+
+
+def test_one_single_run_is_named():
+    result = analysis.compare("accuracy", "first", [0.74, 0.75], "second", 0.73)
+    assert result.exceeds_noise is None
+    assert "single run of second" in result.sentence
+
+
+def test_clearly_separated_groups_exceed_noise():
+    result = analysis.compare("accuracy", "first", [0.80, 0.81, 0.79], "second", [0.70, 0.71, 0.69])
+    assert result.exceeds_noise is True
+    assert "larger than run-to-run noise" in result.sentence
+
+
+def test_overlapping_groups_are_within_noise():
+    result = analysis.compare("accuracy", "first", [0.74, 0.70, 0.76], "second", [0.72, 0.75, 0.71])
+    assert result.exceeds_noise is False
+    assert "within run-to-run noise" in result.sentence
+
+
+def test_welch_p_value_matches_the_formula():
+    a, b = [0.80, 0.82, 0.79, 0.81], [0.78, 0.70, 0.74]
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    t = (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    from scipy.stats import t as student_t
+
+    expected = 2 * student_t.sf(abs(t), df)
+    result = analysis.compare("accuracy", "first", a, "second", b)
+    assert result.p_value == pytest.approx(expected, rel=1e-2)
+    assert result.sd_a == pytest.approx(statistics.stdev(a))
+
+
+def test_significant_but_tiny_difference_is_not_called_real():
+    # Many runs make p small although the difference is below the pooled sd.
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.70, 0.05, 4000), rng.normal(0.705, 0.05, 4000)
+    result = analysis.compare("accuracy", "first", a, "second", b)
+    assert result.p_value < 0.05
+    assert result.exceeds_noise is False
+
+
+def test_bad_values_are_rejected_by_name():
+    with pytest.raises(ValueError, match="second"):
+        analysis.compare("accuracy", "first", 0.7, "second", [])
+    with pytest.raises(ValueError, match="first"):
+        analysis.compare("accuracy", "first", [0.7, float("nan")], "second", 0.7)
+
+
+# --- over-fitting --------------------------------------------------------------------------
+
+
+def test_overfitting_from_the_known_minimum():
+    epochs = np.arange(1, 36)
+    val_loss = 0.8 + (epochs - 7) ** 2 / 100  # minimum 0.8 at epoch 7, 8.64 at epoch 35
+    frame = history({"val_loss": val_loss, "loss": 1.0 / epochs,
+                     "accuracy": 0.5 + epochs / 100, "val_accuracy": np.full(35, 0.6)})
+    result = analysis.overfitting_diagnosis(frame)
+    assert (result.best_epoch, result.n_epochs) == (7, 35)
+    assert result.rise == pytest.approx((35 - 7) ** 2 / 100)
+    assert result.overfits and "overfits from epoch 7" in result.sentence
+    assert result.accuracy_gap_best == pytest.approx(0.57 - 0.6)
+    assert result.accuracy_gap_final == pytest.approx(0.85 - 0.6)
+    assert result.loss_gap_final == pytest.approx(8.64 - 1 / 35, abs=1e-4)
+    assert "grows" in result.sentence
+
+
+def test_falling_validation_loss_does_not_overfit():
+    frame = history({"val_loss": [1.2, 1.0, 0.9, 0.85], "loss": [1.3, 1.0, 0.8, 0.7]})
+    result = analysis.overfitting_diagnosis(frame)
+    assert result.best_epoch == 4 and not result.overfits
+    assert "overfits" not in result.sentence
+    assert result.accuracy_gap_best is None
+
+
+def test_small_rise_within_tolerance_is_not_overfitting():
+    frame = history({"val_loss": [1.0, 0.8, 0.805]})
+    assert analysis.overfitting_diagnosis(frame).overfits
+    result = analysis.overfitting_diagnosis(frame, tolerance=0.01)
+    assert not result.overfits and "overfits" not in result.sentence
+
+
+def test_overfitting_averages_seeds_unless_one_is_chosen():
+    frame = pd.concat([history({"val_loss": [1.0, 0.5, 0.9, 1.0]}, seed=0),
+                       history({"val_loss": [1.0, 0.9, 0.6, 1.0]}, seed=1)])
+    # mean curve: 1.0, 0.7, 0.75, 1.0 -> minimum at epoch 2
+    assert analysis.overfitting_diagnosis(frame).best_epoch == 2
+    assert analysis.overfitting_diagnosis(frame, seed=1).best_epoch == 3
+    assert "mean of 2 runs" in analysis.overfitting_diagnosis(frame).sentence
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(0.01, 10, allow_nan=False), min_size=1, max_size=12))
+def test_overfits_iff_last_rounded_loss_is_above_the_minimum(val_loss):
+    result = analysis.overfitting_diagnosis(history({"val_loss": val_loss}))
+    assert result.best_epoch == int(np.argmin(val_loss)) + 1
+    expected = rounded(val_loss[-1]) > rounded(min(val_loss))
+    assert result.overfits == expected
+    assert ("overfits" in result.sentence) == expected
+
+
+def test_several_variants_need_a_choice():
+    frame = pd.concat([history({"val_loss": [1.0]}, "a"), history({"val_loss": [1.0]}, "b")])
+    with pytest.raises(ValueError, match="variant"):
+        analysis.overfitting_diagnosis(frame)
+    with pytest.raises(ValueError, match="'c'"):
+        analysis.overfitting_diagnosis(frame, variant="c")
+    with pytest.raises(ValueError, match="val_loss"):
+        analysis.overfitting_diagnosis(history({"loss": [1.0]}))
+
+
+# --- learning speed ------------------------------------------------------------------------
+
+
+def test_learning_speed_reads_epoch_one_threshold_and_seconds():
+    frame = pd.concat([
+        history({"accuracy": [0.30, 0.50, 0.62, 0.70], "seconds": [10, 4, 4, 4]}, "plain", 0),
+        history({"accuracy": [0.34, 0.52, 0.60, 0.72], "seconds": [12, 6, 6, 6]}, "plain", 1),
+    ])
+    speed = analysis.learning_speed(frame, threshold=0.6)
+    assert speed.first_epoch == pytest.approx((0.30, 0.34))
+    assert speed.epochs_to_threshold == 3  # mean curve 0.32, 0.51, 0.61, 0.71
+    assert speed.seconds_per_epoch == pytest.approx((22 / 4, 30 / 4))
+    assert "0.6 at epoch 3" in speed.sentence
+
+
+def test_learning_speed_not_reached():
+    speed = analysis.learning_speed(history({"accuracy": [0.2, 0.3]}), threshold=0.9)
+    assert speed.epochs_to_threshold is None and speed.seconds_per_epoch is None
+    assert "does not reach 0.9 within 2 epochs" in speed.sentence
+
+
+def test_compare_learning_speed_direction_words():
+    fast = analysis.learning_speed(history({"accuracy": [0.48, 0.65], "seconds": [6, 6]}, "bn"), 0.6)
+    slow = analysis.learning_speed(history({"accuracy": [0.33, 0.50], "seconds": [5, 5]}, "plain"), 0.6)
+    text = analysis.compare_learning_speed(fast, slow)
+    assert "bn (0.4800) has a higher, i.e. better, accuracy after epoch 1" in text
+    assert "Only bn reaches accuracy 0.6" in text
+    assert "bn (6.00) has a higher, i.e. worse, time per epoch" in text
+    assert "20.0% relative" in text
+    later = analysis.learning_speed(history({"accuracy": [0.33, 0.50, 0.61]}, "plain"), 0.6)
+    earlier = analysis.learning_speed(history({"accuracy": [0.48, 0.65]}, "bn"), 0.6)
+    assert "plain needs more epochs than bn to reach accuracy 0.6 (3 vs 2)" in (
+        analysis.compare_learning_speed(later, earlier))
+    with pytest.raises(ValueError, match="cannot compare"):
+        analysis.compare_learning_speed(fast, analysis.learning_speed(history({"accuracy": [0.5]}), 0.7))
+
+
+# --- confusion matrices --------------------------------------------------------------------
+
+
+def test_dog_and_cat_are_named_by_their_true_indices():
+    cm = np.diag(np.full(10, 800))
+    cm[5, 3], cm[3, 5], cm[4, 6] = 199, 120, 60  # dog->cat, cat->dog, deer->frog
+    result = analysis.most_confused_pairs(cm, CIFAR10, k=2)
+    assert list(result.table["true"]) == ["dog", "cat"]
+    assert list(result.table["predicted"]) == ["cat", "dog"]
+    assert list(result.table["true_label"]) == [5, 3]
+    assert result.table["share"][0] == pytest.approx(199 / (800 + 199))
+    assert result.sentence.startswith("The most frequent confusions are dog predicted as cat (199 images, 19.9%")
+    assert "deer" not in result.sentence and "class 4" not in result.sentence
+
+
+def test_no_confusion_and_bad_matrices():
+    assert "no confusions" in analysis.most_confused_pairs(np.eye(3, dtype=int), ["a", "b", "c"]).sentence
+    with pytest.raises(ValueError, match="3 class names"):
+        analysis.most_confused_pairs(np.eye(2, dtype=int), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="square"):
+        analysis.most_confused_pairs(np.ones((2, 3), dtype=int), ["a", "b"])
+
+
+# --- data sets -----------------------------------------------------------------------------
+
+
+def test_describe_dataset_says_colour_and_counts():
+    text = analysis.describe_dataset("CIFAR-10", 40_000, 10_000, 10_000, (32, 32, 3))
+    assert "40,000 training, 10,000 validation and 10,000 test" in text
+    assert "colour" in text and "gray" not in text.lower() and "grey" not in text.lower()
+    assert "validation" not in analysis.describe_dataset("CIFAR-10", 50_000, 0, 10_000, (3072,))
+
+
+@given(shape=st.lists(st.integers(1, 64), min_size=1, max_size=3))
+def test_describe_dataset_never_says_grayscale(shape):
+    text = analysis.describe_dataset("data", 10, 2, 3, shape).lower()
+    assert "gray" not in text and "grey" not in text
