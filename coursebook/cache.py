@@ -34,8 +34,9 @@ def notebook_digest(notebook: Path) -> str:
     return digest(json.dumps(content))
 
 
-def package_digest(package_dir: Path = paths.PACKAGE_DIR) -> str:
+def package_digest(package_dir: Path | None = None) -> str:
     """Hash of every ``.py`` file of the package (path and content)."""
+    package_dir = package_dir or paths.PACKAGE_DIR
     h = hashlib.sha256()
     for path in sorted(package_dir.rglob("*.py")):
         h.update(str(path.relative_to(package_dir)).encode())

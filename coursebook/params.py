@@ -8,7 +8,7 @@ place, like a config file::
     learning_rate = 1e-3     # (0, 1] Adam step size
     data = "auto"            # {auto, cifar10, synthetic} which images to train on
     models = ["a", "b"]      # {@models} architectures from params/models/
-    train_size: int | None = None  # [1, ] training images (None: all)
+    train_size: "Optional[int]" = None  # [1, ] training images (None: all)
 
 The type comes from the annotation or else from the default; the comment may start with a
 range (``[lo, hi]``, ``(lo, hi)``, either end open) or a set of choices (``{a, b}``; ``{@models}``
@@ -98,11 +98,25 @@ class Resolved:
 # --------------------------------------------------------------------------- YAML + chapters
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-3`` as a float (YAML 1.2), not as a string."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_yaml(path: Path) -> Any:
     """Safe-load a YAML file; a syntax error names the file and line."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        return safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParameterError(f"{_rel(path)}: file not found") from None
     except yaml.YAMLError as err:
@@ -187,7 +201,7 @@ def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
     if type_name in _TYPES:
         kind = _TYPES[type_name]
     elif default is None:
-        raise ParameterError(f"{where}: a None default needs an annotation such as 'int | None'")
+        raise ParameterError(f"{where}: a None default needs an annotation such as \"Optional[int]\"")
     else:
         kind = type(default)
     if kind not in _TYPES.values():
@@ -261,7 +275,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ParameterError(f"command line: override '{item}' is not of the form key=value")
         try:
-            overrides[key.strip()] = yaml.safe_load(text) if text.strip() else None
+            overrides[key.strip()] = safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             raise ParameterError(f"command line: override '{item}': value is not a YAML scalar") from None
     return overrides

@@ -1,9 +1,11 @@
-"""Where the project's files live, derived from the package location (so a copy of the
-project directory is self-contained: tests build the book in a temporary copy)."""
+"""Where the project's files live: derived from the package location, so a copy of the project
+directory is self-contained (tests build the book in a temporary copy). ``COURSEBOOK_ROOT``
+points the runner at another project directory (tests use it for miniature projects)."""
 
+import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("COURSEBOOK_ROOT") or Path(__file__).resolve().parents[1])
 PARAMS_DIR = ROOT / "params"
 MODELS_DIR = PARAMS_DIR / "models"
 PROFILES_DIR = PARAMS_DIR / "profiles"

@@ -1,0 +1,72 @@
+"""Shared fixtures: a miniature project (params, notebooks, _toc.yml) the runner can be pointed at."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursebook import paths
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PARAMETERS_CELL = textwrap.dedent(
+    """\
+    seed = 0                # [0, ] random seed
+    epochs = 20             # [1, 1000] training epochs
+    learning_rate = 1e-3    # (0, 1) step size
+    data = "auto"           # {auto, cifar10, synthetic} images to train on
+    models = ["tiny"]       # {@models} architectures
+    use_bn = False          # batch normalization on or off
+    train_size: "Optional[int]" = None  # [1, ] training images (None: all)
+    """
+)
+
+
+def write_notebook(path: Path, parameters: str, *body: str) -> Path:
+    """A source notebook: a title, a tagged parameters cell, then code cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata.tags = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), cell, *(nbformat.v4.new_code_cell(b) for b in body)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def mini_project(tmp_path, monkeypatch):
+    """A project with chapters 'alpha' and 'beta' sharing one notebook; paths point at it."""
+    root = tmp_path / "project"
+    monkeypatch.setenv("COURSEBOOK_ROOT", str(root))  # for worker processes, which import paths afresh
+    for name, value in {
+        "ROOT": root, "PARAMS_DIR": root / "params", "MODELS_DIR": root / "params" / "models",
+        "PROFILES_DIR": root / "params" / "profiles", "NOTEBOOKS_DIR": root / "notebooks",
+        "BOOK_DIR": root / "book", "CHAPTERS_DIR": root / "book" / "chapters", "BUILD_DIR": root / "_build",
+        "FAILED_DIR": root / "_build" / "failed", "TOC_FILE": root / "_toc.yml",
+        "REQUIREMENTS_FILE": root / "requirements.txt", "PACKAGE_DIR": root / "coursebook",
+    }.items():
+        monkeypatch.setattr(paths, name, value)
+    write_notebook(root / "notebooks" / "train.ipynb", PARAMETERS_CELL, "result = epochs * 2")
+    (root / "params" / "models").mkdir(parents=True)
+    (root / "params" / "models" / "tiny.yaml").write_text("layers: []\n")
+    (root / "params" / "models" / "wide.yaml").write_text("layers: []\n")
+    (root / "params" / "profiles").mkdir()
+    for profile in ("smoke", "quick", "full"):
+        (root / "params" / "profiles" / f"{profile}.yaml").write_text("defaults: {}\nchapters: {}\n")
+    for chapter in ("alpha", "beta"):
+        (root / "params" / f"{chapter}.yaml").write_text(
+            f"notebook: train.ipynb\ntitle: Chapter {chapter}\nparameters:\n  epochs: 20\n"
+        )
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nparts:\n  - caption: Part\n    chapters:\n"
+        "      - file: book/chapters/alpha\n      - file: book/chapters/beta\n"
+    )
+    (root / "requirements.txt").write_text("numpy==1\n")
+    (root / "coursebook").mkdir()
+    (root / "coursebook" / "mod.py").write_text("X = 1\n")
+    return root

@@ -1,0 +1,128 @@
+"""Parameter declaration, resolution and validation: every bad input is one line naming where."""
+
+from __future__ import annotations
+
+import pytest
+
+from coursebook import params
+from coursebook.__main__ import main
+from coursebook.params import ParameterError, parse_overrides, resolve
+
+
+def test_declarations_read_type_range_and_choices(mini_project):
+    decls = params.declarations(mini_project / "notebooks" / "train.ipynb")
+    assert list(decls) == ["seed", "epochs", "learning_rate", "data", "models", "use_bn", "train_size"]
+    assert decls["epochs"].type is int and (decls["epochs"].low, decls["epochs"].high) == (1, 1000)
+    assert decls["learning_rate"].low_open and decls["learning_rate"].high_open
+    assert decls["data"].choices == ("auto", "cifar10", "synthetic")
+    assert decls["train_size"].optional and decls["train_size"].type is int
+    assert decls["use_bn"].type is bool
+
+
+def test_precedence_notebook_chapter_profile_override(mini_project):
+    (mini_project / "params" / "profiles" / "smoke.yaml").write_text(
+        "defaults: {epochs: 2, learning_rate: 0.5}\nchapters: {beta: {epochs: 3}}\n")
+    alpha = resolve("alpha", "smoke", {"learning_rate": 0.25})
+    assert alpha.values["epochs"] == 2 and alpha.origin["epochs"] == "profile"
+    assert alpha.values["learning_rate"] == 0.25 and alpha.overridden == ["learning_rate"]
+    assert alpha.values["seed"] == 0 and alpha.origin["seed"] == "notebook"
+    assert resolve("beta", "smoke").values["epochs"] == 3
+    assert resolve("alpha", "full").values["epochs"] == 20 and resolve("alpha", "full").origin["epochs"] == "chapter"
+
+
+def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
+    resolved = resolve("alpha", "full", {"learning_rate": 0, "train_size": None} | {"learning_rate": 1e-2})
+    assert resolved.values["learning_rate"] == 0.01 and resolved.values["train_size"] is None
+    assert isinstance(resolve("alpha", "full", {"seed": 3}).values["seed"], int)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"epochs": "ten"}, ["key 'epochs'", "'ten'", "int in [1.0, 1000.0]"]),
+        ({"epochs": 0}, ["key 'epochs'", "value 0"]),
+        ({"epochs": 2.5}, ["key 'epochs'", "2.5"]),
+        ({"epochs": True}, ["key 'epochs'", "True"]),
+        ({"learning_rate": 1}, ["key 'learning_rate'", "(0.0, 1.0)"]),
+        ({"data": "mnist"}, ["key 'data'", "'mnist'", "{auto, cifar10, synthetic}"]),
+        ({"models": ["tiny", "huge"]}, ["key 'models'", "huge", "{tiny, wide}"]),
+        ({"use_bn": "yes"}, ["key 'use_bn'", "bool"]),
+        ({"seed": None}, ["key 'seed'", "None"]),
+        ({"epoch": 3}, ["unknown key 'epoch'", "declared: seed, epochs"]),
+    ],
+)
+def test_bad_override_is_one_line_naming_key_value_and_allowed(mini_project, overrides, fragments):
+    with pytest.raises(ParameterError) as err:
+        resolve("alpha", "quick", overrides)
+    message = str(err.value)
+    assert message.startswith("command line: ") and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_bad_value_in_chapter_file_names_the_file(mini_project):
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {epochs: -1}\n")
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: key 'epochs': value -1"):
+        resolve("alpha")
+
+
+def test_unknown_key_in_chapter_file_and_in_its_top_level(mini_project):
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {epohcs: 1}\n")
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: unknown key 'epohcs'"):
+        resolve("alpha")
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparams: {}\n")
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: unknown key 'params'"):
+        resolve("alpha")
+
+
+def test_profile_errors_name_the_profile_file(mini_project):
+    (mini_project / "params" / "profiles" / "smoke.yaml").write_text("defaults: {epochs: 0}\n")
+    with pytest.raises(ParameterError, match=r"^params/profiles/smoke.yaml: key 'epochs': value 0"):
+        resolve("alpha", "smoke")
+    (mini_project / "params" / "profiles" / "smoke.yaml").write_text("defaults: {epoch: 1}\n")
+    with pytest.raises(ParameterError, match=r"params/profiles/smoke.yaml: key 'defaults.epoch' is declared by no chapter"):
+        params.check_profile_keys("smoke", ["alpha", "beta"])
+
+
+def test_unknown_chapter_and_profile(mini_project):
+    with pytest.raises(ParameterError, match=r"unknown chapter 'gamma'.*alpha, beta"):
+        resolve("gamma")
+    with pytest.raises(ParameterError, match=r"unknown profile 'fast' \(allowed: smoke, quick, full\)"):
+        resolve("alpha", "fast")
+
+
+def test_yaml_syntax_error_names_file(mini_project):
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: [unclosed\n")
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: not valid YAML"):
+        resolve("alpha")
+
+
+def test_yaml_is_loaded_safely(mini_project):
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        resolve("alpha")
+
+
+def test_every_chapter_must_declare_seed(mini_project):
+    from tests.conftest import write_notebook
+
+    write_notebook(mini_project / "notebooks" / "train.ipynb", "epochs = 1  # [1, ] epochs")
+    with pytest.raises(ParameterError, match="must declare an integer 'seed'"):
+        resolve("alpha")
+
+
+def test_overrides_parse_as_yaml_scalars():
+    assert parse_overrides(["epochs=3", "lr=1e-3", "data=synthetic", "flag=true", "size=null", "models=[a, b]"]) == {
+        "epochs": 3, "lr": 1e-3, "data": "synthetic", "flag": True, "size": None, "models": ["a", "b"]}
+    with pytest.raises(ParameterError, match="command line: override 'epochs' is not of the form key=value"):
+        parse_overrides(["epochs"])
+
+
+def test_cli_exits_2_with_one_line_before_any_kernel(mini_project, capsys):
+    assert main(["build", "--chapter", "alpha", "--set", "epochs=zero"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "key 'epochs'" in err and "'zero'" in err
+    assert not (mini_project / "book" / "chapters").exists()  # nothing executed
+    assert main(["build", "--profile", "huge"]) == 2
+    assert main(["build", "--chapter", "nope"]) == 2
+    assert main(["build", "--set", "epochs=2"]) == 2  # overrides need a chapter

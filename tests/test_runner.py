@@ -1,0 +1,73 @@
+"""Executing chapters: atomic success, failures that keep the last good result, the summary."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+
+from coursebook import cache, runner
+from tests.conftest import write_notebook
+
+SIMPLE = 'seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number'
+
+
+def _use_notebook(root, *body):
+    write_notebook(root / "notebooks" / "train.ipynb", SIMPLE, *body)
+    for chapter in ("alpha", "beta"):
+        (root / "params" / f"{chapter}.yaml").write_text(f"notebook: train.ipynb\ntitle: Chapter {chapter}\n")
+
+
+def _outputs(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_execute_writes_output_record_title_and_hides_injected_cell(mini_project):
+    _use_notebook(mini_project, "print('value is', value * 10)")
+    plan = runner.plan_chapter("alpha", "quick", {"value": 7})
+    outcome = runner.execute(plan)
+    assert outcome.status == "executed", outcome.error
+    out = cache.output_path("alpha")
+    nb = nbformat.read(out, as_version=4)
+    assert nb.cells[0].source.startswith("# Chapter alpha")
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
+    assert "value is 70" in _outputs(out)
+    record = json.loads(cache.record_path("alpha").read_text())
+    assert record["key"] == plan.key and record["parameters"]["value"] == 7 and record["overridden"] == ["value"]
+    assert not list(out.parent.glob(".*running*"))  # no temporary notebook left
+    assert runner.plan_chapter("alpha", "quick", {"value": 7}).changed == []
+
+
+def test_failure_keeps_last_good_output_and_names_the_cell(mini_project):
+    _use_notebook(mini_project, "print('value is', value)", "assert value < 50, 'value too large'")
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 3})).status == "executed"
+    good = cache.output_path("alpha").read_text()
+    good_record = cache.record_path("alpha").read_text()
+
+    outcome = runner.execute(runner.plan_chapter("alpha", "quick", {"value": 60}))
+    assert outcome.status == "failed"
+    assert "AssertionError" in outcome.error and "value too large" in outcome.error and "cell [" in outcome.error
+    assert cache.output_path("alpha").read_text() == good  # the last good result survives
+    assert cache.record_path("alpha").read_text() == good_record
+    failed = mini_project / "_build" / "failed" / "alpha.ipynb"
+    assert failed.exists() and "value is 60" in _outputs(failed)
+    assert runner.plan_chapter("alpha", "quick", {"value": 60}).changed == ["parameters"]  # still stale
+
+
+def test_one_failing_chapter_does_not_stop_the_others(mini_project, capsys):
+    _use_notebook(mini_project, "assert value != 13, 'unlucky'")
+    (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {value: 13}\n")
+    plans = runner.plan_book("quick")
+    summary = runner.execute_all(plans, jobs=2)
+    status = {o.chapter_id: o.status for o in summary.outcomes}
+    assert status == {"alpha": "failed", "beta": "executed"}
+    runner.print_summary(summary, html_seconds=None)
+    printed = capsys.readouterr().out
+    assert "FAILED: alpha: cell [" in printed and "unlucky" in printed
+    assert "executed" in printed and "beta" in printed
+    assert cache.output_path("beta").exists() and not cache.output_path("alpha").exists()
+
+    again = runner.execute_all(runner.plan_book("quick"), jobs=1)
+    assert {o.chapter_id: o.status for o in again.outcomes} == {"alpha": "failed", "beta": "reused"}
