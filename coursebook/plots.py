@@ -1,0 +1,308 @@
+"""Figures for the book: each function takes data and returns a matplotlib Figure.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so they hold no
+global state: a notebook shows one by returning it (or by ``glue``) and nothing needs
+closing. Call :func:`set_style` once per notebook for the book's look; the functions read
+no other settings. Histories are the tidy frames described in :mod:`coursebook.analysis`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator, NullLocator
+
+from coursebook.analysis import check_history
+
+TRAIN_STYLE = "--"
+VALIDATION_STYLE = "-"
+WRONG_COLOUR = "tab:red"
+PALETTE = "colorblind"
+BANDS = ("sd", "range")
+
+
+def set_style() -> None:
+    """Set the book's plotting style (seaborn theme and rcParams) once per notebook."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "axes.titlesize": "medium",
+        "legend.frameon": False,
+        "image.interpolation": "nearest",
+    })
+
+
+def variant_colours(variants: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A fixed colour per variant, in the given order (the same variant list gives the same colours)."""
+    return dict(zip(variants, sns.color_palette(PALETTE, max(len(variants), 1))))
+
+
+def _new_figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    return fig, np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+
+
+# --- training histories --------------------------------------------------------------------
+
+
+def training_curves(
+    frame: pd.DataFrame,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    variants: Sequence[str] | None = None,
+    *,
+    band: str = "sd",
+) -> Figure:
+    """One panel per metric with epochs on x: training dashed, validation ("val_" + metric)
+    solid, one colour per variant. Over several seeds the line is the mean and the shaded
+    band is mean ± sd (``band="sd"``) or min to max (``band="range"``)."""
+    rows = check_history(frame)
+    variants = _variants(rows, variants)
+    if band not in BANDS:
+        raise ValueError(f"training_curves: band must be one of {BANDS}, got {band!r}")
+    colours = variant_colours(variants)
+    fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
+    for ax, metric in zip(axes, metrics):
+        series = _series_of(rows, metric)
+        for variant in variants:
+            for name in series:
+                style = VALIDATION_STYLE if name.startswith("val_") else TRAIN_STYLE
+                _mean_line(ax, rows[(rows["variant"] == variant) & (rows["metric"] == name)],
+                           colours[variant], style, band)
+        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(handles=_legend_handles(colours, rows), loc="best", fontsize="small")
+    return fig
+
+
+def _variants(rows: pd.DataFrame, variants: Sequence[str] | None) -> list[str]:
+    present = list(pd.unique(rows["variant"]))
+    if variants is None:
+        return present
+    unknown = [v for v in variants if v not in present]
+    if unknown:
+        raise ValueError(f"variants {unknown} not in history; it has {present}")
+    return list(variants)
+
+
+def _series_of(rows: pd.DataFrame, metric: str) -> list[str]:
+    """The training and validation metric names present for ``metric``."""
+    names = [metric] if metric.startswith("val_") else [metric, f"val_{metric}"]
+    present = [name for name in names if name in set(rows["metric"])]
+    if not present:
+        raise ValueError(f"metric {metric!r} not in history; it has {sorted(set(rows['metric']))}")
+    return present
+
+
+def _mean_line(ax: Axes, rows: pd.DataFrame, colour, style: str, band: str) -> None:
+    if rows.empty:
+        return
+    by_epoch = rows.groupby("epoch")["value"]
+    mean = by_epoch.mean()
+    ax.plot(mean.index, mean.to_numpy(), linestyle=style, color=colour)
+    if rows["seed"].nunique() > 1:
+        low, high = (mean - by_epoch.std(), mean + by_epoch.std()) if band == "sd" else (by_epoch.min(), by_epoch.max())
+        ax.fill_between(mean.index, low.fillna(mean), high.fillna(mean), color=colour, alpha=0.2, linewidth=0)
+
+
+def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Line2D]:
+    n_seeds = rows.groupby("variant")["seed"].nunique().max()
+    spread = [Line2D([], [], color="grey", alpha=0.4, linewidth=6, label=f"spread over {n_seeds} seeds")]
+    return (
+        [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()]
+        + [Line2D([], [], color="black", linestyle=TRAIN_STYLE, label="training"),
+           Line2D([], [], color="black", linestyle=VALIDATION_STYLE, label="validation")]
+        + (spread if n_seeds > 1 else [])
+    )
+
+
+def loss_curve(values: Sequence[float], *, xlabel: str = "iteration", ylabel: str = "loss") -> Figure:
+    """A single curve of ``values`` against 1, 2, ..., n."""
+    fig, (ax,) = _new_figure(1, 1, (5, 3.4))
+    ax.plot(np.arange(1, len(values) + 1), np.asarray(values, dtype=float))
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return fig
+
+
+def learning_curve(
+    sizes: Sequence[int] | pd.DataFrame,
+    accuracies: Sequence[float | Sequence[float]] | None = None,
+    *,
+    ylabel: str = "validation accuracy",
+    logx: bool = True,
+) -> Figure:
+    """Accuracy against training-set size: mean line, min-max band and one dot per run.
+
+    Pass either ``sizes`` with ``accuracies`` aligned to it (a number or one per seed for
+    each size), or a tidy frame with columns ``size`` and ``value`` as ``sizes``.
+    """
+    table = _learning_table(sizes, accuracies)
+    summary = table.groupby("size")["value"].agg(["mean", "min", "max"])
+    fig, (ax,) = _new_figure(1, 1, (5, 3.4))
+    ax.plot(summary.index, summary["mean"], marker="o", label="mean")
+    ax.fill_between(summary.index, summary["min"], summary["max"], alpha=0.2, linewidth=0, label="min to max")
+    ax.scatter(table["size"], table["value"], s=12, color="black", alpha=0.6, label="runs", zorder=3)
+    ax.set(xlabel="training images", ylabel=ylabel, xscale="log" if logx else "linear")
+    ax.set_xticks(summary.index, labels=[f"{size:,.0f}" for size in summary.index])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def _learning_table(sizes, accuracies) -> pd.DataFrame:
+    if isinstance(sizes, pd.DataFrame):
+        missing = {"size", "value"} - set(sizes.columns)
+        if missing:
+            raise ValueError(f"learning_curve frame lacks columns {sorted(missing)}")
+        return sizes[["size", "value"]].astype(float)
+    if accuracies is None or len(sizes) != len(accuracies):
+        raise ValueError("learning_curve: give one accuracy (or list over seeds) per size")
+    return pd.DataFrame(
+        [(size, float(v)) for size, values in zip(sizes, accuracies) for v in np.atleast_1d(values)],
+        columns=["size", "value"],
+    )
+
+
+# --- confusion matrices --------------------------------------------------------------------
+
+
+def confusion_heatmap(
+    cm: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+    normalize: bool = False,
+) -> Figure:
+    """Heatmap of a confusion matrix (rows true, columns predicted), annotated with counts,
+    or with row shares when ``normalize`` is set."""
+    counts = np.asarray(cm)
+    if counts.shape != (len(class_names), len(class_names)):
+        raise ValueError(f"confusion matrix shape {counts.shape} does not fit {len(class_names)} class names")
+    if ax is None:
+        _, (ax,) = _new_figure(1, 1, (6, 5.2))
+    shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    sns.heatmap(shown, ax=ax, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False,
+                square=True, xticklabels=list(class_names), yticklabels=list(class_names),
+                annot_kws={"fontsize": "x-small"})
+    ax.set(xlabel="predicted", ylabel="true", title=title or "")
+    ax.tick_params(axis="y", labelrotation=0)
+    for label in ax.get_xticklabels():
+        label.set(rotation=45, ha="right", rotation_mode="anchor")
+    return ax.figure
+
+
+def confusion_grid(
+    named_cms: Mapping[str, np.ndarray], class_names: Sequence[str], ncols: int = 2, *, normalize: bool = False
+) -> Figure:
+    """Confusion heatmaps side by side, titled by their keys (e.g. train/validation x two models)."""
+    if not named_cms:
+        raise ValueError("confusion_grid needs at least one confusion matrix")
+    ncols = min(ncols, len(named_cms))
+    fig, axes = _new_figure(math.ceil(len(named_cms) / ncols), ncols, (5.5, 5))
+    for ax, (name, cm) in zip(axes, named_cms.items()):
+        confusion_heatmap(cm, class_names, title=name, ax=ax, normalize=normalize)
+    for ax in axes[len(named_cms):]:
+        fig.delaxes(ax)
+    return fig
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+def displayable(image: np.ndarray) -> np.ndarray:
+    """An image ready for imshow: uint8 scaled by 1/255, floats in [0, 1] kept, anything else
+    (standardized, 0-255 floats) rescaled per image to [0, 1]; one channel squeezed."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.dtype == np.uint8:
+        return image / 255.0
+    image = image.astype(float)
+    low, high = float(image.min()), float(image.max())
+    if 0.0 <= low and high <= 1.0:
+        return image
+    return (image - low) / (high - low) if high > low else np.zeros_like(image)
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    """Integer labels from integer labels, one-hot rows or class probabilities."""
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y.astype(int).ravel()
+
+
+def _images(x: np.ndarray, image_shape: Sequence[int] | None) -> np.ndarray:
+    x = np.asarray(x)
+    return x.reshape((len(x), *image_shape)) if image_shape is not None else x
+
+
+def _show(ax: Axes, image: np.ndarray) -> None:
+    shown = displayable(image)
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+    _blank(ax)
+
+
+def _blank(ax: Axes) -> None:
+    """No ticks, grid or frame, but axis labels stay visible (unlike ``set_axis_off``)."""
+    ax.set(xticks=[], yticks=[])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def sample_grid(
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    per_class: int = 5,
+    *,
+    image_shape: Sequence[int] | None = None,
+) -> Figure:
+    """The first ``per_class`` images of every class: one row per class, labelled with its name.
+    ``image_shape`` unflattens vectors (e.g. (32, 32, 3))."""
+    images, labels = _images(x, image_shape), _labels(y)
+    fig, axes = _new_figure(len(class_names), per_class, (1.1, 1.1))
+    axes = axes.reshape(len(class_names), per_class)
+    for label, row in enumerate(axes):
+        chosen = np.flatnonzero(labels == label)[:per_class]
+        for ax, index in zip(row, chosen):
+            _show(ax, images[index])
+        for ax in row[len(chosen):]:
+            _blank(ax)
+        row[0].set_ylabel(class_names[label], rotation=0, ha="right", va="center")
+    return fig
+
+
+def prediction_grid(
+    x: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    class_names: Sequence[str],
+    ncols: int = 5,
+    *,
+    image_shape: Sequence[int] | None = None,
+) -> Figure:
+    """Images titled "true / predicted"; wrong predictions get a red title.
+    Labels may be integers, one-hot rows or predicted probabilities."""
+    images, true, pred = _images(x, image_shape), _labels(y_true), _labels(y_pred)
+    if not len(images) == len(true) == len(pred):
+        raise ValueError(f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels")
+    fig, axes = _new_figure(math.ceil(len(images) / ncols), ncols, (1.9, 1.9))
+    for ax, image, t, p in zip(axes, images, true, pred):
+        _show(ax, image)
+        ax.set_title(f"{class_names[t]} / {class_names[p]}", fontsize="x-small",
+                     color=WRONG_COLOUR if t != p else "black")
+    for ax in axes[len(images):]:
+        ax.set_axis_off()
+    fig.suptitle(f"true / predicted ({int((true != pred).sum())} of {len(true)} wrong, in red)")
+    return fig
