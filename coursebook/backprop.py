@@ -24,11 +24,6 @@ Params = dict[str, np.ndarray]
 PARAMETER_NAMES = ("W1", "b1", "W2", "b2")
 PARAMETER_SHAPES = {"W1": (3, 2), "b1": (3,), "W2": (3,), "b2": ()}
 
-ASSIGNMENT_LOSS = 0.133
-"""The loss the assignment says the initial network should have (to 3 decimals)."""
-ASSIGNMENT_DB1 = (0.00492, -0.000581, -0.00066)
-"""The dL/db1 the assignment states for the initial network (to 3 significant digits)."""
-
 
 # --- data and weights ------------------------------------------------------------------
 
