@@ -1,0 +1,352 @@
+"""Tests of coursebook.training with tiny models on a few hundred small synthetic images."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursebook import paths, training
+
+IMAGE_SHAPE = (8, 8, 3)
+N_CLASSES = 3
+
+
+def brightest_channel_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose class is the colour channel with the largest mean (learnable in a few epochs)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, N_CLASSES, n)
+    x = rng.random((n, *IMAGE_SHAPE), dtype=np.float32) * 0.5
+    x[np.arange(n), :, :, labels] += 0.5
+    return x, np.eye(N_CLASSES, dtype=np.float32)[labels]
+
+
+@pytest.fixture(scope="module")
+def data() -> SimpleNamespace:
+    x_train, y_train = brightest_channel_images(240, seed=1)
+    x_val, y_val = brightest_channel_images(90, seed=2)
+    return SimpleNamespace(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+
+
+def tiny_cnn(learning_rate: float = 0.01, trainable: bool = True) -> keras.Model:
+    model = keras.Sequential([
+        keras.Input(IMAGE_SHAPE),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(N_CLASSES, activation="softmax"),
+    ])
+    model.trainable = trainable
+    return training.compile_model(model, learning_rate=learning_rate)
+
+
+def accuracy_from_predictions(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(model.predict(x, verbose=0).argmax(axis=1) == y.argmax(axis=1)))
+
+
+def val_loss_of(model: keras.Model, data: SimpleNamespace) -> float:
+    return float(model.evaluate(data.x_val, data.y_val, verbose=0, return_dict=True)["loss"])
+
+
+# --------------------------------------------------------------------------- backend, compile
+
+
+def test_configure_backend_names_backend_and_device():
+    description = training.configure_backend()
+    assert description.startswith(f"{keras.backend.backend()} on ")
+    assert description.endswith("CPU") or "GPU" in description or "cuda" in description
+
+
+def test_backend_versions_report_the_running_libraries():
+    versions = training.backend_versions()
+    assert versions["keras"] == keras.__version__
+    assert versions["numpy"] == np.__version__
+    assert versions["backend"] == keras.backend.backend()
+    assert versions[keras.backend.backend()] == sys.modules[keras.backend.backend()].__version__
+
+
+def test_optimizer_by_name_with_and_without_learning_rate():
+    sgd = training.make_optimizer("SGD", 0.05)
+    assert isinstance(sgd, keras.optimizers.SGD)
+    assert float(keras.ops.convert_to_numpy(sgd.learning_rate)) == pytest.approx(0.05)
+    default = training.make_optimizer("adam")
+    expected = keras.optimizers.Adam().learning_rate
+    assert float(keras.ops.convert_to_numpy(default.learning_rate)) == pytest.approx(float(expected))
+
+
+@pytest.mark.parametrize("name, learning_rate, message", [
+    ("adamm", None, "unknown optimizer 'adamm'; allowed: .*adam.*sgd"),
+    ("adam", -0.1, "learning_rate must be a positive number, got -0.1"),
+    ("adam", "fast", "learning_rate must be a positive number"),
+])
+def test_bad_optimizer_settings_are_rejected(name, learning_rate, message):
+    with pytest.raises(ValueError, match=message):
+        training.make_optimizer(name, learning_rate)
+
+
+@pytest.mark.parametrize("augmented", [False, True], ids=["plain", "augmented"])
+def test_recorded_accuracy_equals_accuracy_of_predictions(data, augmented):
+    model = training.with_augmentation(tiny_cnn()) if augmented else tiny_cnn()
+    if augmented:
+        training.compile_model(model, learning_rate=0.01)
+    result = training.train(model, data, epochs=2, batch_size=32, verbose=0)
+    history = model.history.history
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert history["val_accuracy"][-1] == pytest.approx(
+        accuracy_from_predictions(result.model, data.x_val, data.y_val), abs=1e-6)
+
+
+def test_recorded_training_accuracy_equals_predictions_when_weights_are_frozen(data):
+    model = tiny_cnn(trainable=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no trainable weights" is the point here
+        training.train(model, data, epochs=1, batch_size=32, verbose=0)
+    expected = accuracy_from_predictions(model, data.x_train, data.y_train)
+    assert model.history.history["accuracy"][0] == pytest.approx(expected, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def test_augmentation_layers_follow_the_parameters():
+    layers = training.augmentation(rotation_degrees=10, shift=0.1, horizontal_flip=True).layers
+    assert [type(layer).__name__ for layer in layers] == ["RandomRotation", "RandomTranslation", "RandomFlip"]
+    assert layers[0].get_config()["factor"] == pytest.approx((-10 / 360, 10 / 360))
+    assert layers[1].get_config()["height_factor"] == layers[1].get_config()["width_factor"] == 0.1
+    assert layers[2].get_config()["mode"] == "horizontal"
+    only_flip = training.augmentation(rotation_degrees=0, shift=0, horizontal_flip=True).layers
+    assert [type(layer).__name__ for layer in only_flip] == ["RandomFlip"]
+
+
+def test_augmentation_is_identity_at_inference_and_random_in_training():
+    images = np.random.default_rng(3).random((6, 16, 16, 3), dtype=np.float32)
+    layers = training.augmentation()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layers(images, training=False)), images)
+    augmented = keras.ops.convert_to_numpy(layers(images, training=True))
+    assert augmented.shape == images.shape
+    assert np.abs(augmented - images).max() > 0.01
+
+
+def test_augmented_model_keeps_parameters_and_inference_output():
+    model = tiny_cnn()
+    augmented = training.with_augmentation(model)
+    images = np.random.default_rng(4).random((5, *IMAGE_SHAPE), dtype=np.float32)
+    assert augmented.count_params() == model.count_params()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(augmented(images, training=False)),
+        keras.ops.convert_to_numpy(model(images, training=False)), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- early stopping, checkpoint
+
+
+def test_early_stopping_stops_after_patience_on_a_constant_monitor(data):
+    model = tiny_cnn(trainable=False)  # frozen weights: val_loss is the same every epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = training.train(model, data, epochs=20, batch_size=64, verbose=0,
+                                early_stopping={"monitor": "val_loss", "patience": 2})
+    # epoch 1 sets the best value; epochs 2 and 3 do not improve on it -> stop after epoch 3
+    assert (result.stopped_epoch, result.epochs_run, result.best_epoch) == (3, 3, 1)
+    assert result.history["epoch"].max() == 3
+
+
+def test_early_stopping_restores_the_best_epoch(data):
+    # min_delta larger than any possible change: only epoch 1 counts as an improvement
+    result = training.train(tiny_cnn(learning_rate=0.05), data, epochs=10, batch_size=32, verbose=0,
+                            early_stopping={"patience": 2, "min_delta": 100.0, "restore_best_weights": True})
+    val_loss = result.model.history.history["val_loss"]
+    assert (result.stopped_epoch, result.epochs_run, result.best_epoch) == (3, 3, 1)
+    assert val_loss[0] != pytest.approx(val_loss[-1], rel=1e-3)
+    assert val_loss_of(result.model, data) == pytest.approx(val_loss[0], rel=1e-5)
+
+
+def test_checkpoint_returns_weights_of_lowest_validation_loss(data):
+    # validation labels contradict the training rule, so validation loss rises as the model learns
+    flipped = SimpleNamespace(**vars(data))
+    flipped.y_val = np.roll(data.y_val, 1, axis=1)
+    result = training.train(tiny_cnn(learning_rate=0.05), flipped, epochs=5, batch_size=32,
+                            checkpoint_best=True, verbose=0)
+    val_loss = result.model.history.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert result.best_epoch == best + 1 < result.epochs_run == 5
+    assert val_loss_of(result.model, flipped) == pytest.approx(val_loss[best], rel=1e-5)
+    assert val_loss_of(result.model, flipped) != pytest.approx(val_loss[-1], rel=1e-3)
+
+
+def test_without_restoring_the_model_keeps_the_last_epoch(data):
+    result = training.train(tiny_cnn(), data, epochs=2, batch_size=32, verbose=0)
+    assert (result.best_epoch, result.stopped_epoch, result.epochs_run) == (2, None, 2)
+    assert len(result.seconds_per_epoch) == 2 and all(s > 0 for s in result.seconds_per_epoch)
+    assert result.seconds >= sum(result.seconds_per_epoch) * 0.99
+
+
+# --------------------------------------------------------------------------- checks before training
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+    ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
+    ({"early_stopping": {"patience": 2, "monitr": "val_loss"}}, r"unknown early_stopping key\(s\) \['monitr'\]"),
+    ({"early_stopping": {"monitor": "val_acc"}}, "monitor 'val_acc' is not recorded; allowed: .*'val_accuracy'"),
+    ({"early_stopping": {"mode": "lowest"}}, "mode must be 'auto', 'min' or 'max', got 'lowest'"),
+])
+def test_bad_fit_settings_are_rejected_before_training(data, settings, message):
+    model = tiny_cnn()
+    fit = {"epochs": 1, "batch_size": 32, **settings}
+    with pytest.raises(ValueError, match=message):
+        training.train(model, data, verbose=0, **fit)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def test_checkpoint_and_validation_monitor_need_validation_data(data):
+    arrays = (data.x_train, data.y_train)
+    with pytest.raises(ValueError, match="checkpoint_best need"):
+        training.train(tiny_cnn(), arrays, epochs=1, batch_size=32, checkpoint_best=True)
+    with pytest.raises(ValueError, match="early stopping on val_loss need"):
+        training.train(tiny_cnn(), arrays, epochs=1, batch_size=32, early_stopping={"monitor": "val_loss"})
+
+
+def test_uncompiled_model_and_mismatched_arrays_are_rejected(data):
+    raw = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Flatten(), keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="is not compiled: call compile_model"):
+        training.train(raw, data, epochs=1, batch_size=32)
+    with pytest.raises(ValueError, match="validation data: 90 images but 89 labels"):
+        training.train(tiny_cnn(), data, epochs=1, batch_size=32, validation_data=(data.x_val, data.y_val[:-1]))
+
+
+# --------------------------------------------------------------------------- repeats and tidy frames
+
+
+@pytest.fixture(scope="module")
+def repeated(data) -> dict:
+    variants = {"a": tiny_cnn, "b": tiny_cnn}  # identical arms: same seed must give the same run
+    return training.train_variants(variants, data, seeds=[7, 8], epochs=2, batch_size=32, verbose=0)
+
+
+def test_train_variants_trains_every_variant_with_every_seed(repeated):
+    assert sorted(repeated) == [("a", 7), ("a", 8), ("b", 7), ("b", 8)]
+
+
+def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
+    def keras_history(key):
+        return repeated[key].model.history.history
+
+    for seed in (7, 8):
+        for metric, values in keras_history(("a", seed)).items():
+            np.testing.assert_allclose(values, keras_history(("b", seed))[metric], rtol=1e-6)
+    assert keras_history(("a", 7))["loss"] != pytest.approx(keras_history(("a", 8))["loss"], rel=1e-4)
+
+
+def test_histories_frame_is_tidy_and_matches_keras_history(repeated):
+    frame = training.histories_frame(repeated)
+    assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
+    assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert len(frame) == 4 * 2 * 5  # runs x epochs x metrics
+    for (variant, seed), result in repeated.items():
+        run = frame[(frame.variant == variant) & (frame.seed == seed)]
+        for metric, values in result.model.history.history.items():
+            rows = run[run.metric == metric].sort_values("epoch")
+            assert rows["epoch"].tolist() == [1, 2]
+            np.testing.assert_allclose(rows["value"], values, rtol=1e-7)
+        seconds = run[run.metric == "seconds"].sort_values("epoch")["value"]
+        np.testing.assert_allclose(seconds, result.seconds_per_epoch)
+
+
+def test_runs_frame_lists_every_run(repeated):
+    runs = training.runs_frame(repeated)
+    assert list(runs.columns) == ["variant", "seed", "best_epoch", "stopped_epoch", "epochs_run", "seconds"]
+    assert runs["epochs_run"].tolist() == [2, 2, 2, 2] and runs["stopped_epoch"].isna().all()
+
+
+def hand_history() -> pd.DataFrame:
+    values = {  # (variant, seed): {metric: per-epoch values}
+        ("a", 0): {"val_loss": [0.9, 0.5, 0.7], "val_accuracy": [0.4, 0.6, 0.7]},
+        ("a", 1): {"val_loss": [0.8, 0.6, 0.6], "val_accuracy": [0.5, 0.6, 0.5]},
+        ("b", 0): {"val_loss": [1.0, 0.9, 0.8], "val_accuracy": [0.3, 0.4, 0.5]},
+    }
+    rows = [(variant, seed, epoch + 1, metric, value)
+            for (variant, seed), metrics in values.items()
+            for metric, series in metrics.items() for epoch, value in enumerate(series)]
+    return pd.DataFrame(rows, columns=training.HISTORY_COLUMNS)
+
+
+def test_final_metrics_take_the_last_epoch_of_every_run():
+    final = training.final_metrics(hand_history())
+    assert final[["variant", "seed", "epoch"]].values.tolist() == [["a", 0, 3], ["a", 1, 3], ["b", 0, 3]]
+    assert final["val_loss"].tolist() == [0.7, 0.6, 0.8]
+    assert final["val_accuracy"].tolist() == [0.7, 0.5, 0.5]
+
+
+def test_best_epoch_metrics_take_the_first_best_epoch():
+    best = training.best_epoch_metrics(hand_history())
+    assert best["epoch"].tolist() == [2, 2, 3]  # run (a, 1) ties at epochs 2 and 3: the first wins
+    assert best["val_accuracy"].tolist() == [0.6, 0.6, 0.5]
+    by_accuracy = training.best_epoch_metrics(hand_history(), monitor="val_accuracy", mode="max")
+    assert by_accuracy["epoch"].tolist() == [3, 2, 3]
+    with pytest.raises(ValueError, match="monitor 'val_acc' is not in the history"):
+        training.best_epoch_metrics(hand_history(), monitor="val_acc")
+
+
+def test_seed_summary_gives_mean_and_sample_std_over_seeds():
+    summary = training.seed_summary(training.final_metrics(hand_history())).set_index(["variant", "metric"])
+    a_loss = summary.loc[("a", "val_loss")]
+    assert a_loss["mean"] == pytest.approx((0.7 + 0.6) / 2)
+    assert a_loss["std"] == pytest.approx(np.sqrt(((0.7 - 0.65) ** 2 + (0.6 - 0.65) ** 2) / (2 - 1)))
+    assert a_loss["runs"] == 2
+    assert summary.loc[("b", "val_loss"), "runs"] == 1 and np.isnan(summary.loc[("b", "val_loss"), "std"])
+
+
+# --------------------------------------------------------------------------- other backends
+
+BACKEND_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import keras
+    from coursebook import evaluation, training
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8, 8, 3), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 64)]
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    training.compile_model(model, learning_rate=0.01)
+    splits = {"x_train": x[:48], "y_train": y[:48], "x_val": x[48:], "y_val": y[48:]}
+    result = training.train(model, splits, epochs=1, batch_size=16, checkpoint_best=True, verbose=0)
+    scores = evaluation.evaluate(result.model, splits)
+    predicted = evaluation.predict_labels(result.model, x[48:])
+    print(json.dumps({
+        "backend": keras.backend.backend(),
+        "device": training.configure_backend(),
+        "metrics": sorted(result.history["metric"].unique()),
+        "val_loss": float(result.history.query("metric == 'val_loss'")["value"].iloc[0]),
+        "evaluation": scores.to_dict(orient="records"),
+        "accuracy_from_predictions": float(np.mean(predicted == y[48:].argmax(axis=1))),
+    }))
+""")
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_train_and_evaluate_on_other_backends(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed in this environment, so the {backend} backend cannot run")
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(paths.ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    completed = subprocess.run([sys.executable, "-c", BACKEND_SCRIPT], env=env, cwd=paths.ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["backend"] == backend and report["device"].startswith(f"{backend} on ")
+    assert report["metrics"] == ["accuracy", "loss", "seconds", "val_accuracy", "val_loss"]
+    by_split = {row["split"]: row for row in report["evaluation"]}
+    assert sorted(by_split) == ["train", "validation"]
+    assert by_split["validation"]["loss"] == pytest.approx(report["val_loss"], rel=1e-5)
+    assert by_split["validation"]["accuracy"] == pytest.approx(report["accuracy_from_predictions"], abs=1e-6)
