@@ -1,0 +1,83 @@
+"""Seconds per epoch of the e4742-original model with and without the augmentation layers.
+
+Run standalone: ``python benchmarks/bench_training.py [--images 5000 --epochs 3 --batch-size 64]``.
+Random images and labels stand in for CIFAR-10 (the cost of an epoch does not depend on the
+pixel values). The first epoch includes tracing/compilation and is left out of the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coursebook import training  # noqa: E402
+
+MODEL = "e4742-original"
+IMAGE_SHAPE = (32, 32, 3)
+N_CLASSES = 10
+
+
+def original_model():
+    """The e4742-original model from params/models, or an equivalent built here if models.py is missing."""
+    try:
+        from coursebook.models import build_model
+    except ImportError:
+        return _local_original_model()
+    return build_model(MODEL)
+
+
+def _local_original_model():
+    import keras
+
+    blocks = [layer for filters in (32, 64, 128)
+              for layer in (keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+                            keras.layers.MaxPooling2D(2))]
+    head = [keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(64, activation="relu"), keras.layers.Dense(N_CLASSES, activation="softmax")]
+    return keras.Sequential([keras.Input(IMAGE_SHAPE), *blocks, *head], name="e4742_original")
+
+
+def random_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random 32x32 colour images in [0, 1] and one-hot labels of 10 classes."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, *IMAGE_SHAPE), dtype=np.uint8).astype(np.float32) / 255
+    return x, np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
+
+
+def seconds_per_epoch(augmented: bool, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> float:
+    """Median wall time of the epochs after the first."""
+    model = original_model()
+    model = training.with_augmentation(model) if augmented else model
+    training.compile_model(model)
+    result = training.train(model, (x, y), epochs=epochs, batch_size=batch_size, verbose=0)
+    timed = result.seconds_per_epoch[1:] or result.seconds_per_epoch
+    return statistics.median(timed)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Print seconds per epoch without and with augmentation, and their ratio; return them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=3, help="including one warm-up epoch")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    device = training.configure_backend()
+    x, y = random_images(args.images)
+    plain = seconds_per_epoch(False, x, y, args.epochs, args.batch_size)
+    augmented = seconds_per_epoch(True, x, y, args.epochs, args.batch_size)
+    print(f"seconds per epoch, {MODEL}, {args.images:,} images {'x'.join(map(str, IMAGE_SHAPE))}, "
+          f"batch {args.batch_size}, {device} (median of epochs 2-{args.epochs})")
+    print(f"  without augmentation: {plain:8.2f} s")
+    print(f"  with augmentation:    {augmented:8.2f} s")
+    print(f"  ratio with/without:   {augmented / plain:8.2f}")
+    return {"seconds_per_epoch": plain, "seconds_per_epoch_augmented": augmented, "ratio": augmented / plain}
+
+
+if __name__ == "__main__":
+    main()
