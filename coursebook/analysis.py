@@ -72,10 +72,13 @@ def compare(
     Noise rule, with at least 2 runs of each: the difference is called larger than
     run-to-run noise when Welch's t-test gives p < 0.05 (p as shown, 3 significant digits)
     AND the shown absolute difference exceeds the shown pooled standard deviation
-    sqrt((sd_a**2 + sd_b**2) / 2) (sample sd, ddof=1); when every run of both variants gave
-    the same value, any difference counts as larger than the (zero) noise. With a single
-    run of either variant, the sentence says that it cannot tell whether the difference is
-    real, and ``exceeds_noise`` is None.
+    sqrt((sd_a**2 + sd_b**2) / 2) (sample sd, ddof=1); when the pooled sd rounds to 0, any
+    shown difference counts as larger than the noise. With a single run of either variant,
+    the sentence says that it cannot tell whether the difference is real, and
+    ``exceeds_noise`` is None.
+
+    >>> compare("validation accuracy", "extra block", 0.7336, "original", 0.7231).sentence[:71]
+    'extra block (0.7336) has a higher validation accuracy than original (0.'
     """
     runs_a = _as_runs(values_a, metric, name_a)
     runs_b = _as_runs(values_b, metric, name_b)
@@ -181,12 +184,16 @@ def _noise_verdict(runs_a, runs_b, name_a, name_b, size, digits, *, same):
         return None, False, ""
     single = [name for name, runs in ((name_a, runs_a), (name_b, runs_b)) if runs.size < 2]
     if len(single) == 2:
-        return None, None, "A single run per variant cannot tell whether this difference is real or run-to-run noise."
+        return None, None, (
+            "A single run per variant cannot tell whether this difference is real or run-to-run noise."
+        )
     if single:
         return None, None, f"With a single run of {single[0]}, this cannot tell whether the difference is real."
     pooled = _round(math.sqrt((_sd(runs_a) ** 2 + _sd(runs_b) ** 2) / 2), digits)
     if pooled == 0:
-        return None, True, "Every run of each gave the same value, so the difference is not run-to-run noise."
+        return None, True, (
+            f"The runs show no spread to {digits} digits, so the difference is larger than run-to-run noise."
+        )
     p_text = f"{_welch_p_value(runs_a, runs_b):.3g}"
     exceeds = float(p_text) < ALPHA and size > pooled
     verdict = "larger than" if exceeds else "within"
@@ -236,7 +243,8 @@ def _select(frame: pd.DataFrame, variant: str | None, seed: int | None) -> pd.Da
         seeds = sorted(pd.unique(rows["seed"]).tolist())
         rows = rows[rows["seed"] == seed]
         if rows.empty:
-            raise ValueError(f"seed {seed!r} not in history of {variants[0] if variant is None else variant!r}; seeds {seeds}")
+            chosen = variants[0] if variant is None else variant
+            raise ValueError(f"seed {seed!r} not in history of {chosen!r}; it has seeds {seeds}")
     return rows
 
 
@@ -309,7 +317,9 @@ def overfitting_diagnosis(
         }.items()
     }
     overfits = best_epoch < last_epoch and rise > tolerance
-    head = _overfitting_headline(name + note, best_epoch, last_epoch, best, final, rise, overfits, tolerance, digits)
+    head = _overfitting_headline(
+        name + note, best_epoch, last_epoch, best, final, rise, overfits, tolerance, digits
+    )
     return OverfittingDiagnosis(
         variant=name,
         n_epochs=len(val_loss),
@@ -332,7 +342,8 @@ def _gap(table: pd.DataFrame, first: str, second: str, epoch: int, digits: int) 
 def _overfitting_headline(name, best_epoch, last_epoch, best, final, rise, overfits, tolerance, digits) -> str:
     lowest = f"Validation loss of {name} is lowest at epoch {best_epoch} ({_fmt(best, digits)})"
     if best_epoch == last_epoch:
-        return f"{lowest}, the last epoch: it was still falling, so there is no over-fitting within {last_epoch} epochs."
+        return (f"{lowest}, the last epoch: it was still falling, "
+                f"so there is no over-fitting within {last_epoch} epochs.")
     ends = f"and ends at {_fmt(final, digits)} at epoch {last_epoch}"
     if overfits:
         return f"{lowest} {ends}, {_fmt(rise, digits)} higher: the model overfits from epoch {best_epoch}."
@@ -343,7 +354,8 @@ def _overfitting_headline(name, best_epoch, last_epoch, best, final, rise, overf
 
 def _gap_sentence(gaps: dict[str, float | None], best_epoch: int, last_epoch: int, digits: int) -> str:
     parts = []
-    for label, key in (("train-validation accuracy gap", "accuracy_gap"), ("validation-train loss gap", "loss_gap")):
+    labels = {"accuracy_gap": "train-validation accuracy gap", "loss_gap": "validation-train loss gap"}
+    for key, label in labels.items():
         at_best, at_end = gaps[f"{key}_best"], gaps[f"{key}_final"]
         if at_best is None:
             continue
@@ -352,7 +364,8 @@ def _gap_sentence(gaps: dict[str, float | None], best_epoch: int, last_epoch: in
             continue
         change = "grows" if at_end > at_best else "shrinks" if at_end < at_best else "stays"
         parts.append(
-            f"the {label} {change} from {_fmt(at_best, digits)} at epoch {best_epoch} to {_fmt(at_end, digits)} at the end"
+            f"the {label} {change} from {_fmt(at_best, digits)} at epoch {best_epoch} "
+            f"to {_fmt(at_end, digits)} at the end"
         )
     text = " and ".join(parts)
     return f"{text[:1].upper()}{text[1:]}." if parts else ""
@@ -387,19 +400,27 @@ def learning_speed(
     and mean seconds per epoch per seed (when the history has a "seconds" metric)."""
     rows = _select(check_history(frame), variant, None)
     name, note = _variant_label(frame, variant, None)
-    per_seed = rows.pivot_table(index="epoch", columns=["metric", "seed"], values="value").sort_index()
-    if metric not in per_seed.columns.get_level_values("metric"):
+    curves = _per_seed(rows, metric)
+    if curves is None:
         raise ValueError(f"learning_speed needs metric {metric!r}; history has {sorted(set(rows['metric']))}")
-    curves = per_seed[metric]
-    first = tuple(float(v) for v in curves.iloc[0]) if curves.index[0] == 1 else ()
-    if not first:
+    if curves.index[0] != 1:
         raise ValueError(f"history of {name!r} has no epoch 1 for {metric!r}")
+    first = tuple(float(v) for v in curves.iloc[0])
     mean_curve = curves.mean(axis=1)
     reached = mean_curve.index[mean_curve >= threshold]
     epochs_to = int(reached[0]) if len(reached) else None
-    seconds = tuple(float(v) for v in per_seed["seconds"].mean()) if "seconds" in per_seed.columns.get_level_values("metric") else None
+    timing = _per_seed(rows, "seconds")
+    seconds = None if timing is None else tuple(float(v) for v in timing.mean())
     sentence = _speed_sentence(name + note, metric, first, threshold, epochs_to, len(mean_curve), seconds, digits)
     return LearningSpeed(name, metric, threshold, first, epochs_to, len(mean_curve), seconds, sentence)
+
+
+def _per_seed(rows: pd.DataFrame, metric: str) -> pd.DataFrame | None:
+    """Epochs x seeds table of one metric, or None when the history lacks it."""
+    chosen = rows[rows["metric"] == metric]
+    if chosen.empty:
+        return None
+    return chosen.pivot_table(index="epoch", columns="seed", values="value").sort_index()
 
 
 def _speed_sentence(name, metric, first, threshold, epochs_to, n_epochs, seconds, digits) -> str:
@@ -478,7 +499,8 @@ def _check_confusion(cm: np.ndarray, class_names: Sequence[str]) -> np.ndarray:
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
         raise ValueError(f"confusion matrix must be square (n, n); got shape {counts.shape}")
     if counts.shape[0] != len(class_names):
-        raise ValueError(f"confusion matrix is {counts.shape[0]}x{counts.shape[0]} but {len(class_names)} class names given")
+        n = counts.shape[0]
+        raise ValueError(f"confusion matrix is {n}x{n} but {len(class_names)} class names given")
     if np.any(counts < 0) or not np.all(counts == np.round(counts)):
         raise ValueError("confusion matrix must hold non-negative whole counts")
     return counts.astype(np.int64)

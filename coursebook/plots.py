@@ -111,7 +111,10 @@ def _mean_line(ax: Axes, rows: pd.DataFrame, colour, style: str, band: str) -> N
     mean = by_epoch.mean()
     ax.plot(mean.index, mean.to_numpy(), linestyle=style, color=colour)
     if rows["seed"].nunique() > 1:
-        low, high = (mean - by_epoch.std(), mean + by_epoch.std()) if band == "sd" else (by_epoch.min(), by_epoch.max())
+        if band == "sd":
+            low, high = mean - by_epoch.std(), mean + by_epoch.std()
+        else:
+            low, high = by_epoch.min(), by_epoch.max()
         ax.fill_between(mean.index, low.fillna(mean), high.fillna(mean), color=colour, alpha=0.2, linewidth=0)
 
 
@@ -296,7 +299,9 @@ def prediction_grid(
     Labels may be integers, one-hot rows or predicted probabilities."""
     images, true, pred = _images(x, image_shape), _labels(y_true), _labels(y_pred)
     if not len(images) == len(true) == len(pred):
-        raise ValueError(f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels")
+        raise ValueError(
+            f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels"
+        )
     fig, axes = _new_figure(math.ceil(len(images) / ncols), ncols, (1.9, 1.9))
     for ax, image, t, p in zip(axes, images, true, pred):
         _show(ax, image)

@@ -135,6 +135,12 @@ def test_overlapping_groups_are_within_noise():
     assert "within run-to-run noise" in result.sentence
 
 
+def test_runs_without_spread_exceed_noise():
+    result = analysis.compare("accuracy", "first", [0.8, 0.8], "second", [0.7, 0.7])
+    assert result.exceeds_noise is True and result.p_value is None
+    assert "no spread" in result.sentence
+
+
 def test_welch_p_value_matches_the_formula():
     a, b = [0.80, 0.82, 0.79, 0.81], [0.78, 0.70, 0.74]
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
@@ -261,6 +267,23 @@ def test_compare_learning_speed_direction_words():
         analysis.compare_learning_speed(later, earlier))
     with pytest.raises(ValueError, match="cannot compare"):
         analysis.compare_learning_speed(fast, analysis.learning_speed(history({"accuracy": [0.5]}), 0.7))
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=st.lists(st.floats(0, 1), min_size=1, max_size=6),
+       second=st.lists(st.floats(0, 1), min_size=1, max_size=6))
+def test_epochs_to_threshold_words_follow_the_epochs(first, second):
+    a = analysis.learning_speed(history({"accuracy": first}, "first"), 0.5)
+    b = analysis.learning_speed(history({"accuracy": second}, "second"), 0.5)
+    reach_a = next((epoch for epoch, v in enumerate(first, start=1) if v >= 0.5), None)
+    reach_b = next((epoch for epoch, v in enumerate(second, start=1) if v >= 0.5), None)
+    assert (a.epochs_to_threshold, b.epochs_to_threshold) == (reach_a, reach_b)
+    found = words(analysis.compare_learning_speed(a, b))
+    both = reach_a is not None and reach_b is not None
+    assert ("fewer" in found) == (both and reach_a < reach_b)
+    assert ("more" in found) == (both and reach_a > reach_b)
+    assert ("only" in found) == ((reach_a is None) != (reach_b is None))
+    assert ("neither" in found) == (reach_a is None and reach_b is None)
 
 
 # --- confusion matrices --------------------------------------------------------------------
