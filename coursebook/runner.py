@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -145,7 +146,7 @@ def execute(plan: Plan) -> Outcome:
         seconds = time.perf_counter() - start
         return Outcome(chapter.id, "failed", reason, seconds, keep_failed(tmp, chapter.id, err))
     seconds = time.perf_counter() - start
-    hide_injected_parameters(tmp)
+    tidy_outputs(tmp)
     os.replace(tmp, out)
     record = {
         "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
@@ -187,14 +188,33 @@ def source_with_title(notebook: Path, title: str) -> nbformat.NotebookNode:
     return nb
 
 
-def hide_injected_parameters(notebook: Path) -> None:
-    """Tag Papermill's injected cell so the book removes it (the run card shows the values)."""
+def tidy_outputs(notebook: Path) -> None:
+    """Tag Papermill's injected cell so the book removes it (the run card shows the values), and
+    drop the backend's start-up log lines from stderr (C++ logging that no setting silences)."""
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in map(_without_backend_noise, cell.outputs) if o is not None]
     nbformat.write(nb, notebook)
+
+
+BACKEND_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+\.(cc|h):\d+\]"
+    r"|.*(oneDNN custom operations|cuda_(blas|dnn|fft)|TF-TRT|computation placer|Unable to register))"
+)
+
+
+def _without_backend_noise(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    if output.output_type != "stream" or output.name != "stderr":
+        return output
+    kept = [line for line in output.text.splitlines(keepends=True) if not BACKEND_NOISE.match(line)]
+    if not "".join(kept).strip():
+        return None
+    output.text = "".join(kept)
+    return output
 
 
 def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:

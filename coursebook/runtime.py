@@ -56,12 +56,12 @@ class ChapterRun:
             "synthetic": bool(dataset.is_synthetic), "counts": counts,
         }
         if dataset.is_synthetic:
-            _display_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
+            show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
 
     def card(self) -> str:
         """Display (and return) the run card as a Markdown table."""
         text = run_card_markdown(self)
-        _display_markdown(text)
+        show_markdown(text)
         return text
 
 
@@ -157,7 +157,18 @@ def _resolve_interactively(chapter: str) -> dict[str, Any]:
     }
 
 
-def _display_markdown(text: str) -> None:
+def glue(name: str, value: Any) -> None:
+    """``myst_nb.glue`` without display, with NumPy scalars turned into Python numbers (which
+    ``{glue:text}`name:.3f``` can format; a glued ``np.float64`` cannot be)."""
+    from myst_nb import glue as myst_glue
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    myst_glue(name, value, display=False)
+
+
+def show_markdown(text: str) -> None:
+    """Display Markdown (MyST) as a cell output."""
     from IPython.display import Markdown, display
 
     display(Markdown(text))

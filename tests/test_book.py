@@ -1,0 +1,94 @@
+"""End to end: build the book (smoke profile, synthetic data) in a copy of the project, rebuild
+without changes, then change one chapter's parameter and check only that chapter re-executes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursebook import paths
+from coursebook.params import toc_chapter_ids
+
+IGNORED = shutil.ignore_patterns(".git", ".venv", "_build", "chapters", ".cache", "data", "__pycache__",
+                                 ".pytest_cache", ".hypothesis", ".ipynb_checkpoints")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of this project (sources only) sharing this project's virtualenv."""
+    copy = tmp_path_factory.mktemp("book") / "project"
+    shutil.copytree(paths.ROOT, copy, ignore=IGNORED)
+    (copy / ".venv").symlink_to(Path(sys.prefix))
+    return copy
+
+
+def _env(project: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
+    return env | {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def build(project: Path, *args: str) -> str:
+    """Run the book runner in the copy; return its output (fails the test on a non-zero exit)."""
+    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic", *args],
+                            cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def summary_status(output: str) -> dict[str, str]:
+    """Chapter -> executed/reused/failed, read from the runner's summary lines."""
+    summary = output.split("\nSummary\n", 1)[1]
+    return {m[2]: m[1] for m in re.finditer(r"^\s+(executed|reused|failed)\s+(?:[\d.]+ s|-)\s+(\S+)", summary, re.M)}
+
+
+def test_build_rebuild_and_change_one_chapter(project):
+    chapters = toc_chapter_ids(project / "_toc.yml")
+    assert chapters, "no chapter in _toc.yml"
+
+    first = build(project)
+    assert summary_status(first) == dict.fromkeys(chapters, "executed")
+    for chapter in chapters:
+        page = (project / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text()
+        assert "Traceback" not in page and "output error" not in page and "stderr" not in page, chapter
+        assert "wall time" in page and "smoke" in page  # the run card
+        assert "&lt;coursebook" not in page and "np.float64" not in page  # no raw reprs in prose
+
+    second = build(project)
+    assert summary_status(second) == dict.fromkeys(chapters, "reused")
+    assert "inputs unchanged" in second
+
+    changed = chapters[-1]
+    params_file = project / "params" / f"{changed}.yaml"
+    params_file.write_text(params_file.read_text().replace("seed: 0", "seed: 1"))
+    third = build(project)
+    assert summary_status(third) == {c: ("executed" if c == changed else "reused") for c in chapters}
+    assert f"{changed}  (changed: parameters)" in third
+
+
+def test_make_run_reexecutes_one_chapter_with_overrides(project):
+    chapters = toc_chapter_ids(project / "_toc.yml")
+    build(project)  # everything up to date first
+    target = "e4742-p1b-parameter-count"
+    run = subprocess.run(["make", "run", f"CHAPTER={target}", "PARAMS=num_classes=7", "PROFILE=smoke", "DATA=synthetic"],
+                         cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert summary_status(run.stdout) == {target: "executed"}
+    page = (project / "_build" / "html" / "book" / "chapters" / f"{target}.html").read_text()
+    assert "override" in page and "(7,)" in page  # the run card marks it; the table shows 7 outputs
+    assert {c for c in chapters if c != target} <= set(toc_chapter_ids(project / "_toc.yml"))
+
+
+def test_make_run_rejects_bad_input_before_executing(project):
+    for params, expected in [("PARAMS=num_classes=many", "key 'num_classes'"), ("PARAMS=colour=red", "unknown key 'colour'")]:
+        run = subprocess.run(["make", "run", "CHAPTER=e4742-p1b-parameter-count", params], cwd=project,
+                             env=_env(project), capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0 and expected in run.stderr and "executing" not in run.stdout
+    run = subprocess.run(["make", "run", "CHAPTER=no-such-chapter"], cwd=project, env=_env(project),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "unknown chapter 'no-such-chapter'" in run.stderr
