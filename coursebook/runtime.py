@@ -65,20 +65,24 @@ class ChapterRun:
         return text
 
 
-def start(chapter: str, seed: int) -> ChapterRun:
-    """Begin a chapter run: read the runner's description (or resolve parameters), seed every RNG."""
+def start(chapter: str | None, seed: int) -> ChapterRun:
+    """Begin a chapter run: read the runner's description (or, opened by hand, the notebook's own
+    parameters) and seed every RNG. ``chapter`` may be None in a notebook that serves several
+    chapters; it is then needed only when the notebook is opened by hand."""
     description = os.environ.get(RUN_ENV)
     if description:
         info = json.loads(description)
-        if info["chapter"] != chapter:
+        if chapter is not None and info["chapter"] != chapter:
             raise RuntimeError(f"notebook says chapter {chapter!r} but the runner executes {info['chapter']!r}")
         interactive = False
     else:
+        if chapter is None:
+            raise RuntimeError("opened by hand, runtime.start() needs the chapter id")
         info = _resolve_interactively(chapter)
         interactive = True
     seed_everything(seed)
     run = ChapterRun(
-        chapter=chapter, title=info["title"], profile=info["profile"], parameters=info["parameters"],
+        chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
         interactive=interactive,
     )

@@ -1,0 +1,68 @@
+"""The chapter side of a run: the run card and the synthetic-data warning."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from coursebook import runtime
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    texts: list[str] = []
+    monkeypatch.setattr(runtime, "show_markdown", texts.append)
+    return texts
+
+
+def _start(monkeypatch, **overrides):
+    description = {"chapter": "alpha", "title": "A", "profile": "smoke", "parameters": {"seed": 3, "epochs": 2},
+                   "origin": {"seed": "override", "epochs": "profile"}, "commit": "abc1234", "started": 0.0}
+    monkeypatch.setenv(runtime.RUN_ENV, json.dumps(description | overrides))
+    monkeypatch.setattr(runtime, "describe_device", lambda: "tensorflow on CPU")
+    return runtime.start("alpha", seed=3)
+
+
+def _dataset(synthetic: bool):
+    x = np.zeros((5, 32, 32, 3), np.uint8)
+    return SimpleNamespace(name="synthetic stand-in" if synthetic else "CIFAR-10", is_synthetic=synthetic,
+                           fingerprint="f00d", x_train=x, x_test=x[:2])
+
+
+def test_start_seeds_numpy_and_card_lists_everything(monkeypatch, shown):
+    run = _start(monkeypatch)
+    first = np.random.rand()
+    np.random.seed(3)
+    assert first == np.random.rand()
+    run.use_dataset(_dataset(False), SimpleNamespace(x_train=[0] * 4, x_val=[0] * 1, x_test=[0] * 2))
+    card = run.card()
+    for fragment in ["`alpha`", "`smoke`", "CIFAR-10; 4 train, 1 validation, 2 test images", "`f00d`",
+                     "tensorflow on CPU", "Keras 3", "`abc1234`", "wall time", "| `seed` | `3` | **override** |",
+                     "| `epochs` | `2` | profile |"]:
+        assert fragment in card
+    assert shown == [card]  # a real dataset shows no warning
+
+
+def test_synthetic_dataset_shows_a_warning_and_marks_the_card(monkeypatch, shown):
+    run = _start(monkeypatch)
+    run.use_dataset(_dataset(True))
+    assert len(shown) == 1 and "```{warning}" in shown[0] and "NOT CIFAR-10" in shown[0]
+    assert "synthetic stand-in, not CIFAR-10" in run.card()
+
+
+def test_runner_and_notebook_must_agree_on_the_chapter(monkeypatch):
+    with pytest.raises(RuntimeError, match="runner executes 'beta'"):
+        _start(monkeypatch, chapter="beta")
+
+
+def test_glue_turns_numpy_scalars_into_numbers(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    runtime.glue("loss", np.float64(0.25))
+    runtime.glue("count", np.int64(7))
+    assert type(glued["loss"]) is float and type(glued["count"]) is int
