@@ -65,7 +65,7 @@ class Declaration:
         if self.low is not None or self.high is not None:
             lo = "(" if self.low_open else "["
             hi = ")" if self.high_open else "]"
-            bounds = f"{lo}{'' if self.low is None else self.low}, {'' if self.high is None else self.high}{hi}"
+            bounds = f"{lo}{_number(self.low)}, {_number(self.high)}{hi}"
             return f"{kind} in {bounds}"
         return kind
 
@@ -323,6 +323,12 @@ def check_profile_keys(profile: str, chapter_ids: list[str]) -> None:
     for cid in prof["chapters"]:
         if cid not in chapter_ids:
             raise ParameterError(f"{_rel(prof['file'])}: key 'chapters.{cid}': no such chapter in _toc.yml")
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _rel(path: Path) -> str:
