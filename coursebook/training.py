@@ -3,8 +3,9 @@ with early stopping / best checkpoint / epoch timing, seeded repeats of several 
 and the tidy history frame that plots and text read.
 
 GPU memory: TensorFlow grows its GPU memory on demand once :func:`configure_backend` ran;
-JAX reads ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` only before jax is imported, so the runner
-(and the Makefile environment) set it; importing this module first also sets it as a default.
+JAX reads ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` only when jax is first imported, so the
+environment that starts Python (the Makefile/runner) must set it; importing this module before
+keras also sets it as a default. PyTorch allocates on demand and needs nothing.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def compile_model(
 ) -> keras.Model:
     """Compile ``model`` in place from parameters; metric names in histories stay as given
     (``"accuracy"`` -> ``accuracy``/``val_accuracy``). Returns the model."""
+    if "acc" in metrics:
+        raise ValueError("metric 'acc' would be recorded as 'acc'/'val_acc'; use 'accuracy'")
     model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=list(metrics))
     return model
 
@@ -250,18 +253,22 @@ def _check_lengths(split: str, x: Any, y: Any) -> None:
         raise ValueError(f"{split} data: {len(x)} images but {len(y)} labels")
 
 
-def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, needs_validation: list[str],
-                        validation_data: tuple | None) -> None:
+def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, has_validation: bool,
+                        checkpoint_best: bool, stopper: keras.callbacks.EarlyStopping | None) -> None:
     if not getattr(model, "compiled", False):
         raise ValueError(f"model {model.name!r} is not compiled: call compile_model(model, ...) first")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if needs_validation and validation_data is None:
-        raise ValueError(f"{' and '.join(needs_validation)} need(s) validation data (x_val, y_val)")
+    if checkpoint_best and not has_validation:
+        raise ValueError("checkpoint_best needs validation data (x_val, y_val)")
+    if stopper is not None:
+        _check_monitor(model, stopper.monitor, has_validation)
 
 
 def _check_monitor(model: keras.Model, monitor: str, has_validation: bool) -> None:
+    if monitor.startswith("val_") and not has_validation:
+        raise ValueError(f"early stopping on {monitor} needs validation data (x_val, y_val)")
     metric_names = [m if isinstance(m, str) else getattr(m, "name", str(m))
                     for m in model.get_compile_config().get("metrics") or []]
     names = ["loss", *metric_names]
@@ -292,22 +299,16 @@ def train(
     """Fit a compiled model (seeded), optionally with early stopping and a best-val-loss checkpoint
     that is loaded back after training, and time each epoch. Settings are checked before fitting."""
     x, y, validation = fit_arrays(data, validation_data)
-    needs = (["checkpoint_best"] if checkpoint_best else [])
-    monitor = None if early_stopping is None else {**EARLY_STOPPING_DEFAULTS, **early_stopping}["monitor"]
-    if monitor is not None and monitor.startswith("val_"):
-        needs.append("early stopping on " + monitor)
-    _check_fit_settings(model, epochs, batch_size, needs, validation)
     stopper = None if early_stopping is None else early_stopping_callback(early_stopping, verbose)
-    if monitor is not None:
-        _check_monitor(model, monitor, validation is not None)
+    _check_fit_settings(model, epochs, batch_size, validation is not None, checkpoint_best, stopper)
+    timer = EpochTimer()
     with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
         checkpoint = best_checkpoint_callback(directory) if checkpoint_best else None
-        timer = EpochTimer()
-        callbacks = [c for c in (timer, stopper, checkpoint) if c is not None]
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
         history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                            callbacks=callbacks, verbose=verbose)
+                            callbacks=[c for c in (timer, stopper, checkpoint) if c is not None],
+                            verbose=verbose)
         seconds = time.perf_counter() - start
         if checkpoint is not None:
             model.load_weights(checkpoint.filepath)

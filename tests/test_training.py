@@ -93,6 +93,11 @@ def test_bad_optimizer_settings_are_rejected(name, learning_rate, message):
         training.make_optimizer(name, learning_rate)
 
 
+def test_compile_refuses_the_short_accuracy_name():
+    with pytest.raises(ValueError, match="use 'accuracy'"):
+        training.compile_model(tiny_cnn(), metrics=("acc",))
+
+
 @pytest.mark.parametrize("augmented", [False, True], ids=["plain", "augmented"])
 def test_recorded_accuracy_equals_accuracy_of_predictions(data, augmented):
     model = training.with_augmentation(tiny_cnn()) if augmented else tiny_cnn()
