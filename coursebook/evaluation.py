@@ -30,7 +30,8 @@ def to_labels(y: Any) -> np.ndarray:
 def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
     """{split: (x, y)} from a Splits-like object (x_train, x_val, x_test, ...; absent or None splits
     are skipped) or from a mapping of split name to an (x, y) pair."""
-    if isinstance(splits_or_arrays, Mapping) and all(isinstance(v, (tuple, list)) for v in splits_or_arrays.values()):
+    if isinstance(splits_or_arrays, Mapping) and all(
+            isinstance(pair, (tuple, list)) for pair in splits_or_arrays.values()):
         return dict(splits_or_arrays)
     found = {}
     for split, (x_name, y_name) in SPLITS.items():
@@ -85,4 +86,5 @@ def most_confused_pairs(matrix: np.ndarray, class_names: Sequence[str], top: int
     pairs = pd.DataFrame({"true": true_idx, "predicted": pred_idx, "count": matrix[true_idx, pred_idx]})
     pairs = pairs.sort_values(["count", "true", "predicted"], ascending=[False, True, True]).head(top)
     names = np.asarray(class_names)
-    return pairs.assign(true_name=names[pairs["true"]], predicted_name=names[pairs["predicted"]]).reset_index(drop=True)
+    named = pairs.assign(true_name=names[pairs["true"]], predicted_name=names[pairs["predicted"]])
+    return named.reset_index(drop=True)

@@ -195,7 +195,8 @@ def early_stopping_callback(
     if settings["mode"] not in ("auto", "min", "max"):
         raise ValueError(f"early_stopping mode must be 'auto', 'min' or 'max', got {settings['mode']!r}")
     if not isinstance(settings["patience"], int) or settings["patience"] < 0:
-        raise ValueError(f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
+        raise ValueError(
+            f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
     return keras.callbacks.EarlyStopping(**settings, verbose=int(verbose > 0))
 
 
@@ -316,11 +317,16 @@ def train(
         model=model,
         history=history_frame(history.history, timer.seconds),
         best_epoch=_weights_epoch(history.history, stopper, checkpoint_best),
-        stopped_epoch=stopper.stopped_epoch + 1 if stopper is not None and stopper.stopped_epoch > 0 else None,
+        stopped_epoch=_stopped_epoch(stopper),
         epochs_run=len(timer.seconds),
         seconds=seconds,
         seconds_per_epoch=timer.seconds,
     )
+
+
+def _stopped_epoch(stopper: keras.callbacks.EarlyStopping | None) -> int | None:
+    """1-based epoch after which early stopping ended training, None if it did not."""
+    return stopper.stopped_epoch + 1 if stopper is not None and stopper.stopped_epoch > 0 else None
 
 
 def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpoint_best: bool) -> int:
@@ -360,7 +366,8 @@ def train_variants(
 
 def histories_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
     """Tidy frame of all runs: variant, seed, epoch (1-based), metric, value."""
-    frames = [result.history.assign(variant=variant, seed=seed) for (variant, seed), result in results.items()]
+    frames = [result.history.assign(variant=variant, seed=seed)
+              for (variant, seed), result in results.items()]
     return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
 
 
@@ -400,7 +407,8 @@ def best_epoch_metrics(frame: pd.DataFrame, monitor: str = "val_loss", mode: str
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     wide = wide_history(frame)
     if monitor not in wide.columns:
-        raise ValueError(f"monitor {monitor!r} is not in the history; recorded: {sorted(frame.metric.unique())}")
+        recorded = sorted(frame["metric"].unique())
+        raise ValueError(f"monitor {monitor!r} is not in the history; recorded: {recorded}")
     keys = _run_keys(frame)
     column = wide.groupby(keys)[monitor] if keys else wide[monitor]
     best = column.idxmin() if mode == "min" else column.idxmax()
