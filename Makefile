@@ -17,6 +17,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export XLA_PYTHON_CLIENT_PREALLOCATE ?= false  # JAX: take GPU memory as needed, so chapters can share a GPU
 
 RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)")
 

@@ -1,5 +1,5 @@
 """Evaluation: loss and accuracy per split, predicted labels, confusion matrix and the per-class
-classification report (scikit-learn), and the most confused class pairs named from the matrix.
+classification report (scikit-learn); `analysis.most_confused_pairs` names the confused pairs.
 Labels may be one-hot rows or integer class indices everywhere."""
 
 from __future__ import annotations
@@ -77,14 +77,3 @@ def classification_report_frame(y_true: Any, y_pred: Any, class_names: Sequence[
     frame = pd.DataFrame(report).T.rename(columns={"f1-score": "f1"})
     frame.index.name = "class"
     return frame.astype({"support": int})
-
-
-def most_confused_pairs(matrix: np.ndarray, class_names: Sequence[str], top: int = 5) -> pd.DataFrame:
-    """The ``top`` largest off-diagonal cells: true and predicted class index and name, and count."""
-    matrix = np.asarray(matrix)
-    true_idx, pred_idx = np.nonzero(~np.eye(len(matrix), dtype=bool))
-    pairs = pd.DataFrame({"true": true_idx, "predicted": pred_idx, "count": matrix[true_idx, pred_idx]})
-    pairs = pairs.sort_values(["count", "true", "predicted"], ascending=[False, True, True]).head(top)
-    names = np.asarray(class_names)
-    named = pairs.assign(true_name=names[pairs["true"]], predicted_name=names[pairs["predicted"]])
-    return named.reset_index(drop=True)
