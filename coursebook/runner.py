@@ -203,7 +203,9 @@ def tidy_outputs(notebook: Path) -> None:
 
 BACKEND_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+\.(cc|h):\d+\]"
-    r"|.*(oneDNN custom operations|cuda_(blas|dnn|fft)|TF-TRT|computation placer|Unable to register))"
+    r"|.*(oneDNN custom operations|cuda_(blas|dnn|fft)|TF-TRT|computation placer|Unable to register)"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
+    r"|This TensorFlow binary is optimized to use available CPU instructions)"
 )
 
 

@@ -81,6 +81,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         info = _resolve_interactively(chapter)
         interactive = True
     seed_everything(seed)
+    _figures_as_images()
     run = ChapterRun(
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
@@ -88,6 +89,24 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
     )
     run.device = describe_device()
     return run
+
+
+def _figures_as_images() -> None:
+    """Figures are built without pyplot, so tell IPython to render them as PNG; set the plot style."""
+    from coursebook import plots
+
+    plots.set_style()
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
+        return
+    set_matplotlib_formats("png")
+
+
+def table(frame: Any, precision: int = 4, index: bool = False) -> Any:
+    """A DataFrame styled for the book: thousands separators, fixed precision, no row numbers."""
+    styler = frame.style.format(precision=precision, thousands=",")
+    return styler if index else styler.hide(axis="index")
 
 
 def seed_everything(seed: int) -> None:
