@@ -24,23 +24,10 @@ N_CLASSES = 10
 
 
 def original_model():
-    """The e4742-original model from params/models, or an equivalent built here if models.py is missing."""
-    try:
-        from coursebook.models import build_model
-    except ImportError:
-        return _local_original_model()
+    """The e4742-original model from params/models."""
+    from coursebook.models import build_model
+
     return build_model(MODEL)
-
-
-def _local_original_model():
-    import keras
-
-    blocks = [layer for filters in (32, 64, 128)
-              for layer in (keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
-                            keras.layers.MaxPooling2D(2))]
-    head = [keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(64, activation="relu"), keras.layers.Dense(N_CLASSES, activation="softmax")]
-    return keras.Sequential([keras.Input(IMAGE_SHAPE), *blocks, *head], name="e4742_original")
 
 
 def random_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
