@@ -56,6 +56,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def default_cache_dir() -> Path:
     return Path(override).expanduser() if override else paths.ROOT / ".cache" / "datasets"
 
 
-def atomic_write_bytes(target: Path, write) -> None:
+def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file beside `target`, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -154,8 +155,8 @@ CIFAR10_CLASS_NAMES = (
 DATA_ENV = "COURSEBOOK_DATA"
 ARCHIVE_NAMES = (
     "cifar-10-python.tar.gz",  # the official name
-    "cifar-10-batches-py.tar.gz",  # Keras 3.0-3.8 download name
-    "cifar-10-batches-py-target_archive",  # Keras >= 3.9 download name
+    "cifar-10-batches-py.tar.gz",  # an older Keras 3 download name
+    "cifar-10-batches-py-target_archive",  # the download name of Keras 3.15
 )
 BATCH_DIR_NAMES = (
     "cifar-10-batches-py",
@@ -205,31 +206,28 @@ def placement_hint(dirs: Sequence[Path] | None = None) -> str:
 # --- checksums, cached by path, size and modification time -------------------------------
 
 
-def _file_key(path: Path) -> list:
-    stat = path.stat()
-    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
-
-
 def content_md5(files: Sequence[Path], cache_dir: Path | None = None) -> str:
     """The md5 of the files' concatenated bytes (of the file itself for one file), remembered
-    in ``<cache_dir>/md5-index.json`` so an unchanged file is hashed only once."""
+    in ``<cache_dir>/md5-index.json`` with their sizes and modification times, so unchanged
+    files are hashed only once."""
     index_path = (cache_dir or default_cache_dir()) / _MD5_INDEX
-    key = json.dumps([_file_key(f) for f in files])
+    key = json.dumps([str(f.resolve()) for f in files])
+    stamp = [[f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     index = _read_index(index_path)
-    if key in index:
-        return index[key]
+    if index.get(key, {}).get("stamp") == stamp:
+        return index[key]["md5"]
     digest = hashlib.md5()
     for file in files:
         with open(file, "rb") as stream:
             for chunk in iter(lambda s=stream: s.read(1 << 20), b""):
                 digest.update(chunk)
-    index[key] = digest.hexdigest()
+    index[key] = {"stamp": stamp, "md5": digest.hexdigest()}
     text = json.dumps(index, indent=1).encode()
     atomic_write_bytes(index_path, lambda f: f.write(text))
-    return index[key]
+    return index[key]["md5"]
 
 
-def _read_index(index_path: Path) -> dict[str, str]:
+def _read_index(index_path: Path) -> dict[str, dict]:
     try:
         return json.loads(index_path.read_text())
     except (OSError, ValueError):
@@ -499,7 +497,8 @@ def _paint(canvas: np.ndarray, coverage: np.ndarray, colour: np.ndarray) -> None
 def _background(rng: np.random.Generator, n: int) -> np.ndarray:
     """A random base colour plus a smooth texture: 4x4 noise bilinearly upsampled."""
     base = rng.uniform(0, 255, (n, 1, 1, 3)).astype(np.float32)
-    coarse = rng.normal(0, 1, (n, 4, 4, 3)).astype(np.float32) * _uniform(rng, 5, 30, n)[..., None]
+    coarse = rng.normal(0, 1, (n, 4, 4, 3)).astype(np.float32)
+    coarse *= _uniform(rng, 5, 30, n)[..., None]
     upsample = np.clip(1 - np.abs(np.linspace(-0.4, 3.4, _SIZE)[:, None] - np.arange(4)), 0, 1)
     upsample = (upsample / upsample.sum(1, keepdims=True)).astype(np.float32)
     smooth = upsample @ coarse.transpose(0, 3, 1, 2) @ upsample.T  # (n, 3, H, W)
@@ -584,7 +583,9 @@ def _foreground_colour(labels: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return _hsv_to_rgb(hue, rng.uniform(0.4, 1.0, n), rng.uniform(0.3, 1.0, n))
 
 
-def _contrasting(colour: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _contrasting(
+    colour: np.ndarray, background: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """`colour` at least `_MIN_CONTRAST` away from `background`, except for a `_FAINT` share
     of the images, where it is set only 8-25 away (hard, sometimes hopeless, cases)."""
     offset = colour - background
@@ -597,6 +598,7 @@ def _contrasting(colour: np.ndarray, background: np.ndarray, rng: np.random.Gene
 
 
 def _draw_chunk(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Background, two distractors, the class shape, one distractor in front, then noise."""
     n = len(labels)
     canvas = _background(rng, n)
     mean_background = canvas.mean(axis=(1, 2))
@@ -620,7 +622,8 @@ def load_synthetic(
     """The stand-in dataset, generated once per (version, seed, sizes) and then cached."""
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if not isinstance(value, (int, np.integer)) or value < len(SYNTHETIC_CLASS_NAMES):
-            raise DataError(f"{name}={value!r}: need an integer of at least {len(SYNTHETIC_CLASS_NAMES)}.")
+            minimum = len(SYNTHETIC_CLASS_NAMES)
+            raise DataError(f"{name}={value!r}: need an integer of at least {minimum}.")
     fingerprint = synthetic_fingerprint(n_train, n_test, seed)
     array_dir = Path(cache_dir or default_cache_dir()) / fingerprint
     cached = load_arrays(array_dir)
@@ -631,7 +634,7 @@ def load_synthetic(
         save_arrays(array_dir, arrays, {"generator_version": GENERATOR_VERSION, "seed": seed})
     else:
         arrays = cached[0]
-    source = f"generated by coursebook.data (synthetic generator version {GENERATOR_VERSION}, seed {seed})"
+    source = f"generated by coursebook.data (generator version {GENERATOR_VERSION}, seed {seed})"
     return Dataset(SYNTHETIC_NAME, True, **arrays, class_names=SYNTHETIC_CLASS_NAMES,
                    fingerprint=fingerprint, source=source)  # fmt: skip
 
@@ -813,10 +816,16 @@ def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int
 
 
 def channel_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation (a zero deviation becomes 1) of images `x`."""
-    pixels = x.reshape(-1, x.shape[-1]).astype(np.float64)
-    mean, std = pixels.mean(axis=0), pixels.std(axis=0)
-    return mean, np.where(std > 0, std, 1.0)
+    """Per-channel mean and standard deviation (a zero deviation becomes 1) of uint8 images,
+    computed exactly from each channel's histogram of the 256 pixel values."""
+    values = np.arange(256, dtype=np.float64)
+    means, stds = [], []
+    for channel in range(x.shape[-1]):
+        counts = np.bincount(x[..., channel].ravel(), minlength=256)
+        mean = counts @ values / counts.sum()
+        means.append(mean)
+        stds.append(np.sqrt(counts @ (values - mean) ** 2 / counts.sum()))
+    return np.array(means), np.where(np.array(stds) > 0, stds, 1.0)
 
 
 def to_one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -833,7 +842,7 @@ def preprocess(
     if scaling not in SCALINGS:
         raise DataError(f"scaling={scaling!r}: choose one of {SCALINGS}.")
     if splits.preprocessing != RAW or splits.x_train.dtype != np.uint8:
-        raise DataError(f"preprocess: these splits are already preprocessed ({splits.preprocessing}).")
+        raise DataError(f"preprocess: the splits are already preprocessed: {splits.preprocessing}.")
     if scaling == "unit":
         shift, scale, steps = 0.0, 255.0, ["pixels / 255"]
     else:
@@ -851,7 +860,10 @@ def preprocess(
 
 
 def _scale(x: np.ndarray, shift, scale, flatten: bool) -> np.ndarray:
-    scaled = ((x - np.asarray(shift)) / np.asarray(scale)).astype(np.float32)
+    """(x - shift) / scale in float32, computed in place to need one float32 copy only."""
+    scaled = x.astype(np.float32)
+    scaled -= np.asarray(shift, np.float32)
+    scaled /= np.asarray(scale, np.float32)
     return scaled.reshape(len(x), -1) if flatten else scaled
 
 
