@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import time
 from dataclasses import dataclass, field
@@ -126,16 +125,11 @@ def describe_device() -> str:
 
 
 def versions() -> str:
-    """Python, Keras and backend versions."""
-    import keras
+    """Python, NumPy, Keras and backend versions, in one line."""
+    from coursebook.training import backend_versions
 
-    backend = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
-    try:
-        backend_version = __import__(module).__version__
-    except ImportError:  # pragma: no cover - the backend is importable if Keras runs on it
-        backend_version = "?"
-    return f"Python {platform.python_version()}, Keras {keras.__version__}, {module} {backend_version}"
+    v = backend_versions()
+    return f"Python {v['python']}, NumPy {v['numpy']}, Keras {v['keras']}, {v['backend']} {v[v['backend']]}"
 
 
 def run_card_markdown(run: ChapterRun) -> str:
