@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 
 from coursebook import cache, paths
-from coursebook.params import Resolved, check_profile_keys, resolve, toc_chapter_ids
+from coursebook.params import ParameterError, Resolved, check_profile_keys, resolve, toc_chapter_ids
 
 RUN_ENV = "COURSEBOOK_RUN"  # JSON describing the run, read by coursebook.runtime inside the kernel
 
@@ -72,9 +72,15 @@ def data_fingerprint(resolved: Resolved) -> str:
     """Fingerprint of the dataset a chapter trains on ('none' for chapters without data)."""
     if "data" not in resolved.values:
         return "none"
-    from coursebook.data import dataset_fingerprint  # cheap: no deep-learning backend import
+    from coursebook.data import DataError, dataset_fingerprint  # cheap: no deep-learning backend import
 
-    return dataset_fingerprint(resolved.values["data"])
+    try:
+        return dataset_fingerprint(resolved.values["data"])
+    except DataError as err:  # e.g. data=cifar10 without the archive: say so before any kernel starts
+        where = "command line" if resolved.origin.get("data") == "override" else str(
+            resolved.chapter.params_file.relative_to(paths.ROOT))
+        raise ParameterError(f"{where}: key 'data' = {resolved.values['data']!r} for chapter "
+                             f"{resolved.chapter.id}: {' '.join(str(err).split())}") from None
 
 
 def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False) -> Plan:
