@@ -82,14 +82,21 @@ def archive(tmp_path, batches):
 
 
 @pytest.fixture
-def isolated_env(tmp_path, monkeypatch):
-    """No CIFAR-10 from the real machine, no network, caches in tmp_path."""
+def no_local_cifar(tmp_path, monkeypatch):
+    """No CIFAR-10 from the real machine, caches in tmp_path."""
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.setenv("COURSEBOOK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(paths, "ROOT", tmp_path / "root")
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(paths, "DATA_DIR", tmp_path / "root" / "data")
+    monkeypatch.setattr(paths, "DATASET_CACHE_DIR", tmp_path / "root" / ".cache" / "datasets")
     return tmp_path
+
+
+@pytest.fixture
+def isolated_env(no_local_cifar, monkeypatch):
+    """No CIFAR-10 from the real machine, no network, caches in tmp_path."""
+    monkeypatch.setattr(data.cifar10, "network_reachable", lambda *a, **k: False)
+    return no_local_cifar
 
 
 # --- CIFAR-10 loader --------------------------------------------------------------------
@@ -158,8 +165,8 @@ def test_second_load_reads_the_array_cache(archive, tmp_path, monkeypatch):
     def fail(*args):
         raise AssertionError("decoded or hashed again")
 
-    monkeypatch.setattr(data, "decode_archive", fail)
-    monkeypatch.setattr(data.hashlib, "md5", fail)
+    monkeypatch.setattr(data.cifar10, "decode_archive", fail)
+    monkeypatch.setattr(data.cifar10.hashlib, "md5", fail)
     second = data.load_cifar10(**options)
     np.testing.assert_array_equal(second.x_train, first.x_train)
     np.testing.assert_array_equal(second.y_test, first.y_test)
@@ -202,6 +209,33 @@ def test_auto_without_cifar_uses_synthetic(isolated_env):
     assert dataset_fingerprint("auto", synthetic_sizes=(30, 20), seed=3) == ds.fingerprint
 
 
+def test_offline_fingerprints_check_the_network_once(no_local_cifar, monkeypatch):
+    """Planning many chapters with source="auto" offline pays the ~3 s check only once."""
+    attempts = []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(data.cifar10.socket, "create_connection", refuse)
+    data.cifar10.network_reachable.cache_clear()
+    try:
+        first = dataset_fingerprint("auto", synthetic_sizes=(30, 20))
+        second = dataset_fingerprint("auto", synthetic_sizes=(30, 20))
+    finally:
+        data.cifar10.network_reachable.cache_clear()
+    assert first == second == data.synthetic_fingerprint(30, 20, 0)
+    assert attempts == [("www.cs.toronto.edu", 443)]
+
+
+def test_default_cache_dir_is_read_from_paths_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSEBOOK_CACHE", raising=False)
+    monkeypatch.setattr(paths, "DATASET_CACHE_DIR", tmp_path / "datasets")
+    assert data.default_cache_dir() == tmp_path / "datasets"
+    monkeypatch.setenv("COURSEBOOK_CACHE", str(tmp_path / "elsewhere"))
+    assert data.default_cache_dir() == tmp_path / "elsewhere"
+
+
 def test_fingerprint_does_not_import_keras():
     code = ("import sys, coursebook.data as d; d.dataset_fingerprint('synthetic'); "
             "assert not {'keras', 'tensorflow', 'sklearn'} & set(sys.modules)")  # fmt: skip
@@ -240,8 +274,8 @@ def test_synthetic_shapes_survive_horizontal_flips():
     params = dict(thick=0.2, period=4.0, phase=0.0, half=8.0)
     shapes = {}
     for label, name in enumerate(data.SYNTHETIC_CLASS_NAMES):
-        shapes[name] = data._shape_sdf(label, u, v, **params)
-        mirrored = data._shape_sdf(label, -u, v, **params)
+        shapes[name] = data.synthetic._shape_sdf(label, u, v, **params)
+        mirrored = data.synthetic._shape_sdf(label, -u, v, **params)
         np.testing.assert_allclose(shapes[name], mirrored, atol=1e-9, err_msg=name)
     inside = {name: sdf < 0 for name, sdf in shapes.items()}
     for a, b in [("disc", "ring"), ("square", "frame"), ("plus", "saltire"),
@@ -253,14 +287,15 @@ def test_synthetic_fingerprint_tracks_seed_sizes_and_version(monkeypatch):
     base = data.synthetic_fingerprint(100, 50, 0)
     assert base == data.synthetic_fingerprint(100, 50, 0)
     others = {data.synthetic_fingerprint(100, 50, 1), data.synthetic_fingerprint(101, 50, 0)}
-    monkeypatch.setattr(data, "GENERATOR_VERSION", data.GENERATOR_VERSION + 1)
+    monkeypatch.setattr(data.synthetic, "GENERATOR_VERSION", data.GENERATOR_VERSION + 1)
     others.add(data.synthetic_fingerprint(100, 50, 0))
     assert base not in others and len(others) == 3
 
 
 def test_synthetic_dataset_is_cached(tmp_path, monkeypatch):
     first = data.load_synthetic(40, 20, seed=1, cache_dir=tmp_path)
-    monkeypatch.setattr(data, "synthetic_images", lambda *a, **k: pytest.fail("generated again"))
+    monkeypatch.setattr(data.synthetic, "synthetic_images",
+                        lambda *a, **k: pytest.fail("generated again"))  # fmt: skip
     second = data.load_synthetic(40, 20, seed=1, cache_dir=tmp_path)
     np.testing.assert_array_equal(first.x_train, second.x_train)
     assert first.fingerprint == second.fingerprint and second.is_synthetic

@@ -1,0 +1,309 @@
+"""Real CIFAR-10: finding the official archive, checking its md5, decoding its pickled
+batches, and downloading it.
+
+CIFAR-10 is looked for, in order, in ``$COURSEBOOK_DATA``, `paths.DATA_DIR`
+(``<ROOT>/data/``) and Keras' cache ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``);
+in each, an archive under one of `ARCHIVE_NAMES` wins over an extracted directory under
+one of `BATCH_DIR_NAMES`. The archive's md5 is checked, its pickled batches are decoded
+once into ``.npy`` files under `paths.DATASET_CACHE_DIR` (or ``$COURSEBOOK_CACHE``), and
+later loads read those. Keras is imported only to download.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import pickle
+import socket
+import tarfile
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from coursebook import paths
+from coursebook.data.core import (
+    Dataset,
+    DataError,
+    atomic_write_bytes,
+    default_cache_dir,
+    load_arrays,
+    save_arrays,
+)
+
+OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_NAME = "CIFAR-10"
+CIFAR10_CLASS_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+DATA_ENV = "COURSEBOOK_DATA"
+ARCHIVE_NAMES = (
+    "cifar-10-python.tar.gz",  # the official name
+    "cifar-10-batches-py.tar.gz",  # an older Keras 3 download name
+    "cifar-10-batches-py-target_archive",  # the download name of Keras 3.15
+)
+BATCH_DIR_NAMES = (
+    "cifar-10-batches-py",
+    "cifar-10-batches-py_extracted/cifar-10-batches-py",
+    "cifar-10-batches-py-target/cifar-10-batches-py",
+)
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+META_FILE = "batches.meta"
+REQUIRED_FILES = (*TRAIN_BATCHES, TEST_BATCH, META_FILE)
+_PIXELS = 32 * 32 * 3
+_MD5_INDEX = "md5-index.json"
+_NETWORK_TIMEOUT_S = 3.0
+_DOWNLOAD_TIMEOUT_S = 60.0
+
+
+def search_dirs() -> list[Path]:
+    """The directories searched, in priority order (read from the environment each call)."""
+    keras_home = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
+    dirs = [paths.DATA_DIR, keras_home / "datasets"]
+    if os.environ.get(DATA_ENV):
+        dirs.insert(0, Path(os.environ[DATA_ENV]).expanduser())
+    return dirs
+
+
+def find_cifar10(dirs: Sequence[Path] | None = None) -> Path | None:
+    """The first archive or extracted batch directory found in `dirs`, or None."""
+    for directory in search_dirs() if dirs is None else dirs:
+        for name in ARCHIVE_NAMES:
+            if (directory / name).is_file():
+                return directory / name
+        for name in BATCH_DIR_NAMES:
+            if (directory / name).is_dir():
+                return directory / name
+    return None
+
+
+def placement_hint(dirs: Sequence[Path] | None = None) -> str:
+    """Where a good archive should go, for error messages."""
+    places = ", ".join(str(d) for d in (search_dirs() if dirs is None else dirs))
+    return (
+        f"Put the official archive cifar-10-python.tar.gz (md5 {OFFICIAL_MD5}, from {ORIGIN}) "
+        f"in one of: {places} (or set ${DATA_ENV} to its directory)."
+    )
+
+
+# --- checksums, cached by path, size and modification time -------------------------------
+
+
+def content_md5(files: Sequence[Path], cache_dir: Path | None = None) -> str:
+    """The md5 of the files' concatenated bytes (of the file itself for one file), remembered
+    in ``<cache_dir>/md5-index.json`` with their sizes and modification times, so unchanged
+    files are hashed only once."""
+    index_path = (cache_dir or default_cache_dir()) / _MD5_INDEX
+    key = json.dumps([str(f.resolve()) for f in files])
+    stamp = [[f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    index = _read_index(index_path)
+    if index.get(key, {}).get("stamp") == stamp:
+        return index[key]["md5"]
+    digest = hashlib.md5()
+    for file in files:
+        with open(file, "rb") as stream:
+            for chunk in iter(lambda s=stream: s.read(1 << 20), b""):
+                digest.update(chunk)
+    index[key] = {"stamp": stamp, "md5": digest.hexdigest()}
+    text = json.dumps(index, indent=1).encode()
+    atomic_write_bytes(index_path, lambda f: f.write(text))
+    return index[key]["md5"]
+
+
+def _read_index(index_path: Path) -> dict[str, dict]:
+    try:
+        return json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cifar10_fingerprint(location: Path, cache_dir: Path | None = None) -> str:
+    """The archive's md5; for an extracted directory, ``batches-md5:`` + md5 of its files."""
+    if location.is_file():
+        return content_md5([location], cache_dir)
+    missing = [name for name in REQUIRED_FILES if not (location / name).is_file()]
+    if missing:
+        raise DataError(f"CIFAR-10 directory {location} lacks {', '.join(missing)}.")
+    return "batches-md5:" + content_md5([location / n for n in REQUIRED_FILES], cache_dir)
+
+
+# --- decoding the pickled batches -------------------------------------------------------
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles only plain containers and numpy arrays: a batch file cannot run code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes at pickle protocol 2
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a batch file")
+        return super().find_class(module, name)
+
+
+def _unpickle(raw: bytes, where: str) -> dict:
+    try:
+        content = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise DataError(f"{where} is not a readable CIFAR batch ({error}).") from error
+    if not isinstance(content, dict):
+        raise DataError(f"{where} holds a {type(content).__name__}, not a CIFAR batch dict.")
+    return content
+
+
+def decode_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 32, 32, 3) uint8 and labels (N,) uint8 from one pickled batch file."""
+    batch = _unpickle(raw, where)
+    if b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{where} lacks the keys b'data' and b'labels' of a CIFAR batch.")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _PIXELS:
+        raise DataError(f"{where}: b'data' is {data.dtype} {data.shape}, not uint8 (N, 3072).")
+    if labels.shape != (len(data),) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+        raise DataError(f"{where}: b'labels' must be {len(data)} integers in 0..9.")
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # planes R, G, B -> HWC
+    return np.ascontiguousarray(images), labels.astype(np.uint8)
+
+
+def decode_class_names(raw: bytes, where: str) -> tuple[str, ...]:
+    """The label names stored in ``batches.meta``."""
+    meta = _unpickle(raw, where)
+    if b"label_names" not in meta:
+        raise DataError(f"{where} lacks the key b'label_names'.")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"])
+
+
+def _decode_all(read: Callable[[str], bytes], where: str) -> tuple[dict, tuple[str, ...]]:
+    train = [decode_batch(read(name), f"{where}: {name}") for name in TRAIN_BATCHES]
+    x_test, y_test = decode_batch(read(TEST_BATCH), f"{where}: {TEST_BATCH}")
+    arrays = {
+        "x_train": np.concatenate([x for x, _ in train]),
+        "y_train": np.concatenate([y for _, y in train]).reshape(-1, 1),
+        "x_test": x_test,
+        "y_test": y_test.reshape(-1, 1),
+    }
+    return arrays, decode_class_names(read(META_FILE), f"{where}: {META_FILE}")
+
+
+def decode_archive(archive: Path) -> tuple[dict, tuple[str, ...]]:
+    """Decode the official ``.tar.gz``; a corrupt archive or a missing batch is a DataError."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            missing = [name for name in REQUIRED_FILES if name not in members]
+            if missing:
+                raise DataError(
+                    f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {placement_hint()}"
+                )
+            return _decode_all(lambda name: tar.extractfile(members[name]).read(), str(archive))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise DataError(
+            f"CIFAR-10 archive {archive} is corrupt or truncated ({error}). {placement_hint()}"
+        ) from error
+
+
+def decode_batch_dir(directory: Path) -> tuple[dict, tuple[str, ...]]:
+    """Decode an extracted ``cifar-10-batches-py`` directory."""
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise DataError(f"CIFAR-10 directory {directory} lacks {', '.join(missing)}.")
+    return _decode_all(lambda name: (directory / name).read_bytes(), str(directory))
+
+
+# --- download ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def network_reachable(url: str = ORIGIN, timeout: float = _NETWORK_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the download host opens within `timeout` seconds.
+
+    The answer is remembered for the life of the process, so planning many chapters costs
+    one check; ``network_reachable.cache_clear()`` forgets it.
+    """
+    host = url.split("/")[2]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def download_cifar10(target_dir: Path) -> Path:
+    """Download the official archive into `target_dir` with Keras, checking its md5."""
+    import keras
+
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+    try:
+        return Path(
+            keras.utils.get_file(
+                fname=ARCHIVE_NAMES[0],
+                origin=ORIGIN,
+                cache_dir=str(target_dir),
+                cache_subdir="",
+                file_hash=OFFICIAL_MD5,
+            )
+        )
+    except Exception as error:
+        raise DataError(f"Downloading {ORIGIN} failed ({error}). {placement_hint()}") from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+
+
+# --- the loader -------------------------------------------------------------------------
+
+
+def locate_cifar10(dirs: Sequence[Path] | None = None, *, download: bool = True) -> Path:
+    """The local archive or batch directory, downloading it when absent and reachable."""
+    found = find_cifar10(dirs)
+    if found is not None:
+        return found
+    if download and network_reachable():
+        return download_cifar10((search_dirs() if dirs is None else list(dirs))[0])
+    reason = "downloads are disabled" if not download else f"{ORIGIN} cannot be reached"
+    raise DataError(f"CIFAR-10 was not found and {reason}. {placement_hint(dirs)}")
+
+
+def load_cifar10(
+    *,
+    dirs: Sequence[Path] | None = None,
+    cache_dir: Path | None = None,
+    expected_md5: str | None = OFFICIAL_MD5,
+    download: bool = True,
+) -> Dataset:
+    """CIFAR-10 as Keras returns it, decoded once and then read from the array cache.
+
+    `expected_md5` is checked against an archive (None skips the check); an extracted
+    directory cannot be checked against it and is only checked for structure.
+    """
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    location = locate_cifar10(dirs, download=download)
+    fingerprint = cifar10_fingerprint(location, cache_dir)
+    if location.is_file() and expected_md5 and fingerprint != expected_md5.lower():
+        raise DataError(
+            f"CIFAR-10 archive {location} has md5 {fingerprint}, expected {expected_md5}: "
+            f"it is damaged or not the official file. {placement_hint(dirs)}"
+        )
+    array_dir = cache_dir / f"cifar10-{fingerprint.split(':')[-1]}"
+    cached = load_arrays(array_dir)
+    if cached is None:
+        arrays, class_names = (decode_archive if location.is_file() else decode_batch_dir)(location)
+        save_arrays(array_dir, arrays, {"class_names": class_names, "source": str(location)})
+    else:
+        arrays, class_names = cached[0], tuple(cached[1]["class_names"])
+    return Dataset(CIFAR10_NAME, False, **arrays, class_names=class_names,
+                   fingerprint=fingerprint, source=str(location))  # fmt: skip

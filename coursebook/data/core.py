@@ -1,0 +1,93 @@
+"""What every data source shares: the DataError, the Dataset record, and the on-disk array
+cache (``.npy`` files written atomically, complete once ``meta.json`` is written)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from coursebook import paths
+
+CACHE_ENV = "COURSEBOOK_CACHE"
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+_COMPLETE_MARKER = "meta.json"
+
+
+class DataError(RuntimeError):
+    """A data source is missing, damaged, or asked for with an impossible parameter."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images as uint8 (N, 32, 32, 3) RGB and labels as uint8 (N, 1), like Keras' loader."""
+
+    name: str
+    is_synthetic: bool
+    x_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    x_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    class_names: tuple[str, ...]
+    fingerprint: str
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (the length of `class_names`)."""
+        return len(self.class_names)
+
+    def summary(self) -> str:
+        """One sentence for a page: name, sizes, image shape, where it came from."""
+        return (
+            f"{self.name}: {len(self.x_train):,} training and {len(self.x_test):,} test "
+            f"colour images of {'x'.join(map(str, self.x_train.shape[1:]))} pixels in "
+            f"{self.num_classes} classes (source: {self.source})."
+        )
+
+
+def default_cache_dir() -> Path:
+    """`$COURSEBOOK_CACHE` if set, else `paths.DATASET_CACHE_DIR` (read at each call)."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override).expanduser() if override else paths.DATASET_CACHE_DIR
+
+
+def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(file)`` on a temporary file beside `target`, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp_file:
+            write(tmp_file)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def save_arrays(directory: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write each array as ``<name>.npy`` and then `meta` (the marker of a complete cache)."""
+    for name, array in arrays.items():
+        atomic_write_bytes(directory / f"{name}.npy", lambda f, a=array: np.save(f, a))
+    text = json.dumps(meta, indent=1, sort_keys=True).encode()
+    atomic_write_bytes(directory / _COMPLETE_MARKER, lambda f: f.write(text))
+
+
+def load_arrays(directory: Path) -> tuple[dict[str, np.ndarray], dict] | None:
+    """The arrays and metadata saved by `save_arrays`, or None when the cache is absent or
+    incomplete (a damaged cache is treated as absent and rebuilt)."""
+    marker = directory / _COMPLETE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        meta = json.loads(marker.read_text())
+        arrays = {name: np.load(directory / f"{name}.npy") for name in ARRAY_NAMES}
+    except (OSError, ValueError, EOFError):
+        return None
+    return arrays, meta
