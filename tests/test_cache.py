@@ -121,11 +121,13 @@ def test_atomic_write_keeps_old_content_when_the_write_fails(tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 
 
-def test_missing_cifar10_is_a_clear_error_before_any_kernel(mini_project, monkeypatch):
-    from coursebook import data
+def test_missing_cifar10_is_a_clear_error_before_any_kernel(mini_project, monkeypatch, tmp_path):
+    from coursebook import data, paths
     from coursebook.params import ParameterError
 
-    monkeypatch.setattr(data, "dataset_fingerprint", lambda source: (_ for _ in ()).throw(
-        data.DataError("CIFAR-10 was not found: put cifar-10-python.tar.gz in data/")))
-    with pytest.raises(ParameterError, match=r"^command line: key 'data' = 'cifar10' for chapter alpha: CIFAR-10 was not found"):
+    monkeypatch.setenv("COURSEBOOK_DATA", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(paths, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(data.cifar10, "network_reachable", lambda *args, **kwargs: False)
+    with pytest.raises(ParameterError, match=r"^command line: key 'data' = 'cifar10' for chapter alpha: .*not found"):
         runner.plan_chapter("alpha", "quick", {"data": "cifar10"})
