@@ -526,7 +526,8 @@ def _join(items: list[str]) -> str:
 def describe_dataset(name: str, n_train: int, n_val: int, n_test: int, shape: Sequence[int]) -> str:
     """One sentence on split sizes and image shape (channels last; 3 channels are colour)."""
     splits = [f"{n_train:,} training"] + ([f"{n_val:,} validation"] if n_val else []) + [f"{n_test:,} test"]
-    return f"{name} has {_join(splits)} images; {_describe_shape(tuple(shape))}."
+    sentence = f"{name} has {_join(splits)} images; {_describe_shape(tuple(shape))}."
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _describe_shape(shape: tuple[int, ...]) -> str:

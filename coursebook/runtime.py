@@ -20,7 +20,9 @@ import numpy as np
 RUN_ENV = "COURSEBOOK_RUN"
 
 SYNTHETIC_WARNING = """\
-```{{warning}} Synthetic data: these are NOT CIFAR-10 results
+```{{admonition}} Synthetic data: these are NOT CIFAR-10 results
+:class: warning
+
 This page was computed on **{name}**, a learnable stand-in with CIFAR-10's shape (32×32 colour
 images, 10 classes) that coursebook generates when the real CIFAR-10 archive is not available.
 Every number, figure and sentence below describes that stand-in, not CIFAR-10. To compute this
@@ -182,6 +184,11 @@ def glue(name: str, value: Any) -> None:
     if isinstance(value, np.generic):
         value = value.item()
     myst_glue(name, value, display=False)
+
+
+def quote(text: str) -> str:
+    """Markdown block quote of a (multi-line) text; empty text gives an empty string."""
+    return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
 def show_markdown(text: str) -> None:

@@ -49,7 +49,7 @@ def test_start_seeds_numpy_and_card_lists_everything(monkeypatch, shown):
 def test_synthetic_dataset_shows_a_warning_and_marks_the_card(monkeypatch, shown):
     run = _start(monkeypatch)
     run.use_dataset(_dataset(True))
-    assert len(shown) == 1 and "```{warning}" in shown[0] and "NOT CIFAR-10" in shown[0]
+    assert len(shown) == 1 and ":class: warning" in shown[0] and "NOT CIFAR-10" in shown[0]
     assert "synthetic stand-in, not CIFAR-10" in run.card()
 
 

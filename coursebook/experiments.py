@@ -1,0 +1,133 @@
+"""Experiments a chapter runs in a few calls: prepare the data, train several architectures
+over several seeds, and collect what the page reports (a summary table, per-variant values for
+the sentences, confusion matrices).
+
+Every arm of a comparison shares the data, the seeds and the training settings; only the
+architecture (a spec in ``params/models/``) differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import numpy as np
+import pandas as pd
+
+from coursebook import data, evaluation, models, training
+
+SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
+                   "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch"}
+
+
+def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
+                 train_size: int | None = None, scaling: str = "unit", flatten: bool = False
+                 ) -> tuple[data.Dataset, data.Splits]:
+    """Load the dataset, split it (seeded) and preprocess it (one-hot labels)."""
+    dataset = data.load_dataset(source, seed=seed)
+    splits = data.make_splits(dataset, validation=validation, validation_fraction=validation_fraction,
+                              train_size=train_size, seed=seed)
+    return dataset, data.preprocess(splits, scaling=scaling, one_hot=True, flatten=flatten)
+
+
+def seeds_for(seed: int, repeats: int) -> list[int]:
+    """The seeds of ``repeats`` runs: seed, seed + 1, ..."""
+    return [seed + i for i in range(repeats)]
+
+
+def compare_models(model_names: Sequence[str], splits: data.Splits, *, seeds: Sequence[int], epochs: int,
+                   batch_size: int, optimizer: str = "adam", learning_rate: float | None = None,
+                   augment: bool = False, early_stopping: dict | None = None, checkpoint_best: bool = False,
+                   verbose: int = 2) -> dict[tuple[str, int], training.TrainResult]:
+    """Train every architecture with every seed under the same settings."""
+    num_classes = len(splits.class_names)
+
+    def factory(name: str):
+        def build():
+            model = models.build_model(name, num_classes=num_classes)
+            if augment:
+                model = training.with_augmentation(model)
+            return training.compile_model(model, optimizer=optimizer, learning_rate=learning_rate)
+        return build
+
+    return training.train_variants({name: factory(name) for name in model_names}, splits, seeds,
+                                   epochs=epochs, batch_size=batch_size, early_stopping=early_stopping,
+                                   checkpoint_best=checkpoint_best, verbose=verbose)
+
+
+def final_values(frame: pd.DataFrame, metric: str, variant: str) -> list[float]:
+    """``metric`` at the last epoch of each run of ``variant`` (one value per seed)."""
+    last = training.final_metrics(frame)
+    return last.loc[last["variant"] == variant, metric].astype(float).tolist()
+
+
+def summary_table(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """One row per variant: last-epoch metrics and seconds per epoch as 'mean ± sd (n runs)'."""
+    per_run = training.final_metrics(frame)
+    seconds = frame[frame["metric"] == "seconds"].groupby(["variant", "seed"])["value"].mean()
+    per_run["seconds"] = [seconds[(v, s)] for v, s in zip(per_run["variant"], per_run["seed"])]
+    rows = []
+    for variant, runs in per_run.groupby("variant", sort=False):
+        row = {"model": variant, "runs": len(runs), "epochs": int(runs["epoch"].max())}
+        for metric, label in SUMMARY_METRICS.items():
+            values = runs[metric].to_numpy(dtype=float)
+            places = 1 if metric == "seconds" else digits
+            spread = f" ± {np.std(values, ddof=1):.{places}f}" if len(values) > 1 else ""
+            row[label] = f"{np.mean(values):.{places}f}{spread}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion_matrices(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits,
+                       seed: int) -> dict[str, np.ndarray]:
+    """Confusion matrices of each variant's run with ``seed``, on the training and validation parts."""
+    matrices = {}
+    n_classes = len(splits.class_names)
+    for (variant, run_seed), result in results.items():
+        if run_seed != seed:
+            continue
+        for part, x, y in (("training", splits.x_train, splits.y_train), ("validation", splits.x_val, splits.y_val)):
+            predicted = evaluation.predict_labels(result.model, x)
+            matrices[f"{variant}: {part}"] = evaluation.confusion(evaluation.to_labels(y), predicted, n_classes)
+    return matrices
+
+
+def test_scores(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits) -> pd.DataFrame:
+    """Loss and accuracy of every run on the test set (never used for training or model choice)."""
+    rows = []
+    for (variant, seed), result in results.items():
+        scores = evaluation.evaluate(result.model, {"test": (splits.x_test, splits.y_test)}).iloc[0]
+        rows.append({"variant": variant, "seed": seed, "test loss": scores["loss"], "test accuracy": scores["accuracy"]})
+    return pd.DataFrame(rows)
+
+
+def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
+    """What the chapter trains on, in one paragraph (dataset, split protocol, preprocessing)."""
+    from coursebook import analysis
+
+    sizes = splits.sizes
+    text = analysis.describe_dataset(dataset.name, sizes["train"], sizes["val"], sizes["test"],
+                                     dataset.x_train.shape[1:])
+    return f"{text} {splits.protocol}"
+
+
+
+COMPARED = (("val_accuracy", "final validation accuracy", True), ("val_loss", "final validation loss", False),
+            ("accuracy", "final training accuracy", True))
+
+
+def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
+    """Markdown bullets comparing ``variant`` with ``reference``, each computed from the frame."""
+    from coursebook import analysis
+
+    bullets = [analysis.compare(label, variant, final_values(frame, metric, variant), reference,
+                                final_values(frame, metric, reference), higher_is_better=better).sentence
+               for metric, label, better in COMPARED]
+    bullets += [analysis.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
+    return "\n".join(f"- {b}" for b in bullets)
+
+
+def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:
+    """How fast training accuracy rises for ``variant`` against ``reference``."""
+    from coursebook import analysis
+
+    speeds = [analysis.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
+    return analysis.compare_learning_speed(*speeds)

@@ -1,0 +1,52 @@
+"""Experiment helpers on hand-made histories (training itself is covered in test_pipeline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursebook import experiments
+
+
+def _frame() -> pd.DataFrame:
+    """Two variants x two seeds x three epochs with known values."""
+    rows = []
+    for variant, offset in (("base", 0.0), ("wide", 0.1)):
+        for seed in (0, 1):
+            for epoch in (1, 2, 3):
+                values = {"loss": 2.0 - 0.5 * epoch - offset, "accuracy": 0.2 * epoch + offset + 0.01 * seed,
+                          "val_loss": 1.8 - 0.3 * epoch, "val_accuracy": 0.15 * epoch + offset - 0.02 * seed,
+                          "seconds": 10.0 + seed}
+                rows += [{"variant": variant, "seed": seed, "epoch": epoch, "metric": m, "value": v}
+                         for m, v in values.items()]
+    return pd.DataFrame(rows)
+
+
+def test_seeds_for():
+    assert experiments.seeds_for(3, 4) == [3, 4, 5, 6]
+
+
+def test_final_values_are_last_epoch_per_seed():
+    assert experiments.final_values(_frame(), "val_accuracy", "wide") == pytest.approx([0.55, 0.53])
+
+
+def test_summary_table_shows_mean_and_sample_sd():
+    table = experiments.summary_table(_frame()).set_index("model")
+    wide_val = [0.55, 0.53]
+    expected = f"{np.mean(wide_val):.4f} ± {np.std(wide_val, ddof=1):.4f}"
+    assert table.loc["wide", "validation accuracy"] == expected
+    assert table.loc["base", "seconds per epoch"] == f"{10.5:.1f} ± {np.std([10, 11], ddof=1):.1f}"
+    assert table.loc["base", "runs"] == 2 and table.loc["base", "epochs"] == 3
+
+
+def test_comparison_text_direction_follows_the_numbers():
+    text = experiments.comparison_text(_frame(), "wide", "base")
+    assert "higher, i.e. better, mean final validation accuracy" in text  # 0.54 against 0.44
+    assert "the same" in text.split("\n")[1]  # validation losses are identical
+    assert text.count("\n- ") == 4
+
+
+def test_learning_speed_text_names_both_variants():
+    text = experiments.learning_speed_text(_frame(), "wide", "base", threshold=0.5)
+    assert "wide" in text and "base" in text and "0.5" in text
