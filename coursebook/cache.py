@@ -73,6 +73,11 @@ def output_path(chapter_id: str) -> Path:
     return paths.CHAPTERS_DIR / f"{chapter_id}.ipynb"
 
 
+def failed_path(chapter_id: str) -> Path:
+    """Where the notebook of a failed run is kept for inspection (the last good output stays)."""
+    return paths.CHAPTERS_DIR / f"{chapter_id}.failed.ipynb"
+
+
 def read_record(chapter_id: str) -> dict[str, Any] | None:
     """The last successful run's record, or None (missing or unreadable)."""
     try:

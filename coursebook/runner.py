@@ -2,7 +2,7 @@
 
 ``plan`` validates every chapter's parameters and computes its cache key before any kernel
 starts; ``execute`` runs one chapter into a temporary notebook and renames it into place only on
-success (a failed notebook goes to ``_build/failed/`` and the last good output stays); ``build``
+success (a failed notebook is kept beside it as ``<id>.failed.ipynb`` and the last good output stays); ``build``
 does both for the whole book, in parallel when asked, and prints what it did and why.
 """
 
@@ -154,6 +154,7 @@ def execute(plan: Plan) -> Outcome:
     seconds = time.perf_counter() - start
     tidy_outputs(tmp)
     os.replace(tmp, out)
+    cache.failed_path(chapter.id).unlink(missing_ok=True)  # an earlier failure is no longer current
     record = {
         "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
         "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
@@ -226,8 +227,8 @@ def _without_backend_noise(output: nbformat.NotebookNode) -> nbformat.NotebookNo
 
 
 def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
-    """Move a failed notebook to ``_build/failed/`` and describe the failing cell in one line."""
-    failed = paths.FAILED_DIR / f"{chapter_id}.ipynb"
+    """Keep a failed notebook beside the chapter's output and describe the failing cell in one line."""
+    failed = cache.failed_path(chapter_id)
     if tmp.exists():
         failed.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, failed)

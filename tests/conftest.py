@@ -47,7 +47,7 @@ def mini_project(tmp_path, monkeypatch):
         "ROOT": root, "PARAMS_DIR": root / "params", "MODELS_DIR": root / "params" / "models",
         "PROFILES_DIR": root / "params" / "profiles", "NOTEBOOKS_DIR": root / "notebooks",
         "BOOK_DIR": root / "book", "CHAPTERS_DIR": root / "book" / "chapters", "BUILD_DIR": root / "_build",
-        "FAILED_DIR": root / "_build" / "failed", "TOC_FILE": root / "_toc.yml",
+        "TOC_FILE": root / "_toc.yml",
         "REQUIREMENTS_FILE": root / "requirements.txt", "PACKAGE_DIR": root / "coursebook",
     }.items():
         monkeypatch.setattr(paths, name, value)

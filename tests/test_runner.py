@@ -51,9 +51,12 @@ def test_failure_keeps_last_good_output_and_names_the_cell(mini_project):
     assert "AssertionError" in outcome.error and "value too large" in outcome.error and "cell [" in outcome.error
     assert cache.output_path("alpha").read_text() == good  # the last good result survives
     assert cache.record_path("alpha").read_text() == good_record
-    failed = mini_project / "_build" / "failed" / "alpha.ipynb"
+    failed = mini_project / "book" / "chapters" / "alpha.failed.ipynb"
     assert failed.exists() and "value is 60" in _outputs(failed)
     assert runner.plan_chapter("alpha", "quick", {"value": 60}).changed == ["parameters"]  # still stale
+
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 4})).status == "executed"
+    assert not failed.exists()  # a later success retires the failed notebook
 
 
 def test_one_failing_chapter_does_not_stop_the_others(mini_project, capsys):
