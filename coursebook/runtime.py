@@ -151,7 +151,9 @@ def run_card_markdown(run: ChapterRun) -> str:
     for name, value in run.parameters.items():
         source = run.origin.get(name, "notebook")
         mark = "**override**" if source == "override" else source
-        lines.append(f"| `{name}` | `{json.dumps(value)}` | {mark} |")
+        shown = json.dumps(value, ensure_ascii=False)
+        shown = shown if len(shown) <= 80 else shown[:60] + " …"
+        lines.append(f"| `{name}` | `{shown}` | {mark} |")
     return "\n".join(lines) + "\n"
 
 
