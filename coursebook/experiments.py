@@ -21,8 +21,10 @@ SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation acc
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
                  train_size: int | None = None, scaling: str = "unit", flatten: bool = False
                  ) -> tuple[data.Dataset, data.Splits]:
-    """Load the dataset, split it (seeded) and preprocess it (one-hot labels)."""
-    dataset = data.load_dataset(source, seed=seed)
+    """Load the dataset, split it (seeded) and preprocess it (one-hot labels). The dataset itself
+    does not depend on ``seed`` (the synthetic stand-in is always generated with its default seed,
+    like CIFAR-10 it is one fixed dataset); the split and the training-subset do."""
+    dataset = data.load_dataset(source)
     splits = data.make_splits(dataset, validation=validation, validation_fraction=validation_fraction,
                               train_size=train_size, seed=seed)
     return dataset, data.preprocess(splits, scaling=scaling, one_hot=True, flatten=flatten)
