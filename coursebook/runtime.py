@@ -104,10 +104,30 @@ def _figures_as_images() -> None:
     set_matplotlib_formats("png")
 
 
-def table(frame: Any, precision: int = 4, index: bool = False) -> Any:
-    """A DataFrame styled for the book: thousands separators, fixed precision, no row numbers."""
-    styler = frame.style.format(precision=precision, thousands=",")
-    return styler if index else styler.hide(axis="index")
+class Table:
+    """A DataFrame as the book shows it: HTML for the web page, LaTeX for the PDF."""
+
+    def __init__(self, frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False):
+        self.frame, self.precision, self.formats, self.index = frame, precision, formats or {}, index
+
+    def _styler(self, escape: str | None) -> Any:
+        styler = self.frame.style.format(precision=self.precision, thousands=",", escape=escape)
+        for column, pattern in self.formats.items():
+            styler = styler.format(pattern, subset=[column], escape=escape)
+        styler = styler.format_index(escape=escape, axis=1)
+        return styler if self.index else styler.hide(axis="index")
+
+    def _repr_html_(self) -> str:
+        return self._styler("html").to_html()
+
+    def _repr_latex_(self) -> str:
+        return self._styler("latex").to_latex(hrules=True)
+
+
+def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False) -> Table:
+    """Show a DataFrame in the book: thousands separators, fixed precision (``formats`` overrides
+    per column, e.g. ``{"error": "{:.1e}"}``), no row numbers unless ``index``."""
+    return Table(frame, precision, formats, index)
 
 
 def seed_everything(seed: int) -> None:

@@ -66,3 +66,13 @@ def test_glue_turns_numpy_scalars_into_numbers(monkeypatch):
     runtime.glue("loss", np.float64(0.25))
     runtime.glue("count", np.int64(7))
     assert type(glued["loss"]) is float and type(glued["count"]) is int
+
+
+def test_table_renders_html_and_escaped_latex_with_separators():
+    import pandas as pd
+
+    frame = pd.DataFrame({"layer_name": ["conv_1"], "params": [295168], "rel_error": [2.4e-08], "acc": [0.123456]})
+    shown = runtime.table(frame, formats={"rel_error": "{:.1e}"})
+    html, latex = shown._repr_html_(), shown._repr_latex_()
+    assert "295,168" in html and "2.4e-08" in html and "0.1235" in html and "conv_1" in html
+    assert r"conv\_1" in latex and r"layer\_name" in latex and "295,168" in latex and r"\begin{tabular}" in latex
