@@ -1,7 +1,8 @@
 """The chapter cache: a chapter re-executes only when one of its inputs changed.
 
 A chapter's key is built from named components (the source notebook, the effective parameters,
-the package source, the dataset fingerprint, the pinned requirements and the Keras backend).
+the package source, the architecture specs, the dataset fingerprint, the pinned requirements and
+the Keras backend).
 Each executed chapter stores its components in a record beside the executed notebook, so the
 runner can say not only *that* a chapter is stale but *which* input changed.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from coursebook import paths
 
-COMPONENTS = ("notebook", "parameters", "package", "data", "requirements", "backend")
+COMPONENTS = ("notebook", "parameters", "package", "models", "data", "requirements", "backend")
 
 
 def digest(data: bytes | str) -> str:
@@ -34,14 +35,23 @@ def notebook_digest(notebook: Path) -> str:
     return digest(json.dumps(content))
 
 
-def package_digest(package_dir: Path | None = None) -> str:
-    """Hash of every ``.py`` file of the package (path and content)."""
-    package_dir = package_dir or paths.PACKAGE_DIR
+def files_digest(directory: Path, pattern: str) -> str:
+    """Hash of every file matching ``pattern`` below ``directory`` (relative path and content)."""
     h = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        h.update(str(path.relative_to(package_dir)).encode())
+    for path in sorted(directory.rglob(pattern)):
+        h.update(str(path.relative_to(directory)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def package_digest(package_dir: Path | None = None) -> str:
+    """Hash of every ``.py`` file of the package."""
+    return files_digest(package_dir or paths.PACKAGE_DIR, "*.py")
+
+
+def models_digest() -> str:
+    """Hash of every architecture spec in ``params/models`` (chapters read them at run time)."""
+    return files_digest(paths.MODELS_DIR, "*.yaml")
 
 
 def file_digest(path: Path) -> str:

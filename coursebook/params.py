@@ -21,6 +21,7 @@ value and what is allowed.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -241,6 +242,10 @@ def check_value(decl: Declaration, value: Any, where: str) -> Any:
         items = value if isinstance(value, list) else [value]
         if not items or any(item not in choices for item in items):
             raise ParameterError(bad.replace(decl.allowed(), f"one of {{{', '.join(choices)}}}"))
+        if len(set(map(str, items))) != len(items):
+            raise ParameterError(f"{where}: key '{decl.name}': value {value!r} lists an entry twice")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(bad.replace(f"(expected {decl.allowed()})", f"(expected a finite {decl.allowed()})"))
     if isinstance(value, (int, float)):
         too_low = decl.low is not None and (value <= decl.low if decl.low_open else value < decl.low)
         too_high = decl.high is not None and (value >= decl.high if decl.high_open else value > decl.high)

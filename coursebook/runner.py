@@ -90,6 +90,7 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "notebook": cache.notebook_digest(chapter.notebook),
         "parameters": cache.parameters_digest(chapter.title, profile, resolved.values),
         "package": cache.package_digest(),
+        "models": cache.models_digest(),
         "data": cache.digest(data_fingerprint(resolved)),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
@@ -152,8 +153,11 @@ def execute(plan: Plan) -> Outcome:
         seconds = time.perf_counter() - start
         return Outcome(chapter.id, "failed", reason, seconds, keep_failed(tmp, chapter.id, err))
     seconds = time.perf_counter() - start
-    tidy_outputs(tmp)
-    os.replace(tmp, out)
+    try:
+        tidy_outputs(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left if tidying failed: never leave half-done files
     cache.failed_path(chapter.id).unlink(missing_ok=True)  # an earlier failure is no longer current
     record = {
         "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,

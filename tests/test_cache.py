@@ -86,6 +86,11 @@ def test_package_digest_sees_content_and_new_files(tmp_path):
     assert len({before, added, cache.package_digest(tmp_path)}) == 3
 
 
+def test_architecture_spec_change(mini_project, fake_data):
+    spec = mini_project / "params" / "models" / "tiny.yaml"
+    assert _changes_after(lambda: spec.write_text("layers: [flatten]\n"), mini_project, fake_data) == ["models"]
+
+
 def test_dataset_fingerprint_change(mini_project, fake_data):
     assert _changes_after(lambda: fake_data.update(fingerprint="archive-md5-2"), mini_project, fake_data) == ["data"]
 

@@ -48,6 +48,9 @@ def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
         ({"models": ["tiny", "huge"]}, ["key 'models'", "huge", "{tiny, wide}"]),
         ({"use_bn": "yes"}, ["key 'use_bn'", "bool"]),
         ({"seed": None}, ["key 'seed'", "None"]),
+        ({"learning_rate": float("nan")}, ["key 'learning_rate'", "nan", "finite"]),
+        ({"epochs": float("inf")}, ["key 'epochs'", "inf"]),
+        ({"models": ["tiny", "tiny"]}, ["key 'models'", "lists an entry twice"]),
         ({"epoch": 3}, ["unknown key 'epoch'", "declared: seed, epochs"]),
     ],
 )
