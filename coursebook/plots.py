@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from coursebook.analysis import check_history
+from coursebook.evaluation import to_labels
 
 TRAIN_STYLE = "--"
 VALIDATION_STYLE = "-"
@@ -238,12 +239,6 @@ def displayable(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def _labels(y: np.ndarray) -> np.ndarray:
-    """Integer labels from integer labels, one-hot rows or class probabilities."""
-    y = np.asarray(y)
-    return y.argmax(axis=1) if y.ndim == 2 else y.astype(int).ravel()
-
-
 def _images(x: np.ndarray, image_shape: Sequence[int] | None) -> np.ndarray:
     x = np.asarray(x)
     return x.reshape((len(x), *image_shape)) if image_shape is not None else x
@@ -273,7 +268,7 @@ def sample_grid(
 ) -> Figure:
     """The first ``per_class`` images of every class: one row per class, labelled with its name.
     ``image_shape`` unflattens vectors (e.g. (32, 32, 3))."""
-    images, labels = _images(x, image_shape), _labels(y)
+    images, labels = _images(x, image_shape), to_labels(y)
     fig, axes = _new_figure(len(class_names), per_class, (1.1, 1.1))
     axes = axes.reshape(len(class_names), per_class)
     for label, row in enumerate(axes):
@@ -296,8 +291,8 @@ def prediction_grid(
     image_shape: Sequence[int] | None = None,
 ) -> Figure:
     """Images titled "true / predicted"; wrong predictions get a red title.
-    Labels may be integers, one-hot rows or predicted probabilities."""
-    images, true, pred = _images(x, image_shape), _labels(y_true), _labels(y_pred)
+    Labels may be integers ((n,) or (n, 1)), one-hot rows or predicted probabilities."""
+    images, true, pred = _images(x, image_shape), to_labels(y_true), to_labels(y_pred)
     if not len(images) == len(true) == len(pred):
         raise ValueError(
             f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels"

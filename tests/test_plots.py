@@ -180,6 +180,19 @@ def test_prediction_grid_titles_and_red_mistakes(tmp_path):
         plots.prediction_grid(np.zeros((7, 4, 4, 3)), true[:6], pred, NAMES)
 
 
+def test_integer_labels_shaped_n_by_1_are_labels_not_one_hot():
+    # Dataset.y_* and un-one-hot splits are (N, 1): one column of class indices.
+    column = np.array([[3], [5], [1]])
+    fig = plots.prediction_grid(np.zeros((3, 4, 4, 3)), column, np.array([3, 5, 1]), NAMES, ncols=3)
+    assert [ax.get_title() for ax in fig.axes] == ["cat / cat", "dog / dog", "automobile / automobile"]
+    assert fig.get_suptitle().startswith("true / predicted (0 of 3 wrong")
+    labels = np.repeat(np.arange(3), 2)[:, None]  # shape (6, 1): two images per class
+    x = np.arange(6, dtype=np.uint8)[:, None, None, None] * np.ones((6, 2, 2, 3), dtype=np.uint8)
+    rows = np.array(plots.sample_grid(x, labels, ["a", "b", "c"], per_class=2).axes).reshape(3, 2)
+    assert [len(ax.images) for ax in rows.ravel()] == [1] * 6
+    np.testing.assert_allclose(rows[2][1].images[0].get_array(), x[5] / 255)
+
+
 # --- learning and loss curves --------------------------------------------------------------
 
 
