@@ -15,7 +15,7 @@ import pandas as pd
 from coursebook import data, evaluation, models, training
 
 SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
-                   "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch"}
+                   "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch (median)"}
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -37,9 +37,11 @@ def seeds_for(seed: int, repeats: int) -> list[int]:
 
 def compare_models(model_names: Sequence[str], splits: data.Splits, *, seeds: Sequence[int], epochs: int,
                    batch_size: int, optimizer: str = "adam", learning_rate: float | None = None,
-                   augment: bool = False, early_stopping: dict | None = None, checkpoint_best: bool = False,
-                   verbose: int = 2) -> dict[tuple[str, int], training.TrainResult]:
-    """Train every architecture with every seed under the same settings."""
+                   augment: bool = False, verbose: int = 2) -> dict[tuple[str, int], training.TrainResult]:
+    """Train every architecture with every seed under the same settings. Every run keeps its
+    last epoch's weights, so the tables (last epoch), confusion matrices and test scores all
+    describe the same model (early stopping or best-checkpoint restore would need the tables to
+    report the restored epoch instead)."""
     num_classes = len(splits.class_names)
 
     def factory(name: str):
@@ -51,8 +53,7 @@ def compare_models(model_names: Sequence[str], splits: data.Splits, *, seeds: Se
         return build
 
     return training.train_variants({name: factory(name) for name in model_names}, splits, seeds,
-                                   epochs=epochs, batch_size=batch_size, early_stopping=early_stopping,
-                                   checkpoint_best=checkpoint_best, verbose=verbose)
+                                   epochs=epochs, batch_size=batch_size, verbose=verbose)
 
 
 def final_values(frame: pd.DataFrame, metric: str, variant: str) -> list[float]:
@@ -62,9 +63,10 @@ def final_values(frame: pd.DataFrame, metric: str, variant: str) -> list[float]:
 
 
 def summary_table(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """One row per variant: last-epoch metrics and seconds per epoch as 'mean ± sd (n runs)'."""
+    """One row per variant: last-epoch metrics and seconds per epoch, as 'mean ± sd' over runs.
+    Seconds per epoch are each run's median, so the first epoch's one-off compilation does not count."""
     per_run = training.final_metrics(frame)
-    seconds = frame[frame["metric"] == "seconds"].groupby(["variant", "seed"])["value"].mean()
+    seconds = frame[frame["metric"] == "seconds"].groupby(["variant", "seed"])["value"].median()
     per_run["seconds"] = [seconds[(v, s)] for v, s in zip(per_run["variant"], per_run["seed"])]
     rows = []
     for variant, runs in per_run.groupby("variant", sort=False):
@@ -102,18 +104,19 @@ def test_scores(results: dict[tuple[str, int], training.TrainResult], splits: da
 
 
 def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
-    """What the chapter trains on, in one paragraph (dataset, split protocol, preprocessing)."""
+    """What the chapter trains on, in one paragraph (the part of the dataset used, the split protocol)."""
     from coursebook import analysis
 
     sizes = splits.sizes
-    text = analysis.describe_dataset(dataset.name, sizes["train"], sizes["val"], sizes["test"],
-                                     dataset.x_train.shape[1:])
+    text = analysis.describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
+                                     sizes["test"], dataset.x_train.shape[1:])
     return f"{text} {splits.protocol}"
 
 
 
+# (metric, words, higher is better?): on training data, higher is not better (it may be over-fitting)
 COMPARED = (("val_accuracy", "final validation accuracy", True), ("val_loss", "final validation loss", False),
-            ("accuracy", "final training accuracy", True))
+            ("accuracy", "final training accuracy", None))
 
 
 def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
@@ -125,6 +128,21 @@ def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
                for metric, label, better in COMPARED]
     bullets += [analysis.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
     return "\n".join(f"- {b}" for b in bullets)
+
+
+def answer_text(frame: pd.DataFrame, architectures: Sequence[str], threshold: float) -> str:
+    """The page's answer: every architecture against the first (the reference); with a single
+    architecture, its over-fitting diagnosis and learning speed."""
+    from coursebook import analysis
+
+    reference, *others = architectures
+    if not others:
+        return "\n".join(f"- {sentence}" for sentence in (
+            analysis.overfitting_diagnosis(frame, variant=reference).sentence,
+            analysis.learning_speed(frame, threshold=threshold, variant=reference).sentence))
+    return "\n\n".join(
+        f"**{other} against {reference}**\n\n{comparison_text(frame, other, reference)}\n- "
+        f"{learning_speed_text(frame, other, reference, threshold)}" for other in others)
 
 
 def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:

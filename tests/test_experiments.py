@@ -17,7 +17,7 @@ def _frame() -> pd.DataFrame:
             for epoch in (1, 2, 3):
                 values = {"loss": 2.0 - 0.5 * epoch - offset, "accuracy": 0.2 * epoch + offset + 0.01 * seed,
                           "val_loss": 1.8 - 0.3 * epoch, "val_accuracy": 0.15 * epoch + offset - 0.02 * seed,
-                          "seconds": 10.0 + seed}
+                          "seconds": (30.0 if epoch == 1 else 10.0) + seed}  # epoch 1 compiles
                 rows += [{"variant": variant, "seed": seed, "epoch": epoch, "metric": m, "value": v}
                          for m, v in values.items()]
     return pd.DataFrame(rows)
@@ -36,7 +36,7 @@ def test_summary_table_shows_mean_and_sample_sd():
     wide_val = [0.55, 0.53]
     expected = f"{np.mean(wide_val):.4f} ± {np.std(wide_val, ddof=1):.4f}"
     assert table.loc["wide", "validation accuracy"] == expected
-    assert table.loc["base", "seconds per epoch"] == f"{10.5:.1f} ± {np.std([10, 11], ddof=1):.1f}"
+    assert table.loc["base", "seconds per epoch (median)"] == f"{10.5:.1f} ± {np.std([10, 11], ddof=1):.1f}"
     assert table.loc["base", "runs"] == 2 and table.loc["base", "epochs"] == 3
 
 
@@ -45,8 +45,18 @@ def test_comparison_text_direction_follows_the_numbers():
     assert "higher, i.e. better, mean final validation accuracy" in text  # 0.54 against 0.44
     assert "the same" in text.split("\n")[1]  # validation losses are identical
     assert text.count("\n- ") == 4
+    training_line = text.split("\n")[2]
+    assert "final training accuracy" in training_line and "better" not in training_line and "worse" not in training_line
 
 
 def test_learning_speed_text_names_both_variants():
     text = experiments.learning_speed_text(_frame(), "wide", "base", threshold=0.5)
     assert "wide" in text and "base" in text and "0.5" in text
+
+
+def test_answer_text_compares_every_architecture_with_the_first():
+    frame = _frame()
+    both = experiments.answer_text(frame, ["base", "wide"], threshold=0.5)
+    assert both.startswith("**wide against base**") and "after epoch 1" in both
+    single = experiments.answer_text(frame[frame["variant"] == "base"], ["base"], threshold=0.5)
+    assert "against" not in single and single.count("- ") == 2 and "base" in single
