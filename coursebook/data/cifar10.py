@@ -61,6 +61,8 @@ _PIXELS = 32 * 32 * 3
 _MD5_INDEX = "md5-index.json"
 _NETWORK_TIMEOUT_S = 3.0
 _DOWNLOAD_TIMEOUT_S = 60.0
+# Decoded arrays are cached per archive AND per version of this decoding code.
+DECODER_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
 def search_dirs() -> list[Path]:
@@ -298,7 +300,7 @@ def load_cifar10(
             f"CIFAR-10 archive {location} has md5 {fingerprint}, expected {expected_md5}: "
             f"it is damaged or not the official file. {placement_hint(dirs)}"
         )
-    array_dir = cache_dir / f"cifar10-{fingerprint.split(':')[-1]}"
+    array_dir = cache_dir / f"cifar10-{fingerprint.split(':')[-1]}-{DECODER_SOURCE_DIGEST}"
     cached = load_arrays(array_dir)
     if cached is None:
         arrays, class_names = (decode_archive if location.is_file() else decode_batch_dir)(location)

@@ -38,6 +38,9 @@ import numpy as np
 from coursebook.data.core import Dataset, DataError, default_cache_dir, load_arrays, save_arrays
 
 GENERATOR_VERSION = 1
+# The generator's own source is part of the fingerprint too, so an edit that changes the images
+# can never be served from an array cache made by the old code (a forgotten version bump).
+GENERATOR_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 SYNTHETIC_NAME = "synthetic CIFAR-shaped stand-in"
 SYNTHETIC_CLASSES = {
     "disc": "a filled circle",
@@ -62,8 +65,9 @@ _TRAIN_STREAM, _TEST_STREAM = 0, 1
 
 
 def synthetic_fingerprint(n_train: int = 50_000, n_test: int = 10_000, seed: int = 0) -> str:
-    """A hash of generator version, seed and sizes: equal fingerprints, equal images."""
-    spec = {"version": GENERATOR_VERSION, "seed": seed, "n_train": n_train, "n_test": n_test}
+    """A hash of generator version and source, seed and sizes: equal fingerprints, equal images."""
+    spec = {"version": GENERATOR_VERSION, "source": GENERATOR_SOURCE_DIGEST, "seed": seed,
+            "n_train": n_train, "n_test": n_test}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     return f"synthetic-v{GENERATOR_VERSION}-{digest[:16]}"
 
