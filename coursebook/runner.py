@@ -36,7 +36,7 @@ class Plan:
     resolved: Resolved
     components: dict[str, str]
     changed: list[str]  # empty: reuse
-    data_source: str | None = None
+    data_fingerprint: str = "none"  # the dataset the key was computed for; the kernel must load exactly it
 
     @property
     def chapter_id(self) -> str:
@@ -86,12 +86,13 @@ def data_fingerprint(resolved: Resolved) -> str:
 def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False) -> Plan:
     resolved = resolve(chapter_id, profile, overrides)
     chapter = resolved.chapter
+    fingerprint = data_fingerprint(resolved)
     components = {
         "notebook": cache.notebook_digest(chapter.notebook),
         "parameters": cache.parameters_digest(chapter.title, profile, resolved.values),
         "package": cache.package_digest(),
         "models": cache.models_digest(),
-        "data": cache.digest(data_fingerprint(resolved)),
+        "data": cache.digest(fingerprint),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
     }
@@ -101,7 +102,7 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     changed = cache.changed_components(record and record.get("components"), components)
     if force and not changed:
         changed = ["forced"]
-    return Plan(resolved, components, changed)
+    return Plan(resolved, components, changed, fingerprint)
 
 
 def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[str, Any] | None = None,
@@ -181,7 +182,7 @@ def run_description(plan: Plan) -> dict[str, Any]:
     return {
         "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
         "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
-        "commit": git_commit(), "started": time.time(),
+        "commit": git_commit(), "started": time.time(), "data_fingerprint": plan.data_fingerprint,
     }
 
 

@@ -44,11 +44,18 @@ class ChapterRun:
     started: float
     interactive: bool
     dataset: dict[str, Any] | None = None
+    planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
     device: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def use_dataset(self, dataset: Any, splits: Any = None) -> None:
-        """Record the dataset for the card; show a loud warning when it is the synthetic stand-in."""
+        """Record the dataset for the card; show a loud warning when it is the synthetic stand-in.
+        Fails when the runner planned (and keyed its cache on) another dataset, e.g. a CIFAR-10
+        download that failed and fell back to the stand-in: such a page must not be cached as CIFAR-10."""
+        if self.planned_fingerprint not in (None, "none") and dataset.fingerprint != self.planned_fingerprint:
+            raise RuntimeError(
+                f"loaded {dataset.name} ({dataset.fingerprint}) but the book runner planned dataset "
+                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the CIFAR-10 archive")
         counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
         if splits is not None:
             counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
@@ -86,7 +93,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
     run = ChapterRun(
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
-        interactive=interactive,
+        interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
     )
     run.device = describe_device()
     return run

@@ -76,3 +76,11 @@ def test_table_renders_html_and_escaped_latex_with_separators():
     html, latex = shown._repr_html_(), shown._repr_latex_()
     assert "295,168" in html and "2.4e-08" in html and "0.1235" in html and "conv_1" in html
     assert r"conv\_1" in latex and r"layer\_name" in latex and "295,168" in latex and r"\begin{tabular}" in latex
+
+
+def test_a_dataset_other_than_the_planned_one_fails_the_chapter(monkeypatch, shown):
+    run = _start(monkeypatch, data_fingerprint="c58f30108f718f92721af3b95e74349a")
+    with pytest.raises(RuntimeError, match="planned dataset c58f3010"):
+        run.use_dataset(_dataset(True))  # e.g. the download failed and auto fell back to synthetic
+    assert shown == []
+    _start(monkeypatch, data_fingerprint="f00d").use_dataset(_dataset(True))  # the planned one is fine
