@@ -270,7 +270,8 @@ def _variant_label(frame: pd.DataFrame, variant: str | None, seed: int | None) -
 @dataclass(frozen=True)
 class OverfittingDiagnosis:
     """Result of :func:`overfitting_diagnosis`; gaps are train minus validation accuracy and
-    validation minus train loss (None without the train metric)."""
+    validation minus train loss (None without the train metric). ``overfits`` is None when
+    a single run shows a rise (one run cannot tell); ``final_val_loss_sd`` is None for one run."""
 
     variant: str
     n_epochs: int
@@ -278,12 +279,15 @@ class OverfittingDiagnosis:
     best_val_loss: float
     final_val_loss: float
     rise: float
-    overfits: bool
+    overfits: bool | None
     accuracy_gap_best: float | None
     accuracy_gap_final: float | None
     loss_gap_best: float | None
     loss_gap_final: float | None
     sentence: str
+    runs: int
+    runs_rising: int
+    final_val_loss_sd: float | None
 
 
 def overfitting_diagnosis(
@@ -291,14 +295,21 @@ def overfitting_diagnosis(
     variant: str | None = None,
     seed: int | None = None,
     *,
-    tolerance: float = 0.0,
     digits: int = 4,
 ) -> OverfittingDiagnosis:
     """Find the epoch of minimum validation loss and whether validation loss rose after it.
 
-    Over seeds the curves are averaged (unless ``seed`` is given). The model is said to
-    overfit from the best epoch only when the last validation loss exceeds the minimum by
-    more than ``tolerance`` (both rounded to ``digits``).
+    Over seeds the curves are averaged (unless ``seed`` is given); ``rise`` is the last
+    minus the lowest value of that curve, all rounded to ``digits``. The verdict:
+
+    - no rise (lowest at the last epoch, or the same to ``digits``): no over-fitting
+      (``overfits`` False);
+    - a single run with a rise: the numbers are stated with the caveat that one run cannot
+      tell over-fitting from run-to-run noise (``overfits`` None);
+    - several runs: over-fitting (``overfits`` True) only when the rise exceeds the sample
+      sd over seeds of the final validation loss (``final_val_loss_sd``) AND validation loss
+      rose from the best epoch to its last epoch in every run (``runs_rising == runs``;
+      shown values compared; a run that ended before the best epoch does not count as rising).
     """
     table = epoch_table(frame, variant, seed)
     _require(table, ["val_loss"], "overfitting_diagnosis")
@@ -307,6 +318,8 @@ def overfitting_diagnosis(
     best_epoch, last_epoch = int(val_loss.idxmin()), int(val_loss.index[-1])
     best, final = _round(val_loss.min(), digits), _round(val_loss.iloc[-1], digits)
     rise = _round(final - best, digits)
+    runs, runs_rising, spread = _rise_per_run(_select(frame, variant, seed), best_epoch, digits)
+    overfits = _overfits(best_epoch < last_epoch and rise > 0, rise, spread, runs_rising, runs)
     gaps = {
         key: _gap(table, train, val, epoch, digits)
         for key, (train, val, epoch) in {
@@ -316,10 +329,9 @@ def overfitting_diagnosis(
             "loss_gap_final": ("val_loss", "loss", last_epoch),
         }.items()
     }
-    overfits = best_epoch < last_epoch and rise > tolerance
     head = _overfitting_headline(
-        name + note, best_epoch, last_epoch, best, final, rise, overfits, tolerance, digits
-    )
+        name + note, best_epoch, last_epoch, best, final, rise, digits
+    ) + _overfitting_verdict(overfits, best_epoch, rise, spread, runs_rising, runs, digits)
     return OverfittingDiagnosis(
         variant=name,
         n_epochs=len(val_loss),
@@ -330,7 +342,30 @@ def overfitting_diagnosis(
         overfits=overfits,
         **gaps,
         sentence=f"{head} {_gap_sentence(gaps, best_epoch, last_epoch, digits)}".strip(),
+        runs=runs,
+        runs_rising=runs_rising,
+        final_val_loss_sd=spread,
     )
+
+
+def _rise_per_run(rows: pd.DataFrame, best_epoch: int, digits: int) -> tuple[int, int, float | None]:
+    """(runs, runs whose last validation loss is above their value at ``best_epoch``,
+    sample sd over runs of the last validation loss or None for one run), shown values."""
+    per_seed = _per_seed(rows, "val_loss")
+    finals = np.array([_round(per_seed[column].dropna().iloc[-1], digits) for column in per_seed])
+    at_best = per_seed.loc[best_epoch].to_numpy()
+    rising = sum(final > _round(value, digits) for final, value in zip(finals, at_best) if np.isfinite(value))
+    spread = None if finals.size < 2 else _round(np.std(finals, ddof=1), digits)
+    return int(finals.size), int(rising), spread
+
+
+def _overfits(rises: bool, rise: float, spread: float | None, runs_rising: int, runs: int) -> bool | None:
+    """The rule of :func:`overfitting_diagnosis`: False without a rise, None for one run."""
+    if not rises:
+        return False
+    if spread is None:
+        return None
+    return rise > spread and runs_rising == runs
 
 
 def _gap(table: pd.DataFrame, first: str, second: str, epoch: int, digits: int) -> float | None:
@@ -339,17 +374,31 @@ def _gap(table: pd.DataFrame, first: str, second: str, epoch: int, digits: int) 
     return _round(table.at[epoch, first] - table.at[epoch, second], digits)
 
 
-def _overfitting_headline(name, best_epoch, last_epoch, best, final, rise, overfits, tolerance, digits) -> str:
+def _overfitting_headline(name, best_epoch, last_epoch, best, final, rise, digits) -> str:
     lowest = f"Validation loss of {name} is lowest at epoch {best_epoch} ({_fmt(best, digits)})"
     if best_epoch == last_epoch:
         return (f"{lowest}, the last epoch: it was still falling, "
                 f"so there is no over-fitting within {last_epoch} epochs.")
     ends = f"and ends at {_fmt(final, digits)} at epoch {last_epoch}"
-    if overfits:
-        return f"{lowest} {ends}, {_fmt(rise, digits)} higher: the model overfits from epoch {best_epoch}."
     if rise == 0:
         return f"{lowest} {ends}, the same to {digits} digits: no clear over-fitting."
-    return f"{lowest} {ends}, only {_fmt(rise, digits)} higher (tolerance {tolerance}): no clear over-fitting."
+    return f"{lowest} {ends}, {_fmt(rise, digits)} higher"
+
+
+def _overfitting_verdict(overfits, best_epoch, rise, spread, runs_rising, runs, digits) -> str:
+    """The clause after a rise, following the rule in :func:`overfitting_diagnosis`."""
+    if rise == 0:
+        return ""
+    if overfits is None:
+        return ". A single run cannot tell whether this rise is over-fitting or run-to-run noise."
+    beats = "exceeds" if rise > spread else "does not exceed"
+    every = (f"in {runs_rising} of {runs} runs" if runs_rising < runs
+             else "in both runs" if runs == 2 else f"in all {runs} runs")
+    evidence = (f"the rise {beats} the sd over runs of the final validation loss ({_fmt(spread, digits)}) "
+                f"and validation loss rose after epoch {best_epoch} {every}")
+    if overfits:
+        return f"; {evidence}: the model overfits from epoch {best_epoch}."
+    return f", but {evidence}: no clear over-fitting beyond run-to-run noise."
 
 
 def _gap_sentence(gaps: dict[str, float | None], best_epoch: int, last_epoch: int, digits: int) -> str:
