@@ -425,7 +425,8 @@ def _gap_sentence(gaps: dict[str, float | None], best_epoch: int, last_epoch: in
 
 @dataclass(frozen=True)
 class LearningSpeed:
-    """Result of :func:`learning_speed`; per-run tuples hold one value per seed."""
+    """Result of :func:`learning_speed`; per-run tuples hold one value per seed
+    (``epochs_per_run``: first epoch at the threshold in each run, None where not reached)."""
 
     variant: str
     metric: str
@@ -435,6 +436,7 @@ class LearningSpeed:
     n_epochs: int
     seconds_per_epoch: tuple[float, ...] | None
     sentence: str
+    epochs_per_run: tuple[int | None, ...]
 
 
 def learning_speed(
@@ -456,12 +458,17 @@ def learning_speed(
         raise ValueError(f"history of {name!r} has no epoch 1 for {metric!r}")
     first = tuple(float(v) for v in curves.iloc[0])
     mean_curve = curves.mean(axis=1)
-    reached = mean_curve.index[mean_curve >= threshold]
-    epochs_to = int(reached[0]) if len(reached) else None
+    epochs_to = _first_epoch_at(mean_curve, threshold)
+    per_run = tuple(_first_epoch_at(curves[column], threshold) for column in curves)
     timing = _per_seed(rows, "seconds")
     seconds = None if timing is None else tuple(float(v) for v in timing.mean())
     sentence = _speed_sentence(name + note, metric, first, threshold, epochs_to, len(mean_curve), seconds, digits)
-    return LearningSpeed(name, metric, threshold, first, epochs_to, len(mean_curve), seconds, sentence)
+    return LearningSpeed(name, metric, threshold, first, epochs_to, len(mean_curve), seconds, sentence, per_run)
+
+
+def _first_epoch_at(curve: pd.Series, threshold: float) -> int | None:
+    reached = curve.index[curve >= threshold]
+    return int(reached[0]) if len(reached) else None
 
 
 def _per_seed(rows: pd.DataFrame, metric: str) -> pd.DataFrame | None:
@@ -492,7 +499,7 @@ def compare_learning_speed(a: LearningSpeed, b: LearningSpeed, *, digits: int = 
     parts = [
         compare(f"{a.metric} after epoch 1", a.variant, a.first_epoch, b.variant, b.first_epoch,
                 higher_is_better=True, digits=digits).sentence,
-        _epochs_to_sentence(a, b),
+        _epochs_to_sentence(a, b) + _epochs_noise(a, b),
     ]
     if a.seconds_per_epoch and b.seconds_per_epoch:
         parts.append(compare("time per epoch in seconds", a.variant, a.seconds_per_epoch, b.variant,
@@ -512,7 +519,42 @@ def _epochs_to_sentence(a: LearningSpeed, b: LearningSpeed) -> str:
     if ea == eb:
         return f"{a.variant} and {b.variant} both reach {goal} at epoch {ea}."
     word = "fewer" if ea < eb else "more"
-    return f"{a.variant} needs {word} epochs than {b.variant} to reach {goal} ({ea} vs {eb})."
+    where = " on the mean curves" if len(a.epochs_per_run) > 1 or len(b.epochs_per_run) > 1 else ""
+    return f"{a.variant} needs {word} epochs than {b.variant} to reach {goal} ({ea} vs {eb}{where})."
+
+
+def _epochs_noise(a: LearningSpeed, b: LearningSpeed) -> str:
+    """After a difference in epochs to the threshold: the single-run caveat of :func:`compare`,
+    or, with several runs each, the epochs per run and whether every run of the faster
+    variant reaches the threshold before any run of the slower one (not reached counts as
+    later than any epoch)."""
+    ea, eb = a.epochs_to_threshold, b.epochs_to_threshold
+    if ea == eb:
+        return ""
+    single = [s.variant for s in (a, b) if len(s.epochs_per_run) < 2]
+    if len(single) == 2:
+        return " A single run per variant cannot tell whether this difference is real or run-to-run noise."
+    if single:
+        return f" With a single run of {single[0]}, this cannot tell whether the difference is real."
+    fast, slow = (a, b) if _later(eb, ea) else (b, a)
+    separated = _later(min(slow.epochs_per_run, key=_order), max(fast.epochs_per_run, key=_order))
+    verdict = (f"every run of {fast.variant} reaches it before any run of {slow.variant}" if separated
+               else "the runs overlap, so this difference is within run-to-run noise")
+    per_run = f"{a.variant} reaches it at epochs {_epochs_list(a)} and {b.variant} at {_epochs_list(b)}"
+    return f" Per run, {per_run}: {verdict}."
+
+
+def _order(epoch: int | None) -> float:
+    return math.inf if epoch is None else epoch
+
+
+def _later(first: int | None, second: int | None) -> bool:
+    """Whether reaching at ``first`` is later than at ``second`` (None: never reached)."""
+    return _order(first) > _order(second)
+
+
+def _epochs_list(speed: LearningSpeed) -> str:
+    return ", ".join("not reached" if epoch is None else str(epoch) for epoch in speed.epochs_per_run)
 
 
 # --- confusion matrices --------------------------------------------------------------------

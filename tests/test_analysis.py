@@ -322,6 +322,48 @@ def test_compare_learning_speed_direction_words():
         analysis.compare_learning_speed(fast, analysis.learning_speed(history({"accuracy": [0.5]}), 0.7))
 
 
+def test_single_run_epochs_to_threshold_carry_the_noise_caveat():
+    later = analysis.learning_speed(history({"accuracy": [0.33, 0.50, 0.61]}, "plain"), 0.6)
+    earlier = analysis.learning_speed(history({"accuracy": [0.48, 0.65]}, "bn"), 0.6)
+    assert later.epochs_per_run == (3,) and earlier.epochs_per_run == (2,)
+    text = analysis.compare_learning_speed(later, earlier)
+    assert ("plain needs more epochs than bn to reach accuracy 0.6 (3 vs 2). "
+            "A single run per variant cannot tell whether this difference is real") in text
+    never = analysis.learning_speed(history({"accuracy": [0.33, 0.50]}, "plain"), 0.6)
+    assert "does not within 2 epochs. A single run per variant cannot tell" in (
+        analysis.compare_learning_speed(earlier, never))
+    tie = analysis.learning_speed(history({"accuracy": [0.5, 0.7]}, "other"), 0.6)
+    assert analysis.compare_learning_speed(earlier, tie).endswith("both reach accuracy 0.6 at epoch 2.")
+
+
+def speed(variant: str, curves: list[list[float]], threshold: float = 0.6) -> analysis.LearningSpeed:
+    return analysis.learning_speed(seeds([{"accuracy": c} for c in curves], variant), threshold)
+
+
+def test_epochs_to_threshold_per_run_and_whether_the_difference_holds_in_every_run():
+    fast = speed("fast", [[0.3, 0.55, 0.7], [0.3, 0.65, 0.7], [0.4, 0.62, 0.7]])  # runs: 3, 2, 2
+    slow = speed("slow", [[0.2, 0.4, 0.5, 0.61], [0.2, 0.4, 0.55, 0.65], [0.2, 0.45, 0.5, 0.7]])  # 4, 4, 4
+    mixed = speed("mixed", [[0.2, 0.4, 0.5, 0.61], [0.2, 0.5, 0.58, 0.7], [0.2, 0.3, 0.65, 0.7]])  # 4, 4, 3
+    assert fast.epochs_per_run == (3, 2, 2) and mixed.epochs_per_run == (4, 4, 3)
+    assert (fast.epochs_to_threshold, slow.epochs_to_threshold) == (2, 4)  # means 0.6067 and 0.6533
+    separated = analysis.compare_learning_speed(fast, slow)
+    assert "fast needs fewer epochs than slow to reach accuracy 0.6 (2 vs 4 on the mean curves)" in separated
+    assert "Per run, fast reaches it at epochs 3, 2, 2 and slow at 4, 4, 4" in separated
+    assert "every run of fast reaches it before any run of slow" in separated
+    overlapping = analysis.compare_learning_speed(mixed, fast)
+    assert "mixed needs more epochs than fast" in overlapping
+    assert "the runs overlap, so this difference is within run-to-run noise" in overlapping
+    unreached = speed("flat", [[0.2, 0.3], [0.2, 0.7]])  # the second run reaches it at epoch 2
+    assert unreached.epochs_per_run == (None, 2) and unreached.epochs_to_threshold is None
+    text = analysis.compare_learning_speed(fast, unreached)
+    assert "Only fast reaches accuracy 0.6 (at epoch 2); flat does not within 2 epochs" in text
+    assert "Per run, fast reaches it at epochs 3, 2, 2 and flat at not reached, 2" in text
+    assert "the runs overlap" in text
+    one = analysis.learning_speed(history({"accuracy": [0.5, 0.55, 0.58, 0.7]}, "one"), 0.6)
+    assert "With a single run of one, this cannot tell whether the difference is real." in (
+        analysis.compare_learning_speed(fast, one))
+
+
 @settings(max_examples=60, deadline=None)
 @given(first=st.lists(st.floats(0, 1), min_size=1, max_size=6),
        second=st.lists(st.floats(0, 1), min_size=1, max_size=6))
