@@ -120,7 +120,7 @@ def _as_runs(values: Values, metric: str, name: str) -> np.ndarray:
     if runs.size == 0:
         raise ValueError(f"compare({metric!r}): no values for {name!r}")
     if not np.all(np.isfinite(runs)):
-        raise ValueError(f"compare({metric!r}): non-finite value for {name!r}: {runs.tolist()}")
+        raise ValueError(f"compare({metric!r}): a value of {name!r} is not finite: {runs.tolist()}")
     return runs
 
 
@@ -254,6 +254,16 @@ def _require(table: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
         raise ValueError(f"{purpose} needs metrics {missing}; history has {list(table.columns)}")
 
 
+def _require_finite(rows: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
+    """Raise naming the metric, variant, seed and epoch of the first nan or inf value."""
+    chosen = rows[rows["metric"].isin(metrics)]
+    bad = chosen[~np.isfinite(chosen["value"].to_numpy(dtype=float))]
+    if not bad.empty:
+        row = bad.iloc[0]
+        raise ValueError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is not finite ({row['value']}) "
+                         f"at seed {row['seed']}, epoch {row['epoch']}")
+
+
 def _variant_label(frame: pd.DataFrame, variant: str | None, seed: int | None) -> tuple[str, str]:
     """(variant name, note on runs such as ' (mean of 3 runs)' or ' (seed 1)')."""
     rows = _select(check_history(frame), variant, seed)
@@ -311,6 +321,8 @@ def overfitting_diagnosis(
       rose from the best epoch to its last epoch in every run (``runs_rising == runs``;
       shown values compared; a run that ended before the best epoch does not count as rising).
     """
+    _require_finite(_select(check_history(frame), variant, seed), ["val_loss", "loss", "accuracy", "val_accuracy"],
+                    "overfitting_diagnosis")
     table = epoch_table(frame, variant, seed)
     _require(table, ["val_loss"], "overfitting_diagnosis")
     name, note = _variant_label(frame, variant, seed)
@@ -450,6 +462,7 @@ def learning_speed(
     """Metric after epoch 1, first epoch where the seed-averaged metric reaches ``threshold``,
     and mean seconds per epoch per seed (when the history has a "seconds" metric)."""
     rows = _select(check_history(frame), variant, None)
+    _require_finite(rows, [metric, "seconds"], "learning_speed")
     name, note = _variant_label(frame, variant, None)
     curves = _per_seed(rows, metric)
     if curves is None:

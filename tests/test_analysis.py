@@ -170,6 +170,20 @@ def test_bad_values_are_rejected_by_name():
         analysis.compare("accuracy", "first", [0.7, float("nan")], "second", 0.7)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values_are_rejected_naming_the_metric(bad):
+    with pytest.raises(ValueError, match="'validation loss'.*not finite"):
+        analysis.compare("validation loss", "first", [0.13, bad], "second", 0.2)
+    with pytest.raises(ValueError, match="'val_loss' of 'model' is not finite.*seed 1, epoch 2"):
+        analysis.overfitting_diagnosis(seeds([{"val_loss": [1.0, 0.9]}, {"val_loss": [1.0, bad]}]))
+    with pytest.raises(ValueError, match="'loss' of 'model' is not finite.*seed 0, epoch 1"):
+        analysis.overfitting_diagnosis(history({"val_loss": [1.0, 0.9], "loss": [bad, 0.5]}))
+    with pytest.raises(ValueError, match="'accuracy' of 'model' is not finite"):
+        analysis.learning_speed(history({"accuracy": [0.3, bad]}), 0.5)
+    with pytest.raises(ValueError, match="'seconds' of 'model' is not finite"):
+        analysis.learning_speed(history({"accuracy": [0.3, 0.6], "seconds": [5, bad]}), 0.5)
+
+
 # --- over-fitting --------------------------------------------------------------------------
 
 
