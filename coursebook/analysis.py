@@ -628,7 +628,8 @@ def _join(items: list[str]) -> str:
 
 
 def describe_dataset(name: str, n_train: int, n_val: int, n_test: int, shape: Sequence[int]) -> str:
-    """One sentence on split sizes and image shape (channels last; 3 channels are colour)."""
+    """One sentence on split sizes and image shape (channels last; no channel axis or 1 channel
+    is grayscale, 3 channels are colour)."""
     splits = [f"{n_train:,} training"] + ([f"{n_val:,} validation"] if n_val else []) + [f"{n_test:,} test"]
     sentence = f"{name} has {_join(splits)} images; {_describe_shape(tuple(shape))}."
     return sentence[:1].upper() + sentence[1:]
@@ -637,10 +638,12 @@ def describe_dataset(name: str, n_train: int, n_val: int, n_test: int, shape: Se
 def _describe_shape(shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
         return f"each is a flat vector of {shape[0]:,} values"
-    if len(shape) == 2:
-        return f"each is {shape[0]}x{shape[1]} pixels with a single channel"
-    if len(shape) == 3 and shape[-1] == 3:
-        return f"each is {shape[0]}x{shape[1]} pixels in colour (3 channels, RGB)"
-    if len(shape) == 3:
-        return f"each is {shape[0]}x{shape[1]} pixels with {shape[2]} channel{'s' if shape[2] != 1 else ''}"
-    raise ValueError(f"describe_dataset: cannot describe image shape {shape}")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"describe_dataset: cannot describe image shape {shape}")
+    pixels = f"each is {shape[0]}x{shape[1]} pixels"
+    channels = shape[2] if len(shape) == 3 else 1
+    if channels == 1:
+        return f"{pixels} in grayscale (1 channel)"
+    if channels == 3:
+        return f"{pixels} in colour (3 channels, RGB)"
+    return f"{pixels} with {channels} channels"

@@ -428,7 +428,12 @@ def test_describe_dataset_says_colour_and_counts():
     assert "validation" not in analysis.describe_dataset("CIFAR-10", 50_000, 0, 10_000, (3072,))
 
 
-@given(shape=st.lists(st.integers(1, 64), min_size=1, max_size=3))
-def test_describe_dataset_never_says_grayscale(shape):
+@given(height=st.integers(1, 64), width=st.integers(1, 64), channels=st.integers(0, 5))
+def test_describe_dataset_follows_the_channel_count(height, width, channels):
+    shape = (height, width) if channels == 0 else (height, width, channels)  # 0: no channel axis
     text = analysis.describe_dataset("data", 10, 2, 3, shape).lower()
-    assert "gray" not in text and "grey" not in text
+    n_channels = channels or 1
+    assert f"{height}x{width} pixels" in text
+    assert ("grayscale" in text) == (n_channels == 1) and "grey" not in text
+    assert ("colour" in text) == (n_channels == 3)
+    assert f"{n_channels} channel{'s' if n_channels != 1 else ''}" in text
