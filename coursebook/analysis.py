@@ -390,7 +390,7 @@ def _overfitting_headline(name, best_epoch, last_epoch, best, final, rise, digit
     lowest = f"Validation loss of {name} is lowest at epoch {best_epoch} ({_fmt(best, digits)})"
     if best_epoch == last_epoch:
         return (f"{lowest}, the last epoch: it was still falling, "
-                f"so there is no over-fitting within {last_epoch} epochs.")
+                f"so there is no over-fitting within {_epochs(last_epoch)}.")
     ends = f"and ends at {_fmt(final, digits)} at epoch {last_epoch}"
     if rise == 0:
         return f"{lowest} {ends}, the same to {digits} digits: no clear over-fitting."
@@ -497,7 +497,7 @@ def _speed_sentence(name, metric, first, threshold, epochs_to, n_epochs, seconds
     reach = (
         f"and {threshold} at epoch {epochs_to}"
         if epochs_to is not None
-        else f"and does not reach {threshold} within {n_epochs} epochs"
+        else f"and does not reach {threshold} within {_epochs(n_epochs)}"
     )
     timing = f", taking {_mean(np.array(seconds)):.2f} s per epoch" if seconds else ""
     return f"{after} {reach}{timing}."
@@ -524,11 +524,11 @@ def _epochs_to_sentence(a: LearningSpeed, b: LearningSpeed) -> str:
     goal = f"{a.metric} {a.threshold}"
     ea, eb = a.epochs_to_threshold, b.epochs_to_threshold
     if ea is None and eb is None:
-        return f"Neither reaches {goal} ({a.variant} within {a.n_epochs} epochs, {b.variant} within {b.n_epochs})."
+        return f"Neither reaches {goal} ({a.variant} within {_epochs(a.n_epochs)}, {b.variant} within {b.n_epochs})."
     if ea is None or eb is None:
         fast, slow = (b, a) if ea is None else (a, b)
         return (f"Only {fast.variant} reaches {goal} (at epoch {fast.epochs_to_threshold}); "
-                f"{slow.variant} does not within {slow.n_epochs} epochs.")
+                f"{slow.variant} does not within {_epochs(slow.n_epochs)}.")
     if ea == eb:
         return f"{a.variant} and {b.variant} both reach {goal} at epoch {ea}."
     word = "fewer" if ea < eb else "more"
@@ -647,3 +647,8 @@ def _describe_shape(shape: tuple[int, ...]) -> str:
     if channels == 3:
         return f"{pixels} in colour (3 channels, RGB)"
     return f"{pixels} with {channels} channels"
+
+
+def _epochs(count: int) -> str:
+    """'1 epoch', '5 epochs'."""
+    return f"{count} epoch" + ("" if count == 1 else "s")

@@ -437,3 +437,9 @@ def test_describe_dataset_follows_the_channel_count(height, width, channels):
     assert ("grayscale" in text) == (n_channels == 1) and "grey" not in text
     assert ("colour" in text) == (n_channels == 3)
     assert f"{n_channels} channel{'s' if n_channels != 1 else ''}" in text
+
+
+def test_epoch_counts_are_singular_for_one():
+    from coursebook.analysis import _epochs
+
+    assert _epochs(1) == "1 epoch" and _epochs(2) == "2 epochs"
