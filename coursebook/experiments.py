@@ -103,6 +103,22 @@ def test_scores(results: dict[tuple[str, int], training.TrainResult], splits: da
     return pd.DataFrame(rows)
 
 
+def protocol_warning(splits: data.Splits) -> str:
+    """A danger admonition when the test set serves as validation data (the reference protocol), else ''."""
+    if not splits.leaks_test:
+        return ""
+    return ("```{danger} The test set is used as validation data\n" + splits.protocol +
+            " Accuracies on it are not estimates of performance on unseen images.\n```")
+
+
+def confusion_text(matrices: dict[str, np.ndarray], class_names: Sequence[str]) -> str:
+    """Markdown bullets naming the most confused class pairs of every validation matrix."""
+    from coursebook import analysis
+
+    return "\n".join(f"- {name}: " + analysis.most_confused_pairs(matrix, list(class_names)).sentence
+                      for name, matrix in matrices.items() if name.endswith("validation"))
+
+
 def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
     """What the chapter trains on, in one paragraph (the part of the dataset used, the split protocol)."""
     from coursebook import analysis

@@ -221,7 +221,9 @@ def quote(text: str) -> str:
 
 
 def show_markdown(text: str) -> None:
-    """Display Markdown (MyST) as a cell output."""
+    """Display Markdown (MyST) as a cell output; empty text shows nothing."""
+    if not text.strip():
+        return
     from IPython.display import Markdown, display
 
     display(Markdown(text))

@@ -315,3 +315,10 @@ def test_gradient_table_without_autodiff(setup):
     weights, X, Y = setup
     table = bp.gradient_table(weights, X, Y, autodiff=False)
     assert "autodiff" not in table.columns and len(table) == 13
+
+
+def test_loss_curve_can_show_the_constant_prediction_baseline():
+    figure = bp.plot_loss_curve(np.array([0.3, 0.2, 0.15]), baseline=0.125)
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 2 and list(lines[1].get_ydata()) == [0.125, 0.125]
+    assert figure.axes[0].get_legend() is not None

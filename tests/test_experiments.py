@@ -60,3 +60,18 @@ def test_answer_text_compares_every_architecture_with_the_first():
     assert both.startswith("**wide against base**") and "after epoch 1" in both
     single = experiments.answer_text(frame[frame["variant"] == "base"], ["base"], threshold=0.5)
     assert "against" not in single and single.count("- ") == 2 and "base" in single
+
+
+def test_protocol_warning_only_when_the_test_set_validates():
+    from types import SimpleNamespace
+
+    leak = SimpleNamespace(leaks_test=True, protocol="The test set is the validation set.")
+    assert experiments.protocol_warning(leak).startswith("```{danger}") and leak.protocol in experiments.protocol_warning(leak)
+    assert experiments.protocol_warning(SimpleNamespace(leaks_test=False, protocol="holdout")) == ""
+
+
+def test_confusion_text_names_pairs_of_validation_matrices_only():
+    cm = np.diag([5, 5, 5])
+    cm[2, 0] = 4  # four "c" predicted as "a"
+    text = experiments.confusion_text({"m: training": np.diag([9, 9, 9]), "m: validation": cm}, ["a", "b", "c"])
+    assert text.count("\n") == 0 and text.startswith("- m: validation: ") and "c predicted as a (4 images" in text
