@@ -24,7 +24,8 @@ from typing import Any
 import nbformat
 
 from coursebook import cache, paths
-from coursebook.params import ParameterError, Resolved, check_profile_keys, resolve, toc_chapter_ids
+from coursebook.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
+                               toc_chapter_ids)
 
 RUN_ENV = "COURSEBOOK_RUN"  # JSON describing the run, read by coursebook.runtime inside the kernel
 
@@ -113,11 +114,8 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
     plans = []
     for chapter_id in chapters or all_ids:
         chapter_overrides = dict(overrides or {})
-        if data is not None:
-            from coursebook.params import declarations, load_chapter
-
-            if "data" in declarations(load_chapter(chapter_id).notebook):
-                chapter_overrides.setdefault("data", data)
+        if data is not None and "data" in declarations(load_chapter(chapter_id).notebook):
+            chapter_overrides.setdefault("data", data)  # DATA= applies to the chapters that train
         plans.append(plan_chapter(chapter_id, profile, chapter_overrides, force))
     return plans
 
