@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coursebook import training  # noqa: E402
+from coursebook.course import training  # noqa: E402
 
 MODEL = "e4742-original"
 IMAGE_SHAPE = (32, 32, 3)
@@ -25,7 +25,7 @@ N_CLASSES = 10
 
 def original_model():
     """The e4742-original model from params/models."""
-    from coursebook.models import build_model
+    from coursebook.course.models import build_model
 
     return build_model(MODEL)
 

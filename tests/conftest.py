@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursebook import paths
+from coursebook.book import paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -1,4 +1,4 @@
-"""Tests of coursebook.analysis: the sentences agree with the numbers, always."""
+"""Tests of coursebook.course.analysis: the sentences agree with the numbers, always."""
 
 import math
 import re
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursebook import analysis
+from coursebook.course import analysis
 
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 NUMBER = re.compile(r"-?\d+\.\d+")
@@ -440,6 +440,6 @@ def test_describe_dataset_follows_the_channel_count(height, width, channels):
 
 
 def test_epoch_counts_are_singular_for_one():
-    from coursebook.analysis import _epochs
+    from coursebook.course.analysis import _epochs
 
     assert _epochs(1) == "1 epoch" and _epochs(2) == "2 epochs"

@@ -1,4 +1,4 @@
-"""Tests for coursebook.backprop: every expected gradient comes from finite differences of
+"""Tests for coursebook.course.backprop: every expected gradient comes from finite differences of
 a loss written here from the assignment's formula, or from a hand-built array."""
 
 import importlib.util
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from coursebook import backprop as bp
-from coursebook import paths
+from coursebook.course import backprop as bp
+from coursebook.book import paths
 
 EPS = 1e-6
 NETWORK_RTOL = 1e-6  # relative error allowed between analytic and central differences
@@ -187,7 +187,7 @@ def _other_installed_backends():
 @pytest.mark.parametrize("backend", _other_installed_backends())
 def test_keras_autodiff_on_other_backend(backend):
     script = (
-        "import json; from coursebook import backprop as bp\n"
+        "import json; from coursebook.course import backprop as bp\n"
         "w, X, Y = bp.assignment_setup()\n"
         "print(json.dumps(bp.max_relative_error(bp.keras_autodiff_gradients(w, X, Y),"
         " bp.gradients(w, X, Y))))\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coursebook import paths
-from coursebook.params import declarations, load_chapter, toc_chapter_ids
+from coursebook.book import paths
+from coursebook.book.params import declarations, load_chapter, toc_chapter_ids
 
 TOP_LEVEL_OUTPUTS = {".git", ".venv", "_build", ".cache", "data"}
 ANYWHERE = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints"}

@@ -8,7 +8,7 @@ import os
 import nbformat
 import pytest
 
-from coursebook import cache, runner
+from coursebook.book import cache, runner
 
 
 @pytest.fixture
@@ -127,8 +127,9 @@ def test_atomic_write_keeps_old_content_when_the_write_fails(tmp_path, monkeypat
 
 
 def test_missing_cifar10_is_a_clear_error_before_any_kernel(mini_project, monkeypatch, tmp_path):
-    from coursebook import data, paths
-    from coursebook.params import ParameterError
+    from coursebook.book import paths
+    from coursebook.course import data
+    from coursebook.book.params import ParameterError
 
     monkeypatch.setenv("COURSEBOOK_DATA", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -1,4 +1,4 @@
-"""Tests of coursebook.data: the CIFAR-10 loader on tiny archives in the official format,
+"""Tests of coursebook.course.data: the CIFAR-10 loader on tiny archives in the official format,
 the synthetic stand-in, splits and preprocessing."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coursebook import data, paths
-from coursebook.data import (
+from coursebook.book import paths
+from coursebook.course import data
+from coursebook.course.data import (
     DataError,
     Dataset,
     dataset_fingerprint,
@@ -237,7 +238,7 @@ def test_default_cache_dir_is_read_from_paths_at_call_time(tmp_path, monkeypatch
 
 
 def test_fingerprint_does_not_import_keras():
-    code = ("import sys, coursebook.data as d; d.dataset_fingerprint('synthetic'); "
+    code = ("import sys, coursebook.course.data as d; d.dataset_fingerprint('synthetic'); "
             "assert not {'keras', 'tensorflow', 'sklearn'} & set(sys.modules)")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True, cwd=paths.ROOT)
 

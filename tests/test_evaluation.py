@@ -1,4 +1,4 @@
-"""Tests of coursebook.evaluation against counts and formulas worked out by hand."""
+"""Tests of coursebook.course.evaluation against counts and formulas worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from coursebook import evaluation
+from coursebook.course import evaluation
 
 
 # six hand-made predictions for three classes

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursebook import experiments
+from coursebook.course import experiments
 
 
 def _frame() -> pd.DataFrame:

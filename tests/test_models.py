@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from coursebook import models, paths
+from coursebook.book import paths
+from coursebook.course import models
 
 ASSIGNED_MODELS = {
     "e4742-original", "e4742-extra-block", "e4742-batchnorm",
@@ -330,5 +331,5 @@ def test_specs_live_in_params_models():
 
 
 def test_importing_models_does_not_import_keras():
-    code = "import sys, coursebook.models; assert 'keras' not in sys.modules"
+    code = "import sys, coursebook.course.models; assert 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=paths.ROOT)

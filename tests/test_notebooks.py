@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from coursebook import paths
-from coursebook.params import declarations, load_chapter, resolve, toc_chapter_ids
+from coursebook.book import paths
+from coursebook.book.params import declarations, load_chapter, resolve, toc_chapter_ids
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb"))
 CHAPTERS = toc_chapter_ids()
@@ -44,7 +44,7 @@ def test_every_toc_chapter_has_a_valid_params_file_and_every_notebook_is_used():
 
 
 def test_full_profile_changes_nothing():
-    from coursebook.params import load_profile
+    from coursebook.book.params import load_profile
 
     profile = load_profile("full")
     assert profile["defaults"] == {} and profile["chapters"] == {}

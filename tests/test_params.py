@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from coursebook import params
+from coursebook.book import params
 from coursebook.__main__ import main
-from coursebook.params import ParameterError, parse_overrides, resolve
+from coursebook.book.params import ParameterError, parse_overrides, resolve
 
 
 def test_declarations_read_type_range_and_choices(mini_project):

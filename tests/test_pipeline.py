@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coursebook import analysis, data, evaluation, models, plots, training  # noqa: E402
+from coursebook.course import analysis, data, evaluation, models, plots, training  # noqa: E402
 
 SEEDS = [0, 1]
 

@@ -1,4 +1,4 @@
-"""Tests of coursebook.plots: inspect the Figure objects, and save some to PNG."""
+"""Tests of coursebook.course.plots: inspect the Figure objects, and save some to PNG."""
 
 import matplotlib
 
@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from coursebook import plots  # noqa: E402
+from coursebook.course import plots  # noqa: E402
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

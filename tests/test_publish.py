@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coursebook import paths
+from coursebook.book import paths
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursebook import reports
+from coursebook.course import reports
 
 
 def test_parameter_change_explains_the_extra_block():

@@ -6,7 +6,7 @@ import json
 
 import nbformat
 
-from coursebook import cache, runner
+from coursebook.book import cache, runner
 from tests.conftest import write_notebook
 
 SIMPLE = 'seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number'

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from coursebook import runtime
+from coursebook.book import runtime
 
 
 @pytest.fixture

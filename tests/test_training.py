@@ -1,4 +1,4 @@
-"""Tests of coursebook.training with tiny models on a few hundred small synthetic images."""
+"""Tests of coursebook.course.training with tiny models on a few hundred small synthetic images."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursebook import paths, training
+from coursebook.book import paths
+from coursebook.course import training
 
 IMAGE_SHAPE = (8, 8, 3)
 N_CLASSES = 3
@@ -317,7 +318,7 @@ BACKEND_SCRIPT = textwrap.dedent("""
     import json
     import numpy as np
     import keras
-    from coursebook import evaluation, training
+    from coursebook.course import evaluation, training
 
     rng = np.random.default_rng(0)
     x = rng.random((64, 8, 8, 3), dtype=np.float32)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from coursebook import paths
-from coursebook.data.core import (
+from coursebook.book import paths
+from coursebook.course.data.core import (
     Dataset,
     DataError,
     atomic_write_bytes,

@@ -5,7 +5,7 @@ points the runner at another project directory (tests use it for miniature proje
 import os
 from pathlib import Path
 
-ROOT = Path(os.environ.get("COURSEBOOK_ROOT") or Path(__file__).resolve().parents[1])
+ROOT = Path(os.environ.get("COURSEBOOK_ROOT") or Path(__file__).resolve().parents[2])
 PARAMS_DIR = ROOT / "params"
 MODELS_DIR = PARAMS_DIR / "models"
 PROFILES_DIR = PARAMS_DIR / "profiles"

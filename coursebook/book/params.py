@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from coursebook import paths
+from coursebook.book import paths
 
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"

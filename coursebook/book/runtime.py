@@ -101,7 +101,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 
 def _figures_as_images() -> None:
     """Figures are built without pyplot, so tell IPython to render them as PNG; set the plot style."""
-    from coursebook import plots
+    from coursebook.course import plots
 
     plots.set_style()
     try:
@@ -148,14 +148,14 @@ def seed_everything(seed: int) -> None:
 
 def describe_device() -> str:
     """Keras backend and device, e.g. 'tensorflow on CPU'."""
-    from coursebook.training import configure_backend
+    from coursebook.course.training import configure_backend
 
     return configure_backend()
 
 
 def versions() -> str:
     """Python, NumPy, Keras and backend versions, in one line."""
-    from coursebook.training import backend_versions
+    from coursebook.course.training import backend_versions
 
     v = backend_versions()
     return f"Python {v['python']}, NumPy {v['numpy']}, Keras {v['keras']}, {v['backend']} {v[v['backend']]}"
@@ -194,8 +194,8 @@ def _dataset_text(dataset: dict[str, Any] | None) -> str:
 
 def _resolve_interactively(chapter: str) -> dict[str, Any]:
     """Opened by hand, a notebook runs with its parameters cell's own values: report those."""
-    from coursebook.params import declarations, load_chapter
-    from coursebook.runner import git_commit
+    from coursebook.book.params import declarations, load_chapter
+    from coursebook.book.provenance import git_commit
 
     loaded = load_chapter(chapter)
     defaults = {name: d.default for name, d in declarations(loaded.notebook).items()}

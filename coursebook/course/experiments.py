@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from coursebook import data, evaluation, models, training
+from coursebook.course import data, evaluation, models, training
 
 SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
                    "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch (median)"}
@@ -113,7 +113,7 @@ def protocol_warning(splits: data.Splits) -> str:
 
 def confusion_text(matrices: dict[str, np.ndarray], class_names: Sequence[str]) -> str:
     """Markdown bullets naming the most confused class pairs of every validation matrix."""
-    from coursebook import analysis
+    from coursebook.course import analysis
 
     return "\n".join(f"- {name}: " + analysis.most_confused_pairs(matrix, list(class_names)).sentence
                       for name, matrix in matrices.items() if name.endswith("validation"))
@@ -121,7 +121,7 @@ def confusion_text(matrices: dict[str, np.ndarray], class_names: Sequence[str]) 
 
 def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
     """What the chapter trains on, in one paragraph (the part of the dataset used, the split protocol)."""
-    from coursebook import analysis
+    from coursebook.course import analysis
 
     sizes = splits.sizes
     text = analysis.describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
@@ -137,7 +137,7 @@ COMPARED = (("val_accuracy", "final validation accuracy", True), ("val_loss", "f
 
 def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
     """Markdown bullets comparing ``variant`` with ``reference``, each computed from the frame."""
-    from coursebook import analysis
+    from coursebook.course import analysis
 
     bullets = [analysis.compare(label, variant, final_values(frame, metric, variant), reference,
                                 final_values(frame, metric, reference), higher_is_better=better).sentence
@@ -149,7 +149,7 @@ def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
 def answer_text(frame: pd.DataFrame, architectures: Sequence[str], threshold: float) -> str:
     """The page's answer: every architecture against the first (the reference); with a single
     architecture, its over-fitting diagnosis and learning speed."""
-    from coursebook import analysis
+    from coursebook.course import analysis
 
     reference, *others = architectures
     if not others:
@@ -163,7 +163,7 @@ def answer_text(frame: pd.DataFrame, architectures: Sequence[str], threshold: fl
 
 def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:
     """How fast training accuracy rises for ``variant`` against ``reference``."""
-    from coursebook import analysis
+    from coursebook.course import analysis
 
     speeds = [analysis.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
     return analysis.compare_learning_speed(*speeds)

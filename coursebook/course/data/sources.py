@@ -6,9 +6,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from coursebook.data import cifar10
-from coursebook.data.core import Dataset, DataError
-from coursebook.data.synthetic import load_synthetic, synthetic_fingerprint
+from coursebook.course.data import cifar10
+from coursebook.course.data.core import Dataset, DataError
+from coursebook.course.data.synthetic import load_synthetic, synthetic_fingerprint
 
 SOURCES = ("auto", "cifar10", "synthetic")
 FULL_SIZES = (50_000, 10_000)

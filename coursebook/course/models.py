@@ -24,7 +24,7 @@ from typing import Any, Callable, Union
 
 import yaml
 
-from coursebook import paths
+from coursebook.book import paths
 
 NUM_CLASSES = "num_classes"
 SPEC_KEYS = {"title": True, "source": True, "description": False, "input_shape": True, "layers": True}

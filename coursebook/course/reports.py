@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from coursebook import models
+from coursebook.course import models
 
 
 @dataclass

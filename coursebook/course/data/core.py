@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from coursebook import paths
+from coursebook.book import paths
 
 CACHE_ENV = "COURSEBOOK_CACHE"
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")

@@ -12,7 +12,7 @@ and scikit-learn only when splits are made. `dataset_fingerprint` never decodes 
 so the book runner can use it as a cache key before any kernel starts.
 """
 
-from coursebook.data.cifar10 import (
+from coursebook.course.data.cifar10 import (
     ARCHIVE_NAMES,
     BATCH_DIR_NAMES,
     CIFAR10_CLASS_NAMES,
@@ -38,7 +38,7 @@ from coursebook.data.cifar10 import (
     placement_hint,
     search_dirs,
 )
-from coursebook.data.core import (
+from coursebook.course.data.core import (
     ARRAY_NAMES,
     CACHE_ENV,
     Dataset,
@@ -48,14 +48,14 @@ from coursebook.data.core import (
     load_arrays,
     save_arrays,
 )
-from coursebook.data.sources import (
+from coursebook.course.data.sources import (
     FULL_SIZES,
     SOURCES,
     dataset_fingerprint,
     load_dataset,
     resolve_source,
 )
-from coursebook.data.splits import (
+from coursebook.course.data.splits import (
     RAW,
     SCALINGS,
     VALIDATION_PROTOCOLS,
@@ -66,7 +66,7 @@ from coursebook.data.splits import (
     sample_per_class,
     to_one_hot,
 )
-from coursebook.data.synthetic import (
+from coursebook.course.data.synthetic import (
     GENERATOR_VERSION,
     SYNTHETIC_CLASS_NAMES,
     SYNTHETIC_CLASSES,

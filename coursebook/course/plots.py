@@ -3,7 +3,7 @@
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so they hold no
 global state: a notebook shows one by returning it (or by ``glue``) and nothing needs
 closing. Call :func:`set_style` once per notebook for the book's look; the functions read
-no other settings. Histories are the tidy frames described in :mod:`coursebook.analysis`.
+no other settings. Histories are the tidy frames described in :mod:`coursebook.course.analysis`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from coursebook.analysis import check_history
-from coursebook.evaluation import to_labels
+from coursebook.course.analysis import check_history
+from coursebook.course.evaluation import to_labels
 
 TRAIN_STYLE = "--"
 VALIDATION_STYLE = "-"

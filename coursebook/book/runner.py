@@ -23,11 +23,12 @@ from typing import Any
 
 import nbformat
 
-from coursebook import cache, paths
-from coursebook.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
+from coursebook.book import cache, paths
+from coursebook.book.provenance import git_commit
+from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
+from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
                                toc_chapter_ids)
 
-RUN_ENV = "COURSEBOOK_RUN"  # JSON describing the run, read by coursebook.runtime inside the kernel
 
 
 @dataclass
@@ -73,7 +74,7 @@ def data_fingerprint(resolved: Resolved) -> str:
     """Fingerprint of the dataset a chapter trains on ('none' for chapters without data)."""
     if "data" not in resolved.values:
         return "none"
-    from coursebook.data import DataError, dataset_fingerprint  # cheap: no deep-learning backend import
+    from coursebook.course.data import DataError, dataset_fingerprint  # cheap: no deep-learning backend import
 
     try:
         return dataset_fingerprint(resolved.values["data"])
@@ -239,17 +240,6 @@ def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
     where = f"cell [{cell}]" if cell is not None else "before the first cell"
     return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]} (notebook kept at {failed.relative_to(paths.ROOT)})"
-
-
-def git_commit() -> str:
-    """Short commit of the project, with '+uncommitted' when the tree has changes; 'uncommitted' outside git."""
-    try:
-        run = lambda *args: subprocess.run(["git", *args], cwd=paths.ROOT, capture_output=True, text=True, check=True)  # noqa: E731
-        commit = run("rev-parse", "--short", "HEAD").stdout.strip()
-        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
-        return commit + ("+uncommitted" if dirty else "")
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return "uncommitted"
 
 
 # --------------------------------------------------------------------------- the whole book

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from coursebook import paths
+from coursebook.book import paths
 
 COMPONENTS = ("notebook", "parameters", "package", "models", "data", "requirements", "backend")
 
