@@ -5,8 +5,8 @@ numbers the sentence shows, after rounding them to the digits it shows them with
 can never contradict its own figures. Each function returns a frozen dataclass holding the
 numbers (for ``glue``) and the sentence as one field.
 
-Training histories are tidy frames with the columns of :data:`HISTORY_COLUMNS`
-(one row per variant, seed, 1-based epoch and metric).
+Training histories are the tidy frames of :mod:`coursebook.course.history` (one row per
+variant, seed, 1-based epoch and metric), queried only through that module.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-HISTORY_COLUMNS = ("variant", "seed", "epoch", "metric", "value")
+from coursebook.course import history
+from coursebook.course.history import HISTORY_COLUMNS  # noqa: F401  (kept for callers)
+
 ALPHA = 0.05
 
 Values = float | Sequence[float] | np.ndarray | pd.Series
@@ -216,36 +218,13 @@ def _welch_p_value(runs_a: np.ndarray, runs_b: np.ndarray) -> float:
 # --- training histories --------------------------------------------------------------------
 
 
-def check_history(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` if it has the history columns and rows, else raise naming what is missing."""
-    missing = [column for column in HISTORY_COLUMNS if column not in frame.columns]
-    if missing:
-        raise ValueError(f"history frame lacks columns {missing}; it has {list(frame.columns)}")
-    if frame.empty:
-        raise ValueError("history frame has no rows")
-    return frame
+check_history = history.check
 
 
 def epoch_table(frame: pd.DataFrame, variant: str | None = None, seed: int | None = None) -> pd.DataFrame:
-    """One variant's history as epochs x metrics, averaged over seeds unless ``seed`` is given."""
-    rows = _select(check_history(frame), variant, seed)
-    return rows.pivot_table(index="epoch", columns="metric", values="value", aggfunc="mean").sort_index()
-
-
-def _select(frame: pd.DataFrame, variant: str | None, seed: int | None) -> pd.DataFrame:
-    variants = list(pd.unique(frame["variant"]))
-    if variant is None and len(variants) > 1:
-        raise ValueError(f"history has several variants {variants}: pass variant=")
-    rows = frame if variant is None else frame[frame["variant"] == variant]
-    if rows.empty:
-        raise ValueError(f"variant {variant!r} not in history; it has {variants}")
-    if seed is not None:
-        seeds = sorted(pd.unique(rows["seed"]).tolist())
-        rows = rows[rows["seed"] == seed]
-        if rows.empty:
-            chosen = variants[0] if variant is None else variant
-            raise ValueError(f"seed {seed!r} not in history of {chosen!r}; it has seeds {seeds}")
-    return rows
+    """One variant's history as epochs x metrics: the seed mean (masked where some run ended)
+    unless ``seed`` is given."""
+    return history.mean_table(history.select(frame, variant, seed))
 
 
 def _require(table: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
@@ -256,17 +235,14 @@ def _require(table: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
 
 def _require_finite(rows: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
     """Raise naming the metric, variant, seed and epoch of the first nan or inf value."""
-    chosen = rows[rows["metric"].isin(metrics)]
-    bad = chosen[~np.isfinite(chosen["value"].to_numpy(dtype=float))]
-    if not bad.empty:
-        row = bad.iloc[0]
-        raise ValueError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is not finite ({row['value']}) "
-                         f"at seed {row['seed']}, epoch {row['epoch']}")
+    present = [metric for metric in metrics if metric in set(rows["metric"])]
+    if present:
+        history.check(rows, present, purpose=purpose)
 
 
 def _variant_label(frame: pd.DataFrame, variant: str | None, seed: int | None) -> tuple[str, str]:
     """(variant name, note on runs such as ' (mean of 3 runs)' or ' (seed 1)')."""
-    rows = _select(check_history(frame), variant, seed)
+    rows = history.select(frame, variant, seed)
     name = str(rows["variant"].iloc[0])
     if seed is not None:
         return name, f" (seed {seed})"
@@ -321,7 +297,7 @@ def overfitting_diagnosis(
       rose from the best epoch to its last epoch in every run (``runs_rising == runs``;
       shown values compared; a run that ended before the best epoch does not count as rising).
     """
-    _require_finite(_select(check_history(frame), variant, seed), ["val_loss", "loss", "accuracy", "val_accuracy"],
+    _require_finite(history.select(frame, variant, seed), ["val_loss", "loss", "accuracy", "val_accuracy"],
                     "overfitting_diagnosis")
     table = epoch_table(frame, variant, seed)
     _require(table, ["val_loss"], "overfitting_diagnosis")
@@ -330,7 +306,7 @@ def overfitting_diagnosis(
     best_epoch, last_epoch = int(val_loss.idxmin()), int(val_loss.index[-1])
     best, final = _round(val_loss.min(), digits), _round(val_loss.iloc[-1], digits)
     rise = _round(final - best, digits)
-    runs, runs_rising, spread = _rise_per_run(_select(frame, variant, seed), best_epoch, digits)
+    runs, runs_rising, spread = _rise_per_run(history.select(frame, variant, seed), best_epoch, digits)
     overfits = _overfits(best_epoch < last_epoch and rise > 0, rise, spread, runs_rising, runs)
     gaps = {
         key: _gap(table, train, val, epoch, digits)
@@ -363,7 +339,7 @@ def overfitting_diagnosis(
 def _rise_per_run(rows: pd.DataFrame, best_epoch: int, digits: int) -> tuple[int, int, float | None]:
     """(runs, runs whose last validation loss is above their value at ``best_epoch``,
     sample sd over runs of the last validation loss or None for one run), shown values."""
-    per_seed = _per_seed(rows, "val_loss")
+    per_seed = history.per_seed(rows, "val_loss")
     finals = np.array([_round(per_seed[column].dropna().iloc[-1], digits) for column in per_seed])
     at_best = per_seed.loc[best_epoch].to_numpy()
     rising = sum(final > _round(value, digits) for final, value in zip(finals, at_best) if np.isfinite(value))
@@ -461,19 +437,17 @@ def learning_speed(
 ) -> LearningSpeed:
     """Metric after epoch 1, first epoch where the seed-averaged metric reaches ``threshold``,
     and mean seconds per epoch per seed (when the history has a "seconds" metric)."""
-    rows = _select(check_history(frame), variant, None)
+    rows = history.select(frame, variant, None)
     _require_finite(rows, [metric, "seconds"], "learning_speed")
     name, note = _variant_label(frame, variant, None)
-    curves = _per_seed(rows, metric)
-    if curves is None:
-        raise ValueError(f"learning_speed needs metric {metric!r}; history has {sorted(set(rows['metric']))}")
+    curves = history.per_seed(rows, metric)
     if curves.index[0] != 1:
         raise ValueError(f"history of {name!r} has no epoch 1 for {metric!r}")
     first = tuple(float(v) for v in curves.iloc[0])
     mean_curve = curves.mean(axis=1)
     epochs_to = _first_epoch_at(mean_curve, threshold)
     per_run = tuple(_first_epoch_at(curves[column], threshold) for column in curves)
-    timing = _per_seed(rows, "seconds")
+    timing = history.per_seed(rows, "seconds") if "seconds" in set(rows["metric"]) else None
     seconds = None if timing is None else tuple(float(v) for v in timing.mean())
     sentence = _speed_sentence(name + note, metric, first, threshold, epochs_to, len(mean_curve), seconds, digits)
     return LearningSpeed(name, metric, threshold, first, epochs_to, len(mean_curve), seconds, sentence, per_run)
@@ -482,14 +456,6 @@ def learning_speed(
 def _first_epoch_at(curve: pd.Series, threshold: float) -> int | None:
     reached = curve.index[curve >= threshold]
     return int(reached[0]) if len(reached) else None
-
-
-def _per_seed(rows: pd.DataFrame, metric: str) -> pd.DataFrame | None:
-    """Epochs x seeds table of one metric, or None when the history lacks it."""
-    chosen = rows[rows["metric"] == metric]
-    if chosen.empty:
-        return None
-    return chosen.pivot_table(index="epoch", columns="seed", values="value").sort_index()
 
 
 def _speed_sentence(name, metric, first, threshold, epochs_to, n_epochs, seconds, digits) -> str:
