@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 from coursebook.book import paths

@@ -9,13 +9,18 @@ architecture (a spec in ``params/models/``) differs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, evaluation, models, training
+from coursebook.course import data, evaluation, history, models, training
+from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
+from coursebook.course.prose.dataset import describe_dataset
+from coursebook.course.prose.numbers import md, mean_sd
 
 SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
-                   "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch (median)"}
+                   "loss": "train loss", "val_loss": "validation loss",
+                   "seconds": f"seconds per epoch ({history.EPOCH_TIME})"}
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -58,24 +63,23 @@ def compare_models(model_names: Sequence[str], splits: data.Splits, *, seeds: Se
 
 def final_values(frame: pd.DataFrame, metric: str, variant: str) -> list[float]:
     """``metric`` at the last epoch of each run of ``variant`` (one value per seed)."""
-    last = training.final_metrics(frame)
-    return last.loc[last["variant"] == variant, metric].astype(float).tolist()
+    return history.values_at(frame, metric, variant)
 
 
-def summary_table(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """One row per variant: last-epoch metrics and seconds per epoch, as 'mean ± sd' over runs.
-    Seconds per epoch are each run's median, so the first epoch's one-off compilation does not count."""
-    per_run = training.final_metrics(frame)
-    seconds = frame[frame["metric"] == "seconds"].groupby(["variant", "seed"])["value"].median()
+def summary_table(frame: pd.DataFrame, digits: int = 4, epochs: history.EpochsPerRun | None = None) -> pd.DataFrame:
+    """One row per variant: its metrics at each run's epoch in ``epochs`` (its evaluated epoch;
+    default its last) and its seconds per epoch (:func:`history.epoch_time`, the one definition
+    the prose uses too), as 'mean ± sd' over runs. A missing or non-finite value is an error."""
+    per_run = history.at_epoch(history.check(frame, list(SUMMARY_METRICS), purpose="summary_table"), epochs)
+    seconds = history.seconds_per_epoch(frame)
     per_run["seconds"] = [seconds[(v, s)] for v, s in zip(per_run["variant"], per_run["seed"])]
     rows = []
     for variant, runs in per_run.groupby("variant", sort=False):
-        row = {"model": variant, "runs": len(runs), "epochs": int(runs["epoch"].max())}
+        read = sorted(set(runs["epoch"].astype(int)))
+        row = {"model": variant, "runs": len(runs), "epoch": ", ".join(map(str, read))}
         for metric, label in SUMMARY_METRICS.items():
-            values = runs[metric].to_numpy(dtype=float)
-            places = 1 if metric == "seconds" else digits
-            spread = f" ± {np.std(values, ddof=1):.{places}f}" if len(values) > 1 else ""
-            row[label] = f"{np.mean(values):.{places}f}{spread}"
+            row[label] = mean_sd(runs[metric].to_numpy(dtype=float), 1 if metric == "seconds" else digits,
+                                 f"summary_table: {metric!r} of {variant!r}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -94,7 +98,7 @@ def confusion_matrices(results: dict[tuple[str, int], training.TrainResult], spl
     return matrices
 
 
-def test_scores(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits) -> pd.DataFrame:
+def test_set_scores(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits) -> pd.DataFrame:
     """Loss and accuracy of every run on the test set (never used for training or model choice)."""
     rows = []
     for (variant, seed), result in results.items():
@@ -113,21 +117,16 @@ def protocol_warning(splits: data.Splits) -> str:
 
 def confusion_text(matrices: dict[str, np.ndarray], class_names: Sequence[str]) -> str:
     """Markdown bullets naming the most confused class pairs of every validation matrix."""
-    from coursebook.course import analysis
-
-    return "\n".join(f"- {name}: " + analysis.most_confused_pairs(matrix, list(class_names)).sentence
+    return "\n".join(f"- {md(name)}: " + confusion.most_confused_pairs(matrix, list(class_names)).sentence
                       for name, matrix in matrices.items() if name.endswith("validation"))
 
 
 def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
     """What the chapter trains on, in one paragraph (the part of the dataset used, the split protocol)."""
-    from coursebook.course import analysis
-
     sizes = splits.sizes
-    text = analysis.describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
-                                     sizes["test"], dataset.x_train.shape[1:])
+    text = describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
+                            sizes["test"], dataset.x_train.shape[1:], validation_is_test=splits.leaks_test)
     return f"{text} {splits.protocol}"
-
 
 
 # (metric, words, higher is better?): on training data, higher is not better (it may be over-fitting)
@@ -137,33 +136,27 @@ COMPARED = (("val_accuracy", "final validation accuracy", True), ("val_loss", "f
 
 def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
     """Markdown bullets comparing ``variant`` with ``reference``, each computed from the frame."""
-    from coursebook.course import analysis
-
-    bullets = [analysis.compare(label, variant, final_values(frame, metric, variant), reference,
-                                final_values(frame, metric, reference), higher_is_better=better).sentence
+    bullets = [comparison.compare_at_epochs(frame, metric, label, variant, reference,
+                                            higher_is_better=better).sentence
                for metric, label, better in COMPARED]
-    bullets += [analysis.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
+    bullets += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
     return "\n".join(f"- {b}" for b in bullets)
 
 
 def answer_text(frame: pd.DataFrame, architectures: Sequence[str], threshold: float) -> str:
     """The page's answer: every architecture against the first (the reference); with a single
     architecture, its over-fitting diagnosis and learning speed."""
-    from coursebook.course import analysis
-
     reference, *others = architectures
     if not others:
         return "\n".join(f"- {sentence}" for sentence in (
-            analysis.overfitting_diagnosis(frame, variant=reference).sentence,
-            analysis.learning_speed(frame, threshold=threshold, variant=reference).sentence))
+            overfitting.overfitting_diagnosis(frame, variant=reference).sentence,
+            learning_speed.learning_speed(frame, threshold=threshold, variant=reference).sentence))
     return "\n\n".join(
-        f"**{other} against {reference}**\n\n{comparison_text(frame, other, reference)}\n- "
+        f"**{md(other)} against {md(reference)}**\n\n{comparison_text(frame, other, reference)}\n- "
         f"{learning_speed_text(frame, other, reference, threshold)}" for other in others)
 
 
 def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:
     """How fast training accuracy rises for ``variant`` against ``reference``."""
-    from coursebook.course import analysis
-
-    speeds = [analysis.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
-    return analysis.compare_learning_speed(*speeds)
+    speeds = [learning_speed.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
+    return learning_speed.compare_learning_speed(*speeds)

@@ -294,3 +294,32 @@ def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
     long = per_run.melt(id_vars=["variant"], value_vars=metrics, var_name="metric")
     summary = long.groupby(["variant", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
     return summary.rename(columns={"count": "runs"}).reset_index()
+
+
+# --- time per epoch ------------------------------------------------------------------------
+
+EPOCH_TIME = "median after epoch 1"
+"""How the book defines time per epoch, as a label's qualifier: "seconds per epoch (median after epoch 1)"."""
+EPOCH_TIME_SENTENCE = ("Seconds per epoch are each run's median over its epochs after the first, "
+                       "because the first includes one-off compilation.")
+"""The same definition as a sentence for a page (a run of one epoch has only that one)."""
+
+
+def epoch_time(seconds: Sequence[float]) -> float:
+    """One run's time per epoch: the median of its epoch times after the first, or the only one.
+
+    >>> epoch_time([9.0, 2.0, 4.0, 3.0]), epoch_time([9.0])
+    (3.0, 9.0)
+    """
+    values = np.asarray(seconds, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise HistoryError(f"epoch times must be one or more finite numbers, got {values.tolist()}")
+    return float(np.median(values[1:] if values.size > 1 else values))
+
+
+def seconds_per_epoch(frame: pd.DataFrame, variant: str | None = None) -> pd.Series:
+    """:func:`epoch_time` of every run (of ``variant``), indexed by (variant, seed)."""
+    rows = frame if variant is None else select(frame, variant)
+    check(rows, ["seconds"], purpose="seconds per epoch")
+    timing = rows[rows["metric"] == "seconds"].sort_values("epoch", kind="stable")
+    return timing.groupby(list(RUN_KEYS), sort=False)["value"].agg(epoch_time)

@@ -141,11 +141,16 @@ def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Li
     )
 
 
-def loss_curve(values: Sequence[float], *, xlabel: str = "iteration", ylabel: str = "loss") -> Figure:
-    """A single curve of ``values`` against 1, 2, ..., n."""
-    fig, (ax,) = _new_figure(1, 1, (5, 3.4))
-    ax.plot(np.arange(1, len(values) + 1), np.asarray(values, dtype=float))
-    ax.set(xlabel=xlabel, ylabel=ylabel)
+def loss_curve(values: Sequence[float], *, start: int = 1, xlabel: str = "iteration", ylabel: str = "loss",
+               title: str | None = None, baseline: float | None = None) -> Figure:
+    """A single curve of ``values`` against start, start + 1, ...; ``baseline``, if given, is
+    drawn as a dotted line labelled as the loss of the best constant prediction."""
+    fig, (ax,) = _new_figure(1, 1, (6, 3.5))
+    ax.plot(np.arange(start, start + len(values)), np.asarray(values, dtype=float))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    if baseline is not None:
+        ax.axhline(baseline, linestyle=":", color="grey", label="best constant prediction")
+        ax.legend()
     return fig
 
 
