@@ -64,6 +64,7 @@ from coursebook.course.data.splits import (
     make_splits,
     preprocess,
     sample_per_class,
+    to_labels,
     to_one_hot,
 )
 from coursebook.course.data.synthetic import (
@@ -94,5 +95,5 @@ __all__ = [
     "FULL_SIZES", "SOURCES", "dataset_fingerprint", "load_dataset", "resolve_source",
     # splits
     "RAW", "SCALINGS", "VALIDATION_PROTOCOLS", "Splits", "channel_statistics", "make_splits",
-    "preprocess", "sample_per_class", "to_one_hot",
+    "preprocess", "sample_per_class", "to_labels", "to_one_hot",
 ]  # fmt: skip
