@@ -489,3 +489,16 @@ def test_sample_per_class_accepts_one_hot_and_integer_labels_alike():
     from_one_hot = data.sample_per_class((x, np.eye(2)[labels]), per_class=2, seed=1)
     np.testing.assert_array_equal(from_ints[0], from_one_hot[0])
     np.testing.assert_array_equal(from_ints[1], from_one_hot[1])
+
+
+def test_the_source_is_decided_once_for_loading_and_fingerprinting(isolated_env, archive, monkeypatch):
+    assert data.choose_source("auto") == data.SourceChoice("synthetic")  # offline, nothing on disk
+    assert data.choose_source("synthetic") == data.SourceChoice("synthetic")
+    assert data.choose_source("cifar10") == data.SourceChoice("cifar10", None)  # its loader explains
+    monkeypatch.setattr(data.cifar10, "network_reachable", lambda *a, **k: True)
+    assert data.choose_source("auto") == data.SourceChoice("cifar10", None)  # to be downloaded
+    assert dataset_fingerprint("auto") == data.OFFICIAL_MD5
+    monkeypatch.setenv(data.DATA_ENV, str(archive.parent))
+    assert data.choose_source("auto") == data.SourceChoice("cifar10", archive)
+    with pytest.raises(DataError, match="source='mnist'"):
+        data.choose_source("mnist")
