@@ -44,6 +44,8 @@ def kernel_env(run_description: str, determinism: bool | None = None) -> dict[st
     """Variables set for one chapter's kernel on top of this process's environment."""
     env = {name: os.environ.get(name, value) for name, value in KERNEL_ENV_DEFAULTS.items()}
     env["COURSEBOOK_RUN"] = run_description
+    source = str(Path(__file__).resolve().parents[2])  # the kernel imports this very coursebook
+    env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     if deterministic() if determinism is None else determinism:
         env["TF_DETERMINISTIC_OPS"] = "1"
         env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # deterministic cuBLAS (TensorFlow, PyTorch)
@@ -131,7 +133,7 @@ def _on_dask(plans: list[Any], run: Callable, failed: Callable, scheduler: str) 
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(scheduler, set_as_default=False) as client:
+    with Client(scheduler) as client:
         futures = {client.submit(run, plan, key=f"chapter-{plan.chapter_id}-{uuid.uuid4().hex[:8]}", pure=False): plan
                    for plan in plans}
         for future in dask_completed(futures):

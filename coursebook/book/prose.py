@@ -48,7 +48,6 @@ def text_parameters(notebook: Path, names: list[str] | tuple[str, ...]) -> list[
     return [n for n in names if n in TEXT_PARAMETERS and not re.search(rf"\b{re.escape(n)}\b", code)]
 
 
-
 def text_digest(notebook: Path, title: str, text_values: dict[str, Any]) -> str:
     """Hash of what a re-render can change: Markdown cells and their places, title, text parameters."""
     layout = [(c["cell_type"], _source(c) if c["cell_type"] != "code" else "", _tags(c)) for c in _cells(notebook)]
@@ -99,6 +98,9 @@ def rerender(executed: nbformat.NotebookNode, source: nbformat.NotebookNode,
     cell with the same source; Papermill's injected cell is written afresh from ``parameters``."""
     import papermill.parameterize
 
+    for cell in source.cells:  # as Papermill's own loader prepares a notebook
+        cell.metadata.setdefault("tags", [])
+    source.metadata.setdefault("papermill", {})
     fresh = papermill.parameterize.parameterize_notebook(
         source, parameters, kernel_name=executed.metadata.get("kernelspec", {}).get("name", "python3"),
         language="python")
@@ -111,7 +113,7 @@ def rerender(executed: nbformat.NotebookNode, source: nbformat.NotebookNode,
         if injected != (INJECTED_TAG in old.metadata.get("tags", [])) or (not injected and old.source != cell.source):
             raise RenderError("the code cells of the source differ from the cached execution")
         cell.outputs, cell.execution_count = old.outputs, old.execution_count
-        cell.metadata = {**old.metadata, "tags": list(old.metadata.get("tags", []))}
+        cell.metadata = nbformat.from_dict(json.loads(json.dumps(old.metadata)))
     metadata = json.loads(json.dumps(executed.metadata))
     metadata.setdefault("papermill", {})["parameters"] = parameters
     fresh.metadata = nbformat.from_dict(metadata)
