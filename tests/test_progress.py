@@ -16,7 +16,7 @@ from coursebook.book import progress
 for run, arm in enumerate(["small", "large"], start=1):
     with progress.labels(arm=arm, seed=seed, run=run, runs=2):
         for epoch in range(1, epochs + 1):
-            progress.report("epoch", epoch=epoch, epochs=epochs, seconds=0.5)
+            progress.report("epoch", epoch=epoch, epochs=epochs, seconds=2.0)
 print("trained")
 """
 
@@ -30,9 +30,12 @@ def test_a_chapter_reports_its_epochs_as_timestamped_lines_off_a_terminal(mini_p
     shown = [line for line in lines if re.match(r"^  \[\d\d:\d\d:\d\d\] alpha", line)]
     assert len(shown) == 1 + 2 * 2  # the start, then every epoch of both runs
     assert re.search(r"alpha · running · \d+:\d\d elapsed", shown[0])
-    # run 1 of 2, epoch 1 of 2 done at 0.5 s per epoch: 1 epoch of this run and 2 of the next are left
-    assert re.search(r"alpha · small seed 0 \(run 1/2\) · epoch 1/2 · \d+:\d\d elapsed · ~0:02 left$", shown[1])
-    assert re.search(r"alpha · large seed 0 \(run 2/2\) · epoch 2/2 · \d+:\d\d elapsed · ~0:00 left$", shown[-1])
+    # run 1 of 2, epoch 1 of 2 done at 2 s per epoch: 1 epoch of this run and 2 of the next are left
+    assert re.search(r"alpha · small seed 0 \(run 1/2\) · epoch 1/2 · \d+:\d\d elapsed · ~0:06 left$", shown[1])
+    assert re.search(r"alpha · large seed 0 \(run 2/2\) · epoch 1/2 · \d+:\d\d elapsed · ~0:02 left$", shown[-2])
+    # after the last epoch: the estimate (no earlier run: the throughput model) less the time elapsed
+    assert re.search(r"alpha · large seed 0 \(run 2/2\) · training done, evaluating · \d+:\d\d elapsed · ~\d+:\d\d left$",
+                     shown[-1])
     printed = capfd.readouterr()
     assert "without encryption" not in printed.out + printed.err  # kernel noise stays in the kernel log
     assert (mini_project / "_build" / "logs" / "alpha.kernel.log").exists()
@@ -87,10 +90,21 @@ def test_estimate_from_the_last_run_scaled_by_the_parameters(mini_project):
     record = {"profile": "quick", "seconds": 100.0, "parameters": {"epochs": 2, "train_size": 1000, "repeats": 1}}
     cache.atomic_write_text(cache.record_path("alpha"), json.dumps(record))
     rate = estimates.CPU_IMAGES_PER_SECOND
-    old, new = estimates.START_UP_SECONDS + 2 * 1000 / rate, estimates.START_UP_SECONDS + 4 * 1000 / rate
+    base, per_run = estimates.START_UP_SECONDS, estimates.RUN_SECONDS
+    old, new = base + per_run + 2 * 1000 / rate, base + per_run + 4 * 1000 / rate
     seconds, basis = estimates.estimate("alpha", "quick", values)
     assert basis == "last run" and seconds == pytest.approx(100.0 * new / old, rel=1e-12)  # float rounding only
     # another profile's run says nothing: the throughput model, two architectures, three repeats
     many = {"epochs": 5, "train_size": 2200, "repeats": 3, "architectures": ["a", "b"]}
     seconds, basis = estimates.estimate("alpha", "full", many)
-    assert basis == "estimated" and seconds == pytest.approx(estimates.START_UP_SECONDS + 5 * 2200 * 6 / rate, rel=1e-12)
+    assert basis == "estimated" and seconds == pytest.approx(base + 6 * (per_run + 5 * 2200 / rate), rel=1e-12)
+
+
+def test_time_left_uses_the_time_between_runs_once_two_runs_ended():
+    state = progress.ChapterProgress("alpha", started=0.0)
+    events = [(10.0, 1, 1), (12.0, 1, 2), (40.0, 2, 1), (42.0, 2, 2), (70.0, 3, 1)]  # (time, run, epoch)
+    for t, run, epoch in events:
+        state.apply({"event": "epoch", "time": t, "arm": "a", "seed": 0, "run": run, "runs": 4, "epoch": epoch,
+                     "epochs": 2, "seconds": 2.0})
+    # runs take 30 s (end to end); run 3 started at 42 s, so at 50 s it has 22 s left, and run 4 takes 30 s
+    assert state.left(now=50.0) == 22.0 + 30.0

@@ -2,8 +2,9 @@
 
 From the chapter's last recorded run (``<id>.run.json`` holds its seconds) when that run used the
 same profile (scaled by the model below when the parameters changed since); otherwise from a rough throughput model: a fixed start-up cost (kernel, imports,
-data) plus the training images the parameters imply (epochs x training images x runs x
-architectures) divided by a training throughput. The throughput is the median images/s that
+data, figures), plus for every training run (repeats x architectures) a fixed cost (building,
+compiling, evaluating) and its training images (epochs x training images) divided by a training
+throughput. The throughput is the median images/s that
 ``make bench`` measured on this machine (``_build/bench.json``) when present, else
 :data:`CPU_IMAGES_PER_SECOND`, measured for the E4742 models on a 2-core laptop-class CPU. It is an
 order of magnitude for planning, not a promise: bigger models, GPUs and other load change it.
@@ -18,7 +19,8 @@ from typing import Any
 from coursebook.book import cache, paths
 
 CPU_IMAGES_PER_SECOND = 1100.0
-START_UP_SECONDS = 20.0  # kernel start, imports, data load, figures: a smoke chapter's time
+START_UP_SECONDS = 60.0  # kernel start, backend import, data, figures (a smoke chapter on a 2-core CPU)
+RUN_SECONDS = 10.0  # per training run: building, compiling, evaluating a model
 CIFAR_TRAIN_IMAGES = 50_000
 
 
@@ -39,7 +41,7 @@ def from_parameters(values: dict[str, Any]) -> float:
     images = values.get("train_size") or CIFAR_TRAIN_IMAGES * (1 - float(values.get("validation_fraction", 0.2)))
     arms = len(values.get("architectures") or values.get("models") or [None])
     runs = int(values.get("repeats", 1) or 1) * arms
-    return START_UP_SECONDS + float(values["epochs"]) * float(images) * runs / throughput()[0]
+    return START_UP_SECONDS + runs * (RUN_SECONDS + float(values["epochs"]) * float(images) / throughput()[0])
 
 
 def estimate(chapter_id: str, profile: str, values: dict[str, Any]) -> tuple[float, str]:

@@ -82,6 +82,7 @@ class ChapterProgress:
     epoch: int = 0
     epochs: int | None = None
     epoch_seconds: list[float] = field(default_factory=list)
+    run_ends: list[float] = field(default_factory=list)  # when each finished run's last epoch ended
     offset: int = 0
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -92,14 +93,25 @@ class ChapterProgress:
                 setattr(self, name, event[name])
         if event.get("event") == "epoch" and "seconds" in event:
             self.epoch_seconds.append(float(event["seconds"]))
+            if self.epoch == self.epochs:
+                self.run_ends.append(float(event["time"]))
+
+    @property
+    def training_done(self) -> bool:
+        return bool(self.epochs) and self.epoch == self.epochs and (self.run or 1) == (self.runs or 1)
 
     def left(self, now: float) -> float | None:
-        """Seconds left: remaining epochs (this run and the runs after it) times the median epoch
-        time; before the first epoch, the chapter's estimate minus the time elapsed."""
-        if self.epoch_seconds and self.epochs:
-            runs_after = (self.runs or 1) - (self.run or 1)
-            remaining = self.epochs - self.epoch + runs_after * self.epochs
-            return remaining * statistics.median(self.epoch_seconds)
+        """Seconds left in training: the runs not yet finished times the time a run takes (the
+        median time between run ends once two runs ended, else the median epoch time times the
+        epochs), less the time the current run has had. Before the first epoch and after the
+        last, the chapter's estimate minus the time elapsed, when there is an estimate."""
+        if self.epoch_seconds and self.epochs and not self.training_done:
+            per_epoch = statistics.median(self.epoch_seconds)
+            gaps = [b - a for a, b in zip(self.run_ends, self.run_ends[1:])]
+            per_run = statistics.median(gaps) if gaps else per_epoch * self.epochs
+            this_run = max(per_run - (now - self.run_ends[-1]), 0.0) if self.run_ends and gaps else 0.0
+            this_run = max(this_run, (self.epochs - self.epoch) * per_epoch)
+            return this_run + ((self.runs or 1) - (self.run or 1)) * per_run
         if self.estimate is not None:
             return max(self.estimate - (now - self.started), 0.0)
         return None
@@ -109,7 +121,9 @@ class ChapterProgress:
         if self.arm is not None:
             run = f" (run {self.run}/{self.runs})" if self.run and self.runs else ""
             parts.append(f"{self.arm} seed {self.seed}{run}")
-        if self.epochs:
+        if self.training_done:
+            parts.append("training done, evaluating")
+        elif self.epochs:
             parts.append(f"epoch {self.epoch}/{self.epochs}")
         elif self.arm is None:
             parts.append("running")
