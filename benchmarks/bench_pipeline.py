@@ -2,7 +2,7 @@
 achieved GFLOP/s of every assignment model, a no-op build, the overhead of one chapter run, and
 the time per chapter of the last build.
 
-Run standalone: ``python benchmarks/bench_pipeline.py [--images 1536 --epochs 3 --repeats 3]``.
+Run standalone: ``python benchmarks/bench_pipeline.py [--images 1024 --epochs 3 --repeats 3]``.
 Random images stand in for CIFAR-10 (an epoch's cost does not depend on pixel values). Every
 figure is the median of ``--repeats`` runs; the first epoch of a fit (tracing, compilation) is
 never timed. FLOPs come from the specs (``models.forward_flops``, times 3 for a training step).
@@ -169,7 +169,7 @@ def last_build_times() -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1536)
+    parser.add_argument("--images", type=int, default=1024)
     parser.add_argument("--epochs", type=int, default=3, help="including one untimed warm-up epoch")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ from coursebook.book import cache, paths  # noqa: E402
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
-    parser.add_argument("--images", type=int, default=1536, help="images per training epoch")
+    parser.add_argument("--images", type=int, default=1024, help="images per training epoch")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     print("== pipeline: package vs bare Keras, throughput, no-op build, run overhead ==", flush=True)
