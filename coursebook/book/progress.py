@@ -225,4 +225,4 @@ class Display:
             from rich.text import Text
 
             running = [s.line(now) for c, s in self.state.items() if c not in self.finished]
-            self._rich_live.update(Text("\n".join(f"  {line}" for line in running)))
+            self._rich_live.update(Text("\n".join(f"  {line}" for line in running), no_wrap=True, overflow="ellipsis"))
