@@ -338,19 +338,11 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | No
             log(f"  re-rendered {plan.chapter_id}  (text changed) in {outcome.seconds:.1f} s")
         else:
             todo.append(plan)
-    expected = {p.chapter_id: estimates.estimate(p.chapter_id, p.resolved.profile, p.resolved.values) for p in todo}
-    for plan in todo:
-        seconds, basis = expected[plan.chapter_id]
-        limit = f", limit {plan.timeout:g} s per cell" if plan.timeout else ""
-        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}; "
-            f"~{progress.clock(seconds)} {basis}{limit})")
-    if len(todo) > 1:
-        total = sum(s for s, _ in expected.values())
-        log(f"  expected  ~{progress.clock(total / max(1, min(jobs, len(todo))) if not scheduler else total)} in all")
+    expected = announce(todo, jobs if not scheduler else 1, log)
     for plan in todo:
         progress_path(plan.chapter_id).unlink(missing_ok=True)
     files = {p.chapter_id: progress_path(p.chapter_id) for p in todo}
-    with progress.Display(files, {c: s for c, (s, _) in expected.items()}, live=live, write=log) as display:
+    with progress.Display(files, expected, live=live, write=log) as display:
         for plan, result in executors.run_all(todo, run_safely, lost, jobs, scheduler):
             outcome = commit(plan, result)
             display.done(plan.chapter_id)
@@ -362,11 +354,27 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | No
     return summary
 
 
+def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
+    """Say what will execute, why, how long it should take and under which time limit; return
+    the expected seconds per chapter."""
+    expected = {}
+    for plan in todo:
+        seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values)
+        expected[plan.chapter_id] = seconds
+        limit = f", limit {plan.timeout:g} s per cell" if plan.timeout else ""
+        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}; ~{progress.clock(seconds)} {basis}{limit})")
+    if len(todo) > 1:
+        total = sum(expected.values())
+        parallel = f", about ~{progress.clock(total / min(jobs, len(todo)))} with {jobs} jobs" if jobs > 1 else ""
+        log(f"  expected  ~{progress.clock(total)} of chapter time in all{parallel}")
+    return expected
+
+
 def _try_rerender(plan: Plan) -> Outcome | None:
     try:
         return rerender(plan)
     except (prose.RenderError, OSError, ValueError):
-        plan.changed = ["notebook"]  # the cached execution does not fit: run the code
+        plan.changed = ["text", "cached notebook unusable"]  # it does not fit the source: run the code
         return None
 
 
