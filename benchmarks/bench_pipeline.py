@@ -39,6 +39,9 @@ def random_images(n: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.nda
 
 
 def _compiled(name: str):
+    import keras
+
+    keras.backend.clear_session()  # every fit starts from the same backend state
     return training.compile_model(models.build_model(name))
 
 
@@ -66,15 +69,18 @@ def bare_epoch_seconds(name: str, x, y, epochs: int) -> float:
 
 
 def overhead(images: int, epochs: int, repeats: int) -> dict[str, float]:
-    """(1) package vs bare Keras, alternating so that machine load hits both alike."""
+    """(1) package vs bare Keras, alternating which goes first so that machine load and order hit both alike."""
     x, y = random_images(images, (32, 32, 3))
     package, bare = [], []
     with tempfile.TemporaryDirectory() as tmp:  # the runner's progress file, as in a real build
         os.environ["COURSEBOOK_RUN"] = json.dumps({"chapter": "bench", "progress_file": str(Path(tmp) / "p.jsonl")})
         try:
-            for _ in range(repeats):
+            for repeat in range(repeats):
+                if repeat % 2:
+                    package.append(package_epoch_seconds(MODEL, x, y, epochs))
                 bare.append(bare_epoch_seconds(MODEL, x, y, epochs))
-                package.append(package_epoch_seconds(MODEL, x, y, epochs))
+                if not repeat % 2:
+                    package.append(package_epoch_seconds(MODEL, x, y, epochs))
         finally:
             del os.environ["COURSEBOOK_RUN"]
     ratio = statistics.median(p / b for p, b in zip(package, bare))
