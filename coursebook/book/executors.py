@@ -21,6 +21,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from coursebook.book.progress import RUN_ENV
+
 QUIET_LOGGERS = ("papermill", "nbclient", "jupyter_client", "traitlets", "distributed", "tornado")
 KERNEL_ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 DETERMINISTIC_ENV = "COURSEBOOK_DETERMINISTIC"
@@ -43,7 +45,7 @@ def deterministic() -> bool:
 def kernel_env(run_description: str, determinism: bool | None = None) -> dict[str, str]:
     """Variables set for one chapter's kernel on top of this process's environment."""
     env = {name: os.environ.get(name, value) for name, value in KERNEL_ENV_DEFAULTS.items()}
-    env["COURSEBOOK_RUN"] = run_description
+    env[RUN_ENV] = run_description
     source = str(Path(__file__).resolve().parents[2])  # the kernel imports this very coursebook
     env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     if deterministic() if determinism is None else determinism:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-RUN_ENV = "COURSEBOOK_RUN"  # same name as runtime.RUN_ENV (that module imports numpy; this one stays light)
+RUN_ENV = "COURSEBOOK_RUN"  # the run description (JSON) the runner gives each kernel; runtime reads it too
 _labels: dict[str, Any] = {}
 
 

@@ -24,7 +24,6 @@ import nbformat
 
 from coursebook.book import cache, estimates, executors, paths, progress, prose
 from coursebook.book.provenance import git_commit
-from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
                                toc_chapter_ids)
 from coursebook.book.timeouts import chapter_timeout

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-RUN_ENV = "COURSEBOOK_RUN"
+from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 
 SYNTHETIC_WARNING = """\
 ```{{admonition}} Synthetic data: these are NOT CIFAR-10 results
