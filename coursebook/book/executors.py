@@ -65,7 +65,7 @@ def kernel_manager_class(env: dict[str, str], log_path: Path) -> type:
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw["env"] = {**(kw.get("env") or os.environ), **env}
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "ab") as log:  # the child keeps its own descriptor
+            with open(log_path, "wb") as log:  # this run's log; the child keeps its own descriptor
                 kw["stdout"] = kw["stderr"] = log
                 await super()._async_launch_kernel(kernel_cmd, **kw)
 
