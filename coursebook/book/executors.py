@@ -10,6 +10,7 @@ their stdout/stderr (the kernel's start-up warnings, the backend's C++ logs) go 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import shutil
@@ -136,10 +137,17 @@ def _on_dask(plans: list[Any], run: Callable, failed: Callable, scheduler: str) 
     from distributed import as_completed as dask_completed
 
     with Client(scheduler) as client:
-        futures = {client.submit(run, plan, key=f"chapter-{plan.chapter_id}-{uuid.uuid4().hex[:8]}", pure=False): plan
-                   for plan in plans}
+        futures = {client.submit(_isolated, run, plan, key=f"chapter-{plan.chapter_id}-{uuid.uuid4().hex[:8]}",
+                                 pure=False): plan for plan in plans}
         for future in dask_completed(futures):
             yield futures[future], _result_or_failure(future, futures[future], failed)
+
+
+def _isolated(run: Callable[[Any], Any], plan: Any) -> Any:
+    """``run(plan)`` in an empty context: a Dask worker thread may carry a copy of another thread's
+    context, and with it that thread's asyncio loop (jupyter_core keeps it in a context variable),
+    which two chapters' kernels must not share."""
+    return contextvars.Context().run(run, plan)
 
 
 def _result_or_failure(future: Any, plan: Any, failed: Callable) -> Any:
