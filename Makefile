@@ -3,36 +3,53 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := book
 
-PYTHON ?= python3
+# The interpreter that creates the virtualenv: the newest supported one on PATH (evaluated only then).
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3
+PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ((3, 11, 5) <= sys.version_info[:3] < (3, 14)))' 2>/dev/null && { echo $$p; break; }; done)
+
+# GPU=1: the GPU build of the backends, in its own virtualenv (the CPU one is never touched)
+GPU ?=
+ifeq ($(GPU),1)
+VENV := .venv-gpu
+REQUIREMENTS := requirements-gpu.txt
+else
 VENV := .venv
+REQUIREMENTS := requirements.txt
+endif
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
+STAMP := $(VENV)/.requirements-$(shell sha256sum $(REQUIREMENTS) | cut -c1-16)
 
 PROFILE ?= quick
 DATA ?=
 JOBS ?= 1
 CHAPTER ?=
 PARAMS ?=
+TIMEOUT ?=
+SCHEDULER ?=
+DETERMINISTIC ?=
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false  # JAX: take GPU memory as needed, so chapters can share a GPU
+export COURSEBOOK_DETERMINISTIC := $(DETERMINISTIC)
 
-RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)")
+RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
+              $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
-.PHONY: book run test bench publish pdf venv clean help
+.PHONY: book run test bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-venv: $(STAMP)  ## create .venv and install the pinned requirements (only when requirements.txt changed)
+venv: $(STAMP)  ## create .venv (GPU=1: .venv-gpu) and install the pinned requirements (only when they changed)
 
-$(STAMP): requirements.txt
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no Python 3.11.5-3.13 found on PATH (tried $(SUPPORTED_PYTHONS)); install one, e.g. 'brew install python@3.12' (macOS), 'apt-get install python3.12-venv' (Debian/Ubuntu, WSL) or python.org, or say which: make PYTHON=/path/to/python3.12"; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing requirements.txt into $(VENV) ..."
+	@echo "Installing $(REQUIREMENTS) into $(VENV) ..."
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
 	@rm -f $(VENV)/.requirements-*
 	@touch $@
 
@@ -46,8 +63,12 @@ run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=valu
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest
 
-bench: $(STAMP)  ## benchmarks: data generation/loading and seconds per epoch, printed as ratios
+bench: $(STAMP)  ## benchmarks of the whole pipeline: a table, and _build/bench.json
 	$(PY) benchmarks/run.py
+
+check-lock:  ## resolve requirements.txt (and requirements-gpu.txt) for every platform and Python (needs the network)
+	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements.txt
+	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements-gpu.txt --platform linux
 
 publish: $(STAMP)  ## push _build/html to the gh-pages branch
 	@test -f _build/html/index.html || { echo "make publish: build the book first (make book)"; exit 2; }

@@ -1,6 +1,7 @@
 """The chapter cache: a chapter re-executes only when one of its inputs changed.
 
-A chapter's key is built from named components (the source notebook, the effective parameters,
+A chapter's key is built from named components (the source notebook's code cells, its text (Markdown
+cells, title, quoted question: see ``prose``), the effective parameters,
 the package source, the architecture specs, the dataset fingerprint, the pinned requirements and
 the Keras backend).
 Each executed chapter stores its components in a record beside the executed notebook, so the
@@ -17,7 +18,7 @@ from typing import Any
 from coursebook.atomic import atomic_write_text  # noqa: F401  (the runner writes records with it)
 from coursebook.book import paths
 
-COMPONENTS = ("notebook", "parameters", "package", "models", "data", "requirements", "backend")
+COMPONENTS = ("notebook", "text", "parameters", "package", "models", "data", "requirements", "backend")
 
 
 def digest(data: bytes | str) -> str:
@@ -28,9 +29,11 @@ def digest(data: bytes | str) -> str:
 
 
 def notebook_digest(notebook: Path) -> str:
-    """Hash of a notebook's cells (type, source, tags); outputs and other metadata do not count."""
+    """Hash of a notebook's code cells (source, tags): what a run computes. Markdown cells count in
+    the ``text`` component (``prose.text_digest``); outputs and other metadata do not count."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    content = [(c["cell_type"], "".join(c["source"]), sorted(c.get("metadata", {}).get("tags", []))) for c in cells]
+    content = [("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
+               for c in cells if c["cell_type"] == "code"]
     return digest(json.dumps(content))
 
 
@@ -57,9 +60,9 @@ def file_digest(path: Path) -> str:
     return digest(path.read_bytes()) if path.exists() else "missing"
 
 
-def parameters_digest(title: str, profile: str, values: dict[str, Any]) -> str:
-    """The effective parameters, plus the title and profile that the page shows."""
-    return digest(json.dumps({"title": title, "profile": profile, "values": values}, sort_keys=True))
+def parameters_digest(profile: str, values: dict[str, Any]) -> str:
+    """The effective parameters the code reads, plus the profile that the run card shows."""
+    return digest(json.dumps({"profile": profile, "values": values}, sort_keys=True))
 
 
 def key_of(components: dict[str, str]) -> str:

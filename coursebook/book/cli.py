@@ -1,6 +1,7 @@
 """Command line of the book runner (the Makefile calls it).
 
     python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N]
+                               [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
 """
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.chapter:
             params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
         plans = runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
-                                 force=bool(args.chapter))
+                                 force=bool(args.chapter), timeout=args.timeout)
     except params.ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -32,12 +33,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
         return 0
     print(f"coursebook: profile {args.profile}, {len(plans)} chapter(s)")
-    summary = runner.execute_all(plans, jobs=args.jobs)
+    summary = runner.execute_all(plans, jobs=args.jobs, scheduler=args.scheduler or None)
     html_start = time.perf_counter()
     html_status = runner.build_html(args.builder) if not args.no_html else 0
     html_seconds = None if args.no_html else time.perf_counter() - html_start
     runner.print_summary(summary, html_seconds)
-    print(f"  total    {time.perf_counter() - start:7.1f} s")
+    print(f"  {'total':11s} {time.perf_counter() - start:7.1f} s")
     if html_status:
         print(f"FAILED: jupyter-book build exited with {html_status}", file=sys.stderr)
     return 1 if summary.failed or html_status else 0
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="parameter overrides for --chapter")
     parser.add_argument("--data", help="auto | cifar10 | synthetic, for every chapter that trains")
     parser.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel")
+    parser.add_argument("--timeout", type=float, help="seconds any one cell may run, for this run (0: no limit)")
+    parser.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port): run the chapters on that cluster")
     parser.add_argument("--builder", default="html", choices=["html", "pdflatex"])
     parser.add_argument("--no-html", action="store_true", help="execute chapters only")
     return parser

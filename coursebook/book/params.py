@@ -34,7 +34,7 @@ from coursebook.book import paths
 
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
-CHAPTER_FILE_KEYS = {"notebook", "title", "parameters"}
+CHAPTER_FILE_KEYS = {"notebook", "title", "parameters", "timeout"}
 MODEL_CHOICES = "@models"
 CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
 
@@ -80,6 +80,7 @@ class Chapter:
     notebook: Path
     params_file: Path
     parameters: dict[str, Any]
+    timeout: Any = None  # seconds per cell from the chapter file (checked by book.timeouts)
 
 
 @dataclass
@@ -172,7 +173,7 @@ def load_chapter(chapter_id: str) -> Chapter:
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise ParameterError(f"{_rel(params_file)}: key 'parameters' must be a mapping of name: value")
-    return Chapter(chapter_id, raw["title"], notebook, params_file, parameters)
+    return Chapter(chapter_id, raw["title"], notebook, params_file, parameters, raw.get("timeout"))
 
 
 # --------------------------------------------------------------------------- declarations
@@ -276,9 +277,10 @@ def load_profile(profile: str) -> dict[str, Any]:
         raise ParameterError(f"unknown profile '{profile}' (allowed: {', '.join(PROFILES)})")
     path = paths.PROFILES_DIR / f"{profile}.yaml"
     raw = load_yaml(path) or {}
-    if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters"}:
-        raise ParameterError(f"{_rel(path)}: expected only the keys 'defaults' and 'chapters'")
-    return {"defaults": raw.get("defaults") or {}, "chapters": raw.get("chapters") or {}, "file": path}
+    if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters", "timeout"}:
+        raise ParameterError(f"{_rel(path)}: expected only the keys 'defaults', 'chapters' and 'timeout'")
+    return {"defaults": raw.get("defaults") or {}, "chapters": raw.get("chapters") or {}, "file": path,
+            "timeout": raw.get("timeout")}
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

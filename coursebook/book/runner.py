@@ -14,20 +14,19 @@ import re
 import subprocess
 import sys
 import time
+import tempfile
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, paths
+from coursebook.book import cache, estimates, executors, paths, progress, prose
 from coursebook.book.provenance import git_commit
-from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
                                toc_chapter_ids)
+from coursebook.book.timeouts import chapter_timeout
 
 
 
@@ -37,8 +36,9 @@ class Plan:
 
     resolved: Resolved
     components: dict[str, str]
-    changed: list[str]  # empty: reuse
+    changed: list[str]  # empty: reuse; ["text"]: re-render from the cached execution
     data_fingerprint: str = "none"  # the dataset the key was computed for; the kernel must load exactly it
+    timeout: float | None = None  # seconds any one cell may run (None: no limit)
 
     @property
     def chapter_id(self) -> str:
@@ -48,14 +48,28 @@ class Plan:
     def key(self) -> str:
         return cache.key_of(self.components)
 
+    @property
+    def text_only(self) -> bool:
+        """Only the text changed: re-render the cached execution, run nothing."""
+        return self.changed == ["text"]
+
 
 @dataclass
 class Outcome:
     chapter_id: str
-    status: str  # "reused" | "executed" | "failed"
+    status: str  # "reused" | "re-rendered" | "executed" | "failed"
     reason: str
     seconds: float = 0.0
     error: str = ""
+
+
+@dataclass
+class Result:
+    """What a chapter's run hands back to the submitting side, which writes the files."""
+
+    outcome: Outcome
+    notebook: str | None = None  # the executed notebook (JSON) on success
+    failed_notebook: str | None = None  # the partly executed notebook on failure
 
 
 @dataclass
@@ -85,13 +99,18 @@ def data_fingerprint(resolved: Resolved) -> str:
                              f"{resolved.chapter.id}: {' '.join(str(err).split())}") from None
 
 
-def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False) -> Plan:
+def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False,
+                 timeout: float | None = None) -> Plan:
+    """Validate one chapter and compare its inputs with the last run's; ``timeout`` (seconds, from
+    the command line) wins over the chapter's and the profile's."""
     resolved = resolve(chapter_id, profile, overrides)
     chapter = resolved.chapter
     fingerprint = data_fingerprint(resolved)
+    text = prose.text_parameters(chapter.notebook, list(resolved.values))
     components = {
         "notebook": cache.notebook_digest(chapter.notebook),
-        "parameters": cache.parameters_digest(chapter.title, profile, resolved.values),
+        "text": prose.text_digest(chapter.notebook, chapter.title, {k: resolved.values[k] for k in text}),
+        "parameters": cache.parameters_digest(profile, {k: v for k, v in resolved.values.items() if k not in text}),
         "package": cache.package_digest(),
         "models": cache.models_digest(),
         "data": cache.digest(fingerprint),
@@ -104,11 +123,11 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     changed = cache.changed_components(record and record.get("components"), components)
     if force and not changed:
         changed = ["forced"]
-    return Plan(resolved, components, changed, fingerprint)
+    return Plan(resolved, components, changed, fingerprint, chapter_timeout(chapter, profile, timeout))
 
 
 def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[str, Any] | None = None,
-              data: str | None = None, force: bool = False) -> list[Plan]:
+              data: str | None = None, force: bool = False, timeout: float | None = None) -> list[Plan]:
     """Validate and plan the given chapters (default: every chapter in ``_toc.yml``)."""
     all_ids = toc_chapter_ids()
     check_profile_keys(profile, all_ids)
@@ -117,7 +136,7 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
         chapter_overrides = dict(overrides or {})
         if data is not None and "data" in declarations(load_chapter(chapter_id).notebook):
             chapter_overrides.setdefault("data", data)  # DATA= applies to the chapters that train
-        plans.append(plan_chapter(chapter_id, profile, chapter_overrides, force))
+        plans.append(plan_chapter(chapter_id, profile, chapter_overrides, force, timeout))
     return plans
 
 
@@ -126,6 +145,8 @@ def describe_reason(changed: list[str]) -> str:
         return "inputs unchanged"
     if len(changed) == len(cache.COMPONENTS):
         return "no previous result"
+    if changed == ["text"]:
+        return "text changed"
     return "changed: " + ", ".join(changed)
 
 
@@ -133,70 +154,111 @@ def describe_reason(changed: list[str]) -> str:
 
 
 def execute(plan: Plan) -> Outcome:
-    """Run one chapter; the executed notebook replaces the old one only if every cell succeeded."""
+    """Run one chapter here and write its files; the executed notebook replaces the old one only
+    if every cell succeeded."""
+    return commit(plan, run_safely(plan))
+
+
+def run_chapter(plan: Plan) -> Result:
+    """Execute one chapter into a private temporary directory and return the notebook's content;
+    nothing in ``book/chapters`` changes here (see :func:`commit`), so this runs anywhere a worker is."""
     import papermill
 
     chapter = plan.resolved.chapter
     reason = describe_reason(plan.changed)
-    out = cache.output_path(chapter.id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{chapter.id}.{os.getpid()}.running.ipynb")
-    os.environ[RUN_ENV] = json.dumps(run_description(plan))
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            source_with_title(chapter.notebook, chapter.title), str(tmp),
-            parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
-            progress_bar=False, log_output=False,
-        )
-    except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
+    progress_file = progress_path(chapter.id)
+    progress_file.parent.mkdir(parents=True, exist_ok=True)
+    progress.report("start", path=progress_file, chapter=chapter.id)
+    env = executors.kernel_env(json.dumps(run_description(plan, progress_file)))
+    manager = executors.kernel_manager_class(env, paths.BUILD_DIR / "logs" / f"{chapter.id}.kernel.log")
+    with tempfile.TemporaryDirectory(prefix=f"coursebook-{chapter.id}-") as workdir:
+        tmp = Path(workdir) / f"{chapter.id}.ipynb"
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                prose.prepare_source(chapter.notebook, chapter.title, plan.resolved.values), str(tmp),
+                parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
+                progress_bar=False, log_output=False, execution_timeout=plan.timeout,
+                kernel_manager_class=manager,
+            )
+        except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
+            seconds = time.perf_counter() - start
+            failed = tmp.read_text(encoding="utf-8") if tmp.exists() else None
+            return Result(Outcome(chapter.id, "failed", reason, seconds, describe_failure(err, tmp, plan)),
+                          failed_notebook=failed)
         seconds = time.perf_counter() - start
-        return Outcome(chapter.id, "failed", reason, seconds, keep_failed(tmp, chapter.id, err))
-    seconds = time.perf_counter() - start
-    try:
         tidy_outputs(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left if tidying failed: never leave half-done files
-    cache.failed_path(chapter.id).unlink(missing_ok=True)  # an earlier failure is no longer current
-    record = {
-        "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
-        "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(),
-    }
-    cache.atomic_write_text(cache.record_path(chapter.id), json.dumps(record, indent=2) + "\n")
-    return Outcome(chapter.id, "executed", reason, seconds)
+        return Result(Outcome(chapter.id, "executed", reason, seconds), notebook=tmp.read_text(encoding="utf-8"))
 
 
-def _execute_safely(plan: Plan) -> Outcome:
-    """``execute`` for a worker process: an unexpected error becomes a failed outcome."""
+def run_safely(plan: Plan) -> Result:
+    """``run_chapter`` for a worker: an unexpected error becomes a failed result."""
     try:
-        return execute(plan)
+        return run_chapter(plan)
     except Exception:  # noqa: BLE001
-        return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
+        return lost(plan, traceback.format_exc(limit=3))
 
 
-def run_description(plan: Plan) -> dict[str, Any]:
+def lost(plan: Plan, message: str) -> Result:
+    """A failed result for a chapter that produced no notebook."""
+    return Result(Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, message))
+
+
+def commit(plan: Plan, result: Result) -> Outcome:
+    """Write a run's files on this side, each atomically: on success the executed notebook and its
+    record (the old failed notebook goes); on failure only the failed notebook, beside the last good output."""
+    chapter_id, outcome = plan.chapter_id, result.outcome
+    if outcome.status != "executed" or result.notebook is None:
+        if result.failed_notebook is not None:
+            failed = cache.failed_path(chapter_id)
+            cache.atomic_write_text(failed, result.failed_notebook)
+            outcome.error += f" (notebook kept at {failed.relative_to(paths.ROOT)})"
+        outcome.status = "failed"
+        return outcome
+    cache.atomic_write_text(cache.output_path(chapter_id), result.notebook)
+    cache.failed_path(chapter_id).unlink(missing_ok=True)  # an earlier failure is no longer current
+    write_record(plan, outcome.seconds)
+    return outcome
+
+
+def write_record(plan: Plan, seconds: float, **extra: Any) -> None:
+    record = {
+        "chapter": plan.chapter_id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
+        "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(), **extra,
+    }
+    cache.atomic_write_text(cache.record_path(plan.chapter_id), json.dumps(record, indent=2) + "\n")
+
+
+def rerender(plan: Plan) -> Outcome:
+    """Text-only change: rebuild the page from the cached execution (new Markdown, title and
+    question; the code cells keep their outputs) without a kernel. Raises prose.RenderError when
+    the cached notebook does not fit, and the chapter must execute."""
+    chapter = plan.resolved.chapter
+    start = time.perf_counter()
+    executed = nbformat.read(cache.output_path(chapter.id), as_version=4)
+    source = prose.prepare_source(chapter.notebook, chapter.title, plan.resolved.values)
+    page = prose.rerender(executed, source, plan.resolved.values)
+    cache.atomic_write_text(cache.output_path(chapter.id), nbformat.writes(page) + "\n")
+    old = cache.read_record(chapter.id) or {}
+    write_record(plan, float(old.get("seconds", 0.0)), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    return Outcome(chapter.id, "re-rendered", describe_reason(plan.changed), time.perf_counter() - start)
+
+
+def progress_path(chapter_id: str) -> Path:
+    return paths.BUILD_DIR / "progress" / f"{chapter_id}.jsonl"
+
+
+def run_description(plan: Plan, progress_file: Path | None = None) -> dict[str, Any]:
     r = plan.resolved
     return {
         "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
         "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
         "commit": git_commit(), "started": time.time(), "data_fingerprint": plan.data_fingerprint,
+        "text_parameters": prose.text_parameters(r.chapter.notebook, list(r.values)),
+        "deterministic": executors.deterministic(),
+        "progress_file": str(progress_file) if progress_file else None,
     }
-
-
-def source_with_title(notebook: Path, title: str) -> nbformat.NotebookNode:
-    """The source notebook with its first heading replaced by the chapter title from params/."""
-    nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            lines = cell.source.splitlines()
-            if lines and lines[0].startswith("# "):
-                cell.source = "\n".join([f"# {title}", *lines[1:]])
-            else:
-                cell.source = f"# {title}\n\n{cell.source}"
-            break
-    return nb
 
 
 def tidy_outputs(notebook: Path) -> None:
@@ -230,52 +292,98 @@ def _without_backend_noise(output: nbformat.NotebookNode) -> nbformat.NotebookNo
     return output
 
 
-def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
-    """Keep a failed notebook beside the chapter's output and describe the failing cell in one line."""
-    failed = cache.failed_path(chapter_id)
-    if tmp.exists():
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, failed)
-    cell = getattr(err, "exec_count", None)
+def describe_failure(err: Exception, notebook: Path, plan: Plan) -> str:
+    """The failing cell and the error in one line; a timeout names the cell and the limit."""
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    cell = getattr(err, "exec_count", None)
+    timed_out = isinstance(err, TimeoutError) and "timed out" in str(err)
+    if timed_out or cell is None:
+        cell = last_started_cell(notebook)
     where = f"cell [{cell}]" if cell is not None else "before the first cell"
-    return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]} (notebook kept at {failed.relative_to(paths.ROOT)})"
+    if timed_out:
+        return (f"{where} ran longer than the time limit of {plan.timeout:g} s per cell and was stopped "
+                f"(its kernel was shut down); raise the limit with TIMEOUT=<seconds> or 'timeout' in "
+                f"{plan.resolved.chapter.params_file.relative_to(paths.ROOT)}")
+    return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]}"
+
+
+def last_started_cell(notebook: Path) -> int | None:
+    """Execution count of the last code cell that started (the one that was running)."""
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError):
+        return None
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
+    return counts[-1] if counts else None
 
 
 # --------------------------------------------------------------------------- the whole book
 
 
-def execute_all(plans: list[Plan], jobs: int = 1, log=print) -> Summary:
-    """Execute the stale chapters (``jobs`` at a time), reuse the others; one failure stops nothing."""
+def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | None = None,
+                live: bool | None = None) -> Summary:
+    """Reuse the up-to-date chapters, re-render those whose text alone changed, execute the others
+    (``jobs`` at a time, or on the Dask cluster at ``scheduler``) with live progress; one failure
+    stops nothing."""
+    executors.quiet_logs()
     summary = Summary()
-    todo = [p for p in plans if p.changed]
+    todo = []
     for plan in plans:
         if not plan.changed:
             summary.outcomes.append(Outcome(plan.chapter_id, "reused", describe_reason(plan.changed)))
             log(f"  reused    {plan.chapter_id}  ({describe_reason(plan.changed)})")
+        elif plan.text_only and (outcome := _try_rerender(plan)) is not None:
+            summary.outcomes.append(outcome)
+            log(f"  re-rendered {plan.chapter_id}  (text changed) in {outcome.seconds:.1f} s")
+        else:
+            todo.append(plan)
+    expected = announce(todo, jobs if not scheduler else 1, log)
     for plan in todo:
-        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)})")
-    if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_execute_safely, todo))
-    else:
-        results = [_execute_safely(plan) for plan in todo]
-    for outcome in results:
-        summary.outcomes.append(outcome)
-        verb = "executed" if outcome.status == "executed" else "FAILED  "
-        log(f"  {verb}  {outcome.chapter_id}  in {outcome.seconds:.1f} s" + (f"  -- {outcome.error}" if outcome.error else ""))
+        progress_path(plan.chapter_id).unlink(missing_ok=True)
+    files = {p.chapter_id: progress_path(p.chapter_id) for p in todo}
+    with progress.Display(files, expected, live=live, write=log) as display:
+        for plan, result in executors.run_all(todo, run_safely, lost, jobs, scheduler):
+            outcome = commit(plan, result)
+            display.done(plan.chapter_id)
+            summary.outcomes.append(outcome)
+            verb = "executed" if outcome.status == "executed" else "FAILED  "
+            log(f"  {verb}  {outcome.chapter_id}  in {outcome.seconds:.1f} s" + (f"  -- {outcome.error}" if outcome.error else ""))
     order = {p.chapter_id: i for i, p in enumerate(plans)}
     summary.outcomes.sort(key=lambda o: order[o.chapter_id])
     return summary
+
+
+def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
+    """Say what will execute, why, how long it should take and under which time limit; return
+    the expected seconds per chapter."""
+    expected = {}
+    for plan in todo:
+        seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values)
+        expected[plan.chapter_id] = seconds
+        limit = f", limit {plan.timeout:g} s per cell" if plan.timeout else ""
+        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}; ~{progress.clock(seconds)} {basis}{limit})")
+    if len(todo) > 1:
+        total = sum(expected.values())
+        parallel = f", about ~{progress.clock(total / min(jobs, len(todo)))} with {jobs} jobs" if jobs > 1 else ""
+        log(f"  expected  ~{progress.clock(total)} of chapter time in all{parallel}")
+    return expected
+
+
+def _try_rerender(plan: Plan) -> Outcome | None:
+    try:
+        return rerender(plan)
+    except (prose.RenderError, OSError, ValueError):
+        plan.changed = ["text", "cached notebook unusable"]  # it does not fit the source: run the code
+        return None
 
 
 def print_summary(summary: Summary, html_seconds: float | None, log=print) -> None:
     log("\nSummary")
     for o in summary.outcomes:
         seconds = f"{o.seconds:7.1f} s" if o.status != "reused" else "        -"
-        log(f"  {o.status:8s} {seconds}  {o.chapter_id}  ({o.reason})")
+        log(f"  {o.status:11s} {seconds}  {o.chapter_id}  ({o.reason})")
     if html_seconds is not None:
-        log(f"  html     {html_seconds:7.1f} s  _build/html")
+        log(f"  {'html':11s} {html_seconds:7.1f} s  _build/html")
     for o in summary.failed:
         log(f"FAILED: {o.chapter_id}: {o.error}")
 

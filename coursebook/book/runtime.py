@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-RUN_ENV = "COURSEBOOK_RUN"
+from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 
 SYNTHETIC_WARNING = """\
 ```{{admonition}} Synthetic data: these are NOT CIFAR-10 results
@@ -46,6 +46,8 @@ class ChapterRun:
     dataset: dict[str, Any] | None = None
     planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
     device: str = ""
+    text_parameters: list[str] = field(default_factory=list)  # quoted in the page's text, not read by code
+    deterministic: bool = False  # op determinism on (DETERMINISTIC=1)
     extra: dict[str, str] = field(default_factory=dict)
 
     def use_dataset(self, dataset: Any, splits: Any = None) -> None:
@@ -88,12 +90,16 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
             raise RuntimeError("opened by hand, runtime.start() needs the chapter id")
         info = _resolve_interactively(chapter)
         interactive = True
+    determinism = bool(info.get("deterministic", os.environ.get("COURSEBOOK_DETERMINISTIC", "") in ("1", "true")))
     seed_everything(seed)
+    if determinism:
+        enable_determinism()
     _figures_as_images()
     run = ChapterRun(
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
         interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
+        text_parameters=list(info.get("text_parameters", [])), deterministic=determinism,
     )
     run.device = describe_device()
     return run
@@ -146,6 +152,31 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def enable_determinism() -> None:
+    """Deterministic kernels for the Keras backend (slower on GPUs). JAX reads its XLA flag at
+    import, so the runner sets it in the kernel's environment."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+
+
+def reproducibility_text(deterministic: bool) -> str:
+    """What the run card says about repeating the run bit for bit."""
+    if deterministic:
+        return ("bit-reproducible: seeded, op determinism on (DETERMINISTIC=1); the same software and "
+                "device give the same numbers")
+    return ("seeded, but not guaranteed bit-reproducible: op determinism is off "
+            "(DETERMINISTIC=1 turns it on, at some cost in speed on GPUs)")
+
+
 def describe_device() -> str:
     """Keras backend and device, e.g. 'tensorflow on CPU'."""
     from coursebook.course.training import configure_backend
@@ -168,6 +199,7 @@ def run_card_markdown(run: ChapterRun) -> str:
         ("profile", f"`{run.profile}`"),
         ("dataset", _dataset_text(run.dataset)),
         ("backend and device", run.device),
+        ("reproducibility", reproducibility_text(run.deterministic)),
         ("versions", versions()),
         ("git commit", f"`{run.commit}`"),
         ("wall time", f"{time.time() - run.started:.1f} s"),
@@ -178,6 +210,9 @@ def run_card_markdown(run: ChapterRun) -> str:
     for name, value in run.parameters.items():
         source = run.origin.get(name, "notebook")
         mark = "**override**" if source == "override" else source
+        if name in run.text_parameters:  # shown in the page's text, which can change without a run
+            lines.append(f"| `{name}` | quoted at the top of the page | {mark} |")
+            continue
         shown = json.dumps(value, ensure_ascii=False)
         shown = shown if len(shown) <= 80 else shown[:60] + " …"
         lines.append(f"| `{name}` | `{shown}` | {mark} |")

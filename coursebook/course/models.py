@@ -305,6 +305,26 @@ def layer_names(spec: ModelSpec) -> list[str]:
     return names
 
 
+TRAINING_FLOPS_FACTOR = 3  # a training step: the forward pass and a backward pass of about twice its cost
+
+
+def forward_flops(spec_or_name: SpecLike, *, num_classes: int = 10, input_shape: Shape | None = None) -> int:
+    """FLOPs of one image's forward pass, from the spec: 2 per multiply-accumulate of every conv
+    (kh·kw·c_in per output value) and dense layer (n_in per unit). Biases, activations, pooling
+    and normalization are left out (a few per cent). Times :data:`TRAINING_FLOPS_FACTOR` for training."""
+    spec = as_spec(spec_or_name)
+    shape = tuple(input_shape or spec.input_shape)
+    total = 0
+    for layer, out in zip(spec.layers, layer_shapes(spec, num_classes=num_classes, input_shape=input_shape)):
+        if layer.type == "conv":
+            kh, kw = layer.options["kernel"]
+            total += 2 * kh * kw * shape[-1] * math.prod(out)
+        elif layer.type == "dense":
+            total += 2 * shape[-1] * out[-1]
+        shape = out
+    return total
+
+
 def _layer_params(layer: LayerSpec, in_shape: Shape, out_shape: Shape) -> tuple[str, int, int]:
     """(formula, trainable, non-trainable) of one layer."""
     opts = layer.options

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coursebook.book import progress
+
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
 import keras  # noqa: E402
 
@@ -182,6 +184,21 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class ProgressCallback(keras.callbacks.Callback):
+    """Reports every finished epoch to the book runner's progress file (see ``book.progress``)."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        progress.report("epoch", epoch=epoch + 1, epochs=self.epochs, seconds=time.perf_counter() - self._start)
+
+
 def early_stopping_callback(
     params: Mapping[str, Any] | None, verbose: int = 0
 ) -> keras.callbacks.EarlyStopping:
@@ -294,12 +311,13 @@ def train(
     stopper = None if early_stopping is None else early_stopping_callback(early_stopping, verbose)
     _check_fit_settings(model, epochs, batch_size, validation is not None, checkpoint_best, stopper)
     timer = EpochTimer()
+    reporter = ProgressCallback(epochs) if progress.active() else None
     with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
         checkpoint = best_checkpoint_callback(directory) if checkpoint_best else None
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
         history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                            callbacks=[c for c in (timer, stopper, checkpoint) if c is not None],
+                            callbacks=[c for c in (timer, stopper, checkpoint, reporter) if c is not None],
                             verbose=verbose)
         seconds = time.perf_counter() - start
         if checkpoint is not None:
@@ -346,12 +364,14 @@ def train_variants(
     if not variants or not seeds:
         raise ValueError("train_variants needs at least one variant and one seed")
     results = {}
+    runs = len(seeds) * len(variants)
     for seed in seeds:
         for name, model_factory in variants.items():
             if fit.get("verbose", 2):
                 print(f"--- {name}, seed {seed}")
             keras.utils.set_random_seed(seed)
-            results[(name, seed)] = train(model_factory(), data, seed=seed, **fit)
+            with progress.labels(arm=name, seed=seed, run=len(results) + 1, runs=runs):
+                results[(name, seed)] = train(model_factory(), data, seed=seed, **fit)
     return results
 
 

@@ -1,0 +1,210 @@
+"""What the pipeline costs: training through the package against bare Keras, the throughput and
+achieved GFLOP/s of every assignment model, a no-op build, the overhead of one chapter run, and
+the time per chapter of the last build.
+
+Run standalone: ``python benchmarks/bench_pipeline.py [--images 1024 --epochs 3 --repeats 3]``.
+Random images stand in for CIFAR-10 (an epoch's cost does not depend on pixel values). Every
+figure is the median of ``--repeats`` runs; the first epoch of a fit (tracing, compilation) is
+never timed. FLOPs come from the specs (``models.forward_flops``, times 3 for a training step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from coursebook.book import cache, paths  # noqa: E402
+from coursebook.course import models, training  # noqa: E402
+
+MODEL = "e4742-original"
+BATCH_SIZE = 64  # every assignment chapter's batch size
+
+
+def random_images(n: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *shape), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+
+
+def _compiled(name: str):
+    import keras
+
+    keras.backend.clear_session()  # every fit starts from the same backend state
+    return training.compile_model(models.build_model(name))
+
+
+def package_epoch_seconds(name: str, x, y, epochs: int) -> float:
+    """Median seconds per epoch (after the first) of ``training.train``, progress reporting on."""
+    result = training.train(_compiled(name), (x, y), epochs=epochs, batch_size=BATCH_SIZE, verbose=0)
+    return statistics.median(result.seconds_per_epoch[1:])
+
+
+def bare_epoch_seconds(name: str, x, y, epochs: int) -> float:
+    """The same model and arrays through plain ``model.fit``, timed by the same kind of callback."""
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+
+    seconds: list[float] = []
+    keras.utils.set_random_seed(0)
+    _compiled(name).fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0, callbacks=[Timer()])
+    return statistics.median(seconds[1:])
+
+
+def overhead(images: int, epochs: int, repeats: int) -> dict[str, float]:
+    """(1) package vs bare Keras, alternating which goes first so that machine load and order hit both alike."""
+    x, y = random_images(images, (32, 32, 3))
+    package, bare = [], []
+    with tempfile.TemporaryDirectory() as tmp:  # the runner's progress file, as in a real build
+        os.environ["COURSEBOOK_RUN"] = json.dumps({"chapter": "bench", "progress_file": str(Path(tmp) / "p.jsonl")})
+        try:
+            for repeat in range(repeats):
+                if repeat % 2:
+                    package.append(package_epoch_seconds(MODEL, x, y, epochs))
+                bare.append(bare_epoch_seconds(MODEL, x, y, epochs))
+                if not repeat % 2:
+                    package.append(package_epoch_seconds(MODEL, x, y, epochs))
+        finally:
+            del os.environ["COURSEBOOK_RUN"]
+    ratio = statistics.median(p / b for p, b in zip(package, bare))
+    return {"package_epoch_s": statistics.median(package), "bare_epoch_s": statistics.median(bare),
+            "overhead_ratio": ratio}
+
+
+def throughput(images: int, epochs: int, repeats: int) -> dict[str, dict[str, float]]:
+    """(2) training images/s and achieved GFLOP/s of every model in params/models."""
+    img_per_s, gflops = {}, {}
+    for name in models.available_models():
+        spec = models.load_spec(name)
+        x, y = random_images(images, spec.input_shape)
+        runs = [package_epoch_seconds(name, x, y, epochs) for _ in range(repeats)]
+        img_per_s[name] = images / statistics.median(runs)
+        gflops[name] = img_per_s[name] * models.TRAINING_FLOPS_FACTOR * models.forward_flops(name) / 1e9
+    return {"img_per_s": img_per_s, "gflops": gflops}
+
+
+def _copy_project(target: Path) -> None:
+    for name in ("params", "notebooks", "coursebook", "_toc.yml", "_config.yml", "requirements.txt"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=env.get("COURSEBOOK_ROOT", ROOT), env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def noop_build(repeats: int) -> dict[str, float]:
+    """(3a) ``make book`` with every chapter cached, without the HTML step: a copy of the project
+    whose records match the current inputs, built by the command ``make book`` runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        _copy_project(project)
+        env = {**os.environ, "COURSEBOOK_ROOT": str(project), "PYTHONPATH": str(ROOT)}
+        script = ("from coursebook.book import cache, runner\n"
+                  "for plan in runner.plan_book('quick', data='synthetic'):\n"
+                  "    cache.output_path(plan.chapter_id).parent.mkdir(parents=True, exist_ok=True)\n"
+                  "    cache.output_path(plan.chapter_id).write_text('{}')\n"
+                  "    runner.write_record(plan, 1.0)\n")
+        subprocess.run([sys.executable, "-c", script], cwd=project, env=env, check=True)
+        cmd = [sys.executable, "-m", "coursebook", "build", "--profile", "quick", "--data", "synthetic", "--no-html"]
+        seconds = [_timed(cmd, env) for _ in range(repeats)]
+        chapters = len(list((project / "book" / "chapters").glob("*.run.json")))
+    return {"noop_build_s": statistics.median(seconds), "noop_build_chapters": chapters}
+
+
+def run_overhead(repeats: int) -> dict[str, float]:
+    """(3b) what ``make run`` costs beyond the notebook's cells: interpreter and runner start-up,
+    kernel start and shut-down, Papermill; measured on a chapter whose only cell does nothing."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        _copy_project(project)
+        nb = nbformat.v4.new_notebook()
+        nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        cell = nbformat.v4.new_code_cell("seed = 0  # [0, ] seed")
+        cell.metadata.tags = ["parameters"]
+        nb.cells = [nbformat.v4.new_markdown_cell("# Empty"), cell, nbformat.v4.new_code_cell("pass")]
+        nbformat.write(nb, project / "notebooks" / "empty.ipynb")
+        (project / "params" / "empty.yaml").write_text("notebook: empty.ipynb\ntitle: Empty\n")
+        (project / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/chapters/empty\n")
+        for profile in ("quick",):
+            (project / "params" / "profiles" / f"{profile}.yaml").write_text("defaults: {}\nchapters: {}\n")
+        env = {**os.environ, "COURSEBOOK_ROOT": str(project), "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-m", "coursebook", "build", "--chapter", "empty", "--no-html"]
+        overheads = []
+        for _ in range(repeats):
+            total = _timed(cmd, env)
+            executed = nbformat.read(project / "book" / "chapters" / "empty.ipynb", as_version=4)
+            cells = sum(c.metadata.get("papermill", {}).get("duration") or 0 for c in executed.cells)
+            overheads.append(total - cells)
+    return {"run_overhead_s": statistics.median(overheads)}
+
+
+def last_build_times() -> dict[str, float]:
+    """(5) seconds per chapter of the last build's quick-profile records."""
+    times = {}
+    for record_file in sorted(paths.CHAPTERS_DIR.glob("*.run.json")):
+        record = cache.read_record(record_file.name.removesuffix(".run.json"))
+        if record and record.get("profile") == "quick":
+            times[record["chapter"]] = float(record["seconds"])
+    return times
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=3, help="including one untimed warm-up epoch")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    device = training.configure_backend()
+    results: dict[str, object] = {"device": device, "images": args.images, "repeats": args.repeats}
+    results.update(overhead(args.images, args.epochs, args.repeats))
+    print(f"pipeline overhead, {MODEL}, {args.images:,} images, batch {BATCH_SIZE}, {device}:")
+    print(f"  package {results['package_epoch_s']:.2f} s/epoch, bare Keras {results['bare_epoch_s']:.2f} s/epoch, "
+          f"ratio {results['overhead_ratio']:.3f} (goal <= 1.05)")
+    results.update(throughput(args.images, args.epochs, args.repeats))
+    print(f"\ntraining throughput at batch {BATCH_SIZE} (FLOPs from the spec, x{models.TRAINING_FLOPS_FACTOR} for a training step):")
+    print(f"  {'model':24s} {'MFLOP/img':>10s} {'img/s':>8s} {'GFLOP/s':>8s}")
+    for name in results["img_per_s"]:
+        print(f"  {name:24s} {models.forward_flops(name) / 1e6:10.2f} {results['img_per_s'][name]:8.0f} "
+              f"{results['gflops'][name]:8.2f}")
+    results.update(noop_build(args.repeats))
+    results.update(run_overhead(args.repeats))
+    print(f"\nno-op make book ({results['noop_build_chapters']} chapters cached, without the HTML step): "
+          f"{results['noop_build_s']:.2f} s (goal <= 3 s)")
+    print(f"make run beyond the notebook's cells (start-up, kernel, Papermill; without the HTML step): "
+          f"{results['run_overhead_s']:.2f} s (goal <= 5 s)")
+    results["quick_chapter_s"] = last_build_times()
+    print("\nquick profile, seconds per chapter of the last build:")
+    for chapter, seconds in results["quick_chapter_s"].items():
+        print(f"  {chapter:40s} {seconds:8.1f}")
+    if not results["quick_chapter_s"]:
+        print("  no quick-profile records in book/chapters (run make book first)")
+    return results
+
+
+if __name__ == "__main__":
+    main()

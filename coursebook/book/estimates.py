@@ -1,0 +1,53 @@
+"""How long a chapter will take, said before it runs.
+
+From the chapter's last recorded run (``<id>.run.json`` holds its seconds) when that run used the
+same profile (scaled by the model below when the parameters changed since); otherwise from a rough throughput model: a fixed start-up cost (kernel, imports,
+data, figures), plus for every training run (repeats x architectures) a fixed cost (building,
+compiling, evaluating) and its training images (epochs x training images) divided by a training
+throughput. The throughput is the median images/s that
+``make bench`` measured on this machine (``_build/bench.json``) when present, else
+:data:`CPU_IMAGES_PER_SECOND`, measured for the E4742 models on a 2-core laptop-class CPU. It is an
+order of magnitude for planning, not a promise: bigger models, GPUs and other load change it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from coursebook.book import cache, paths
+
+CPU_IMAGES_PER_SECOND = 1100.0
+START_UP_SECONDS = 60.0  # kernel start, backend import, data, figures (a smoke chapter on a 2-core CPU)
+RUN_SECONDS = 10.0  # per training run: building, compiling, evaluating a model
+CIFAR_TRAIN_IMAGES = 50_000
+
+
+def throughput() -> tuple[float, str]:
+    """Training images per second and where the figure comes from."""
+    try:
+        bench = json.loads((paths.BUILD_DIR / "bench.json").read_text(encoding="utf-8"))
+        measured = [float(v) for v in bench["img_per_s"].values() if v]
+        return statistics.median(measured), "make bench"
+    except (FileNotFoundError, KeyError, ValueError, AttributeError, TypeError, statistics.StatisticsError):
+        return CPU_IMAGES_PER_SECOND, "assumed"
+
+
+def from_parameters(values: dict[str, Any]) -> float:
+    """Seconds by the throughput model; a chapter without ``epochs`` costs the start-up only."""
+    if "epochs" not in values:
+        return START_UP_SECONDS
+    images = values.get("train_size") or CIFAR_TRAIN_IMAGES * (1 - float(values.get("validation_fraction", 0.2)))
+    arms = len(values.get("architectures") or values.get("models") or [None])
+    runs = int(values.get("repeats", 1) or 1) * arms
+    return START_UP_SECONDS + runs * (RUN_SECONDS + float(values["epochs"]) * float(images) / throughput()[0])
+
+
+def estimate(chapter_id: str, profile: str, values: dict[str, Any]) -> tuple[float, str]:
+    """Expected seconds of one chapter and the basis ('last run' or 'estimated')."""
+    record = cache.read_record(chapter_id)
+    if record and record.get("profile") == profile and record.get("seconds"):
+        scale = from_parameters(values) / from_parameters(record.get("parameters") or values)
+        return float(record["seconds"]) * scale, "last run"
+    return from_parameters(values), "estimated"

@@ -1,0 +1,34 @@
+"""The execution time limit of a chapter: how long any one cell may run before the chapter fails.
+
+Taken from, in order: the command line (``TIMEOUT=<seconds>``, ``--timeout``), the chapter file
+(``timeout:`` in ``params/<id>.yaml``), the profile (``timeout:`` in ``params/profiles/<name>.yaml``).
+``0`` or ``null`` means no limit. A cell that runs longer is interrupted, the kernel shut down,
+and the chapter fails naming the cell and the limit; the other chapters go on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from coursebook.book.params import Chapter, ParameterError, _rel, load_profile
+
+
+def check_timeout(value: Any, where: str) -> float | None:
+    """Seconds (None: no limit) or one line naming where, the key, the value and what is allowed."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ParameterError(f"{where}: key 'timeout': value {value!r} is not allowed "
+                             f"(expected seconds per cell, a number > 0, or 0/null for no limit)")
+    return float(value)
+
+
+def chapter_timeout(chapter: Chapter, profile: str, command_line: float | None = None) -> float | None:
+    """The limit for one chapter run: command line, else chapter file, else profile."""
+    if command_line is not None:
+        return check_timeout(command_line, "command line")
+    if chapter.timeout is not None:
+        return check_timeout(chapter.timeout, _rel(chapter.params_file))
+    prof = load_profile(profile)
+    return check_timeout(prof.get("timeout"), _rel(prof["file"]))
