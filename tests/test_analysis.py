@@ -517,3 +517,84 @@ def test_describe_dataset_follows_the_channel_count(height, width, channels):
 
 def test_epoch_counts_are_singular_for_one():
     assert numbers.epochs(1) == "1 epoch" and numbers.epochs(2) == "2 epochs"
+
+
+# --- thresholds, ragged runs, evaluated epochs ---------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(curve=st.lists(st.floats(0, 1), min_size=1, max_size=5), threshold=st.sampled_from([0.5, 0.6, 0.55]))
+def test_threshold_is_judged_on_the_value_as_shown(curve, threshold):
+    speed = learning_speed.learning_speed(history({"accuracy": curve}), threshold)
+    shown_first = Decimal(re.search(r"reaches accuracy (\d\.\d{4}) after epoch 1", speed.sentence)[1])
+    assert shown_first == rounded(curve[0])
+    # "0.5000 after epoch 1" and "0.5 at epoch 2" never appear together
+    assert (speed.epochs_to_threshold == 1) == (shown_first >= Decimal(str(threshold)))
+    expected = next((e for e, v in enumerate(curve, start=1) if rounded(v) >= Decimal(str(threshold))), None)
+    assert speed.epochs_to_threshold == expected
+
+
+def test_threshold_reached_as_shown_at_epoch_one():
+    speed = learning_speed.learning_speed(history({"accuracy": [0.49996, 0.7]}), 0.5)
+    assert "reaches accuracy 0.5000 after epoch 1 and 0.5 at epoch 1" in speed.sentence
+
+
+def test_learning_speed_over_runs_of_different_lengths():
+    frame = seeds([{"accuracy": [0.3, 0.5, 0.58, 0.7]}, {"accuracy": [0.3, 0.52]}], "short")
+    speed = learning_speed.learning_speed(frame, 0.6)
+    assert speed.epochs_run == (4, 2) and speed.n_epochs == 2  # the mean curve stops where a run ended
+    assert speed.epochs_per_run == (4, None) and speed.epochs_to_threshold is None
+    assert "on the mean curve does not reach 0.6 within 2 epochs" in speed.sentence
+
+
+def test_compare_at_the_evaluated_epoch_of_every_run():
+    frame = pd.concat([seeds([{"val_accuracy": [0.5, 0.7, 0.6]}, {"val_accuracy": [0.5, 0.65]}], "es"),
+                       seeds([{"val_accuracy": [0.4, 0.5, 0.55]}, {"val_accuracy": [0.45, 0.5, 0.6]}], "base")])
+    evaluated = {("es", 0): 2, ("es", 1): 2, ("base", 0): 3, ("base", 1): 3}
+    result = comparison.compare_at_epochs(frame, "val_accuracy", "validation accuracy", "es", "base",
+                                          epochs=evaluated, higher_is_better=True)
+    assert (result.mean_a, result.mean_b) == (pytest.approx((0.7 + 0.65) / 2), pytest.approx((0.55 + 0.6) / 2))
+    assert "validation accuracy at the evaluated epoch" in result.sentence
+    last = comparison.compare_at_epochs(frame, "val_accuracy", "validation accuracy", "es", "base")
+    assert last.mean_a == pytest.approx((0.6 + 0.65) / 2) and "at each run's last epoch" in last.sentence
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def rendered_text(markdown: str) -> str:
+    """The text a reader sees: Markdown rendered (with tables) and the tags stripped."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    assert not re.search(r"<(em|strong|table|code|a)\b", html), html
+    return re.sub(r"<[^>]+>", "", html).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+name_chars = st.text(alphabet="ab_*|`[]<>#~\\ -", min_size=1, max_size=8).filter(lambda t: t.strip() == t)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=name_chars, b=name_chars)
+def test_variant_names_are_escaped_wherever_they_enter_markdown(a, b):
+    sentence = comparison.compare("score", a, [0.5, 0.6], b, [0.4, 0.45]).sentence
+    text = rendered_text(sentence)
+    assert text.startswith(f"{a} (") and f"than {b} (" in text
+    speed_a = learning_speed.learning_speed(history({"accuracy": [0.3, 0.7]}, a), 0.6)
+    speed_b = learning_speed.learning_speed(history({"accuracy": [0.3, 0.4]}, b), 0.6)
+    assert f"Only {a} reaches" in rendered_text(learning_speed.compare_learning_speed(speed_a, speed_b))
+    diagnosis = overfitting.overfitting_diagnosis(history({"val_loss": [1.0, 0.5, 0.7]}, a))
+    assert f"Validation loss of {a} is lowest" in rendered_text(diagnosis.sentence)
+    cm = np.array([[3, 1], [0, 4]])
+    assert f"{a} predicted as {b}" in rendered_text(confusion.most_confused_pairs(cm, [a, b]).sentence)
+
+
+# --- data sets: the test set as validation --------------------------------------------------
+
+
+def test_test_images_serving_as_validation_are_counted_once():
+    text = dataset.describe_dataset("CIFAR-10", 50_000, 10_000, 10_000, (32, 32, 3), validation_is_test=True)
+    assert "50,000 training and 10,000 test images (the test images also serve as validation data)" in text
+    assert text.count("10,000") == 1
+    with pytest.raises(ValueError, match="n_val == n_test"):
+        dataset.describe_dataset("CIFAR-10", 50_000, 5_000, 10_000, (32, 32, 3), validation_is_test=True)

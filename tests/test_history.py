@@ -123,6 +123,8 @@ def test_mean_table_is_epochs_by_metrics_of_one_variant():
     (lambda f: pd.concat([f, f.iloc[[0]]]), "duplicate rows for metric 'val_loss' of 'a', seed 0, epoch 1"),
     (lambda f: f.assign(epoch=f["epoch"] - 1), "epochs are whole numbers from 1"),
     (lambda f: f.assign(value=f["value"].where(f.index != 4, np.nan)), "'val_accuracy' of 'a' is not finite"),
+    (lambda f: f.assign(value=f["value"].where(f.index != 4, 1.5)), r"'val_accuracy' of 'a' is 1.5 .* in \[0, 1\]"),
+    (lambda f: f.assign(value=f["value"].where(f.index != 4, 70.0)), r"accuracies lie in \[0, 1\]"),
 ])
 def test_bad_frames_give_clear_errors(change, message):
     with pytest.raises(HistoryError, match=message):
@@ -136,3 +138,18 @@ def test_a_run_missing_a_metric_is_named():
         history.check(frame, ["val_loss", "val_accuracy"])
     with pytest.raises(HistoryError, match="run 'b' seed 0"):
         history.per_seed(frame, "val_accuracy", "b")
+
+
+def test_losses_may_exceed_one_but_accuracies_may_not():
+    ok = frame_of({("a", 0): {"loss": [2.5, 1.2], "val_loss": [3.0, 2.0], "accuracy": [0.0, 1.0]}})
+    assert history.check(ok) is ok
+
+
+def test_epoch_time_is_the_median_after_the_first_epoch_of_every_run():
+    frame = frame_of({("a", 0): {"seconds": [30.0, 2.0, 4.0, 3.0]}, ("a", 1): {"seconds": [12.0]},
+                      ("b", 0): {"seconds": [20.0, 5.0]}})
+    per_run = history.seconds_per_epoch(frame)
+    assert per_run.to_dict() == {("a", 0): statistics.median([2.0, 4.0, 3.0]), ("a", 1): 12.0, ("b", 0): 5.0}
+    assert history.seconds_per_epoch(frame, "b").to_dict() == {("b", 0): 5.0}
+    with pytest.raises(HistoryError, match="epoch times"):
+        history.epoch_time([])

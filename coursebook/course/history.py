@@ -71,8 +71,9 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
           purpose: str = "history") -> pd.DataFrame:
     """Return ``frame`` if it is a valid history frame, else raise :class:`HistoryError` saying
     what is wrong: a missing column, no rows, an epoch that is not a whole number >= 1, a
-    duplicate (variant, seed, epoch, metric) row, a run lacking one of ``metrics``, or (with
-    ``finite``) a nan or infinite value of ``metrics`` (of every metric when none are named)."""
+    duplicate (variant, seed, epoch, metric) row, a run lacking one of ``metrics``, (with
+    ``finite``) a nan or infinite value of ``metrics`` (of every metric when none are named), or
+    an accuracy outside [0, 1]."""
     if not isinstance(frame, pd.DataFrame):
         raise HistoryError(f"{purpose}: expected a history frame (pandas DataFrame), got {type(frame).__name__}")
     missing = [column for column in HISTORY_COLUMNS if column not in frame.columns]
@@ -99,8 +100,29 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
         if bad.any():
             row = chosen[bad].iloc[0]
             raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is not finite "
-                               f"({row['value']!r}) at seed {row['seed']}, epoch {row['epoch']}")
+                               f"({_value(row['value'])}) at seed {row['seed']}, epoch {row['epoch']}")
+    _check_accuracies(frame, purpose)
     return frame
+
+
+def _value(value: object) -> str:
+    """A value for a message: numbers as plain floats (not np.float64(...)), anything else quoted."""
+    try:
+        return str(float(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _check_accuracies(frame: pd.DataFrame, purpose: str) -> None:
+    """Finite accuracies (metrics named ``accuracy`` or ``*_accuracy``) lie in [0, 1]; non-finite
+    ones are the finite check's to report."""
+    rows = frame[frame["metric"].astype(str).str.fullmatch(r"(.*_)?accuracy")]
+    values = pd.to_numeric(rows["value"], errors="coerce")
+    outside = rows[np.isfinite(values) & ((values < 0) | (values > 1))]
+    if not outside.empty:
+        row = outside.iloc[0]
+        raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is {_value(row['value'])} at seed "
+                           f"{row['seed']}, epoch {row['epoch']}; accuracies lie in [0, 1]")
 
 
 def _check_metrics(frame: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:

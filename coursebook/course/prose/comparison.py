@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from coursebook.course import history
-from coursebook.course.prose.numbers import finite_values, fmt, mean, md, sd, shown
+from coursebook.course.prose.numbers import finite_values, fmt, mean, mean_sd, md, sd, shown
 
 ALPHA = 0.05
 
@@ -121,19 +121,13 @@ def _judgement(direction: str, higher_is_better: bool | None) -> str | None:
     return "better" if (direction == "higher") == higher_is_better else "worse"
 
 
-def _shown_runs(runs: np.ndarray, digits: int) -> str:
-    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several."""
-    text = fmt(mean(runs), digits)
-    return text if runs.size == 1 else f"{text} ± {fmt(sd(runs), digits)}"
-
-
 def _headline(metric, name_a, runs_a, name_b, runs_b, direction, judgement, size, rel, digits) -> str:
     """First sentence: the values of both (a's first), the direction word and the size."""
     several = not runs_a.size == runs_b.size == 1
     mean_word = "mean " if several else ""
     note = f" (mean ± sd over {runs_a.size} and {runs_b.size} runs)" if several else ""
-    a_part = f"{name_a} ({_shown_runs(runs_a, digits)})"
-    b_part = f"{name_b} ({_shown_runs(runs_b, digits)})"
+    a_part = f"{name_a} ({mean_sd(runs_a, digits)})"
+    b_part = f"{name_b} ({mean_sd(runs_b, digits)})"
     if direction.startswith("the same"):
         return f"{a_part} and {b_part} have the same {mean_word}{metric} to {digits} digits{note}."
     word = f"{direction}, i.e. {judgement}," if judgement else direction

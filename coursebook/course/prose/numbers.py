@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~])")
+LINE_START_SPECIAL = re.compile(r"^([-+=])")  # a list item or heading marker where a name starts a line
 
 
 def shown(value: float, digits: int) -> float:
@@ -70,7 +71,7 @@ def md(text: object) -> str:
     >>> md("a*b_c|d")
     'a\\\\*b\\\\_c\\\\|d'
     """
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return LINE_START_SPECIAL.sub(r"\\\1", MARKDOWN_SPECIAL.sub(r"\\\1", str(text)))
 
 
 def join(items: Sequence[str]) -> str:
