@@ -90,3 +90,13 @@ def test_curves_draw_one_line_per_run_with_the_evaluated_epoch_marked_when_runs_
     assert sorted((int(m.get_xdata()[0]), float(m.get_ydata()[0])) for m in marks) == sorted(
         [(3, 1.2), (3, 1.1), (1, 1.5), (2, 1.4)])  # val_loss at each run's evaluated epoch
     assert "a dot marks the epoch whose weights were evaluated" in experiments.curves_caption(results)
+
+
+def test_class_f1_table_lists_each_arms_f1_per_class():
+    data = _data()
+    data["arms"][1]["runs"][1]["classification_report"]["dog"]["f1"] = 0.8
+    table = experiments.class_f1_table(Results.from_dict(data)).set_index("class")
+    assert table.loc["dog", "test images"] == 4
+    assert table.loc["dog", "F1: plain"] == "0.6000 ± 0.0000"
+    assert table.loc["dog", "F1: stops"] == f"{np.mean([0.6, 0.8]):.4f} ± {np.std([0.6, 0.8], ddof=1):.4f}"
+    assert table.loc["cat", "F1: stops"] == "0.3333 ± 0.0000"

@@ -486,3 +486,17 @@ def curves_caption(results: results_module.Results) -> str:
         return f"Loss and accuracy per epoch: training dashed, validation solid{band}."
     return ("Loss and accuracy per epoch, one line per run (runs stopped early end where they stopped): "
             "training dashed, validation solid; a dot marks the epoch whose weights were evaluated.")
+
+
+def class_f1_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:
+    """One row per class: its test images and each arm's F1 score on them (evaluated weights), as
+    'mean ± sd' over runs; precision and recall are in the results file."""
+    rows = []
+    for name in results.dataset.class_names:
+        first = results.arms[0].runs[0].classification_report[name]
+        row = {"class": name, "test images": int(first["support"])}
+        for arm in results.arms:
+            row[f"F1: {arm.name}"] = mean_sd([run.classification_report[name]["f1"] for run in arm.runs], digits,
+                                             f"F1 of {name!r} for {arm.name!r}")
+        rows.append(row)
+    return pd.DataFrame(rows)
