@@ -70,6 +70,7 @@ class Result:
     outcome: Outcome
     notebook: str | None = None  # the executed notebook (JSON) on success
     failed_notebook: str | None = None  # the partly executed notebook on failure
+    results: str | None = None  # the results file (JSON) the kernel wrote, on success
 
 
 @dataclass
@@ -120,6 +121,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     record = cache.read_record(chapter_id)
     if record and not cache.output_path(chapter_id).exists():
         record = None
+    if record and record.get("results") and not cache.results_path(chapter_id).exists():
+        record = None  # its results file is gone: run again rather than show a page without one
     changed = cache.changed_components(record and record.get("components"), components)
     if force and not changed:
         changed = ["forced"]
@@ -169,10 +172,11 @@ def run_chapter(plan: Plan) -> Result:
     progress_file = progress_path(chapter.id)
     progress_file.parent.mkdir(parents=True, exist_ok=True)
     progress.report("start", path=progress_file, chapter=chapter.id)
-    env = executors.kernel_env(json.dumps(run_description(plan, progress_file)))
-    manager = executors.kernel_manager_class(env, paths.BUILD_DIR / "logs" / f"{chapter.id}.kernel.log")
     with tempfile.TemporaryDirectory(prefix=f"coursebook-{chapter.id}-") as workdir:
         tmp = Path(workdir) / f"{chapter.id}.ipynb"
+        tmp_results = Path(workdir) / f"{chapter.id}.results.json"  # written by run.save_results
+        env = executors.kernel_env(json.dumps(run_description(plan, progress_file, tmp_results)))
+        manager = executors.kernel_manager_class(env, paths.BUILD_DIR / "logs" / f"{chapter.id}.kernel.log")
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -188,7 +192,9 @@ def run_chapter(plan: Plan) -> Result:
                           failed_notebook=failed)
         seconds = time.perf_counter() - start
         tidy_outputs(tmp)
-        return Result(Outcome(chapter.id, "executed", reason, seconds), notebook=tmp.read_text(encoding="utf-8"))
+        results = tmp_results.read_text(encoding="utf-8") if tmp_results.exists() else None
+        return Result(Outcome(chapter.id, "executed", reason, seconds), notebook=tmp.read_text(encoding="utf-8"),
+                      results=results)
 
 
 def run_safely(plan: Plan) -> Result:
@@ -216,8 +222,9 @@ def commit(plan: Plan, result: Result) -> Outcome:
         outcome.status = "failed"
         return outcome
     cache.atomic_write_text(cache.output_path(chapter_id), result.notebook)
+    write_results(chapter_id, result.results)
     cache.failed_path(chapter_id).unlink(missing_ok=True)  # an earlier failure is no longer current
-    write_record(plan, outcome.seconds)
+    write_record(plan, outcome.seconds, results=cache.results_path(chapter_id).name if result.results else None)
     return outcome
 
 
@@ -241,15 +248,26 @@ def rerender(plan: Plan) -> Outcome:
     page = prose.rerender(executed, source, plan.resolved.values)
     cache.atomic_write_text(cache.output_path(chapter.id), nbformat.writes(page) + "\n")
     old = cache.read_record(chapter.id) or {}
-    write_record(plan, float(old.get("seconds", 0.0)), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    write_record(plan, float(old.get("seconds", 0.0)), results=old.get("results"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return Outcome(chapter.id, "re-rendered", describe_reason(plan.changed), time.perf_counter() - start)
+
+
+def write_results(chapter_id: str, results: str | None) -> None:
+    """The results file the kernel wrote becomes ``<id>.results.json``; a chapter that wrote none has
+    none (an older file would disagree with the new page)."""
+    if results is None:
+        cache.results_path(chapter_id).unlink(missing_ok=True)
+    else:
+        cache.atomic_write_text(cache.results_path(chapter_id), results)
 
 
 def progress_path(chapter_id: str) -> Path:
     return paths.BUILD_DIR / "progress" / f"{chapter_id}.jsonl"
 
 
-def run_description(plan: Plan, progress_file: Path | None = None) -> dict[str, Any]:
+def run_description(plan: Plan, progress_file: Path | None = None, results_path: Path | None = None) -> dict[str, Any]:
+    """What the kernel needs to know about its run (read by ``runtime.start``); ``results_path`` is
+    the temporary file ``run.save_results`` writes to."""
     r = plan.resolved
     return {
         "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
@@ -258,6 +276,7 @@ def run_description(plan: Plan, progress_file: Path | None = None) -> dict[str, 
         "text_parameters": prose.text_parameters(r.chapter.notebook, list(r.values)),
         "deterministic": executors.deterministic(),
         "progress_file": str(progress_file) if progress_file else None,
+        "results_path": str(results_path) if results_path else None,
     }
 
 

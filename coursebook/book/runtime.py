@@ -13,6 +13,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ class ChapterRun:
     interactive: bool
     dataset: dict[str, Any] | None = None
     planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
+    results_path: str | None = None  # where the runner wants the results file (None: opened by hand)
     device: str = ""
     text_parameters: list[str] = field(default_factory=list)  # quoted in the page's text, not read by code
     deterministic: bool = False  # op determinism on (DETERMINISTIC=1)
@@ -67,6 +69,21 @@ class ChapterRun:
         }
         if dataset.is_synthetic:
             show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
+
+    def save_results(self, results: Any) -> str | None:
+        """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the
+        path the runner gave; the runner keeps it as ``book/chapters/<id>.results.json`` only if the
+        whole chapter succeeds. Opened by hand, the results are checked but written nowhere.
+        Returns the path written, or None."""
+        text = results.to_json()  # checks the schema and that every number is finite
+        if not self.results_path:
+            return None
+        self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
+                                      f"(schema version {results.schema_version})")
+        from coursebook.atomic import atomic_write_text
+
+        atomic_write_text(Path(self.results_path), text)
+        return self.results_path
 
     def card(self) -> str:
         """Display (and return) the run card as a Markdown table."""
@@ -100,6 +117,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
         interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
         text_parameters=list(info.get("text_parameters", [])), deterministic=determinism,
+        results_path=info.get("results_path"),
     )
     run.device = describe_device()
     return run
