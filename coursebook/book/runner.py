@@ -15,15 +15,13 @@ import subprocess
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, paths
+from coursebook.book import cache, interrupts, paths
 from coursebook.book.provenance import git_commit
 from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
@@ -169,9 +167,11 @@ def execute(plan: Plan) -> Outcome:
 
 
 def _execute_safely(plan: Plan) -> Outcome:
-    """``execute`` for a worker process: an unexpected error becomes a failed outcome."""
+    """``execute`` for a worker process: an unexpected error becomes a failed outcome; Ctrl-C or
+    SIGTERM stops the kernel and removes the chapter's temporary files (the old output stays)."""
     try:
-        return execute(plan)
+        with interrupts.leaves_nothing(plan.chapter_id):
+            return execute(plan)
     except Exception:  # noqa: BLE001
         return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
 
@@ -256,7 +256,7 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print) -> Summary:
     for plan in todo:
         log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)})")
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        with interrupts.worker_pool(jobs) as pool:
             results = list(pool.map(_execute_safely, todo))
     else:
         results = [_execute_safely(plan) for plan in todo]
