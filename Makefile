@@ -19,7 +19,9 @@ export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false  # JAX: take GPU memory as needed, so chapters can share a GPU
 
-RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)")
+NOWAIT ?=
+# Values go to the runner as they are: it checks them and says what is wrong in one line.
+RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)") $(if $(NOWAIT),--no-wait)
 
 .PHONY: book run test bench publish pdf venv clean help
 
@@ -36,11 +38,11 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.requirements-*
 	@touch $@
 
-book: $(STAMP)  ## execute every out-of-date chapter, then build _build/html
-	$(PY) -m coursebook build $(RUNNER_ARGS)
+book: $(STAMP)  ## execute every out-of-date chapter, then build _build/html (NOWAIT=1: refuse if another build runs)
+	$(PY) -m coursebook build $(RUNNER_ARGS) $(if $(PARAMS),--set $(PARAMS))
 
 run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=value ..."
-	@test -n "$(CHAPTER)" || { echo "make run: set CHAPTER=<id> (see _toc.yml)"; exit 2; }
+	@test -n "$(CHAPTER)" || { echo "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)" >&2; exit 2; }
 	$(PY) -m coursebook build $(RUNNER_ARGS) --chapter "$(CHAPTER)" --set $(PARAMS)
 
 test: $(STAMP)  ## the test suite (what CI runs)

@@ -91,16 +91,56 @@ def failed_path(chapter_id: str) -> Path:
 def read_record(chapter_id: str) -> dict[str, Any] | None:
     """The last successful run's record, or None (missing or unreadable)."""
     try:
-        return json.loads(record_path(chapter_id).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads(record_path(chapter_id).read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
+    """The last successful run's record (None: no previous result) and, if its files cannot be
+    trusted, why: ``"damaged <file> (<reason>)"``. A damaged chapter is executed again; its files
+    are replaced only when that run succeeds."""
+    record_file, output = record_path(chapter_id), output_path(chapter_id)
+    if not record_file.exists() or not output.exists():
+        return None, ""
+    record = read_record(chapter_id)
+    if record is None:
+        return None, f"damaged {_rel(record_file)} (not a JSON object)"
+    components = record.get("components")
+    if not (isinstance(components, dict) and set(COMPONENTS) <= set(components)
+            and record.get("key") == key_of(components)):
+        return None, f"damaged {_rel(record_file)} (edited: its key does not match its inputs)"
+    try:
+        notebook = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"damaged {_rel(output)} (not valid JSON)"
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        return None, f"damaged {_rel(output)} (not a notebook)"
+    return record, ""
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the umask lets a new file have it (what ``open`` would give)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename: readers never see half a file."""
+    """Write via a temporary file in the same directory and rename: readers never see half a file.
+    The file gets the mode ``open`` would give it (mkstemp alone would make it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

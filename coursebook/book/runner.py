@@ -24,7 +24,7 @@ import nbformat
 from coursebook.book import cache, interrupts, paths
 from coursebook.book.provenance import git_commit
 from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
-from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
+from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
                                toc_chapter_ids)
 
 
@@ -96,10 +96,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
     }
-    record = cache.read_record(chapter_id)
-    if record and not cache.output_path(chapter_id).exists():
-        record = None
-    changed = cache.changed_components(record and record.get("components"), components)
+    record, damage = cache.previous_run(chapter_id)
+    changed = [damage] if damage else cache.changed_components(record and record["components"], components)
     if force and not changed:
         changed = ["forced"]
     return Plan(resolved, components, changed, fingerprint)
@@ -109,6 +107,7 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
               data: str | None = None, force: bool = False) -> list[Plan]:
     """Validate and plan the given chapters (default: every chapter in ``_toc.yml``)."""
     all_ids = toc_chapter_ids()
+    check_toc(all_ids)
     check_profile_keys(profile, all_ids)
     plans = []
     for chapter_id in chapters or all_ids:
@@ -122,6 +121,8 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
 def describe_reason(changed: list[str]) -> str:
     if not changed:
         return "inputs unchanged"
+    if changed[0].startswith("damaged "):
+        return f"{changed[0]}: executing again"
     if len(changed) == len(cache.COMPONENTS):
         return "no previous result"
     return "changed: " + ", ".join(changed)
@@ -239,7 +240,25 @@ def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
     cell = getattr(err, "exec_count", None)
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
     where = f"cell [{cell}]" if cell is not None else "before the first cell"
+    if type(err).__name__ == "DeadKernelError":
+        where, ename, evalue = dying_cell(failed), "kernel died", "killed (out of memory, or a signal)"
     return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]} (notebook kept at {failed.relative_to(paths.ROOT)})"
+
+
+def dying_cell(notebook: Path) -> str:
+    """The cell a dead kernel was running: the last one Papermill started (it has no count)."""
+    try:
+        cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    except (OSError, ValueError):
+        return "an unknown cell"
+    count = 0
+    for cell in cells:
+        if cell.get("execution_count"):
+            count = cell.execution_count
+        elif cell.metadata.get("papermill", {}).get("start_time"):
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")
+            return f"cell [{count + 1}] ({first.strip()[:80]})"
+    return "an unknown cell"
 
 
 # --------------------------------------------------------------------------- the whole book

@@ -14,6 +14,7 @@ from typing import BinaryIO
 import numpy as np
 
 from coursebook.book import paths
+from coursebook.book.cache import umask_mode
 
 CACHE_ENV = "COURSEBOOK_CACHE"
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
@@ -63,6 +64,7 @@ def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> Non
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode())  # what open() would give, not mkstemp's 0600
         with os.fdopen(fd, "wb") as tmp_file:
             write(tmp_file)
         os.replace(tmp_name, target)
