@@ -136,9 +136,9 @@ def load_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise ParameterError(f"{_rel(path)}: file not found") from None
     except yaml.MarkedYAMLError as err:
-        line = f" line {err.problem_mark.line + 1}:" if err.problem_mark else ""
+        line = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
         problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
-        raise ParameterError(f"{_rel(path)}:{line} not valid YAML: {problem}") from None
+        raise ParameterError(f"{_rel(path)}: not valid YAML{line}: {problem}") from None
     except yaml.YAMLError as err:
         raise ParameterError(f"{_rel(path)}: not valid YAML: {' '.join(str(err).split())}") from None
 
