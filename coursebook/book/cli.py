@@ -28,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     except CommandLineError as err:
         print(f"error: command line: {err}", file=sys.stderr)
         return 2
-    if args.command == "build":
-        interrupts.install()
     start = time.perf_counter()
     try:
         return _main(args, start)
@@ -48,7 +46,7 @@ def _main(args: argparse.Namespace, start: float) -> int:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
         return 0
     try:
-        with lock.build_lock(wait=not args.no_wait):
+        with interrupts.handled(), lock.build_lock(wait=not args.no_wait):
             return _build(args, start)
     except lock.Busy as err:
         print(f"error: {err}", file=sys.stderr)
@@ -59,8 +57,16 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
     overrides = params.parse_overrides(args.set or [])
     if args.set and not args.chapter:
         raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
+    if args.profile not in params.PROFILES:
+        raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {args.profile!r} is not "
+                                    f"allowed: unknown profile (expected one of {{{', '.join(params.PROFILES)}}})")
     if args.chapter:
-        params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
+        try:
+            params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
+        except params.ParameterError as err:
+            if str(err).startswith("unknown chapter"):
+                raise params.ParameterError(f"command line: key 'chapter' (--chapter, CHAPTER=): {err}") from None
+            raise
     return runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
                             force=bool(args.chapter))
 

@@ -58,7 +58,20 @@ def install() -> None:
         signal.signal(sig, _on_signal)
 
 
-def _install_in_worker() -> None:
+@contextmanager
+def handled() -> Iterator[None]:
+    """`install` for the duration of a build; the previous handlers come back afterwards."""
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    install()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def install_in_worker() -> None:
+    """Initializer of a pool worker process: interruptions clean up, then the worker exits."""
     global _in_worker
     _in_worker = True
     install()
@@ -114,7 +127,7 @@ def leaves_nothing(chapter_id: str) -> Iterator[None]:
 @contextmanager
 def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers clean up like the main process when interrupted."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_install_in_worker)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=install_in_worker)
     try:
         yield pool
     except BaseException as error:
