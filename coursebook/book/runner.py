@@ -246,19 +246,20 @@ def keep_failed(tmp: Path, chapter_id: str, err: Exception) -> str:
 
 
 def dying_cell(notebook: Path) -> str:
-    """The cell a dead kernel was running: the last one Papermill started (it has no count)."""
+    """The cell a dead kernel was running: the last code cell Papermill started (its count, if the
+    kernel did not announce one, follows the previous cell's)."""
     try:
-        cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+        cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
     except (OSError, ValueError):
         return "an unknown cell"
-    count = 0
-    for cell in cells:
-        if cell.get("execution_count"):
-            count = cell.execution_count
-        elif cell.metadata.get("papermill", {}).get("start_time"):
-            first = next((line for line in cell.source.splitlines() if line.strip()), "")
-            return f"cell [{count + 1}] ({first.strip()[:80]})"
-    return "an unknown cell"
+    started = [i for i, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return "an unknown cell"
+    cell, count = cells[started[-1]], 0
+    for earlier in cells[: started[-1] + 1]:
+        count = earlier.get("execution_count") or count + (earlier is cell)
+    first = next(line for line in cell.source.splitlines() if line.strip())
+    return f"cell [{count}] ({first.strip()[:80]})"
 
 
 # --------------------------------------------------------------------------- the whole book
