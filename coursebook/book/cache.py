@@ -83,6 +83,11 @@ def output_path(chapter_id: str) -> Path:
     return paths.CHAPTERS_DIR / f"{chapter_id}.ipynb"
 
 
+def results_path(chapter_id: str) -> Path:
+    """What a training chapter measured (``coursebook.course.results``), kept with its last good output."""
+    return paths.CHAPTERS_DIR / f"{chapter_id}.results.json"
+
+
 def failed_path(chapter_id: str) -> Path:
     """Where the notebook of a failed run is kept for inspection (the last good output stays)."""
     return paths.CHAPTERS_DIR / f"{chapter_id}.failed.ipynb"
@@ -117,7 +122,23 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"damaged {_rel(output)} (not valid JSON)"
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         return None, f"damaged {_rel(output)} (not a notebook)"
-    return record, ""
+    return (None, damage) if (damage := _results_damage(chapter_id, record)) else (record, "")
+
+
+def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
+    """Why ``<id>.results.json`` is not the file the last run wrote ('' if it is, or there is none)."""
+    results = results_path(chapter_id)
+    written = record.get("results")  # digest of the results file the run wrote ("missing": it wrote none)
+    if written is not None and file_digest(results) != written:
+        return f"damaged {_rel(results)} ({'missing' if not results.exists() else 'edited or truncated'})"
+    if written is None and results.exists():  # a record from before the digest: check the schema
+        from coursebook.course.results import Results, ResultsError
+
+        try:
+            Results.load(results)
+        except ResultsError as err:
+            return f"damaged {_rel(results)} ({str(err).removeprefix(str(results) + ': ')})"
+    return ""
 
 
 def _rel(path: Path) -> str:

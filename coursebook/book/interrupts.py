@@ -29,7 +29,7 @@ from coursebook.book import paths
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 KERNEL_STOP_SECONDS = 5.0
-TEMPORARY_PATTERNS = (".*.running.ipynb", ".*.tmp")  # Papermill's output in progress; atomic writes
+TEMPORARY_PATTERNS = (".*.running.*", ".*.tmp")  # a run's notebook and results in progress; atomic writes
 
 _in_worker = False
 _executing = False
