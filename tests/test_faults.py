@@ -469,7 +469,8 @@ def test_a_parameter_value_is_passed_as_data_never_run(sleepy):
 def project(mini_project, monkeypatch):
     """The mini project with an optimizer choice; no kernel may start, no network is tried."""
     write_notebook(mini_project / "notebooks" / "train.ipynb",
-                   PARAMETERS_CELL + 'optimizer = "adam"      # {adam, sgd} optimizer\n', "result = epochs * 2")
+                   PARAMETERS_CELL + 'optimizer = "adam"      # {adam, sgd} optimizer\n'
+                   'arms = [{"name": "a", "model": "tiny"}]  # {@arms} arms compared\n', "result = epochs * 2")
     monkeypatch.setattr(data.cifar10, "network_reachable", lambda *a, **k: False)
     monkeypatch.setenv("KERAS_HOME", str(mini_project / "keras-home"))
     monkeypatch.setenv("COURSEBOOK_CACHE", str(mini_project / "cache"))
@@ -538,6 +539,17 @@ BAD_INPUT = {
                                      [f"{SPEC}[0] (conv)", "input too small", "(-7, -7, 8)"]),
     "shapes that cannot chain": (_spec("  - flatten\n  - conv: {filters: 8, kernel: 3}\n"), [],
                                  [f"{SPEC}[1] (conv)", "needs a (height, width, channels) input", "(3072,)"]),
+    "unknown arm key": (_chapter("  arms: [{name: a, model: tiny, colour: red}]\n"), [],
+                        ["params/alpha.yaml", "arm 'a' (arms[0])", "unknown key 'colour'", "allowed: name, model"]),
+    "patience over the epochs": (_chapter("  epochs: 5\n  arms: [{name: a, model: tiny, early_stopping: {patience: 5}}]\n"),
+                                 [], ["params/alpha.yaml", "arm 'a'", "early_stopping.patience", "5"]),
+    "empty arm list": (_chapter("  arms: []\n"), [], ["params/alpha.yaml", "key 'arms'", "value []", "non-empty list"]),
+    "duplicated arm name": (_chapter("  arms: [{name: a, model: tiny}, {name: a, model: wide}]\n"), [],
+                            ["params/alpha.yaml", "arm 'a' (arms[1])", "key 'name'", "'a'", "arms[0] has the same name"]),
+    "arm whose model spec is broken": ({**_spec("  - conv: {filters: 8, kernel: 3}\n  - dense: {units: 4}\n"),
+                                        **_chapter("  arms: [{name: a, model: bad}]\n")}, [],
+                                       ["params/alpha.yaml", "key 'arms'", "model 'bad'", f"{SPEC}[1] (dense)",
+                                        "needs a flat input"]),
     "toc entry without a params file": ({"_toc.yml": TOC_WITHOUT_BETA.replace("alpha", "gamma")
                                          + "      - file: book/chapters/alpha\n      - file: book/chapters/beta\n"}, [],
                                         ["_toc.yml", "entry 'book/chapters/gamma'", "no params/gamma.yaml"]),

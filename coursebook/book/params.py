@@ -351,6 +351,7 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
             _check_model_specs(name, values[name], where_of.get(name, _rel(chapter.notebook)))
         if decl.choices == (ARMS_CHOICES,):
             check_arms(values, name, where_of)
+            _check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
     return Resolved(chapter, profile, values, origin)
 
 
@@ -362,7 +363,8 @@ def _check_model_specs(key: str, value: str | list[str], where: str) -> None:
         try:
             load_spec(name)
         except ModelSpecError as err:
-            raise ParameterError(f"{where}: key '{key}': model '{name}': {' '.join(str(err).split())}") from None
+            problem = " ".join(str(err).replace(f"{paths.ROOT}/", "").split())  # spec paths relative to the project
+            raise ParameterError(f"{where}: key '{key}': model '{name}': {problem}") from None
 
 
 def check_arms(values: dict[str, Any], name: str, where_of: dict[str, str]) -> None:
