@@ -54,11 +54,14 @@ def sleepy(mini_project):
 def previous_result(chapter_id: str, nap: float = 0.5) -> dict[Path, bytes]:
     """A good result of an earlier run (with another ``nap``, so the chapter is stale): files and bytes."""
     plan = runner.plan_chapter(chapter_id, "quick", {"nap": nap})
-    out, record = cache.output_path(chapter_id), cache.record_path(chapter_id)
+    out, record, results = (cache.output_path(chapter_id), cache.record_path(chapter_id),
+                            cache.results_path(chapter_id))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cells": [], "metadata": {"earlier": nap}, "nbformat": 4, "nbformat_minor": 5}))
-    record.write_text(json.dumps({"chapter": chapter_id, "key": plan.key, "components": plan.components}))
-    return {path: path.read_bytes() for path in (out, record)}
+    results.write_text(json.dumps({"schema_version": 1, "earlier": nap}))
+    record.write_text(json.dumps({"chapter": chapter_id, "key": plan.key, "components": plan.components,
+                                  "results": cache.file_digest(results)}))
+    return {path: path.read_bytes() for path in (out, record, results)}
 
 
 def _default_sigint() -> None:
@@ -254,12 +257,24 @@ def test_stale_lock_of_a_dead_process_is_taken_over(sleepy):
 
 
 def _good_previous(chapter: str = "alpha") -> runner.Plan:
+    """An up-to-date chapter: notebook, results file, and a record with the results file's digest."""
     plan = runner.plan_chapter(chapter, "quick", None)
     cache.output_path(chapter).parent.mkdir(parents=True, exist_ok=True)
     cache.output_path(chapter).write_text('{"cells": []}')
-    cache.record_path(chapter).write_text(json.dumps({"key": plan.key, "components": plan.components}))
+    cache.results_path(chapter).write_text('{"schema_version": 1, "arms": "as the run wrote them"}')
+    results_digest = hashlib.sha256(cache.results_path(chapter).read_bytes()).hexdigest()[:16]
+    cache.record_path(chapter).write_text(json.dumps({"key": plan.key, "components": plan.components,
+                                                      "results": results_digest}))
     assert runner.plan_chapter(chapter, "quick", None).changed == []
     return plan
+
+
+def _record_without_results_digest() -> None:
+    """A record written before the runner kept the digest: the results file's schema is checked."""
+    record = json.loads(cache.record_path("alpha").read_text())
+    del record["results"]
+    cache.record_path("alpha").write_text(json.dumps(record))
+    cache.results_path("alpha").write_text('{"schema_version": 1, "chapter": ')
 
 
 def _edit_record(path: Path) -> None:
@@ -275,6 +290,12 @@ def _edit_record(path: Path) -> None:
     (lambda: cache.output_path("alpha").write_text('{"cells": [{"sou'), "alpha.ipynb (not valid JSON)"),
     (lambda: cache.output_path("alpha").write_bytes(b"\xff\xfe\x00"), "alpha.ipynb (not valid JSON)"),
     (lambda: cache.output_path("alpha").write_text('{"metadata": {}}'), "alpha.ipynb (not a notebook)"),
+    (lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "as the run w'),
+     "alpha.results.json (edited or truncated)"),
+    (lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "edited by hand"}'),
+     "alpha.results.json (edited or truncated)"),
+    (lambda: cache.results_path("alpha").unlink(), "alpha.results.json (missing)"),
+    (_record_without_results_digest, "alpha.results.json (not valid results JSON: Expecting value: line 1 column 34 (char 33))"),
 ])
 def test_damaged_previous_state_is_said_in_one_line_and_executed_again(sleepy, damage, expected):
     _good_previous()
