@@ -238,6 +238,22 @@ def test_second_build_waits_for_the_first_then_runs(sleepy):
     assert any("reused    alpha" in line for line in lines) and any("reused    beta" in line for line in lines)
 
 
+def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(sleepy):
+    before = previous_result("alpha")
+    lines: list[str] = []
+    with lock.build_lock():
+        proc = start_build("--chapter", "alpha")
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        wait_until(lambda: lines, 60, "the second build to say that it waits")
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 130
+    assert one_line(err, "interrupted") == ("coursebook: interrupted by SIGINT during the build: "
+                                            "no chapter was being executed, nothing was changed")
+    assert {path: path.read_bytes() for path in before} == before and kernels(sleepy) == []
+
+
 def test_stale_lock_of_a_dead_process_is_taken_over(sleepy):
     holder = subprocess.Popen(
         [sys.executable, "-c", "from coursebook.book import lock; import time\n"
@@ -634,3 +650,56 @@ def test_make_run_without_chapter_says_so(project):
     assert result.returncode == 2
     assert one_line(result.stderr, "error:") == (
         "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)")
+
+
+# --------------------------------------------------------------------------- determinism
+
+DETERMINISM_CHAPTER = "determinism-check"
+DETERMINISM_PARAMS = f"""\
+notebook: compare-models.ipynb
+title: Determinism check
+parameters:
+  question: Does the same seed give the same histories?
+  arms:
+    - {{name: tiny, model: {DETERMINISM_CHAPTER}}}
+  repeats: 1
+  epochs: 2
+  batch_size: 50
+  seed: 3
+"""
+
+
+def _source_tree(directory: str, names: list[str]) -> set[str]:
+    """Copy the project as a fresh clone has it: no environment, builds, data or executed chapters."""
+    here = Path(directory).resolve()
+    skip = set(names) & {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+    if here == REPO:
+        skip |= set(names) & {".git", ".venv", "_build", ".cache", "data"}
+    if here == REPO / "book":
+        skip |= set(names) & {"chapters"}
+    return skip
+
+
+def test_the_same_chapter_twice_on_cpu_writes_identical_histories(tmp_path):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=_source_tree)
+    (project / "params" / "models" / f"{DETERMINISM_CHAPTER}.yaml").write_text(
+        "title: Tiny CNN\nsource: tests\ninput_shape: [32, 32, 3]\nlayers:\n"
+        "  - conv: {filters: 4, kernel: 3, activation: relu}\n  - maxpool: {size: 4}\n  - flatten\n"
+        "  - dense: {units: num_classes, activation: softmax}\n")
+    (project / "params" / f"{DETERMINISM_CHAPTER}.yaml").write_text(DETERMINISM_PARAMS)
+    env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
+    env |= {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
+    histories = []
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
+                                 "--chapter", DETERMINISM_CHAPTER, "--no-html"], cwd=project, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        saved = json.loads((project / "book" / "chapters" / f"{DETERMINISM_CHAPTER}.results.json").read_text())
+        histories.append([run["history"] for arm in saved["arms"] for run in arm["runs"]])
+    first, second = histories
+    assert first and all(len(values) == 2 for history in first for values in history.values())  # 2 epochs
+    assert first == second  # exactly: every loss and accuracy of every epoch
