@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args, start)
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: one line saying what was kept, no traceback
-        return interrupts.report(interrupts.as_interrupted(err), start)
+        return interrupts.report(interrupts.as_interrupted(err))
 
 
 def _main(args: argparse.Namespace, start: float) -> int:

@@ -1,9 +1,10 @@
 """Ctrl-C and SIGTERM during a build: stop cleanly, leave nothing half-done.
 
 The runner's main process and its worker processes turn SIGINT and SIGTERM into `Interrupted`
-(a BaseException, so ``except Exception`` never swallows it). A chapter being executed stops,
-its kernel is shut down (and killed if it does not go), its temporary notebook is removed, and
-the previous executed notebook and records stay as they were. The command line then prints one
+(a KeyboardInterrupt, so ``except Exception`` never swallows it). A chapter being executed stops,
+its kernel is shut down at once (it runs in its own session, so a terminal's Ctrl-C never reaches
+it), its temporary files are removed, and the previous executed notebook, record and results file
+stay as they were. The command line then prints one
 line and exits with 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 
 A run killed with SIGKILL cannot clean up: `remove_leftovers` deletes its temporary files at the
@@ -217,19 +218,21 @@ def _finished(plan) -> bool:
         return False
 
 
-def report(interrupted: Interrupted, start: float = 0.0) -> int:
+def report(interrupted: Interrupted) -> int:
     """Stop what is left, print one line, return the exit status (128 + signal number)."""
     stop_kernels()
     done = [p.chapter_id for p in _watched if _finished(p)]
     cut = [p.chapter_id for p in _watched if p.chapter_id not in done]
+    after = f"; finished before it: {', '.join(done)}" if done else ""
     if current is not None:
-        where, kept = f"chapter {current}", "nothing was changed (its previous notebook and record are kept)"
+        where, kept = f"chapter {current}", "nothing was changed (its previous notebook, record and results are kept)"
     elif cut:
         where = "chapter" + ("s " if len(cut) > 1 else " ") + ", ".join(cut)
-        kept = "nothing of " + ("theirs" if len(cut) > 1 else "it") + " was changed (previous notebooks and records are kept)"
+        kept = "nothing of " + ("theirs" if len(cut) > 1 else "it") + " was changed (previous notebooks, records and results are kept)"
+    elif done:
+        where, kept, after = "the HTML build", f"every chapter was executed and is kept ({', '.join(done)})", ""
     else:
         where, kept = "the build", "no chapter was being executed, nothing was changed"
-    after = f"; finished before it: {', '.join(done)}" if done else ""
     print(f"coursebook: interrupted by {interrupted.name} during {where}: {kept}{after}", file=sys.stderr)
     return interrupted.exit_status
 
