@@ -269,6 +269,30 @@ def test_stale_lock_of_a_dead_process_is_taken_over(sleepy):
     assert said == [f"coursebook: took over the build lock of pid {holder.pid}, which is no longer running"]
 
 
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_unwritable_checkout_is_one_line_and_keeps_the_previous_result(sleepy, monkeypatch, capsys, code):
+    before = previous_result("alpha")
+    target = cache.record_path("alpha")
+
+    def refuse(plan):
+        raise OSError(code, os.strerror(code), str(target))
+
+    monkeypatch.setattr(runner, "execute", refuse)
+    summary = runner.execute_all([runner.plan_chapter("alpha", "quick", None)])
+    assert [o.status for o in summary.outcomes] == ["failed"]
+    assert summary.outcomes[0].error == f"cannot write {target}: {os.strerror(code)} (the previous result is kept)"
+    assert {path: path.read_bytes() for path in before} == before
+
+    def no_lock(*args):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(lock, "_acquire", no_lock)
+    capsys.readouterr()
+    assert cli.main(["build", "--no-html", "--profile", "quick"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: cannot take the build lock {lock.lock_path()}: {os.strerror(code)}\n"
+
+
 # --------------------------------------------------------------------------- damaged state
 
 

@@ -50,7 +50,7 @@ def _main(args: argparse.Namespace, start: float) -> int:
             return _build(args, start)
     except lock.Busy as err:
         print(f"error: {err}", file=sys.stderr)
-        return lock.BUSY_EXIT_STATUS
+        return err.exit_status
 
 
 def _plan(args: argparse.Namespace) -> list[runner.Plan]:

@@ -22,7 +22,11 @@ BUSY_EXIT_STATUS = 75  # EX_TEMPFAIL: try again later
 
 
 class Busy(RuntimeError):
-    """Another build holds the lock and we were told not to wait."""
+    """Another build holds the lock and we were told not to wait, or the lock cannot be taken."""
+
+    def __init__(self, message: str, exit_status: int = BUSY_EXIT_STATUS):
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 def lock_path() -> Path:
@@ -51,8 +55,18 @@ def build_lock(wait: bool = True, log: Callable[[str], None] = print) -> Iterato
     path = lock_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise Busy(f"cannot create {path.parent}: {err.strerror}") from None
+        lock = _acquire(path, wait, log)
+        _owner_path().write_text(f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+    except OSError as err:  # a read-only or full checkout
+        raise Busy(f"cannot take the build lock {path}: {err.strerror or err}", exit_status=1) from None
+    try:
+        yield
+    finally:
+        _owner_path().unlink(missing_ok=True)
+        lock.release()
+
+
+def _acquire(path: Path, wait: bool, log: Callable[[str], None]) -> FileLock:
     lock = FileLock(path)
     try:
         lock.acquire(timeout=0)
@@ -67,9 +81,4 @@ def build_lock(wait: bool = True, log: Callable[[str], None] = print) -> Iterato
     previous = holder()
     if previous is not None and previous != os.getpid() and not psutil.pid_exists(previous):
         log(f"coursebook: took over the build lock of pid {previous}, which is no longer running")
-    _owner_path().write_text(f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
-    try:
-        yield
-    finally:
-        _owner_path().unlink(missing_ok=True)
-        lock.release()
+    return lock

@@ -180,6 +180,10 @@ def _execute_safely(plan: Plan) -> Outcome:
     try:
         with interrupts.leaves_nothing(plan.chapter_id):
             return execute(plan)
+    except OSError as err:  # a read-only or full disk: the system's reason, in one line
+        where = f" {err.filename}" if err.filename else ""
+        return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0,
+                       f"cannot write{where}: {err.strerror or err} (the previous result is kept)")
     except Exception:  # noqa: BLE001
         return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
 
