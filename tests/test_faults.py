@@ -28,6 +28,7 @@ import numpy as np
 import psutil
 import pytest
 
+from coursebook import atomic
 from coursebook.book import cache, cli, interrupts, lock, params, paths, runner
 from coursebook.course import data
 from tests.conftest import PARAMETERS_CELL, model_spec, write_notebook
@@ -60,7 +61,7 @@ def previous_result(chapter_id: str, nap: float = 0.5) -> dict[Path, bytes]:
     out.write_text(json.dumps({"cells": [], "metadata": {"earlier": nap}, "nbformat": 4, "nbformat_minor": 5}))
     results.write_text(json.dumps({"schema_version": 1, "earlier": nap}))
     record.write_text(json.dumps({"chapter": chapter_id, "key": plan.key, "components": plan.components,
-                                  "results": cache.file_digest(results)}))
+                                  "results": results.name, "results_digest": cache.file_digest(results)}))
     return {path: path.read_bytes() for path in (out, record, results)}
 
 
@@ -304,7 +305,8 @@ def _good_previous(chapter: str = "alpha") -> runner.Plan:
     cache.results_path(chapter).write_text('{"schema_version": 1, "arms": "as the run wrote them"}')
     results_digest = hashlib.sha256(cache.results_path(chapter).read_bytes()).hexdigest()[:16]
     cache.record_path(chapter).write_text(json.dumps({"key": plan.key, "components": plan.components,
-                                                      "results": results_digest}))
+                                                      "results": f"{chapter}.results.json",
+                                                      "results_digest": results_digest}))
     assert runner.plan_chapter(chapter, "quick", None).changed == []
     return plan
 
@@ -312,7 +314,7 @@ def _good_previous(chapter: str = "alpha") -> runner.Plan:
 def _record_without_results_digest() -> None:
     """A record written before the runner kept the digest: the results file's schema is checked."""
     record = json.loads(cache.record_path("alpha").read_text())
-    del record["results"]
+    del record["results_digest"]
     cache.record_path("alpha").write_text(json.dumps(record))
     cache.results_path("alpha").write_text('{"schema_version": 1, "chapter": ')
 
@@ -455,7 +457,7 @@ def test_unwritable_dataset_cache_is_a_clear_error(tmp_path, monkeypatch, code):
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(data.core.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(data.DataError) as error:
         data.load_synthetic(30, 20, seed=0, cache_dir=tmp_path / "cache")
     message = str(error.value)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from coursebook.atomic import atomic_write_text  # noqa: F401  (the runner writes records with it)
 from coursebook.book import paths
 
 COMPONENTS = ("notebook", "parameters", "package", "models", "data", "requirements", "backend")
@@ -128,9 +127,11 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
 def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
     """Why ``<id>.results.json`` is not the file the last run wrote ('' if it is, or there is none)."""
     results = results_path(chapter_id)
-    written = record.get("results")  # digest of the results file the run wrote ("missing": it wrote none)
+    if record.get("results") and not results.exists():
+        return f"damaged {_rel(results)} (missing)"
+    written = record.get("results_digest")  # of the results file the run wrote
     if written is not None and file_digest(results) != written:
-        return f"damaged {_rel(results)} ({'missing' if not results.exists() else 'edited or truncated'})"
+        return f"damaged {_rel(results)} (edited or truncated)"
     if written is None and results.exists():  # a record from before the digest: check the schema
         from coursebook.course.results import Results, ResultsError
 
@@ -147,24 +148,3 @@ def _rel(path: Path) -> str:
     except ValueError:
         return str(path)
 
-
-def umask_mode(mode: int = 0o666) -> int:
-    """``mode`` as the umask lets a new file have it (what ``open`` would give)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mode & ~mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename: readers never see half a file.
-    The file gets the mode ``open`` would give it (mkstemp alone would make it 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, umask_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
