@@ -463,6 +463,10 @@ def test_unwritable_dataset_cache_is_a_clear_error(tmp_path, monkeypatch, code):
     message = str(error.value)
     assert f"cannot write to {tmp_path / 'cache'}" in message and os.strerror(code) in message
     assert data.CACHE_ENV in message
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"not checked yet")
+    with pytest.raises(data.DataError, match=f"cannot write to {tmp_path / 'cache'}"):
+        data.content_md5([archive], tmp_path / "cache")  # the checksum index, written at planning
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not bind root; the simulated case above covers it")
