@@ -8,6 +8,7 @@ does both for the whole book, in parallel when asked, and prints what it did and
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -175,14 +176,19 @@ def execute(plan: Plan) -> Outcome:
     return Outcome(chapter.id, "executed", reason, seconds)
 
 
+UNWRITABLE = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
 def _execute_safely(plan: Plan) -> Outcome:
     """``execute`` for a worker process: an unexpected error becomes a failed outcome; Ctrl-C or
     SIGTERM stops the kernel and removes the chapter's temporary files (the old output stays)."""
     try:
         with interrupts.leaves_nothing(plan.chapter_id):
             return execute(plan)
-    except OSError as err:  # a read-only or full disk: the system's reason, in one line
-        where = f" {err.filename}" if err.filename else ""
+    except OSError as err:
+        if err.errno not in UNWRITABLE:
+            return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
+        where = f" {err.filename}" if err.filename else ""  # a read-only or full disk: the system's reason, in one line
         return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0,
                        f"cannot write{where}: {err.strerror or err} (the previous result is kept)")
     except Exception:  # noqa: BLE001
