@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import pytest
 from coursebook import atomic
 from coursebook.book import cache, cli, interrupts, lock, params, paths, runner
 from coursebook.course import data
-from tests.conftest import PARAMETERS_CELL, model_spec, write_notebook
+from tests.conftest import PARAMETERS_CELL, write_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 SLEEPY = "seed = 0  # [0, ] seed\nnap = 0.0  # [0, 600] seconds the chapter sleeps\nlabel = 'x'  # any text"
@@ -711,8 +710,6 @@ def _source_tree(directory: str, names: list[str]) -> set[str]:
 
 
 def test_the_same_chapter_twice_on_cpu_writes_identical_histories(tmp_path):
-    import shutil
-
     project = tmp_path / "project"
     shutil.copytree(REPO, project, ignore=_source_tree)
     (project / "params" / "models" / f"{DETERMINISM_CHAPTER}.yaml").write_text(
