@@ -190,6 +190,19 @@ def test_killed_runner_leaves_temporaries_the_next_build_removes(sleepy):
     assert kernels(sleepy) == []
 
 
+def test_killed_runner_with_workers_leaves_no_worker_kernel_or_file_behind(sleepy):
+    before = previous_result("alpha") | previous_result("beta")
+    proc = start_build("--jobs", "2")
+    running = wait_for_running(proc, sleepy, 2)
+    workers = psutil.Process(proc.pid).children()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert_gone(running + workers)  # the workers are told (SIGTERM) and clean up like an interrupted build
+    assert kernels(sleepy) == []
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(p.name for p in (sleepy / "book" / "chapters").iterdir()) == sorted(p.name for p in before)
+
+
 def test_kernel_that_dies_fails_its_chapter_naming_the_cell_and_the_others_run(sleepy):
     write_notebook(sleepy / "notebooks" / "die.ipynb", SLEEPY, "x = 1",
                    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does",

@@ -72,10 +72,24 @@ def handled() -> Iterator[None]:
 
 
 def install_in_worker() -> None:
-    """Initializer of a pool worker process: interruptions clean up, then the worker exits."""
+    """Initializer of a pool worker process: interruptions clean up, then the worker exits; the
+    worker gets SIGTERM if the runner dies (even by SIGKILL), so it never runs on unsupervised."""
     global _in_worker
     _in_worker = True
     install()
+    _terminate_with_parent()
+
+
+def _terminate_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the runner died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _on_signal(signum: int, _frame) -> None:
