@@ -34,8 +34,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export XLA_PYTHON_CLIENT_PREALLOCATE ?= false  # JAX: take GPU memory as needed, so chapters can share a GPU
 export COURSEBOOK_DETERMINISTIC := $(DETERMINISTIC)
 
-RUNNER_ARGS = --profile "$(PROFILE)" --jobs "$(JOBS)" $(if $(DATA),--data "$(DATA)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
-              $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+NOWAIT ?=
+# The values reach the runner through the environment ("$$NAME"), never as shell text, so no value is
+# ever run by the shell; the runner checks them and says what is wrong in one line. set -f: no globbing.
+export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER
+RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
+              $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
 .PHONY: book run test bench publish pdf venv clean help check-lock
 
@@ -53,12 +57,12 @@ $(STAMP): $(REQUIREMENTS)
 	@rm -f $(VENV)/.requirements-*
 	@touch $@
 
-book: $(STAMP)  ## execute every out-of-date chapter, then build _build/html
-	$(PY) -m coursebook build $(RUNNER_ARGS)
+book: $(STAMP)  ## execute every out-of-date chapter, then build _build/html (NOWAIT=1: refuse if another build runs)
+	set -f; $(PY) -m coursebook build $(RUNNER_ARGS) $(if $(PARAMS),--set $$PARAMS)
 
 run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=value ..."
-	@test -n "$(CHAPTER)" || { echo "make run: set CHAPTER=<id> (see _toc.yml)"; exit 2; }
-	$(PY) -m coursebook build $(RUNNER_ARGS) --chapter "$(CHAPTER)" --set $(PARAMS)
+	@test -n "$$CHAPTER" || { echo "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)" >&2; exit 2; }
+	set -f; $(PY) -m coursebook build $(RUNNER_ARGS) --chapter "$$CHAPTER" --set $$PARAMS
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest

@@ -17,12 +17,20 @@ def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> Non
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode())  # the mode open() would give, like every other file; not mkstemp's 0600
         with os.fdopen(fd, "wb") as tmp_file:
             write(tmp_file)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the umask lets a new file have it (what ``open`` would give)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
 
 
 def atomic_write_text(target: Path, text: str) -> None:

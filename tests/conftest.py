@@ -38,6 +38,13 @@ def write_notebook(path: Path, parameters: str, *body: str) -> Path:
     return path
 
 
+def model_spec(units: int) -> str:
+    """A valid architecture spec (chapters' models are checked when they are planned)."""
+    return (f"title: Dense {units}\nsource: tests\ninput_shape: [32, 32, 3]\n"
+            f"layers:\n  - flatten\n  - dense: {{units: {units}, activation: relu}}\n"
+            "  - dense: {units: num_classes, activation: softmax}\n")
+
+
 @pytest.fixture
 def mini_project(tmp_path, monkeypatch):
     """A project with chapters 'alpha' and 'beta' sharing one notebook; paths point at it."""
@@ -53,8 +60,8 @@ def mini_project(tmp_path, monkeypatch):
         monkeypatch.setattr(paths, name, value)
     write_notebook(root / "notebooks" / "train.ipynb", PARAMETERS_CELL, "result = epochs * 2")
     (root / "params" / "models").mkdir(parents=True)
-    (root / "params" / "models" / "tiny.yaml").write_text("layers: []\n")
-    (root / "params" / "models" / "wide.yaml").write_text("layers: []\n")
+    (root / "params" / "models" / "tiny.yaml").write_text(model_spec(4))
+    (root / "params" / "models" / "wide.yaml").write_text(model_spec(64))
     (root / "params" / "profiles").mkdir()
     for profile in ("smoke", "quick", "full"):
         (root / "params" / "profiles" / f"{profile}.yaml").write_text("defaults: {}\nchapters: {}\n")

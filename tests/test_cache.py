@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from coursebook.book import cache, runner
+from tests.conftest import model_spec
 
 
 @pytest.fixture
@@ -22,8 +23,9 @@ def fake_data(monkeypatch):
 def _record(plan):
     """Pretend the plan was executed: write its output and record."""
     cache.output_path(plan.chapter_id).parent.mkdir(parents=True, exist_ok=True)
-    cache.output_path(plan.chapter_id).write_text("{}")
-    cache.atomic_write_text(cache.record_path(plan.chapter_id), json.dumps({"components": plan.components}))
+    cache.output_path(plan.chapter_id).write_text('{"cells": []}')
+    record = {"key": plan.key, "components": plan.components}
+    cache.atomic_write_text(cache.record_path(plan.chapter_id), json.dumps(record))
 
 
 def _changes_after(mutate, mini_project, fake_data, overrides=None):
@@ -88,7 +90,7 @@ def test_package_digest_sees_content_and_new_files(tmp_path):
 
 def test_architecture_spec_change(mini_project, fake_data):
     spec = mini_project / "params" / "models" / "tiny.yaml"
-    assert _changes_after(lambda: spec.write_text("layers: [flatten]\n"), mini_project, fake_data) == ["models"]
+    assert _changes_after(lambda: spec.write_text(model_spec(5)), mini_project, fake_data) == ["models"]
 
 
 def test_dataset_fingerprint_change(mini_project, fake_data):

@@ -193,11 +193,13 @@ def test_coursebook_data_env_is_searched_first(isolated_env, archive, monkeypatc
     assert ds.source == str(archive) and len(ds.x_train) == 5 * PER_BATCH
 
 
-def test_extracted_keras_directory_loads(isolated_env, batches):
+def test_extracted_keras_directory_loads(isolated_env, batches, monkeypatch):
     directory = isolated_env / "keras-home" / "datasets" / data.BATCH_DIR_NAMES[1]
     directory.mkdir(parents=True)
     for name, content in batches.items():
         (directory / name).write_bytes(pickle.dumps(content, protocol=2))
+    # these tiny batches stand in for the official files: their own md5s are the expected ones
+    monkeypatch.setattr(data.cifar10, "OFFICIAL_FILE_MD5", {n: md5_of(directory / n) for n in batches})
     ds = load_dataset("cifar10")
     np.testing.assert_array_equal(ds.x_test, expected_images(batches["test_batch"][b"data"]))
     assert ds.fingerprint.startswith("batches-md5:")

@@ -98,6 +98,56 @@ def failed_path(chapter_id: str) -> Path:
 def read_record(chapter_id: str) -> dict[str, Any] | None:
     """The last successful run's record, or None (missing or unreadable)."""
     try:
-        return json.loads(record_path(chapter_id).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads(record_path(chapter_id).read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
+    """The last successful run's record (None: no previous result) and, if its files cannot be
+    trusted, why: ``"damaged <file> (<reason>)"``. A damaged chapter is executed again; its files
+    are replaced only when that run succeeds."""
+    record_file, output = record_path(chapter_id), output_path(chapter_id)
+    if not record_file.exists() or not output.exists():
+        return None, ""
+    record = read_record(chapter_id)
+    if record is None:
+        return None, f"damaged {_rel(record_file)} (not a JSON object)"
+    components = record.get("components")
+    if not (isinstance(components, dict) and set(COMPONENTS) <= set(components)
+            and record.get("key") == key_of(components)):
+        return None, f"damaged {_rel(record_file)} (edited: its key does not match its inputs)"
+    try:
+        notebook = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"damaged {_rel(output)} (not valid JSON)"
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        return None, f"damaged {_rel(output)} (not a notebook)"
+    return (None, damage) if (damage := _results_damage(chapter_id, record)) else (record, "")
+
+
+def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
+    """Why ``<id>.results.json`` is not the file the last run wrote ('' if it is, or there is none)."""
+    results = results_path(chapter_id)
+    if record.get("results") and not results.exists():
+        return f"damaged {_rel(results)} (missing)"
+    written = record.get("results_digest")  # of the results file the run wrote
+    if written is not None and file_digest(results) != written:
+        return f"damaged {_rel(results)} (edited or truncated)"
+    if written is None and results.exists():  # a record from before the digest: check the schema
+        from coursebook.course.results import Results, ResultsError
+
+        try:
+            Results.load(results)
+        except ResultsError as err:
+            return f"damaged {_rel(results)} ({str(err).removeprefix(str(results) + ': ')})"
+    return ""
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+

@@ -1,8 +1,11 @@
 """Command line of the book runner (the Makefile calls it).
 
-    python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N]
+    python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N] [--no-wait]
                                [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
+
+Exit status: 0 done, 1 a chapter or the HTML build failed, 2 bad input, 75 another build holds the
+lock (--no-wait), 130/143 interrupted by SIGINT/SIGTERM (nothing half-done is left).
 """
 
 from __future__ import annotations
@@ -11,20 +14,31 @@ import argparse
 import sys
 import time
 
-from coursebook.book import params, runner
+from coursebook.book import interrupts, lock, params, runner
+
+DATA_SOURCES = ("auto", "cifar10", "synthetic")
+
+
+class CommandLineError(Exception):
+    """A bad option, said in one line (argparse would print its usage and a second line)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except CommandLineError as err:
+        print(f"error: command line: {err}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     try:
-        overrides = params.parse_overrides(args.set or [])
-        if args.set and not args.chapter:
-            raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
-        if args.chapter:
-            params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
-        plans = runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
-                                 force=bool(args.chapter), timeout=args.timeout)
+        return _main(args, start)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: one line saying what was kept, no traceback
+        return interrupts.report(interrupts.as_interrupted(err))
+
+
+def _main(args: argparse.Namespace, start: float) -> int:
+    try:
+        plans = _plan(args)
     except params.ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -32,8 +46,43 @@ def main(argv: list[str] | None = None) -> int:
         for plan in plans:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
         return 0
+    try:
+        with interrupts.handled(), lock.build_lock(wait=not args.no_wait):
+            return _build(args, start)
+    except lock.Busy as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_status
+
+
+def _plan(args: argparse.Namespace) -> list[runner.Plan]:
+    overrides = params.parse_overrides(args.set or [])
+    if args.set and not args.chapter:
+        raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
+    if args.profile not in params.PROFILES:
+        raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {args.profile!r} is not "
+                                    f"allowed: unknown profile (expected one of {{{', '.join(params.PROFILES)}}})")
+    if args.chapter:
+        try:
+            params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
+        except params.ParameterError as err:
+            if str(err).startswith("unknown chapter"):
+                raise params.ParameterError(f"command line: key 'chapter' (--chapter, CHAPTER=): {err}") from None
+            raise
+    return runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
+                            force=bool(args.chapter), timeout=args.timeout)
+
+
+def _build(args: argparse.Namespace, start: float) -> int:
+    interrupts.report_leftovers(interrupts.remove_leftovers())
+    plans = _plan(args)  # again, under the lock: a build we waited for may have changed the records
+    interrupts.watch(plans)
     print(f"coursebook: profile {args.profile}, {len(plans)} chapter(s)")
-    summary = runner.execute_all(plans, jobs=args.jobs, scheduler=args.scheduler or None)
+    try:
+        summary = runner.execute_all(plans, jobs=args.jobs, scheduler=args.scheduler or None)
+    except KeyboardInterrupt:  # still under the lock: every temporary file is ours to remove
+        interrupts.stop_kernels()
+        interrupts.remove_leftovers()
+        raise
     html_start = time.perf_counter()
     html_status = runner.build_html(args.builder) if not args.no_html else 0
     html_seconds = None if args.no_html else time.perf_counter() - html_start
@@ -44,18 +93,43 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if summary.failed or html_status else 0
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"key 'jobs' (--jobs, JOBS=): value {text!r} is not allowed "
+                                         "(expected an integer >= 1)")
+    return value
+
+
+def _data(text: str) -> str:
+    if text not in DATA_SOURCES:
+        raise argparse.ArgumentTypeError(f"key 'data' (--data, DATA=): value {text!r} is not allowed "
+                                         f"(expected one of {{{', '.join(DATA_SOURCES)}}})")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage block
+        raise CommandLineError(message.removeprefix("argument ").split(": ", 1)[-1]
+                               if "key '" in message else message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m coursebook", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m coursebook", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["build", "validate"])
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
     parser.add_argument("--chapter", help="one chapter id from _toc.yml (re-executed even if up to date)")
     parser.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="parameter overrides for --chapter")
-    parser.add_argument("--data", help="auto | cifar10 | synthetic, for every chapter that trains")
-    parser.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel")
+    parser.add_argument("--data", type=_data, help="auto | cifar10 | synthetic, for every chapter that trains")
+    parser.add_argument("--jobs", type=_jobs, default=1, help="chapters executed in parallel")
     parser.add_argument("--timeout", type=float, help="seconds any one cell may run, for this run (0: no limit)")
     parser.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port): run the chapters on that cluster")
     parser.add_argument("--builder", default="html", choices=["html", "pdflatex"])
     parser.add_argument("--no-html", action="store_true", help="execute chapters only")
+    parser.add_argument("--no-wait", action="store_true", help="refuse at once if another build holds the lock")
     return parser
 
 

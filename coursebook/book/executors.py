@@ -17,11 +17,12 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from coursebook.book import interrupts
 from coursebook.book.progress import RUN_ENV
 
 QUIET_LOGGERS = ("papermill", "nbclient", "jupyter_client", "traitlets", "distributed", "tornado")
@@ -125,8 +126,7 @@ def run_all(plans: list[Any], run: Callable[[Any], Any], failed: Callable[[Any, 
 def _on_pool(plans: list[Any], run: Callable, failed: Callable, jobs: int) -> Iterator[tuple[Any, Any]]:
     context = get_context("spawn")
     counter = context.Value("i", 0)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(plans)), mp_context=context, initializer=_init_worker,
-                             initargs=(counter, visible_gpus())) as pool:
+    with interrupts.worker_pool(min(jobs, len(plans)), _init_worker, (counter, visible_gpus()), context) as pool:
         futures = {pool.submit(run, plan): plan for plan in plans}
         for future in as_completed(futures):
             yield futures[future], _result_or_failure(future, futures[future], failed)

@@ -104,7 +104,22 @@ class Resolved:
 
 
 class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also reads ``1e-3`` as a float (YAML 1.2), not as a string."""
+    """PyYAML's safe loader that also reads ``1e-3`` as a float (YAML 1.2), not as a string, and
+    rejects a key given twice in one mapping (PyYAML would silently keep the later value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        self.flatten_mapping(node)  # merge keys (<<) first, as the base loader does
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark)
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _SafeLoader.add_implicit_resolver(
@@ -124,6 +139,10 @@ def load_yaml(path: Path) -> Any:
         return safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParameterError(f"{_rel(path)}: file not found") from None
+    except yaml.MarkedYAMLError as err:
+        line = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
+        problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
+        raise ParameterError(f"{_rel(path)}: not valid YAML{line}: {problem}") from None
     except yaml.YAMLError as err:
         raise ParameterError(f"{_rel(path)}: not valid YAML: {' '.join(str(err).split())}") from None
 
@@ -153,6 +172,20 @@ def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
 
     walk(site.root.docname)
     return ids
+
+
+def check_toc(chapter_ids: list[str]) -> None:
+    """Each ``_toc.yml`` chapter has its ``params/<id>.yaml`` and each params file is a chapter."""
+    toc = _rel(paths.TOC_FILE)
+    for chapter_id in chapter_ids:
+        params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
+        if not params_file.is_file():
+            raise ParameterError(f"{toc}: entry '{CHAPTER_PREFIX}{chapter_id}' has no {_rel(params_file)} "
+                                 "(every chapter needs one: notebook, title, parameters)")
+    for params_file in sorted(paths.PARAMS_DIR.glob("*.yaml")):
+        if params_file.stem not in chapter_ids:
+            raise ParameterError(f"{_rel(params_file)}: chapter '{params_file.stem}' is not in {toc} "
+                                 f"(add '- file: {CHAPTER_PREFIX}{params_file.stem}' there, or remove the file)")
 
 
 def load_chapter(chapter_id: str) -> Chapter:
@@ -325,9 +358,24 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
     if "seed" not in decls:
         raise ParameterError(f"{_rel(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
     for name, decl in decls.items():
+        if decl.choices == (MODEL_CHOICES,) and values[name] is not None:
+            _check_model_specs(name, values[name], where_of.get(name, _rel(chapter.notebook)))
         if decl.choices == (ARMS_CHOICES,):
             check_arms(values, name, where_of)
+            _check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
     return Resolved(chapter, profile, values, origin)
+
+
+def _check_model_specs(key: str, value: str | list[str], where: str) -> None:
+    """Every architecture a chapter uses must load: layer types and options, shapes that chain."""
+    from coursebook.course.models import ModelSpecError, load_spec  # Keras-free
+
+    for name in value if isinstance(value, list) else [value]:
+        try:
+            load_spec(name)
+        except ModelSpecError as err:
+            problem = " ".join(str(err).replace(f"{paths.ROOT}/", "").split())  # spec paths relative to the project
+            raise ParameterError(f"{where}: key '{key}': model '{name}': {problem}") from None
 
 
 def check_arms(values: dict[str, Any], name: str, where_of: dict[str, str]) -> None:

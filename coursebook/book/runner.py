@@ -8,6 +8,7 @@ does both for the whole book, in parallel when asked, and prints what it did and
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,9 +23,9 @@ from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, estimates, executors, paths, progress, prose
+from coursebook.book import cache, estimates, executors, interrupts, paths, progress, prose
 from coursebook.book.provenance import git_commit
-from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
+from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
                                toc_chapter_ids)
 from coursebook.book.timeouts import chapter_timeout
 
@@ -118,12 +119,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
     }
-    record = cache.read_record(chapter_id)
-    if record and not cache.output_path(chapter_id).exists():
-        record = None
-    if record and record.get("results") and not cache.results_path(chapter_id).exists():
-        record = None  # its results file is gone: run again rather than show a page without one
-    changed = cache.changed_components(record and record.get("components"), components)
+    record, damage = cache.previous_run(chapter_id)
+    changed = [damage] if damage else cache.changed_components(record and record["components"], components)
     if force and not changed:
         changed = ["forced"]
     return Plan(resolved, components, changed, fingerprint, chapter_timeout(chapter, profile, timeout))
@@ -133,6 +130,8 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
               data: str | None = None, force: bool = False, timeout: float | None = None) -> list[Plan]:
     """Validate and plan the given chapters (default: every chapter in ``_toc.yml``)."""
     all_ids = toc_chapter_ids()
+    if chapters is None:  # the whole book: _toc.yml and params/ must agree (one chapter may be tried alone)
+        check_toc(all_ids)
     check_profile_keys(profile, all_ids)
     plans = []
     for chapter_id in chapters or all_ids:
@@ -146,6 +145,8 @@ def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[s
 def describe_reason(changed: list[str]) -> str:
     if not changed:
         return "inputs unchanged"
+    if changed[0].startswith("damaged "):
+        return f"{changed[0]}: executing again"
     if len(changed) == len(cache.COMPONENTS):
         return "no previous result"
     if changed == ["text"]:
@@ -172,7 +173,8 @@ def run_chapter(plan: Plan) -> Result:
     progress_file = progress_path(chapter.id)
     progress_file.parent.mkdir(parents=True, exist_ok=True)
     progress.report("start", path=progress_file, chapter=chapter.id)
-    with tempfile.TemporaryDirectory(prefix=f"coursebook-{chapter.id}-") as workdir:
+    paths.CHAPTERS_DIR.mkdir(parents=True, exist_ok=True)  # a killed run's directory is found there and removed
+    with tempfile.TemporaryDirectory(prefix=f".{chapter.id}.{os.getpid()}.running.", dir=paths.CHAPTERS_DIR) as workdir:
         tmp = Path(workdir) / f"{chapter.id}.ipynb"
         tmp_results = Path(workdir) / f"{chapter.id}.results.json"  # written by run.save_results
         env = executors.kernel_env(json.dumps(run_description(plan, progress_file, tmp_results)))
@@ -197,10 +199,19 @@ def run_chapter(plan: Plan) -> Result:
                       results=results)
 
 
+UNWRITABLE = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
 def run_safely(plan: Plan) -> Result:
-    """``run_chapter`` for a worker: an unexpected error becomes a failed result."""
+    """``run_chapter`` for a worker: an unexpected error becomes a failed result; Ctrl-C or SIGTERM
+    stops the kernel and removes the chapter's temporary files (the old output stays)."""
     try:
-        return run_chapter(plan)
+        with interrupts.leaves_nothing(plan.chapter_id):
+            return run_chapter(plan)
+    except OSError as err:
+        if err.errno not in UNWRITABLE:
+            return lost(plan, traceback.format_exc(limit=3))
+        return lost(plan, unwritable(err))
     except Exception:  # noqa: BLE001
         return lost(plan, traceback.format_exc(limit=3))
 
@@ -224,8 +235,25 @@ def commit(plan: Plan, result: Result) -> Outcome:
     cache.atomic_write_text(cache.output_path(chapter_id), result.notebook)
     write_results(chapter_id, result.results)
     cache.failed_path(chapter_id).unlink(missing_ok=True)  # an earlier failure is no longer current
-    write_record(plan, outcome.seconds, results=cache.results_path(chapter_id).name if result.results else None)
+    written = cache.results_path(chapter_id)
+    write_record(plan, outcome.seconds, results=written.name if result.results else None,
+                 results_digest=cache.file_digest(written) if result.results else None)
     return outcome
+
+
+def commit_safely(plan: Plan, result: Result) -> Outcome:
+    """:func:`commit`, with a read-only or full disk said in one line (the previous result is kept)."""
+    try:
+        return commit(plan, result)
+    except OSError as err:
+        if err.errno not in UNWRITABLE:
+            raise
+        return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), result.outcome.seconds, unwritable(err))
+
+
+def unwritable(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""  # the system's reason, in one line
+    return f"cannot write{where}: {err.strerror or err} (the previous result is kept)"
 
 
 def write_record(plan: Plan, seconds: float, **extra: Any) -> None:
@@ -248,7 +276,8 @@ def rerender(plan: Plan) -> Outcome:
     page = prose.rerender(executed, source, plan.resolved.values)
     cache.atomic_write_text(cache.output_path(chapter.id), nbformat.writes(page) + "\n")
     old = cache.read_record(chapter.id) or {}
-    write_record(plan, float(old.get("seconds", 0.0)), results=old.get("results"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    write_record(plan, float(old.get("seconds", 0.0)), results=old.get("results"),
+                 results_digest=old.get("results_digest"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return Outcome(chapter.id, "re-rendered", describe_reason(plan.changed), time.perf_counter() - start)
 
 
@@ -323,6 +352,8 @@ def describe_failure(err: Exception, notebook: Path, plan: Plan) -> str:
         return (f"{where} ran longer than the time limit of {plan.timeout:g} s per cell and was stopped "
                 f"(its kernel was shut down); raise the limit with TIMEOUT=<seconds> or 'timeout' in "
                 f"{plan.resolved.chapter.params_file.relative_to(paths.ROOT)}")
+    if type(err).__name__ == "DeadKernelError":
+        where, ename, evalue = dying_cell(notebook), "kernel died", "killed (out of memory, or a signal)"
     return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]}"
 
 
@@ -334,6 +365,23 @@ def last_started_cell(notebook: Path) -> int | None:
         return None
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
     return counts[-1] if counts else None
+
+
+def dying_cell(notebook: Path) -> str:
+    """The cell a dead kernel was running: the last code cell Papermill started (its count, if the
+    kernel did not announce one, follows the previous cell's)."""
+    try:
+        cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    except (OSError, ValueError):
+        return "an unknown cell"
+    started = [i for i, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return "an unknown cell"
+    cell, count = cells[started[-1]], 0
+    for earlier in cells[: started[-1] + 1]:
+        count = earlier.get("execution_count") or count + (earlier is cell)
+    first = next(line for line in cell.source.splitlines() if line.strip())
+    return f"cell [{count}] ({first.strip()[:80]})"
 
 
 # --------------------------------------------------------------------------- the whole book
@@ -362,7 +410,7 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | No
     files = {p.chapter_id: progress_path(p.chapter_id) for p in todo}
     with progress.Display(files, expected, live=live, write=log) as display:
         for plan, result in executors.run_all(todo, run_safely, lost, jobs, scheduler):
-            outcome = commit(plan, result)
+            outcome = commit_safely(plan, result)
             display.done(plan.chapter_id)
             summary.outcomes.append(outcome)
             verb = "executed" if outcome.status == "executed" else "FAILED  "

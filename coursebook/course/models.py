@@ -25,6 +25,7 @@ from typing import Any, Callable, Union
 import yaml
 
 from coursebook.book import paths
+from coursebook.book.params import safe_load
 
 NUM_CLASSES = "num_classes"
 SPEC_KEYS = {"title": True, "source": True, "description": False, "input_shape": True, "layers": True}
@@ -153,7 +154,7 @@ def load_spec(name_or_path: str | Path) -> ModelSpec:
     if not path.is_file():
         raise ModelSpecError(f"{path}: model spec file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))  # also rejects a key given twice
     except yaml.YAMLError as error:
         raise ModelSpecError(f"{path}: not valid YAML: {error}") from error
     return parse_spec(data, path)

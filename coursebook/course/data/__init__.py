@@ -19,6 +19,7 @@ from coursebook.course.data.cifar10 import (
     CIFAR10_NAME,
     DATA_ENV,
     META_FILE,
+    OFFICIAL_FILE_MD5,
     OFFICIAL_MD5,
     ORIGIN,
     REQUIRED_FILES,
@@ -46,7 +47,9 @@ from coursebook.course.data.core import (
     atomic_write_bytes,
     default_cache_dir,
     load_arrays,
+    report_damage,
     save_arrays,
+    unwritable,
 )
 from coursebook.course.data.sources import (
     FULL_SIZES,
@@ -83,10 +86,10 @@ from coursebook.course.data.synthetic import (
 __all__ = [
     # core
     "ARRAY_NAMES", "CACHE_ENV", "DataError", "Dataset",
-    "atomic_write_bytes", "default_cache_dir", "load_arrays", "save_arrays",
+    "atomic_write_bytes", "default_cache_dir", "load_arrays", "report_damage", "save_arrays", "unwritable",
     # cifar10
     "ARCHIVE_NAMES", "BATCH_DIR_NAMES", "CIFAR10_CLASS_NAMES", "CIFAR10_NAME", "DATA_ENV",
-    "META_FILE", "OFFICIAL_MD5", "ORIGIN", "REQUIRED_FILES", "TEST_BATCH", "TRAIN_BATCHES",
+    "META_FILE", "OFFICIAL_FILE_MD5", "OFFICIAL_MD5", "ORIGIN", "REQUIRED_FILES", "TEST_BATCH", "TRAIN_BATCHES",
     "cifar10_fingerprint", "content_md5", "decode_archive", "decode_batch", "decode_batch_dir",
     "decode_class_names", "download_cifar10", "find_cifar10", "load_cifar10", "locate_cifar10",
     "network_reachable", "placement_hint", "search_dirs",

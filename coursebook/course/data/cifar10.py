@@ -32,10 +32,23 @@ from coursebook.course.data.core import (
     atomic_write_bytes,
     default_cache_dir,
     load_arrays,
+    report_damage,
     save_arrays,
+    unwritable,
 )
 
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+# The md5 of each file of the official archive, as torchvision's CIFAR10 dataset checks them
+# (torchvision/datasets/cifar.py): an extracted directory is accepted only when all match.
+OFFICIAL_FILE_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_NAME = "CIFAR-10"
 CIFAR10_CLASS_NAMES = (
@@ -87,12 +100,32 @@ def find_cifar10(dirs: Sequence[Path] | None = None) -> Path | None:
 
 
 def placement_hint(dirs: Sequence[Path] | None = None) -> str:
-    """Where a good archive should go, for error messages."""
-    places = ", ".join(str(d) for d in (search_dirs() if dirs is None else dirs))
+    """Where a good archive should go, for error messages; names near misses found there."""
+    dirs = search_dirs() if dirs is None else dirs
+    places = ", ".join(str(d) for d in dirs)
+    misses = near_misses(dirs)
+    seen = f" Found {', '.join(map(str, misses))}: not a name that is looked for (rename it)." if misses else ""
     return (
         f"Put the official archive cifar-10-python.tar.gz (md5 {OFFICIAL_MD5}, from {ORIGIN}) "
-        f"in one of: {places} (or set ${DATA_ENV} to its directory)."
+        f"in one of: {places} (or set ${DATA_ENV} to its directory).{seen}"
     )
+
+
+def near_misses(dirs: Sequence[Path]) -> list[Path]:
+    """Entries of `dirs` whose name looks like CIFAR-10 but is not one that is looked for
+    (``cifar-10-python.tgz``, ``cifar10.tar.gz``, ``CIFAR-10-python.tar.gz``, ...)."""
+    wanted = set(ARCHIVE_NAMES) | {name.split("/")[0] for name in BATCH_DIR_NAMES}
+    found = []
+    for directory in dirs:
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            squashed = entry.name.lower().replace("-", "").replace("_", "")
+            if "cifar10" in squashed and entry.name not in wanted:
+                found.append(entry)
+    return found
 
 
 # --- checksums, cached by path, size and modification time -------------------------------
@@ -115,7 +148,10 @@ def content_md5(files: Sequence[Path], cache_dir: Path | None = None) -> str:
                 digest.update(chunk)
     index[key] = {"stamp": stamp, "md5": digest.hexdigest()}
     text = json.dumps(index, indent=1).encode()
-    atomic_write_bytes(index_path, lambda f: f.write(text))
+    try:
+        atomic_write_bytes(index_path, lambda f: f.write(text))
+    except OSError as error:
+        raise unwritable(index_path.parent, error) from None
     return index[key]["md5"]
 
 
@@ -127,12 +163,20 @@ def _read_index(index_path: Path) -> dict[str, dict]:
 
 
 def cifar10_fingerprint(location: Path, cache_dir: Path | None = None) -> str:
-    """The archive's md5; for an extracted directory, ``batches-md5:`` + md5 of its files."""
+    """The archive's md5; for an extracted directory, ``batches-md5:`` + md5 of its files, once
+    each file is checked against `OFFICIAL_FILE_MD5` (a DataError names the first that is not)."""
     if location.is_file():
         return content_md5([location], cache_dir)
     missing = [name for name in REQUIRED_FILES if not (location / name).is_file()]
     if missing:
-        raise DataError(f"CIFAR-10 directory {location} lacks {', '.join(missing)}.")
+        raise DataError(f"CIFAR-10 directory {location} lacks {', '.join(missing)}. {placement_hint()}")
+    for name in REQUIRED_FILES:
+        md5 = content_md5([location / name], cache_dir)
+        if md5 != OFFICIAL_FILE_MD5[name]:
+            raise DataError(
+                f"CIFAR-10 directory {location}: {name} has md5 {md5}, expected {OFFICIAL_FILE_MD5[name]}: "
+                f"it is damaged or not from the official archive; remove the directory or provide the archive. "
+                f"{placement_hint()}")
     return "batches-md5:" + content_md5([location / n for n in REQUIRED_FILES], cache_dir)
 
 
@@ -226,6 +270,10 @@ def decode_batch_dir(directory: Path) -> tuple[dict, tuple[str, ...]]:
     return _decode_all(lambda name: (directory / name).read_bytes(), str(directory))
 
 
+def _class_names_ok(names) -> bool:
+    return isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) for n in names)
+
+
 # --- download ---------------------------------------------------------------------------
 
 
@@ -290,7 +338,7 @@ def load_cifar10(
     """CIFAR-10 as Keras returns it, decoded once and then read from the array cache.
 
     `expected_md5` is checked against an archive (None skips the check); an extracted
-    directory cannot be checked against it and is only checked for structure.
+    directory is checked file by file against `OFFICIAL_FILE_MD5`.
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     location = locate_cifar10(dirs, download=download)
@@ -302,6 +350,8 @@ def load_cifar10(
         )
     array_dir = cache_dir / f"cifar10-{fingerprint.split(':')[-1]}-{DECODER_SOURCE_DIGEST}"
     cached = load_arrays(array_dir)
+    if cached is not None and not _class_names_ok(cached[1].get("class_names")):
+        cached = report_damage(array_dir, "meta.json lacks the 10 class names")
     if cached is None:
         arrays, class_names = (decode_archive if location.is_file() else decode_batch_dir)(location)
         save_arrays(array_dir, arrays, {"class_names": class_names, "source": str(location)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,22 +58,56 @@ def default_cache_dir() -> Path:
 
 
 def save_arrays(directory: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """Write each array as ``<name>.npy`` and then `meta` (the marker of a complete cache)."""
-    for name, array in arrays.items():
-        atomic_write_bytes(directory / f"{name}.npy", lambda f, a=array: np.save(f, a))
-    text = json.dumps(meta, indent=1, sort_keys=True).encode()
-    atomic_write_bytes(directory / _COMPLETE_MARKER, lambda f: f.write(text))
+    """Write each array as ``<name>.npy`` and then `meta` (the marker of a complete cache); a
+    directory that cannot be written (read-only, full) is a DataError saying so."""
+    try:
+        for name, array in arrays.items():
+            atomic_write_bytes(directory / f"{name}.npy", lambda f, a=array: np.save(f, a))
+        text = json.dumps(meta, indent=1, sort_keys=True).encode()
+        atomic_write_bytes(directory / _COMPLETE_MARKER, lambda f: f.write(text))
+    except OSError as error:
+        raise unwritable(directory, error) from None
 
 
-def load_arrays(directory: Path) -> tuple[dict[str, np.ndarray], dict] | None:
-    """The arrays and metadata saved by `save_arrays`, or None when the cache is absent or
-    incomplete (a damaged cache is treated as absent and rebuilt)."""
+def unwritable(directory: Path, error: OSError) -> DataError:
+    """The one-line error for a cache or data directory that cannot be written."""
+    return DataError(
+        f"cannot write to {directory} ({error.strerror or error}): make it writable or free space, "
+        f"or set ${CACHE_ENV} to another directory.")
+
+
+def load_arrays(
+    directory: Path, sizes: tuple[int, int] | None = None
+) -> tuple[dict[str, np.ndarray], dict] | None:
+    """The arrays and metadata saved by `save_arrays`, or None when the cache is absent,
+    incomplete or damaged (an unreadable file, or an array that is not a `Dataset` array: uint8
+    (N, 32, 32, 3) images with (N, 1) labels, N = ``sizes`` (train, test) when given). Damage is
+    said in one line on stderr, and the caller rebuilds the cache; it is never served."""
     marker = directory / _COMPLETE_MARKER
     if not marker.is_file():
         return None
     try:
         meta = json.loads(marker.read_text())
-        arrays = {name: np.load(directory / f"{name}.npy") for name in ARRAY_NAMES}
-    except (OSError, ValueError, EOFError):
-        return None
+        arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in ARRAY_NAMES}
+    except (OSError, ValueError, EOFError) as error:
+        return report_damage(directory, f"unreadable: {error}")
+    problem = _array_problem(arrays, sizes) or ("" if isinstance(meta, dict) else "meta.json is not an object")
+    if problem:
+        return report_damage(directory, problem)
     return arrays, meta
+
+
+def _array_problem(arrays: dict[str, np.ndarray], sizes: tuple[int, int] | None) -> str:
+    for part, expected_n in zip(("train", "test"), sizes or (None, None)):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        n = expected_n if expected_n is not None else len(x)
+        for name, array, shape in ((f"x_{part}", x, (n, 32, 32, 3)), (f"y_{part}", y, (n, 1))):
+            if array.dtype != np.uint8 or array.shape != shape:
+                return f"{name}.npy is {array.dtype} {array.shape}, expected uint8 {shape}"
+    return ""
+
+
+def report_damage(directory: Path, problem: str) -> None:
+    """Say in one line that a cache is damaged and will be rebuilt (None: treat it as absent)."""
+    print(f"coursebook: the dataset cache {directory} is damaged ({problem}): rebuilding it", file=sys.stderr)
+    return None

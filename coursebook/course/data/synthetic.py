@@ -251,7 +251,7 @@ def load_synthetic(
             raise DataError(f"{name}={value!r}: need an integer of at least {minimum}.")
     fingerprint = synthetic_fingerprint(n_train, n_test, seed)
     array_dir = Path(cache_dir or default_cache_dir()) / fingerprint
-    cached = load_arrays(array_dir)
+    cached = load_arrays(array_dir, sizes=(n_train, n_test))
     if cached is None:
         x_train, y_train = synthetic_images(n_train, seed=seed, stream=_TRAIN_STREAM)
         x_test, y_test = synthetic_images(n_test, seed=seed, stream=_TEST_STREAM)
