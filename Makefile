@@ -13,6 +13,9 @@ DATA ?=
 JOBS ?= 1
 CHAPTER ?=
 PARAMS ?=
+REMOTE ?= origin
+FORCE ?=
+PART ?=
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)
 export KERAS_BACKEND ?= tensorflow
@@ -49,9 +52,8 @@ test: $(STAMP)  ## the test suite (what CI runs)
 bench: $(STAMP)  ## benchmarks: data generation/loading and seconds per epoch, printed as ratios
 	$(PY) benchmarks/run.py
 
-publish: $(STAMP)  ## push _build/html to the gh-pages branch
-	@test -f _build/html/index.html || { echo "make publish: build the book first (make book)"; exit 2; }
-	$(VENV)/bin/ghp-import --no-jekyll --push --force _build/html
+publish: $(STAMP)  ## push _build/html to the gh-pages branch of REMOTE (refuses smoke, failed or stale books; FORCE=1)
+	$(PY) -m coursebook publish --remote "$(REMOTE)" $(if $(filter 1 yes true,$(FORCE)),--force)
 
 pdf: $(STAMP)  ## build the PDF book with xelatex into _build/latex
 	$(PY) -m coursebook build $(RUNNER_ARGS) --builder pdflatex

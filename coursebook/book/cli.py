@@ -2,6 +2,8 @@
 
     python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N]
     python -m coursebook validate [--profile quick]
+    python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
+    python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ from coursebook.book import params, runner
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["publish"]:
+        from coursebook.book import publish
+
+        return publish.main(argv[1:])
+    if argv[:1] == ["pdf"]:
+        from coursebook.book import pdf
+
+        return pdf.main(argv[1:])
     args = _parser().parse_args(argv)
     start = time.perf_counter()
     try:
