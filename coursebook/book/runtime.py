@@ -100,7 +100,8 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 
 
 def _figures_as_images() -> None:
-    """Figures are built without pyplot, so tell IPython to render them as PNG; set the plot style."""
+    """Figures are built without pyplot, so tell IPython to render them as PNG (the web page) and
+    PDF (vector, for the PDF book and the figure files); set the plot style."""
     from coursebook.course import plots
 
     plots.set_style()
@@ -108,7 +109,7 @@ def _figures_as_images() -> None:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
         return
-    set_matplotlib_formats("png")
+    set_matplotlib_formats("png", "pdf")
 
 
 class Table:
