@@ -129,7 +129,8 @@ class Table:
         return self._styler("html").to_html()
 
     def _repr_latex_(self) -> str:
-        return self._styler("latex").to_latex(hrules=True)
+        """A booktabs tabular, shrunk to the text width when wider (adjustbox, loaded by _config.yml)."""
+        return "\\adjustbox{max width=\\linewidth}{" + self._styler("latex").to_latex(hrules=True) + "}"
 
 
 def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False) -> Table:
