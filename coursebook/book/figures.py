@@ -8,13 +8,14 @@ as PNG and as vector PDF (``runtime`` asks IPython for both); from a notebook th
 the PDF is made from it. Each chapter's folder is written beside the old one and swapped in.
 
 This module is a Sphinx extension (``_config.yml``: ``sphinx.extra_extensions``): at the end of an
-HTML build it also copies the files into ``_build/html/figures/`` (what is published) and every
-chapter page ends with a line linking its figure files.
+HTML build it also copies the files into ``_build/html/figures/`` (what is published), and on each
+chapter page every figure is followed by a line linking its files.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 import shutil
@@ -123,7 +124,9 @@ def _chapter_docs(app: Any) -> dict[str, Path]:
 
 
 def _link_figure_files(app: Any, doctree: Any, docname: str) -> None:
-    """End a chapter's web page with links to its figure files."""
+    """Put under each figure of a chapter's web page the links to its files. myst-nb names a
+    figure's image after the SHA-256 of its PNG, which finds the figure; a figure not found so
+    gets its links at the end of the page."""
     from docutils import nodes
 
     if app.builder.format != "html" or not docname.startswith(CHAPTERS_DOC_PREFIX):
@@ -131,24 +134,34 @@ def _link_figure_files(app: Any, doctree: Any, docname: str) -> None:
     notebook = Path(app.env.doc2path(docname))
     if notebook.suffix != ".ipynb" or not notebook.exists():
         return
-    figures = notebook_figures(notebook)
-    if not figures:
-        return
     chapter_id = docname.removeprefix(CHAPTERS_DOC_PREFIX)
     base = "../" * docname.count("/") + f"{FIGURES_DIR_NAME}/{chapter_id}/"
+    unplaced = {hashlib.sha256(f.png).hexdigest(): f.name for f in notebook_figures(notebook)}
+    for figure in list(doctree.findall(nodes.figure)):
+        for image in figure.findall(nodes.image):
+            name = unplaced.pop(Path(image.get("uri", "")).stem, None)
+            if name is not None:
+                figure.parent.insert(figure.parent.index(figure) + 1, _links_line(nodes, base, [name]))
+                break
+    if unplaced:
+        sections = list(doctree.findall(nodes.section))
+        (sections[0] if sections else doctree).append(_links_line(nodes, base, list(unplaced.values())))
+
+
+def _links_line(nodes: Any, base: str, names: list[str]) -> Any:
+    """'Figure file: curves (PNG, PDF)' with links, for the given figure names."""
     line = nodes.paragraph(classes=["figure-files"])
-    line += nodes.strong(text="Figure files: ")
-    for i, figure in enumerate(figures):
+    line += nodes.strong(text="Figure file: " if len(names) == 1 else "Figure files: ")
+    for i, name in enumerate(names):
         if i:
             line += nodes.Text(", ")
-        line += nodes.literal(text=figure.name)
+        line += nodes.literal(text=name)
         line += nodes.Text(" (")
-        line += nodes.reference("", "PNG", refuri=f"{base}{figure.name}.png")
+        line += nodes.reference("", "PNG", refuri=f"{base}{name}.png")
         line += nodes.Text(", ")
-        line += nodes.reference("", "PDF", refuri=f"{base}{figure.name}.pdf")
+        line += nodes.reference("", "PDF", refuri=f"{base}{name}.pdf")
         line += nodes.Text(")")
-    sections = list(doctree.findall(nodes.section))
-    (sections[0] if sections else doctree).append(line)
+    return line
 
 
 def _export_after_build(app: Any, exception: Exception | None) -> None:
