@@ -55,8 +55,8 @@ bench: $(STAMP)  ## benchmarks: data generation/loading and seconds per epoch, p
 publish: $(STAMP)  ## push _build/html to the gh-pages branch of REMOTE (refuses smoke, failed or stale books; FORCE=1)
 	$(PY) -m coursebook publish --remote "$(REMOTE)" $(if $(filter 1 yes true,$(FORCE)),--force)
 
-pdf: $(STAMP)  ## build the PDF book with xelatex into _build/latex
-	$(PY) -m coursebook build $(RUNNER_ARGS) --builder pdflatex
+pdf: $(STAMP)  ## the book as a PDF (_build/latex/coursebook.pdf), or one assignment: make pdf PART=aml (_build/pdf/aml.pdf)
+	$(PY) -m coursebook pdf $(RUNNER_ARGS) $(if $(PART),--part "$(PART)")
 
 clean:  ## remove built HTML and executed chapters (keeps .venv and the data cache)
 	rm -rf _build book/chapters

@@ -19,8 +19,8 @@ from tests.conftest import project_env
 
 GLUE_PREFIX = "application/papermill.record/"
 
-pytestmark = pytest.mark.skipif(shutil.which("xelatex") is None,
-                                reason=f"no xelatex (Debian: apt-get install {pdf.DEBIAN_PACKAGES})")
+needs_xelatex = pytest.mark.skipif(shutil.which("xelatex") is None,
+                                   reason=f"no xelatex (Debian: apt-get install {pdf.DEBIAN_PACKAGES})")
 
 
 def squeezed(text: str) -> str:
@@ -38,6 +38,7 @@ def glued_numbers(notebook: Path) -> list[str]:
             for name, spec in re.findall(r"\{glue:text\}`([^`:]+):([^`]*)`", c.source)]
 
 
+@needs_xelatex
 def test_pdf_of_one_part(smoke_book):
     project = smoke_book.root
     part = next(p for p in pdf.parts(project / "_toc.yml") if p.name == "aml")
@@ -70,3 +71,18 @@ def test_pdf_refuses_an_unknown_part_in_one_line(smoke_book):
                             env=project_env(smoke_book.root), capture_output=True, text=True, timeout=120)
     names = ", ".join(p.name for p in pdf.parts(smoke_book.root / "_toc.yml"))
     assert result.returncode == 2 and result.stderr.strip() == f"make pdf: _toc.yml: no part 'no-such-part' (allowed: {names})"
+
+
+def test_missing_xelatex_is_named_with_the_install_command(tmp_path):
+    """Before anything else: a machine without xelatex is told what to install."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("make", "latexmk", "fc-list"):
+        if shutil.which(tool):
+            (tools / tool).symlink_to(shutil.which(tool))
+    result = subprocess.run([sys.executable, "-m", "coursebook", "pdf", "--part", "aml"], cwd=tmp_path,
+                            env={"PATH": str(tools), "PYTHONPATH": str(Path(pdf.__file__).parents[2])},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("make pdf: missing xelatex")
+    assert result.stderr.rstrip().endswith(f"install: sudo apt-get install {pdf.DEBIAN_PACKAGES}   (Debian/Ubuntu)")
