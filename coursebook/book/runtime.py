@@ -112,6 +112,9 @@ def _figures_as_images() -> None:
     set_matplotlib_formats("png", "pdf")
 
 
+LONG_TEXT = 30  # characters: a longer text column of a table wraps in the PDF
+
+
 class Table:
     """A DataFrame as the book shows it: HTML for the web page, LaTeX for the PDF."""
 
@@ -129,8 +132,26 @@ class Table:
         return self._styler("html").to_html()
 
     def _repr_latex_(self) -> str:
-        """A booktabs tabular, shrunk to the text width when wider (adjustbox, loaded by _config.yml)."""
-        return "\\adjustbox{max width=\\linewidth}{" + self._styler("latex").to_latex(hrules=True) + "}"
+        """A booktabs tabular, shrunk to the text width when still wider (adjustbox, loaded by _config.yml)."""
+        tabular = self._styler("latex").to_latex(hrules=True, column_format=self._column_format())
+        return "\\adjustbox{max width=\\linewidth}{" + tabular + "}"
+
+    def _column_format(self) -> str:
+        """LaTeX columns: numbers on the right, short text on the left, long text (titles,
+        questions) wrapped in a 5 cm column rather than making the whole table tiny."""
+        from pandas.api.types import is_numeric_dtype
+
+        frame = self.frame.reset_index() if self.index else self.frame
+        spec = ""
+        for position in range(frame.shape[1]):
+            column = frame.iloc[:, position]
+            if is_numeric_dtype(column):
+                spec += "r"
+            elif column.astype(str).str.len().max() > LONG_TEXT:
+                spec += "p{5cm}"
+            else:
+                spec += "l"
+        return spec
 
 
 def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False) -> Table:
