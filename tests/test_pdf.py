@@ -63,7 +63,7 @@ def test_pdf_of_one_part(smoke_book):
     assert "runcard" in text and "wall time".replace(" ", "") in text
     log = (project / "_build" / "parts" / part.name / "_build" / "latex" / f"{part.name}.log").read_text(errors="replace")
     assert "Missing character" not in log
-    assert not re.search(r"Overfull \\hbox \((\d{2,}|[5-9])\.\d+pt too wide\)", log), "something sticks out of the page"
+    assert not re.search(r"Overfull \\[hv]box \((\d{2,}|[5-9])\.\d+pt too (wide|high)\)", log), "something sticks out of the page"
 
 
 def test_pdf_refuses_an_unknown_part_in_one_line(smoke_book):
