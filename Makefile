@@ -27,6 +27,9 @@ PARAMS ?=
 TIMEOUT ?=
 SCHEDULER ?=
 DETERMINISTIC ?=
+REMOTE ?= origin
+FORCE ?=
+PART ?=
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)
 export KERAS_BACKEND ?= tensorflow
@@ -37,7 +40,7 @@ export COURSEBOOK_DETERMINISTIC := $(DETERMINISTIC)
 NOWAIT ?=
 # The values reach the runner through the environment ("$$NAME"), never as shell text, so no value is
 # ever run by the shell; the runner checks them and says what is wrong in one line. set -f: no globbing.
-export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER
+export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
@@ -74,12 +77,11 @@ check-lock:  ## resolve requirements.txt (and requirements-gpu.txt) for every pl
 	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements.txt
 	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements-gpu.txt --platform linux
 
-publish: $(STAMP)  ## push _build/html to the gh-pages branch
-	@test -f _build/html/index.html || { echo "make publish: build the book first (make book)"; exit 2; }
-	$(VENV)/bin/ghp-import --no-jekyll --push --force _build/html
+publish: $(STAMP)  ## push _build/html to the gh-pages branch of REMOTE (refuses smoke, failed or stale books; FORCE=1)
+	$(PY) -m coursebook publish --remote "$$REMOTE" $(if $(filter 1 yes true,$(FORCE)),--force)
 
-pdf: $(STAMP)  ## build the PDF book with xelatex into _build/latex
-	$(PY) -m coursebook build $(RUNNER_ARGS) --builder pdflatex
+pdf: $(STAMP)  ## the book as a PDF (_build/latex/coursebook.pdf), or one assignment: make pdf PART=aml (_build/pdf/aml.pdf)
+	$(PY) -m coursebook pdf $(RUNNER_ARGS) $(if $(PART),--part "$$PART")
 
 clean:  ## remove built HTML and executed chapters (keeps .venv and the data cache)
 	rm -rf _build book/chapters

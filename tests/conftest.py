@@ -1,9 +1,14 @@
-"""Shared fixtures: a miniature project (params, notebooks, _toc.yml) the runner can be pointed at."""
+"""Shared fixtures: a miniature project (params, notebooks, _toc.yml) the runner can be pointed at,
+and the smoke book (this project built once per test session in a temporary copy)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -77,3 +82,57 @@ def mini_project(tmp_path, monkeypatch):
     (root / "coursebook").mkdir()
     (root / "coursebook" / "mod.py").write_text("X = 1\n")
     return root
+
+
+# --------------------------------------------------------------------------- the smoke book
+
+PROJECT = Path(__file__).resolve().parents[1]
+TOP_LEVEL_OUTPUTS = {".git", ".venv", "_build", ".cache", "data"}
+ANYWHERE = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints"}
+
+
+def _sources_only(directory: str, names: list[str]) -> set[str]:
+    """No environment, builds, data or executed chapters (as in a fresh clone)."""
+    here = Path(directory).resolve()
+    skip = set(names) & ANYWHERE
+    if here == PROJECT:
+        skip |= set(names) & TOP_LEVEL_OUTPUTS
+    if here == PROJECT / "book":
+        skip |= set(names) & {"chapters"}
+    return skip
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """The environment for commands run in a copy of the project."""
+    env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
+    return env | {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def smoke_build(project: Path, *args: str) -> str:
+    """``python -m coursebook build`` (smoke profile, synthetic data) in a copy; its output.
+    Fails the calling test on a non-zero exit."""
+    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic", *args],
+                            cwd=project, env=project_env(project), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+@dataclass
+class SmokeBook:
+    root: Path      # the built copy: book/chapters/, _build/html, _build/figures
+    output: str     # what the first build printed
+
+    def copy(self, destination: Path) -> Path:
+        """A copy of the built project, for tests that change it (the session's book stays as built)."""
+        shutil.copytree(self.root, destination, symlinks=True)
+        return destination
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> SmokeBook:
+    """This project (sources only, sharing this virtualenv) built once with the smoke profile on
+    synthetic data. Read it; to change it, take ``smoke_book.copy(tmp_path / "project")``."""
+    root = tmp_path_factory.mktemp("smoke-book") / "project"
+    shutil.copytree(PROJECT, root, ignore=_sources_only)
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    return SmokeBook(root, smoke_build(root))

@@ -1,55 +1,31 @@
-"""End to end: build the book (smoke profile, synthetic data) in a copy of the project, rebuild
-without changes, then change one chapter's parameter and check only that chapter re-executes."""
+"""End to end: the smoke book (built once per session, see conftest.py) executed every chapter;
+in a copy of it, rebuild without changes, then change one chapter's parameter and check only that
+chapter re-executes."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from coursebook.book import paths
+from tests.conftest import project_env, smoke_build
 from coursebook.book.params import declarations, load_chapter, toc_chapter_ids
 
-TOP_LEVEL_OUTPUTS = {".git", ".venv", "_build", ".cache", "data"}
-ANYWHERE = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints"}
-
-
-def _ignored(directory: str, names: list[str]) -> set[str]:
-    """Sources only: no environment, builds, data or executed chapters (as in a fresh clone)."""
-    here = Path(directory).resolve()
-    skip = set(names) & ANYWHERE
-    if here == paths.ROOT:
-        skip |= set(names) & TOP_LEVEL_OUTPUTS
-    if here == paths.BOOK_DIR:
-        skip |= set(names) & {"chapters"}
-    return skip
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A copy of this project (sources only) sharing this project's virtualenv."""
-    copy = tmp_path_factory.mktemp("book") / "project"
-    shutil.copytree(paths.ROOT, copy, ignore=_ignored)
-    (copy / ".venv").symlink_to(Path(sys.prefix))
-    return copy
+def project(smoke_book, tmp_path_factory) -> Path:
+    """A copy of the built smoke book, which these tests rebuild and change."""
+    return smoke_book.copy(tmp_path_factory.mktemp("book") / "project")
 
 
 def _env(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
-    return env | {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return project_env(project)
 
 
 def build(project: Path, *args: str) -> str:
     """Run the book runner in the copy; return its output (fails the test on a non-zero exit)."""
-    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic", *args],
-                            cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result.stdout
+    return smoke_build(project, *args)
 
 
 def summary_status(output: str) -> dict[str, str]:
@@ -58,11 +34,11 @@ def summary_status(output: str) -> dict[str, str]:
     return {m[2]: m[1] for m in re.finditer(r"^\s+(executed|reused|failed)\s+(?:[\d.]+ s|-)\s+(\S+)", summary, re.M)}
 
 
-def test_build_rebuild_and_change_one_chapter(project):
+def test_build_rebuild_and_change_one_chapter(smoke_book, project):
     chapters = toc_chapter_ids(project / "_toc.yml")
     assert chapters, "no chapter in _toc.yml"
 
-    first = build(project)
+    first = smoke_book.output  # the session's first build of a fresh copy
     assert summary_status(first) == dict.fromkeys(chapters, "executed")
     for chapter in chapters:
         page = (project / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text()

@@ -84,3 +84,13 @@ def test_a_dataset_other_than_the_planned_one_fails_the_chapter(monkeypatch, sho
         run.use_dataset(_dataset(True))  # e.g. the download failed and auto fell back to synthetic
     assert shown == []
     _start(monkeypatch, data_fingerprint="f00d").use_dataset(_dataset(True))  # the planned one is fine
+
+
+def test_table_latex_fits_the_page_and_wraps_long_text():
+    import pandas as pd
+
+    frame = pd.DataFrame({"model": ["a", "b"], "title": ["Original model with an extra Conv2D 256 block", "short"],
+                          "total": [364426, 528522], "ratio": [0.5, 0.25]})
+    latex = runtime.table(frame)._repr_latex_()
+    assert latex.startswith(r"\adjustbox{max width=\linewidth}{\begin{tabular}{lp{5cm}rr}")
+    assert latex.rstrip().endswith(r"\end{tabular}" + "\n}")

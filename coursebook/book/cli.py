@@ -3,6 +3,8 @@
     python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N] [--no-wait]
                                [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
+    python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
+    python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 
 Exit status: 0 done, 1 a chapter or the HTML build failed, 2 bad input, 75 another build holds the
 lock (--no-wait), 130/143 interrupted by SIGINT/SIGTERM (nothing half-done is left).
@@ -24,6 +26,15 @@ class CommandLineError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["publish"]:
+        from coursebook.book import publish
+
+        return publish.main(argv[1:])
+    if argv[:1] == ["pdf"]:
+        from coursebook.book import pdf
+
+        return pdf.main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except CommandLineError as err:

@@ -124,7 +124,8 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 
 
 def _figures_as_images() -> None:
-    """Figures are built without pyplot, so tell IPython to render them as PNG; set the plot style."""
+    """Figures are built without pyplot, so tell IPython to render them as PNG (the web page) and
+    PDF (vector, for the PDF book and the figure files); set the plot style."""
     from coursebook.course import plots
 
     plots.set_style()
@@ -132,7 +133,10 @@ def _figures_as_images() -> None:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
         return
-    set_matplotlib_formats("png")
+    set_matplotlib_formats("png", "pdf")
+
+
+LONG_TEXT = 30  # characters: a longer text column of a table wraps in the PDF
 
 
 class Table:
@@ -152,7 +156,26 @@ class Table:
         return self._styler("html").to_html()
 
     def _repr_latex_(self) -> str:
-        return self._styler("latex").to_latex(hrules=True)
+        """A booktabs tabular, shrunk to the text width when still wider (adjustbox, loaded by _config.yml)."""
+        tabular = self._styler("latex").to_latex(hrules=True, column_format=self._column_format())
+        return "\\adjustbox{max width=\\linewidth}{" + tabular + "}"
+
+    def _column_format(self) -> str:
+        """LaTeX columns: numbers on the right, short text on the left, long text (titles,
+        questions) wrapped in a 5 cm column rather than making the whole table tiny."""
+        from pandas.api.types import is_numeric_dtype
+
+        frame = self.frame.reset_index() if self.index else self.frame
+        spec = ""
+        for position in range(frame.shape[1]):
+            column = frame.iloc[:, position]
+            if is_numeric_dtype(column):
+                spec += "r"
+            elif column.astype(str).str.len().max() > LONG_TEXT:
+                spec += "p{5cm}"
+            else:
+                spec += "l"
+        return spec
 
 
 def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False) -> Table:

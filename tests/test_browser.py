@@ -1,0 +1,214 @@
+"""The built smoke book as a reader sees it: served over HTTP on 127.0.0.1 and opened page by page
+in headless Chromium (Debian's ``chromium`` driven by Playwright; no browser download)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import re
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import pytest
+
+from coursebook.book.params import load_chapter, toc_chapter_ids
+from tests.conftest import PROJECT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT / "_build" / "screenshots"
+GLUE_TEXT = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
+GLUE_PREFIX = "application/papermill.record/"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def site(smoke_book):
+    """The smoke book's HTML served on an ephemeral port of 127.0.0.1; yields (base URL, html dir)."""
+    html = smoke_book.root / "_build" / "html"
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # noqa: D102 - keep the test output readable
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab closed while a file was sent: fine
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", html
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """One page opened in a fresh tab, with every console error, page error and failed request
+    recorded. The test machine is offline: resources from other hosts (MathJax from its CDN) cannot
+    load, so only their failure to load is left out; everything the book serves itself must load."""
+
+    def __init__(self, browser, url: str):
+        self.base = url.split("/", 3)[:3]
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self._local(r.url) and self.problems.append(f"request failed: {r.url}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        self.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # lazy images too
+        self.page.wait_for_load_state("networkidle")
+
+    def _local(self, url: str) -> bool:
+        return url.split("/", 3)[:3] == self.base
+
+    def _console(self, message) -> None:
+        offline = message.text.startswith("Failed to load resource: net::") and not self._local(message.location["url"])
+        if message.type == "error" and not offline:
+            self.problems.append(f"console: {message.text} ({message.location['url']})")
+
+    def broken_images(self) -> list[str]:
+        return self.page.evaluate(
+            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+
+    def cramped_table_cells(self) -> list[str]:
+        """Neighbouring cells of a chapter's tables whose texts are less than 6 px apart."""
+        return self.page.evaluate("""() => {
+            const cramped = [], range = document.createRange();
+            for (const row of document.querySelectorAll("div.cell_output table tr")) {
+                const cells = [...row.children];
+                for (let i = 0; i + 1 < cells.length; i++) {
+                    range.selectNodeContents(cells[i]); const left = range.getBoundingClientRect();
+                    range.selectNodeContents(cells[i + 1]); const right = range.getBoundingClientRect();
+                    if (left.width && right.width && right.left - left.right < 6)
+                        cramped.push(cells[i].textContent + " | " + cells[i + 1].textContent);
+                }
+            }
+            return cramped;
+        }""")
+
+    def text(self) -> str:
+        return self.page.inner_text("body")
+
+
+def pages(html: Path) -> list[str]:
+    """Every HTML page of the book, relative to the site root."""
+    return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
+                  if not {"_static", "_sources", "figures"} & set(p.relative_to(html).parts)
+                  and str(p.relative_to(html)) != "index.html")  # the site root: a redirect, see below
+
+
+def glued_texts(notebook: Path) -> list[str]:
+    """Each ``{glue:text}`name:format``` of an executed chapter, formatted from the glued value."""
+    nb = nbformat.read(notebook, as_version=4)
+    values = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            plain = output.get("data", {}).get(GLUE_PREFIX + "text/plain")
+            if name and plain is not None:
+                values[name] = plain
+    expected = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for name, spec in GLUE_TEXT.findall(cell.source):
+                value = values[name]
+                expected.append(format(ast.literal_eval(value), spec) if spec else value.strip("'\""))
+    return expected
+
+
+def figure_names(notebook: Path) -> list[str]:
+    """The names of the figures a chapter shows (its ``{glue:figure}`` directives)."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\{glue:figure\}\s+(\S+)", c.source)]
+
+
+def test_every_page_loads_cleanly_in_chromium(site, browser, smoke_book):
+    base, html = site
+    chapters = toc_chapter_ids(smoke_book.root / "_toc.yml")
+    titles = {c: load_chapter(c).title for c in chapters}
+    visited = pages(html)
+    assert {f"book/chapters/{c}.html" for c in chapters} <= set(visited)
+    for relative in visited:
+        visit = Visit(browser, base + quote(relative))
+        assert visit.problems == [], relative
+        assert visit.broken_images() == [], relative
+        assert visit.cramped_table_cells() == [], relative
+        text = visit.text()
+        assert "Traceback" not in text and "{glue" not in text, relative
+        errors = visit.page.locator(".output.stderr, .output.traceback, .output.error, .system-message")
+        assert errors.count() == 0, f"{relative}: {errors.first.inner_text()[:300] if errors.count() else ''}"
+        sidebar = visit.page.locator(".bd-sidebar-primary")
+        for chapter, title in titles.items():
+            link = "a.current" if relative == f"book/chapters/{chapter}.html" else f"a[href$='{chapter}.html']"
+            assert sidebar.locator(link).count() >= 1, f"{relative}: no {chapter} in the sidebar"
+            assert title in sidebar.text_content(), f"{relative}: no title {title!r} in the sidebar"
+        visit.page.close()
+
+
+def test_the_site_root_leads_to_the_landing_page(site, browser):
+    base, _ = site
+    visit = Visit(browser, base)
+    visit.page.wait_for_url(f"{base}book/index.html")
+    assert visit.problems == []
+
+
+def test_glued_numbers_and_figure_files_on_each_chapter(site, browser, smoke_book):
+    base, html = site
+    for chapter in toc_chapter_ids(smoke_book.root / "_toc.yml"):
+        visit = Visit(browser, f"{base}book/chapters/{chapter}.html")
+        text = visit.text()
+        for expected in glued_texts(smoke_book.root / "book" / "chapters" / f"{chapter}.ipynb"):
+            assert expected in text, f"{chapter}: glued {expected!r} not on the page"
+        links = visit.page.locator(".figure-files a")
+        for href in [links.nth(i).get_attribute("href") for i in range(links.count())]:
+            response = visit.page.request.get(f"{base}book/chapters/{href}")
+            assert response.ok and len(response.body()) > 0, f"{chapter}: {href}"
+        shown = figure_names(smoke_book.root / "book" / "chapters" / f"{chapter}.ipynb")
+        linked = sorted(Path(links.nth(i).get_attribute("href")).name for i in range(links.count()))
+        assert linked == sorted(f"{name}.{kind}" for name in shown for kind in ("png", "pdf")), chapter
+        for name in shown:
+            files = smoke_book.root / "_build" / "figures" / chapter
+            assert (files / f"{name}.png").read_bytes()[:4] == b"\x89PNG", f"{chapter}/{name}.png"
+            assert (files / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", f"{chapter}/{name}.pdf"
+        visit.page.close()
+
+
+def test_search_finds_a_chapter_by_a_word_of_its_title(site, browser, smoke_book):
+    base, _ = site
+    chapter = toc_chapter_ids(smoke_book.root / "_toc.yml")[-1]
+    word = max(re.findall(r"[A-Za-z]{4,}", load_chapter(chapter).title), key=len)
+    visit = Visit(browser, f"{base}search.html?q={quote(word)}")
+    results = visit.page.locator(f"#search-results a[href*='{chapter}']")
+    results.first.wait_for(timeout=20_000)
+    assert results.count() >= 1 and visit.problems == []
+
+
+def test_screenshots_of_the_landing_page_and_a_chapter(site, browser, smoke_book):
+    base, _ = site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    chapter = toc_chapter_ids(smoke_book.root / "_toc.yml")[0]
+    for name, url in [("landing", f"{base}book/index.html"), (chapter, f"{base}book/chapters/{chapter}.html")]:
+        visit = Visit(browser, url)
+        visit.page.evaluate("window.scrollTo(0, 0)")  # the sticky header and sidebar where a reader sees them
+        target = SCREENSHOTS / f"{name}.png"
+        visit.page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 10_000
+        visit.page.close()

