@@ -1,7 +1,7 @@
 """The chapter cache: a chapter re-executes only when one of its inputs changed.
 
 A chapter's key is built from named components (the source notebook's code cells, its text (Markdown
-cells, title, quoted question: see ``prose``), the effective parameters,
+cells, title, quoted question: see ``pagetext``), the effective parameters,
 the package source, the architecture specs, the dataset fingerprint, the pinned requirements and
 the Keras backend).
 Each executed chapter stores its components in a record beside the executed notebook, so the
@@ -30,7 +30,7 @@ def digest(data: bytes | str) -> str:
 
 def notebook_digest(notebook: Path) -> str:
     """Hash of a notebook's code cells (source, tags): what a run computes. Markdown cells count in
-    the ``text`` component (``prose.text_digest``); outputs and other metadata do not count."""
+    the ``text`` component (``pagetext.text_digest``); outputs and other metadata do not count."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     content = [("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
                for c in cells if c["cell_type"] == "code"]

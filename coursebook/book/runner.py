@@ -23,7 +23,7 @@ from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, estimates, executors, interrupts, paths, progress, prose
+from coursebook.book import cache, estimates, executors, interrupts, paths, pagetext, progress
 from coursebook.book.provenance import git_commit
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
                                toc_chapter_ids)
@@ -108,10 +108,10 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     resolved = resolve(chapter_id, profile, overrides)
     chapter = resolved.chapter
     fingerprint = data_fingerprint(resolved)
-    text = prose.text_parameters(chapter.notebook, list(resolved.values))
+    text = pagetext.text_parameters(chapter.notebook, list(resolved.values))
     components = {
         "notebook": cache.notebook_digest(chapter.notebook),
-        "text": prose.text_digest(chapter.notebook, chapter.title, {k: resolved.values[k] for k in text}),
+        "text": pagetext.text_digest(chapter.notebook, chapter.title, {k: resolved.values[k] for k in text}),
         "parameters": cache.parameters_digest(profile, {k: v for k, v in resolved.values.items() if k not in text}),
         "package": cache.package_digest(),
         "models": cache.models_digest(),
@@ -182,7 +182,7 @@ def run_chapter(plan: Plan) -> Result:
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
-                prose.prepare_source(chapter.notebook, chapter.title, plan.resolved.values), str(tmp),
+                pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values), str(tmp),
                 parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
                 progress_bar=False, log_output=False, execution_timeout=plan.timeout,
                 kernel_manager_class=manager,
@@ -267,13 +267,13 @@ def write_record(plan: Plan, seconds: float, **extra: Any) -> None:
 
 def rerender(plan: Plan) -> Outcome:
     """Text-only change: rebuild the page from the cached execution (new Markdown, title and
-    question; the code cells keep their outputs) without a kernel. Raises prose.RenderError when
+    question; the code cells keep their outputs) without a kernel. Raises pagetext.RenderError when
     the cached notebook does not fit, and the chapter must execute."""
     chapter = plan.resolved.chapter
     start = time.perf_counter()
     executed = nbformat.read(cache.output_path(chapter.id), as_version=4)
-    source = prose.prepare_source(chapter.notebook, chapter.title, plan.resolved.values)
-    page = prose.rerender(executed, source, plan.resolved.values)
+    source = pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values)
+    page = pagetext.rerender(executed, source, plan.resolved.values)
     cache.atomic_write_text(cache.output_path(chapter.id), nbformat.writes(page) + "\n")
     old = cache.read_record(chapter.id) or {}
     write_record(plan, float(old.get("seconds", 0.0)), results=old.get("results"),
@@ -302,7 +302,7 @@ def run_description(plan: Plan, progress_file: Path | None = None, results_path:
         "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
         "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
         "commit": git_commit(), "started": time.time(), "data_fingerprint": plan.data_fingerprint,
-        "text_parameters": prose.text_parameters(r.chapter.notebook, list(r.values)),
+        "text_parameters": pagetext.text_parameters(r.chapter.notebook, list(r.values)),
         "deterministic": executors.deterministic(),
         "progress_file": str(progress_file) if progress_file else None,
         "results_path": str(results_path) if results_path else None,
@@ -439,7 +439,7 @@ def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
 def _try_rerender(plan: Plan) -> Outcome | None:
     try:
         return rerender(plan)
-    except (prose.RenderError, OSError, ValueError):
+    except (pagetext.RenderError, OSError, ValueError):
         plan.changed = ["text", "cached notebook unusable"]  # it does not fit the source: run the code
         return None
 
