@@ -1,0 +1,126 @@
+"""What the explanations read from a chapter's results: arms, per-run values at the evaluated
+epoch, train/validation gaps, validation-loss rises, and the limits of the evidence.
+
+Results follow the results-file schema (``book/chapters/<id>.results.json``): ``arms`` is a list of
+``{name, model, parameters, settings, runs}`` and each run has ``seed``, ``history`` (metric -> list
+per epoch), ``evaluated_epoch`` (1-based), ``validation`` and ``test``. An object with ``to_dict()``
+(or a dataclass) is read through that mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+PROFILE_WORDS = {"smoke": "the smoke profile (a pipeline check: a few epochs on a few hundred images)",
+                 "quick": "the quick profile (fewer epochs and images than the assignment)"}
+
+
+def as_mapping(results: Any) -> Mapping[str, Any]:
+    """The results as a mapping of the results-file schema."""
+    if isinstance(results, Mapping):
+        return results
+    for method in ("to_dict", "as_dict"):
+        if callable(getattr(results, method, None)):
+            return getattr(results, method)()
+    if dataclasses.is_dataclass(results):
+        return dataclasses.asdict(results)
+    raise TypeError(f"cannot read results of type {type(results).__name__}: expected the results-file mapping")
+
+
+def arm_names(results: Any) -> list[str]:
+    """Arm names in the order of the results."""
+    return [arm["name"] for arm in as_mapping(results)["arms"]]
+
+
+def arm(results: Any, name: str | None = None, index: int | None = None) -> Mapping[str, Any]:
+    """One arm, by name or by position."""
+    arms = as_mapping(results)["arms"]
+    if name is None:
+        return arms[index or 0]
+    for entry in arms:
+        if entry["name"] == name:
+            return entry
+    raise KeyError(f"no arm named {name!r}; the results have {[a['name'] for a in arms]}")
+
+
+def history_value(run: Mapping[str, Any], metric: str, epoch: int) -> float:
+    """``metric`` of ``run`` after the 1-based ``epoch``; a missing metric or epoch raises naming it."""
+    series = run["history"].get(metric)
+    if series is None:
+        raise KeyError(f"metric {metric!r} is not in the history of seed {run.get('seed')}; "
+                       f"it has {sorted(run['history'])}")
+    if not 1 <= epoch <= len(series):
+        raise IndexError(f"epoch {epoch} is outside the {len(series)} epochs of seed {run.get('seed')}")
+    return float(series[epoch - 1])
+
+
+def evaluated(run: Mapping[str, Any], metric: str) -> float:
+    """``metric`` at the run's evaluated epoch (the weights the tables and test score describe)."""
+    return history_value(run, metric, evaluated_epoch(run))
+
+
+def evaluated_epoch(run: Mapping[str, Any]) -> int:
+    """The epoch whose weights were evaluated (the last epoch when the run does not say)."""
+    epoch = run.get("evaluated_epoch")
+    return int(epoch) if epoch else len(run["history"]["loss"])
+
+
+def per_run(entry: Mapping[str, Any], metric: str) -> list[float]:
+    """``metric`` at the evaluated epoch of every run of an arm."""
+    return [evaluated(run, metric) for run in entry["runs"]]
+
+
+def accuracy_gap(run: Mapping[str, Any]) -> float:
+    """Training minus validation accuracy at the evaluated epoch."""
+    return evaluated(run, "accuracy") - evaluated(run, "val_accuracy")
+
+
+def val_loss_rise(run: Mapping[str, Any]) -> float:
+    """Last validation loss minus the lowest one (0: the run ended at its lowest)."""
+    losses = [float(v) for v in run["history"]["val_loss"]]
+    return losses[-1] - min(losses)
+
+
+def lowest_val_loss_epoch(run: Mapping[str, Any]) -> int:
+    """1-based epoch of the lowest validation loss (the first on ties)."""
+    losses = [float(v) for v in run["history"]["val_loss"]]
+    return losses.index(min(losses)) + 1
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample sd (None for one value)."""
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def shown(values: Sequence[float], digits: int = 4) -> str:
+    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several."""
+    mean, sd = mean_sd(values)
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def runs_count(results: Any) -> int:
+    """The smallest number of runs of any arm."""
+    return min(len(entry["runs"]) for entry in as_mapping(results)["arms"])
+
+
+def limits(results: Any) -> str:
+    """What limits the evidence: the number of runs, the profile and the dataset, in sentences."""
+    data = as_mapping(results)
+    runs = runs_count(results)
+    parts = [("One run per arm: a difference cannot be told apart from run-to-run noise."
+              if runs == 1 else f"{runs} runs (seeds) per arm; differences are judged against their spread.")]
+    profile = data.get("profile")
+    if profile in PROFILE_WORDS:
+        parts.append(f"The run used {PROFILE_WORDS[profile]}, so the curves are shorter than the assignment's "
+                     "and the numbers are not the assignment's results.")
+    dataset = data.get("dataset") or {}
+    if dataset.get("synthetic"):
+        parts.append(f"The images are {dataset.get('name', 'the synthetic stand-in')}, not CIFAR-10: the "
+                     "mechanism carries over, the sizes of the effects need not.")
+    return " ".join(parts)
