@@ -23,7 +23,7 @@ from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, paths
+from coursebook.book import cache, overview, paths
 from coursebook.book.provenance import git_commit
 from coursebook.book.runtime import RUN_ENV  # JSON describing the run, read inside the kernel
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, declarations, load_chapter, resolve,
@@ -281,7 +281,9 @@ def print_summary(summary: Summary, html_seconds: float | None, log=print) -> No
 
 
 def build_html(builder: str = "html") -> int:
-    """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported."""
+    """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported.
+    The landing page's results overview is regenerated first, from the chapters' results files."""
+    overview.write()
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", str(paths.ROOT), "--builder", builder, "-W", "-n", "--keep-going"]
     if builder == "pdflatex":
