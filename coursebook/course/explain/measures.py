@@ -124,3 +124,47 @@ def limits(results: Any) -> str:
         parts.append(f"The images are {dataset.get('name', 'the synthetic stand-in')}, not CIFAR-10: the "
                      "mechanism carries over, the sizes of the effects need not.")
     return " ".join(parts)
+
+
+def history_frame(results: Any, names: Sequence[str] | None = None):
+    """The tidy history frame (variant, seed, epoch, metric, value) of the named arms (default: all),
+    the form :mod:`coursebook.course.analysis` reads."""
+    import pandas as pd
+
+    rows = [(entry["name"], run["seed"], epoch, metric, float(value))
+            for entry in as_mapping(results)["arms"] if names is None or entry["name"] in names
+            for run in entry["runs"] for metric, series in run["history"].items()
+            for epoch, value in enumerate(series, start=1)]
+    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "metric", "value"])
+
+
+def layer_types(entry: Mapping[str, Any]) -> list[str]:
+    """The layer types of an arm's model spec (params/models/<model>.yaml)."""
+    from coursebook.course import models
+
+    return [layer.type for layer in models.load_spec(entry["model"]).layers]
+
+
+def arm_with_layer(results: Any, layer_type: str, topic: str) -> Mapping[str, Any]:
+    """The first arm after the reference (the first arm) whose model has ``layer_type`` layers
+    that the reference lacks or has fewer of; a clear error when there is none."""
+    arms = as_mapping(results)["arms"]
+    base = layer_types(arms[0]).count(layer_type)
+    for entry in arms[1:]:
+        if layer_types(entry).count(layer_type) > base:
+            return entry
+    raise ValueError(f"explain {topic!r}: no arm adds {layer_type} layers to the reference arm "
+                     f"{arms[0]['name']!r}; arms: {[a['name'] for a in arms]}")
+
+
+def setting_differences(reference: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Training settings that differ between two arms: key -> (reference value, other value)."""
+    a, b = reference.get("settings") or {}, other.get("settings") or {}
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
+
+
+def md_name(name: str) -> str:
+    """An arm name safe inside Markdown prose and tables."""
+    for char in "\\`*_[]|<>":
+        name = name.replace(char, "\\" + char)
+    return name
