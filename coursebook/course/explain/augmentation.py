@@ -1,0 +1,108 @@
+"""Data augmentation against the same model without it (Keras CNN assignment, G): how the
+validation loss of the two compares, whether each over- or under-fits, and why.
+
+Arms: the reference (the first arm without ``augmentation`` in its settings) and the augmented arm
+(the first arm with it); everything else is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from coursebook.course import analysis
+from coursebook.course.explain import fitting
+from coursebook.course.explain import measures as m
+
+
+def augmented(entry: Mapping[str, Any]) -> bool:
+    """Whether an arm trains on augmented images."""
+    return bool((entry.get("settings") or {}).get("augmentation"))
+
+
+def arms(results: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(reference arm, augmented arm); a clear error when either is missing."""
+    entries = m.as_mapping(results)["arms"]
+    plain = [e for e in entries if not augmented(e)]
+    aug = [e for e in entries if augmented(e)]
+    if not plain or not aug:
+        raise ValueError(f"explain 'augmentation' needs an arm with and one without augmentation; arms: "
+                         f"{[(e['name'], augmented(e)) for e in entries]}")
+    return plain[0], aug[0]
+
+
+def answer(results: Any) -> str:
+    """G: validation losses compared, the fit of each model, the mechanism and the limits."""
+    plain, aug = arms(results)
+    p, a = plain["name"], aug["name"]
+
+    def values(entry, fn):
+        return [fn(run) for run in entry["runs"]]
+
+    lowest = analysis.compare("lowest validation loss", a, values(aug, _lowest), p, values(plain, _lowest),
+                              higher_is_better=False)
+    final = analysis.compare("last-epoch validation loss", a, values(aug, _last), p, values(plain, _last),
+                             higher_is_better=False)
+    gap = analysis.compare("validation − training loss gap at the evaluated epoch", a, values(aug, loss_gap), p,
+                           values(plain, loss_gap), higher_is_better=False, relative=False)
+    train = analysis.compare("training accuracy at the evaluated epoch", a, m.per_run(aug, "accuracy"), p,
+                             m.per_run(plain, "accuracy"))
+    fits = [fitting.diagnose(results, entry) for entry in (plain, aug)]
+    return "\n\n".join([
+        "**Validation loss.** " + lowest.sentence + " " + final.sentence,
+        "**Over- or under-fitting?**\n\n" + "\n".join(f"- {fit.text}" for fit in fits),
+        "**Why.** " + mechanism(gap, train, fits[1], transforms(aug)),
+        "**Limits.** " + _caveat(a) + " " + m.limits(results),
+    ])
+
+
+def loss_gap(run: Mapping[str, Any]) -> float:
+    """Validation minus training loss at the evaluated epoch."""
+    return m.evaluated(run, "val_loss") - m.evaluated(run, "loss")
+
+
+def _lowest(run: Mapping[str, Any]) -> float:
+    return min(float(v) for v in run["history"]["val_loss"])
+
+
+def _last(run: Mapping[str, Any]) -> float:
+    return float(run["history"]["val_loss"][-1])
+
+
+TRANSFORMS = {"rotat": "rotated", "translat": "shifted", "shift": "shifted", "flip": "flipped", "zoom": "zoomed",
+              "contrast": "with changed contrast", "bright": "with changed brightness", "crop": "cropped"}
+
+
+def transforms(entry: Mapping[str, Any]) -> str:
+    """What the arm's augmentation does to an image, e.g. 'rotated, shifted, flipped'."""
+    text = str((entry.get("settings") or {}).get("augmentation")).lower()
+    words = list(dict.fromkeys(word for key, word in TRANSFORMS.items() if key in text))
+    return ", ".join(words) or "randomly transformed"
+
+
+def mechanism(gap: analysis.Comparison, train: analysis.Comparison, fit_augmented: fitting.Fit,
+              what: str = "randomly transformed") -> str:
+    """Why augmentation changed what was measured: each clause only for an effect that was measured."""
+    parts = ["Augmentation shows the network a new random variant of every training image in every epoch "
+             f"({what}), so it cannot memorize the exact pixels of the training images and has "
+             "to learn features that survive these changes, as the validation images need."]
+    if gap.judgement == "better":
+        below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
+        parts.append(f"That is why the validation − training loss gap is smaller{below}: {gap.sentence}")
+    else:
+        parts.append(f"Here the validation − training loss gap is not smaller: {gap.sentence}")
+    if train.direction == "lower":
+        parts.append("The cost is training accuracy: the varied images are harder to fit. " + train.sentence)
+    else:
+        parts.append("Training accuracy did not drop, so augmentation cost nothing on the training images here. "
+                     + train.sentence)
+    if fit_augmented.still_improving:
+        parts.append("An augmented model also learns more slowly and needs more epochs: it was still improving at "
+                     "the end, so its validation loss at this budget understates what it can reach.")
+    return " ".join(parts)
+
+
+def _caveat(augmented_name: str) -> str:
+    return (f"The training loss and accuracy of {m.md_name(augmented_name)} are measured on augmented images (and "
+            "with dropout active, in both arms), so they describe harder images than the validation set holds: a "
+            "validation loss below the training loss is expected here and is not under-fitting by itself.")
