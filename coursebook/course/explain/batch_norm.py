@@ -30,12 +30,13 @@ def answer(results: Any) -> str:
     confounds = m.setting_differences(ref, bn)
     parts = [
         "**Training loss.** " + " ".join([first.sentence, epochs_lower(ref, bn), last.sentence]),
-        "**Why.** " + mechanism(first, last, confounds, r, b),
+        "**Why.** " + mechanism(first, last, confounds, r, b, converged=_falls(bn)),
         "**On validation data.** " + val.sentence + (
             " A faster fall of the training loss is not by itself better generalization." if last.direction == "lower"
             and val.judgement != "better" else ""),
         "**Limits.** " + _confound_text(confounds, r, b) + "Training loss is recorded in training mode (batch "
-        "statistics in the normalization layers, dropout active). " + m.limits(results),
+        "statistics in the normalization layers" + (", dropout active" if "dropout" in m.layer_types(bn) else "")
+        + "). " + m.limits(results),
     ]
     return "\n\n".join(parts)
 
@@ -73,8 +74,14 @@ def _ranges(epochs: list[int]) -> str:
     return ", ".join(spans)
 
 
+def _falls(entry: Mapping[str, Any]) -> bool:
+    """Whether the mean training loss ends below where it was after epoch 1."""
+    curve = mean_curve(entry)
+    return round(curve[-1], 4) < round(curve[0], 4)
+
+
 def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: Mapping[str, tuple],
-              ref: str, bn: str) -> str:
+              ref: str, bn: str, converged: bool = True) -> str:
     """Why the training losses differ, each clause only for a measured direction."""
     parts = []
     if first.direction == "lower":
@@ -86,7 +93,7 @@ def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: 
                      "over the mini-batch, so gradients stay well scaled), but that is not what the first epoch "
                      "shows here.")
     lr, batch = confounds.get("learning_rate"), confounds.get("batch_size")
-    if lr and None not in lr and lr[1] > lr[0]:
+    if lr and None not in lr and lr[1] > lr[0] and converged:
         parts.append(f"Normalization is also what lets {m.md_name(bn)} train with a learning rate "
                      f"{lr[1] / lr[0]:g} times larger ({lr[1]:g} against {lr[0]:g}) without diverging.")
     if batch and None not in batch and batch[1] > batch[0]:
