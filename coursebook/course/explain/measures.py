@@ -168,3 +168,13 @@ def md_name(name: str) -> str:
     for char in "\\`*_[]|<>":
         name = name.replace(char, "\\" + char)
     return name
+
+
+def train_images(results: Any) -> int | None:
+    """Number of training images the arms trained on, when the results say (split sizes)."""
+    dataset = as_mapping(results).get("dataset") or {}
+    for key in ("sizes", "split_sizes", "splits", "counts"):
+        sizes = dataset.get(key)
+        if isinstance(sizes, Mapping) and sizes.get("train"):
+            return int(sizes["train"])
+    return None
