@@ -19,7 +19,7 @@ def answer(results: Any) -> str:
     fit = fitting.diagnose(results, entry)
     parts = [
         "**Which weights.** " + evaluated_text(entry),
-        "**Fit.** " + fit.text + " " + gap_text(entry),
+        "**Fit.** " + fit.text + (" " + gap_text(entry) if fit.verdict == "under-fits at this budget" else ""),
         "**Why.** " + mechanism(entry, fit, m.train_images(results)),
         "**Limits.** " + m.limits(results),
     ]

@@ -121,8 +121,8 @@ def limits(results: Any) -> str:
                      "and the numbers are not the assignment's results.")
     dataset = data.get("dataset") or {}
     if dataset.get("synthetic"):
-        parts.append(f"The images are {dataset.get('name', 'the synthetic stand-in')}, not CIFAR-10: the "
-                     "mechanism carries over, the sizes of the effects need not.")
+        parts.append(f"The images come from the {dataset.get('name', 'synthetic stand-in')}, not from CIFAR-10: "
+                     "the mechanisms carry over, the sizes of the effects need not.")
     return " ".join(parts)
 
 
