@@ -16,3 +16,16 @@ def test_headings_are_words_in_html_and_latex():
         assert "non_trainable" not in text and "non\\_trainable" not in text and "1.2e+03" in text
     assert "padding: 0.3em 0.9em" in html
     assert list(frame.columns) == ["layer", "non_trainable", "output_shape"]  # the caller's frame is untouched
+
+
+def test_layers_table_lists_each_model_once_with_the_assignments_totals():
+    from types import SimpleNamespace
+
+    from coursebook.course import reports
+
+    arms = [SimpleNamespace(name="E", model="a12-baseline"), SimpleNamespace(name="F", model="a12-baseline"),
+            SimpleNamespace(name="LeNet", model="aml-lenet5")]
+    table = reports.layers_table(arms)
+    totals = table[table["layer"] == "total"]
+    assert totals["params"].tolist() == [2_168_362, 62_006]  # the counts the assignments state
+    assert [m for m in table["model"] if m] == ["a12-baseline (E, F)", "aml-lenet5 (LeNet)"]

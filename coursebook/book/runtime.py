@@ -83,6 +83,12 @@ class ChapterRun:
         atomic_write_text(Path(self.results_path), text)
         return self.results_path
 
+    def figure(self, key: str, figure: Any, caption: str) -> None:
+        """Show ``figure`` with a numbered ``caption``, referable as ``{numref}`<chapter>-<key>```
+        (the chapter id keeps the name unique when several chapters share a notebook)."""
+        glue(key, figure)
+        show_markdown(f"```{{glue:figure}} {key}\n:name: {self.chapter}-{key}\n\n{caption}\n```")
+
     def card(self) -> str:
         """Display (and return) the run card as a Markdown table."""
         text = run_card_markdown(self)

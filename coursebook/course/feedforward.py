@@ -178,23 +178,3 @@ def describe(prepared: Prepared) -> str:
     return (f"{experiments.data_description(prepared.dataset, prepared.splits)} Preprocessing: "
             f"{prepared.splits.preprocessing}. {standardization_check(prepared.splits)}")
 
-
-SETTING_LABELS = {"model": "model", "optimizer": "optimizer", "learning_rate": "learning rate",
-                  "batch_size": "batch size", "epochs": "epochs", "train_size": "training images",
-                  "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation"}
-
-
-def settings_table(*arm_settings: Mapping[str, Any]) -> pd.DataFrame:
-    """The effective settings of each arm (rows: settings; one column per arm), defaults spelled out."""
-    def shown(key: str, value: Any) -> str:
-        if value is None or value == []:
-            return {"learning_rate": "optimizer default", "train_size": "all"}.get(key, "none")
-        if isinstance(value, Mapping):
-            return ", ".join(f"{k} {v}" for k, v in value.items())
-        if isinstance(value, list):
-            return "; ".join(shown(key, item) if not isinstance(item, Mapping) else
-                             ", ".join(f"{k} ({shown(key, v)})" for k, v in item.items()) for item in value)
-        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-    return pd.DataFrame({"setting": list(SETTING_LABELS.values()),
-                         **{arm["name"]: [shown(k, arm.get(k)) for k in SETTING_LABELS] for arm in arm_settings}})
