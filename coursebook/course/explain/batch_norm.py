@@ -84,10 +84,14 @@ def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: 
               ref: str, bn: str, converged: bool = True) -> str:
     """Why the training losses differ, each clause only for a measured direction."""
     parts = []
-    if first.direction == "lower":
+    if first.direction == "lower" and first.exceeds_noise is not False:
         parts.append("Batch normalization standardizes each layer's inputs over the mini-batch, so their scale "
                      "stays the same while the earlier layers change; gradients stay well scaled and the loss "
                      "falls faster in the first epochs, which is what the first epoch shows here.")
+    elif first.direction == "lower":
+        parts.append("Batch normalization usually speeds the first epochs (each layer's inputs are standardized "
+                     "over the mini-batch, so gradients stay well scaled); here the first epoch's training loss is "
+                     "lower, but within run-to-run noise.")
     else:
         parts.append("Batch normalization usually speeds the first epochs (each layer's inputs are standardized "
                      "over the mini-batch, so gradients stay well scaled), but that is not what the first epoch "
