@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import measures as m
 
 SETTING_WORDS = {"learning_rate": "learning rate", "batch_size": "batch size", "optimizer": "optimizer",
@@ -22,10 +22,10 @@ def answer(results: Any) -> str:
     ref = m.arm(results, index=0)
     bn = m.arm_with_layer(results, "batchnorm", "batch-norm")
     r, b = ref["name"], bn["name"]
-    first = analysis.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
-    last = analysis.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
+    first = comparison.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
+    last = comparison.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
                             m.per_run(ref, "loss"))
-    val = analysis.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
+    val = comparison.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
                            m.per_run(ref, "val_loss"), higher_is_better=False)
     confounds = m.setting_differences(ref, bn)
     unsettled = moving_average_note(bn, m.train_images(results))
@@ -100,7 +100,7 @@ def moving_average_note(bn: Mapping[str, Any], images: int | None) -> str:
             f"steps behind them ({per_epoch:,} per epoch), so part of the gap is averages that have not settled.")
 
 
-def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: Mapping[str, tuple],
+def mechanism(first: comparison.Comparison, last: comparison.Comparison, confounds: Mapping[str, tuple],
               ref: str, bn: str, converged: bool = True) -> str:
     """Why the training losses differ, each clause only for a measured direction."""
     parts = []

@@ -128,7 +128,7 @@ def limits(results: Any) -> str:
 
 def history_frame(results: Any, names: Sequence[str] | None = None):
     """The tidy history frame (variant, seed, epoch, metric, value) of the named arms (default: all),
-    the form :mod:`coursebook.course.analysis` reads."""
+    the form :mod:`coursebook.course.history` describes."""
     import pandas as pd
 
     rows = [(entry["name"], run["seed"], epoch, metric, float(value))
