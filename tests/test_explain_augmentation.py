@@ -74,3 +74,10 @@ def test_effects_within_noise_are_not_explained_as_effects():
     text = explain.answer("augmentation", results(plain, aug))
     assert "That is why" not in text and "The cost is training accuracy" not in text
     assert "within run-to-run noise" in text
+
+
+def test_one_run_states_the_expected_direction_without_calling_it_an_effect():
+    text = explain.answer("augmentation", results([dict(PLAIN[0], evaluated_epoch=2)], AUGMENTED[:1]))
+    assert "gap is smaller (negative: validation loss below training loss), as this predicts" in text
+    assert "Training accuracy is lower, the expected cost of harder, varied images" in text
+    assert "That is why" not in text and "The cost is" not in text

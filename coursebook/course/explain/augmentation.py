@@ -88,13 +88,17 @@ def mechanism(gap: comparison.Comparison, train: comparison.Comparison, fit_augm
     parts = ["Augmentation shows the network a new random variant of every training image in every epoch "
              f"({what}), so it cannot memorize the exact pixels of the training images and has "
              "to learn features that survive these changes, as the validation images need."]
-    if gap.judgement == "better" and gap.exceeds_noise is not False:
-        below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
+    below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
+    if gap.judgement == "better" and gap.exceeds_noise:
         parts.append(f"That is why the validation − training loss gap is smaller{below}: {gap.sentence}")
+    elif gap.judgement == "better" and gap.exceeds_noise is None:
+        parts.append(f"The validation − training loss gap is smaller{below}, as this predicts: {gap.sentence}")
     else:
         parts.append(f"Here the measured gap does not show that narrowing: {gap.sentence}")
-    if train.direction == "lower" and train.exceeds_noise is not False:
+    if train.direction == "lower" and train.exceeds_noise:
         parts.append("The cost is training accuracy: the varied images are harder to fit. " + train.sentence)
+    elif train.direction == "lower" and train.exceeds_noise is None:
+        parts.append("Training accuracy is lower, the expected cost of harder, varied images: " + train.sentence)
     else:
         parts.append("A cost in training accuracy, the usual price, does not show beyond noise here. "
                      + train.sentence)
