@@ -114,7 +114,8 @@ def limits(results: Any) -> str:
     data = as_mapping(results)
     runs = runs_count(results)
     parts = [("One run per arm: a difference cannot be told apart from run-to-run noise."
-              if runs == 1 else f"{runs} runs (seeds) per arm; differences are judged against their spread.")]
+              if runs == 1 else f"{runs} runs (seeds) per arm, where the assignment's reference ran each model once; "
+              "differences are judged against their spread.")]
     profile = data.get("profile")
     if profile in PROFILE_WORDS:
         parts.append(f"The run used {PROFILE_WORDS[profile]}, so the curves are shorter than the assignment's "
