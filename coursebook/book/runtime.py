@@ -78,7 +78,7 @@ class ChapterRun:
             return None
         self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
                                       f"(schema version {results.schema_version})")
-        from coursebook.book.cache import atomic_write_text
+        from coursebook.atomic import atomic_write_text
 
         atomic_write_text(Path(self.results_path), text)
         return self.results_path
