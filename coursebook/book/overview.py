@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from coursebook import atomic
 from coursebook.book import cache, paths
 from coursebook.book.params import CHAPTER_PREFIX, load_yaml
 
@@ -29,7 +30,7 @@ NO_RESULTS = "No chapter has results yet: `make book` computes them."
 def write(target: Path | None = None) -> Path:
     """Write the overview Markdown (atomically) and return its path."""
     target = target or paths.BOOK_DIR / GENERATED
-    cache.atomic_write_text(target, overview_markdown(toc_parts()))
+    atomic.atomic_write_text(target, overview_markdown(toc_parts()))
     return target
 
 
