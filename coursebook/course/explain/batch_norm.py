@@ -62,8 +62,8 @@ def epochs_lower(ref: Mapping[str, Any], bn: Mapping[str, Any], digits: int = 4)
         return f"The mean training loss of {name} is not lower than the reference's in any of the {n} epochs."
     if len(lower) == n:
         return f"The mean training loss of {name} is the lower one in every one of the {n} epochs."
-    return (f"The mean training loss of {name} is the lower one in {len(lower)} of the {n} epochs "
-            f"(epochs {_ranges(lower)}).")
+    where = f"epoch {lower[0]}" if len(lower) == 1 else f"epochs {_ranges(lower)}"
+    return f"The mean training loss of {name} is the lower one in {len(lower)} of the {n} epochs ({where})."
 
 
 def _ranges(epochs: list[int]) -> str:
