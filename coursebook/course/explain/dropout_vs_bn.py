@@ -81,8 +81,15 @@ def verdict(dropout: str, batchnorm: str, comparisons: Mapping[str, comparison.C
     if not beyond:
         return (f"Both signs point to {m.md_name(winner)}, but neither difference is larger than run-to-run noise: "
                 "these runs do not settle which helps more.")
-    return (f"{m.md_name(winner)} helps more against over-fitting: both signs point to it, and the difference in the "
-            f"{' and in the '.join(beyond)} is larger than run-to-run noise.")
+    text = (f"{m.md_name(winner)} helps more against over-fitting: both signs point to it, and the difference in the "
+            f"{' and in the '.join(beyond)} is larger than run-to-run noise")
+    if beyond == [GAP]:
+        text += ("; the validation-loss rise, which has no training-mode bias, points the same way but within "
+                 "run-to-run noise")
+        text += (", so the verdict rests mainly on the gap, which that bias (see Limits) tilts towards dropout"
+                 if winner == dropout else ", and the gap favours batch normalization although that bias (see Limits) "
+                 "tilts it towards dropout")
+    return text + "."
 
 
 def _base_note(base: str, measured: Mapping[str, Mapping[str, list[float]]]) -> str:
