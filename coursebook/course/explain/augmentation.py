@@ -52,7 +52,8 @@ def answer(results: Any) -> str:
     return "\n\n".join([
         "**Validation loss.** " + lowest.sentence + ("" if same_epoch else " " + final.sentence),
         "**Over- or under-fitting?**\n\n" + "\n".join(f"- {fit.text}" for fit in fits),
-        "**Why.** " + mechanism(gap, train, fits[1], transforms(aug)),
+        "**Why.** " + " ".join(filter(None, [m.near_chance(results, [plain, aug]),
+                                             mechanism(gap, train, fits[1], transforms(aug))])),
         "**Limits.** " + _caveat(a, "dropout" in m.layer_types(aug)) + " " + m.limits(results),
     ])
 

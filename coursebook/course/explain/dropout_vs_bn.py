@@ -41,7 +41,7 @@ def answer(results: Any) -> str:
         "**Dropout against batch normalization.** " + " ".join(c.sentence for c in comparisons.values()),
         "**Verdict.** " + _base_note(base["name"], measured) + verdict(d, b, comparisons),
         "**Against the plain base.** " + " ".join(_against_base(base["name"], name, measured) for name in (d, b)),
-        "**Why.** " + _mechanism(base["name"], dropout, b, measured),
+        "**Why.** " + " ".join(filter(None, [m.near_chance(results, [base]), _mechanism(base["name"], dropout, b, measured)])),
         "**Limits.** " + _caveat(d) + " " + m.limits(results),
     ]
     return "\n\n".join(parts)
