@@ -50,6 +50,7 @@ def answer(results: Any) -> str:
     fits = [fitting.diagnose(results, entry) for entry in (plain, aug)]
     same_epoch = all(fit.still_improving for fit in fits)  # lowest = last in every run: one sentence
     return "\n\n".join([
+        "### Validation loss with and without augmentation: over- or under-fitting?",
         "**Validation loss.** " + lowest.sentence + ("" if same_epoch else " " + final.sentence),
         "**Over- or under-fitting?**\n\n" + "\n".join(f"- {fit.text}" for fit in fits),
         "**Why.** " + " ".join(filter(None, [m.near_chance(results, [plain, aug]),

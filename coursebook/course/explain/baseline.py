@@ -18,6 +18,7 @@ def answer(results: Any) -> str:
     entry = m.arm(results, index=0)
     fit = fitting.diagnose(results, entry)
     parts = [
+        "### How the model fits, and why",
         "**Which weights.** " + evaluated_text(entry) + " " + on_each_part(entry),
         "**Fit.** " + fit.text + (" " + gap_text(entry) if fit.verdict == "under-fits at this budget" else ""),
         "**Why.** " + " ".join(filter(None, [m.near_chance(results, [entry]),

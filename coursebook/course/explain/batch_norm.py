@@ -29,6 +29,7 @@ def answer(results: Any) -> str:
     confounds = m.setting_differences(ref, bn)
     unsettled = moving_average_note(bn, m.train_images(results))
     parts = [
+        "### Training loss with and without batch normalization",
         "**Training loss.** " + " ".join([first.sentence, epochs_lower(ref, bn), last.sentence]),
         "**Why.** " + _prefixed(m.near_chance(results, [ref, bn]),
                                 mechanism(first, last, confounds, r, b, converged=_falls(bn) and not unsettled)),

@@ -36,6 +36,7 @@ def answer(results: Any) -> str:
     comparisons = {sign: comparison.compare(sign, d, measured[d][sign], b, measured[b][sign], higher_is_better=False)
                    for sign in (GAP, RISE)}
     parts = [
+        "### Which helps more against over-fitting?",
         _same_base(base, dropout, batchnorm),
         _table(measured),
         "**Dropout against batch normalization.** " + " ".join(c.sentence for c in comparisons.values()),
