@@ -92,3 +92,11 @@ def test_near_chance_is_said_only_when_every_arm_is_below_twice_chance():
                                                 "against 0.10 for guessing among 10 classes)")
     learned = results(("a", [run(accuracy=(0.1, 0.15, 0.2))]), ("b", [run(accuracy=(0.1, 0.1, 0.12))]))
     assert measures.near_chance(learned) == ""
+
+
+def test_the_comparison_notebook_offers_exactly_the_registered_topics():
+    from coursebook.book import paths
+    from coursebook.book.params import declarations
+
+    choices = declarations(paths.NOTEBOOKS_DIR / "compare-models.ipynb")["topic"].choices
+    assert set(choices) == {"none", *explain.TOPICS}
