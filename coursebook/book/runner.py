@@ -23,7 +23,7 @@ from typing import Any
 
 import nbformat
 
-from coursebook.book import cache, estimates, executors, interrupts, paths, pagetext, progress
+from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
 from coursebook.book.provenance import git_commit
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
                                toc_chapter_ids)
@@ -456,7 +456,9 @@ def print_summary(summary: Summary, html_seconds: float | None, log=print) -> No
 
 
 def build_html(builder: str = "html") -> int:
-    """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported."""
+    """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported.
+    The landing page's results overview is regenerated first, from the chapters' results files."""
+    overview.write()
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", str(paths.ROOT), "--builder", builder, "-W", "-n", "--keep-going"]
     if builder == "pdflatex":

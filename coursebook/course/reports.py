@@ -14,6 +14,7 @@ from coursebook.course.prose.backprop_checks import (  # noqa: F401
 from coursebook.course.prose.parameters import (  # noqa: F401
     DenseInput,
     ParameterChange,
+    layers_table,
     parameter_change,
     verified_table,
     verified_total,

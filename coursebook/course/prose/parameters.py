@@ -4,7 +4,9 @@ when layers are inserted (E4742 Problem 1b), in sentences computed from the coun
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +78,23 @@ def verified_total(name: str, *, num_classes: int = 10) -> int:
     if not match:
         raise AssertionError(f"{name}: formula {by_formula} and Keras {by_keras} disagree")
     return by_formula["total"]
+
+
+def layers_table(arms: Sequence[Any], *, num_classes: int = 10) -> pd.DataFrame:
+    """Every distinct model of ``arms`` (objects with ``model``) layer by layer, by formula and checked
+    against Keras (:func:`verified_table`), each named on its first row and followed by its total row."""
+    frames, done = [], set()
+    for arm in arms:
+        if arm.model in done:
+            continue
+        done.add(arm.model)
+        table = verified_table(arm.model, num_classes=num_classes).drop(columns=["keras"])
+        total = {"layer": "total", "output_shape": "", "formula": "",
+                 **{c: int(table[c].sum()) for c in ("params", "trainable", "non_trainable")}}
+        frames.append(pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+                      .assign(model=[arm.model] + [""] * len(table)))
+    combined = pd.concat(frames, ignore_index=True)
+    return combined[["model", *[c for c in combined.columns if c != "model"]]]
 
 
 def _signature(layer: models.LayerSpec) -> str:
