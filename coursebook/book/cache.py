@@ -83,6 +83,11 @@ def output_path(chapter_id: str) -> Path:
     return paths.CHAPTERS_DIR / f"{chapter_id}.ipynb"
 
 
+def results_path(chapter_id: str) -> Path:
+    """What a training chapter measured (``coursebook.course.results``), kept with its last good output."""
+    return paths.CHAPTERS_DIR / f"{chapter_id}.results.json"
+
+
 def failed_path(chapter_id: str) -> Path:
     """Where the notebook of a failed run is kept for inspection (the last good output stays)."""
     return paths.CHAPTERS_DIR / f"{chapter_id}.failed.ipynb"

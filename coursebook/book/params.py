@@ -36,6 +36,7 @@ PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
 CHAPTER_FILE_KEYS = {"notebook", "title", "parameters"}
 MODEL_CHOICES = "@models"
+ARMS_CHOICES = "@arms"  # a list of experiment arms, checked by coursebook.course.arms
 CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
 
 
@@ -61,6 +62,8 @@ class Declaration:
     def allowed(self) -> str:
         """What values are accepted, in words, for error messages."""
         kind = self.type.__name__ + (" or None" if self.optional else "")
+        if self.choices == (ARMS_CHOICES,):
+            return "a non-empty list of arms, each a mapping with at least 'name' and 'model'"
         if self.choices is not None:
             return f"one of {{{', '.join(self.choices)}}}" + (" (each)" if self.type is list else "")
         if self.low is not None or self.high is not None:
@@ -237,7 +240,7 @@ def check_value(decl: Declaration, value: Any, where: str) -> Any:
         value = float(value)
     if not isinstance(value, decl.type) or (decl.type is not bool and isinstance(value, bool)):
         raise ParameterError(bad)
-    if decl.choices is not None:
+    if decl.choices is not None and decl.choices != (ARMS_CHOICES,):
         choices = _model_names() if decl.choices == (MODEL_CHOICES,) else decl.choices
         items = value if isinstance(value, list) else [value]
         if not items or any(item not in choices for item in items):
@@ -293,6 +296,7 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
     prof = load_profile(profile)
     values = {name: d.default for name, d in decls.items()}
     origin = dict.fromkeys(values, "notebook")
+    where_of = dict.fromkeys(values, f"the default in {_rel(chapter.notebook)}")
     layers = [
         (chapter.parameters, _rel(chapter.params_file), "chapter"),
         (_applicable(prof["defaults"], decls), _rel(prof["file"]), "profile"),
@@ -306,9 +310,23 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
                 raise ParameterError(f"{where}: unknown key '{key}' for chapter {chapter_id} (declared: {known})")
             values[key] = check_value(decls[key], value, where)
             origin[key] = source
+            where_of[key] = where
     if "seed" not in decls:
         raise ParameterError(f"{_rel(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
+    for name, decl in decls.items():
+        if decl.choices == (ARMS_CHOICES,):
+            check_arms(values, name, where_of)
     return Resolved(chapter, profile, values, origin)
+
+
+def check_arms(values: dict[str, Any], name: str, where_of: dict[str, str]) -> None:
+    """Every arm of ``values[name]`` with the chapter-level settings in ``values`` (cheap: no Keras)."""
+    from coursebook.course.arms import ArmError, check_arms as check
+
+    try:
+        check(values[name], values, where=where_of[name], describe=where_of.get)
+    except ArmError as err:
+        raise ParameterError(str(err)) from None
 
 
 def _applicable(defaults: dict[str, Any], decls: dict[str, Declaration]) -> dict[str, Any]:

@@ -141,7 +141,9 @@ def execute(plan: Plan) -> Outcome:
     out = cache.output_path(chapter.id)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{chapter.id}.{os.getpid()}.running.ipynb")
-    os.environ[RUN_ENV] = json.dumps(run_description(plan))
+    tmp_results = out.with_name(f".{chapter.id}.{os.getpid()}.running.results.json")
+    tmp_results.unlink(missing_ok=True)
+    os.environ[RUN_ENV] = json.dumps(run_description(plan, tmp_results))
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -149,15 +151,18 @@ def execute(plan: Plan) -> Outcome:
             parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
             progress_bar=False, log_output=False,
         )
-    except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
+    except Exception as err:  # noqa: BLE001 - any failure keeps the last good output (and results)
         seconds = time.perf_counter() - start
+        tmp_results.unlink(missing_ok=True)
         return Outcome(chapter.id, "failed", reason, seconds, keep_failed(tmp, chapter.id, err))
     seconds = time.perf_counter() - start
     try:
         tidy_outputs(tmp)
         os.replace(tmp, out)
+        promote_results(tmp_results, chapter.id)
     finally:
         tmp.unlink(missing_ok=True)  # only left if tidying failed: never leave half-done files
+        tmp_results.unlink(missing_ok=True)
     cache.failed_path(chapter.id).unlink(missing_ok=True)  # an earlier failure is no longer current
     record = {
         "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
@@ -176,12 +181,24 @@ def _execute_safely(plan: Plan) -> Outcome:
         return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
 
 
-def run_description(plan: Plan) -> dict[str, Any]:
+def promote_results(written: Path, chapter_id: str) -> None:
+    """After a successful run, the results file the kernel wrote becomes ``<id>.results.json``; a
+    chapter that wrote none has none (an older file would disagree with the new page)."""
+    if written.exists():
+        os.replace(written, cache.results_path(chapter_id))
+    else:
+        cache.results_path(chapter_id).unlink(missing_ok=True)
+
+
+def run_description(plan: Plan, results_path: Path | None = None) -> dict[str, Any]:
+    """What the kernel needs to know about its run (read by ``runtime.start``); ``results_path`` is
+    the temporary file ``run.save_results`` writes to."""
     r = plan.resolved
     return {
         "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
         "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
         "commit": git_commit(), "started": time.time(), "data_fingerprint": plan.data_fingerprint,
+        "results_path": str(results_path) if results_path else None,
     }
 
 

@@ -13,6 +13,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ class ChapterRun:
     interactive: bool
     dataset: dict[str, Any] | None = None
     planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
+    results_path: str | None = None  # where the runner wants the results file (None: opened by hand)
     device: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +67,19 @@ class ChapterRun:
         }
         if dataset.is_synthetic:
             show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
+
+    def save_results(self, results: Any) -> str | None:
+        """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the
+        path the runner gave; the runner keeps it as ``book/chapters/<id>.results.json`` only if the
+        whole chapter succeeds. Opened by hand, the results are checked but written nowhere.
+        Returns the path written, or None."""
+        text = results.to_json()  # checks the schema and that every number is finite
+        if not self.results_path:
+            return None
+        from coursebook.book.cache import atomic_write_text
+
+        atomic_write_text(Path(self.results_path), text)
+        return self.results_path
 
     def card(self) -> str:
         """Display (and return) the run card as a Markdown table."""
@@ -94,6 +109,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
         origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
         interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
+        results_path=info.get("results_path"),
     )
     run.device = describe_device()
     return run

@@ -9,10 +9,14 @@ architecture (a spec in ``params/models/``) differs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from coursebook.course import data, evaluation, models, training
+from coursebook.course import results as results_module
 
 SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
                    "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch (median)"}
@@ -167,3 +171,127 @@ def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, thres
 
     speeds = [analysis.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
     return analysis.compare_learning_speed(*speeds)
+
+
+# =========================================================================== arms as data
+# A comparison chapter lists its arms in params/<id>.yaml (see coursebook.course.arms); the
+# notebook prepares an Experiment, trains it into a Results object (coursebook.course.results),
+# saves that with run.save_results(results) and computes every table, figure and sentence from it.
+
+
+@dataclass
+class Experiment:
+    """The data and the checked arms of a comparison, ready to train."""
+
+    dataset: data.Dataset
+    splits: data.Splits  # the chapter-level splits (chapter train_size); arms may use a subset
+    arms: list[dict[str, Any]]  # effective settings of each arm, with its name
+    seeds: list[int]
+    run: Any = None  # the chapter run (runtime.start): chapter, profile, parameters, device
+    _splits: dict[int | None, data.Splits] = field(default_factory=dict, repr=False)
+    _protocol: dict[str, Any] = field(default_factory=dict, repr=False)  # how prepare() split the data
+
+    def splits_for(self, train_size: int | None) -> data.Splits:
+        """The splits an arm with ``train_size`` trains on: the same validation and test parts, and
+        a seeded, stratified subset of the training part (all of it for None)."""
+        if train_size not in self._splits:
+            raw = data.make_splits(self.dataset, validation=self._protocol["validation"], seed=self.seeds[0],
+                                   validation_fraction=self._protocol["validation_fraction"], train_size=train_size)
+            self._splits[train_size] = data.preprocess(raw, scaling=self._protocol["scaling"], one_hot=True)
+        return self._splits[train_size]
+
+    def train(self, verbose: int = 2) -> results_module.Results:
+        """Train every arm with every seed (the random state reset to the seed before each model is
+        built and before it is fitted, so every arm starts from the same seed) on the same
+        validation and test parts, evaluate the weights each run ends with, and return the Results."""
+        arms_done = {arm["name"]: [] for arm in self.arms}
+        counts: dict[str, dict[str, int]] = {}
+        for seed in self.seeds:
+            for arm in self.arms:
+                if verbose:
+                    print(f"--- {arm['name']}, seed {seed}")
+                run, counts[arm["name"]] = _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
+                arms_done[arm["name"]].append(run)
+        results = results_module.Results(
+            chapter=getattr(self.run, "chapter", ""), profile=getattr(self.run, "profile", ""),
+            parameters=dict(getattr(self.run, "parameters", {}) or {}), dataset=self._dataset_info(),
+            versions=training.backend_versions(), device=getattr(self.run, "device", "") or training.configure_backend(),
+            arms=[results_module.ArmResult(arm["name"], arm["model"], counts[arm["name"]],
+                                           {k: v for k, v in arm.items() if k != "name"}, arms_done[arm["name"]])
+                  for arm in self.arms])
+        return results.check()
+
+    def _dataset_info(self) -> results_module.DatasetInfo:
+        sizes = self.splits.sizes
+        return results_module.DatasetInfo(
+            name=self.dataset.name, fingerprint=self.dataset.fingerprint, synthetic=bool(self.dataset.is_synthetic),
+            sizes={"train": sizes["train"], "validation": sizes["val"], "test": sizes["test"]},
+            class_names=list(self.splits.class_names))
+
+
+def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: int = 0, repeats: int = 1,
+            validation: str = "holdout", validation_fraction: float = 0.2, scaling: str = "unit",
+            **chapter_settings: Any) -> Experiment:
+    """Check the arms against the chapter-level settings (``epochs``, ``batch_size``, ``optimizer``,
+    ``learning_rate``, ``train_size``, ...: an arm's own key wins), load and split the data (the
+    split depends on ``seed``, not on the repeat) and record the dataset on the run card."""
+    from coursebook.course import arms as arms_module
+
+    unknown = sorted(set(chapter_settings) - set(arms_module.SETTING_DEFAULTS))
+    if unknown:
+        raise TypeError(f"prepare: unknown chapter setting {unknown[0]!r}; allowed: {list(arms_module.SETTING_DEFAULTS)}")
+    effective = arms_module.check_arms(arms, chapter_settings, where="notebook parameters")
+    dataset, splits = prepare_data(data, seed=seed, validation=validation, validation_fraction=validation_fraction,
+                                   train_size=chapter_settings.get("train_size"), scaling=scaling)
+    if run is not None:
+        run.use_dataset(dataset, splits)
+    experiment = Experiment(dataset, splits, effective, seeds_for(seed, repeats), run)
+    experiment._protocol = {"validation": validation, "validation_fraction": validation_fraction, "scaling": scaling}
+    experiment._splits[chapter_settings.get("train_size")] = splits
+    return experiment
+
+
+def build_arm_model(arm: dict[str, Any], num_classes: int):
+    """The compiled Keras model of one arm: its architecture, augmentation layers in front (if any),
+    its optimizer and learning rate. Metric names stay loss/accuracy with or without augmentation."""
+    model = models.build_model(arm["model"], num_classes=num_classes)
+    if arm["augmentation"]:
+        model = training.with_augmentation(model, training.augmentation_layers(arm["augmentation"]))
+    return training.compile_model(model, optimizer=arm["optimizer"], learning_rate=arm["learning_rate"])
+
+
+def _train_run(arm: dict[str, Any], splits: data.Splits, seed: int, verbose: int
+               ) -> tuple[results_module.Run, dict[str, int]]:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_arm_model(arm, len(splits.class_names))
+    counts = models.keras_parameter_counts(model)
+    fitted = training.train(model, splits, epochs=arm["epochs"], batch_size=arm["batch_size"], seed=seed,
+                            early_stopping=arm["early_stopping"], checkpoint_best=arm["checkpoint"], verbose=verbose)
+    return _measure(fitted, splits, seed, arm["batch_size"]), counts
+
+
+def _measure(fitted: training.TrainResult, splits: data.Splits, seed: int, batch_size: int) -> results_module.Run:
+    """Evaluate the weights a run ends with: validation and test metrics (with the training batch
+    size), the test classification report and the confusion matrices of every part."""
+    model, n_classes = fitted.model, len(splits.class_names)
+    scores = evaluation.evaluate(model, {"validation": (splits.x_val, splits.y_val),
+                                         "test": (splits.x_test, splits.y_test)}, batch_size=batch_size)
+    scores = scores.set_index("split")
+    confusion, predicted_test = {}, None
+    for part, x, y in (("training", splits.x_train, splits.y_train), ("validation", splits.x_val, splits.y_val),
+                       ("test", splits.x_test, splits.y_test)):
+        predicted = evaluation.predict_labels(model, x, batch_size=batch_size)
+        confusion[part] = evaluation.confusion(evaluation.to_labels(y), predicted, n_classes).tolist()
+        predicted_test = predicted
+    report = evaluation.classification_report_frame(splits.y_test, predicted_test, splits.class_names)
+    per_class = {name: {"precision": float(row["precision"]), "recall": float(row["recall"]),
+                        "f1": float(row["f1"]), "support": int(row["support"])}
+                 for name, row in report.loc[list(splits.class_names)].iterrows()}
+    return results_module.Run(
+        seed=seed, history=fitted.raw_history, stopped_epoch=fitted.epochs_run, evaluated_epoch=fitted.best_epoch,
+        seconds_per_epoch=[float(s) for s in fitted.seconds_per_epoch],
+        validation={k: float(v) for k, v in scores.loc["validation"].items()},
+        test={k: float(v) for k, v in scores.loc["test"].items()},
+        classification_report=per_class, confusion=confusion)

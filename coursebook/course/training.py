@@ -25,16 +25,8 @@ import pandas as pd
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
 import keras  # noqa: E402
 
-OPTIMIZERS = {
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "sgd": "SGD",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-    "adadelta": "Adadelta",
-    "adamax": "Adamax",
-    "nadam": "Nadam",
-}
+from coursebook.course.arms import FILL_MODE, OPTIMIZERS, parse_augmentation  # noqa: E402
+
 EARLY_STOPPING_DEFAULTS = {
     "monitor": "val_loss",
     "patience": 5,
@@ -139,20 +131,30 @@ def compile_model(
 # --------------------------------------------------------------------------- augmentation
 
 
+def augmentation_layers(spec: Sequence[Any]) -> keras.Sequential:
+    """The one augmentation builder: Keras preprocessing layers from a list such as
+    ``[{rotation: {factor_degrees: 10}}, {translation: {height: 0.1, width: 0.1}}, "flip"]``
+    (checked by :func:`coursebook.course.arms.parse_augmentation`). Active in training only,
+    identity at inference; empty areas take the nearest pixel, as ImageDataGenerator did."""
+    build = {
+        "rotation": lambda o: keras.layers.RandomRotation(o["factor_degrees"] / 360, fill_mode=FILL_MODE),
+        "translation": lambda o: keras.layers.RandomTranslation(o["height"], o["width"], fill_mode=FILL_MODE),
+        "flip": lambda o: keras.layers.RandomFlip(o["mode"]),
+        "zoom": lambda o: keras.layers.RandomZoom(o["factor"], o["factor"], fill_mode=FILL_MODE),
+    }
+    layers = [build[name](options) for entry in parse_augmentation(list(spec)) for name, options in entry.items()]
+    return keras.Sequential(layers, name="augmentation")
+
+
 def augmentation(
     rotation_degrees: float = 10, shift: float = 0.1, horizontal_flip: bool = True
 ) -> keras.Sequential:
-    """Random rotation (within +-degrees), height/width shift (fraction) and horizontal flip as
-    Keras preprocessing layers: active in training only, identity at inference. Empty areas
-    are filled with the nearest pixel, as the classic ImageDataGenerator did."""
-    layers = []
-    if rotation_degrees:
-        layers.append(keras.layers.RandomRotation(rotation_degrees / 360, fill_mode="nearest"))
-    if shift:
-        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest"))
-    if horizontal_flip:
-        layers.append(keras.layers.RandomFlip("horizontal"))
-    return keras.Sequential(layers, name="augmentation")
+    """Random rotation (within +-degrees), height/width shift (fraction) and horizontal flip,
+    through :func:`augmentation_layers`; a zero or False leaves that layer out."""
+    spec = ([{"rotation": {"factor_degrees": rotation_degrees}}] if rotation_degrees else []) + (
+        [{"translation": {"height": shift, "width": shift}}] if shift else []) + (
+        [{"flip": {"mode": "horizontal"}}] if horizontal_flip else [])
+    return augmentation_layers(spec)
 
 
 def with_augmentation(model: keras.Model, layers: keras.Sequential | None = None) -> keras.Model:
@@ -200,11 +202,15 @@ def early_stopping_callback(
     return keras.callbacks.EarlyStopping(**settings, verbose=int(verbose > 0))
 
 
-def best_checkpoint_callback(directory: str | Path) -> keras.callbacks.ModelCheckpoint:
-    """Keeps the weights of the epoch with the lowest validation loss in ``directory``."""
+def best_checkpoint_callback(directory: str | Path, monitor: str = "val_loss",
+                             mode: str = "min") -> keras.callbacks.ModelCheckpoint:
+    """Keeps the weights of the epoch with the best ``monitor`` (``mode`` min or max; the first
+    such epoch on ties) in ``directory``."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"checkpoint mode must be 'min' or 'max', got {mode!r}")
     path = Path(directory) / "best.weights.h5"
     return keras.callbacks.ModelCheckpoint(
-        path, monitor="val_loss", mode="min", save_best_only=True, save_weights_only=True
+        path, monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
     )
 
 
@@ -213,9 +219,9 @@ def best_checkpoint_callback(directory: str | Path) -> keras.callbacks.ModelChec
 
 @dataclass
 class TrainResult:
-    """One fit. ``best_epoch`` (1-based) is the epoch whose weights ``model`` holds: the lowest
-    validation loss with ``checkpoint_best``, the best monitored epoch when early stopping restores
-    weights, otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped."""
+    """One fit. ``best_epoch`` (1-based) is the epoch whose weights ``model`` holds: the best
+    monitored epoch with a checkpoint (which wins) or when early stopping restores weights,
+    otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped."""
 
     model: keras.Model
     history: pd.DataFrame
@@ -224,6 +230,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     seconds_per_epoch: list[float]
+    raw_history: dict[str, list[float]] | None = None  # Keras' History.history, metric -> per-epoch values
 
 
 def _field(data: Any, name: str) -> Any:
@@ -255,27 +262,29 @@ def _check_lengths(split: str, x: Any, y: Any) -> None:
 
 
 def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, has_validation: bool,
-                        checkpoint_best: bool, stopper: keras.callbacks.EarlyStopping | None) -> None:
+                        checkpoint: Mapping[str, str] | None, stopper: keras.callbacks.EarlyStopping | None) -> None:
     if not getattr(model, "compiled", False):
         raise ValueError(f"model {model.name!r} is not compiled: call compile_model(model, ...) first")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if checkpoint_best and not has_validation:
+    if checkpoint is not None and not has_validation:
         raise ValueError("checkpoint_best needs validation data (x_val, y_val)")
+    if checkpoint is not None:
+        _check_monitor(model, checkpoint["monitor"], has_validation, "checkpoint")
     if stopper is not None:
-        _check_monitor(model, stopper.monitor, has_validation)
+        _check_monitor(model, stopper.monitor, has_validation, "early_stopping")
 
 
-def _check_monitor(model: keras.Model, monitor: str, has_validation: bool) -> None:
+def _check_monitor(model: keras.Model, monitor: str, has_validation: bool, what: str = "early_stopping") -> None:
     if monitor.startswith("val_") and not has_validation:
-        raise ValueError(f"early stopping on {monitor} needs validation data (x_val, y_val)")
+        raise ValueError(f"{what.replace('_', ' ')} on {monitor} needs validation data (x_val, y_val)")
     metric_names = [m if isinstance(m, str) else getattr(m, "name", str(m))
                     for m in model.get_compile_config().get("metrics") or []]
     names = ["loss", *metric_names]
     allowed = names + ([f"val_{n}" for n in names] if has_validation else [])
     if monitor not in allowed:
-        raise ValueError(f"early_stopping monitor {monitor!r} is not recorded; allowed: {allowed}")
+        raise ValueError(f"{what} monitor {monitor!r} is not recorded; allowed: {allowed}")
 
 
 def history_frame(history: Mapping[str, Sequence[float]], seconds: Sequence[float]) -> pd.DataFrame:
@@ -283,6 +292,16 @@ def history_frame(history: Mapping[str, Sequence[float]], seconds: Sequence[floa
     wide = pd.DataFrame({**{k: list(map(float, v)) for k, v in history.items()}, "seconds": list(seconds)})
     wide.insert(0, "epoch", np.arange(1, len(wide) + 1))
     return wide.melt(id_vars="epoch", var_name="metric", value_name="value")
+
+
+def _checkpoint_settings(checkpoint: bool | Mapping[str, str] | None) -> dict[str, str] | None:
+    """``True`` -> best val_loss; a mapping {monitor, mode?}; False/None -> no checkpoint."""
+    if checkpoint is None or checkpoint is False:
+        return None
+    if checkpoint is True:
+        return {"monitor": "val_loss", "mode": "min"}
+    monitor = checkpoint["monitor"]
+    return {"monitor": monitor, "mode": checkpoint.get("mode") or ("max" if monitor.endswith("accuracy") else "min")}
 
 
 def train(
@@ -294,17 +313,19 @@ def train(
     seed: int = 0,
     validation_data: tuple | None = None,
     early_stopping: Mapping[str, Any] | None = None,
-    checkpoint_best: bool = False,
+    checkpoint_best: bool | Mapping[str, str] | None = False,
     verbose: int = 2,
 ) -> TrainResult:
-    """Fit a compiled model (seeded), optionally with early stopping and a best-val-loss checkpoint
-    that is loaded back after training, and time each epoch. Settings are checked before fitting."""
+    """Fit a compiled model (seeded), optionally with early stopping and a best-weights checkpoint
+    (``True``: lowest val_loss; or ``{"monitor": "val_accuracy", "mode": "max"}``) that is loaded
+    back after training, and time each epoch. Settings are checked before fitting."""
     x, y, validation = fit_arrays(data, validation_data)
     stopper = None if early_stopping is None else early_stopping_callback(early_stopping, verbose)
-    _check_fit_settings(model, epochs, batch_size, validation is not None, checkpoint_best, stopper)
+    best = _checkpoint_settings(checkpoint_best)
+    _check_fit_settings(model, epochs, batch_size, validation is not None, best, stopper)
     timer = EpochTimer()
     with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
-        checkpoint = best_checkpoint_callback(directory) if checkpoint_best else None
+        checkpoint = None if best is None else best_checkpoint_callback(directory, **best)
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
         history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
@@ -316,11 +337,12 @@ def train(
     return TrainResult(
         model=model,
         history=history_frame(history.history, timer.seconds),
-        best_epoch=_weights_epoch(history.history, stopper, checkpoint_best),
+        best_epoch=_weights_epoch(history.history, stopper, best),
         stopped_epoch=_stopped_epoch(stopper),
         epochs_run=len(timer.seconds),
         seconds=seconds,
         seconds_per_epoch=timer.seconds,
+        raw_history={k: [float(v) for v in values] for k, values in history.history.items()},
     )
 
 
@@ -329,10 +351,11 @@ def _stopped_epoch(stopper: keras.callbacks.EarlyStopping | None) -> int | None:
     return stopper.stopped_epoch + 1 if stopper is not None and stopper.stopped_epoch > 0 else None
 
 
-def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpoint_best: bool) -> int:
+def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpoint: Mapping[str, str] | None) -> int:
     """1-based epoch whose weights the model holds after fit (and after loading the checkpoint)."""
-    if checkpoint_best:
-        return int(np.nanargmin(history["val_loss"])) + 1
+    if checkpoint is not None:
+        values = np.asarray(history[checkpoint["monitor"]], dtype=float)
+        return int(np.nanargmin(values) if checkpoint["mode"] == "min" else np.nanargmax(values)) + 1
     if stopper is not None and stopper.restore_best_weights and stopper.best_weights is not None:
         return stopper.best_epoch + 1
     return len(history["loss"])

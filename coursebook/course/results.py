@@ -1,0 +1,251 @@
+"""What a chapter measured, as one object and one file: ``book/chapters/<id>.results.json``.
+
+The kernel builds a :class:`Results` (``experiments.Experiment.train``), the page computes every
+table, figure and sentence from it, and ``run.save_results(results)`` writes it atomically; the
+book runner keeps it beside the executed notebook only when the chapter succeeded. The file is
+plain JSON (no NaN or infinity: a non-finite number fails the run with a message naming arm, seed
+and metric) and is checked field by field when loaded, so a damaged file gives one clear error.
+
+Schema (``schema_version`` 1)::
+
+    {schema_version, chapter, profile, parameters,
+     dataset: {name, fingerprint, synthetic, sizes: {train, validation, test}, class_names},
+     versions: {python, numpy, keras, backend, <backend>}, device,
+     arms: [{name, model, parameters: {total, trainable, non_trainable}, settings: {...effective...},
+             runs: [{seed, history: {metric: [per-epoch values]}, stopped_epoch, evaluated_epoch,
+                     seconds_per_epoch: [...], validation: {metric: value}, test: {metric: value},
+                     classification_report: {class: {precision, recall, f1, support}},
+                     confusion: {training, validation, test: [[counts]]}}]}]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+HISTORY_COLUMNS = ["variant", "seed", "epoch", "metric", "value"]
+SECONDS = "seconds"  # the epoch-time metric in the tidy history frame
+
+
+class ResultsError(ValueError):
+    """A results object or file that does not follow the schema; the message is one line."""
+
+
+@dataclass
+class Run:
+    """One training run of one arm with one seed. Epochs are 1-based: ``stopped_epoch`` is the
+    last epoch trained, ``evaluated_epoch`` the epoch whose weights ``validation``, ``test``,
+    ``classification_report`` and ``confusion`` describe (the restored best one, or the last)."""
+
+    seed: int
+    history: dict[str, list[float]]
+    stopped_epoch: int
+    evaluated_epoch: int
+    seconds_per_epoch: list[float]
+    validation: dict[str, float]
+    test: dict[str, float]
+    classification_report: dict[str, dict[str, float]]
+    confusion: dict[str, list[list[int]]]
+
+    def at_evaluated(self, metric: str) -> float:
+        """``metric`` of the history at the evaluated epoch."""
+        return self.history[metric][self.evaluated_epoch - 1]
+
+
+@dataclass
+class ArmResult:
+    """One arm: its model, Keras' parameter counts, its effective settings and its runs."""
+
+    name: str
+    model: str
+    parameters: dict[str, int]
+    settings: dict[str, Any]
+    runs: list[Run]
+
+    def stopped_early(self, run: Run) -> bool:
+        """Whether ``run`` ended before the arm's configured epochs."""
+        return run.stopped_epoch < int(self.settings["epochs"])
+
+    def evaluated(self, metric: str) -> list[float]:
+        """``metric`` at each run's evaluated epoch (one value per seed)."""
+        return [run.at_evaluated(metric) for run in self.runs]
+
+
+@dataclass
+class DatasetInfo:
+    """The data the arms trained on: which dataset, and the size of each part."""
+
+    name: str
+    fingerprint: str
+    synthetic: bool
+    sizes: dict[str, int]
+    class_names: list[str]
+
+
+@dataclass
+class Results:
+    """Everything a chapter measured; see the module docstring for the file layout."""
+
+    chapter: str
+    profile: str
+    parameters: dict[str, Any]
+    dataset: DatasetInfo
+    versions: dict[str, str]
+    device: str
+    arms: list[ArmResult] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    # ------------------------------------------------------------------ access
+
+    def arm(self, name: str) -> ArmResult:
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(f"no arm {name!r}; arms: {[a.name for a in self.arms]}")
+
+    @property
+    def arm_names(self) -> list[str]:
+        return [arm.name for arm in self.arms]
+
+    def history_frame(self) -> pd.DataFrame:
+        """The tidy history frame (variant = arm name, seed, epoch, metric, value), epoch times as
+        metric ``seconds``; runs end where they stopped."""
+        rows = []
+        for arm in self.arms:
+            for run in arm.runs:
+                for metric, values in {**run.history, SECONDS: run.seconds_per_epoch}.items():
+                    rows += [(arm.name, run.seed, epoch, metric, float(value))
+                             for epoch, value in enumerate(values, start=1)]
+        return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+    def runs_frame(self) -> pd.DataFrame:
+        """One row per run: arm, seed, epochs configured, stopped and evaluated epoch."""
+        return pd.DataFrame([
+            {"arm": arm.name, "seed": run.seed, "epochs": int(arm.settings["epochs"]),
+             "stopped_epoch": run.stopped_epoch, "evaluated_epoch": run.evaluated_epoch}
+            for arm in self.arms for run in arm.runs])
+
+    # ------------------------------------------------------------------ checking, JSON
+
+    def check(self) -> Results:
+        """Raise :class:`ResultsError` unless every number is finite and every run is consistent."""
+        if not self.arms:
+            raise ResultsError("results: no arm")
+        for arm in self.arms:
+            if not arm.runs:
+                raise ResultsError(f"results: arm {arm.name!r} has no run")
+            for run in arm.runs:
+                _check_run(arm.name, run)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    def to_json(self) -> str:
+        self.check()
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the file atomically (a reader never sees half of it)."""
+        from coursebook.book.cache import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_json())
+        return Path(path)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "results") -> Results:
+        """Build from parsed JSON, checking every field's presence and type."""
+        if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
+            raise ResultsError(f"{where}: key 'schema_version': value {data.get('schema_version')!r} is not "
+                               f"allowed (expected {SCHEMA_VERSION})")
+        return _build(cls, data, where).check_in(where)
+
+    def check_in(self, where: str) -> Results:
+        try:
+            return self.check()
+        except ResultsError as err:
+            raise ResultsError(f"{where}: {str(err).removeprefix('results: ')}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Results:
+        """Read and check a results file; a damaged file raises one :class:`ResultsError` line."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+        except FileNotFoundError:
+            raise ResultsError(f"{path}: no results file") from None
+        except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as err:
+            raise ResultsError(f"{path}: not valid results JSON: {' '.join(str(err).split())}") from None
+        return cls.from_dict(data, str(path))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a plain JSON number")
+
+
+def _check_run(arm: str, run: Run) -> None:
+    where = f"results: arm {arm!r}, seed {run.seed}"
+    lengths = {len(values) for values in run.history.values()}
+    if not run.history or lengths != {run.stopped_epoch} or len(run.seconds_per_epoch) != run.stopped_epoch:
+        raise ResultsError(f"{where}: every history list and seconds_per_epoch must have stopped_epoch = "
+                           f"{run.stopped_epoch} values (found {sorted(lengths)} and {len(run.seconds_per_epoch)})")
+    if not 1 <= run.evaluated_epoch <= run.stopped_epoch:
+        raise ResultsError(f"{where}: evaluated_epoch {run.evaluated_epoch} is not in [1, {run.stopped_epoch}]")
+    numbers = [(f"history metric {m!r} at epoch {e}", v) for m, vs in run.history.items()
+               for e, v in enumerate(vs, start=1)]
+    numbers += [(f"seconds_per_epoch at epoch {e}", v) for e, v in enumerate(run.seconds_per_epoch, start=1)]
+    numbers += [(f"{part} metric {m!r}", v) for part in ("validation", "test") for m, v in getattr(run, part).items()]
+    numbers += [(f"classification_report {c!r} {m!r}", v) for c, row in run.classification_report.items()
+                for m, v in row.items()]
+    for what, value in numbers:
+        if not math.isfinite(value):
+            raise ResultsError(f"{where}: {what} is {value} (not a finite number)")
+
+
+# --------------------------------------------------------------------------- typed building
+
+
+def _build(kind: Any, value: Any, where: str) -> Any:
+    """``value`` (parsed JSON) as ``kind`` (a dataclass, dict[str, X], list[X], int, float, str,
+    bool or Any); raise one ResultsError line naming the path of the first wrong field."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ResultsError(f"{where}: expected an object with keys {[f.name for f in dataclasses.fields(kind)]}")
+        hints = typing.get_type_hints(kind)
+        names = [f.name for f in dataclasses.fields(kind)]
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ResultsError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(names)})")
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise ResultsError(f"{where}: key {missing[0]!r} is missing")
+        return kind(**{n: _build(hints[n], value[n], f"{where}.{n}") for n in names})
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ResultsError(f"{where}: expected an object, found {type(value).__name__}")
+        return {k: _build(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise ResultsError(f"{where}: expected a list, found {type(value).__name__}")
+        return [_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if kind is Any:
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ResultsError(f"{where}: expected a number, found {value!r}")
+        return float(value)
+    if kind in (int, str, bool):
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ResultsError(f"{where}: expected {kind.__name__}, found {value!r}")
+        return value
+    raise TypeError(f"results schema: unsupported field type {kind!r}")  # pragma: no cover - schema bug
