@@ -1,0 +1,179 @@
+"""What early stopping did in each run (q6 Part 3, and any arm with an ``early_stopping`` setting):
+where it stopped, which epoch's weights were evaluated, what keeping the last weights would have
+cost, whether the curves show the over-fitting it guards against, and how far the validation score
+of a chosen epoch can be trusted (against the test set, which played no part in the choice).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from coursebook.course import analysis
+from coursebook.course.explain import measures
+
+METRIC_WORDS = {"val_loss": "validation loss", "val_accuracy": "validation accuracy",
+                "loss": "training loss", "accuracy": "training accuracy"}
+DIGITS = 4
+
+
+def stopping_arms(results: Any) -> list[Mapping[str, Any]]:
+    """The arms trained with early stopping; a clear error when there is none."""
+    data = measures.as_mapping(results)
+    arms = [arm for arm in data["arms"] if (arm.get("settings") or {}).get("early_stopping")]
+    if not arms:
+        raise ValueError(f"explain 'early-stopping': no arm has an early_stopping setting; arms: "
+                         f"{measures.arm_names(data)}")
+    return arms
+
+
+def answer(results: Any) -> str:
+    """Markdown: per arm, where each run stopped and what was evaluated; then the mechanism, the
+    trust in the chosen epoch's score, and the limits."""
+    data = measures.as_mapping(results)
+    parts = []
+    for arm in stopping_arms(data):
+        parts += [f"**{measures.md_name(arm['name'])}: where each run stopped.** {_rule(arm)}",
+                  "\n".join(f"- {run_sentence(arm, run)}" for run in arm["runs"]),
+                  f"**What stopping and restoring did.** {_summary(arm)} {_overfitting(arm)}",
+                  f"**How far the chosen epoch's score can be trusted.** {_trust(arm, data)}"]
+    parts.append(f"**Limits of the evidence.** {measures.limits(data)}")
+    return "\n\n".join(parts)
+
+
+def _stopping(arm: Mapping[str, Any]) -> Mapping[str, Any]:
+    return arm["settings"]["early_stopping"]
+
+
+def _rule(arm: Mapping[str, Any]) -> str:
+    es, epochs = _stopping(arm), arm["settings"]["epochs"]
+    monitor = METRIC_WORDS.get(es["monitor"], es["monitor"])
+    delta = f" by more than {es['min_delta']:g}" if es.get("min_delta") else ""
+    restore = ("then restores the weights of the best epoch" if es.get("restore_best_weights", True)
+               else "and keeps the weights of the last epoch")
+    return (f"Training runs for at most {epochs} epochs, stops once {monitor} (`{es['monitor']}`) has not "
+            f"improved{delta} for {es['patience']} epochs, {restore}.")
+
+
+def _last(run: Mapping[str, Any]) -> int:
+    return len(run["history"]["loss"])
+
+
+def run_sentence(arm: Mapping[str, Any], run: Mapping[str, Any]) -> str:
+    """Where one run stopped and which epoch was evaluated, with the monitored values."""
+    es, epochs = _stopping(arm), arm["settings"]["epochs"]
+    last, chosen = _last(run), measures.evaluated_epoch(run)
+    val_loss, val_acc = (measures.history_value(run, m, chosen) for m in ("val_loss", "val_accuracy"))
+    stopped = (f"stopped after epoch {last} of at most {epochs}, {last - chosen} epochs after its best"
+               if last < epochs else f"ran all {epochs} epochs without stopping")
+    kept = (f"the weights of epoch {chosen} were evaluated" if chosen < last
+            else f"its last epoch, {last}, was also its best" if es.get("restore_best_weights", True)
+            else f"the weights of its last epoch, {last}, were kept")
+    text = (f"Seed {run['seed']}: {stopped}; {kept} (validation loss {val_loss:.{DIGITS}f}, "
+            f"validation accuracy {val_acc:.{DIGITS}f}).")
+    if chosen < last:
+        text += " " + _cost_of_last(run, chosen, last)
+    return text
+
+
+def _cost_of_last(run: Mapping[str, Any], chosen: int, last: int) -> str:
+    """What keeping the last epoch's weights would have given instead."""
+    loss_then, loss_last = (round(measures.history_value(run, "val_loss", e), DIGITS) for e in (chosen, last))
+    acc_then, acc_last = (round(measures.history_value(run, "val_accuracy", e), DIGITS) for e in (chosen, last))
+    return (f"The last epoch's weights would have given validation loss {loss_last:.{DIGITS}f} "
+            f"({_change(loss_last - loss_then)}) and validation accuracy {acc_last:.{DIGITS}f} "
+            f"({_change(acc_last - acc_then)}).")
+
+
+def _change(difference: float) -> str:
+    shown = round(difference, DIGITS)
+    if shown == 0:
+        return "the same"
+    return f"{abs(shown):.{DIGITS}f} {'higher' if shown > 0 else 'lower'}"
+
+
+def _summary(arm: Mapping[str, Any]) -> str:
+    runs, epochs = arm["runs"], arm["settings"]["epochs"]
+    trained = [_last(run) for run in runs]
+    chosen = [measures.evaluated_epoch(run) for run in runs]
+    early = sum(t < epochs for t in trained)
+    share = math.fsum(trained) / (len(trained) * epochs)
+    mean = "" if len(runs) == 1 else f"mean {measures.shown([float(t) for t in trained], 1)}, "
+    stopped = (f"{_of(early, len(runs))} stopped before the budget of {epochs} epochs; the runs trained "
+               f"{_listed(trained)} epochs ({mean}{share:.0%} of the budget) and evaluated "
+               f"epoch{'s' if len(runs) > 1 else ''} {_listed(chosen)}."
+               if early else f"No run stopped before the budget of {epochs} epochs: the monitored metric kept "
+               f"improving at least once every {_stopping(arm)['patience']} epochs, so early stopping only chose "
+               f"the epoch to evaluate ({_listed(chosen)}).")
+    restored = [c < t for c, t in zip(chosen, trained)]
+    if not any(restored):
+        return f"{stopped} In every run the evaluated epoch was the last, so restoring changed nothing."
+    return f"{stopped} Restoring mattered in {_of(sum(restored), len(runs)).lower()}, where the best epoch came before the last."
+
+
+def _overfitting(arm: Mapping[str, Any]) -> str:
+    """Whether the runs that went on after their best epoch show the signature early stopping guards
+    against (training loss falling while validation loss rises), from their own numbers."""
+    rising = []
+    for run in arm["runs"]:
+        chosen, last = measures.evaluated_epoch(run), _last(run)
+        if chosen == last:
+            continue
+        val = [round(measures.history_value(run, "val_loss", e), DIGITS) for e in (chosen, last)]
+        train = [round(measures.history_value(run, "loss", e), DIGITS) for e in (chosen, last)]
+        rising.append(val[1] > val[0] and train[1] < train[0])
+    if not rising:
+        return ""
+    went_on = "run that went on" if len(rising) == 1 else "runs that went on"
+    if all(rising):
+        where = "In the run" if len(rising) == 1 else f"In {_of(len(rising), len(rising)).lower()}"
+        return (f"{where} that went on after its best epoch, the training loss kept falling while the validation "
+                "loss rose: the later epochs fitted particulars of the training images that do not carry over "
+                "(over-fitting), and the evaluated weights are from before that.")
+    return (f"Training loss fell while validation loss rose in {sum(rising)} of the {len(rising)} {went_on} after "
+            "their best epoch; in the others the epochs after the best were flat or noisy rather than clearly "
+            "over-fitting.")
+
+
+def _trust(arm: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    val = measures.per_run(arm, "val_accuracy")
+    test = [run.get("test", {}).get("accuracy") for run in arm["runs"]]
+    text = ("The epoch was chosen because its validation score was the best, so that score is slightly "
+            "optimistic as an estimate for new images; the test set played no part in the choice.")
+    if any(t is None for t in test):
+        return text
+    c = analysis.compare("accuracy", "The test set", test, "the validation set at the evaluated epoch", val,
+                         digits=DIGITS)
+    n_test = (data.get("dataset") or {}).get("sizes", {}).get("test")
+    error = ""
+    if n_test:
+        p = math.fsum(test) / len(test)
+        error = (f" An accuracy measured on {n_test:,} test images has a standard error of about "
+                 f"{math.sqrt(p * (1 - p) / n_test):.{DIGITS}f}.")
+    return f"{text} {c.sentence.replace(' has a ', ' gives a ', 1)} {_selection_verdict(c)}{error}"
+
+
+def _selection_verdict(c: analysis.Comparison) -> str:
+    """How the test score stands against the chosen epoch's validation score."""
+    if c.direction == "lower":
+        return ("That is the direction the choice predicts." if c.exceeds_noise
+                else "That is the direction the choice predicts, though not beyond run-to-run noise.")
+    if c.direction == "higher":
+        return ("Here the test images scored higher, so the optimism of the choice is smaller than the "
+                "difference between the validation and the test images.")
+    return "The two agree to the digits shown."
+
+
+def _of(k: int, n: int) -> str:
+    if n == 1:
+        return "The run" if k == 1 else "No run"
+    if k == n:
+        return "Both runs" if n == 2 else f"All {n} runs"
+    return f"{k} of {n} runs"
+
+
+def _listed(values: list[int]) -> str:
+    """'7', '7 and 10', '4, 7 and 10'."""
+    shown = [str(v) for v in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]

@@ -1,0 +1,81 @@
+"""explain 'early-stopping' on crafted results: per-run stop and restored epochs, the cost of the last
+weights, and the over-fitting and selection statements only where the numbers show them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from coursebook.course import explain
+from coursebook.course.explain import early_stopping
+
+STOPPING = {"monitor": "val_loss", "patience": 3, "min_delta": 0.0, "restore_best_weights": True, "mode": "min"}
+
+
+def run(seed, val_loss, val_accuracy, loss=None, evaluated_epoch=None, test=None):
+    n = len(val_loss)
+    loss = loss or [1.0 - 0.05 * e for e in range(n)]
+    best = evaluated_epoch or val_loss.index(min(val_loss)) + 1
+    return {"seed": seed, "stopped_epoch": n, "evaluated_epoch": best, "test": {"accuracy": test} if test else {},
+            "history": {"loss": list(loss), "accuracy": [0.5] * n, "val_loss": list(val_loss),
+                        "val_accuracy": list(val_accuracy)}}
+
+
+def results(*runs, epochs=10, stopping=STOPPING, test_images=10_000):
+    return {"profile": "full", "dataset": {"name": "CIFAR-10", "synthetic": False, "sizes": {"test": test_images}},
+            "arms": [{"name": "Part 3", "model": "q6-simple-cnn", "settings": {"epochs": epochs, "early_stopping": stopping},
+                      "runs": list(runs)}]}
+
+
+# stops after epoch 7: best epoch 4 (0.60), then three epochs without improvement
+STOPPED = run(0, [1.0, 0.8, 0.7, 0.6, 0.65, 0.7, 0.75], [0.3, 0.5, 0.6, 0.70, 0.69, 0.68, 0.66], test=0.68)
+# runs the whole budget and is best at the last epoch
+FULL = run(1, [1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.58, 0.57, 0.56, 0.55], [0.3] * 9 + [0.72], test=0.71)
+
+
+def test_each_run_says_where_it_stopped_and_which_epoch_was_evaluated():
+    text = explain.answer("early-stopping", results(STOPPED, FULL))
+    assert ("Seed 0: stopped after epoch 7 of at most 10, 3 epochs after its best; the weights of epoch 4 were "
+            "evaluated (validation loss 0.6000, validation accuracy 0.7000).") in text
+    assert ("The last epoch's weights would have given validation loss 0.7500 (0.1500 higher) and validation "
+            "accuracy 0.6600 (0.0400 lower).") in text
+    assert "Seed 1: ran all 10 epochs without stopping; its last epoch, 10, was also its best" in text
+    assert "stops once validation loss (`val_loss`) has not improved for 3 epochs, then restores" in text
+
+
+def test_summary_counts_runs_that_stopped_and_the_share_of_the_budget():
+    text = early_stopping.answer(results(STOPPED, FULL))
+    share = (7 + 10) / 20
+    assert (f"1 of 2 runs stopped before the budget of 10 epochs; the runs trained 7 and 10 epochs (mean 8.5 ± "
+            f"{statistics.stdev([7, 10]):.1f}, {share:.0%} of the budget) and evaluated epochs 4 and 10.") in text
+    assert "Restoring mattered in 1 of 2 runs" in text
+
+
+def test_overfitting_is_named_only_when_training_loss_falls_while_validation_loss_rises():
+    assert "(over-fitting)" in early_stopping.answer(results(STOPPED))
+    flat_training = run(0, STOPPED["history"]["val_loss"], STOPPED["history"]["val_accuracy"], loss=[0.5] * 7)
+    assert "over-fitting" not in early_stopping.answer(results(flat_training)).replace("clearly over-fitting", "")
+
+
+def test_no_run_stopping_says_early_stopping_only_chose_the_epoch():
+    text = early_stopping.answer(results(FULL))
+    assert "No run stopped before the budget of 10 epochs" in text
+    assert "restoring changed nothing" in text and "(over-fitting)" not in text
+
+
+def test_test_accuracy_against_the_chosen_validation_score_with_its_standard_error():
+    text = early_stopping.answer(results(STOPPED, FULL))
+    test_mean = (0.68 + 0.71) / 2
+    assert f"The test set ({test_mean:.4f} ± {statistics.stdev([0.68, 0.71]):.4f}) gives a lower mean accuracy" in text
+    assert f"standard error of about {math.sqrt(test_mean * (1 - test_mean) / 10_000):.4f}" in text
+    higher = run(0, STOPPED["history"]["val_loss"], STOPPED["history"]["val_accuracy"], test=0.75)
+    assert "the test images scored higher" in early_stopping.answer(results(higher))
+
+
+def test_an_arm_without_early_stopping_is_refused():
+    data = results(FULL)
+    data["arms"][0]["settings"]["early_stopping"] = None
+    with pytest.raises(ValueError, match="no arm has an early_stopping setting"):
+        early_stopping.answer(data)
