@@ -65,8 +65,9 @@ def run_sentence(arm: Mapping[str, Any], run: Mapping[str, Any]) -> str:
     es, epochs = _stopping(arm), arm["settings"]["epochs"]
     last, chosen = _last(run), measures.evaluated_epoch(run)
     val_loss, val_acc = (measures.history_value(run, m, chosen) for m in ("val_loss", "val_accuracy"))
-    stopped = (f"stopped after epoch {last} of at most {epochs}, {last - chosen} epochs after its best"
-               if last < epochs else f"ran all {epochs} epochs without stopping")
+    after = f", {last - chosen} epoch{'s' if last - chosen > 1 else ''} after its best" if chosen < last else ""
+    stopped = (f"stopped after epoch {last} of at most {epochs}{after}" if last < epochs
+               else f"ran all {epochs} epochs without stopping")
     kept = (f"the weights of epoch {chosen} were evaluated" if chosen < last
             else f"its last epoch, {last}, was also its best" if es.get("restore_best_weights", True)
             else f"the weights of its last epoch, {last}, were kept")
