@@ -74,3 +74,51 @@ def test_one_failing_chapter_does_not_stop_the_others(mini_project, capsys):
 
     again = runner.execute_all(runner.plan_book("quick"), jobs=1)
     assert {o.chapter_id: o.status for o in again.outcomes} == {"alpha": "failed", "beta": "reused"}
+
+
+def _results_notebook(root):
+    """A chapter whose kernel saves a results object with test accuracy value/100, then fails for value >= 50."""
+    from tests.test_results import _data
+
+    _use_notebook(root, "\n".join([
+        "import json",
+        "from coursebook.book import runtime",
+        "from coursebook.course.results import Results",
+        "run = runtime.start(None, seed=seed)",
+        f"data = json.loads({json.dumps(_data())!r})",
+        "data['arms'][0]['runs'][0]['test']['accuracy'] = value / 100",
+        "print('saved to', run.save_results(Results.from_dict(data)))",
+    ]), "assert value < 50, 'value too large'")
+
+
+def _saved_accuracy() -> float:
+    from coursebook.course.results import Results
+
+    return Results.load(cache.results_path("alpha")).arms[0].runs[0].test["accuracy"]
+
+
+def test_results_file_is_kept_only_with_a_successful_run(mini_project):
+    _results_notebook(mini_project)
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 3})).status == "executed"
+    assert cache.results_path("alpha") == mini_project / "book" / "chapters" / "alpha.results.json"
+    assert _saved_accuracy() == 0.03
+    good = cache.results_path("alpha").read_bytes()
+
+    # the kernel writes its results, then a later cell fails: the previous file stays untouched
+    outcome = runner.execute(runner.plan_chapter("alpha", "quick", {"value": 60}))
+    assert outcome.status == "failed" and "value too large" in outcome.error
+    assert cache.results_path("alpha").read_bytes() == good
+    assert "saved to" in _outputs(cache.failed_path("alpha"))  # it did write, to a temporary path
+    assert sorted(p.name for p in cache.results_path("alpha").parent.iterdir()) == [
+        "alpha.failed.ipynb", "alpha.ipynb", "alpha.results.json", "alpha.run.json"]  # no temporary file left
+
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 4})).status == "executed"
+    assert _saved_accuracy() == 0.04
+
+
+def test_a_successful_run_that_saves_no_results_leaves_no_stale_file(mini_project):
+    _results_notebook(mini_project)
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 3})).status == "executed"
+    _use_notebook(mini_project, "print(value)")
+    assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 3})).status == "executed"
+    assert not cache.results_path("alpha").exists()

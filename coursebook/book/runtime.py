@@ -76,6 +76,8 @@ class ChapterRun:
         text = results.to_json()  # checks the schema and that every number is finite
         if not self.results_path:
             return None
+        self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
+                                      f"(schema version {results.schema_version})")
         from coursebook.book.cache import atomic_write_text
 
         atomic_write_text(Path(self.results_path), text)

@@ -176,9 +176,11 @@ def _options(value: Any, schema: Mapping[str, tuple[Callable, Any]], key: str) -
 class _Located(Exception):
     """A bad value at a key path inside one arm (turned into an ArmError by :func:`check_arms`)."""
 
-    def __init__(self, key: str, value: Any, allowed: str, *, unknown: bool = False, missing: bool = False):
+    def __init__(self, key: str, value: Any, allowed: str, *, unknown: bool = False, missing: bool = False,
+                 against_epochs: bool = False):
         super().__init__(key)
         self.key, self.value, self.allowed, self.unknown, self.missing = key, value, allowed, unknown, missing
+        self.against_epochs = against_epochs  # the value is wrong only for the arm's epochs
 
 
 def _early_stopping(value: Any) -> dict[str, Any] | None:
@@ -264,7 +266,7 @@ def _check_consistency(settings: dict[str, Any]) -> None:
     if stopping is not None and stopping["patience"] >= epochs:
         raise _Located("early_stopping.patience", stopping["patience"],
                        f"an int in [0, {epochs - 1}]: smaller than the arm's epochs ({epochs}), "
-                       "or early stopping could never stop")
+                       "or early stopping could never stop", against_epochs=True)
 
 
 def origins(arm: Mapping[str, Any], chapter: Mapping[str, Any]) -> dict[str, str]:
@@ -324,7 +326,7 @@ def _message(where: str, label: str, bad: _Located, arm: Mapping[str, Any], chap
 
     top = bad.key.split(".")[0].split("[")[0]
     note = "" if top in arm else f"; {top} from {origin(top)}"  # the value came from the chapter level
-    if bad.key.endswith("patience") and not bad.missing and "epochs" not in arm:
+    if bad.against_epochs and "epochs" not in arm:
         note += f"; epochs from {origin('epochs')}"
     head = f"{where}: arm {label}: key '{bad.key}'"
     if bad.unknown:

@@ -295,3 +295,215 @@ def _measure(fitted: training.TrainResult, splits: data.Splits, seed: int, batch
         validation={k: float(v) for k, v in scores.loc["validation"].items()},
         test={k: float(v) for k, v in scores.loc["test"].items()},
         classification_report=per_class, confusion=confusion)
+
+
+# =========================================================================== the page, from Results
+# Every table, figure and sentence of a comparison page is computed here from the Results object
+# the chapter saved, so the page can never disagree with its results file. With early stopping or
+# a checkpoint, values are taken at each run's evaluated epoch (the weights that were evaluated).
+
+SETTING_LABELS = {"model": "model", "optimizer": "optimizer", "learning_rate": "learning rate",
+                  "batch_size": "batch size", "epochs": "epochs", "train_size": "training images",
+                  "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation"}
+EVALUATED_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
+                     "loss": "train loss", "val_loss": "validation loss"}
+MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~"
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` with Markdown's special characters escaped (arm names go into prose as they are)."""
+    return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in str(text))
+
+
+def describe_setting(key: str, value: Any) -> str:
+    """One effective setting in words, as the settings table shows it."""
+    if key == "learning_rate" and value is None:
+        return "optimizer default"
+    if key == "train_size" and value is None:
+        return "all"
+    if key in ("early_stopping", "checkpoint") and not value:
+        return "none"
+    if key == "early_stopping":
+        restore = "restores best weights" if value["restore_best_weights"] else "keeps last weights"
+        return (f"on {value['monitor']} ({value['mode']}), patience {value['patience']}, "
+                f"min_delta {value['min_delta']:g}, {restore}")
+    if key == "checkpoint":
+        return f"best {value['monitor']} ({value['mode']})"
+    if key == "augmentation":
+        return "none" if not value else ", ".join(_describe_layer(entry) for entry in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _describe_layer(entry: dict[str, dict[str, Any]]) -> str:
+    (layer, options), = entry.items()
+    if layer == "rotation":
+        return f"rotation ±{options['factor_degrees']:g}°"
+    if layer == "translation":
+        return f"translation ±{options['height']:g} height, ±{options['width']:g} width"
+    if layer == "flip":
+        return f"flip {options['mode'].replace('_', ' ')}"
+    return f"{layer} " + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in options.items())
+
+
+def arm_keys(results: results_module.Results) -> dict[str, set[str]]:
+    """For each arm, the keys it sets itself in the chapter's ``arms`` parameter."""
+    return {arm["name"]: set(arm) - {"name"} for arm in results.parameters.get("arms", []) if isinstance(arm, dict)}
+
+
+def settings_table(results: results_module.Results) -> pd.DataFrame:
+    """One row per arm with its effective settings; a value the arm sets itself is marked "(arm)",
+    the others come from the chapter level (notebook default < params file < profile < command line)."""
+    own = arm_keys(results)
+    rows = []
+    for arm in results.arms:
+        row = {"arm": arm.name}
+        for key, label in SETTING_LABELS.items():
+            text = describe_setting(key, arm.settings[key])
+            row[label] = f"{text} (arm)" if key in own.get(arm.name, ()) and key != "model" else text
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def parameters_table(results: results_module.Results) -> pd.DataFrame:
+    """One row per arm: its model (title from the spec) and Keras' parameter counts of the model trained."""
+    return pd.DataFrame([
+        {"arm": arm.name, "model": arm.model, "title": models.load_spec(arm.model).title,
+         "parameters": arm.parameters["total"], "trainable": arm.parameters["trainable"],
+         "non-trainable": arm.parameters["non_trainable"]} for arm in results.arms])
+
+
+def mean_sd(values: Sequence[float], places: int) -> str:
+    """'mean ± sd' (sample sd) of several values, the value alone for one."""
+    values = np.asarray(values, dtype=float)
+    spread = f" ± {np.std(values, ddof=1):.{places}f}" if len(values) > 1 else ""
+    return f"{np.mean(values):.{places}f}{spread}"
+
+
+def evaluated_summary_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:
+    """One row per arm: epochs trained and evaluated epoch of each run (in seed order), the metrics
+    at the evaluated epoch and the median seconds per epoch, as 'mean ± sd' over runs."""
+    rows = []
+    for arm in results.arms:
+        row = {"arm": arm.name, "runs": len(arm.runs),
+               "epochs trained": ", ".join(str(run.stopped_epoch) for run in arm.runs),
+               "evaluated epoch": ", ".join(str(run.evaluated_epoch) for run in arm.runs)}
+        for metric, label in EVALUATED_METRICS.items():
+            row[label] = mean_sd(arm.evaluated(metric), digits)
+        row["seconds per epoch (median)"] = mean_sd([np.median(run.seconds_per_epoch) for run in arm.runs], 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def all_evaluated_at_last_epoch(results: results_module.Results) -> bool:
+    """True when every run trained its configured epochs and was evaluated at the last of them."""
+    return all(run.evaluated_epoch == run.stopped_epoch == arm.settings["epochs"]
+               for arm in results.arms for run in arm.runs)
+
+
+def epochs_text(results: results_module.Results) -> str:
+    """Markdown bullets: for every run, where training stopped and which epoch was evaluated."""
+    return "\n".join(f"- {markdown_escape(arm.name)}, seed {run.seed}: {_run_epochs(arm, run)}"
+                     for arm in results.arms for run in arm.runs)
+
+
+def _run_epochs(arm: results_module.ArmResult, run: results_module.Run) -> str:
+    epochs, stopping, checkpoint = arm.settings["epochs"], arm.settings["early_stopping"], arm.settings["checkpoint"]
+    if arm.stopped_early(run):
+        patience = stopping["patience"]
+        trained = (f"early stopping ended training after epoch {run.stopped_epoch} of {epochs} "
+                   f"({stopping['monitor']} did not improve for {patience} epoch{'s' if patience != 1 else ''})")
+    else:
+        trained = f"trained all {epochs} epochs" + (" (early stopping did not stop it)" if stopping else "")
+    if checkpoint:
+        why = f"the best {checkpoint['monitor']}, kept by the checkpoint"
+    elif stopping and stopping["restore_best_weights"]:
+        why = f"the best {stopping['monitor']}, restored by early stopping"
+    else:
+        why = "the last epoch trained"
+    return f"{trained}; evaluated epoch: {run.evaluated_epoch} ({why})."
+
+
+def _evaluated_label(results: results_module.Results, words: str) -> str:
+    return f"final {words}" if all_evaluated_at_last_epoch(results) else f"{words} at the evaluated epoch"
+
+
+def comparison_sentences(results: results_module.Results, arm: str, reference: str) -> list[str]:
+    """Sentences comparing two arms at each run's evaluated epoch, each computed from the Results."""
+    from coursebook.course import analysis
+
+    a, b = results.arm(arm), results.arm(reference)
+    names = markdown_escape(arm), markdown_escape(reference)
+    frame = results.history_frame()
+    sentences = [analysis.compare(_evaluated_label(results, words), names[0], a.evaluated(metric), names[1],
+                                  b.evaluated(metric), higher_is_better=better).sentence
+                 for metric, words, better in (("val_accuracy", "validation accuracy", True),
+                                               ("val_loss", "validation loss", False),
+                                               ("accuracy", "training accuracy", None))]
+    sentences += [analysis.overfitting_diagnosis(_escaped(frame), variant=name).sentence for name in (names[1], names[0])]
+    return sentences
+
+
+def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(variant=frame["variant"].map(markdown_escape))
+
+
+def results_answer_text(results: results_module.Results, threshold: float) -> str:
+    """The page's answer: every arm against the first (the reference), each sentence computed from
+    the Results; with a single arm, its over-fitting diagnosis and learning speed."""
+    from coursebook.course import analysis
+
+    frame = _escaped(results.history_frame())
+    reference, *others = [markdown_escape(name) for name in results.arm_names]
+    if not others:
+        return "\n".join(f"- {s}" for s in (analysis.overfitting_diagnosis(frame, variant=reference).sentence,
+                                            analysis.learning_speed(frame, threshold=threshold, variant=reference).sentence))
+    blocks = []
+    for other, raw in zip(others, results.arm_names[1:]):
+        bullets = comparison_sentences(results, raw, results.arm_names[0])
+        bullets.append(learning_speed_text(frame, other, reference, threshold))
+        blocks.append(f"**{other} against {reference}**\n\n" + "\n".join(f"- {b}" for b in bullets))
+    return "\n\n".join(blocks)
+
+
+def results_confusion_matrices(results: results_module.Results, seed: int | None = None,
+                               parts: Sequence[str] = ("training", "validation")) -> dict[str, np.ndarray]:
+    """Confusion matrices of every arm's run with ``seed`` (default: the first seed) on ``parts``,
+    for the evaluated weights, keyed 'arm: part'."""
+    matrices = {}
+    for arm in results.arms:
+        run = arm.runs[0] if seed is None else next(r for r in arm.runs if r.seed == seed)
+        for part in parts:
+            matrices[f"{arm.name}: {part}"] = np.asarray(run.confusion[part])
+    return matrices
+
+
+def test_set_table(results: results_module.Results) -> pd.DataFrame:
+    """Loss and accuracy on the test set of every run, for the weights of its evaluated epoch."""
+    return pd.DataFrame([{"arm": arm.name, "seed": run.seed, "evaluated epoch": run.evaluated_epoch,
+                          "test loss": run.test["loss"], "test accuracy": run.test["accuracy"]}
+                         for arm in results.arms for run in arm.runs])
+
+
+def curves_figure(results: results_module.Results):
+    """Loss and accuracy curves: mean ± sd over seeds when every run trained the same epochs and was
+    evaluated at the last; otherwise one line per run with its evaluated epoch marked (a mean over
+    runs that ended at different epochs would mix different numbers of runs)."""
+    from coursebook.course import plots
+
+    frame = results.history_frame()
+    if all_evaluated_at_last_epoch(results):
+        return plots.training_curves(frame)
+    evaluated = {(arm.name, run.seed): run.evaluated_epoch for arm in results.arms for run in arm.runs}
+    return plots.run_curves(frame, evaluated)
+
+
+def curves_caption(results: results_module.Results) -> str:
+    """The caption that matches :func:`curves_figure`."""
+    if all_evaluated_at_last_epoch(results):
+        runs = max(len(arm.runs) for arm in results.arms)
+        band = "; bands show mean ± sd over the seeds" if runs > 1 else ""
+        return f"Loss and accuracy per epoch: training dashed, validation solid{band}."
+    return ("Loss and accuracy per epoch, one line per run (runs stopped early end where they stopped): "
+            "training dashed, validation solid; a dot marks the epoch whose weights were evaluated.")

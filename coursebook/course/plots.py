@@ -306,3 +306,41 @@ def prediction_grid(
         ax.set_axis_off()
     fig.suptitle(f"true / predicted ({int((true != pred).sum())} of {len(true)} wrong, in red)")
     return fig
+
+
+# --- runs of unequal length ----------------------------------------------------------------
+
+
+def run_curves(
+    frame: pd.DataFrame,
+    evaluated: Mapping[tuple[str, int], int],
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    variants: Sequence[str] | None = None,
+) -> Figure:
+    """One line per run, no averaging (runs stopped early end where they stopped): training
+    dashed, validation solid, one colour per variant; a dot marks the validation value at the
+    epoch each run was evaluated at (``evaluated[(variant, seed)]``, 1-based)."""
+    rows = check_history(frame)
+    variants = _variants(rows, variants)
+    colours = variant_colours(variants)
+    fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
+    for ax, metric in zip(axes, metrics):
+        for variant in variants:
+            mine = rows[rows["variant"] == variant]
+            for seed, run in mine.groupby("seed", sort=True):
+                for name in _series_of(rows, metric):
+                    curve = run[run["metric"] == name].sort_values("epoch")
+                    style = VALIDATION_STYLE if name.startswith("val_") else TRAIN_STYLE
+                    ax.plot(curve["epoch"], curve["value"], linestyle=style, color=colours[variant], linewidth=1.2)
+                    epoch = evaluated.get((variant, seed))
+                    if name.startswith("val_") and epoch is not None:
+                        point = curve[curve["epoch"] == epoch]
+                        ax.plot(point["epoch"], point["value"], marker="o", color=colours[variant], linestyle="")
+        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles = [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()] + [
+        Line2D([], [], color="black", linestyle=TRAIN_STYLE, label="training"),
+        Line2D([], [], color="black", linestyle=VALIDATION_STYLE, label="validation"),
+        Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch")]
+    axes[0].legend(handles=handles, loc="best", fontsize="small")
+    return fig

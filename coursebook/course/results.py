@@ -167,7 +167,11 @@ class Results:
         if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
             raise ResultsError(f"{where}: key 'schema_version': value {data.get('schema_version')!r} is not "
                                f"allowed (expected {SCHEMA_VERSION})")
-        return _build(cls, data, where).check_in(where)
+        try:
+            built = _build(cls, data, "")
+        except ResultsError as err:
+            raise ResultsError(f"{where}: {err}") from None
+        return built.check_in(where)
 
     def check_in(self, where: str) -> Results:
         try:
@@ -218,34 +222,39 @@ def _build(kind: Any, value: Any, where: str) -> Any:
     """``value`` (parsed JSON) as ``kind`` (a dataclass, dict[str, X], list[X], int, float, str,
     bool or Any); raise one ResultsError line naming the path of the first wrong field."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
+    here = where or "top level"
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
-            raise ResultsError(f"{where}: expected an object with keys {[f.name for f in dataclasses.fields(kind)]}")
+            raise ResultsError(f"{here}: expected an object with keys {[f.name for f in dataclasses.fields(kind)]}")
         hints = typing.get_type_hints(kind)
         names = [f.name for f in dataclasses.fields(kind)]
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise ResultsError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(names)})")
+            raise ResultsError(f"{here}: unknown key {unknown[0]!r} (allowed: {', '.join(names)})")
         missing = [n for n in names if n not in value]
         if missing:
-            raise ResultsError(f"{where}: key {missing[0]!r} is missing")
-        return kind(**{n: _build(hints[n], value[n], f"{where}.{n}") for n in names})
+            raise ResultsError(f"{here}: key {missing[0]!r} is missing")
+        return kind(**{n: _build(hints[n], value[n], _child(where, n)) for n in names})
     if origin is dict:
         if not isinstance(value, dict):
-            raise ResultsError(f"{where}: expected an object, found {type(value).__name__}")
-        return {k: _build(args[1], v, f"{where}.{k}") for k, v in value.items()}
+            raise ResultsError(f"{here}: expected an object, found {type(value).__name__}")
+        return {k: _build(args[1], v, _child(where, k)) for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
-            raise ResultsError(f"{where}: expected a list, found {type(value).__name__}")
-        return [_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+            raise ResultsError(f"{here}: expected a list, found {type(value).__name__}")
+        return [_build(args[0], v, f"{here if where else ''}[{i}]") for i, v in enumerate(value)]
     if kind is Any:
         return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ResultsError(f"{where}: expected a number, found {value!r}")
+            raise ResultsError(f"{here}: expected a number, found {value!r}")
         return float(value)
     if kind in (int, str, bool):
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ResultsError(f"{where}: expected {kind.__name__}, found {value!r}")
+            raise ResultsError(f"{here}: expected {kind.__name__}, found {value!r}")
         return value
     raise TypeError(f"results schema: unsupported field type {kind!r}")  # pragma: no cover - schema bug
+
+
+def _child(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

@@ -1,0 +1,124 @@
+"""The results object and file: round trip, schema checks on load, no non-finite numbers."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from coursebook.course.results import SCHEMA_VERSION, Results, ResultsError
+
+
+def _run(seed: int, losses: list[float], evaluated: int) -> dict:
+    n = len(losses)
+    return {
+        "seed": seed,
+        "history": {"loss": losses, "accuracy": [0.1 * (e + 1) for e in range(n)],
+                    "val_loss": [x + 0.5 for x in losses], "val_accuracy": [0.05 * (e + 1) for e in range(n)]},
+        "stopped_epoch": n, "evaluated_epoch": evaluated, "seconds_per_epoch": [2.0] + [1.0] * (n - 1),
+        "validation": {"loss": losses[evaluated - 1] + 0.5, "accuracy": 0.05 * evaluated},
+        "test": {"loss": 1.5, "accuracy": 0.4},
+        "classification_report": {"cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
+                                  "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
+        "confusion": {"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]},
+    }
+
+
+def _data() -> dict:
+    settings = {"model": "m", "optimizer": "adam", "learning_rate": None, "batch_size": 8, "epochs": 3,
+                "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": []}
+    return {
+        "schema_version": SCHEMA_VERSION, "chapter": "c", "profile": "smoke", "parameters": {"seed": 0},
+        "dataset": {"name": "d", "fingerprint": "f", "synthetic": True,
+                    "sizes": {"train": 8, "validation": 8, "test": 8}, "class_names": ["cat", "dog"]},
+        "versions": {"python": "3", "keras": "3"}, "device": "tensorflow on CPU",
+        "arms": [
+            {"name": "plain", "model": "m", "parameters": {"total": 10, "trainable": 8, "non_trainable": 2},
+             "settings": settings, "runs": [_run(0, [1.0, 0.8, 0.7], 3), _run(1, [1.1, 0.9, 0.6], 3)]},
+            {"name": "stops", "model": "m", "parameters": {"total": 10, "trainable": 8, "non_trainable": 2},
+             "settings": {**settings, "early_stopping": {"monitor": "val_loss", "patience": 1, "min_delta": 0.0,
+                                                         "restore_best_weights": True, "mode": "min"}},
+             "runs": [_run(0, [1.0, 0.5], 1), _run(1, [1.2, 0.9, 0.95], 2)]},
+        ],
+    }
+
+
+def test_save_and_load_round_trip_as_plain_json(tmp_path):
+    results = Results.from_dict(_data())
+    path = results.save(tmp_path / "c.results.json")
+    raw = json.loads(path.read_text())
+    assert raw == _data() and list(raw)[0] == "schema_version"
+    assert Results.load(path) == results
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_values_at_the_evaluated_epoch_and_the_tidy_frame():
+    results = Results.from_dict(_data())
+    stops = results.arm("stops")
+    assert stops.evaluated("loss") == [1.0, 0.9]  # epoch 1 of seed 0, epoch 2 of seed 1
+    assert [stops.stopped_early(run) for run in stops.runs] == [True, False]
+    frame = results.history_frame()
+    assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
+    assert len(frame) == (3 + 3 + 2 + 3) * 5  # runs of 3, 3, 2, 3 epochs; 4 metrics plus seconds
+    row = frame[(frame.variant == "stops") & (frame.seed == 1) & (frame.metric == "val_loss")]
+    assert row["value"].tolist() == [1.7, 1.4, 1.45] and row["epoch"].tolist() == [1, 2, 3]
+    assert frame[(frame.metric == "seconds") & (frame.epoch == 1)]["value"].tolist() == [2.0] * 4
+
+
+@pytest.mark.parametrize("where, value, expected", [
+    (("history", "val_loss", 1), float("nan"), "arm 'plain', seed 1: history metric 'val_loss' at epoch 2 is nan"),
+    (("test", "accuracy"), float("inf"), "arm 'plain', seed 1: test metric 'accuracy' is inf"),
+    (("seconds_per_epoch", 0), float("-inf"), "arm 'plain', seed 1: seconds_per_epoch at epoch 1 is -inf"),
+])
+def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, where, value, expected):
+    good = Results.from_dict(_data())
+    path = good.save(tmp_path / "c.results.json")
+    before = path.read_bytes()
+    bad = copy.deepcopy(good)
+    target = bad.arms[0].runs[1]
+    container = getattr(target, where[0])
+    for key in where[1:-1]:
+        container = container[key]
+    container[where[-1]] = value
+    with pytest.raises(ResultsError, match="not a finite number") as info:
+        bad.save(path)
+    assert expected in str(info.value)
+    assert path.read_bytes() == before  # the good file is untouched
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda d: d.pop("device"), "key 'device' is missing"),
+    (lambda d: d["arms"][1]["runs"][0].pop("evaluated_epoch"), "results.json: arms[1].runs[0]: key 'evaluated_epoch' is missing"),
+    (lambda d: d["arms"][0].update(colour="red"), ": arms[0]: unknown key 'colour'"),
+    (lambda d: d["arms"][0]["runs"][0]["history"].update(loss="high"), ": arms[0].runs[0].history.loss: expected a list"),
+    (lambda d: d["arms"][0]["runs"][0].update(seed="0"), ": arms[0].runs[0].seed: expected int, found '0'"),
+    (lambda d: d["arms"][0]["runs"][0]["test"].update(loss=True), ": arms[0].runs[0].test.loss: expected a number"),
+    (lambda d: d.update(schema_version=99), "key 'schema_version': value 99 is not allowed (expected 1)"),
+    (lambda d: d["arms"][1]["runs"][0].update(evaluated_epoch=3), "arm 'stops', seed 0: evaluated_epoch 3 is not in [1, 2]"),
+    (lambda d: d["arms"][0]["runs"][0].update(stopped_epoch=4), "arm 'plain', seed 0: every history list and "
+                                                                "seconds_per_epoch must have stopped_epoch = 4 values"),
+    (lambda d: d["arms"].clear(), "no arm"),
+])
+def test_a_damaged_file_gives_one_clear_error(tmp_path, damage, expected):
+    data = _data()
+    damage(data)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultsError) as info:
+        Results.load(path)
+    message = str(info.value)
+    assert expected in message and str(path) in message and "\n" not in message
+
+
+def test_a_truncated_file_or_a_nan_literal_is_not_results_json(tmp_path):
+    path = tmp_path / "results.json"
+    text = json.dumps(_data())
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ResultsError, match="not valid results JSON"):
+        Results.load(path)
+    path.write_text(text.replace('"accuracy": 0.4', '"accuracy": NaN', 1))
+    with pytest.raises(ResultsError, match="NaN is not a plain JSON number"):
+        Results.load(path)
+    with pytest.raises(ResultsError, match="no results file"):
+        Results.load(tmp_path / "missing.json")
