@@ -1,0 +1,75 @@
+"""A learning curve as an experiment: one arm per training-set size (the same model and settings,
+``train_size`` differing), and the table and tidy frame the page draws from the Results.
+
+The sizes are a chapter parameter (a list of image counts) so that a profile can shrink them; each
+arm trains on a seeded, stratified subset of the training part, and every arm is validated and
+tested on the same images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+MIN_SIZE = 100  # the smallest train_size an arm accepts (coursebook.course.arms)
+
+
+def arm_name(size: int) -> str:
+    """The arm of one size, e.g. '2,500 images'."""
+    return f"{size:,} images"
+
+
+def check_sizes(sizes: Any, available: int | None = None) -> list[int]:
+    """``sizes`` as a list of at least two increasing image counts in [MIN_SIZE, available];
+    one ValueError line naming the parameter, the value and what is allowed otherwise."""
+    top = "" if available is None else f"{available:,}"
+    allowed = (f"at least two increasing whole numbers of training images in [{MIN_SIZE}, {top}]"
+               + ("" if available is None else f" ({available:,}: all training images after the validation split)"))
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or any(not isinstance(s, int) or isinstance(s, bool) or s < MIN_SIZE for s in sizes)
+            or any(b <= a for a, b in zip(sizes, sizes[1:]))
+            or (available is not None and sizes[-1] > available)):
+        raise ValueError(f"parameter 'sizes': value {sizes!r} is not allowed (expected {allowed})")
+    return list(sizes)
+
+
+def size_arms(model: str, sizes: Sequence[int], **settings: Any) -> list[dict[str, Any]]:
+    """One arm per size: ``model`` with ``train_size`` = the size and the given arm ``settings``
+    (e.g. ``early_stopping``); the chapter-level settings (epochs, batch size, ...) apply to all."""
+    return [{"name": arm_name(size), "model": model, "train_size": size, **settings} for size in check_sizes(list(sizes))]
+
+
+def curve_frame(results: Any) -> pd.DataFrame:
+    """Tidy frame, one row per run and part: size, seed, part (validation/test), accuracy and the
+    train-validation accuracy gap, all for the weights of the run's evaluated epoch (validation
+    values from the history at that epoch, as every other table of the book)."""
+    from coursebook.course.explain import measures
+
+    rows = []
+    for arm in measures.as_mapping(results)["arms"]:
+        for run in arm["runs"]:
+            accuracy = {"validation": measures.evaluated(run, "val_accuracy"), "test": float(run["test"]["accuracy"])}
+            for part, value in accuracy.items():
+                rows.append({"size": arm["settings"]["train_size"], "seed": run["seed"], "part": part,
+                             "accuracy": value, "gap": measures.accuracy_gap(run),
+                             "evaluated epoch": measures.evaluated_epoch(run)})
+    return pd.DataFrame(rows)
+
+
+def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
+    """One row per size: training images, their share of all training images, validation and test
+    accuracy and the train-validation gap as mean ± sd over seeds, and the evaluated epochs."""
+    from coursebook.course.experiments import mean_sd
+
+    frame = curve_frame(results)
+    rows = []
+    for size, group in frame.groupby("size", sort=True):
+        val, test = (group[group["part"] == part] for part in ("validation", "test"))
+        rows.append({"training images": int(size), "share of all": f"{size / available:.0%}",
+                     "validation accuracy": mean_sd(val["accuracy"], digits),
+                     "test accuracy": mean_sd(test["accuracy"], digits),
+                     "train-validation gap": mean_sd(val["gap"], digits),
+                     "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"])})
+    return pd.DataFrame(rows)
