@@ -46,9 +46,10 @@ def test_sizes_are_checked_with_one_line_naming_the_parameter():
 
 
 def test_one_arm_per_size_with_the_shared_settings():
-    arms = learning_curve.size_arms("q6-bn-dropout", [2500, 40000], early_stopping={"patience": 5})
-    assert arms == [{"name": "2,500 images", "model": "q6-bn-dropout", "train_size": 2500, "early_stopping": {"patience": 5}},
-                    {"name": "40,000 images", "model": "q6-bn-dropout", "train_size": 40000, "early_stopping": {"patience": 5}}]
+    base = {"name": "Part 4", "model": "q6-bn-dropout", "batch_size": 64}
+    assert learning_curve.size_arms(base, [2500, 40000]) == [
+        {"name": "2,500 images", "model": "q6-bn-dropout", "batch_size": 64, "train_size": 2500},
+        {"name": "40,000 images", "model": "q6-bn-dropout", "batch_size": 64, "train_size": 40000}]
 
 
 def test_table_reads_the_evaluated_epoch_and_shows_mean_and_sample_sd():
@@ -58,7 +59,7 @@ def test_table_reads_the_evaluated_epoch_and_shows_mean_and_sample_sd():
     assert table.loc[1000, "validation accuracy"] == f"{statistics.mean(vals):.4f} ± {statistics.stdev(vals):.4f}"
     gaps = [0.85 - 0.50, 0.86 - 0.52, 0.84 - 0.51]
     assert table.loc[1000, "train-validation gap"] == f"{statistics.mean(gaps):.4f} ± {statistics.stdev(gaps):.4f}"
-    assert table.loc[500, "share of all"] == "12%" and table.loc[4000, "evaluated epoch"] == "2, 2, 2"
+    assert table.loc[500, "share of all"] == "12.5%" and table.loc[4000, "evaluated epoch"] == "2, 2, 2"
 
 
 def test_figure_has_one_curve_per_part_with_sd_error_bars():

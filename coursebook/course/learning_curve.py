@@ -8,7 +8,7 @@ tested on the same images.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,10 +35,10 @@ def check_sizes(sizes: Any, available: int | None = None) -> list[int]:
     return list(sizes)
 
 
-def size_arms(model: str, sizes: Sequence[int], **settings: Any) -> list[dict[str, Any]]:
-    """One arm per size: ``model`` with ``train_size`` = the size and the given arm ``settings``
-    (e.g. ``early_stopping``); the chapter-level settings (epochs, batch size, ...) apply to all."""
-    return [{"name": arm_name(size), "model": model, "train_size": size, **settings} for size in check_sizes(list(sizes))]
+def size_arms(base: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """One arm per size: the ``base`` arm (its model and any settings of its own) with ``train_size``
+    = the size, named by the size; the chapter-level settings (epochs, early stopping, ...) apply to all."""
+    return [{**base, "name": arm_name(size), "train_size": size} for size in check_sizes(list(sizes))]
 
 
 def curve_frame(results: Any) -> pd.DataFrame:
@@ -67,9 +67,19 @@ def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
     rows = []
     for size, group in frame.groupby("size", sort=True):
         val, test = (group[group["part"] == part] for part in ("validation", "test"))
-        rows.append({"training images": int(size), "share of all": f"{size / available:.0%}",
+        rows.append({"training images": int(size), "share of all": f"{size / available:.1%}",
                      "validation accuracy": mean_sd(val["accuracy"], digits),
                      "test accuracy": mean_sd(test["accuracy"], digits),
                      "train-validation gap": mean_sd(val["gap"], digits),
                      "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"])})
     return pd.DataFrame(rows)
+
+
+def model_text(model: str) -> str:
+    """One sentence naming the model and its parameter totals (by formula)."""
+    from coursebook.course import models
+
+    spec, totals = models.load_spec(model), models.parameter_summary(model)
+    fixed = (f"{totals['non_trainable']:,} non-trainable (the moving statistics of batch normalization)"
+             if totals["non_trainable"] else "none non-trainable")
+    return f"`{model}` ({spec.title}) has {totals['total']:,} parameters: {totals['trainable']:,} trainable, {fixed}."

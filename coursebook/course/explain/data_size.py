@@ -133,6 +133,6 @@ def _mechanism(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     if settings.get("early_stopping") and batch:
         steps = math.ceil(small / batch), math.ceil(large / batch)
         text += (f" Early stopping counts epochs, and an epoch of {small:,} images is {steps[0]:,} gradient steps "
-                 f"against {steps[1]:,} for {large:,} images, so the small sets also get far fewer updates before "
+                 f"against {steps[1]:,} for {large:,} images, so the small sets also get fewer updates before "
                  "the same patience runs out.")
     return text
