@@ -79,3 +79,19 @@ def test_an_arm_without_early_stopping_is_refused():
     data["arms"][0]["settings"]["early_stopping"] = None
     with pytest.raises(ValueError, match="no arm has an early_stopping setting"):
         early_stopping.answer(data)
+
+
+def test_per_class_report_and_the_most_confused_pairs_use_the_class_names():
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    report = {name: {"precision": 0.8, "recall": 0.8, "f1": 0.8, "support": 1000} for name in names}
+    report["cat"] = {"precision": 0.5, "recall": 0.4, "f1": 0.45, "support": 1000}
+    confusion = [[100 if i == j else 0 for j in range(10)] for i in range(10)]
+    confusion[5][3] = 199  # dogs predicted as cats: dog is class 5, cat class 3
+    confusion[3][5] = 120
+    data = results(dict(STOPPED, classification_report=report, confusion={"test": confusion}))
+    data["dataset"]["class_names"] = names
+    text = early_stopping.answer(data)
+    assert "| cat | 0.50 | 0.40 | 0.45 | 1,000 |" in text and "| dog | 0.80 | 0.80 | 0.80 | 1,000 |" in text
+    assert "The weakest class by F1 is cat (0.45), the strongest airplane (0.80)." in text
+    assert (f"dog predicted as cat (199 images, {199 / 299:.1%} of dog images) and cat predicted as dog "
+            f"(120 images, {120 / 220:.1%} of cat images)") in text

@@ -38,6 +38,8 @@ def answer(results: Any) -> str:
                   "\n".join(f"- {run_sentence(arm, run)}" for run in arm["runs"]),
                   f"**What stopping and restoring did.** {_summary(arm)} {_overfitting(arm)}",
                   f"**How far the chosen epoch's score can be trusted.** {_trust(arm, data)}"]
+        if all(run.get("classification_report") for run in arm["runs"]):
+            parts.append(f"**Per class on the test set.** {per_class(arm, _class_names(data, arm))}")
     parts.append(f"**Limits of the evidence.** {measures.limits(data)}")
     return "\n\n".join(parts)
 
@@ -164,6 +166,41 @@ def _selection_verdict(c: analysis.Comparison) -> str:
         return ("Here the test images scored higher, so the optimism of the choice is smaller than the "
                 "difference between the validation and the test images.")
     return "The two agree to the digits shown."
+
+
+def _class_names(data: Mapping[str, Any], arm: Mapping[str, Any]) -> list[str]:
+    names = ((data.get("dataset") or {}).get("class_names")) or list(arm["runs"][0]["classification_report"])
+    return list(names)
+
+
+def per_class(arm: Mapping[str, Any], class_names: list[str]) -> str:
+    """The classification report on the test set (mean ± sd of each class's precision, recall and
+    F1 over runs), the weakest and strongest class by F1, and the most confused pairs of the test
+    confusion matrices summed over runs."""
+    runs = arm["runs"]
+    rows = ["| class | precision | recall | F1 | test images |", "|---|---|---|---|---|"]
+    f1 = {}
+    for name in class_names:
+        cells = [[float(run["classification_report"][name][m]) for run in runs] for m in ("precision", "recall", "f1")]
+        f1[name] = math.fsum(cells[2]) / len(runs)
+        support = runs[0]["classification_report"][name]["support"]
+        rows.append(f"| {measures.md_name(name)} | " + " | ".join(measures.shown(c, 2) for c in cells)
+                    + f" | {int(support):,} |")
+    over = "" if len(runs) == 1 else f" (mean ± sd over {len(runs)} runs)"
+    weakest, strongest = min(f1, key=f1.get), max(f1, key=f1.get)
+    ranking = (f"The weakest class by F1 is {measures.md_name(weakest)} ({f1[weakest]:.2f}), the strongest "
+               f"{measures.md_name(strongest)} ({f1[strongest]:.2f}).") if round(f1[weakest], 2) < round(f1[strongest], 2) else ""
+    confusion = _summed_confusion(runs)
+    pairs = analysis.most_confused_pairs(confusion, [measures.md_name(n) for n in class_names]).sentence
+    summed = "" if len(runs) == 1 else f"Summed over the {len(runs)} runs' test predictions: "
+    return (f"Precision, recall and F1 of each class on the test images{over}:\n\n" + "\n".join(rows)
+            + f"\n\n{ranking} {summed}{pairs}".rstrip())
+
+
+def _summed_confusion(runs: list[Mapping[str, Any]]):
+    import numpy as np
+
+    return sum(np.asarray(run["confusion"]["test"], dtype=np.int64) for run in runs)
 
 
 def _of(k: int, n: int) -> str:
