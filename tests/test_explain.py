@@ -64,7 +64,7 @@ def test_mean_sd_uses_the_sample_sd():
 
 def test_limits_name_runs_profile_and_synthetic_data():
     one = measures.limits(results(("a", [run()]), profile="smoke", synthetic=True))
-    assert "One run per arm" in one and "smoke profile" in one and "not CIFAR-10" in one
+    assert "One run per arm" in one and "smoke profile" in one and "not from CIFAR-10" in one
     three = measures.limits(results(("a", [run(0), run(1), run(2)]), ("b", [run(0), run(1), run(2)])))
     assert three.startswith("3 runs (seeds) per arm") and "profile" not in three and "CIFAR-10" not in three
 

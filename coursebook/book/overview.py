@@ -25,11 +25,6 @@ SMALL_PROFILES = ("smoke", "quick")
 NO_RESULTS = "No chapter has results yet: `make book` computes them."
 
 
-def results_path(chapter_id: str) -> Path:
-    """Where a chapter's results file lives, beside its executed notebook."""
-    return paths.CHAPTERS_DIR / f"{chapter_id}.results.json"
-
-
 def write(target: Path | None = None) -> Path:
     """Write the overview Markdown (atomically) and return its path."""
     target = target or paths.BOOK_DIR / GENERATED
@@ -60,7 +55,7 @@ def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
     for caption, chapter_ids in parts:
         rows = []
         for chapter_id in chapter_ids:
-            if results_path(chapter_id).exists() and cache.output_path(chapter_id).exists():
+            if cache.results_path(chapter_id).exists() and cache.output_path(chapter_id).exists():
                 results, problem = read_results(chapter_id)
                 rows += chapter_rows(chapter_id, results, problem)
                 flags.append(results and _small_or_synthetic(results))
@@ -85,7 +80,7 @@ def _introduction(flags: list[Any]) -> str:
 
 def read_results(chapter_id: str) -> tuple[Mapping[str, Any] | None, str]:
     """(results, '') or (None, why the file cannot be read)."""
-    path = results_path(chapter_id)
+    path = cache.results_path(chapter_id)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(results.get("arms"), list):

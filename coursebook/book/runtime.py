@@ -83,6 +83,12 @@ class ChapterRun:
         atomic_write_text(Path(self.results_path), text)
         return self.results_path
 
+    def figure(self, key: str, figure: Any, caption: str) -> None:
+        """Show ``figure`` with a numbered ``caption``, referable as ``{numref}`<chapter>-<key>```
+        (the chapter id keeps the name unique when several chapters share a notebook)."""
+        glue(key, figure)
+        show_markdown(f"```{{glue:figure}} {key}\n:name: {self.chapter}-{key}\n\n{caption}\n```")
+
     def card(self) -> str:
         """Display (and return) the run card as a Markdown table."""
         text = run_card_markdown(self)
@@ -129,6 +135,15 @@ def _figures_as_images() -> None:
     set_matplotlib_formats("png")
 
 
+TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.9em; text-align: right"},
+               {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"}]
+
+
+def heading(name: Any) -> str:
+    """A column name as words: 'non_trainable' -> 'non-trainable', 'output_shape' -> 'output shape'."""
+    return str(name).replace("non_", "non-").replace("_", " ")
+
+
 class Table:
     """A DataFrame as the book shows it: HTML for the web page, LaTeX for the PDF."""
 
@@ -136,14 +151,15 @@ class Table:
         self.frame, self.precision, self.formats, self.index = frame, precision, formats or {}, index
 
     def _styler(self, escape: str | None) -> Any:
-        styler = self.frame.style.format(precision=self.precision, thousands=",", escape=escape)
+        frame = self.frame.rename(columns=heading)
+        styler = frame.style.format(precision=self.precision, thousands=",", escape=escape)
         for column, pattern in self.formats.items():
-            styler = styler.format(pattern, subset=[column], escape=escape)
+            styler = styler.format(pattern, subset=[heading(column)], escape=escape)
         styler = styler.format_index(escape=escape, axis=1)
         return styler if self.index else styler.hide(axis="index")
 
     def _repr_html_(self) -> str:
-        return self._styler("html").to_html()
+        return self._styler("html").set_table_styles(TABLE_STYLE).to_html()
 
     def _repr_latex_(self) -> str:
         return self._styler("latex").to_latex(hrules=True)

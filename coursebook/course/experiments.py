@@ -486,24 +486,24 @@ def test_set_table(results: results_module.Results) -> pd.DataFrame:
                          for arm in results.arms for run in arm.runs])
 
 
-def curves_figure(results: results_module.Results):
-    """Loss and accuracy curves: mean ± sd over seeds when every run trained the same epochs and was
-    evaluated at the last; otherwise one line per run with its evaluated epoch marked (a mean over
-    runs that ended at different epochs would mix different numbers of runs)."""
+def curves_figure(results: results_module.Results, metrics: Sequence[str] = ("loss", "accuracy")):
+    """Curves of ``metrics`` (one panel each): mean ± sd over seeds when every run trained the same
+    epochs and was evaluated at the last; otherwise one line per run with its evaluated epoch marked
+    (a mean over runs that ended at different epochs would mix different numbers of runs)."""
     from coursebook.course import plots
 
     frame = results.history_frame()
     if all_evaluated_at_last_epoch(results):
-        return plots.training_curves(frame)
+        return plots.training_curves(frame, metrics=metrics)
     evaluated = {(arm.name, run.seed): run.evaluated_epoch for arm in results.arms for run in arm.runs}
-    return plots.run_curves(frame, evaluated)
+    return plots.run_curves(frame, evaluated, metrics=metrics)
 
 
-def curves_caption(results: results_module.Results) -> str:
-    """The caption that matches :func:`curves_figure`."""
+def curves_caption(results: results_module.Results, what: str = "Loss and accuracy") -> str:
+    """The caption that matches :func:`curves_figure` (``what``: the metrics it shows, in words)."""
     if all_evaluated_at_last_epoch(results):
         runs = max(len(arm.runs) for arm in results.arms)
         band = "; bands show mean ± sd over the seeds" if runs > 1 else ""
-        return f"Loss and accuracy per epoch: training dashed, validation solid{band}."
-    return ("Loss and accuracy per epoch, one line per run (runs stopped early end where they stopped): "
+        return f"{what} per epoch: training dashed, validation solid{band}."
+    return (f"{what} per epoch, one line per run (runs stopped early end where they stopped): "
             "training dashed, validation solid; a dot marks the epoch whose weights were evaluated.")

@@ -8,7 +8,9 @@ assignment's values, finite differences and automatic differentiation (AML Part 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +72,24 @@ def verified_table(name: str, *, num_classes: int = 10) -> pd.DataFrame:
     if len(wrong):
         raise AssertionError(f"{name}: formula and Keras disagree on layers {wrong['layer'].tolist()}")
     return table
+
+
+def layers_table(arms: Sequence[Any], *, num_classes: int = 10) -> pd.DataFrame:
+    """Every distinct model of ``arms`` (objects with ``name`` and ``model``) layer by layer, by formula
+    and checked against Keras (:func:`verified_table`), each followed by its total row."""
+    frames, done = [], set()
+    for arm in arms:
+        if arm.model in done:
+            continue
+        done.add(arm.model)
+        table = verified_table(arm.model, num_classes=num_classes).drop(columns=["keras"])
+        users = ", ".join(a.name for a in arms if a.model == arm.model)
+        total = {"layer": "total", "output_shape": "", "formula": "",
+                 **{c: int(table[c].sum()) for c in ("params", "trainable", "non_trainable")}}
+        frames.append(pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+                      .assign(model=[f"{arm.model} ({users})"] + [""] * len(table)))
+    combined = pd.concat(frames, ignore_index=True)
+    return combined[["model", *[c for c in combined.columns if c != "model"]]]
 
 
 def verified_total(name: str, *, num_classes: int = 10) -> int:

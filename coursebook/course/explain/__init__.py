@@ -26,7 +26,7 @@ def module_name(topic: str) -> str:
 
 
 def answer(topic: str, results: Any) -> str:
-    """Markdown explaining ``results`` for ``topic``; an empty topic explains nothing ('')."""
-    if not topic:
+    """Markdown explaining ``results`` for ``topic``; an empty topic or "none" explains nothing ('')."""
+    if not topic or topic == "none":
         return ""
     return importlib.import_module(module_name(topic)).answer(results)

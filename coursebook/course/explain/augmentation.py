@@ -48,11 +48,12 @@ def answer(results: Any) -> str:
     train = analysis.compare("training accuracy at the evaluated epoch", a, m.per_run(aug, "accuracy"), p,
                              m.per_run(plain, "accuracy"))
     fits = [fitting.diagnose(results, entry) for entry in (plain, aug)]
+    same_epoch = all(fit.still_improving for fit in fits)  # lowest = last in every run: one sentence
     return "\n\n".join([
-        "**Validation loss.** " + lowest.sentence + " " + final.sentence,
+        "**Validation loss.** " + lowest.sentence + ("" if same_epoch else " " + final.sentence),
         "**Over- or under-fitting?**\n\n" + "\n".join(f"- {fit.text}" for fit in fits),
         "**Why.** " + mechanism(gap, train, fits[1], transforms(aug)),
-        "**Limits.** " + _caveat(a) + " " + m.limits(results),
+        "**Limits.** " + _caveat(a, "dropout" in m.layer_types(aug)) + " " + m.limits(results),
     ])
 
 
@@ -82,27 +83,29 @@ def transforms(entry: Mapping[str, Any]) -> str:
 
 def mechanism(gap: analysis.Comparison, train: analysis.Comparison, fit_augmented: fitting.Fit,
               what: str = "randomly transformed") -> str:
-    """Why augmentation changed what was measured: each clause only for an effect that was measured."""
+    """Why augmentation changed what was measured: an effect is explained only where it was measured
+    (its direction, and not within run-to-run noise)."""
     parts = ["Augmentation shows the network a new random variant of every training image in every epoch "
              f"({what}), so it cannot memorize the exact pixels of the training images and has "
              "to learn features that survive these changes, as the validation images need."]
-    if gap.judgement == "better":
+    if gap.judgement == "better" and gap.exceeds_noise is not False:
         below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
         parts.append(f"That is why the validation − training loss gap is smaller{below}: {gap.sentence}")
     else:
-        parts.append(f"Here the validation − training loss gap is not smaller: {gap.sentence}")
-    if train.direction == "lower":
+        parts.append(f"Here the measured gap does not show that narrowing: {gap.sentence}")
+    if train.direction == "lower" and train.exceeds_noise is not False:
         parts.append("The cost is training accuracy: the varied images are harder to fit. " + train.sentence)
     else:
-        parts.append("Training accuracy did not drop, so augmentation cost nothing on the training images here. "
+        parts.append("A cost in training accuracy, the usual price, does not show beyond noise here. "
                      + train.sentence)
     if fit_augmented.still_improving:
-        parts.append("An augmented model also learns more slowly and needs more epochs: it was still improving at "
-                     "the end, so its validation loss at this budget understates what it can reach.")
+        parts.append("The augmented model was still improving at the end; augmented training usually needs "
+                     "more epochs, so its validation loss at this budget understates what it can reach.")
     return " ".join(parts)
 
 
-def _caveat(augmented_name: str) -> str:
-    return (f"The training loss and accuracy of {m.md_name(augmented_name)} are measured on augmented images (and "
-            "with dropout active, in both arms), so they describe harder images than the validation set holds: a "
-            "validation loss below the training loss is expected here and is not under-fitting by itself.")
+def _caveat(augmented_name: str, dropout: bool) -> str:
+    active = " (and with dropout active)" if dropout else ""
+    return (f"The training loss and accuracy of {m.md_name(augmented_name)} are measured on augmented images{active}, "
+            "so they describe harder images than the validation set holds: a validation loss below the training "
+            "loss is expected here and is not under-fitting by itself.")

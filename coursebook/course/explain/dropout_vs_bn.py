@@ -102,8 +102,9 @@ def _better(comparison: analysis.Comparison, a: str, b: str) -> str | None:
 def _against_base(base: str, name: str, measured: Mapping[str, Mapping[str, list[float]]]) -> str:
     gap = analysis.compare(GAP, name, measured[name][GAP], base, measured[base][GAP], higher_is_better=False)
     word = {"better": "narrows", "worse": "widens"}.get(gap.judgement or "", "does not change")
+    noise = " (within run-to-run noise)" if gap.judgement and gap.exceeds_noise is False else ""
     return (f"{m.md_name(name)} {word} the gap of the plain base "
-            f"({m.shown(measured[name][GAP])} against {m.shown(measured[base][GAP])}).")
+            f"({m.shown(measured[name][GAP])} against {m.shown(measured[base][GAP])}){noise}.")
 
 
 def _rates(entry: Mapping[str, Any]) -> str:

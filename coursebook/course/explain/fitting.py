@@ -58,6 +58,7 @@ def _text(name: str, diagnosis: analysis.OverfittingDiagnosis, verdict: str, low
         return f"{shown} shows the pattern of over-fitting, unconfirmed. {diagnosis.sentence}"
     if verdict == "under-fits at this budget":
         return (f"{shown} under-fits at this budget: its validation loss was lowest in the last epoch of "
-                f"{'the run' if len(epochs) == 1 else 'every run'}, so it was still improving when training "
-                f"stopped and more epochs would help. {diagnosis.sentence}")
+                f"{'the run' if len(epochs) == 1 else 'every run'} ({diagnosis.best_val_loss:.4f} at epoch "
+                f"{diagnosis.best_epoch}{'' if len(epochs) == 1 else ', mean curve'}), so it was still improving when "
+                "training stopped and more epochs would help.")
     return f"{shown} shows neither clear over-fitting nor under-fitting. {diagnosis.sentence}{per_run}"

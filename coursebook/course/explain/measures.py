@@ -121,8 +121,8 @@ def limits(results: Any) -> str:
                      "and the numbers are not the assignment's results.")
     dataset = data.get("dataset") or {}
     if dataset.get("synthetic"):
-        parts.append(f"The images are {dataset.get('name', 'the synthetic stand-in')}, not CIFAR-10: the "
-                     "mechanism carries over, the sizes of the effects need not.")
+        parts.append(f"The images come from the {dataset.get('name', 'synthetic stand-in')}, not from CIFAR-10: "
+                     "the mechanisms carry over, the sizes of the effects need not.")
     return " ".join(parts)
 
 
@@ -168,3 +168,13 @@ def md_name(name: str) -> str:
     for char in "\\`*_[]|<>":
         name = name.replace(char, "\\" + char)
     return name
+
+
+def train_images(results: Any) -> int | None:
+    """Number of training images the arms trained on, when the results say (split sizes)."""
+    dataset = as_mapping(results).get("dataset") or {}
+    for key in ("sizes", "split_sizes", "splits", "counts"):
+        sizes = dataset.get(key)
+        if isinstance(sizes, Mapping) and sizes.get("train"):
+            return int(sizes["train"])
+    return None

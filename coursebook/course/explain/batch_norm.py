@@ -1,0 +1,123 @@
+"""Batch normalization against the same network without it (E4742 Problem 2; Keras CNN
+assignment, I): how the training loss of the two compares, early and at the end, and why.
+
+Arms: the reference (the first arm) and the arm whose model adds batch normalization. Settings
+that also differ between the two (learning rate, batch size, ...) are named as confounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from coursebook.course import analysis
+from coursebook.course.explain import measures as m
+
+SETTING_WORDS = {"learning_rate": "learning rate", "batch_size": "batch size", "optimizer": "optimizer",
+                 "epochs": "epochs"}
+
+
+def answer(results: Any) -> str:
+    """I: training loss of the two arms compared, with the mechanism and the limits."""
+    ref = m.arm(results, index=0)
+    bn = m.arm_with_layer(results, "batchnorm", "batch-norm")
+    r, b = ref["name"], bn["name"]
+    first = analysis.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
+    last = analysis.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
+                            m.per_run(ref, "loss"))
+    val = analysis.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
+                           m.per_run(ref, "val_loss"), higher_is_better=False)
+    confounds = m.setting_differences(ref, bn)
+    parts = [
+        "**Training loss.** " + " ".join([first.sentence, epochs_lower(ref, bn), last.sentence]),
+        "**Why.** " + mechanism(first, last, confounds, r, b, converged=_falls(bn)),
+        "**On validation data.** " + val.sentence + (
+            " A faster fall of the training loss is not by itself better generalization." if last.direction == "lower"
+            and val.judgement != "better" else ""),
+        "**Limits.** " + _confound_text(confounds, r, b) + "Training loss is recorded in training mode (batch "
+        "statistics in the normalization layers" + (", dropout active" if "dropout" in m.layer_types(bn) else "")
+        + "). " + m.limits(results),
+    ]
+    return "\n\n".join(parts)
+
+
+def _at(entry: Mapping[str, Any], epoch: int) -> list[float]:
+    return [m.history_value(run, "loss", epoch) for run in entry["runs"]]
+
+
+def mean_curve(entry: Mapping[str, Any], metric: str = "loss") -> list[float]:
+    """The mean over runs of ``metric`` per epoch, up to the shortest run."""
+    n = min(len(run["history"][metric]) for run in entry["runs"])
+    return [m.mean_sd([float(run["history"][metric][i]) for run in entry["runs"]])[0] for i in range(n)]
+
+
+def epochs_lower(ref: Mapping[str, Any], bn: Mapping[str, Any], digits: int = 4) -> str:
+    """In how many of the shared epochs the BN arm's mean training loss is the lower one."""
+    a, b = mean_curve(bn), mean_curve(ref)
+    n = min(len(a), len(b))
+    lower = [i + 1 for i in range(n) if round(a[i], digits) < round(b[i], digits)]
+    name = m.md_name(bn["name"])
+    if not lower:
+        return f"The mean training loss of {name} is not lower than the reference's in any of the {n} epochs."
+    if len(lower) == n:
+        return f"The mean training loss of {name} is the lower one in every one of the {n} epochs."
+    return (f"The mean training loss of {name} is the lower one in {len(lower)} of the {n} epochs "
+            f"(epochs {_ranges(lower)}).")
+
+
+def _ranges(epochs: list[int]) -> str:
+    spans, start = [], epochs[0]
+    for prev, cur in zip(epochs, epochs[1:] + [None]):
+        if cur != prev + 1:
+            spans.append(str(start) if start == prev else f"{start}–{prev}")
+            start = cur
+    return ", ".join(spans)
+
+
+def _falls(entry: Mapping[str, Any]) -> bool:
+    """Whether the mean training loss ends below where it was after epoch 1."""
+    curve = mean_curve(entry)
+    return round(curve[-1], 4) < round(curve[0], 4)
+
+
+def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: Mapping[str, tuple],
+              ref: str, bn: str, converged: bool = True) -> str:
+    """Why the training losses differ, each clause only for a measured direction."""
+    parts = []
+    if first.direction == "lower" and first.exceeds_noise is not False:
+        parts.append("Batch normalization standardizes each layer's inputs over the mini-batch, so their scale "
+                     "stays the same while the earlier layers change; gradients stay well scaled and the loss "
+                     "falls faster in the first epochs, which is what the first epoch shows here.")
+    elif first.direction == "lower":
+        parts.append("Batch normalization usually speeds the first epochs (each layer's inputs are standardized "
+                     "over the mini-batch, so gradients stay well scaled); here the first epoch's training loss is "
+                     "lower, but within run-to-run noise.")
+    else:
+        parts.append("Batch normalization usually speeds the first epochs (each layer's inputs are standardized "
+                     "over the mini-batch, so gradients stay well scaled), but that is not what the first epoch "
+                     "shows here.")
+    lr, batch = confounds.get("learning_rate"), confounds.get("batch_size")
+    if lr and None not in lr and lr[1] > lr[0] and converged:
+        parts.append(f"Normalization is also what lets {m.md_name(bn)} train with a learning rate "
+                     f"{lr[1] / lr[0]:g} times larger ({lr[1]:g} against {lr[0]:g}) without diverging.")
+    if batch and None not in batch and batch[1] > batch[0]:
+        ratio = "half" if batch[1] == 2 * batch[0] else f"{batch[0] / batch[1]:.2g} times"
+        parts.append(f"Its batch size of {batch[1]} against {batch[0]} means {ratio} as many weight updates per "
+                     "epoch, which slows the fall per epoch.")
+    if last.direction == "higher":
+        parts.append("At the end its training loss is the higher one: the noise of batch statistics"
+                     + (" and the larger learning rate keep" if lr and None not in lr and lr[1] > lr[0] else " keeps")
+                     + " the weights from settling as close to the training images as the reference does.")
+    elif last.direction == "lower":
+        parts.append("It also ends with the lower training loss: it fits the training images more closely.")
+    return " ".join(parts)
+
+
+def _confound_text(confounds: Mapping[str, tuple], ref: str, bn: str) -> str:
+    shown = {k: v for k, v in confounds.items() if k in SETTING_WORDS}
+    if not shown:
+        return "The two arms share every training setting, so the difference is batch normalization's. "
+    listed = ", ".join(f"{SETTING_WORDS[key]} {other} against {reference}"
+                       for key, (reference, other) in shown.items())
+    return (f"The arms also differ in {listed} ({m.md_name(bn)} first), as the assignment prescribes, so the "
+            "difference belongs to the whole recipe, not to batch normalization alone. ")
