@@ -110,3 +110,13 @@ def test_a_single_run_per_size_claims_nothing_beyond_noise():
 def test_one_size_is_refused():
     with pytest.raises(ValueError, match="at least two training-set sizes"):
         data_size.answer(results({500: RISING[500]}))
+
+
+def test_model_text_counts_by_hand_and_caption_says_what_a_point_is():
+    layers = [(5 * 5 * 3 + 1) * 32, 4 * 32, (9 * 32 + 1) * 64, 4 * 64, (9 * 64 + 1) * 128, 4 * 128,
+              (4 * 4 * 128 + 1) * 128, (128 + 1) * 10]
+    fixed = 2 * (32 + 64 + 128)  # moving mean and variance of each batch-norm channel
+    text = learning_curve.model_text("q6-bn-dropout")
+    assert f"has {sum(layers):,} parameters: {sum(layers) - fixed:,} trainable, {fixed:,} non-trainable" in text
+    assert "mean ± sd over 3 seeds, one dot per run" in learning_curve.caption(results(RISING))
+    assert "one run per size" in learning_curve.caption(results({s: r[:1] for s, r in RISING.items()}))

@@ -83,3 +83,13 @@ def model_text(model: str) -> str:
     fixed = (f"{totals['non_trainable']:,} non-trainable (the moving statistics of batch normalization)"
              if totals["non_trainable"] else "none non-trainable")
     return f"`{model}` ({spec.title}) has {totals['total']:,} parameters: {totals['trainable']:,} trainable, {fixed}."
+
+
+def caption(results: Any) -> str:
+    """The learning-curve figure's caption, saying how many runs each point summarises."""
+    from coursebook.course.explain import measures
+
+    runs = measures.runs_count(results)
+    spread = f"mean ± sd over {runs} seeds, one dot per run" if runs > 1 else "one run per size"
+    return ("Learning curve: validation and test accuracy against the number of training images (logarithmic axis), "
+            f"for the weights of each run's evaluated epoch; {spread}.")
