@@ -104,3 +104,18 @@ def test_names_are_escaped_and_two_arms_are_required():
     assert "deep\\*er" in text and "base\\_1" in text and "deep*er" not in text
     with pytest.raises(ValueError, match="needs two arms"):
         depth.answer({"arms": results(PART1_RUNS, OVERFITTING)["arms"][:1]})
+
+
+def test_curves_near_chance_are_not_explained():
+    chance_runs = [run(s, (0.1, 0.1, 0.11), (0.1, 0.1, 0.10 + 0.01 * s), (2.30, 2.30, 2.30)) for s in range(3)]
+    higher = [run(s, (0.1, 0.1, 0.12), (0.1, 0.1, 0.15 + 0.01 * s), (2.30, 2.30, 2.29)) for s in range(3)]
+    text = depth.answer(results(chance_runs, higher))
+    assert "Neither model learned much: mean validation accuracies of 0.1600 and 0.1100 are below twice chance (0.20 for 10 classes)" in text
+    assert "over-fitting" not in text and "under-fitting" not in text and "pooling" not in text.split("**Mechanism.**")[1]
+
+
+def test_underfitting_within_noise_is_tentative():
+    close = [run(s, (0.3, 0.5, v), (0.3, 0.45, 0.52 + 0.002 * s), (1.9, 1.5, 1.3)) for s, v in enumerate((0.70, 0.90, 0.74))]
+    text = depth.answer(results(PART1_RUNS, close))
+    assert "points to under-fitting rather than memorisation, though not firmly" in text
+    assert "does not even fit" not in text

@@ -120,3 +120,10 @@ def test_model_text_counts_by_hand_and_caption_says_what_a_point_is():
     assert f"has {sum(layers):,} parameters: {sum(layers) - fixed:,} trainable, {fixed:,} non-trainable" in text
     assert "mean ± sd over 3 seeds, one dot per run" in learning_curve.caption(results(RISING))
     assert "one run per size" in learning_curve.caption(results({s: r[:1] for s, r in RISING.items()}))
+
+
+def test_a_curve_that_never_leaves_chance_is_not_explained():
+    flat = {size: [(0.11, 0.12, 0.10), (0.12, 0.13, 0.11)] for size in (100, 200)}
+    text = data_size.answer(results(flat))
+    assert "The model learned little at every size: mean validation accuracies of 0.1150 and 0.1150 are below twice chance" in text
+    assert "memorise more" not in text.split("**Mechanism.**")[1]

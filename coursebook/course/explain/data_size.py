@@ -14,6 +14,7 @@ import numpy as np
 
 from coursebook.course import analysis
 from coursebook.course.explain import measures
+from coursebook.course.explain.chance import barely_learned
 
 DIGITS = 4
 
@@ -41,7 +42,7 @@ def answer(results: Any) -> str:
     parts = [f"**Effect.** {_effect(sized)}",
              f"**Step by step.** {_steps(sized)}",
              f"**Over-fitting against size.** {_gap(sized)}",
-             f"**Mechanism.** {_mechanism(sized)}",
+             f"**Mechanism.** {_learned(data, sized) or _mechanism(sized)}",
              f"**Limits of the evidence.** {measures.limits(data)} Each size is one seeded, stratified subset of "
              "the training part, validated and tested on the same images as every other size."]
     return "\n\n".join(parts)
@@ -117,6 +118,11 @@ def _gap(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     else:
         meaning = "The gap is the same at both ends of the curve."
     return f"{c.sentence} {meaning}"
+
+
+def _learned(data: Mapping[str, Any], sized: list[tuple[int, Mapping[str, Any]]]) -> str:
+    means = [math.fsum(v) / len(v) for v in (measures.per_run(arm, "val_accuracy") for _, arm in sized)]
+    return barely_learned(data, means, "The model learned little at every size")
 
 
 def _mechanism(sized: list[tuple[int, Mapping[str, Any]]]) -> str:

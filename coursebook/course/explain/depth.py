@@ -17,6 +17,7 @@ from typing import Any
 
 from coursebook.course import analysis, models
 from coursebook.course.explain import measures
+from coursebook.course.explain.chance import barely_learned
 
 SMALL_MAP = 4  # a convolution whose input is at most 4x4 sees mostly padding with a 3x3 kernel
 
@@ -121,11 +122,12 @@ def answer(results: Any) -> str:
     data = measures.as_mapping(results)
     ev = evidence(data)
     ref, deep = (architecture(arm["model"]) for arm in data["arms"][:2])
+    chance = barely_learned(data, [ev.validation.mean_a, ev.validation.mean_b], "Neither model learned much")
     paragraphs = [
         f"**Effect.** {_effect(ev)}",
         "**Evidence.** " + " ".join(c.sentence for c in (ev.training, ev.gap, ev.rise)),
         f"**The two architectures.** {_architectures(ev, ref, deep)}",
-        f"**Mechanism.** {_mechanism(ev, ref, deep)}",
+        f"**Mechanism.** {chance or _mechanism(ev, ref, deep)}",
         f"**Limits of the evidence.** {measures.limits(data)}",
     ]
     return "\n\n".join(paragraphs)
@@ -196,9 +198,13 @@ def _mechanism(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
 
 
 def _underfitting(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
-    text = (f"{ev.deeper} does not even fit its training images as well as {ev.reference} "
-            f"(training accuracy lower, {_noise_words(ev.training).strip(' ()')}): the problem is optimisation and "
-            "architecture, not memorisation.")
+    if ev.training.exceeds_noise:
+        text = (f"{ev.deeper} does not even fit its training images as well as {ev.reference} (training accuracy "
+                "lower, beyond run-to-run noise): the shortfall comes from fitting, not from memorisation.")
+    else:
+        text = (f"{ev.deeper} also fits its training images less well than {ev.reference} (training accuracy lower, "
+                f"{_noise_words(ev.training).strip(' ()')}), which points to under-fitting rather than memorisation, "
+                "though not firmly.")
     if deep.conv_inputs and ref.conv_inputs and min(deep.conv_inputs) < min(ref.conv_inputs):
         text += (f" Pooling after every convolution shrinks the image to {min(deep.conv_inputs)}×"
                  f"{min(deep.conv_inputs)} before the last convolution, so the deepest filters describe "
