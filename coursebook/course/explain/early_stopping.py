@@ -36,7 +36,7 @@ def answer(results: Any) -> str:
     for arm in stopping_arms(data):
         parts += [f"**{measures.md_name(arm['name'])}: where each run stopped.** {_rule(arm)}",
                   "\n".join(f"- {run_sentence(arm, run)}" for run in arm["runs"]),
-                  f"**What stopping and restoring did.** {_summary(arm)} {_overfitting(arm)}",
+                  f"**What stopping and restoring did.** {_summary(arm)} {_overfitting(arm)}".rstrip(),
                   f"**How far the chosen epoch's score can be trusted.** {_trust(arm, data)}"]
         if all(run.get("classification_report") for run in arm["runs"]):
             parts.append(f"**Per class on the test set.** {per_class(arm, _class_names(data, arm))}")
@@ -55,7 +55,7 @@ def _rule(arm: Mapping[str, Any]) -> str:
     restore = ("then restores the weights of the best epoch" if es.get("restore_best_weights", True)
                else "and keeps the weights of the last epoch")
     return (f"Training runs for at most {epochs} epochs, stops once {monitor} (`{es['monitor']}`) has not "
-            f"improved{delta} for {es['patience']} epochs, {restore}.")
+            f"improved{delta} for {_epochs(es['patience'])}, {restore}.")
 
 
 def _last(run: Mapping[str, Any]) -> int:
@@ -107,7 +107,7 @@ def _summary(arm: Mapping[str, Any]) -> str:
                f"{_listed(trained)} epochs ({mean}{share:.0%} of the budget) and evaluated "
                f"epoch{'s' if len(runs) > 1 else ''} {_listed(chosen)}."
                if early else f"No run stopped before the budget of {epochs} epochs: the monitored metric kept "
-               f"improving at least once every {_stopping(arm)['patience']} epochs, so early stopping only chose "
+               f"improving at least once every {_epochs(_stopping(arm)['patience']).removeprefix('1 ')}, so early stopping only chose "
                f"the epoch to evaluate ({_listed(chosen)}).")
     restored = [c < t for c, t in zip(chosen, trained)]
     if not any(restored):
@@ -187,14 +187,24 @@ def per_class(arm: Mapping[str, Any], class_names: list[str]) -> str:
         rows.append(f"| {measures.md_name(name)} | " + " | ".join(measures.shown(c, 2) for c in cells)
                     + f" | {int(support):,} |")
     over = "" if len(runs) == 1 else f" (mean ± sd over {len(runs)} runs)"
-    weakest, strongest = min(f1, key=f1.get), max(f1, key=f1.get)
-    ranking = (f"The weakest class by F1 is {measures.md_name(weakest)} ({f1[weakest]:.2f}), the strongest "
-               f"{measures.md_name(strongest)} ({f1[strongest]:.2f}).") if round(f1[weakest], 2) < round(f1[strongest], 2) else ""
-    confusion = _summed_confusion(runs)
-    pairs = analysis.most_confused_pairs(confusion, [measures.md_name(n) for n in class_names]).sentence
-    summed = "" if len(runs) == 1 else f"Summed over the {len(runs)} runs' test predictions: "
+    shown = {name: round(value, 2) for name, value in f1.items()}
+    low, high = min(shown.values()), max(shown.values())
+    ranking = (f"{_classes_at(shown, low, 'weakest')}, {_classes_at(shown, high, 'strongest')}."
+               if low < high else f"Every class has the same F1 to 2 digits ({low:.2f}).")
+    pairs = analysis.most_confused_pairs(_summed_confusion(runs), [measures.md_name(n) for n in class_names]).sentence
+    if len(runs) > 1:
+        pairs = f"Summed over the {len(runs)} runs' test predictions, {pairs[:1].lower()}{pairs[1:]}"
     return (f"Precision, recall and F1 of each class on the test images{over}:\n\n" + "\n".join(rows)
-            + f"\n\n{ranking} {summed}{pairs}".rstrip())
+            + f"\n\n{ranking} {pairs}")
+
+
+def _classes_at(shown: dict[str, float], value: float, word: str) -> str:
+    """'The weakest class by F1 is cat (0.45)' or 'the strongest classes by F1 are a and b (0.80)'."""
+    names = [measures.md_name(name) for name, v in shown.items() if v == value]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb = "class by F1 is" if len(names) == 1 else "classes by F1 are"
+    text = f"the {word} {verb} {joined} ({value:.2f})"
+    return text[:1].upper() + text[1:] if word == "weakest" else text
 
 
 def _summed_confusion(runs: list[Mapping[str, Any]]):
@@ -209,6 +219,10 @@ def _of(k: int, n: int) -> str:
     if k == n:
         return "Both runs" if n == 2 else f"All {n} runs"
     return f"{k} of {n} runs"
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _listed(values: list[int]) -> str:
