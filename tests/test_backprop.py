@@ -286,16 +286,6 @@ def test_train_rejects_nonpositive_learning_rate(setup):
         bp.train(weights, X, Y, steps=3, learning_rate=0)
 
 
-def test_plot_loss_curve_draws_the_given_losses():
-    losses = np.array([0.3, 0.2, 0.15, 0.125])
-    figure = bp.plot_loss_curve(losses)
-    (axes,) = figure.axes
-    (line,) = axes.get_lines()
-    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2, 3])
-    np.testing.assert_array_equal(line.get_ydata(), losses)
-    assert axes.get_xlabel() == "step"
-
-
 def test_gradient_table_has_one_row_per_entry_with_small_errors(setup):
     weights, X, Y = setup
     table = bp.gradient_table(weights, X, Y)
@@ -315,10 +305,3 @@ def test_gradient_table_without_autodiff(setup):
     weights, X, Y = setup
     table = bp.gradient_table(weights, X, Y, autodiff=False)
     assert "autodiff" not in table.columns and len(table) == 13
-
-
-def test_loss_curve_can_show_the_constant_prediction_baseline():
-    figure = bp.plot_loss_curve(np.array([0.3, 0.2, 0.15]), baseline=0.125)
-    lines = figure.axes[0].get_lines()
-    assert len(lines) == 2 and list(lines[1].get_ydata()) == [0.125, 0.125]
-    assert figure.axes[0].get_legend() is not None

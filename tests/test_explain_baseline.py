@@ -30,6 +30,14 @@ def test_a_checkpointed_overfitting_model_is_explained():
     assert "not from CIFAR-10" in text
 
 
+def test_the_kept_weights_on_each_part_come_from_the_confusion_matrices():
+    runs = [dict(run(s, (1.0, 0.5), (1.0, 0.9)), confusion={"training": [[30, 10], [5, 55]]},
+                 validation={"accuracy": 0.6 + s / 10, "loss": 0.9}) for s in range(2)]
+    text = explain.answer("baseline", results(runs))
+    # 85 of 100 training images on the diagonal, in both runs
+    assert "classify 0.8500 ± 0.0000 of the training images and 0.6500 ± 0.0707 of the validation images" in text
+
+
 def test_a_model_still_improving_is_under_fitting_at_the_budget():
     text = explain.answer("baseline", results([run(0, (1.0, 0.8), (1.0, 0.9))], profile="smoke"))
     assert "weights after the last epoch: epoch 2 of 2 (seed 0)" in text

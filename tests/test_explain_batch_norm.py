@@ -10,7 +10,7 @@ from coursebook.course.explain import batch_norm
 def run(seed, loss, val_loss=None):
     n = len(loss)
     return {"seed": seed, "evaluated_epoch": n,
-            "history": {"loss": list(loss), "val_loss": list(val_loss or [1.0] * n),
+            "history": {"loss": list(loss), "val_loss": list(val_loss or [1.0 - i / 100 for i in range(n)]),
                         "accuracy": [0.5] * n, "val_accuracy": [0.5] * n}}
 
 
@@ -49,3 +49,14 @@ def test_no_speed_up_is_not_claimed_and_shared_settings_are_said():
 
 def test_ranges():
     assert batch_norm._ranges([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
+
+
+def test_unsettled_moving_averages_are_named_when_validation_loss_explodes():
+    ref = [run(s, (2.3, 2.2), (2.3, 2.2)) for s in range(2)]
+    bn = [run(s, (3.6, 2.8), (40.0 + s, 30.0 + s)) for s in range(2)]
+    res = results(ref, bn, E_SETTINGS, {**H_SETTINGS, "train_size": None})
+    res["dataset"]["sizes"] = {"train": 500}
+    text = explain.answer("batch-norm", res)
+    # 500 images in batches of 64: 8 steps per epoch, evaluated at epoch 2: 16 steps
+    assert "had 16 steps behind them (8 per epoch)" in text
+    assert "without diverging" not in text  # validation loss fell (40 -> 30) but stays far above training loss

@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coursebook.course import analysis, data, evaluation, models, plots, training  # noqa: E402
+from coursebook.course import data, evaluation, models, plots, training  # noqa: E402
+from coursebook.course.prose import comparison, confusion  # noqa: E402
 
 SEEDS = [0, 1]
 
@@ -44,7 +45,7 @@ def test_comparison_sentence_agrees_with_the_frame(experiment):
     last = frame[(frame["metric"] == "val_accuracy") & (frame["epoch"] == frame["epoch"].max())]
     bn = last[last["variant"] == "lenet5-bn"]["value"].tolist()
     base = last[last["variant"] == "lenet5"]["value"].tolist()
-    result = analysis.compare("validation accuracy", "lenet5-bn", bn, "lenet5", base, higher_is_better=True)
+    result = comparison.compare("validation accuracy", "lenet5-bn", bn, "lenet5", base, higher_is_better=True)
     mean_bn, mean_base = round(np.mean(bn), 4), round(np.mean(base), 4)
     expected = "higher" if mean_bn > mean_base else "lower" if mean_bn < mean_base else "the same"
     assert expected in result.sentence
@@ -60,7 +61,7 @@ def test_evaluation_confusion_and_named_pairs(experiment):
     assert scores.loc["validation", "accuracy"] == pytest.approx(np.mean(predicted == truth), abs=1e-6)
     cm = evaluation.confusion(truth, predicted, ds.num_classes)
     assert cm.sum() == len(truth) and np.trace(cm) == np.sum(predicted == truth)
-    pairs = analysis.most_confused_pairs(cm, list(ds.class_names), k=2)
+    pairs = confusion.most_confused_pairs(cm, list(ds.class_names), k=2)
     for row in pairs.table.itertuples():
         assert cm[row.true_label, row.predicted_label] == row.count  # *_label: class index
         assert row.true == ds.class_names[row.true_label] and row.predicted == ds.class_names[row.predicted_label]

@@ -222,6 +222,14 @@ def test_loss_curve_plots_values_against_iterations():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("iteration", "loss")
 
 
+def test_loss_curve_from_step_zero_with_the_constant_prediction_baseline():
+    figure = plots.loss_curve(np.array([0.3, 0.2, 0.15]), start=0, xlabel="step", baseline=0.125)
+    curve, baseline = figure.axes[0].get_lines()
+    np.testing.assert_array_equal(curve.get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(curve.get_ydata(), [0.3, 0.2, 0.15])
+    assert list(baseline.get_ydata()) == [0.125, 0.125] and figure.axes[0].get_legend() is not None
+
+
 def test_set_style_sets_rcparams():
     with matplotlib.rc_context():  # restores the global settings for other tests
         plots.set_style()

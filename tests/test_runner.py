@@ -114,6 +114,10 @@ def test_results_file_is_kept_only_with_a_successful_run(mini_project):
 
     assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 4})).status == "executed"
     assert _saved_accuracy() == 0.04
+    assert json.loads(cache.record_path("alpha").read_text())["results"] == "alpha.results.json"
+    assert runner.plan_chapter("alpha", "quick", {"value": 4}).changed == []
+    cache.results_path("alpha").unlink()  # a page whose results file is gone is not reused
+    assert runner.plan_chapter("alpha", "quick", {"value": 4}).changed == list(cache.COMPONENTS)
 
 
 def test_a_successful_run_that_saves_no_results_leaves_no_stale_file(mini_project):
@@ -122,3 +126,5 @@ def test_a_successful_run_that_saves_no_results_leaves_no_stale_file(mini_projec
     _use_notebook(mini_project, "print(value)")
     assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 3})).status == "executed"
     assert not cache.results_path("alpha").exists()
+    assert json.loads(cache.record_path("alpha").read_text())["results"] is None
+    assert runner.plan_chapter("alpha", "quick", {"value": 3}).changed == []

@@ -21,7 +21,7 @@ def test_headings_are_words_in_html_and_latex():
 def test_layers_table_lists_each_model_once_with_the_assignments_totals():
     from types import SimpleNamespace
 
-    from coursebook.course import reports
+    from coursebook.course.prose import parameters as reports
 
     arms = [SimpleNamespace(name="E", model="a12-baseline"), SimpleNamespace(name="F", model="a12-baseline"),
             SimpleNamespace(name="LeNet", model="aml-lenet5")]

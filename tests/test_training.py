@@ -13,11 +13,10 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 from coursebook.book import paths
-from coursebook.course import training
+from coursebook.course import history, training
 
 IMAGE_SHAPE = (8, 8, 3)
 N_CLASSES = 3
@@ -274,42 +273,9 @@ def test_runs_frame_lists_every_run(repeated):
     assert runs["epochs_run"].tolist() == [2, 2, 2, 2] and runs["stopped_epoch"].isna().all()
 
 
-def hand_history() -> pd.DataFrame:
-    values = {  # (variant, seed): {metric: per-epoch values}
-        ("a", 0): {"val_loss": [0.9, 0.5, 0.7], "val_accuracy": [0.4, 0.6, 0.7]},
-        ("a", 1): {"val_loss": [0.8, 0.6, 0.6], "val_accuracy": [0.5, 0.6, 0.5]},
-        ("b", 0): {"val_loss": [1.0, 0.9, 0.8], "val_accuracy": [0.3, 0.4, 0.5]},
-    }
-    rows = [(variant, seed, epoch + 1, metric, value)
-            for (variant, seed), metrics in values.items()
-            for metric, series in metrics.items() for epoch, value in enumerate(series)]
-    return pd.DataFrame(rows, columns=training.HISTORY_COLUMNS)
-
-
-def test_final_metrics_take_the_last_epoch_of_every_run():
-    final = training.final_metrics(hand_history())
-    assert final[["variant", "seed", "epoch"]].values.tolist() == [["a", 0, 3], ["a", 1, 3], ["b", 0, 3]]
-    assert final["val_loss"].tolist() == [0.7, 0.6, 0.8]
-    assert final["val_accuracy"].tolist() == [0.7, 0.5, 0.5]
-
-
-def test_best_epoch_metrics_take_the_first_best_epoch():
-    best = training.best_epoch_metrics(hand_history())
-    assert best["epoch"].tolist() == [2, 2, 3]  # run (a, 1) ties at epochs 2 and 3: the first wins
-    assert best["val_accuracy"].tolist() == [0.6, 0.6, 0.5]
-    by_accuracy = training.best_epoch_metrics(hand_history(), monitor="val_accuracy", mode="max")
-    assert by_accuracy["epoch"].tolist() == [3, 2, 3]
-    with pytest.raises(ValueError, match="monitor 'val_acc' is not in the history"):
-        training.best_epoch_metrics(hand_history(), monitor="val_acc")
-
-
-def test_seed_summary_gives_mean_and_sample_std_over_seeds():
-    summary = training.seed_summary(training.final_metrics(hand_history())).set_index(["variant", "metric"])
-    a_loss = summary.loc[("a", "val_loss")]
-    assert a_loss["mean"] == pytest.approx((0.7 + 0.6) / 2)
-    assert a_loss["std"] == pytest.approx(np.sqrt(((0.7 - 0.65) ** 2 + (0.6 - 0.65) ** 2) / (2 - 1)))
-    assert a_loss["runs"] == 2
-    assert summary.loc[("b", "val_loss"), "runs"] == 1 and np.isnan(summary.loc[("b", "val_loss"), "std"])
+def test_frame_queries_are_the_history_modules():
+    assert training.final_metrics is history.last_epoch and training.wide_history is history.wide
+    assert training.best_epoch_metrics is history.best_epoch and training.seed_summary is history.seed_summary
 
 
 # --------------------------------------------------------------------------- other backends

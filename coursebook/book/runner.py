@@ -101,6 +101,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     record = cache.read_record(chapter_id)
     if record and not cache.output_path(chapter_id).exists():
         record = None
+    if record and record.get("results") and not cache.results_path(chapter_id).exists():
+        record = None  # its results file is gone: run again rather than show a page without one
     changed = cache.changed_components(record and record.get("components"), components)
     if force and not changed:
         changed = ["forced"]
@@ -159,7 +161,7 @@ def execute(plan: Plan) -> Outcome:
     try:
         tidy_outputs(tmp)
         os.replace(tmp, out)
-        promote_results(tmp_results, chapter.id)
+        wrote_results = promote_results(tmp_results, chapter.id)
     finally:
         tmp.unlink(missing_ok=True)  # only left if tidying failed: never leave half-done files
         tmp_results.unlink(missing_ok=True)
@@ -168,6 +170,7 @@ def execute(plan: Plan) -> Outcome:
         "chapter": chapter.id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
         "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(),
+        "results": cache.results_path(chapter.id).name if wrote_results else None,
     }
     cache.atomic_write_text(cache.record_path(chapter.id), json.dumps(record, indent=2) + "\n")
     return Outcome(chapter.id, "executed", reason, seconds)
@@ -181,13 +184,15 @@ def _execute_safely(plan: Plan) -> Outcome:
         return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), 0.0, traceback.format_exc(limit=3))
 
 
-def promote_results(written: Path, chapter_id: str) -> None:
+def promote_results(written: Path, chapter_id: str) -> bool:
     """After a successful run, the results file the kernel wrote becomes ``<id>.results.json``; a
-    chapter that wrote none has none (an older file would disagree with the new page)."""
+    chapter that wrote none has none (an older file would disagree with the new page). Returns
+    whether there is one."""
     if written.exists():
         os.replace(written, cache.results_path(chapter_id))
-    else:
-        cache.results_path(chapter_id).unlink(missing_ok=True)
+        return True
+    cache.results_path(chapter_id).unlink(missing_ok=True)
+    return False
 
 
 def run_description(plan: Plan, results_path: Path | None = None) -> dict[str, Any]:

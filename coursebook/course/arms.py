@@ -131,15 +131,27 @@ def _model(value: Any) -> str:
 
 # --------------------------------------------------------------------------- nested schemas
 
+REQUIRED = object()  # an option without a default
+
+
+class _Located(Exception):
+    """A bad value at a key path inside one arm (turned into an ArmError by :func:`check_arms`)."""
+
+    def __init__(self, key: str, value: Any, allowed: str, *, unknown: bool = False, missing: bool = False,
+                 against_epochs: bool = False):
+        super().__init__(key)
+        self.key, self.value, self.allowed, self.unknown, self.missing = key, value, allowed, unknown, missing
+        self.against_epochs = against_epochs  # the value is wrong only for the arm's epochs
+
+
 AUGMENTATION_LAYERS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     # layer: {option: (checker, default or REQUIRED)}; built by training.augmentation_layers
-    "rotation": {"factor_degrees": (_number_in(0, 180, low_open=True, high_open=False), "required")},
-    "translation": {"height": (_number_in(0, 1, low_open=False, high_open=True), "required"),
-                    "width": (_number_in(0, 1, low_open=False, high_open=True), "required")},
+    "rotation": {"factor_degrees": (_number_in(0, 180, low_open=True, high_open=False), REQUIRED)},
+    "translation": {"height": (_number_in(0, 1, low_open=False, high_open=True), REQUIRED),
+                    "width": (_number_in(0, 1, low_open=False, high_open=True), REQUIRED)},
     "flip": {"mode": (_choice(FLIP_MODES), "horizontal")},
-    "zoom": {"factor": (_number_in(0, 1, low_open=True, high_open=True), "required")},
+    "zoom": {"factor": (_number_in(0, 1, low_open=True, high_open=True), REQUIRED)},
 }
-REQUIRED = "required"
 
 
 def _mode_for(monitor: str) -> str:
@@ -162,7 +174,7 @@ def _options(value: Any, schema: Mapping[str, tuple[Callable, Any]], key: str) -
     parsed = {}
     for option, (check, default) in schema.items():
         if option not in value:
-            if default == REQUIRED:
+            if default is REQUIRED:
                 raise _Located(f"{key}.{option}", None, "a value: this key is required", missing=True)
             parsed[option] = default
             continue
@@ -171,16 +183,6 @@ def _options(value: Any, schema: Mapping[str, tuple[Callable, Any]], key: str) -
         except _Bad as bad:
             raise _Located(f"{key}.{option}", value[option], bad.allowed) from None
     return parsed
-
-
-class _Located(Exception):
-    """A bad value at a key path inside one arm (turned into an ArmError by :func:`check_arms`)."""
-
-    def __init__(self, key: str, value: Any, allowed: str, *, unknown: bool = False, missing: bool = False,
-                 against_epochs: bool = False):
-        super().__init__(key)
-        self.key, self.value, self.allowed, self.unknown, self.missing = key, value, allowed, unknown, missing
-        self.against_epochs = against_epochs  # the value is wrong only for the arm's epochs
 
 
 def _early_stopping(value: Any) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
 Params = dict[str, np.ndarray]
 """Network weights or their gradients, keyed by PARAMETER_NAMES."""
@@ -255,22 +254,6 @@ def train(
         current = {name: current[name] - learning_rate * grads[name] for name in PARAMETER_NAMES}
     losses[steps] = loss(current, X, Y)
     return current, losses
-
-
-def plot_loss_curve(losses: np.ndarray, title: str = "Full-batch gradient descent",
-                    baseline: float | None = None) -> Figure:
-    """Loss against gradient-descent step, as a new figure (no pyplot state); ``baseline``, if
-    given, is drawn as a dotted line labelled as the best constant prediction's loss."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 3.5), layout="constrained")
-    axes = figure.subplots()
-    axes.plot(np.arange(len(losses)), losses)
-    axes.set(xlabel="step", ylabel="loss L = 1/(2N) Σ (Y - Y_true)²", title=title)
-    if baseline is not None:
-        axes.axhline(baseline, linestyle=":", color="grey", label="best constant prediction")
-        axes.legend()
-    return figure
 
 
 def gradient_table(

@@ -1,9 +1,13 @@
-"""Experiments a chapter runs in a few calls: prepare the data, train several architectures
-over several seeds, and collect what the page reports (a summary table, per-variant values for
-the sentences, confusion matrices).
+"""Experiments a chapter runs in a few calls, and what its page reports.
 
-Every arm of a comparison shares the data, the seeds and the training settings; only the
-architecture (a spec in ``params/models/``) differs.
+A comparison is a list of arms (``coursebook.course.arms``: each a model and its own training
+settings): :func:`prepare` checks the arms and loads and splits the data, :meth:`Experiment.train`
+trains every arm with every seed on the same validation and test images and returns a
+:class:`~coursebook.course.results.Results`, and the page functions below (settings table,
+summary at the evaluated epoch, where each run stopped, comparison sentences, confusion matrices,
+test set) compute every table and sentence from that object. The older frame-based helpers
+(``compare_models``, ``summary_table``, ``answer_text``, ...) serve chapters that train variants
+without a results file.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, evaluation, models, training
+from coursebook.course import data, evaluation, history, models, training
+from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
+from coursebook.course.prose.dataset import describe_dataset
+from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
 from coursebook.course import results as results_module
 
 SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
-                   "loss": "train loss", "val_loss": "validation loss", "seconds": "seconds per epoch (median)"}
+                   "loss": "train loss", "val_loss": "validation loss",
+                   "seconds": f"seconds per epoch ({history.EPOCH_TIME})"}
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -62,24 +70,23 @@ def compare_models(model_names: Sequence[str], splits: data.Splits, *, seeds: Se
 
 def final_values(frame: pd.DataFrame, metric: str, variant: str) -> list[float]:
     """``metric`` at the last epoch of each run of ``variant`` (one value per seed)."""
-    last = training.final_metrics(frame)
-    return last.loc[last["variant"] == variant, metric].astype(float).tolist()
+    return history.values_at(frame, metric, variant)
 
 
-def summary_table(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """One row per variant: last-epoch metrics and seconds per epoch, as 'mean ± sd' over runs.
-    Seconds per epoch are each run's median, so the first epoch's one-off compilation does not count."""
-    per_run = training.final_metrics(frame)
-    seconds = frame[frame["metric"] == "seconds"].groupby(["variant", "seed"])["value"].median()
+def summary_table(frame: pd.DataFrame, digits: int = 4, epochs: history.EpochsPerRun | None = None) -> pd.DataFrame:
+    """One row per variant: its metrics at each run's epoch in ``epochs`` (its evaluated epoch;
+    default its last) and its seconds per epoch (:func:`history.epoch_time`, the one definition
+    the prose uses too), as 'mean ± sd' over runs. A missing or non-finite value is an error."""
+    per_run = history.at_epoch(history.check(frame, list(SUMMARY_METRICS), purpose="summary_table"), epochs)
+    seconds = history.seconds_per_epoch(frame)
     per_run["seconds"] = [seconds[(v, s)] for v, s in zip(per_run["variant"], per_run["seed"])]
     rows = []
     for variant, runs in per_run.groupby("variant", sort=False):
-        row = {"model": variant, "runs": len(runs), "epochs": int(runs["epoch"].max())}
+        read = sorted(set(runs["epoch"].astype(int)))
+        row = {"model": variant, "runs": len(runs), "epoch": ", ".join(map(str, read))}
         for metric, label in SUMMARY_METRICS.items():
-            values = runs[metric].to_numpy(dtype=float)
-            places = 1 if metric == "seconds" else digits
-            spread = f" ± {np.std(values, ddof=1):.{places}f}" if len(values) > 1 else ""
-            row[label] = f"{np.mean(values):.{places}f}{spread}"
+            row[label] = mean_sd(runs[metric].to_numpy(dtype=float), 1 if metric == "seconds" else digits,
+                                 f"summary_table: {metric!r} of {variant!r}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -98,7 +105,7 @@ def confusion_matrices(results: dict[tuple[str, int], training.TrainResult], spl
     return matrices
 
 
-def test_scores(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits) -> pd.DataFrame:
+def test_set_scores(results: dict[tuple[str, int], training.TrainResult], splits: data.Splits) -> pd.DataFrame:
     """Loss and accuracy of every run on the test set (never used for training or model choice)."""
     rows = []
     for (variant, seed), result in results.items():
@@ -117,21 +124,16 @@ def protocol_warning(splits: data.Splits) -> str:
 
 def confusion_text(matrices: dict[str, np.ndarray], class_names: Sequence[str]) -> str:
     """Markdown bullets naming the most confused class pairs of every validation matrix."""
-    from coursebook.course import analysis
-
-    return "\n".join(f"- {name}: " + analysis.most_confused_pairs(matrix, list(class_names)).sentence
+    return "\n".join(f"- {md(name)}: " + confusion.most_confused_pairs(matrix, list(class_names)).sentence
                       for name, matrix in matrices.items() if name.endswith("validation"))
 
 
 def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
     """What the chapter trains on, in one paragraph (the part of the dataset used, the split protocol)."""
-    from coursebook.course import analysis
-
     sizes = splits.sizes
-    text = analysis.describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
-                                     sizes["test"], dataset.x_train.shape[1:])
+    text = describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
+                            sizes["test"], dataset.x_train.shape[1:], validation_is_test=splits.leaks_test)
     return f"{text} {splits.protocol}"
-
 
 
 # (metric, words, higher is better?): on training data, higher is not better (it may be over-fitting)
@@ -141,36 +143,30 @@ COMPARED = (("val_accuracy", "final validation accuracy", True), ("val_loss", "f
 
 def comparison_text(frame: pd.DataFrame, variant: str, reference: str) -> str:
     """Markdown bullets comparing ``variant`` with ``reference``, each computed from the frame."""
-    from coursebook.course import analysis
-
-    bullets = [analysis.compare(label, variant, final_values(frame, metric, variant), reference,
-                                final_values(frame, metric, reference), higher_is_better=better).sentence
+    bullets = [comparison.compare_at_epochs(frame, metric, label, variant, reference,
+                                            higher_is_better=better).sentence
                for metric, label, better in COMPARED]
-    bullets += [analysis.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
+    bullets += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, variant)]
     return "\n".join(f"- {b}" for b in bullets)
 
 
 def answer_text(frame: pd.DataFrame, architectures: Sequence[str], threshold: float) -> str:
     """The page's answer: every architecture against the first (the reference); with a single
     architecture, its over-fitting diagnosis and learning speed."""
-    from coursebook.course import analysis
-
     reference, *others = architectures
     if not others:
         return "\n".join(f"- {sentence}" for sentence in (
-            analysis.overfitting_diagnosis(frame, variant=reference).sentence,
-            analysis.learning_speed(frame, threshold=threshold, variant=reference).sentence))
+            overfitting.overfitting_diagnosis(frame, variant=reference).sentence,
+            learning_speed.learning_speed(frame, threshold=threshold, variant=reference).sentence))
     return "\n\n".join(
-        f"**{other} against {reference}**\n\n{comparison_text(frame, other, reference)}\n- "
+        f"**{md(other)} against {md(reference)}**\n\n{comparison_text(frame, other, reference)}\n- "
         f"{learning_speed_text(frame, other, reference, threshold)}" for other in others)
 
 
 def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:
     """How fast training accuracy rises for ``variant`` against ``reference``."""
-    from coursebook.course import analysis
-
-    speeds = [analysis.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
-    return analysis.compare_learning_speed(*speeds)
+    speeds = [learning_speed.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
+    return learning_speed.compare_learning_speed(*speeds)
 
 
 # =========================================================================== arms as data
@@ -307,14 +303,6 @@ SETTING_LABELS = {"model": "model", "optimizer": "optimizer", "learning_rate": "
                   "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation"}
 EVALUATED_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
                      "loss": "train loss", "val_loss": "validation loss"}
-MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~"
-
-
-def markdown_escape(text: str) -> str:
-    """``text`` with Markdown's special characters escaped (arm names go into prose as they are)."""
-    return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in str(text))
-
-
 def describe_setting(key: str, value: Any) -> str:
     """One effective setting in words, as the settings table shows it."""
     if key == "learning_rate" and value is None:
@@ -374,24 +362,23 @@ def parameters_table(results: results_module.Results) -> pd.DataFrame:
          "non-trainable": arm.parameters["non_trainable"]} for arm in results.arms])
 
 
-def mean_sd(values: Sequence[float], places: int) -> str:
-    """'mean ± sd' (sample sd) of several values, the value alone for one."""
-    values = np.asarray(values, dtype=float)
-    spread = f" ± {np.std(values, ddof=1):.{places}f}" if len(values) > 1 else ""
-    return f"{np.mean(values):.{places}f}{spread}"
+def evaluated_epochs(results: results_module.Results) -> dict[tuple[str, int], int]:
+    """(arm, seed) -> the epoch whose weights were evaluated, for the history frame's queries."""
+    return {(arm.name, run.seed): run.evaluated_epoch for arm in results.arms for run in arm.runs}
 
 
 def evaluated_summary_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:
     """One row per arm: epochs trained and evaluated epoch of each run (in seed order), the metrics
-    at the evaluated epoch and the median seconds per epoch, as 'mean ± sd' over runs."""
+    at the evaluated epoch and the seconds per epoch (:func:`history.epoch_time`), as 'mean ± sd'."""
     rows = []
     for arm in results.arms:
         row = {"arm": arm.name, "runs": len(arm.runs),
                "epochs trained": ", ".join(str(run.stopped_epoch) for run in arm.runs),
                "evaluated epoch": ", ".join(str(run.evaluated_epoch) for run in arm.runs)}
         for metric, label in EVALUATED_METRICS.items():
-            row[label] = mean_sd(arm.evaluated(metric), digits)
-        row["seconds per epoch (median)"] = mean_sd([np.median(run.seconds_per_epoch) for run in arm.runs], 1)
+            row[label] = mean_sd(arm.evaluated(metric), digits, f"{metric!r} of {arm.name!r}")
+        row[f"seconds per epoch ({history.EPOCH_TIME})"] = mean_sd(
+            [history.epoch_time(run.seconds_per_epoch) for run in arm.runs], 1, f"seconds per epoch of {arm.name!r}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -404,18 +391,17 @@ def all_evaluated_at_last_epoch(results: results_module.Results) -> bool:
 
 def epochs_text(results: results_module.Results) -> str:
     """Markdown bullets: for every run, where training stopped and which epoch was evaluated."""
-    return "\n".join(f"- {markdown_escape(arm.name)}, seed {run.seed}: {_run_epochs(arm, run)}"
+    return "\n".join(f"- {md(arm.name)}, seed {run.seed}: {_run_epochs(arm, run)}"
                      for arm in results.arms for run in arm.runs)
 
 
 def _run_epochs(arm: results_module.ArmResult, run: results_module.Run) -> str:
     epochs, stopping, checkpoint = arm.settings["epochs"], arm.settings["early_stopping"], arm.settings["checkpoint"]
     if arm.stopped_early(run):
-        patience = stopping["patience"]
         trained = (f"early stopping ended training after epoch {run.stopped_epoch} of {epochs} "
-                   f"({stopping['monitor']} did not improve for {patience} epoch{'s' if patience != 1 else ''})")
+                   f"({stopping['monitor']} did not improve for {epochs_text_of(stopping['patience'])})")
     else:
-        trained = f"trained all {epochs} epochs" + (" (early stopping did not stop it)" if stopping else "")
+        trained = f"trained all {epochs_text_of(epochs)}" + (" (early stopping did not stop it)" if stopping else "")
     if checkpoint:
         why = f"the best {checkpoint['monitor']}, kept by the checkpoint"
     elif stopping and stopping["restore_best_weights"]:
@@ -425,46 +411,39 @@ def _run_epochs(arm: results_module.ArmResult, run: results_module.Run) -> str:
     return f"{trained}; evaluated epoch: {run.evaluated_epoch} ({why})."
 
 
-def _evaluated_label(results: results_module.Results, words: str) -> str:
-    return f"final {words}" if all_evaluated_at_last_epoch(results) else f"{words} at the evaluated epoch"
+# (metric, words, higher is better?) compared at each run's evaluated epoch
+COMPARED_AT_EVALUATED = (("val_accuracy", "validation accuracy", True), ("val_loss", "validation loss", False),
+                         ("accuracy", "training accuracy", None))
 
 
 def comparison_sentences(results: results_module.Results, arm: str, reference: str) -> list[str]:
-    """Sentences comparing two arms at each run's evaluated epoch, each computed from the Results."""
-    from coursebook.course import analysis
-
-    a, b = results.arm(arm), results.arm(reference)
-    names = markdown_escape(arm), markdown_escape(reference)
+    """Sentences comparing two arms, each run read at its evaluated epoch (said so unless every run
+    was evaluated at its last, configured epoch), then both arms' over-fitting diagnoses."""
     frame = results.history_frame()
-    sentences = [analysis.compare(_evaluated_label(results, words), names[0], a.evaluated(metric), names[1],
-                                  b.evaluated(metric), higher_is_better=better).sentence
-                 for metric, words, better in (("val_accuracy", "validation accuracy", True),
-                                               ("val_loss", "validation loss", False),
-                                               ("accuracy", "training accuracy", None))]
-    sentences += [analysis.overfitting_diagnosis(_escaped(frame), variant=name).sentence for name in (names[1], names[0])]
+    at_last = all_evaluated_at_last_epoch(results)
+    epochs = None if at_last else evaluated_epochs(results)
+    sentences = [comparison.compare_at_epochs(frame, metric, f"final {words}" if at_last else words, arm, reference,
+                                              epochs=epochs, higher_is_better=better).sentence
+                 for metric, words, better in COMPARED_AT_EVALUATED]
+    sentences += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, arm)]
     return sentences
-
-
-def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(variant=frame["variant"].map(markdown_escape))
 
 
 def results_answer_text(results: results_module.Results, threshold: float) -> str:
     """The page's answer: every arm against the first (the reference), each sentence computed from
     the Results; with a single arm, its over-fitting diagnosis and learning speed."""
-    from coursebook.course import analysis
-
-    frame = _escaped(results.history_frame())
-    reference, *others = [markdown_escape(name) for name in results.arm_names]
+    frame = results.history_frame()
+    reference, *others = results.arm_names
     if not others:
-        return "\n".join(f"- {s}" for s in (analysis.overfitting_diagnosis(frame, variant=reference).sentence,
-                                            analysis.learning_speed(frame, threshold=threshold, variant=reference).sentence))
+        return "\n".join(f"- {s}" for s in (overfitting.overfitting_diagnosis(frame, variant=reference).sentence,
+                                            learning_speed.learning_speed(frame, threshold=threshold,
+                                                                          variant=reference).sentence))
     blocks = []
-    for other, raw in zip(others, results.arm_names[1:]):
-        bullets = comparison_sentences(results, raw, results.arm_names[0])
-        bullets.append(learning_speed_text(frame, other, reference, threshold))
-        blocks.append(f"**{other} against {reference}**\n\n" + "\n".join(f"- {b}" for b in bullets))
-    return "\n\n".join(blocks)
+    for other in others:
+        bullets = [*comparison_sentences(results, other, reference),
+                   learning_speed_text(frame, other, reference, threshold)]
+        blocks.append(f"**{md(other)} against {md(reference)}**\n\n" + "\n".join(f"- {b}" for b in bullets))
+    return "\n\n".join(blocks) + f"\n\n{history.EPOCH_TIME_SENTENCE}"
 
 
 def results_confusion_matrices(results: results_module.Results, seed: int | None = None,
@@ -507,3 +486,17 @@ def curves_caption(results: results_module.Results, what: str = "Loss and accura
         return f"{what} per epoch: training dashed, validation solid{band}."
     return (f"{what} per epoch, one line per run (runs stopped early end where they stopped): "
             "training dashed, validation solid; a dot marks the epoch whose weights were evaluated.")
+
+
+def class_f1_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:
+    """One row per class: its test images and each arm's F1 score on them (evaluated weights), as
+    'mean ± sd' over runs; precision and recall are in the results file."""
+    rows = []
+    for name in results.dataset.class_names:
+        first = results.arms[0].runs[0].classification_report[name]
+        row = {"class": name, "test images": int(first["support"])}
+        for arm in results.arms:
+            row[f"F1: {arm.name}"] = mean_sd([run.classification_report[name]["f1"] for run in arm.runs], digits,
+                                             f"F1 of {name!r} for {arm.name!r}")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -327,7 +327,8 @@ def _weights_formula(fan_in_text: str, fan_in: int, units: int, use_bias: bool) 
     return f"{fan_in_text}·{units}", fan_in * units, 0
 
 
-def _format_shape(shape: Shape) -> str:
+def format_shape(shape: Shape) -> str:
+    """A shape as Keras prints it: (32, 32, 3), or (10,) for one axis."""
     return f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
 
 
@@ -347,7 +348,7 @@ def parameter_table(spec_or_name: SpecLike, *, num_classes: int = 10,
     rows = []
     for name, layer, in_shape, out_shape in zip(layer_names(spec), spec.layers, in_shapes, shapes):
         formula, trainable, non_trainable = _layer_params(layer, in_shape, out_shape)
-        rows.append({"layer": name, "output_shape": _format_shape(out_shape), "formula": formula,
+        rows.append({"layer": name, "output_shape": format_shape(out_shape), "formula": formula,
                      "params": trainable + non_trainable, "trainable": trainable,
                      "non_trainable": non_trainable})
     return pd.DataFrame(rows)

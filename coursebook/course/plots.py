@@ -3,7 +3,7 @@
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so they hold no
 global state: a notebook shows one by returning it (or by ``glue``) and nothing needs
 closing. Call :func:`set_style` once per notebook for the book's look; the functions read
-no other settings. Histories are the tidy frames described in :mod:`coursebook.course.analysis`.
+no other settings. Histories are the tidy frames of :mod:`coursebook.course.history`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from coursebook.course.analysis import check_history
+from coursebook.course import history
 from coursebook.course.evaluation import to_labels
 
 TRAIN_STYLE = "--"
@@ -66,8 +66,10 @@ def training_curves(
 ) -> Figure:
     """One panel per metric with epochs on x: training dashed, validation ("val_" + metric)
     solid, one colour per variant. Over several seeds the line is the mean and the shaded
-    band is mean ± sd (``band="sd"``) or min to max (``band="range"``)."""
-    rows = check_history(frame)
+    band is mean ± sd (``band="sd"``) or min to max (``band="range"``); where runs have
+    different lengths (early stopping) the mean stops at the shortest run and every run is
+    also drawn as a thin line to its own last epoch."""
+    rows = history.check(frame, finite=False)
     variants = _variants(rows, variants)
     if band not in BANDS:
         raise ValueError(f"training_curves: band must be one of {BANDS}, got {band!r}")
@@ -75,11 +77,14 @@ def training_curves(
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
     for ax, metric in zip(axes, metrics):
         series = _series_of(rows, metric)
+        means = history.seed_mean(rows, series)
         for variant in variants:
             for name in series:
                 style = VALIDATION_STYLE if name.startswith("val_") else TRAIN_STYLE
-                _mean_line(ax, rows[(rows["variant"] == variant) & (rows["metric"] == name)],
+                _mean_line(ax, means[(means["variant"] == variant) & (means["metric"] == name)],
                            colours[variant], style, band)
+                if history.ragged(rows, variant):
+                    _run_lines(ax, history.per_seed(rows, name, variant), colours[variant], style)
         ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(handles=_legend_handles(colours, rows), loc="best", fontsize="small")
@@ -105,18 +110,24 @@ def _series_of(rows: pd.DataFrame, metric: str) -> list[str]:
     return present
 
 
-def _mean_line(ax: Axes, rows: pd.DataFrame, colour, style: str, band: str) -> None:
-    if rows.empty:
+def _mean_line(ax: Axes, means: pd.DataFrame, colour, style: str, band: str) -> None:
+    """The seed mean of one series (a slice of :func:`history.seed_mean`) and its band."""
+    if means.empty:
         return
-    by_epoch = rows.groupby("epoch")["value"]
-    mean = by_epoch.mean()
-    ax.plot(mean.index, mean.to_numpy(), linestyle=style, color=colour)
-    if rows["seed"].nunique() > 1:
-        if band == "sd":
-            low, high = mean - by_epoch.std(), mean + by_epoch.std()
-        else:
-            low, high = by_epoch.min(), by_epoch.max()
-        ax.fill_between(mean.index, low.fillna(mean), high.fillna(mean), color=colour, alpha=0.2, linewidth=0)
+    means = means.dropna(subset=["mean"])
+    ax.plot(means["epoch"], means["mean"].to_numpy(), linestyle=style, color=colour)
+    if (means["of"] > 1).any():
+        low, high = ((means["mean"] - means["sd"], means["mean"] + means["sd"]) if band == "sd"
+                     else (means["min"], means["max"]))
+        ax.fill_between(means["epoch"], low.fillna(means["mean"]), high.fillna(means["mean"]),
+                        color=colour, alpha=0.2, linewidth=0)
+
+
+def _run_lines(ax: Axes, curves: pd.DataFrame, colour, style: str) -> None:
+    """Every run of one series as a thin line (used when runs have different lengths)."""
+    for seed in curves:
+        curve = curves[seed].dropna()
+        ax.plot(curve.index, curve.to_numpy(), linestyle=style, color=colour, linewidth=0.8, alpha=0.5)
 
 
 def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Line2D]:
@@ -130,11 +141,16 @@ def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Li
     )
 
 
-def loss_curve(values: Sequence[float], *, xlabel: str = "iteration", ylabel: str = "loss") -> Figure:
-    """A single curve of ``values`` against 1, 2, ..., n."""
-    fig, (ax,) = _new_figure(1, 1, (5, 3.4))
-    ax.plot(np.arange(1, len(values) + 1), np.asarray(values, dtype=float))
-    ax.set(xlabel=xlabel, ylabel=ylabel)
+def loss_curve(values: Sequence[float], *, start: int = 1, xlabel: str = "iteration", ylabel: str = "loss",
+               title: str | None = None, baseline: float | None = None) -> Figure:
+    """A single curve of ``values`` against start, start + 1, ...; ``baseline``, if given, is
+    drawn as a dotted line labelled as the loss of the best constant prediction."""
+    fig, (ax,) = _new_figure(1, 1, (6, 3.5))
+    ax.plot(np.arange(start, start + len(values)), np.asarray(values, dtype=float))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    if baseline is not None:
+        ax.axhline(baseline, linestyle=":", color="grey", label="best constant prediction")
+        ax.legend()
     return fig
 
 
@@ -345,7 +361,7 @@ def run_curves(
     """One line per run, no averaging (runs stopped early end where they stopped): training
     dashed, validation solid, one colour per variant; a dot marks the validation value at the
     epoch each run was evaluated at (``evaluated[(variant, seed)]``, 1-based)."""
-    rows = check_history(frame)
+    rows = history.check(frame, finite=False)
     variants = _variants(rows, variants)
     colours = variant_colours(variants)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))

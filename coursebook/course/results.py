@@ -30,9 +30,9 @@ from typing import Any
 
 import pandas as pd
 
+from coursebook.course import history
+
 SCHEMA_VERSION = 1
-HISTORY_COLUMNS = ["variant", "seed", "epoch", "metric", "value"]
-SECONDS = "seconds"  # the epoch-time metric in the tidy history frame
 
 
 class ResultsError(ValueError):
@@ -116,15 +116,10 @@ class Results:
         return [arm.name for arm in self.arms]
 
     def history_frame(self) -> pd.DataFrame:
-        """The tidy history frame (variant = arm name, seed, epoch, metric, value), epoch times as
-        metric ``seconds``; runs end where they stopped."""
-        rows = []
-        for arm in self.arms:
-            for run in arm.runs:
-                for metric, values in {**run.history, SECONDS: run.seconds_per_epoch}.items():
-                    rows += [(arm.name, run.seed, epoch, metric, float(value))
-                             for epoch, value in enumerate(values, start=1)]
-        return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+        """The tidy history frame of :mod:`coursebook.course.history` (variant = arm name, seed,
+        epoch, metric, value), epoch times as metric ``seconds``; runs end where they stopped."""
+        return history.concat(history.from_keras(run.history, run.seconds_per_epoch, variant=arm.name, seed=run.seed)
+                              for arm in self.arms for run in arm.runs)
 
     def runs_frame(self) -> pd.DataFrame:
         """One row per run: arm, seed, epochs configured, stopped and evaluated epoch."""

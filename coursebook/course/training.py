@@ -25,7 +25,9 @@ import pandas as pd
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
 import keras  # noqa: E402
 
+from coursebook.course import history as history_frames  # noqa: E402
 from coursebook.course.arms import FILL_MODE, OPTIMIZERS, parse_augmentation  # noqa: E402
+from coursebook.course.history import HISTORY_COLUMNS  # noqa: E402,F401  (kept for callers)
 
 EARLY_STOPPING_DEFAULTS = {
     "monitor": "val_loss",
@@ -34,8 +36,6 @@ EARLY_STOPPING_DEFAULTS = {
     "mode": "auto",
     "min_delta": 0.0,
 }
-HISTORY_COLUMNS = ["variant", "seed", "epoch", "metric", "value"]
-RUN_KEYS = ["variant", "seed"]
 
 
 # --------------------------------------------------------------------------- backend
@@ -221,7 +221,9 @@ def best_checkpoint_callback(directory: str | Path, monitor: str = "val_loss",
 class TrainResult:
     """One fit. ``best_epoch`` (1-based) is the epoch whose weights ``model`` holds: the best
     monitored epoch with a checkpoint (which wins) or when early stopping restores weights,
-    otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped."""
+    otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped.
+    ``history`` is the run's history frame (:mod:`coursebook.course.history`), its variant named
+    after the model until :func:`histories_frame` names it after the arm."""
 
     model: keras.Model
     history: pd.DataFrame
@@ -287,13 +289,6 @@ def _check_monitor(model: keras.Model, monitor: str, has_validation: bool, what:
         raise ValueError(f"{what} monitor {monitor!r} is not recorded; allowed: {allowed}")
 
 
-def history_frame(history: Mapping[str, Sequence[float]], seconds: Sequence[float]) -> pd.DataFrame:
-    """Tidy (epoch, metric, value) frame from a Keras ``History.history`` dict and epoch times."""
-    wide = pd.DataFrame({**{k: list(map(float, v)) for k, v in history.items()}, "seconds": list(seconds)})
-    wide.insert(0, "epoch", np.arange(1, len(wide) + 1))
-    return wide.melt(id_vars="epoch", var_name="metric", value_name="value")
-
-
 def _checkpoint_settings(checkpoint: bool | Mapping[str, str] | None) -> dict[str, str] | None:
     """``True`` -> best val_loss; a mapping {monitor, mode?}; False/None -> no checkpoint."""
     if checkpoint is None or checkpoint is False:
@@ -336,7 +331,7 @@ def train(
             model.load_weights(checkpoint.filepath)
     return TrainResult(
         model=model,
-        history=history_frame(history.history, timer.seconds),
+        history=history_frames.from_keras(history.history, timer.seconds, variant=model.name, seed=seed),
         best_epoch=_weights_epoch(history.history, stopper, best),
         stopped_epoch=_stopped_epoch(stopper),
         epochs_run=len(timer.seconds),
@@ -388,10 +383,9 @@ def train_variants(
 
 
 def histories_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
-    """Tidy frame of all runs: variant, seed, epoch (1-based), metric, value."""
-    frames = [result.history.assign(variant=variant, seed=seed)
-              for (variant, seed), result in results.items()]
-    return pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
+    """The history frame of all runs (:data:`HISTORY_COLUMNS`), variants named by their keys."""
+    return history_frames.concat(result.history.assign(variant=variant, seed=seed)
+                                 for (variant, seed), result in results.items())
 
 
 def runs_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
@@ -404,44 +398,8 @@ def runs_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"stopped_epoch": "Int64"})
 
 
-def _run_keys(frame: pd.DataFrame) -> list[str]:
-    return [key for key in RUN_KEYS if key in frame.columns]
-
-
-def wide_history(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (variant, seed, epoch) with one column per metric."""
-    keys = _run_keys(frame) + ["epoch"]
-    wide = frame.pivot(index=keys, columns="metric", values="value").reset_index()
-    wide.columns.name = None
-    return wide
-
-
-def final_metrics(frame: pd.DataFrame) -> pd.DataFrame:
-    """Metrics of the last epoch of every run (one row per variant and seed)."""
-    wide = wide_history(frame)
-    keys = _run_keys(frame)
-    last = wide.groupby(keys)["epoch"].idxmax() if keys else [wide["epoch"].idxmax()]
-    return wide.loc[last].reset_index(drop=True)
-
-
-def best_epoch_metrics(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min") -> pd.DataFrame:
-    """Metrics of every run's best epoch by ``monitor`` (first one on ties), ``mode`` min or max."""
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    wide = wide_history(frame)
-    if monitor not in wide.columns:
-        recorded = sorted(frame["metric"].unique())
-        raise ValueError(f"monitor {monitor!r} is not in the history; recorded: {recorded}")
-    keys = _run_keys(frame)
-    column = wide.groupby(keys)[monitor] if keys else wide[monitor]
-    best = column.idxmin() if mode == "min" else column.idxmax()
-    return wide.loc[np.atleast_1d(best)].reset_index(drop=True)
-
-
-def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (ddof=1) and run count over seeds for each variant and metric,
-    from a frame such as :func:`final_metrics` returns."""
-    metrics = [c for c in per_run.columns if c not in (*RUN_KEYS, "epoch")]
-    long = per_run.melt(id_vars=["variant"], value_vars=metrics, var_name="metric")
-    summary = long.groupby(["variant", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
-    return summary.rename(columns={"count": "runs"}).reset_index()
+# The frame queries live in coursebook.course.history; these names stay for existing callers.
+wide_history = history_frames.wide
+final_metrics = history_frames.last_epoch
+best_epoch_metrics = history_frames.best_epoch
+seed_summary = history_frames.seed_summary

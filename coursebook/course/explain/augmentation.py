@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import fitting
 from coursebook.course.explain import measures as m
 
@@ -39,13 +39,13 @@ def answer(results: Any) -> str:
     def values(entry, fn):
         return [fn(run) for run in entry["runs"]]
 
-    lowest = analysis.compare("lowest validation loss", a, values(aug, _lowest), p, values(plain, _lowest),
+    lowest = comparison.compare("lowest validation loss", a, values(aug, _lowest), p, values(plain, _lowest),
                               higher_is_better=False)
-    final = analysis.compare("last-epoch validation loss", a, values(aug, _last), p, values(plain, _last),
+    final = comparison.compare("last-epoch validation loss", a, values(aug, _last), p, values(plain, _last),
                              higher_is_better=False)
-    gap = analysis.compare("validation − training loss gap at the evaluated epoch", a, values(aug, loss_gap), p,
+    gap = comparison.compare("validation − training loss gap at the evaluated epoch", a, values(aug, loss_gap), p,
                            values(plain, loss_gap), higher_is_better=False, relative=False)
-    train = analysis.compare("training accuracy at the evaluated epoch", a, m.per_run(aug, "accuracy"), p,
+    train = comparison.compare("training accuracy at the evaluated epoch", a, m.per_run(aug, "accuracy"), p,
                              m.per_run(plain, "accuracy"))
     fits = [fitting.diagnose(results, entry) for entry in (plain, aug)]
     same_epoch = all(fit.still_improving for fit in fits)  # lowest = last in every run: one sentence
@@ -81,7 +81,7 @@ def transforms(entry: Mapping[str, Any]) -> str:
     return ", ".join(words) or "randomly transformed"
 
 
-def mechanism(gap: analysis.Comparison, train: analysis.Comparison, fit_augmented: fitting.Fit,
+def mechanism(gap: comparison.Comparison, train: comparison.Comparison, fit_augmented: fitting.Fit,
               what: str = "randomly transformed") -> str:
     """Why augmentation changed what was measured: an effect is explained only where it was measured
     (its direction, and not within run-to-run noise)."""

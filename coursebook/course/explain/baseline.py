@@ -18,7 +18,7 @@ def answer(results: Any) -> str:
     entry = m.arm(results, index=0)
     fit = fitting.diagnose(results, entry)
     parts = [
-        "**Which weights.** " + evaluated_text(entry),
+        "**Which weights.** " + evaluated_text(entry) + " " + on_each_part(entry),
         "**Fit.** " + fit.text + (" " + gap_text(entry) if fit.verdict == "under-fits at this budget" else ""),
         "**Why.** " + mechanism(entry, fit, m.train_images(results)),
         "**Limits.** " + m.limits(results),
@@ -42,6 +42,22 @@ def evaluated_text(entry: Mapping[str, Any]) -> str:
         return ("Every score on this page is that of the weights kept by the checkpoint, those of the epoch with "
                 f"the lowest validation loss: {per_run}.")
     return f"Every score on this page is that of the weights after the last epoch: {per_run}."
+
+
+def on_each_part(entry: Mapping[str, Any]) -> str:
+    """The evaluated weights on the training and validation images, in inference mode (dropout off,
+    batch-norm moving averages): the accuracy comes from each part's confusion matrix."""
+    train = [m.confusion_accuracy(run, "training") for run in entry["runs"]]
+    if any(value is None for value in train):
+        return ""
+    val = [float(run["validation"]["accuracy"]) for run in entry["runs"]]
+    val_loss = [float(run["validation"]["loss"]) for run in entry["runs"]]
+    recorded = m.per_run(entry, "loss")
+    dropout = "dropout" in m.layer_types(entry)
+    return (f"Evaluated in inference mode{' (dropout off)' if dropout else ''}, these weights classify "
+            f"{m.shown(train)} of the training images and {m.shown(val)} of the validation images correctly "
+            f"(validation loss {m.shown(val_loss)}); the training loss recorded during that epoch"
+            f"{', with dropout on,' if dropout else ''} was {m.shown(recorded)}.")
 
 
 def gap_text(entry: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import measures as m
 
 SETTING_WORDS = {"learning_rate": "learning rate", "batch_size": "batch size", "optimizer": "optimizer",
@@ -22,18 +22,19 @@ def answer(results: Any) -> str:
     ref = m.arm(results, index=0)
     bn = m.arm_with_layer(results, "batchnorm", "batch-norm")
     r, b = ref["name"], bn["name"]
-    first = analysis.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
-    last = analysis.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
+    first = comparison.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
+    last = comparison.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
                             m.per_run(ref, "loss"))
-    val = analysis.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
+    val = comparison.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
                            m.per_run(ref, "val_loss"), higher_is_better=False)
     confounds = m.setting_differences(ref, bn)
+    unsettled = moving_average_note(bn, m.train_images(results))
     parts = [
         "**Training loss.** " + " ".join([first.sentence, epochs_lower(ref, bn), last.sentence]),
-        "**Why.** " + mechanism(first, last, confounds, r, b, converged=_falls(bn)),
+        "**Why.** " + mechanism(first, last, confounds, r, b, converged=_falls(bn) and not unsettled),
         "**On validation data.** " + val.sentence + (
             " A faster fall of the training loss is not by itself better generalization." if last.direction == "lower"
-            and val.judgement != "better" else ""),
+            and val.judgement != "better" else "") + unsettled,
         "**Limits.** " + _confound_text(confounds, r, b) + "Training loss is recorded in training mode (batch "
         "statistics in the normalization layers" + (", dropout active" if "dropout" in m.layer_types(bn) else "")
         + "). " + m.limits(results),
@@ -75,12 +76,31 @@ def _ranges(epochs: list[int]) -> str:
 
 
 def _falls(entry: Mapping[str, Any]) -> bool:
-    """Whether the mean training loss ends below where it was after epoch 1."""
-    curve = mean_curve(entry)
-    return round(curve[-1], 4) < round(curve[0], 4)
+    """Whether the mean training and validation losses both end below where they were after epoch 1."""
+    return all(round(curve[-1], 4) < round(curve[0], 4)
+               for curve in (mean_curve(entry), mean_curve(entry, "val_loss")))
 
 
-def mechanism(first: analysis.Comparison, last: analysis.Comparison, confounds: Mapping[str, tuple],
+MOMENTUM = 0.99  # Keras' BatchNormalization default: moving averages settle over about 1 / (1 - 0.99) steps
+
+
+def moving_average_note(bn: Mapping[str, Any], images: int | None) -> str:
+    """When the BN arm's validation loss is far above its training loss (over twice), the likely
+    reason: inference uses moving averages that too few steps have shaped."""
+    val, train = m.mean_sd(m.per_run(bn, "val_loss"))[0], m.mean_sd(m.per_run(bn, "loss"))[0]
+    if not images or val <= 2 * train:
+        return ""
+    settings = bn.get("settings") or {}
+    batch = int(settings.get("batch_size") or 32)
+    per_epoch = -(-int(settings.get("train_size") or images) // batch)
+    steps = per_epoch * max(m.evaluated_epoch(run) for run in bn["runs"])
+    return (f" The validation loss of {m.md_name(bn['name'])} ({val:.4f}) is more than twice its training loss "
+            f"({train:.4f}): at inference the normalization layers use moving averages of the batch statistics, "
+            f"which settle over a few hundred steps (momentum {MOMENTUM}), and its evaluated weights had {steps:,} "
+            f"steps behind them ({per_epoch:,} per epoch), so part of the gap is averages that have not settled.")
+
+
+def mechanism(first: comparison.Comparison, last: comparison.Comparison, confounds: Mapping[str, tuple],
               ref: str, bn: str, converged: bool = True) -> str:
     """Why the training losses differ, each clause only for a measured direction."""
     parts = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import measures as m
 
 GAP = "train-validation accuracy gap"
@@ -33,7 +33,7 @@ def answer(results: Any) -> str:
     batchnorm = m.arm_with_layer(results, "batchnorm", "dropout-vs-bn")
     measured = {entry["name"]: signs(entry) for entry in (base, dropout, batchnorm)}
     d, b = dropout["name"], batchnorm["name"]
-    comparisons = {sign: analysis.compare(sign, d, measured[d][sign], b, measured[b][sign], higher_is_better=False)
+    comparisons = {sign: comparison.compare(sign, d, measured[d][sign], b, measured[b][sign], higher_is_better=False)
                    for sign in (GAP, RISE)}
     parts = [
         _same_base(base, dropout, batchnorm),
@@ -63,7 +63,7 @@ def _table(measured: Mapping[str, Mapping[str, list[float]]]) -> str:
             "mean less over-fitting):\n\n" + "\n".join([header, *rows]))
 
 
-def verdict(dropout: str, batchnorm: str, comparisons: Mapping[str, analysis.Comparison]) -> str:
+def verdict(dropout: str, batchnorm: str, comparisons: Mapping[str, comparison.Comparison]) -> str:
     """Which one helps more: only when both signs point the same way, said with its certainty."""
     winners = {sign: _better(c, dropout, batchnorm) for sign, c in comparisons.items()}
     if None in winners.values():
@@ -93,18 +93,18 @@ def _base_note(base: str, measured: Mapping[str, Mapping[str, list[float]]]) -> 
             "rise), so within these epochs over-fitting had barely begun and the remedies had little to cure. ")
 
 
-def _better(comparison: analysis.Comparison, a: str, b: str) -> str | None:
+def _better(comparison: comparison.Comparison, a: str, b: str) -> str | None:
     if comparison.judgement is None:
         return None
     return a if comparison.judgement == "better" else b
 
 
 def _against_base(base: str, name: str, measured: Mapping[str, Mapping[str, list[float]]]) -> str:
-    gap = analysis.compare(GAP, name, measured[name][GAP], base, measured[base][GAP], higher_is_better=False)
+    gap = comparison.compare(GAP, name, measured[name][GAP], base, measured[base][GAP], higher_is_better=False)
     word = {"better": "narrows", "worse": "widens"}.get(gap.judgement or "", "does not change")
-    noise = " (within run-to-run noise)" if gap.judgement and gap.exceeds_noise is False else ""
+    noise = ", within run-to-run noise" if gap.judgement and gap.exceeds_noise is False else ""
     return (f"{m.md_name(name)} {word} the gap of the plain base "
-            f"({m.shown(measured[name][GAP])} against {m.shown(measured[base][GAP])}){noise}.")
+            f"({m.shown(measured[name][GAP])} against {m.shown(measured[base][GAP])}{noise}).")
 
 
 def _rates(entry: Mapping[str, Any]) -> str:

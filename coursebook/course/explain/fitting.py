@@ -1,7 +1,7 @@
 """Over- or under-fitting of one arm, in words computed from its runs (shared by the topics that
 diagnose a single model: ``baseline``, ``augmentation``).
 
-Over-fitting follows :func:`coursebook.course.analysis.overfitting_diagnosis` (validation loss rising
+Over-fitting follows :func:`coursebook.course.overfitting_diagnosis` (validation loss rising
 after its lowest epoch, beyond the spread over runs and in every run); under-fitting at the budget
 means validation loss was still at its lowest in the last epoch of every run: the model was still
 improving when training stopped.
@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course import history
+from coursebook.course.prose.overfitting import OverfittingDiagnosis, overfitting_diagnosis
 from coursebook.course.explain import measures as m
 
 
@@ -22,31 +23,32 @@ class Fit:
     """How one arm fits: the over-fitting diagnosis and the under-fitting sign."""
 
     name: str
-    diagnosis: analysis.OverfittingDiagnosis
+    diagnosis: OverfittingDiagnosis
     still_improving: bool  # lowest validation loss at the last epoch of every run
     lowest_epochs: tuple[int, ...]
     epochs: tuple[int, ...]
-    verdict: str  # "over-fits", "may over-fit", "under-fits at this budget", "neither"
+    verdict: str  # "over-fits", "may over-fit", "under-fits at this budget", "neither", "cannot tell"
     text: str
 
 
 def diagnose(results: Any, entry: Mapping[str, Any]) -> Fit:
     """The fit of one arm of ``results``."""
     name = entry["name"]
-    diagnosis = analysis.overfitting_diagnosis(m.history_frame(results, [name]), variant=name)
+    diagnosis = overfitting_diagnosis(m.history_frame(results, [name]), variant=name)
     lowest = tuple(m.lowest_val_loss_epoch(run) for run in entry["runs"])
     epochs = tuple(len(run["history"]["val_loss"]) for run in entry["runs"])
     still = all(low == last for low, last in zip(lowest, epochs))
-    verdict = ("over-fits" if diagnosis.overfits else "may over-fit" if diagnosis.overfits is None
+    verdict = ("over-fits" if diagnosis.overfits else "cannot tell" if diagnosis.n_epochs < 2
+               else "may over-fit" if diagnosis.overfits is None
                else "under-fits at this budget" if still else "neither")
     frame = m.history_frame(results, [name])
-    train = analysis.epoch_table(frame, name)["loss"]
+    train = history.mean_table(frame, name)["loss"].dropna()
     train_falls = round(float(train.iloc[-1]), 4) < round(float(train.loc[diagnosis.best_epoch]), 4)
     text = _text(name, diagnosis, verdict, lowest, epochs, train_falls)
     return Fit(name, diagnosis, still, lowest, epochs, verdict, text)
 
 
-def _text(name: str, diagnosis: analysis.OverfittingDiagnosis, verdict: str, lowest: tuple[int, ...],
+def _text(name: str, diagnosis: OverfittingDiagnosis, verdict: str, lowest: tuple[int, ...],
           epochs: tuple[int, ...], train_falls: bool) -> str:
     shown = m.md_name(name)
     per_run = "" if len(lowest) == 1 else f" Per run, validation loss is lowest at epochs {', '.join(map(str, lowest))}."
@@ -54,6 +56,8 @@ def _text(name: str, diagnosis: analysis.OverfittingDiagnosis, verdict: str, low
         why = (" Training loss keeps falling while validation loss climbs: the later epochs fit particulars of the "
                "training images that do not carry over." if train_falls else "")
         return f"{shown} over-fits. {diagnosis.sentence}{per_run}{why}"
+    if verdict == "cannot tell":
+        return f"One epoch cannot show whether {shown} over- or under-fits. {diagnosis.sentence}"
     if verdict == "may over-fit":
         return f"{shown} shows the pattern of over-fitting, unconfirmed. {diagnosis.sentence}"
     if verdict == "under-fits at this budget":

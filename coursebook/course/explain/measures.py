@@ -128,7 +128,7 @@ def limits(results: Any) -> str:
 
 def history_frame(results: Any, names: Sequence[str] | None = None):
     """The tidy history frame (variant, seed, epoch, metric, value) of the named arms (default: all),
-    the form :mod:`coursebook.course.analysis` reads."""
+    the form :mod:`coursebook.course.history` describes."""
     import pandas as pd
 
     rows = [(entry["name"], run["seed"], epoch, metric, float(value))
@@ -178,3 +178,13 @@ def train_images(results: Any) -> int | None:
         if isinstance(sizes, Mapping) and sizes.get("train"):
             return int(sizes["train"])
     return None
+
+
+def confusion_accuracy(run: Mapping[str, Any], part: str) -> float | None:
+    """Accuracy of the evaluated weights on ``part`` (training, validation, test) from its confusion
+    matrix: correct over all; None when the run has no matrix for that part."""
+    matrix = (run.get("confusion") or {}).get(part)
+    if not matrix:
+        return None
+    total = sum(sum(row) for row in matrix)
+    return sum(matrix[i][i] for i in range(len(matrix))) / total if total else None

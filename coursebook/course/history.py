@@ -1,0 +1,347 @@
+"""Training histories: the one tidy frame every table, figure and sentence reads.
+
+A history frame has the columns :data:`HISTORY_COLUMNS`: one row per variant (an arm of a
+comparison), seed, 1-based epoch and metric (``loss``, ``val_accuracy``, ``seconds``, ...).
+Runs may have different lengths (early stopping). Everything that asks the frame a question
+lives here, in one style:
+
+- :func:`check` validates a frame (columns, duplicates, missing metrics, non-finite values);
+- :func:`select`, :func:`per_seed` pick one variant (and seed) and one metric per seed;
+- :func:`wide` gives one row per run and epoch, one column per metric;
+- :func:`at_epoch` gives each run's values at a given epoch of that run (its evaluated epoch),
+  :func:`last_epoch` at its last epoch, :func:`best_epoch` at its best epoch by a monitor;
+- :func:`seed_mean` averages over seeds per epoch, masked where some runs have ended, with
+  the run count per epoch; :func:`mean_table` is one variant's masked mean as epochs x metrics;
+- :func:`seed_summary` gives mean, sd and run count over seeds of per-run values.
+
+This module imports pandas only (no Keras), so tests and the book machinery can use it freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+HISTORY_COLUMNS = ("variant", "seed", "epoch", "metric", "value")
+RUN_KEYS = ("variant", "seed")
+ROW_KEYS = ("variant", "seed", "epoch", "metric")
+
+Run = tuple[str, int]
+EpochsPerRun = Mapping[Run, int] | pd.DataFrame
+
+
+class HistoryError(ValueError):
+    """A history frame that cannot answer the question asked of it."""
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def from_keras(history: Mapping[str, Sequence[float]], seconds: Sequence[float] | None = None,
+               *, variant: str, seed: int) -> pd.DataFrame:
+    """The tidy frame of one run from a Keras ``History.history`` dict and its epoch times.
+
+    >>> from_keras({"loss": [0.9, 0.5]}, [1.5, 1.0], variant="a", seed=0).to_dict(orient="list")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'variant': ['a', 'a', 'a', 'a'], 'seed': [0, 0, 0, 0], 'epoch': [1, 2, 1, 2],
+     'metric': ['loss', 'loss', 'seconds', 'seconds'], 'value': [0.9, 0.5, 1.5, 1.0]}
+    """
+    series = {name: [float(v) for v in values] for name, values in history.items()}
+    if seconds is not None:
+        series["seconds"] = [float(v) for v in seconds]
+    rows = [(variant, seed, epoch, metric, value)
+            for metric, values in series.items() for epoch, value in enumerate(values, start=1)]
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several runs' frames as one history frame (checked for duplicate rows)."""
+    frames = list(frames)
+    if not frames:
+        raise HistoryError("no runs to put in a history frame")
+    return check(pd.concat([frame[list(HISTORY_COLUMNS)] for frame in frames], ignore_index=True))
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = True,
+          purpose: str = "history") -> pd.DataFrame:
+    """Return ``frame`` if it is a valid history frame, else raise :class:`HistoryError` saying
+    what is wrong: a missing column, no rows, an epoch that is not a whole number >= 1, a
+    duplicate (variant, seed, epoch, metric) row, a run lacking one of ``metrics``, (with
+    ``finite``) a nan or infinite value of ``metrics`` (of every metric when none are named), or
+    an accuracy outside [0, 1]."""
+    if not isinstance(frame, pd.DataFrame):
+        raise HistoryError(f"{purpose}: expected a history frame (pandas DataFrame), got {type(frame).__name__}")
+    missing = [column for column in HISTORY_COLUMNS if column not in frame.columns]
+    if missing:
+        raise HistoryError(f"{purpose}: history frame lacks columns {missing}; it has {list(frame.columns)}")
+    if frame.empty:
+        raise HistoryError(f"{purpose}: history frame has no rows")
+    epochs = pd.to_numeric(frame["epoch"], errors="coerce").to_numpy(dtype=float)
+    bad_epochs = ~((epochs >= 1) & (epochs == np.floor(epochs)))
+    if bad_epochs.any():
+        row = frame[bad_epochs].iloc[0]
+        raise HistoryError(f"{purpose}: epochs are whole numbers from 1, but {row['metric']!r} of "
+                           f"{row['variant']!r}, seed {row['seed']} has epoch {row['epoch']!r}")
+    duplicated = frame.duplicated(list(ROW_KEYS), keep=False)
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise HistoryError(f"{purpose}: duplicate rows for metric {row['metric']!r} of {row['variant']!r}, "
+                           f"seed {row['seed']}, epoch {row['epoch']} ({int(duplicated.sum())} rows in all)")
+    _check_metrics(frame, metrics, purpose)
+    if finite:
+        chosen = frame[frame["metric"].isin(metrics)] if metrics else frame
+        values = pd.to_numeric(chosen["value"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = chosen[bad].iloc[0]
+            raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is not finite "
+                               f"({_value(row['value'])}) at seed {row['seed']}, epoch {row['epoch']}")
+    _check_accuracies(frame, purpose)
+    return frame
+
+
+def _value(value: object) -> str:
+    """A value for a message: numbers as plain floats (not np.float64(...)), anything else quoted."""
+    try:
+        return str(float(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _check_accuracies(frame: pd.DataFrame, purpose: str) -> None:
+    """Finite accuracies (metrics named ``accuracy`` or ``*_accuracy``) lie in [0, 1]; non-finite
+    ones are the finite check's to report."""
+    rows = frame[frame["metric"].astype(str).str.fullmatch(r"(.*_)?accuracy")]
+    values = pd.to_numeric(rows["value"], errors="coerce")
+    outside = rows[np.isfinite(values) & ((values < 0) | (values > 1))]
+    if not outside.empty:
+        row = outside.iloc[0]
+        raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is {_value(row['value'])} at seed "
+                           f"{row['seed']}, epoch {row['epoch']}; accuracies lie in [0, 1]")
+
+
+def _check_metrics(frame: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
+    """Every run has every one of ``metrics``."""
+    if not metrics:
+        return
+    present = frame.groupby(list(RUN_KEYS), sort=False)["metric"].agg(set)
+    for (variant, seed), names in present.items():
+        lacking = [metric for metric in metrics if metric not in names]
+        if lacking:
+            raise HistoryError(f"{purpose} needs metric(s) {lacking}, but run {variant!r} seed {seed} "
+                               f"records only {sorted(names)}")
+
+
+# --- choosing rows -------------------------------------------------------------------------
+
+
+def variants(frame: pd.DataFrame) -> list[str]:
+    """The variants in order of first appearance."""
+    return list(pd.unique(frame["variant"]))
+
+
+def select(frame: pd.DataFrame, variant: str | None = None, seed: int | None = None) -> pd.DataFrame:
+    """The rows of one variant (required when there are several) and optionally one seed."""
+    present = variants(check(frame, finite=False))
+    if variant is None and len(present) > 1:
+        raise HistoryError(f"history has several variants {present}: pass variant=")
+    rows = frame if variant is None else frame[frame["variant"] == variant]
+    if rows.empty:
+        raise HistoryError(f"variant {variant!r} is not in the history; it has {present}")
+    if seed is not None:
+        seeds = sorted(pd.unique(rows["seed"]).tolist())
+        rows = rows[rows["seed"] == seed]
+        if rows.empty:
+            chosen = present[0] if variant is None else variant
+            raise HistoryError(f"seed {seed!r} is not in the history of {chosen!r}; it has seeds {seeds}")
+    return rows
+
+
+def per_seed(frame: pd.DataFrame, metric: str, variant: str | None = None) -> pd.DataFrame:
+    """One variant's ``metric`` as epochs x seeds (nan after a run ended).
+
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
+    ...                 from_keras({"loss": [4.0, 2.0]}, variant="a", seed=1)])
+    >>> per_seed(frame, "loss").to_dict()
+    {0: {1: 3.0, 2: 2.0, 3: 1.0}, 1: {1: 4.0, 2: 2.0, 3: nan}}
+    """
+    rows = select(frame, variant)
+    check(rows, [metric], finite=False, purpose=f"the {metric!r} curve")
+    table = rows[rows["metric"] == metric].pivot(index="epoch", columns="seed", values="value").sort_index()
+    table.columns.name = None
+    return table.astype(float)
+
+
+# --- one row per run -----------------------------------------------------------------------
+
+
+def wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, seed, epoch) with one column per metric, runs in their order."""
+    check(frame, finite=False)
+    table = frame.pivot(index=list(ROW_KEYS[:3]), columns="metric", values="value").reset_index()
+    table.columns.name = None
+    order = {run: i for i, run in enumerate(run_lengths(frame).index)}
+    table["_run"] = [order[run] for run in zip(table["variant"], table["seed"])]
+    return table.sort_values(["_run", "epoch"], kind="stable").drop(columns="_run").reset_index(drop=True)
+
+
+def run_lengths(frame: pd.DataFrame) -> pd.Series:
+    """The last epoch of every run, indexed by (variant, seed), runs in their order."""
+    check(frame, finite=False)
+    return frame.groupby(list(RUN_KEYS), sort=False)["epoch"].max().astype(int)
+
+
+def at_epoch(frame: pd.DataFrame, epochs: EpochsPerRun | None = None) -> pd.DataFrame:
+    """Every run's metrics at one epoch of that run: ``epochs`` maps (variant, seed) to an epoch
+    (or is a frame with columns variant, seed, epoch), e.g. each run's evaluated epoch; None
+    means each run's last epoch. One row per run, in the runs' order, with its ``epoch``.
+
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
+    ...                 from_keras({"loss": [4.0, 2.5]}, variant="a", seed=1)])
+    >>> at_epoch(frame, {("a", 0): 2, ("a", 1): 1})[["seed", "epoch", "loss"]].to_dict(orient="list")
+    {'seed': [0, 1], 'epoch': [2, 1], 'loss': [2.0, 4.0]}
+    """
+    table = wide(frame)
+    lengths = run_lengths(frame)
+    chosen = lengths.to_dict() if epochs is None else _epochs_per_run(epochs)
+    unknown = [run for run in chosen if run not in lengths.index]
+    if unknown:
+        raise HistoryError(f"epochs given for runs {unknown} that are not in the history; it has {list(lengths.index)}")
+    rows = []
+    for run in lengths.index:
+        if run not in chosen:
+            raise HistoryError(f"no epoch given for run {run[0]!r} seed {run[1]}")
+        epoch = chosen[run]
+        if not 1 <= epoch <= lengths[run]:
+            raise HistoryError(f"epoch {epoch} of run {run[0]!r} seed {run[1]} is outside its 1..{lengths[run]} epochs")
+        rows.append(table[(table["variant"] == run[0]) & (table["seed"] == run[1]) & (table["epoch"] == epoch)])
+    return pd.concat(rows, ignore_index=True)
+
+
+def _epochs_per_run(epochs: EpochsPerRun) -> dict[Run, int]:
+    if isinstance(epochs, pd.DataFrame):
+        missing = {"variant", "seed", "epoch"} - set(epochs.columns)
+        if missing:
+            raise HistoryError(f"epochs per run need columns variant, seed, epoch; missing {sorted(missing)}")
+        epochs = {(v, s): e for v, s, e in epochs[["variant", "seed", "epoch"]].itertuples(index=False)}
+    return {(variant, seed): int(epoch) for (variant, seed), epoch in epochs.items()}
+
+
+def last_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every run's metrics at its last epoch (one row per run)."""
+    return at_epoch(frame, None)
+
+
+def best_epoch(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min") -> pd.DataFrame:
+    """Every run's metrics at its best epoch by ``monitor`` (the first one on ties), ``mode``
+    ``"min"`` or ``"max"``."""
+    if mode not in ("min", "max"):
+        raise HistoryError(f"mode must be 'min' or 'max', got {mode!r}")
+    if monitor not in set(check(frame, finite=False)["metric"]):
+        raise HistoryError(f"monitor {monitor!r} is not in the history; recorded: {sorted(set(frame['metric']))}")
+    check(frame, [monitor], purpose=f"best epoch by {monitor!r}")
+    rows = frame[frame["metric"] == monitor].sort_values(["epoch"], kind="stable")
+    grouped = rows.groupby(list(RUN_KEYS), sort=False)["value"]
+    best = grouped.idxmin() if mode == "min" else grouped.idxmax()
+    return at_epoch(frame, {run: int(rows.at[index, "epoch"]) for run, index in best.items()})
+
+
+def values_at(frame: pd.DataFrame, metric: str, variant: str, epochs: EpochsPerRun | None = None) -> list[float]:
+    """``metric`` of every run of ``variant`` at that run's epoch in ``epochs`` (None: its last)."""
+    check(select(frame, variant), [metric], purpose=f"{metric!r} of {variant!r}")
+    table = at_epoch(select(frame, variant), None if epochs is None else {
+        run: epoch for run, epoch in _epochs_per_run(epochs).items() if run[0] == variant})
+    return table[metric].astype(float).tolist()
+
+
+# --- over seeds ----------------------------------------------------------------------------
+
+
+def seed_mean(frame: pd.DataFrame, metrics: Sequence[str] | None = None, *, masked: bool = True) -> pd.DataFrame:
+    """Mean over seeds per variant, metric and epoch, with columns variant, metric, epoch,
+    ``runs`` (how many runs have that epoch), ``of`` (the variant's runs), mean, sd (ddof=1,
+    nan for one run), min and max. With ``masked``, the statistics are nan at epochs that some
+    run of the variant did not reach, so a mean never silently mixes fewer runs.
+
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
+    ...                 from_keras({"loss": [5.0, 2.0]}, variant="a", seed=1)])
+    >>> seed_mean(frame)[["epoch", "runs", "of", "mean"]].to_dict(orient="list")
+    {'epoch': [1, 2, 3], 'runs': [2, 2, 1], 'of': [2, 2, 2], 'mean': [4.0, 2.0, nan]}
+    """
+    check(frame, list(metrics or ()), finite=False)
+    rows = frame if metrics is None else frame[frame["metric"].isin(metrics)]
+    grouped = rows.groupby(["variant", "metric", "epoch"], sort=False)["value"]
+    table = grouped.agg(runs="count", mean="mean", sd="std", min="min", max="max").reset_index()
+    total = frame.groupby("variant", sort=False)["seed"].nunique()
+    table.insert(4, "of", table["variant"].map(total).astype(int))
+    if masked:
+        table.loc[table["runs"] < table["of"], ["mean", "sd", "min", "max"]] = np.nan
+    return table.sort_values(["variant", "metric", "epoch"], key=_in_order(frame), kind="stable").reset_index(drop=True)
+
+
+def _in_order(frame: pd.DataFrame):
+    """Sort key keeping variants and metrics in their order of first appearance."""
+    order = {"variant": variants(frame), "metric": list(pd.unique(frame["metric"]))}
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name in order:
+            return column.map({name: i for i, name in enumerate(order[column.name])})
+        return column
+    return key
+
+
+def mean_table(frame: pd.DataFrame, variant: str | None = None, *, masked: bool = True) -> pd.DataFrame:
+    """One variant's :func:`seed_mean` as epochs x metrics (masked where some run ended)."""
+    rows = select(frame, variant)
+    table = seed_mean(rows, masked=masked).pivot(index="epoch", columns="metric", values="mean").sort_index()
+    table.columns.name = None
+    return table
+
+
+def ragged(frame: pd.DataFrame, variant: str | None = None) -> bool:
+    """Whether the runs (of ``variant``) have different lengths."""
+    lengths = run_lengths(frame if variant is None else select(frame, variant))
+    return lengths.nunique() > 1
+
+
+def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1) and run count over seeds for each variant and metric,
+    from one row per run such as :func:`at_epoch` returns."""
+    metrics = [c for c in per_run.columns if c not in (*RUN_KEYS, "epoch")]
+    long = per_run.melt(id_vars=["variant"], value_vars=metrics, var_name="metric")
+    summary = long.groupby(["variant", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
+    return summary.rename(columns={"count": "runs"}).reset_index()
+
+
+# --- time per epoch ------------------------------------------------------------------------
+
+EPOCH_TIME = "median after epoch 1"
+"""How the book defines time per epoch, as a label's qualifier: "seconds per epoch (median after epoch 1)"."""
+EPOCH_TIME_SENTENCE = ("Seconds per epoch are each run's median over its epochs after the first, "
+                       "because the first includes one-off compilation.")
+"""The same definition as a sentence for a page (a run of one epoch has only that one)."""
+
+
+def epoch_time(seconds: Sequence[float]) -> float:
+    """One run's time per epoch: the median of its epoch times after the first, or the only one.
+
+    >>> epoch_time([9.0, 2.0, 4.0, 3.0]), epoch_time([9.0])
+    (3.0, 9.0)
+    """
+    values = np.asarray(seconds, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise HistoryError(f"epoch times must be one or more finite numbers, got {values.tolist()}")
+    return float(np.median(values[1:] if values.size > 1 else values))
+
+
+def seconds_per_epoch(frame: pd.DataFrame, variant: str | None = None) -> pd.Series:
+    """:func:`epoch_time` of every run (of ``variant``), indexed by (variant, seed)."""
+    rows = frame if variant is None else select(frame, variant)
+    check(rows, ["seconds"], purpose="seconds per epoch")
+    timing = rows[rows["metric"] == "seconds"].sort_values("epoch", kind="stable")
+    return timing.groupby(list(RUN_KEYS), sort=False)["value"].agg(epoch_time)

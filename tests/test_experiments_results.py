@@ -1,0 +1,102 @@
+"""The comparison page's tables and sentences, computed from a hand-made Results object whose
+runs stop and are evaluated at different epochs."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from coursebook.course import experiments
+from coursebook.course.results import Results
+from tests.test_results import _data
+
+
+def _results(**changes) -> Results:
+    data = _data()
+    data["parameters"]["arms"] = [{"name": "plain", "model": "m"},
+                                  {"name": "stops", "model": "m", "early_stopping": {"patience": 1}}]
+    for key, value in changes.items():
+        data[key] = value
+    return Results.from_dict(data)
+
+
+def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
+    table = experiments.settings_table(_results()).set_index("arm")
+    assert table.loc["plain", "epochs"] == "3" and table.loc["stops", "epochs"] == "3"
+    assert table.loc["plain", "early stopping"] == "none"
+    assert table.loc["stops", "early stopping"] == (
+        "on val_loss (min), patience 1, min_delta 0, restores best weights (arm)")
+    assert table.loc["stops", "learning rate"] == "optimizer default" and table.loc["stops", "training images"] == "all"
+
+
+def test_summary_reads_every_run_at_its_evaluated_epoch():
+    table = experiments.evaluated_summary_table(_results()).set_index("arm")
+    assert table.loc["stops", "epochs trained"] == "2, 3" and table.loc["stops", "evaluated epoch"] == "1, 2"
+    val_loss = [1.0 + 0.5, 0.9 + 0.5]  # seed 0 at epoch 1, seed 1 at epoch 2
+    assert table.loc["stops", "validation loss"] == f"{np.mean(val_loss):.4f} ± {np.std(val_loss, ddof=1):.4f}"
+    assert table.loc["plain", "train loss"] == f"{np.mean([0.7, 0.6]):.4f} ± {np.std([0.7, 0.6], ddof=1):.4f}"
+    assert table.loc["plain", "seconds per epoch (median after epoch 1)"] == "1.0 ± 0.0"  # [2, 1, 1] -> 1
+
+
+def test_epochs_text_says_where_each_run_stopped_and_which_epoch_was_evaluated():
+    lines = experiments.epochs_text(_results()).split("\n")
+    assert lines == [
+        "- plain, seed 0: trained all 3 epochs; evaluated epoch: 3 (the last epoch trained).",
+        "- plain, seed 1: trained all 3 epochs; evaluated epoch: 3 (the last epoch trained).",
+        "- stops, seed 0: early stopping ended training after epoch 2 of 3 (val_loss did not improve for 1 epoch); "
+        "evaluated epoch: 1 (the best val_loss, restored by early stopping).",
+        "- stops, seed 1: trained all 3 epochs (early stopping did not stop it); "
+        "evaluated epoch: 2 (the best val_loss, restored by early stopping).",
+    ]
+
+
+def test_arm_names_are_escaped_in_markdown():
+    data = _data()
+    data["arms"][0]["name"] = "a*b_c"
+    assert experiments.epochs_text(Results.from_dict(data)).startswith("- a\\*b\\_c, seed 0:")
+
+
+def test_comparison_uses_the_evaluated_epoch_and_says_so():
+    sentences = experiments.comparison_sentences(_results(), "stops", "plain")
+    val_loss = sentences[1]
+    assert "validation loss at the evaluated epoch" in val_loss and "final" not in val_loss
+    assert "stops (1.4500 ± 0.0707)" in val_loss and "plain (1.1500 ± 0.0707)" in val_loss
+
+
+def test_comparison_says_final_when_every_run_was_evaluated_at_its_last_epoch():
+    data = _data()
+    data["arms"][1] = copy.deepcopy(data["arms"][0]) | {"name": "twin"}
+    sentences = experiments.comparison_sentences(Results.from_dict(data), "twin", "plain")
+    assert "final validation accuracy" in sentences[0] and "evaluated" not in sentences[0]
+
+
+def test_confusion_matrices_and_test_table_come_from_the_runs():
+    results = _results()
+    matrices = experiments.results_confusion_matrices(results)
+    assert list(matrices) == ["plain: training", "plain: validation", "stops: training", "stops: validation"]
+    assert matrices["stops: validation"].tolist() == results.arm("stops").runs[0].confusion["validation"]
+    table = experiments.test_set_table(results)
+    assert table[["arm", "seed", "evaluated epoch"]].values.tolist() == [
+        ["plain", 0, 3], ["plain", 1, 3], ["stops", 0, 1], ["stops", 1, 2]]
+
+
+def test_curves_draw_one_line_per_run_with_the_evaluated_epoch_marked_when_runs_differ():
+    results = _results()
+    assert not experiments.all_evaluated_at_last_epoch(results)
+    figure = experiments.curves_figure(results)
+    loss_axis = figure.axes[0]
+    marks = [line for line in loss_axis.get_lines() if line.get_marker() == "o" and len(line.get_xdata())]
+    assert sorted((int(m.get_xdata()[0]), float(m.get_ydata()[0])) for m in marks) == sorted(
+        [(3, 1.2), (3, 1.1), (1, 1.5), (2, 1.4)])  # val_loss at each run's evaluated epoch
+    assert "a dot marks the epoch whose weights were evaluated" in experiments.curves_caption(results)
+
+
+def test_class_f1_table_lists_each_arms_f1_per_class():
+    data = _data()
+    data["arms"][1]["runs"][1]["classification_report"]["dog"]["f1"] = 0.8
+    table = experiments.class_f1_table(Results.from_dict(data)).set_index("class")
+    assert table.loc["dog", "test images"] == 4
+    assert table.loc["dog", "F1: plain"] == "0.6000 ± 0.0000"
+    assert table.loc["dog", "F1: stops"] == f"{np.mean([0.6, 0.8]):.4f} ± {np.std([0.6, 0.8], ddof=1):.4f}"
+    assert table.loc["cat", "F1: stops"] == "0.3333 ± 0.0000"
