@@ -76,3 +76,10 @@ def test_with_many_batches_per_epoch_the_averages_span_less_than_an_epoch():
     full = arm("Part 4", "q6-bn-dropout", [run(0, SMOOTH_TRAIN, JAGGED_VAL)])
     full["settings"]["train_size"] = None  # the whole training part: 40,000 images, 1,250 batches
     assert "Here 1,250 batches make one epoch, so the averages span 0.08 of an epoch" in bn_dropout.answer(results(full))
+
+
+def test_runs_too_short_to_judge_noise_say_so():
+    short = arm("Part 4", "q6-bn-dropout", [run(0, SMOOTH_TRAIN[:3], JAGGED_VAL[:3])])
+    text = bn_dropout.answer(results(short))
+    assert "Not judged: a run needs at least 5 epochs" in text and "The runs are too short to show" in text
+    assert "the noisier one" not in text and "chance dip" not in text

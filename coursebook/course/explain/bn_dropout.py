@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import early_stopping, measures
 
 DIGITS = 4
+MIN_STEPS = 4  # epoch-to-epoch changes a run needs before its curve's noise is judged
 BN_MOMENTUM = 0.99  # Keras' default for BatchNormalization, which the model specs keep
 
 
@@ -63,12 +64,13 @@ def answer(results: Any) -> str:
     if (arm.get("settings") or {}).get("early_stopping"):
         parts += [f"**{name}: where each run stopped.** {early_stopping._rule(arm)}",
                   "\n".join(f"- {early_stopping.run_sentence(arm, run)}" for run in arm["runs"])]
-    noisier = _val_noisier(arm)
-    parts += [f"**How noisy the validation curve is.** {_noise_text(arm, noisier)}"]
+    short = min(len(run["history"]["val_accuracy"]) for run in arm["runs"]) - 1 < MIN_STEPS
+    noisier = not short and _val_noisier(arm)
+    parts += [f"**How noisy the validation curve is.** {_noise_text(arm, noisier, short)}"]
     reference = next((other for other in data["arms"] if not _has_batchnorm(other)), None)
     if reference is not None:
         parts.append(f"**Against the model without batch normalization.** {_against(arm, reference)}")
-    parts += [f"**Mechanism.** {_mechanism(arm, data, noisier, reference is not None)}",
+    parts += [f"**Mechanism.** {_mechanism(arm, data, noisier, reference is not None, short)}",
               f"**Limits of the evidence.** {measures.limits(data)}"]
     return "\n\n".join(parts)
 
@@ -85,7 +87,7 @@ def _val_noisier(arm: Mapping[str, Any]) -> bool:
             and max(n.largest_drop for n in val) > max(n.largest_drop for n in train))
 
 
-def _noise_text(arm: Mapping[str, Any], noisier: bool) -> str:
+def _noise_text(arm: Mapping[str, Any], noisier: bool, short: bool) -> str:
     val, train = _curves(arm, "val_accuracy"), _curves(arm, "accuracy")
     per_run = []
     for run, v, t in zip(arm["runs"], val, train):
@@ -94,8 +96,13 @@ def _noise_text(arm: Mapping[str, Any], noisier: bool) -> str:
         per_run.append(f"- Seed {run['seed']}: validation accuracy fell in {v.falls} of {v.steps} epochs, training "
                        f"accuracy in {t.falls}; {drop}; the mean epoch-to-epoch change is {v.mean_change:.{DIGITS}f} "
                        f"for validation and {t.mean_change:.{DIGITS}f} for training accuracy.")
-    verdict = ("The validation curve is the noisier one: it falls in more epochs and by more than the training curve."
-               if noisier else "By these measures the validation curve is not noisier than the training curve here.")
+    if short:
+        verdict = (f"Not judged: a run needs at least {MIN_STEPS + 1} epochs before the ups and downs of its curve "
+                   "say anything about noise.")
+    elif noisier:
+        verdict = "The validation curve is the noisier one: it falls in more epochs and by more than the training curve."
+    else:
+        verdict = "By these measures the validation curve is not noisier than the training curve here."
     return verdict + "\n\n" + "\n".join(per_run)
 
 
@@ -107,7 +114,7 @@ def _against(arm: Mapping[str, Any], reference: Mapping[str, Any]) -> str:
     names = measures.md_name(arm["name"]), measures.md_name(reference["name"])
     drops = [[n.largest_drop for n in _curves(a, "val_accuracy")] for a in (arm, reference)]
     falls = [[float(n.falls) for n in _curves(a, "val_accuracy")] for a in (arm, reference)]
-    return " ".join(analysis.compare(metric, names[0], a, names[1], b, digits=digits, relative=False).sentence
+    return " ".join(comparison.compare(metric, names[0], a, names[1], b, digits=digits, relative=False).sentence
                     for metric, (a, b), digits in (("largest single-epoch drop of validation accuracy", drops, DIGITS),
                                                    ("number of epochs with falling validation accuracy", falls, 1)))
 
@@ -119,7 +126,8 @@ def _batches_per_epoch(arm: Mapping[str, Any], data: Mapping[str, Any]) -> int |
     return math.ceil(size / batch) if size and batch else None
 
 
-def _mechanism(arm: Mapping[str, Any], data: Mapping[str, Any], noisier: bool, has_reference: bool) -> str:
+def _mechanism(arm: Mapping[str, Any], data: Mapping[str, Any], noisier: bool, has_reference: bool,
+               short: bool) -> str:
     causes = [_bn_cause(arm, data)]
     if "dropout" in measures.layer_types(arm):
         causes.append("Dropout is active only in training: it lowers and roughens the training accuracy and leaves "
@@ -128,7 +136,10 @@ def _mechanism(arm: Mapping[str, Any], data: Mapping[str, Any], noisier: bool, h
                   "accuracy is one snapshot of the weights at the epoch's end, so the validation curve shows every "
                   "jolt of the last updates.")
     count = {2: "Two", 3: "Three"}[len(causes)]
-    if not noisier:
+    if short:
+        lead = (f"The runs are too short to show how noisy the curves are; {count.lower()} things make them noisy in "
+                "longer runs, as in the assignment's reference run.")
+    elif not noisier:
         lead = (f"{count} things can make a validation curve noisy, as in the assignment's reference run, but here "
                 "the noise did not show beyond the training curve's own movement.")
     elif has_reference:

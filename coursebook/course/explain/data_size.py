@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison
 from coursebook.course.explain import measures
 from coursebook.course.explain.chance import barely_learned
 
@@ -59,18 +59,18 @@ def _test(arm: Mapping[str, Any]) -> list[float] | None:
 
 def _effect(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     (small, first), (large, last) = sized[0], sized[-1]
-    val = analysis.compare("validation accuracy", _label(large), measures.per_run(last, "val_accuracy"),
+    val = comparison.compare("validation accuracy", _label(large), measures.per_run(last, "val_accuracy"),
                            _label(small), measures.per_run(first, "val_accuracy"), higher_is_better=True)
     text = f"From {small:,} to {large:,} training images ({large / small:.3g} times as many): {val.sentence}"
     tests = _test(last), _test(first)
     if all(tests):
-        test = analysis.compare("test accuracy", _label(large), tests[0], _label(small), tests[1], higher_is_better=True)
+        test = comparison.compare("test accuracy", _label(large), tests[0], _label(small), tests[1], higher_is_better=True)
         text += f" On the test set, {test.sentence}"
     return text
 
 
 def _steps(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
-    comparisons = [analysis.compare("validation accuracy", _label(b_size), measures.per_run(b, "val_accuracy"),
+    comparisons = [comparison.compare("validation accuracy", _label(b_size), measures.per_run(b, "val_accuracy"),
                                     _label(a_size), measures.per_run(a, "val_accuracy"), higher_is_better=True)
                    for (a_size, a), (b_size, b) in zip(sized, sized[1:])]
     bullets = "\n".join(f"- {c.sentence}" for c in comparisons)
@@ -108,7 +108,7 @@ def _per_doubling(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
 def _gap(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     (small, first), (large, last) = sized[0], sized[-1]
     gaps = [[measures.accuracy_gap(run) for run in arm["runs"]] for arm in (last, first)]
-    c = analysis.compare("train-validation accuracy gap", _label(large), gaps[0], _label(small), gaps[1], relative=False)
+    c = comparison.compare("train-validation accuracy gap", _label(large), gaps[0], _label(small), gaps[1], relative=False)
     if c.direction == "lower":
         meaning = ("The small set is fitted more closely than it generalises: with fewer images the network can "
                    "memorise more of them.")

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coursebook.course import analysis, models
+from coursebook.course import models
+from coursebook.course.prose import comparison
 from coursebook.course.explain import measures
 from coursebook.course.explain.chance import barely_learned
 
@@ -67,11 +68,11 @@ class DepthEvidence:
 
     reference: str
     deeper: str
-    validation: analysis.Comparison
-    training: analysis.Comparison
-    gap: analysis.Comparison
-    rise: analysis.Comparison
-    test: analysis.Comparison | None
+    validation: comparison.Comparison
+    training: comparison.Comparison
+    gap: comparison.Comparison
+    rise: comparison.Comparison
+    test: comparison.Comparison | None
 
 
 def evidence(results: Any) -> DepthEvidence:
@@ -82,8 +83,8 @@ def evidence(results: Any) -> DepthEvidence:
     ref, deep = data["arms"][0], data["arms"][1]
     names = measures.md_name(deep["name"]), measures.md_name(ref["name"])
 
-    def versus(metric: str, values, better: bool | None, **options: Any) -> analysis.Comparison:
-        return analysis.compare(metric, names[0], values(deep), names[1], values(ref), higher_is_better=better,
+    def versus(metric: str, values, better: bool | None, **options: Any) -> comparison.Comparison:
+        return comparison.compare(metric, names[0], values(deep), names[1], values(ref), higher_is_better=better,
                                 **options)
 
     tests = [_test_values(arm) for arm in (deep, ref)]
@@ -95,7 +96,7 @@ def evidence(results: Any) -> DepthEvidence:
                    lambda arm: [measures.accuracy_gap(run) for run in arm["runs"]], None),
         rise=versus("rise of validation loss after its lowest epoch",
                     lambda arm: [measures.val_loss_rise(run) for run in arm["runs"]], None, relative=False),
-        test=(analysis.compare("test accuracy", names[0], tests[0], names[1], tests[1], higher_is_better=True)
+        test=(comparison.compare("test accuracy", names[0], tests[0], names[1], tests[1], higher_is_better=True)
               if all(tests) else None))
 
 
@@ -104,16 +105,16 @@ def _test_values(arm: Mapping[str, Any]) -> list[float] | None:
     return None if any(v is None for v in values) else [float(v) for v in values]
 
 
-def _beats(c: analysis.Comparison) -> bool:
+def _beats(c: comparison.Comparison) -> bool:
     """Whether arm a is higher than b beyond run-to-run noise (never from a single run)."""
     return c.direction == "higher" and c.exceeds_noise is True
 
 
-def _higher(c: analysis.Comparison) -> bool:
+def _higher(c: comparison.Comparison) -> bool:
     return c.direction == "higher"
 
 
-def _lower(c: analysis.Comparison) -> bool:
+def _lower(c: comparison.Comparison) -> bool:
     return c.direction == "lower"
 
 
@@ -230,7 +231,7 @@ def _overfitting(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> st
     return text
 
 
-def _noise_words(c: analysis.Comparison) -> str:
+def _noise_words(c: comparison.Comparison) -> str:
     if c.exceeds_noise is None:
         return " (in a single run)"
     return " (beyond run-to-run noise)" if c.exceeds_noise else " (though within run-to-run noise)"

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import analysis
+from coursebook.course.prose import comparison, confusion
 from coursebook.course.explain import measures
 
 METRIC_WORDS = {"val_loss": "validation loss", "val_accuracy": "validation accuracy",
@@ -146,7 +146,7 @@ def _trust(arm: Mapping[str, Any], data: Mapping[str, Any]) -> str:
             "optimistic as an estimate for new images; the test set played no part in the choice.")
     if any(t is None for t in test):
         return text
-    c = analysis.compare("accuracy", "The test set", test, "the validation set at the evaluated epoch", val,
+    c = comparison.compare("accuracy", "The test set", test, "the validation set at the evaluated epoch", val,
                          digits=DIGITS)
     n_test = (data.get("dataset") or {}).get("sizes", {}).get("test")
     error = ""
@@ -157,7 +157,7 @@ def _trust(arm: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     return f"{text} {c.sentence.replace(' has a ', ' gives a ', 1)} {_selection_verdict(c)}{error}"
 
 
-def _selection_verdict(c: analysis.Comparison) -> str:
+def _selection_verdict(c: comparison.Comparison) -> str:
     """How the test score stands against the chosen epoch's validation score."""
     if c.direction == "lower":
         return ("That is the direction the choice predicts." if c.exceeds_noise
@@ -191,7 +191,7 @@ def per_class(arm: Mapping[str, Any], class_names: list[str]) -> str:
     low, high = min(shown.values()), max(shown.values())
     ranking = (f"{_classes_at(shown, low, 'weakest')}, {_classes_at(shown, high, 'strongest')}."
                if low < high else f"Every class has the same F1 to 2 digits ({low:.2f}).")
-    pairs = analysis.most_confused_pairs(_summed_confusion(runs), [measures.md_name(n) for n in class_names]).sentence
+    pairs = confusion.most_confused_pairs(_summed_confusion(runs), [measures.md_name(n) for n in class_names]).sentence
     if len(runs) > 1:
         pairs = f"Summed over the {len(runs)} runs' test predictions, {pairs[:1].lower()}{pairs[1:]}"
     return (f"Precision, recall and F1 of each class on the test images{over}:\n\n" + "\n".join(rows)
