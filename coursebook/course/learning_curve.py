@@ -93,3 +93,21 @@ def caption(results: Any) -> str:
     spread = f"mean ± sd over {runs} seeds, one dot per run" if runs > 1 else "one run per size"
     return ("Learning curve: validation and test accuracy against the number of training images (logarithmic axis), "
             f"for the weights of each run's evaluated epoch; {spread}.")
+
+
+def sizes_text(sizes: Sequence[int], available: int) -> str:
+    """What each arm trains on, in one sentence."""
+    listed = ", ".join(f"{s:,}" for s in sizes[:-1]) + f" and {sizes[-1]:,}"
+    whole = " (all of them)" if sizes[-1] == available else ""
+    return (f"Each size is a seeded, stratified subset of these {available:,} training images: {listed}{whole}; "
+            "the validation and test images are the same for every size.")
+
+
+def settings_table(results: Any) -> pd.DataFrame:
+    """The settings every size trained with, one row per setting (the sizes themselves in one row):
+    the comparison page's settings table turned on its side, since only the size differs."""
+    from coursebook.course import experiments
+
+    table = experiments.settings_table(results).set_index("arm")
+    rows = [{"setting": column, "value": "; ".join(dict.fromkeys(table[column]))} for column in table.columns]
+    return pd.DataFrame(rows)
