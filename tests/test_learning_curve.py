@@ -139,3 +139,8 @@ def test_sizes_text_and_the_settings_table_on_its_side():
     arms = [SimpleNamespace(name=learning_curve.arm_name(n), settings=dict(settings, train_size=n)) for n in (400, 800)]
     table = learning_curve.settings_table(SimpleNamespace(arms=arms, parameters={})).set_index("setting")["value"]
     assert table["training images"] == "400; 800" and table["batch size"] == "32" and table["model"] == "q6-bn-dropout"
+
+
+def test_two_sizes_make_one_step():
+    two = {500: RISING[500], 4000: RISING[4000]}
+    assert "Validation accuracy rose in the one step, beyond run-to-run noise." in data_size.answer(results(two))

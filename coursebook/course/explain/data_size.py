@@ -77,8 +77,13 @@ def _steps(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     up = sum(c.direction == "higher" for c in comparisons)
     clear = sum(c.direction == "higher" and c.exceeds_noise is True for c in comparisons)
     n = len(comparisons)
-    summary = f"Validation accuracy rose in {up} of the {n} steps" + (
-        f", {clear} of them beyond run-to-run noise." if any(c.exceeds_noise is not None for c in comparisons) else ".")
+    judged = any(c.exceeds_noise is not None for c in comparisons)
+    if n == 1:
+        summary = ("Validation accuracy rose in the one step" if up else "Validation accuracy did not rise in the one step") + (
+            f", {'beyond' if clear else 'not beyond'} run-to-run noise." if judged and up else ".")
+    else:
+        summary = f"Validation accuracy rose in {up} of the {n} steps" + (
+            f", {clear} of them beyond run-to-run noise." if judged else ".")
     last = comparisons[-1]
     if last.direction == "higher" and last.exceeds_noise:
         tail = ("The last step still gains beyond run-to-run noise: the curve has not flattened, so more images "
