@@ -92,7 +92,7 @@ def test_per_class_report_and_the_most_confused_pairs_use_the_class_names():
     data["dataset"]["class_names"] = names
     text = early_stopping.answer(data)
     assert "| cat | 0.50 | 0.40 | 0.45 | 1,000 |" in text and "| dog | 0.80 | 0.80 | 0.80 | 1,000 |" in text
-    assert ("The weakest class by F1 is cat (0.45), the strongest classes by F1 are airplane, automobile, bird, deer, "
+    assert ("The weakest class by F1 is cat (0.45), the strongest are airplane, automobile, bird, deer, "
             "dog, frog, horse, ship and truck (0.80).") in text
     assert (f"dog predicted as cat (199 images, {199 / 299:.1%} of dog images) and cat predicted as dog "
             f"(120 images, {120 / 220:.1%} of cat images)") in text
@@ -101,3 +101,11 @@ def test_per_class_report_and_the_most_confused_pairs_use_the_class_names():
 def test_a_patience_of_one_epoch_reads_in_the_singular():
     text = early_stopping.answer(results(FULL, stopping=dict(STOPPING, patience=1)))
     assert "has not improved for 1 epoch, then restores" in text and "at least once every epoch, so" in text
+
+
+def test_validation_accuracy_that_still_rose_tempers_the_over_fitting_claim():
+    # validation loss lowest at epoch 4 and rising after it, yet validation accuracy higher at the end
+    accurate = run(0, [1.0, 0.8, 0.7, 0.6, 0.65, 0.7, 0.75], [0.3, 0.5, 0.6, 0.62, 0.64, 0.66, 0.70])
+    text = early_stopping.answer(results(accurate))
+    assert "yet validation accuracy ended higher than at the evaluated epoch in the run (by 0.0800)" in text
+    assert "(over-fitting)" not in text and "monitoring `val_accuracy` would have kept later weights" in text

@@ -117,26 +117,38 @@ def _summary(arm: Mapping[str, Any]) -> str:
 
 def _overfitting(arm: Mapping[str, Any]) -> str:
     """Whether the runs that went on after their best epoch show the signature early stopping guards
-    against (training loss falling while validation loss rises), from their own numbers."""
-    rising = []
+    against (training loss falling while validation loss rises), from their own numbers, and whether
+    validation accuracy nevertheless ended higher (a loss that rises from confident mistakes)."""
+    rising, accuracy_up = [], []
     for run in arm["runs"]:
         chosen, last = measures.evaluated_epoch(run), _last(run)
         if chosen == last:
             continue
-        val = [round(measures.history_value(run, "val_loss", e), DIGITS) for e in (chosen, last)]
-        train = [round(measures.history_value(run, "loss", e), DIGITS) for e in (chosen, last)]
+        val, train, acc = ([round(measures.history_value(run, metric, e), DIGITS) for e in (chosen, last)]
+                           for metric in ("val_loss", "loss", "val_accuracy"))
         rising.append(val[1] > val[0] and train[1] < train[0])
+        if rising[-1] and acc[1] > acc[0]:
+            accuracy_up.append(acc[1] - acc[0])
     if not rising:
         return ""
-    went_on = "run that went on" if len(rising) == 1 else "runs that went on"
-    if all(rising):
-        where = "In the run" if len(rising) == 1 else f"In {_of(len(rising), len(rising)).lower()}"
-        return (f"{where} that went on after its best epoch, the training loss kept falling while the validation "
-                "loss rose: the later epochs fitted particulars of the training images that do not carry over "
+    n = len(rising)
+    if not all(rising):
+        went_on = "run that went on" if n == 1 else "runs that went on"
+        return (f"Training loss fell while validation loss rose in {sum(rising)} of the {n} {went_on} after their "
+                "best epoch; in the others the epochs after the best were flat or noisy rather than clearly "
+                "over-fitting.")
+    where = "In the run that went on after its best epoch" if n == 1 else (
+        f"In {_of(n, n).lower()}, which went on after their best epoch")
+    text = f"{where}, the training loss kept falling while the validation loss rose"
+    if not accuracy_up:
+        return (text + ": the later epochs fitted particulars of the training images that do not carry over "
                 "(over-fitting), and the evaluated weights are from before that.")
-    return (f"Training loss fell while validation loss rose in {sum(rising)} of the {len(rising)} {went_on} after "
-            "their best epoch; in the others the epochs after the best were flat or noisy rather than clearly "
-            "over-fitting.")
+    k = len(accuracy_up)
+    runs = "the run" if n == 1 else f"{k} of the {n} runs" if k < n else ("both runs" if n == 2 else f"all {n} runs")
+    return (text + f"; yet validation accuracy ended higher than at the evaluated epoch in {runs} (by "
+            f"{measures.shown(accuracy_up, DIGITS)}). Validation loss also rises when a model grows confidently "
+            "wrong on some images while it still gets more of them right, so here restoring by validation loss "
+            "gave up accuracy; monitoring `val_accuracy` would have kept later weights.")
 
 
 def _trust(arm: Mapping[str, Any], data: Mapping[str, Any]) -> str:
@@ -203,8 +215,9 @@ def _classes_at(shown: dict[str, float], value: float, word: str) -> str:
     names = [measures.md_name(name) for name, v in shown.items() if v == value]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     verb = "class by F1 is" if len(names) == 1 else "classes by F1 are"
-    text = f"the {word} {verb} {joined} ({value:.2f})"
-    return text[:1].upper() + text[1:] if word == "weakest" else text
+    if word == "weakest":
+        return f"The weakest {verb} {joined} ({value:.2f})"
+    return f"the strongest {'is' if len(names) == 1 else 'are'} {joined} ({value:.2f})"
 
 
 def _summed_confusion(runs: list[Mapping[str, Any]]):
