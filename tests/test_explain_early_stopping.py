@@ -108,4 +108,4 @@ def test_validation_accuracy_that_still_rose_tempers_the_over_fitting_claim():
     accurate = run(0, [1.0, 0.8, 0.7, 0.6, 0.65, 0.7, 0.75], [0.3, 0.5, 0.6, 0.62, 0.64, 0.66, 0.70])
     text = early_stopping.answer(results(accurate))
     assert "yet validation accuracy ended higher than at the evaluated epoch in the run (by 0.0800)" in text
-    assert "(over-fitting)" not in text and "monitoring `val_accuracy` would have kept later weights" in text
+    assert "(over-fitting)" not in text and "monitoring `val_accuracy` would have chosen another epoch" in text

@@ -148,7 +148,7 @@ def _overfitting(arm: Mapping[str, Any]) -> str:
     return (text + f"; yet validation accuracy ended higher than at the evaluated epoch in {runs} (by "
             f"{measures.shown(accuracy_up, DIGITS)}). Validation loss also rises when a model grows confidently "
             "wrong on some images while it still gets more of them right, so here restoring by validation loss "
-            "gave up accuracy; monitoring `val_accuracy` would have kept later weights.")
+            "gave up accuracy; monitoring `val_accuracy` would have chosen another epoch.")
 
 
 def _trust(arm: Mapping[str, Any], data: Mapping[str, Any]) -> str:
