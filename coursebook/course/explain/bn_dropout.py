@@ -62,7 +62,7 @@ def answer(results: Any) -> str:
     name = measures.md_name(arm["name"])
     parts = []
     if (arm.get("settings") or {}).get("early_stopping"):
-        parts += [f"**{name}: where each run stopped.** {early_stopping._rule(arm)}",
+        parts += [f"**{name}: where each run stopped.** {early_stopping.rule(arm)}",
                   "\n".join(f"- {early_stopping.run_sentence(arm, run)}" for run in arm["runs"])]
     short = min(len(run["history"]["val_accuracy"]) for run in arm["runs"]) - 1 < MIN_STEPS
     noisier = not short and _val_noisier(arm)

@@ -34,7 +34,7 @@ def answer(results: Any) -> str:
     data = measures.as_mapping(results)
     parts = []
     for arm in stopping_arms(data):
-        parts += [f"**{measures.md_name(arm['name'])}: where each run stopped.** {_rule(arm)}",
+        parts += [f"**{measures.md_name(arm['name'])}: where each run stopped.** {rule(arm)}",
                   "\n".join(f"- {run_sentence(arm, run)}" for run in arm["runs"]),
                   f"**What stopping and restoring did.** {_summary(arm)} {_overfitting(arm)}".rstrip(),
                   f"**How far the chosen epoch's score can be trusted.** {_trust(arm, data)}"]
@@ -48,7 +48,8 @@ def _stopping(arm: Mapping[str, Any]) -> Mapping[str, Any]:
     return arm["settings"]["early_stopping"]
 
 
-def _rule(arm: Mapping[str, Any]) -> str:
+def rule(arm: Mapping[str, Any]) -> str:
+    """The stopping rule of an arm in one sentence."""
     es, epochs = _stopping(arm), arm["settings"]["epochs"]
     monitor = METRIC_WORDS.get(es["monitor"], es["monitor"])
     delta = f" by more than {es['min_delta']:g}" if es.get("min_delta") else ""
