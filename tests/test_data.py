@@ -455,3 +455,50 @@ def test_sample_per_class_gives_a_grid_grouped_by_class():
     assert y_hot.tolist() == sorted(list(range(10)) * 3)
     with pytest.raises(DataError, match="per_class=21"):
         sample_per_class(ds, per_class=21)
+
+
+def test_shared_helpers_have_one_home():
+    import coursebook.atomic
+    from coursebook.book import cache
+    from coursebook.course import data, evaluation
+
+    assert cache.atomic_write_text is coursebook.atomic.atomic_write_text
+    assert data.atomic_write_bytes is coursebook.atomic.atomic_write_bytes
+    assert evaluation.to_labels is data.to_labels
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    import coursebook.atomic
+
+    target = tmp_path / "arrays.npy"
+    coursebook.atomic.atomic_write_text(target, "old")
+
+    def fail(file):
+        file.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        coursebook.atomic.atomic_write_bytes(target, fail)
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_sample_per_class_accepts_one_hot_and_integer_labels_alike():
+    x = np.arange(8)[:, None]
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    from_ints = data.sample_per_class((x, labels), per_class=2, seed=1)
+    from_one_hot = data.sample_per_class((x, np.eye(2)[labels]), per_class=2, seed=1)
+    np.testing.assert_array_equal(from_ints[0], from_one_hot[0])
+    np.testing.assert_array_equal(from_ints[1], from_one_hot[1])
+
+
+def test_the_source_is_decided_once_for_loading_and_fingerprinting(isolated_env, archive, monkeypatch):
+    assert data.choose_source("auto") == data.SourceChoice("synthetic")  # offline, nothing on disk
+    assert data.choose_source("synthetic") == data.SourceChoice("synthetic")
+    assert data.choose_source("cifar10") == data.SourceChoice("cifar10", None)  # its loader explains
+    monkeypatch.setattr(data.cifar10, "network_reachable", lambda *a, **k: True)
+    assert data.choose_source("auto") == data.SourceChoice("cifar10", None)  # to be downloaded
+    assert dataset_fingerprint("auto") == data.OFFICIAL_MD5
+    monkeypatch.setenv(data.DATA_ENV, str(archive.parent))
+    assert data.choose_source("auto") == data.SourceChoice("cifar10", archive)
+    with pytest.raises(DataError, match="source='mnist'"):
+        data.choose_source("mnist")

@@ -57,6 +57,7 @@ parameters:
     - name: augmented best
       model: tiny-cnn
       epochs: 3
+      train_size: 300
       augmentation: [{{rotation: {{factor_degrees: 10}}}}, {{translation: {{height: 0.1, width: 0.1}}}}, flip]
       checkpoint: {{monitor: val_accuracy}}
   batch_size: 50
@@ -98,11 +99,22 @@ def test_the_file_holds_every_arm_with_every_seed_and_its_effective_settings(bui
     assert all([run.seed for run in arm.runs] == [0, 1] for arm in results.arms)  # smoke: 2 repeats
     # the profile's epochs (2) reach the arm that sets none; an arm's own epochs win
     assert [arm.settings["epochs"] for arm in results.arms] == [2, 4, 3]
-    assert [arm.settings["train_size"] for arm in results.arms] == [500] * 3  # the smoke profile's
+    assert [arm.settings["train_size"] for arm in results.arms] == [500, 500, 300]  # the smoke profile's, the arm's
     assert results.arm("augmented best").settings["checkpoint"] == {"monitor": "val_accuracy", "mode": "max"}
     for arm in results.arms:
         for run in arm.runs:  # augmentation does not rename the recorded metrics
             assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}, arm.name
+
+
+def test_every_arm_trains_on_its_own_training_images_and_is_evaluated_on_the_same_others(built):
+    results, _ = built
+    for arm in results.arms:
+        for run in arm.runs:
+            sizes = {part: int(np.sum(matrix)) for part, matrix in run.confusion.items()}
+            assert sizes == {"training": arm.settings["train_size"], "validation": results.dataset.sizes["validation"],
+                             "test": results.dataset.sizes["test"]}, (arm.name, run.seed)
+    reports = [run.classification_report for arm in results.arms for run in arm.runs]  # the same test images
+    assert all(report[c]["support"] == reports[0][c]["support"] for report in reports for c in report)
 
 
 def test_early_stopping_stops_after_patience_and_evaluates_the_restored_epoch(built):

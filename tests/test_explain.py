@@ -84,3 +84,11 @@ def test_an_object_is_read_through_its_mapping():
     assert measures.arm_names(Results()) == ["a"]
     with pytest.raises(TypeError, match="cannot read results of type int"):
         measures.as_mapping(3)
+
+
+def test_near_chance_is_said_only_when_every_arm_is_below_twice_chance():
+    low = results(("a", [run(accuracy=(0.1, 0.15, 0.1999))]), ("b", [run(accuracy=(0.1, 0.1, 0.12))]))
+    assert measures.near_chance(low).startswith("Training accuracy has hardly left chance (a 0.1999, b 0.1200, "
+                                                "against 0.10 for guessing among 10 classes)")
+    learned = results(("a", [run(accuracy=(0.1, 0.15, 0.2))]), ("b", [run(accuracy=(0.1, 0.1, 0.12))]))
+    assert measures.near_chance(learned) == ""

@@ -74,3 +74,20 @@ def test_effects_within_noise_are_not_explained_as_effects():
     text = explain.answer("augmentation", results(plain, aug))
     assert "That is why" not in text and "The cost is training accuracy" not in text
     assert "within run-to-run noise" in text
+
+
+def test_one_run_states_the_expected_direction_without_calling_it_an_effect():
+    text = explain.answer("augmentation", results([dict(PLAIN[0], evaluated_epoch=2)], AUGMENTED[:1]))
+    assert "gap is smaller (negative: validation loss below training loss), as this predicts" in text
+    assert "Training accuracy is lower, the expected cost of harder, varied images" in text
+    assert "That is why" not in text and "The cost is" not in text
+
+
+def test_a_lowest_loss_in_the_last_tenth_of_twenty_epochs_is_still_improving():
+    climbing = [run(0, [2.3 - i / 20 for i in range(20)], [2.3 - i / 25 for i in range(19)] + [1.6],
+                    accuracy=[0.1 + i / 40 for i in range(20)])]
+    res = results(climbing, climbing)
+    fit = fitting.diagnose(res, res["arms"][1])
+    # lowest at epoch 19 (2.3 - 18/25 = 1.58), 1.6 at epoch 20: within the last 2 of 20 epochs
+    assert fit.verdict == "under-fits at this budget"
+    assert "lowest within the last 2 epochs of the run (1.5800 at epoch 19 of 20)" in fit.text

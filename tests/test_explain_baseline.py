@@ -42,6 +42,6 @@ def test_a_model_still_improving_is_under_fitting_at_the_budget():
     text = explain.answer("baseline", results([run(0, (1.0, 0.8), (1.0, 0.9))], profile="smoke"))
     assert "weights after the last epoch: epoch 2 of 2 (seed 0)" in text
     assert "under-fits at this budget: its validation loss was lowest in the last epoch of the run (0.9000 at " \
-           "epoch 2)" in text and "more epochs" in text
+           "epoch 2 of 2)" in text and "more epochs" in text
     assert "the training accuracy is 0.9000 and the validation accuracy 0.6000: a gap of 0.3000" in text
     assert "checkpoint" not in text

@@ -60,3 +60,9 @@ def test_unsettled_moving_averages_are_named_when_validation_loss_explodes():
     # 500 images in batches of 64: 8 steps per epoch, evaluated at epoch 2: 16 steps
     assert "had 16 steps behind them (8 per epoch)" in text
     assert "without diverging" not in text  # validation loss fell (40 -> 30) but stays far above training loss
+
+
+def test_one_lower_epoch_is_named_in_the_singular():
+    ref = [run(s, (1.0, 0.8)) for s in range(2)]
+    bn = [run(s, (1.1, 0.7)) for s in range(2)]
+    assert "the lower one in 1 of the 2 epochs (epoch 2)." in explain.answer("batch-norm", results(ref, bn))

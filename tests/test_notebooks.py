@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from coursebook.book import paths
+from coursebook.book import outline, paths
 from coursebook.book.params import declarations, load_chapter, resolve, toc_chapter_ids
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -22,15 +22,38 @@ def test_source_notebook_has_no_outputs(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
-def test_outline_title_parameters_setup_card(notebook):
+def test_notebook_follows_the_whole_outline(notebook):
     cells = nbformat.read(notebook, as_version=4).cells
-    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), "first cell: '# Title' and question"
-    assert "parameters" in cells[1].metadata.get("tags", []), "second cell: the tagged parameters cell"
-    assert "runtime.start(" in cells[2].source, "third cell: setup that starts the run"
-    assert "run.card()" in cells[-1].source, "last cell: the run card"
+    assert outline.outline_problems(cells) == []
     assert "seed" in declarations(notebook)
     for cell in cells:
         assert "!pip" not in cell.source and "/content/drive" not in cell.source
+
+
+def outline_cells(*headings: str, card: bool = True) -> list:
+    """Title, parameters, setup, one markdown cell per heading, then the run card."""
+    parameters = nbformat.v4.new_code_cell("seed = 0  # [0, ] seed")
+    parameters.metadata.tags = ["parameters"]
+    cells = [nbformat.v4.new_markdown_cell("# Title"), parameters,
+             nbformat.v4.new_code_cell('run = runtime.start("x", seed=seed)')]
+    cells += [nbformat.v4.new_markdown_cell(f"## {heading}\n\ntext") for heading in headings]
+    if card:
+        cells += [nbformat.v4.new_markdown_cell("## Run card"), nbformat.v4.new_code_cell("run.card();")]
+    return cells
+
+
+def test_outline_check_accepts_the_order_and_rejects_any_departure():
+    assert outline.outline_problems(outline_cells("Data", "Model", "Training", "Results", "Answer")) == []
+    assert outline.outline_problems(outline_cells("Model", "Answer")) == []  # sections may be left out
+    swapped = outline.outline_problems(outline_cells("Training", "Data"))
+    assert swapped == ["cell 4: '## Data' (data) comes after train"]
+    assert outline.outline_problems(outline_cells("Results", "Model"))[0].endswith("comes after evaluate and answer")
+    assert "names no outline section" in outline.outline_problems(outline_cells("Miscellany"))[0]
+    missing_card = outline.outline_problems(outline_cells("Data", card=False))
+    assert "the last section must be '## Run card'" in missing_card and len(missing_card) == 2
+    untagged = outline_cells("Data")
+    untagged[1].metadata.tags = []
+    assert outline.outline_problems(untagged) == ["cell 1 must be the code cell tagged 'parameters'"]
 
 
 def test_every_toc_chapter_has_a_valid_params_file_and_every_notebook_is_used():

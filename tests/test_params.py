@@ -31,8 +31,13 @@ def test_precedence_notebook_chapter_profile_override(mini_project):
 
 
 def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
-    resolved = resolve("alpha", "full", {"learning_rate": 0, "train_size": None} | {"learning_rate": 1e-2})
-    assert resolved.values["learning_rate"] == 0.01 and resolved.values["train_size"] is None
+    from conftest import PARAMETERS_CELL, write_notebook
+
+    write_notebook(mini_project / "notebooks" / "train.ipynb",
+                   PARAMETERS_CELL + "scale = 1.5             # [0, 10] a float whose range holds integers\n")
+    resolved = resolve("alpha", "full", {"scale": 2, "train_size": None})
+    assert resolved.values["scale"] == 2 and resolved.values["train_size"] is None
+    assert sorted(resolved.overridden) == ["scale", "train_size"]
     assert isinstance(resolve("alpha", "full", {"seed": 3}).values["seed"], int)
 
 
@@ -129,3 +134,28 @@ def test_cli_exits_2_with_one_line_before_any_kernel(mini_project, capsys):
     assert main(["build", "--profile", "huge"]) == 2
     assert main(["build", "--chapter", "nope"]) == 2
     assert main(["build", "--set", "epochs=2"]) == 2  # overrides need a chapter
+
+
+def test_toc_chapter_ids_keep_the_order_of_parts_and_sections(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(
+        "format: jb-book\nroot: book/index\nparts:\n"
+        "  - caption: One\n    chapters:\n      - file: book/one\n        sections:\n"
+        "          - file: book/chapters/b-second\n          - file: book/chapters/a-first\n"
+        "  - caption: Two\n    chapters:\n      - file: book/chapters/c-third\n      - url: https://example.org\n"
+        "        title: elsewhere\n"
+    )
+    assert params.toc_chapter_ids(toc) == ["b-second", "a-first", "c-third"]
+
+
+def test_a_malformed_toc_is_one_line_naming_the_file(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nparts:\n  - chapters: []\n")
+    with pytest.raises(ParameterError, match="_toc.yml: not a valid table of contents"):
+        params.toc_chapter_ids(toc)
+
+
+def test_model_choices_are_the_model_specs(mini_project):
+    from coursebook.course import models
+
+    assert params._model_names() == tuple(models.available_models()) == ("tiny", "wide")

@@ -18,9 +18,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def history(variants=("original", "extra"), seeds=(0, 1, 2), epochs=4) -> pd.DataFrame:
-    """value = 10*variant index + seed + epoch/10 (+1 for validation), so means are known."""
+    """value = 10*variant index + seed + epoch/10 (+1 for validation), so means are known;
+    accuracies are that value / 100, so they stay in [0, 1]."""
     rows = [
-        (variant, seed, epoch, metric, 10 * v + seed + epoch / 10 + metric.startswith("val_"))
+        (variant, seed, epoch, metric,
+         (10 * v + seed + epoch / 10 + metric.startswith("val_")) / (100 if "accuracy" in metric else 1))
         for v, variant in enumerate(variants) for seed in seeds for epoch in range(1, epochs + 1)
         for metric in ("loss", "val_loss", "accuracy", "val_accuracy")
     ]
@@ -69,6 +71,19 @@ def test_training_curves_band_is_mean_plus_minus_sd():
     # seeds 0, 1, 2 around mean 1 + epoch/10: sample sd is 1
     at_first_epoch = band[np.isclose(band[:, 0], 1.0), 1]
     np.testing.assert_allclose(sorted(set(np.round(at_first_epoch, 9))), [0.1, 2.1])
+
+
+def test_runs_of_different_lengths_end_the_mean_and_show_every_run():
+    frame = history(variants=("es",), seeds=(0, 1), epochs=4)
+    frame = frame[~((frame.seed == 1) & (frame.epoch > 2))]  # early stopping ended seed 1 after epoch 2
+    ax = plots.training_curves(frame, metrics=("loss",)).axes[0]
+    by_width = sorted(ax.lines, key=lambda line: line.get_linewidth())
+    runs, means = by_width[:4], by_width[4:]  # two thin lines per series (one per run), then the means
+    assert sorted(len(line.get_xdata()) for line in runs) == [2, 2, 4, 4]
+    for line in means:  # the mean stops where a run ended: never a mean of fewer runs
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2])
+        offset = 1.0 if line.get_linestyle() == "-" else 0.0
+        np.testing.assert_allclose(line.get_ydata(), [0.5 + 0.1 + offset, 0.5 + 0.2 + offset])
 
 
 def test_single_seed_has_no_band_and_variants_can_be_chosen():

@@ -14,7 +14,7 @@ def test_headings_are_words_in_html_and_latex():
     for text in (html, latex):
         assert "non-trainable" in text and "output shape" in text
         assert "non_trainable" not in text and "non\\_trainable" not in text and "1.2e+03" in text
-    assert "padding: 0.3em 0.9em" in html
+    assert "padding: 0.3em 0.7em" in html
     assert list(frame.columns) == ["layer", "non_trainable", "output_shape"]  # the caller's frame is untouched
 
 
@@ -29,3 +29,10 @@ def test_layers_table_lists_each_model_once_with_the_assignments_totals():
     totals = table[table["layer"] == "total"]
     assert totals["params"].tolist() == [2_168_362, 62_006]  # the counts the assignments state
     assert [m for m in table["model"] if m] == ["a12-baseline (E, F)", "aml-lenet5 (LeNet)"]
+
+
+def test_transpose_turns_arms_into_columns():
+    frame = pd.DataFrame({"arm": ["E", "F"], "batch_size": [32, 64], "augmentation": ["none", "flip"]})
+    html = runtime.table(frame, transpose=True)._repr_html_()
+    assert html.index(">arm<") < html.index(">E<") < html.index(">F<")  # arm names head the columns
+    assert ">batch size<" in html and ">flip<" in html

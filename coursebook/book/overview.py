@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from coursebook import atomic
 from coursebook.book import cache, paths
 from coursebook.book.params import CHAPTER_PREFIX, load_yaml
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
-COLUMNS = ("chapter", "arm", "parameters", "runs", "evaluated epoch", "validation accuracy", "test accuracy",
-           "training time per run", "computed on")
+COLUMNS = ("chapter (runs per arm; data, profile)", "arm", "parameters", "evaluated epoch", "validation accuracy",
+           "test accuracy", "training time per run")
+NBSP = "\u00a0"  # keeps 'mean ± sd' on one line
 SMALL_PROFILES = ("smoke", "quick")
 NO_RESULTS = "No chapter has results yet: `make book` computes them."
 
@@ -28,7 +30,7 @@ NO_RESULTS = "No chapter has results yet: `make book` computes them."
 def write(target: Path | None = None) -> Path:
     """Write the overview Markdown (atomically) and return its path."""
     target = target or paths.BOOK_DIR / GENERATED
-    cache.atomic_write_text(target, overview_markdown(toc_parts()))
+    atomic.atomic_write_text(target, overview_markdown(toc_parts()))
     return target
 
 
@@ -73,8 +75,8 @@ def _introduction(flags: list[Any]) -> str:
             "the runs; the test set played no part in training or model choice.")
     if marked:
         text += (f" **{marked} of {len(flags)} chapters were computed with a reduced profile or on the synthetic "
-                 "stand-in** (column *computed on*): their numbers check the pipeline and show the effects' "
-                 "direction, they are not the assignments' CIFAR-10 results.")
+                 "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
+                 "effects' direction, they are not the assignments' CIFAR-10 results.")
     return text
 
 
@@ -95,20 +97,21 @@ def chapter_rows(chapter_id: str, results: Mapping[str, Any] | None, problem: st
     link = _link(chapter_id, results)
     if results is None:
         return [[link, problem, *[""] * (len(COLUMNS) - 2)]]
-    where = _computed_on(results)
+    runs = sorted({len(arm.get("runs") or []) for arm in results["arms"]})
+    first = f"{link} ({'/'.join(map(str, runs))} run{'s' if runs != [1] else ''}; {_computed_on(results)})"
     rows = []
     for index, arm in enumerate(results["arms"]):
         try:
             cells = arm_cells(arm)
         except (KeyError, TypeError, ValueError, IndexError) as err:
             cells = [_escape(str(arm.get("name", "?"))), f"unreadable arm ({_escape(str(err))[:80]})",
-                     *[""] * (len(COLUMNS) - 4)]
-        rows.append([link if index == 0 else "", *cells, where])
+                     *[""] * (len(COLUMNS) - 3)]
+        rows.append([first if index == 0 else "", *cells])
     return rows
 
 
 def arm_cells(arm: Mapping[str, Any]) -> list[str]:
-    """arm, parameters, runs, evaluated epoch, validation and test accuracy, training time."""
+    """arm, parameters, evaluated epoch, validation and test accuracy, training time."""
     runs = arm["runs"]
     if not runs:
         raise ValueError("no runs")
@@ -117,7 +120,6 @@ def arm_cells(arm: Mapping[str, Any]) -> list[str]:
     return [
         _escape(str(arm["name"])),
         f"{int(arm['parameters']['total']):,}",
-        str(len(runs)),
         str(epochs[0]) if len(set(epochs)) == 1 else ", ".join(map(str, epochs)),
         mean_sd([run["validation"]["accuracy"] for run in runs]),
         mean_sd([run["test"]["accuracy"] for run in runs]),
@@ -129,17 +131,18 @@ def mean_sd(values: Sequence[float], digits: int = 4, unit: str = "") -> str:
     """'0.7231' for one value, '0.7231 ± 0.0040' (sample sd) for several."""
     values = [float(v) for v in values]
     mean = math.fsum(values) / len(values)
+    unit = unit.replace(" ", NBSP)
     if len(values) == 1:
         return f"{mean:.{digits}f}{unit}"
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}{unit}"
+    return f"{mean:.{digits}f}{NBSP}±{NBSP}{sd:.{digits}f}{unit}"
 
 
 def _computed_on(results: Mapping[str, Any]) -> str:
     dataset = results.get("dataset") or {}
     profile = str(results.get("profile", "?"))
-    data = "**synthetic stand-in**" if dataset.get("synthetic") else _escape(str(dataset.get("name", "?")))
-    profile_text = f"**{profile}** profile" if profile in SMALL_PROFILES else f"{profile} profile"
+    data = "**synthetic**" if dataset.get("synthetic") else _escape(str(dataset.get("name", "?")))
+    profile_text = f"**{profile}**" if profile in SMALL_PROFILES else profile
     return f"{data}, {profile_text}"
 
 
@@ -171,5 +174,5 @@ def _escape(text: str, role: bool = False) -> str:
 
 def _table(rows: list[list[str]]) -> str:
     header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join(["---"] * 2 + ["--:"] * 2 + ["---"] + ["--:"] * 3 + ["---"]) + "|"
+    rule = "|" + "|".join(["---"] * 2 + ["--:"] * 5) + "|"
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in rows)])

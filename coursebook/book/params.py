@@ -128,22 +128,29 @@ def load_yaml(path: Path) -> Any:
 
 
 def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
-    """Chapter ids in ``_toc.yml`` order (entries ``book/chapters/<id>``)."""
-    toc = load_yaml(toc_file or paths.TOC_FILE) or {}
+    """Chapter ids in ``_toc.yml`` order (entries ``book/chapters/<id>``), read with
+    sphinx_external_toc, the parser Jupyter Book itself uses."""
+    from sphinx_external_toc.api import FileItem
+    from sphinx_external_toc.parsing import MalformedError, parse_toc_yaml
+
+    path = toc_file or paths.TOC_FILE
+    try:
+        site = parse_toc_yaml(path)
+    except FileNotFoundError:
+        raise ParameterError(f"{_rel(path)}: file not found") from None
+    except (MalformedError, yaml.YAMLError) as err:
+        raise ParameterError(f"{_rel(path)}: not a valid table of contents: {' '.join(str(err).split())}") from None
     ids: list[str] = []
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            entry = node.get("file")
-            if isinstance(entry, str) and entry.startswith(CHAPTER_PREFIX):
-                ids.append(entry.removeprefix(CHAPTER_PREFIX).removesuffix(".ipynb"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
+    def walk(docname: str) -> None:
+        if docname.startswith(CHAPTER_PREFIX):
+            ids.append(docname.removeprefix(CHAPTER_PREFIX))
+        for tree in site[docname].subtrees:
+            for item in tree.items:
+                if isinstance(item, FileItem):
+                    walk(item)
 
-    walk(toc)
+    walk(site.root.docname)
     return ids
 
 
@@ -258,7 +265,9 @@ def check_value(decl: Declaration, value: Any, where: str) -> Any:
 
 
 def _model_names() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in paths.MODELS_DIR.glob("*.yaml")))
+    from coursebook.course.models import available_models  # imports no Keras
+
+    return tuple(available_models())
 
 
 # --------------------------------------------------------------------------- profiles + overrides

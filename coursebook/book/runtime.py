@@ -78,7 +78,7 @@ class ChapterRun:
             return None
         self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
                                       f"(schema version {results.schema_version})")
-        from coursebook.book.cache import atomic_write_text
+        from coursebook.atomic import atomic_write_text
 
         atomic_write_text(Path(self.results_path), text)
         return self.results_path
@@ -135,7 +135,7 @@ def _figures_as_images() -> None:
     set_matplotlib_formats("png")
 
 
-TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.9em; text-align: right"},
+TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.7em; text-align: right; white-space: nowrap"},
                {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"}]
 
 
@@ -165,9 +165,15 @@ class Table:
         return self._styler("latex").to_latex(hrules=True)
 
 
-def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False) -> Table:
+def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False,
+          transpose: bool = False) -> Table:
     """Show a DataFrame in the book: thousands separators, fixed precision (``formats`` overrides
-    per column, e.g. ``{"error": "{:.1e}"}``), no row numbers unless ``index``."""
+    per column, e.g. ``{"error": "{:.1e}"}``), no row numbers unless ``index``. ``transpose`` turns
+    a wide table of few rows on its side: the first column's values become the column headings."""
+    if transpose:
+        first = frame.columns[0]
+        frame = frame.set_index(first).T.rename(index=heading).rename_axis(None, axis=1)
+        frame = frame.rename_axis(heading(first)).reset_index()
     return Table(frame, precision, formats, index)
 
 

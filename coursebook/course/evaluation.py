@@ -1,5 +1,5 @@
 """Evaluation: loss and accuracy per split, predicted labels, confusion matrix and the per-class
-classification report (scikit-learn); `analysis.most_confused_pairs` names the confused pairs.
+classification report (scikit-learn); `prose.confusion.most_confused_pairs` names the confused pairs.
 Labels may be one-hot rows or integer class indices everywhere."""
 
 from __future__ import annotations
@@ -11,20 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
+from coursebook.course.data.splits import to_labels  # noqa: F401  (evaluation.to_labels for callers)
+
 SPLITS = {"train": ("x_train", "y_train"), "validation": ("x_val", "y_val"), "test": ("x_test", "y_test")}
-
-
-def to_labels(y: Any) -> np.ndarray:
-    """Integer class indices from one-hot rows (argmax) or from integer labels of shape (n,) / (n, 1)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    flat = y.reshape(-1) if y.ndim == 2 else y
-    if flat.ndim != 1:
-        raise ValueError(f"labels must be one-hot (n, classes) or integers (n,), got shape {y.shape}")
-    if flat.size and not np.array_equal(flat, np.round(flat)):
-        raise ValueError("integer labels expected, found non-integer values")
-    return flat.astype(int)
 
 
 def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
@@ -35,7 +24,7 @@ def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
         return dict(splits_or_arrays)
     found = {}
     for split, (x_name, y_name) in SPLITS.items():
-        x, y = (_field(splits_or_arrays, x_name), _field(splits_or_arrays, y_name))
+        x, y = (attribute_or_key(splits_or_arrays, x_name), attribute_or_key(splits_or_arrays, y_name))
         if x is not None and y is not None:
             found[split] = (x, y)
     if not found:
@@ -44,7 +33,8 @@ def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
     return found
 
 
-def _field(data: Any, name: str) -> Any:
+def attribute_or_key(data: Any, name: str) -> Any:
+    """``data[name]`` for a mapping, else the attribute ``name``; None when absent (Splits-like input)."""
     return data.get(name) if isinstance(data, Mapping) else getattr(data, name, None)
 
 

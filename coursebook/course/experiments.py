@@ -184,16 +184,18 @@ class Experiment:
     arms: list[dict[str, Any]]  # effective settings of each arm, with its name
     seeds: list[int]
     run: Any = None  # the chapter run (runtime.start): chapter, profile, parameters, device
+    validation: str = "holdout"  # how the splits were made (arms with their own train_size reuse it)
+    validation_fraction: float = 0.2
+    scaling: str = "unit"
     _splits: dict[int | None, data.Splits] = field(default_factory=dict, repr=False)
-    _protocol: dict[str, Any] = field(default_factory=dict, repr=False)  # how prepare() split the data
 
     def splits_for(self, train_size: int | None) -> data.Splits:
         """The splits an arm with ``train_size`` trains on: the same validation and test parts, and
         a seeded, stratified subset of the training part (all of it for None)."""
         if train_size not in self._splits:
-            raw = data.make_splits(self.dataset, validation=self._protocol["validation"], seed=self.seeds[0],
-                                   validation_fraction=self._protocol["validation_fraction"], train_size=train_size)
-            self._splits[train_size] = data.preprocess(raw, scaling=self._protocol["scaling"], one_hot=True)
+            raw = data.make_splits(self.dataset, validation=self.validation, seed=self.seeds[0],
+                                   validation_fraction=self.validation_fraction, train_size=train_size)
+            self._splits[train_size] = data.preprocess(raw, scaling=self.scaling, one_hot=True)
         return self._splits[train_size]
 
     def train(self, verbose: int = 2) -> results_module.Results:
@@ -241,9 +243,9 @@ def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: i
                                    train_size=chapter_settings.get("train_size"), scaling=scaling)
     if run is not None:
         run.use_dataset(dataset, splits)
-    experiment = Experiment(dataset, splits, effective, seeds_for(seed, repeats), run)
-    experiment._protocol = {"validation": validation, "validation_fraction": validation_fraction, "scaling": scaling}
-    experiment._splits[chapter_settings.get("train_size")] = splits
+    experiment = Experiment(dataset, splits, effective, seeds_for(seed, repeats), run, validation=validation,
+                            validation_fraction=validation_fraction, scaling=scaling)
+    experiment._splits[chapter_settings.get("train_size")] = splits  # already made: reuse it
     return experiment
 
 

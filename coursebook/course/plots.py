@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from coursebook.course import history
-from coursebook.course.evaluation import to_labels
+from coursebook.course.data import to_labels
 
 TRAIN_STYLE = "--"
 VALIDATION_STYLE = "-"

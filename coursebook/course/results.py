@@ -151,7 +151,7 @@ class Results:
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (a reader never sees half of it)."""
-        from coursebook.book.cache import atomic_write_text
+        from coursebook.atomic import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json())
         return Path(path)

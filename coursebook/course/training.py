@@ -27,6 +27,7 @@ import keras  # noqa: E402
 
 from coursebook.course import history as history_frames  # noqa: E402
 from coursebook.course.arms import FILL_MODE, OPTIMIZERS, parse_augmentation  # noqa: E402
+from coursebook.course.evaluation import attribute_or_key  # noqa: E402
 from coursebook.course.history import HISTORY_COLUMNS  # noqa: E402,F401  (kept for callers)
 
 EARLY_STOPPING_DEFAULTS = {
@@ -235,21 +236,15 @@ class TrainResult:
     raw_history: dict[str, list[float]] | None = None  # Keras' History.history, metric -> per-epoch values
 
 
-def _field(data: Any, name: str) -> Any:
-    if isinstance(data, Mapping):
-        return data.get(name)
-    return getattr(data, name, None)
-
-
 def fit_arrays(data: Any, validation_data: tuple | None = None) -> tuple[Any, Any, tuple | None]:
     """(x_train, y_train, (x_val, y_val) or None) from a Splits-like object, a mapping with those
     keys, or an (x, y) pair; an explicit ``validation_data`` wins over ``data``'s own."""
     if isinstance(data, (tuple, list)):
         x, y = data
     else:
-        x, y = _field(data, "x_train"), _field(data, "y_train")
-        if validation_data is None and _field(data, "x_val") is not None:
-            validation_data = (_field(data, "x_val"), _field(data, "y_val"))
+        x, y = attribute_or_key(data, "x_train"), attribute_or_key(data, "y_train")
+        if validation_data is None and attribute_or_key(data, "x_val") is not None:
+            validation_data = (attribute_or_key(data, "x_val"), attribute_or_key(data, "y_val"))
     if x is None or y is None:
         raise ValueError("training data needs x_train and y_train (attributes, keys, or an (x, y) pair)")
     _check_lengths("training", x, y)

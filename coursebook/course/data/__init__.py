@@ -51,6 +51,8 @@ from coursebook.course.data.core import (
 from coursebook.course.data.sources import (
     FULL_SIZES,
     SOURCES,
+    SourceChoice,
+    choose_source,
     dataset_fingerprint,
     load_dataset,
     resolve_source,
@@ -64,6 +66,7 @@ from coursebook.course.data.splits import (
     make_splits,
     preprocess,
     sample_per_class,
+    to_labels,
     to_one_hot,
 )
 from coursebook.course.data.synthetic import (
@@ -91,8 +94,9 @@ __all__ = [
     "GENERATOR_VERSION", "SYNTHETIC_CLASSES", "SYNTHETIC_CLASS_NAMES", "SYNTHETIC_NAME",
     "balanced_labels", "load_synthetic", "synthetic_fingerprint", "synthetic_images",
     # sources
-    "FULL_SIZES", "SOURCES", "dataset_fingerprint", "load_dataset", "resolve_source",
+    "FULL_SIZES", "SOURCES", "SourceChoice", "choose_source", "dataset_fingerprint", "load_dataset",
+    "resolve_source",
     # splits
     "RAW", "SCALINGS", "VALIDATION_PROTOCOLS", "Splits", "channel_statistics", "make_splits",
-    "preprocess", "sample_per_class", "to_one_hot",
+    "preprocess", "sample_per_class", "to_labels", "to_one_hot",
 ]  # fmt: skip

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from coursebook.atomic import atomic_write_bytes
 from coursebook.book import paths
 
 CACHE_ENV = "COURSEBOOK_CACHE"
@@ -56,19 +54,6 @@ def default_cache_dir() -> Path:
     """`$COURSEBOOK_CACHE` if set, else `paths.DATASET_CACHE_DIR` (read at each call)."""
     override = os.environ.get(CACHE_ENV)
     return Path(override).expanduser() if override else paths.DATASET_CACHE_DIR
-
-
-def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(file)`` on a temporary file beside `target`, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            write(tmp_file)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def save_arrays(directory: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:

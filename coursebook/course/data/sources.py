@@ -4,6 +4,7 @@ the synthetic stand-in; `dataset_fingerprint` names the result without decoding 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from coursebook.course.data import cifar10
@@ -14,16 +15,33 @@ SOURCES = ("auto", "cifar10", "synthetic")
 FULL_SIZES = (50_000, 10_000)
 
 
-def resolve_source(source: str = "auto", *, download: bool = True) -> str:
-    """``cifar10`` or ``synthetic``: for ``auto``, CIFAR-10 when it is on disk or the
-    download host answers (a ~3 s check), else the synthetic stand-in."""
+@dataclass(frozen=True)
+class SourceChoice:
+    """Where a dataset comes from, decided once by :func:`choose_source`: ``cifar10`` from the
+    ``archive`` found on disk (or a downloaded one when ``archive`` is None), or ``synthetic``."""
+
+    source: str
+    archive: Path | None = None
+
+
+def choose_source(source: str = "auto", *, download: bool = True) -> SourceChoice:
+    """The one decision both :func:`load_dataset` and :func:`dataset_fingerprint` follow. For
+    ``auto``: CIFAR-10 when it is on disk or the download host answers (a ~3 s check, made once
+    per process), else the synthetic stand-in. ``cifar10`` stays CIFAR-10 (its loader says where
+    to put the archive when it cannot be had)."""
     if source not in SOURCES:
         raise DataError(f"source={source!r}: choose one of {SOURCES}.")
-    if source != "auto":
-        return source
-    if cifar10.find_cifar10() is not None or (download and cifar10.network_reachable()):
-        return "cifar10"
-    return "synthetic"
+    if source == "synthetic":
+        return SourceChoice("synthetic")
+    found = cifar10.find_cifar10()
+    if found is not None or source == "cifar10" or (download and cifar10.network_reachable()):
+        return SourceChoice("cifar10", found)
+    return SourceChoice("synthetic")
+
+
+def resolve_source(source: str = "auto", *, download: bool = True) -> str:
+    """``cifar10`` or ``synthetic``, as :func:`choose_source` decides."""
+    return choose_source(source, download=download).source
 
 
 def load_dataset(
@@ -34,15 +52,15 @@ def load_dataset(
     download: bool = True,
     synthetic_sizes: tuple[int, int] = FULL_SIZES,
 ) -> Dataset:
-    """The dataset named by `source`; `seed` and `synthetic_sizes` (train, test) shape only
-    the synthetic one. ``cifar10`` raises DataError saying where to put the archive; ``auto``
-    falls back to synthetic only when CIFAR-10 is absent locally and its download fails."""
-    resolved = resolve_source(source, download=download)
-    if resolved == "cifar10":
+    """The dataset :func:`choose_source` names; `seed` and `synthetic_sizes` (train, test) shape
+    only the synthetic one. ``cifar10`` raises DataError saying where to put the archive; with
+    ``auto``, a download that fails after the host answered falls back to synthetic, with a warning."""
+    choice = choose_source(source, download=download)
+    if choice.source == "cifar10":
         try:
             return cifar10.load_cifar10(cache_dir=cache_dir, download=download)
         except DataError as error:
-            if source == "cifar10" or cifar10.find_cifar10() is not None:
+            if source == "cifar10" or choice.archive is not None:
                 raise
             warnings.warn(f"Using the synthetic stand-in: {error}", stacklevel=2)
     return load_synthetic(*synthetic_sizes, seed=seed, cache_dir=cache_dir)
@@ -59,12 +77,11 @@ def dataset_fingerprint(
     """The fingerprint `load_dataset` with the same arguments gives, without decoding:
     the archive's md5 (remembered by path, size and mtime), the official md5 for an
     archive still to be downloaded, or the synthetic generator's fingerprint."""
-    if resolve_source(source, download=download) == "synthetic":
+    choice = choose_source(source, download=download)
+    if choice.source == "synthetic":
         return synthetic_fingerprint(*synthetic_sizes, seed=seed)
-    found = cifar10.find_cifar10()
-    if found is not None:
-        return cifar10.cifar10_fingerprint(found, cache_dir)
+    if choice.archive is not None:
+        return cifar10.cifar10_fingerprint(choice.archive, cache_dir)
     if download and cifar10.network_reachable():
         return cifar10.OFFICIAL_MD5
-    hint = cifar10.placement_hint()
-    raise DataError(f"CIFAR-10 was not found and cannot be downloaded. {hint}")
+    raise DataError(f"CIFAR-10 was not found and cannot be downloaded. {cifar10.placement_hint()}")

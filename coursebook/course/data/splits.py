@@ -135,6 +135,19 @@ def channel_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(means), np.where(np.array(stds) > 0, stds, 1.0)
 
 
+def to_labels(y) -> np.ndarray:
+    """Integer class indices from one-hot rows (argmax) or from integer labels of shape (n,) / (n, 1)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    flat = y.reshape(-1) if y.ndim == 2 else y
+    if flat.ndim != 1:
+        raise ValueError(f"labels must be one-hot (n, classes) or integers (n,), got shape {y.shape}")
+    if flat.size and not np.array_equal(flat, np.round(flat)):
+        raise ValueError("integer labels expected, found non-integer values")
+    return flat.astype(int)
+
+
 def to_one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """float32 (N, num_classes) one-hot rows for integer labels of shape (N,) or (N, 1)."""
     return np.eye(num_classes, dtype=np.float32)[np.asarray(labels).ravel()]
@@ -191,7 +204,7 @@ def sample_per_class(data, per_class: int = 5, seed: int = 0) -> tuple[np.ndarra
     returns the images and their integer labels (shape (N,)).
     """
     x, y, num_classes = _images_and_labels(data)
-    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.ravel().astype(int)
+    labels = to_labels(y)
     num_classes = num_classes or int(labels.max()) + 1
     rng = np.random.default_rng(seed)
     picked = []

@@ -43,23 +43,29 @@ def answer(results: Any) -> str:
                               higher_is_better=False)
     final = comparison.compare("last-epoch validation loss", a, values(aug, _last), p, values(plain, _last),
                              higher_is_better=False)
-    gap = comparison.compare("validation − training loss gap at the evaluated epoch", a, values(aug, loss_gap), p,
-                           values(plain, loss_gap), higher_is_better=False, relative=False)
-    train = comparison.compare("training accuracy at the evaluated epoch", a, m.per_run(aug, "accuracy"), p,
-                             m.per_run(plain, "accuracy"))
+    gap = comparison.compare("validation − training loss gap at the last epoch", a, values(aug, loss_gap), p,
+                             values(plain, loss_gap), higher_is_better=False, relative=False)
+    train = comparison.compare("training accuracy at the last epoch", a, values(aug, _last_accuracy), p,
+                               values(plain, _last_accuracy))
     fits = [fitting.diagnose(results, entry) for entry in (plain, aug)]
     same_epoch = all(fit.still_improving for fit in fits)  # lowest = last in every run: one sentence
     return "\n\n".join([
         "**Validation loss.** " + lowest.sentence + ("" if same_epoch else " " + final.sentence),
         "**Over- or under-fitting?**\n\n" + "\n".join(f"- {fit.text}" for fit in fits),
-        "**Why.** " + mechanism(gap, train, fits[1], transforms(aug)),
+        "**Why.** " + " ".join(filter(None, [m.near_chance(results, [plain, aug]),
+                                             mechanism(gap, train, fits[1], transforms(aug))])),
         "**Limits.** " + _caveat(a, "dropout" in m.layer_types(aug)) + " " + m.limits(results),
     ])
 
 
 def loss_gap(run: Mapping[str, Any]) -> float:
-    """Validation minus training loss at the evaluated epoch."""
-    return m.evaluated(run, "val_loss") - m.evaluated(run, "loss")
+    """Validation minus training loss at the last epoch trained: where memorizing shows, whichever
+    epoch the checkpoint kept."""
+    return float(run["history"]["val_loss"][-1]) - float(run["history"]["loss"][-1])
+
+
+def _last_accuracy(run: Mapping[str, Any]) -> float:
+    return float(run["history"]["accuracy"][-1])
 
 
 def _lowest(run: Mapping[str, Any]) -> float:
@@ -88,13 +94,17 @@ def mechanism(gap: comparison.Comparison, train: comparison.Comparison, fit_augm
     parts = ["Augmentation shows the network a new random variant of every training image in every epoch "
              f"({what}), so it cannot memorize the exact pixels of the training images and has "
              "to learn features that survive these changes, as the validation images need."]
-    if gap.judgement == "better" and gap.exceeds_noise is not False:
-        below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
+    below = " (negative: validation loss below training loss)" if round(gap.mean_a, 4) < 0 else ""
+    if gap.judgement == "better" and gap.exceeds_noise:
         parts.append(f"That is why the validation − training loss gap is smaller{below}: {gap.sentence}")
+    elif gap.judgement == "better" and gap.exceeds_noise is None:
+        parts.append(f"The validation − training loss gap is smaller{below}, as this predicts: {gap.sentence}")
     else:
         parts.append(f"Here the measured gap does not show that narrowing: {gap.sentence}")
-    if train.direction == "lower" and train.exceeds_noise is not False:
+    if train.direction == "lower" and train.exceeds_noise:
         parts.append("The cost is training accuracy: the varied images are harder to fit. " + train.sentence)
+    elif train.direction == "lower" and train.exceeds_noise is None:
+        parts.append("Training accuracy is lower, the expected cost of harder, varied images: " + train.sentence)
     else:
         parts.append("A cost in training accuracy, the usual price, does not show beyond noise here. "
                      + train.sentence)

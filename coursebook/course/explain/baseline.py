@@ -20,7 +20,8 @@ def answer(results: Any) -> str:
     parts = [
         "**Which weights.** " + evaluated_text(entry) + " " + on_each_part(entry),
         "**Fit.** " + fit.text + (" " + gap_text(entry) if fit.verdict == "under-fits at this budget" else ""),
-        "**Why.** " + mechanism(entry, fit, m.train_images(results)),
+        "**Why.** " + " ".join(filter(None, [m.near_chance(results, [entry]),
+                                             mechanism(entry, fit, m.train_images(results))])),
         "**Limits.** " + m.limits(results),
     ]
     return "\n\n".join(parts)

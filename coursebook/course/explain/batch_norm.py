@@ -31,7 +31,8 @@ def answer(results: Any) -> str:
     unsettled = moving_average_note(bn, m.train_images(results))
     parts = [
         "**Training loss.** " + " ".join([first.sentence, epochs_lower(ref, bn), last.sentence]),
-        "**Why.** " + mechanism(first, last, confounds, r, b, converged=_falls(bn) and not unsettled),
+        "**Why.** " + _prefixed(m.near_chance(results, [ref, bn]),
+                                mechanism(first, last, confounds, r, b, converged=_falls(bn) and not unsettled)),
         "**On validation data.** " + val.sentence + (
             " A faster fall of the training loss is not by itself better generalization." if last.direction == "lower"
             and val.judgement != "better" else "") + unsettled,
@@ -40,6 +41,10 @@ def answer(results: Any) -> str:
         + "). " + m.limits(results),
     ]
     return "\n\n".join(parts)
+
+
+def _prefixed(caution: str, text: str) -> str:
+    return f"{caution} {text}" if caution else text
 
 
 def _at(entry: Mapping[str, Any], epoch: int) -> list[float]:
@@ -62,8 +67,8 @@ def epochs_lower(ref: Mapping[str, Any], bn: Mapping[str, Any], digits: int = 4)
         return f"The mean training loss of {name} is not lower than the reference's in any of the {n} epochs."
     if len(lower) == n:
         return f"The mean training loss of {name} is the lower one in every one of the {n} epochs."
-    return (f"The mean training loss of {name} is the lower one in {len(lower)} of the {n} epochs "
-            f"(epochs {_ranges(lower)}).")
+    where = f"epoch {lower[0]}" if len(lower) == 1 else f"epochs {_ranges(lower)}"
+    return f"The mean training loss of {name} is the lower one in {len(lower)} of the {n} epochs ({where})."
 
 
 def _ranges(epochs: list[int]) -> str:

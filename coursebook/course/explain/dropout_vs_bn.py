@@ -41,7 +41,7 @@ def answer(results: Any) -> str:
         "**Dropout against batch normalization.** " + " ".join(c.sentence for c in comparisons.values()),
         "**Verdict.** " + _base_note(base["name"], measured) + verdict(d, b, comparisons),
         "**Against the plain base.** " + " ".join(_against_base(base["name"], name, measured) for name in (d, b)),
-        "**Why.** " + _mechanism(base["name"], dropout, b, measured),
+        "**Why.** " + " ".join(filter(None, [m.near_chance(results, [base]), _mechanism(base["name"], dropout, b, measured)])),
         "**Limits.** " + _caveat(d) + " " + m.limits(results),
     ]
     return "\n\n".join(parts)
@@ -81,8 +81,15 @@ def verdict(dropout: str, batchnorm: str, comparisons: Mapping[str, comparison.C
     if not beyond:
         return (f"Both signs point to {m.md_name(winner)}, but neither difference is larger than run-to-run noise: "
                 "these runs do not settle which helps more.")
-    return (f"{m.md_name(winner)} helps more against over-fitting: both signs point to it, and the difference in the "
-            f"{' and in the '.join(beyond)} is larger than run-to-run noise.")
+    text = (f"{m.md_name(winner)} helps more against over-fitting: both signs point to it, and the difference in the "
+            f"{' and in the '.join(beyond)} is larger than run-to-run noise")
+    if beyond == [GAP]:
+        text += ("; the validation-loss rise, which has no training-mode bias, points the same way but within "
+                 "run-to-run noise")
+        text += (", so the verdict rests mainly on the gap, which that bias (see Limits) tilts towards dropout"
+                 if winner == dropout else ", and the gap favours batch normalization although that bias (see Limits) "
+                 "tilts it towards dropout")
+    return text + "."
 
 
 def _base_note(base: str, measured: Mapping[str, Mapping[str, list[float]]]) -> str:

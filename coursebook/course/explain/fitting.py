@@ -3,8 +3,8 @@ diagnose a single model: ``baseline``, ``augmentation``).
 
 Over-fitting follows :func:`coursebook.course.overfitting_diagnosis` (validation loss rising
 after its lowest epoch, beyond the spread over runs and in every run); under-fitting at the budget
-means validation loss was still at its lowest in the last epoch of every run: the model was still
-improving when training stopped.
+means validation loss was lowest in the last tenth of the epochs of every run (the last epoch for
+runs under 10 epochs): the model was still improving when training stopped.
 """
 
 from __future__ import annotations
@@ -37,15 +37,21 @@ def diagnose(results: Any, entry: Mapping[str, Any]) -> Fit:
     diagnosis = overfitting_diagnosis(m.history_frame(results, [name]), variant=name)
     lowest = tuple(m.lowest_val_loss_epoch(run) for run in entry["runs"])
     epochs = tuple(len(run["history"]["val_loss"]) for run in entry["runs"])
-    still = all(low == last for low, last in zip(lowest, epochs))
+    still = all(low > last - _final_stretch(last) for low, last in zip(lowest, epochs))
     verdict = ("over-fits" if diagnosis.overfits else "cannot tell" if diagnosis.n_epochs < 2
-               else "may over-fit" if diagnosis.overfits is None
-               else "under-fits at this budget" if still else "neither")
+               else "under-fits at this budget" if still
+               else "may over-fit" if diagnosis.overfits is None else "neither")
     frame = m.history_frame(results, [name])
     train = history.mean_table(frame, name)["loss"].dropna()
     train_falls = round(float(train.iloc[-1]), 4) < round(float(train.loc[diagnosis.best_epoch]), 4)
     text = _text(name, diagnosis, verdict, lowest, epochs, train_falls)
     return Fit(name, diagnosis, still, lowest, epochs, verdict, text)
+
+
+def _final_stretch(epochs: int) -> int:
+    """How many final epochs count as 'the end' (a tenth of the run, at least the last one): a lowest
+    validation loss there means the model was still improving when training stopped."""
+    return max(1, epochs // 10)
 
 
 def _text(name: str, diagnosis: OverfittingDiagnosis, verdict: str, lowest: tuple[int, ...],
@@ -61,8 +67,10 @@ def _text(name: str, diagnosis: OverfittingDiagnosis, verdict: str, lowest: tupl
     if verdict == "may over-fit":
         return f"{shown} shows the pattern of over-fitting, unconfirmed. {diagnosis.sentence}"
     if verdict == "under-fits at this budget":
-        return (f"{shown} under-fits at this budget: its validation loss was lowest in the last epoch of "
+        stretch = _final_stretch(min(epochs))
+        where = "in the last epoch" if stretch == 1 else f"within the last {stretch} epochs"
+        return (f"{shown} under-fits at this budget: its validation loss was lowest {where} of "
                 f"{'the run' if len(epochs) == 1 else 'every run'} ({diagnosis.best_val_loss:.4f} at epoch "
-                f"{diagnosis.best_epoch}{'' if len(epochs) == 1 else ', mean curve'}), so it was still improving when "
-                "training stopped and more epochs would help.")
+                f"{diagnosis.best_epoch} of {max(epochs)}{'' if len(epochs) == 1 else ', mean curve'}), so it was still "
+                "improving when training stopped and more epochs would help.")
     return f"{shown} shows neither clear over-fitting nor under-fitting. {diagnosis.sentence}{per_run}"

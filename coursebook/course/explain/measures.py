@@ -114,7 +114,8 @@ def limits(results: Any) -> str:
     data = as_mapping(results)
     runs = runs_count(results)
     parts = [("One run per arm: a difference cannot be told apart from run-to-run noise."
-              if runs == 1 else f"{runs} runs (seeds) per arm; differences are judged against their spread.")]
+              if runs == 1 else f"{runs} runs (seeds) per arm, where the assignment's reference ran each model once; "
+              "differences are judged against their spread.")]
     profile = data.get("profile")
     if profile in PROFILE_WORDS:
         parts.append(f"The run used {PROFILE_WORDS[profile]}, so the curves are shorter than the assignment's "
@@ -188,3 +189,19 @@ def confusion_accuracy(run: Mapping[str, Any], part: str) -> float | None:
         return None
     total = sum(sum(row) for row in matrix)
     return sum(matrix[i][i] for i in range(len(matrix))) / total if total else None
+
+
+def near_chance(results: Any, entries: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """A sentence when every given arm (default: all) ends with a mean training accuracy below twice
+    chance (1 / number of classes): such curves are too short to show any mechanism. '' otherwise."""
+    data = as_mapping(results)
+    entries = list(entries or data["arms"])
+    classes = len((data.get("dataset") or {}).get("class_names") or []) or 10
+    chance = 1 / classes
+    means = [mean_sd(per_run(entry, "accuracy"))[0] for entry in entries]
+    if any(round(value, 4) >= 2 * chance for value in means):
+        return ""
+    shown_means = ", ".join(f"{md_name(e['name'])} {v:.4f}" for e, v in zip(entries, means))
+    return (f"Training accuracy has hardly left chance ({shown_means}, against {chance:.2f} for guessing among "
+            f"{classes} classes): these runs are too short to show the mechanism below, which is what usually "
+            "happens once a network learns, not what these curves demonstrate.")
