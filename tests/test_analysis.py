@@ -544,6 +544,8 @@ def test_learning_speed_over_runs_of_different_lengths():
     speed = learning_speed.learning_speed(frame, 0.6)
     assert speed.epochs_run == (4, 2) and speed.n_epochs == 2  # the mean curve stops where a run ended
     assert speed.epochs_per_run == (4, None) and speed.epochs_to_threshold is None
+    assert speed.sentence.startswith("short (mean of 2 runs over the 2 epochs every run reached; the runs ran 4 and 2 "
+                                     "epochs) reaches accuracy 0.3000 after epoch 1")
     assert "on the mean curve does not reach 0.6 within 2 epochs" in speed.sentence
 
 

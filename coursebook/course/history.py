@@ -57,11 +57,12 @@ def from_keras(history: Mapping[str, Sequence[float]], seconds: Sequence[float] 
 
 
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Several runs' frames as one history frame (checked for duplicate rows)."""
+    """Several runs' frames as one history frame, checked (duplicates, epochs, accuracies); a
+    non-finite value is left for the question that reads it to report."""
     frames = list(frames)
     if not frames:
         raise HistoryError("no runs to put in a history frame")
-    return check(pd.concat([frame[list(HISTORY_COLUMNS)] for frame in frames], ignore_index=True))
+    return check(pd.concat([frame[list(HISTORY_COLUMNS)] for frame in frames], ignore_index=True), finite=False)
 
 
 # --- checking ------------------------------------------------------------------------------

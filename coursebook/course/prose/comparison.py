@@ -101,10 +101,9 @@ def compare_at_epochs(frame: pd.DataFrame, metric: str, words: str, variant: str
     in length or an evaluated epoch was given."""
     a = history.values_at(frame, metric, variant, epochs)
     b = history.values_at(frame, metric, reference, epochs)
-    read = history.at_epoch(frame, epochs)
     if epochs is not None:
         words = f"{words} at the evaluated epoch"
-    elif read[read["variant"].isin([variant, reference])]["epoch"].nunique() > 1:
+    elif history.run_lengths(frame[frame["variant"].isin([variant, reference])]).nunique() > 1:
         words = f"{words} at each run's last epoch"
     return compare(words, variant, a, reference, b, higher_is_better=higher_is_better, digits=digits)
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from coursebook.course import history
 from coursebook.course.prose.comparison import compare
-from coursebook.course.prose.numbers import epochs, fmt, md, mean, shown
+from coursebook.course.prose.numbers import epochs, fmt, md, mean, runs_note, shown
 
 TIME_METRIC = f"time per epoch in seconds ({history.EPOCH_TIME})"
 
@@ -78,7 +78,7 @@ def reached_at(curve: pd.Series, threshold: float, digits: int) -> int | None:
 
 def _with_sentence(speed: LearningSpeed) -> LearningSpeed:
     runs = len(speed.first_epoch)
-    name = md(speed.variant) + ("" if runs == 1 else f" (mean of {runs} runs)")
+    name = md(speed.variant) + runs_note(speed.epochs_run)
     after = f"{name} reaches {speed.metric} {fmt(mean(np.array(speed.first_epoch)), speed.digits)} after epoch 1"
     curve = "" if runs == 1 else " on the mean curve"
     reach = (f"and {speed.threshold:g} at epoch {speed.epochs_to_threshold}{curve}"

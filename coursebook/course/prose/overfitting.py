@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from coursebook.course import history
-from coursebook.course.prose.numbers import epochs, fmt, join, md, shown
+from coursebook.course.prose.numbers import epochs, fmt, md, runs_note, shown
 
 CHECKED_METRICS = ("val_loss", "loss", "accuracy", "val_accuracy")
 
@@ -93,17 +93,8 @@ def overfitting_diagnosis(
 
 
 def _runs_note(rows: pd.DataFrame, seed: int | None) -> str:
-    """' (seed 1)', ' (mean of 3 runs)', or for runs of different lengths which epochs are averaged."""
-    if seed is not None:
-        return f" (seed {seed})"
-    lengths = history.run_lengths(rows)
-    if len(lengths) == 1:
-        return ""
-    if lengths.nunique() == 1:
-        return f" (mean of {len(lengths)} runs)"
-    ran = join([str(n) for n in lengths])
-    return (f" (mean of {len(lengths)} runs over the {epochs(int(lengths.min()))} every run reached; "
-            f"the runs ran {ran} epochs)")
+    """' (seed 1)' for a chosen seed, else :func:`numbers.runs_note` of the runs' lengths."""
+    return f" (seed {seed})" if seed is not None else runs_note(history.run_lengths(rows).tolist())
 
 
 def _rise_per_run(rows: pd.DataFrame, best_epoch: int, last_epoch: int, digits: int
