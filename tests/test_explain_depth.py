@@ -119,3 +119,9 @@ def test_underfitting_within_noise_is_tentative():
     text = depth.answer(results(PART1_RUNS, close))
     assert "points to under-fitting rather than memorisation, though not firmly" in text
     assert "does not even fit" not in text
+
+
+def test_near_chance_asks_for_the_run_the_profile_lacks():
+    chance_runs = [run(s, (0.1, 0.1, 0.11), (0.1, 0.1, 0.10 + 0.01 * s), (2.30, 2.30, 2.30)) for s in range(2)]
+    assert "a longer run (the full profile) would be needed" in depth.answer(results(chance_runs, chance_runs, profile="quick"))
+    assert "more epochs or more training images would be needed" in depth.answer(results(chance_runs, chance_runs))

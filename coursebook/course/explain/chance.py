@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 DIGITS = 4
+LONGER = {"smoke": "a longer run (the quick or full profile)", "quick": "a longer run (the full profile)"}
 
 
 def classes(data: Mapping[str, Any]) -> int:
@@ -22,6 +23,7 @@ def barely_learned(data: Mapping[str, Any], means: Sequence[float], what: str) -
     if max(shown) >= 2 / n:
         return ""
     listed = ", ".join(f"{m:.{DIGITS}f}" for m in shown[:-1]) + (" and " if len(shown) > 1 else "") + f"{shown[-1]:.{DIGITS}f}"
+    longer = LONGER.get(data.get("profile"), "more epochs or more training images")
     return (f"{what}: mean validation accuracies of {listed} are below twice chance "
-            f"({2 / n:.2f} for {n} classes). Curves that have hardly left chance cannot say why; a longer run "
-            "(the quick or full profile) is needed for that.")
+            f"({2 / n:.2f} for {n} classes). Curves that have hardly left chance cannot say why; {longer} "
+            "would be needed for that.")
