@@ -125,3 +125,12 @@ def test_near_chance_asks_for_the_run_the_profile_lacks():
     chance_runs = [run(s, (0.1, 0.1, 0.11), (0.1, 0.1, 0.10 + 0.01 * s), (2.30, 2.30, 2.30)) for s in range(2)]
     assert "a longer run (the full profile) would be needed" in depth.answer(results(chance_runs, chance_runs, profile="quick"))
     assert "more epochs or more training images would be needed" in depth.answer(results(chance_runs, chance_runs))
+
+
+def test_ahead_in_a_single_run_with_a_larger_gap_cuts_both_ways():
+    ahead = [run(0, (0.5, 0.7, 0.9), (0.5, 0.7, 0.75), (1.0, 0.7, 0.9))]
+    text = depth.answer(results(PART1_RUNS[:1], ahead))
+    mechanism = text.split("**Mechanism.**")[1]
+    assert "is ahead on validation accuracy here, but not beyond run-to-run noise" in mechanism
+    assert "already shows a larger train-validation gap and a larger rise of validation loss" in mechanism
+    assert "(over-fitting)" not in mechanism and "More runs would tell" in mechanism

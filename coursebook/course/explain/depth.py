@@ -186,6 +186,8 @@ def _mechanism(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
         return (f"On these images the extra convolutions found features that {ev.reference} could not, and the "
                 "added capacity was not spent on memorising the training images. The assignment's reference "
                 "found the opposite on CIFAR-10; a result on one dataset and budget does not transfer by itself.")
+    if _higher(ev.validation):
+        return _ahead_unclear(ev, ref, deep)
     reasons = []
     if _lower(ev.training):
         reasons.append(_underfitting(ev, ref, deep))
@@ -196,6 +198,24 @@ def _mechanism(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
                        "rise are not larger, so these curves show neither over-fitting nor under-fitting: "
                        "the extra depth added nothing these images rewarded within the epochs given.")
     return " ".join(reasons)
+
+
+def _ahead_unclear(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
+    """The deeper model is ahead, but not beyond run-to-run noise: no mechanism of failure applies."""
+    text = (f"{ev.deeper} is ahead on validation accuracy here, but not beyond run-to-run noise, so there is no "
+            "failure to explain yet.")
+    if _higher(ev.training):
+        text += f" It also fits its training images better{_noise_words(ev.training)}"
+        signs = [words for c, words in ((ev.gap, "a larger train-validation gap"),
+                                        (ev.rise, "a larger rise of validation loss after its lowest epoch"))
+                 if _higher(c)]
+        if signs:
+            text += (f", and already shows {' and '.join(signs)}: its extra capacity ({deep.parameters:,} parameters "
+                     f"against {ref.parameters:,}) serves fitting and memorising alike, and more epochs would likely "
+                     "widen the gap.")
+        else:
+            text += "."
+    return text + " More runs would tell whether the gain survives."
 
 
 def _underfitting(ev: DepthEvidence, ref: Architecture, deep: Architecture) -> str:
