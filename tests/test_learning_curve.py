@@ -144,3 +144,14 @@ def test_sizes_text_and_the_settings_table_on_its_side():
 def test_two_sizes_make_one_step():
     two = {500: RISING[500], 4000: RISING[4000]}
     assert "Validation accuracy rose in the one step, beyond run-to-run noise." in data_size.answer(results(two))
+
+
+def test_single_runs_judge_flattening_from_the_steps_and_count_gradient_steps():
+    single = {size: runs[:1] for size, runs in RISING.items()}
+    data = results(single)
+    for arm in data["arms"]:
+        arm["settings"]["batch_size"] = 32
+    text = data_size.answer(data)
+    assert "The last step gains at least as much as the one before (0.1000 against 0.1000, single runs)" in text
+    # 3 epochs each: 500 images are 16 steps per epoch, 4,000 images 125
+    assert "Gradient steps taken per run (500 images: 48; 1,000 images: 96; 2,000 images: 189; 4,000 images: 375)" in text

@@ -88,6 +88,8 @@ def _steps(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
     if last.direction == "higher" and last.exceeds_noise:
         tail = ("The last step still gains beyond run-to-run noise: the curve has not flattened, so more images "
                 "would most likely raise the accuracy further.")
+    elif last.direction == "higher" and last.exceeds_noise is None:
+        tail = _single_run_tail(comparisons)
     elif last.direction == "higher":
         tail = ("The last step gains, but not beyond run-to-run noise: the curve may be flattening, "
                 "or the runs are too few to see the gain.")
@@ -95,6 +97,18 @@ def _steps(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
         tail = ("The last step gains nothing: at these sizes the curve has flattened, and more images of the same "
                 "kind would help little without a larger model or more epochs.")
     return f"{_per_doubling(sized)} {summary} {tail}\n\n{bullets}"
+
+
+def _single_run_tail(comparisons: list) -> str:
+    """With one run per size: the last step's gain against the step before (shown values)."""
+    last = comparisons[-1]
+    if len(comparisons) < 2:
+        return "The last step gains, in a single run per size: whether the curve flattens cannot be told."
+    before = comparisons[-2]
+    gains = f"{last.difference:.{DIGITS}f} against {before.difference:.{DIGITS}f}, single runs"
+    if last.difference >= before.difference:
+        return f"The last step gains at least as much as the one before ({gains}): no sign of flattening yet."
+    return f"The last step gains less than the one before ({gains}): a first sign of flattening, from single runs."
 
 
 def _per_doubling(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
@@ -146,4 +160,10 @@ def _mechanism(sized: list[tuple[int, Mapping[str, Any]]]) -> str:
         text += (f" Early stopping counts epochs, and an epoch of {small:,} images is {steps[0]:,} gradient steps "
                  f"against {steps[1]:,} for {large:,} images, so the small sets also get fewer updates before "
                  "the same patience runs out.")
+    if batch:
+        taken = [(size, [len(run["history"]["loss"]) * math.ceil(size / batch) for run in arm["runs"]])
+                 for size, arm in sized]
+        listed = "; ".join(f"{size:,} images: {', '.join(f'{n:,}' for n in steps)}" for size, steps in taken)
+        text += (f" Gradient steps taken per run ({listed}): part of what the curve shows is the number of updates, "
+                 "not only the number of images; the small sets would need more epochs to be compared at equal steps.")
     return text
