@@ -29,6 +29,7 @@ def test_faster_first_epochs_then_higher_loss_with_the_recipe_named():
     bn = [run(s, (1.2 + s / 100, 0.9, 0.7, 0.5)) for s in range(3)]
     text = explain.answer("batch-norm", results(ref, bn, E_SETTINGS, H_SETTINGS))
     assert "H (1.2100 ± 0.0100) has a lower mean training loss after epoch 1 than E (1.5100 ± 0.0100)" in text
+    assert "H (0.5000 ± 0.0000) has a higher mean training loss at the last epoch than E (0.3000 ± 0.0000)" in text
     assert "is the lower one in 2 of the 4 epochs (epochs 1–2)" in text
     assert "falls faster in the first epochs, which is what the first epoch shows here" in text
     assert "learning rate 10 times larger (0.01 against 0.001)" in text
@@ -57,8 +58,9 @@ def test_unsettled_moving_averages_are_named_when_validation_loss_explodes():
     res = results(ref, bn, E_SETTINGS, {**H_SETTINGS, "train_size": None})
     res["dataset"]["sizes"] = {"train": 500}
     text = explain.answer("batch-norm", res)
-    # 500 images in batches of 64: 8 steps per epoch, evaluated at epoch 2: 16 steps
-    assert "had 16 steps behind them (8 per epoch)" in text
+    # 500 images in batches of 64: 8 steps per epoch; validation above twice training in epochs 1-2
+    assert "In epochs 1–2 the mean validation loss of H is more than twice its training loss (up to 40.5000)" in text
+    assert "an epoch here is only 8 steps (16 by epoch 2)" in text
     assert "without diverging" not in text  # validation loss fell (40 -> 30) but stays far above training loss
 
 

@@ -23,8 +23,7 @@ def answer(results: Any) -> str:
     bn = m.arm_with_layer(results, "batchnorm", "batch-norm")
     r, b = ref["name"], bn["name"]
     first = comparison.compare("training loss after epoch 1", b, _at(bn, 1), r, _at(ref, 1))
-    last = comparison.compare("training loss at the evaluated epoch", b, m.per_run(bn, "loss"), r,
-                            m.per_run(ref, "loss"))
+    last = comparison.compare("training loss at the last epoch", b, _at_last(bn), r, _at_last(ref))
     val = comparison.compare("validation loss at the evaluated epoch", b, m.per_run(bn, "val_loss"), r,
                            m.per_run(ref, "val_loss"), higher_is_better=False)
     confounds = m.setting_differences(ref, bn)
@@ -45,6 +44,10 @@ def answer(results: Any) -> str:
 
 def _prefixed(caution: str, text: str) -> str:
     return f"{caution} {text}" if caution else text
+
+
+def _at_last(entry: Mapping[str, Any]) -> list[float]:
+    return [float(run["history"]["loss"][-1]) for run in entry["runs"]]
 
 
 def _at(entry: Mapping[str, Any], epoch: int) -> list[float]:
@@ -90,19 +93,21 @@ MOMENTUM = 0.99  # Keras' BatchNormalization default: moving averages settle ove
 
 
 def moving_average_note(bn: Mapping[str, Any], images: int | None) -> str:
-    """When the BN arm's validation loss is far above its training loss (over twice), the likely
-    reason: inference uses moving averages that too few steps have shaped."""
-    val, train = m.mean_sd(m.per_run(bn, "val_loss"))[0], m.mean_sd(m.per_run(bn, "loss"))[0]
-    if not images or val <= 2 * train:
+    """When the BN arm's mean validation loss is more than twice its training loss in some epochs, the
+    likely reason: inference uses moving averages of the batch statistics that too few steps have shaped."""
+    val, train = mean_curve(bn, "val_loss"), mean_curve(bn, "loss")
+    far = [i + 1 for i in range(min(len(val), len(train))) if val[i] > 2 * train[i]]
+    if not images or not far:
         return ""
     settings = bn.get("settings") or {}
     batch = int(settings.get("batch_size") or 32)
     per_epoch = -(-int(settings.get("train_size") or images) // batch)
-    steps = per_epoch * max(m.evaluated_epoch(run) for run in bn["runs"])
-    return (f" The validation loss of {m.md_name(bn['name'])} ({val:.4f}) is more than twice its training loss "
-            f"({train:.4f}): at inference the normalization layers use moving averages of the batch statistics, "
-            f"which settle over a few hundred steps (momentum {MOMENTUM}), and its evaluated weights had {steps:,} "
-            f"steps behind them ({per_epoch:,} per epoch), so part of the gap is averages that have not settled.")
+    where = f"epoch {far[0]}" if len(far) == 1 else f"epochs {_ranges(far)}"
+    return (f" In {where} the mean validation loss of {m.md_name(bn['name'])} is more than twice its training loss "
+            f"(up to {max(val[i - 1] for i in far):.4f}): at inference the normalization layers use moving averages "
+            f"of the batch statistics, which settle over a few hundred steps (momentum {MOMENTUM}), and an epoch "
+            f"here is only {per_epoch:,} steps ({far[-1] * per_epoch:,} by epoch {far[-1]}), so those validation "
+            "losses partly measure averages that had not settled yet.")
 
 
 def mechanism(first: comparison.Comparison, last: comparison.Comparison, confounds: Mapping[str, tuple],
