@@ -20,8 +20,7 @@ from coursebook.book import cache, paths
 from coursebook.book.params import CHAPTER_PREFIX, load_yaml
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
-COLUMNS = ("chapter (runs per arm; data, profile)", "arm", "parameters", "evaluated epoch", "validation accuracy",
-           "test accuracy", "training time per run")
+COLUMNS = ("chapter", "arm", "parameters", "epoch", "validation accuracy", "test accuracy", "time per run")
 NBSP = "\u00a0"  # keeps 'mean ± sd' on one line
 SMALL_PROFILES = ("smoke", "quick")
 NO_RESULTS = "No chapter has results yet: `make book` computes them."
@@ -70,9 +69,10 @@ def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
 
 def _introduction(flags: list[Any]) -> str:
     marked = sum(1 for flag in flags if flag)
-    text = ("Every chapter that trains, one row per arm, read from its results file. Accuracies are those of "
-            "the evaluated weights (the epoch shown: the last one, or the restored best one) as mean ± sd over "
-            "the runs; the test set played no part in training or model choice.")
+    text = ("Every chapter that trains, one row per arm, read from its results file; beside each chapter, its runs "
+            "per arm, data and profile. Accuracies are those of the evaluated weights (*epoch*: the last one, or the "
+            "restored best one, per run) as mean ± sd over the runs; the test set played no part in training or "
+            "model choice; *time per run* is the training time of one run.")
     if marked:
         text += (f" **{marked} of {len(flags)} chapters were computed with a reduced profile or on the synthetic "
                  "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
