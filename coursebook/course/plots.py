@@ -179,6 +179,31 @@ def learning_curve(
     return fig
 
 
+def learning_curves(frame: pd.DataFrame, *, value: str = "accuracy", logx: bool = True) -> Figure:
+    """Several learning curves on one axis, from a tidy frame with columns ``size``, ``part`` (one
+    curve each, e.g. validation and test) and ``value``: the mean over runs with ± sd error bars
+    (with more than one run per size) and one dot per run."""
+    missing = {"size", "part", value} - set(frame.columns)
+    if missing:
+        raise ValueError(f"learning_curves: frame lacks columns {sorted(missing)}")
+    parts = list(pd.unique(frame["part"]))
+    colours = variant_colours(parts)
+    fig, (ax,) = _new_figure(1, 1, (5.5, 3.6))
+    for part in parts:
+        rows = frame[frame["part"] == part]
+        summary = rows.groupby("size")[value].agg(["mean", "std", "count"])
+        errors = summary["std"].where(summary["count"] > 1)
+        ax.errorbar(summary.index, summary["mean"], yerr=errors.fillna(0).to_numpy(), marker="o", capsize=3,
+                    color=colours[part], label=f"{part} (mean ± sd)" if summary["count"].max() > 1 else part)
+        ax.scatter(rows["size"], rows[value], s=12, color=colours[part], alpha=0.5, zorder=3)
+    sizes = sorted(pd.unique(frame["size"]))
+    ax.set(xlabel="training images", ylabel=value.replace("_", " "), xscale="log" if logx else "linear")
+    ax.set_xticks(sizes, labels=[f"{size:,.0f}" for size in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
 def _learning_table(sizes, accuracies) -> pd.DataFrame:
     if isinstance(sizes, pd.DataFrame):
         missing = {"size", "value"} - set(sizes.columns)
