@@ -30,10 +30,10 @@ def hand_history() -> pd.DataFrame:
 
 
 def test_history_columns_are_defined_once_and_shared():
-    from coursebook.course import analysis, training
+    from coursebook.course import training
 
     assert HISTORY_COLUMNS == ("variant", "seed", "epoch", "metric", "value")
-    assert training.HISTORY_COLUMNS is HISTORY_COLUMNS and analysis.HISTORY_COLUMNS is HISTORY_COLUMNS
+    assert training.HISTORY_COLUMNS is HISTORY_COLUMNS
 
 
 def test_from_keras_and_concat_give_the_tidy_frame():

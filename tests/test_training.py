@@ -273,11 +273,6 @@ def test_runs_frame_lists_every_run(repeated):
     assert runs["epochs_run"].tolist() == [2, 2, 2, 2] and runs["stopped_epoch"].isna().all()
 
 
-def test_frame_queries_are_the_history_modules():
-    assert training.final_metrics is history.last_epoch and training.wide_history is history.wide
-    assert training.best_epoch_metrics is history.best_epoch and training.seed_summary is history.seed_summary
-
-
 # --------------------------------------------------------------------------- other backends
 
 BACKEND_SCRIPT = textwrap.dedent("""

@@ -412,9 +412,3 @@ def runs_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
     ]
     return pd.DataFrame(rows).astype({"stopped_epoch": "Int64"})
 
-
-# The frame queries live in coursebook.course.history; these names stay for existing callers.
-wide_history = history_frames.wide
-final_metrics = history_frames.last_epoch
-best_epoch_metrics = history_frames.best_epoch
-seed_summary = history_frames.seed_summary
