@@ -221,6 +221,28 @@ def test_kernel_that_dies_fails_its_chapter_naming_the_cell_and_the_others_run(s
     assert "Traceback" not in result.stdout + result.stderr and kernels(sleepy) == []
 
 
+def test_ctrl_c_while_a_run_is_committed_takes_effect_once_its_files_are_all_in_place(sleepy, monkeypatch):
+    previous_result("alpha")
+    plan = runner.plan_chapter("alpha", "quick", None)
+    result = runner.Result(runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": [], "run": "new"}',
+                           results='{"schema_version": 1, "run": "new"}')
+    replace, renamed = os.replace, []
+
+    def ctrl_c_after_the_first_rename(source, target):
+        replace(source, target)
+        renamed.append(Path(target).name)
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", ctrl_c_after_the_first_rename)
+    with interrupts.handled(), pytest.raises(interrupts.Interrupted):
+        runner.commit(plan, result)
+    assert renamed == ["alpha.results.json", "alpha.ipynb", "alpha.run.json"]  # the record last
+    assert cache.output_path("alpha").read_text() == result.notebook
+    assert cache.results_path("alpha").read_text() == result.results
+    assert runner.plan_chapter("alpha", "quick", None).changed == []  # record, notebook and results agree
+
+
 # --------------------------------------------------------------------------- one build at a time
 
 
