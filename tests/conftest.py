@@ -109,9 +109,11 @@ def project_env(project: Path) -> dict[str, str]:
 
 
 def smoke_build(project: Path, *args: str) -> str:
-    """``python -m coursebook build`` (smoke profile, synthetic data) in a copy; its output.
+    """``python -m coursebook build`` (smoke profile, synthetic data, two chapters at a time: CI has two
+    cores) in a copy; its output.
     Fails the calling test on a non-zero exit."""
-    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic", *args],
+    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
+                             "--jobs", "2", *args],
                             cwd=project, env=project_env(project), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout

@@ -135,9 +135,12 @@ def glued_texts(notebook: Path) -> list[str]:
 
 
 def figure_names(notebook: Path) -> list[str]:
-    """The names of the figures a chapter shows (its ``{glue:figure}`` directives)."""
+    """The names of the figures a chapter shows: its ``{glue:figure}`` directives, in Markdown cells
+    or in the Markdown a code cell displays (``run.figure``)."""
     nb = nbformat.read(notebook, as_version=4)
-    return [m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\{glue:figure\}\s+(\S+)", c.source)]
+    texts = [c.source if c.cell_type == "markdown" else output.get("data", {}).get("text/markdown", "")
+             for c in nb.cells for output in ([c] if c.cell_type == "markdown" else c.get("outputs", []))]
+    return [m for text in texts for m in re.findall(r"\{glue:figure\}\s+(\S+)", text)]
 
 
 def test_every_page_loads_cleanly_in_chromium(site, browser, smoke_book):

@@ -119,7 +119,7 @@ def wait_for_running(proc: subprocess.Popen, root: Path, chapters: int) -> list[
 
     def ready() -> bool:
         assert proc.poll() is None, proc.communicate()
-        running = list(chapters_dir.glob(".*.running.ipynb"))
+        running = list(chapters_dir.glob(".*.running.*/*.ipynb"))  # in each run's private directory
         started = [p for p in running if "label: x" in p.read_text(errors="replace")]
         return len(started) == chapters and len([k for k in descendants(proc.pid) if interrupts.is_kernel(k)]) == chapters
 
@@ -176,15 +176,16 @@ def test_killed_runner_leaves_temporaries_the_next_build_removes(sleepy):
     running = wait_for_running(proc, sleepy, 1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    left = list((sleepy / "book" / "chapters").glob(".alpha.*.running.ipynb"))
-    assert [p.name for p in left] == [f".alpha.{proc.pid}.running.ipynb"]
+    left = list((sleepy / "book" / "chapters").glob(".alpha.*.running.*"))
+    assert len(left) == 1 and left[0].is_dir() and left[0].name.startswith(f".alpha.{proc.pid}.running."), left
+    assert (left[0] / "alpha.ipynb").exists()  # the run's notebook in progress
     assert_gone(running)  # the kernel sees its parent gone and exits by itself
     assert kernels(sleepy) == []
     assert {path: path.read_bytes() for path in before} == before
 
     again = run_build("--chapter", "alpha", "--set", "nap=0")
     assert again.returncode == 0, again.stderr
-    assert f"removed 1 temporary file(s) left by an interrupted run: book/chapters/{left[0].name}" in again.stdout
+    assert f"removed 1 temporary item(s) left by an interrupted run: book/chapters/{left[0].name}/\n" in again.stdout
     assert f"took over the build lock of pid {proc.pid}, which is no longer running" in again.stdout
     assert not left[0].exists() and cache.read_record("alpha")["parameters"]["nap"] == 0
     assert kernels(sleepy) == []
@@ -218,6 +219,28 @@ def test_kernel_that_dies_fails_its_chapter_naming_the_cell_and_the_others_run(s
     assert re.search(r"executed\s+\S+ s\s+beta", result.stdout)
     assert {path: path.read_bytes() for path in before} == before
     assert "Traceback" not in result.stdout + result.stderr and kernels(sleepy) == []
+
+
+def test_ctrl_c_while_a_run_is_committed_takes_effect_once_its_files_are_all_in_place(sleepy, monkeypatch):
+    previous_result("alpha")
+    plan = runner.plan_chapter("alpha", "quick", None)
+    result = runner.Result(runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": [], "run": "new"}',
+                           results='{"schema_version": 1, "run": "new"}')
+    replace, renamed = os.replace, []
+
+    def ctrl_c_after_the_first_rename(source, target):
+        replace(source, target)
+        renamed.append(Path(target).name)
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", ctrl_c_after_the_first_rename)
+    with interrupts.handled(), pytest.raises(interrupts.Interrupted):
+        runner.commit(plan, result)
+    assert renamed == ["alpha.results.json", "alpha.ipynb", "alpha.run.json"]  # the record last
+    assert cache.output_path("alpha").read_text() == result.notebook
+    assert cache.results_path("alpha").read_text() == result.results
+    assert runner.plan_chapter("alpha", "quick", None).changed == []  # record, notebook and results agree
 
 
 # --------------------------------------------------------------------------- one build at a time
@@ -285,16 +308,25 @@ def test_stale_lock_of_a_dead_process_is_taken_over(sleepy):
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
 def test_unwritable_checkout_is_one_line_and_keeps_the_previous_result(sleepy, monkeypatch, capsys, code):
     before = previous_result("alpha")
-    target = cache.record_path("alpha")
+    target = cache.record_path("alpha")  # written last: the notebook and results file are already staged
+    mkstemp = atomic.tempfile.mkstemp
 
-    def refuse(plan):
-        raise OSError(code, os.strerror(code), str(target))
+    def refuse(*args, **kwargs):
+        if kwargs.get("prefix", "").startswith(f".{target.name}."):
+            raise OSError(code, os.strerror(code))
+        return mkstemp(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "execute", refuse)
+    def succeeded(plan):  # the kernel's side ran well; the submitting side cannot write
+        return runner.Result(runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": []}',
+                             results='{"schema_version": 1}')
+
+    monkeypatch.setattr(runner, "run_safely", succeeded)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     summary = runner.execute_all([runner.plan_chapter("alpha", "quick", None)])
     assert [o.status for o in summary.outcomes] == ["failed"]
     assert summary.outcomes[0].error == f"cannot write {target}: {os.strerror(code)} (the previous result is kept)"
     assert {path: path.read_bytes() for path in before} == before
+    assert sorted(target.parent.iterdir()) == sorted(before), "temporary files left"
 
     def no_lock(*args):
         raise OSError(code, os.strerror(code))

@@ -50,7 +50,7 @@ def test_pdf_of_one_part(smoke_book):
     written = project / "_build" / "pdf" / f"{part.name}.pdf"
     reader = PdfReader(written)
     text = squeezed("\n".join(page.extract_text() for page in reader.pages))
-    assert 4 <= len(reader.pages) <= 40
+    assert 4 <= len(reader.pages) <= 4 + 12 * len(part.chapters)  # title, contents, introduction, then its chapters
     assert squeezed(part.caption) in text  # the part's title page, not the whole book's
     other_parts = [p for p in pdf.parts(project / "_toc.yml") if p.name != part.name]
     for chapter in part.chapters:

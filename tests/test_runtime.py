@@ -75,7 +75,7 @@ def test_table_renders_html_and_escaped_latex_with_separators():
     shown = runtime.table(frame, formats={"rel_error": "{:.1e}"})
     html, latex = shown._repr_html_(), shown._repr_latex_()
     assert "295,168" in html and "2.4e-08" in html and "0.1235" in html and "conv_1" in html
-    assert r"conv\_1" in latex and r"layer\_name" in latex and "295,168" in latex and r"\begin{tabular}" in latex
+    assert r"conv\_1" in latex and "layer name" in latex and "295,168" in latex and r"\begin{tabular}" in latex
 
 
 def test_a_dataset_other_than_the_planned_one_fails_the_chapter(monkeypatch, shown):

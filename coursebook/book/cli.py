@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 from coursebook.book import interrupts, lock, params, runner
 
@@ -57,21 +58,45 @@ def _main(args: argparse.Namespace, start: float) -> int:
         for plan in plans:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
         return 0
+    return under_lock(lambda: _build(args, start), wait=not args.no_wait)
+
+
+def under_lock(work: Callable[[], int], wait: bool = True, prefix: str = "error: ") -> int:
+    """``work()``'s exit status, run holding the checkout's build lock with Ctrl-C and SIGTERM
+    handled: another build holding the lock is waited for (or refused, 75), a read-only checkout
+    is one line (1), an interruption stops the kernels and says what was kept (128 + signal)."""
     try:
-        with interrupts.handled(), lock.build_lock(wait=not args.no_wait):
-            return _build(args, start)
+        with interrupts.handled(), lock.build_lock(wait=wait):
+            return work()
     except lock.Busy as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{prefix}{err}", file=sys.stderr)
         return err.exit_status
+    except KeyboardInterrupt as err:
+        return interrupts.report(interrupts.as_interrupted(err))
+
+
+def execute_chapters(plan: Callable[[], list[runner.Plan]], profile: str, jobs: int = 1,
+                     scheduler: str | None = None) -> runner.Summary:
+    """Under the build lock: remove what a killed run left, plan (again: a build we waited for may
+    have changed the records) and execute what is out of date; on an interruption every private
+    run directory and temporary file is removed (they are all ours) before it goes on up."""
+    interrupts.report_leftovers(interrupts.remove_leftovers())
+    plans = plan()
+    interrupts.watch(plans)
+    print(f"coursebook: profile {profile}, {len(plans)} chapter(s)")
+    try:
+        return runner.execute_all(plans, jobs=jobs, scheduler=scheduler or None)
+    except KeyboardInterrupt:
+        interrupts.stop_kernels()
+        interrupts.remove_leftovers()
+        raise
 
 
 def _plan(args: argparse.Namespace) -> list[runner.Plan]:
     overrides = params.parse_overrides(args.set or [])
     if args.set and not args.chapter:
         raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
-    if args.profile not in params.PROFILES:
-        raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {args.profile!r} is not "
-                                    f"allowed: unknown profile (expected one of {{{', '.join(params.PROFILES)}}})")
+    check_profile(args.profile)
     if args.chapter:
         try:
             params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
@@ -83,17 +108,14 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
                             force=bool(args.chapter), timeout=args.timeout)
 
 
+def check_profile(profile: str) -> None:
+    if profile not in params.PROFILES:
+        raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
+                                    f"allowed: unknown profile (expected one of {{{', '.join(params.PROFILES)}}})")
+
+
 def _build(args: argparse.Namespace, start: float) -> int:
-    interrupts.report_leftovers(interrupts.remove_leftovers())
-    plans = _plan(args)  # again, under the lock: a build we waited for may have changed the records
-    interrupts.watch(plans)
-    print(f"coursebook: profile {args.profile}, {len(plans)} chapter(s)")
-    try:
-        summary = runner.execute_all(plans, jobs=args.jobs, scheduler=args.scheduler or None)
-    except KeyboardInterrupt:  # still under the lock: every temporary file is ours to remove
-        interrupts.stop_kernels()
-        interrupts.remove_leftovers()
-        raise
+    summary = execute_chapters(lambda: _plan(args), args.profile, args.jobs, args.scheduler)
     html_start = time.perf_counter()
     html_status = runner.build_html(args.builder) if not args.no_html else 0
     html_seconds = None if args.no_html else time.perf_counter() - html_start
@@ -122,26 +144,31 @@ def _data(text: str) -> str:
     return text
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage block
         raise CommandLineError(message.removeprefix("argument ").split(": ", 1)[-1]
                                if "key '" in message else message)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m coursebook", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m coursebook", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["build", "validate"])
-    parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
+    add_run_options(parser)
     parser.add_argument("--chapter", help="one chapter id from _toc.yml (re-executed even if up to date)")
     parser.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="parameter overrides for --chapter")
+    parser.add_argument("--builder", default="html", choices=["html", "pdflatex"])
+    parser.add_argument("--no-html", action="store_true", help="execute chapters only")
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that executes chapters (the Makefile's RUNNER_ARGS)."""
+    parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
     parser.add_argument("--data", type=_data, help="auto | cifar10 | synthetic, for every chapter that trains")
     parser.add_argument("--jobs", type=_jobs, default=1, help="chapters executed in parallel")
     parser.add_argument("--timeout", type=float, help="seconds any one cell may run, for this run (0: no limit)")
     parser.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port): run the chapters on that cluster")
-    parser.add_argument("--builder", default="html", choices=["html", "pdflatex"])
-    parser.add_argument("--no-html", action="store_true", help="execute chapters only")
     parser.add_argument("--no-wait", action="store_true", help="refuse at once if another build holds the lock")
-    return parser
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ it), its temporary files are removed, and the previous executed notebook, record
 stay as they were. The command line then prints one
 line and exits with 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 
-A run killed with SIGKILL cannot clean up: `remove_leftovers` deletes its temporary files at the
-start of the next build (under the build lock, so no running build owns them). Its kernel exits
-by itself: ipykernel polls its parent and stops when the parent is gone.
+A run killed with SIGKILL cannot clean up: `remove_leftovers` deletes its private run directory
+(``book/chapters/.<id>.<pid>.running.<random>/``) and temporary files at the start of the next
+build (under the build lock, so no running build owns them). Its kernel exits by itself:
+ipykernel polls its parent and stops when the parent is gone.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ TEMPORARY_PATTERNS = (".*.running.*", ".*.tmp")  # a run's notebook and results 
 
 _in_worker = False
 _executing = False
+_deferring = False
+_deferred: int | None = None  # a signal that arrived while held off (see `deferred`)
 current: str | None = None  # the chapter this process is executing
 
 
@@ -95,6 +98,10 @@ def _terminate_with_parent() -> None:
 
 
 def _on_signal(signum: int, _frame) -> None:
+    global _deferred
+    if _deferring:
+        _deferred = _deferred or signum
+        return
     for sig in SIGNALS:  # one interruption: further signals must not cut the clean-up short
         signal.signal(sig, signal.SIG_IGN)
     if _in_worker and not _executing:
@@ -103,6 +110,21 @@ def _on_signal(signum: int, _frame) -> None:
         _forward_to_workers(signum)
     stop_kernels()  # before the client's own clean-up, which would wait for the busy kernel to answer
     raise Interrupted(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM for a moment that must not be cut in two (renaming a run's
+    files into place); one that arrived meanwhile takes effect at the end."""
+    global _deferring, _deferred
+    _deferring, _deferred = True, None
+    try:
+        yield
+    finally:
+        _deferring = False
+        if _deferred is not None:
+            signum, _deferred = _deferred, None
+            _on_signal(signum, None)
 
 
 def as_interrupted(error: BaseException) -> Interrupted | None:
@@ -208,14 +230,15 @@ def stop_kernels(timeout: float = KERNEL_STOP_SECONDS) -> None:
     psutil.wait_procs(alive, timeout=timeout)
 
 
-def remove_leftovers() -> list[Path]:
-    """Delete the temporary files that a killed run left in ``book/chapters`` (call with the
-    build lock held: then no other build owns them); return what was removed."""
+def remove_leftovers() -> list[tuple[Path, bool]]:
+    """Delete the temporary files and private run directories that a killed run left in
+    ``book/chapters`` (call with the build lock held: then no other build owns them); return what
+    was removed, each path with whether it was a directory."""
     removed = []
     for pattern in TEMPORARY_PATTERNS:
         for path in sorted(paths.CHAPTERS_DIR.glob(pattern)):
+            removed.append((path, path.is_dir() and not path.is_symlink()))
             _remove(path)
-            removed.append(path)
     return removed
 
 
@@ -269,7 +292,8 @@ def report(interrupted: Interrupted) -> int:
     return interrupted.exit_status
 
 
-def report_leftovers(removed: list[Path]) -> None:
+def report_leftovers(removed: list[tuple[Path, bool]]) -> None:
+    """One line naming what ``remove_leftovers`` removed (a run's private directory ends in '/')."""
     if removed:
-        names = ", ".join(str(p.relative_to(paths.ROOT)) for p in removed)
-        print(f"coursebook: removed {len(removed)} temporary file(s) left by an interrupted run: {names}")
+        names = ", ".join(str(p.relative_to(paths.ROOT)) + ("/" if is_dir else "") for p, is_dir in removed)
+        print(f"coursebook: removed {len(removed)} temporary item(s) left by an interrupted run: {names}")

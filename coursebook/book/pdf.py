@@ -1,8 +1,10 @@
 """``make pdf``: the book, or one assignment (a part of ``_toc.yml``), as a PDF through xelatex.
 
-    python -m coursebook pdf [--part <assignment>] [--profile quick] [--data auto] [--jobs N]
+    python -m coursebook pdf [--part <assignment>] [--profile quick] [--data auto] [--jobs N] [--no-wait]
+                             [--timeout SECONDS] [--scheduler tcp://host:port]
 
-Out-of-date chapters are executed first (as ``make book`` does). The whole book is written to
+Out-of-date chapters are executed first, as ``make book`` does (the same options, the same build
+lock, the same handling of Ctrl-C and SIGTERM). The whole book is written to
 ``_build/latex/coursebook.pdf``; a part, e.g. ``--part aml``, gets its own table of contents and
 configuration under ``_build/parts/<part>/`` (its introduction page as the root, its chapters as
 chapters, its caption as the title) and is written to ``_build/pdf/<part>.pdf``: what a student
@@ -11,7 +13,6 @@ hands in. The tools are checked first; when one is missing, the exact install co
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from coursebook.book import params, paths, runner
+from coursebook.book import cli, overview, params, paths, runner
 from coursebook.book.params import CHAPTER_PREFIX
 
 DEBIAN_PACKAGES = "texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core"
@@ -100,6 +101,7 @@ def build_pdf(part: Part | None) -> Path:
         cmd += ["--toc", str(toc), "--config", str(config), "--path-output", str(out_root)]
         output = out_root / "_build" / "latex" / f"{part.name}.pdf"
     output.unlink(missing_ok=True)
+    overview.write()  # the landing page includes it (a fresh clone has none before `make book`)
     env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
     result = subprocess.run(cmd, cwd=paths.ROOT, env=env)
     if result.returncode != 0 or not output.exists():
@@ -117,22 +119,34 @@ def build_pdf(part: Part | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coursebook pdf", description=__doc__.splitlines()[0])
+    parser = cli.OneLineParser(prog="python -m coursebook pdf", description=__doc__.splitlines()[0])
     parser.add_argument("--part", help="one assignment: the name of its page in _toc.yml (e.g. aml)")
-    parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument("--data", help="auto | cifar10 | synthetic, for every chapter that trains")
-    parser.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel")
-    args = parser.parse_args(argv)
+    cli.add_run_options(parser)
+    try:
+        args = parser.parse_args(argv)
+    except cli.CommandLineError as err:
+        print(f"make pdf: command line: {err}", file=sys.stderr)
+        return 2
     try:
         missing = missing_tools()
         if missing:
             raise PdfError(f"missing {', '.join(missing)}; install: {INSTALL}")
         part = find_part(args.part) if args.part else None
-        plans = runner.plan_book(args.profile, part.chapters if part else None, None, args.data)
+        cli.check_profile(args.profile)
+
+        def plan() -> list[runner.Plan]:
+            return runner.plan_book(args.profile, part.chapters if part else None, None, args.data, timeout=args.timeout)
+
+        plan()  # bad input is said before the lock is waited for or any kernel starts
     except (PdfError, params.ParameterError) as err:
         print(f"make pdf: {err}", file=sys.stderr)
         return 2
-    summary = runner.execute_all(plans, jobs=args.jobs)
+    return cli.under_lock(lambda: _execute_and_build(args, part, plan), wait=not args.no_wait, prefix="make pdf: ")
+
+
+def _execute_and_build(args, part: Part | None, plan) -> int:
+    """Under the build lock: the out-of-date chapters, then the PDF."""
+    summary = cli.execute_chapters(plan, args.profile, args.jobs, args.scheduler)
     if summary.failed:
         runner.print_summary(summary, None)
         print("make pdf: not built: a chapter failed (see above)", file=sys.stderr)

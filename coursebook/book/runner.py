@@ -23,6 +23,7 @@ from typing import Any
 
 import nbformat
 
+from coursebook.atomic import atomic_write_texts
 from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
 from coursebook.book.provenance import git_commit
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
@@ -222,8 +223,11 @@ def lost(plan: Plan, message: str) -> Result:
 
 
 def commit(plan: Plan, result: Result) -> Outcome:
-    """Write a run's files on this side, each atomically: on success the executed notebook and its
-    record (the old failed notebook goes); on failure only the failed notebook, beside the last good output."""
+    """Write a run's files on this side. On success the results file, the executed notebook and
+    its record replace the old ones together (all are written first, then renamed into place, the
+    record last, with Ctrl-C held off meanwhile) and the old failed notebook goes; a chapter that
+    wrote no results file has none (an older one would disagree with the new page). On failure
+    only the failed notebook is written, beside the last good output."""
     chapter_id, outcome = plan.chapter_id, result.outcome
     if outcome.status != "executed" or result.notebook is None:
         if result.failed_notebook is not None:
@@ -232,12 +236,12 @@ def commit(plan: Plan, result: Result) -> Outcome:
             outcome.error += f" (notebook kept at {failed.relative_to(paths.ROOT)})"
         outcome.status = "failed"
         return outcome
-    cache.atomic_write_text(cache.output_path(chapter_id), result.notebook)
-    write_results(chapter_id, result.results)
-    cache.failed_path(chapter_id).unlink(missing_ok=True)  # an earlier failure is no longer current
-    written = cache.results_path(chapter_id)
-    write_record(plan, outcome.seconds, results=written.name if result.results else None,
-                 results_digest=cache.file_digest(written) if result.results else None)
+    results = cache.results_path(chapter_id)
+    record = record_text(plan, outcome.seconds, results=results.name if result.results else None,
+                         results_digest=cache.digest(result.results) if result.results else None)
+    with interrupts.deferred():
+        atomic_write_texts({results: result.results, cache.output_path(chapter_id): result.notebook,
+                            cache.record_path(chapter_id): record, cache.failed_path(chapter_id): None})
     return outcome
 
 
@@ -257,12 +261,17 @@ def unwritable(err: OSError) -> str:
 
 
 def write_record(plan: Plan, seconds: float, **extra: Any) -> None:
+    cache.atomic_write_text(cache.record_path(plan.chapter_id), record_text(plan, seconds, **extra))
+
+
+def record_text(plan: Plan, seconds: float, **extra: Any) -> str:
+    """The run's record (``<id>.run.json``): key, components, parameters, commit, seconds."""
     record = {
         "chapter": plan.chapter_id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
         "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(), **extra,
     }
-    cache.atomic_write_text(cache.record_path(plan.chapter_id), json.dumps(record, indent=2) + "\n")
+    return json.dumps(record, indent=2) + "\n"
 
 
 def rerender(plan: Plan) -> Outcome:
@@ -274,20 +283,13 @@ def rerender(plan: Plan) -> Outcome:
     executed = nbformat.read(cache.output_path(chapter.id), as_version=4)
     source = pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values)
     page = pagetext.rerender(executed, source, plan.resolved.values)
-    cache.atomic_write_text(cache.output_path(chapter.id), nbformat.writes(page) + "\n")
     old = cache.read_record(chapter.id) or {}
-    write_record(plan, float(old.get("seconds", 0.0)), results=old.get("results"),
-                 results_digest=old.get("results_digest"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record = record_text(plan, float(old.get("seconds", 0.0)), results=old.get("results"),
+                         results_digest=old.get("results_digest"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    with interrupts.deferred():
+        atomic_write_texts({cache.output_path(chapter.id): nbformat.writes(page) + "\n",
+                            cache.record_path(chapter.id): record})
     return Outcome(chapter.id, "re-rendered", describe_reason(plan.changed), time.perf_counter() - start)
-
-
-def write_results(chapter_id: str, results: str | None) -> None:
-    """The results file the kernel wrote becomes ``<id>.results.json``; a chapter that wrote none has
-    none (an older file would disagree with the new page)."""
-    if results is None:
-        cache.results_path(chapter_id).unlink(missing_ok=True)
-    else:
-        cache.atomic_write_text(cache.results_path(chapter_id), results)
 
 
 def progress_path(chapter_id: str) -> Path:
