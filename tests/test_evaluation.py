@@ -102,3 +102,30 @@ def test_evaluate_reports_cross_entropy_and_accuracy_per_split(softmax_of_inputs
 def test_evaluate_without_any_split_says_what_it_needs(softmax_of_inputs):
     with pytest.raises(ValueError, match="no split found"):
         evaluation.evaluate(softmax_of_inputs, SimpleNamespace(images=None))
+
+
+def test_scores_from_probabilities_equal_model_evaluate(softmax_of_inputs):
+    # 200 images of random logits, plus two certain ones: a right one (p = 1 in float32) and a
+    # wrong one whose true class has p = e^-30, far below Keras' epsilon: evaluate's loss (the
+    # TensorFlow backend reads the softmax's logits) counts its full 30 nats
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.normal(0, 3, (200, 3)), [[40.0, 0.0, 0.0], [0.0, 30.0, 0.0]]]).astype(np.float32)
+    labels = np.concatenate([rng.integers(0, 3, 200), [0, 2]])
+    y = one_hot(labels, 3)
+    expected = softmax_of_inputs.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+
+    scores = evaluation.scores_from_probabilities(y, evaluation.predict_probabilities(softmax_of_inputs, x))
+
+    assert keras.backend.backend() == "tensorflow"
+    assert scores["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-6)
+    assert scores["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+
+
+def test_scores_from_probabilities_by_hand():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.0, 1.0, 0.0], [1e-9, 0.5, 0.5]])
+    eps, tiny = keras.config.epsilon(), float(np.finfo(np.float32).tiny)
+    clipped = evaluation.scores_from_probabilities([0, 2, 0, 0], probabilities, clip=True)
+    exact = evaluation.scores_from_probabilities([0, 2, 0, 0], probabilities, clip=False)
+    assert clipped["accuracy"] == exact["accuracy"] == pytest.approx(1 / 4)
+    assert clipped["loss"] == pytest.approx((-np.log(0.7) - np.log(0.3) - 2 * np.log(eps)) / 4)
+    assert exact["loss"] == pytest.approx((-np.log(0.7) - np.log(0.3) - np.log(tiny) - np.log(1e-9)) / 4)

@@ -271,27 +271,27 @@ def _train_run(arm: dict[str, Any], splits: data.Splits, seed: int, verbose: int
 
 
 def _measure(fitted: training.TrainResult, splits: data.Splits, seed: int, batch_size: int) -> results_module.Run:
-    """Evaluate the weights a run ends with: validation and test metrics (with the training batch
-    size), the test classification report and the confusion matrices of every part."""
+    """Measure the weights a run ends with, from one prediction pass over each part (with the
+    training batch size): validation and test loss and accuracy (computed from the predicted
+    probabilities as ``model.evaluate`` computes them), the test classification report and the
+    confusion matrices of every part (the training one also feeds the baseline explanation)."""
     model, n_classes = fitted.model, len(splits.class_names)
-    scores = evaluation.evaluate(model, {"validation": (splits.x_val, splits.y_val),
-                                         "test": (splits.x_test, splits.y_test)}, batch_size=batch_size)
-    scores = scores.set_index("split")
-    confusion, predicted_test = {}, None
+    confusion, scores, predicted = {}, {}, {}
     for part, x, y in (("training", splits.x_train, splits.y_train), ("validation", splits.x_val, splits.y_val),
                        ("test", splits.x_test, splits.y_test)):
-        predicted = evaluation.predict_labels(model, x, batch_size=batch_size)
-        confusion[part] = evaluation.confusion(evaluation.to_labels(y), predicted, n_classes).tolist()
-        predicted_test = predicted
-    report = evaluation.classification_report_frame(splits.y_test, predicted_test, splits.class_names)
+        probabilities = evaluation.predict_probabilities(model, x, batch_size=batch_size)
+        predicted[part] = probabilities.argmax(axis=-1)
+        confusion[part] = evaluation.confusion(evaluation.to_labels(y), predicted[part], n_classes).tolist()
+        if part != "training":
+            scores[part] = evaluation.scores_from_probabilities(y, probabilities)
+    report = evaluation.classification_report_frame(splits.y_test, predicted["test"], splits.class_names)
     per_class = {name: {"precision": float(row["precision"]), "recall": float(row["recall"]),
                         "f1": float(row["f1"]), "support": int(row["support"])}
                  for name, row in report.loc[list(splits.class_names)].iterrows()}
     return results_module.Run(
         seed=seed, history=fitted.raw_history, stopped_epoch=fitted.epochs_run, evaluated_epoch=fitted.best_epoch,
         seconds_per_epoch=[float(s) for s in fitted.seconds_per_epoch],
-        validation={k: float(v) for k, v in scores.loc["validation"].items()},
-        test={k: float(v) for k, v in scores.loc["test"].items()},
+        validation=scores["validation"], test=scores["test"],
         classification_report=per_class, confusion=confusion)
 
 
