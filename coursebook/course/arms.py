@@ -210,14 +210,10 @@ def _augmentation(value: Any) -> list[dict[str, dict[str, Any]]]:
     layers = []
     for index, entry in enumerate(value):
         key = f"augmentation[{index}]"
-        if isinstance(entry, str):
-            layer, options = entry, {}
-        elif isinstance(entry, Mapping) and len(entry) == 1:
-            layer, options = next(iter(entry.items()))
-            options = {} if options is None else options
-        else:
+        if (parsed := models.layer_entry(entry)) is None:
             raise _Located(key, entry, f"one layer as {{layer: {{options}}}} with a layer in "
                                        f"{{{', '.join(AUGMENTATION_LAYERS)}}}")
+        layer, options = parsed
         if layer not in AUGMENTATION_LAYERS:
             raise _Located(key, layer, f"{{{', '.join(AUGMENTATION_LAYERS)}}}", unknown=True)
         layers.append({layer: _options(options, AUGMENTATION_LAYERS[layer], f"{key}.{layer}")})

@@ -18,6 +18,7 @@ Keras is imported only by :func:`build_model` and :func:`keras_parameter_counts`
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Union
@@ -199,15 +200,22 @@ def _input_shape(value: Any, path: Path) -> Shape:
     return tuple(value)
 
 
+def layer_entry(entry: Any) -> tuple[Any, Any] | None:
+    """A layer list entry, ``"name"`` or ``{name: options}``, as ``(name, options)`` (``{}`` when
+    none are given); None when it is neither form. Model specs and augmentation lists share it."""
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, Mapping) and len(entry) == 1:
+        name, options = next(iter(entry.items()))
+        return name, {} if options is None else options
+    return None
+
+
 def _parse_layer(entry: Any, path: Path, index: int) -> LayerSpec:
     where = f"{path}: layers[{index}]"
-    if isinstance(entry, str):
-        layer_type, options = entry, {}
-    elif isinstance(entry, dict) and len(entry) == 1:
-        layer_type, options = next(iter(entry.items()))
-        options = {} if options is None else options
-    else:
+    if (parsed := layer_entry(entry)) is None:
         raise ModelSpecError(f"{where}: expected a layer type or {{type: {{options}}}}, got {entry!r}")
+    layer_type, options = parsed
     if layer_type not in LAYER_OPTIONS:
         raise ModelSpecError(f"{where}: unknown layer type {layer_type!r}; known: {sorted(LAYER_OPTIONS)}")
     if not isinstance(options, dict):
