@@ -1,0 +1,34 @@
+"""The benchmark's set-ups measure what they name (their timings are only printed, never asserted)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursebook.book import params
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_pipeline  # noqa: E402
+
+
+def test_noop_build_finds_every_chapter_cached():
+    """Every chapter of _toc.yml counted, and none executed (the benchmark raises if one did)."""
+    result = bench_pipeline.noop_build(repeats=1)
+    assert result["noop_build_chapters"] == len(params.toc_chapter_ids())
+    assert result["noop_build_s"] > 0
+
+
+def test_noop_build_refuses_to_time_an_execution(monkeypatch):
+    """A fake project whose records do not match its inputs makes chapters execute: that is an
+    error, not a no-op figure."""
+    monkeypatch.setattr(bench_pipeline, "_timed", lambda cmd, env: _touch_records(env) or 1.0)
+    with pytest.raises(RuntimeError, match="cached chapters executed again"):
+        bench_pipeline.noop_build(repeats=1)
+
+
+def _touch_records(env: dict[str, str]) -> None:
+    for record in (Path(env["COURSEBOOK_ROOT"]) / "book" / "chapters").glob("*.run.json"):
+        record.write_text(record.read_text() + " ")
