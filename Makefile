@@ -1,11 +1,14 @@
 # coursebook — see README.md. Every target bootstraps .venv from requirements.txt on first use.
 SHELL := /bin/bash
+comma := ,
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := book
 
 # The interpreter that creates the virtualenv: the newest supported one on PATH (evaluated only then).
-SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3
-PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ((3, 11, 5) <= sys.version_info[:3] < (3, 14)))' 2>/dev/null && { echo $$p; break; }; done)
+# Python 3.10-3.11.4 get the older pins of requirements.txt; the GPU file has only the newest.
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3.10 python3
+OLDEST_PYTHON := $(if $(filter 1,$(GPU)),3.11.5,3.10)
+PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ($(subst .,$(comma) ,$(OLDEST_PYTHON)),) <= sys.version_info[:3] < (3, 14))' 2>/dev/null && { echo $$p; break; }; done)
 
 # GPU=1: the GPU build of the backends, in its own virtualenv (the CPU one is never touched)
 GPU ?=
@@ -52,7 +55,7 @@ help:  ## list the targets
 venv: $(STAMP)  ## create .venv (GPU=1: .venv-gpu) and install the pinned requirements (only when they changed)
 
 $(STAMP): $(REQUIREMENTS)
-	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no Python 3.11.5-3.13 found on PATH (tried $(SUPPORTED_PYTHONS)); install one, e.g. 'brew install python@3.12' (macOS), 'apt-get install python3.12-venv' (Debian/Ubuntu, WSL) or python.org, or say which: make PYTHON=/path/to/python3.12"; exit 2; }
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no Python $(OLDEST_PYTHON)-3.13 found on PATH (tried $(SUPPORTED_PYTHONS)); install one, e.g. 'brew install python@3.12' (macOS), 'apt-get install python3-venv' (Debian/Ubuntu, WSL) or python.org, or say which: make PYTHON=/path/to/python3.12"; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing $(REQUIREMENTS) into $(VENV) ..."
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip

@@ -44,7 +44,7 @@ PLATFORMS = {
     },
 }
 # Full versions: some pins need a patch release (soupsieve 4.1 wants Python >= 3.11.5).
-PYTHONS = ["3.11.11", "3.12.8", "3.13.1"]
+PYTHONS = ["3.10.12", "3.11.2", "3.11.11", "3.12.8", "3.13.1"]
 INSTALLER_TOOLS = {"pip", "setuptools", "wheel"}  # left out of the pins, as pip freeze does
 
 

@@ -26,8 +26,9 @@ def test_the_gpu_file_is_the_cpu_file_with_cuda_builds():
     cuda = gpu[len(cpu) - 2:]
     assert cuda[:2] == ["tensorflow[and-cuda]==2.21.0", "jax[cuda12]==0.10.2"]
     assert all(line.startswith(("nvidia-", "jax-cuda12-")) for line in cuda[2:])
-    versions = {line.split("==")[0]: line.split("==")[1] for line in cpu if "==" in line}
-    assert cuda[1].endswith(versions["jax"]) and cuda[0].endswith(versions["tensorflow_cpu"].split(";")[0].strip())
+    newest = [line for line in cpu if 'python_full_version < "3.11.5"' not in line]  # the GPU environment's Pythons
+    versions = {line.split("==")[0]: line.split("==")[1].split(";")[0].strip() for line in newest}
+    assert cuda[1].endswith("==" + versions["jax"]) and cuda[0].endswith("==" + versions["tensorflow_cpu"])
 
 
 def test_macos_gets_the_same_tensorflow_as_linux_and_windows():
