@@ -392,9 +392,26 @@ def test_train_size_takes_a_stratified_part_of_the_training_split():
     assert "50 of the 200" in sub.protocol
 
 
+def test_test_size_keeps_the_first_test_images_for_every_seed_and_protocol():
+    ds = indexed_dataset()
+    first_20 = list(range(1000, 1020))  # the test images' own indices, in the file's order
+    for seed in (0, 3):
+        holdout = make_splits(ds, test_size=20, seed=seed)
+        assert image_ids(holdout.x_test).tolist() == first_20
+        np.testing.assert_array_equal(holdout.y_test, ds.y_test[:20])
+        assert "the first 20 of the 50 test images are used only for the final evaluation" in holdout.protocol
+    leaky = make_splits(ds, validation="test", test_size=20)
+    assert image_ids(leaky.x_val).tolist() == first_20 and image_ids(leaky.x_test).tolist() == first_20
+    assert "the first 20 of the 50 test images serve as validation" in leaky.protocol
+    assert "the 50 test images are used only" in make_splits(ds, test_size=50).protocol
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
+        ({"test_size": 0}, "test_size=0: must be an integer from 1 to the 50 test images"),
+        ({"test_size": 51}, "test_size=51"),
+        ({"test_size": 2.5}, "test_size=2.5"),
         ({"validation_fraction": 0.0}, "validation_fraction=0.0"),
         ({"validation_fraction": 1.5}, "validation_fraction=1.5"),
         ({"validation": "train"}, "validation='train'"),

@@ -31,14 +31,14 @@ SUMMARY_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation acc
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
-                 train_size: int | None = None, scaling: str = "unit", flatten: bool = False
-                 ) -> tuple[data.Dataset, data.Splits]:
+                 train_size: int | None = None, test_size: int | None = None, scaling: str = "unit",
+                 flatten: bool = False) -> tuple[data.Dataset, data.Splits]:
     """Load the dataset, split it (seeded) and preprocess it (one-hot labels). The dataset itself
     does not depend on ``seed`` (the synthetic stand-in is always generated with its default seed,
     like CIFAR-10 it is one fixed dataset); the split and the training-subset do."""
     dataset = data.load_dataset(source)
     splits = data.make_splits(dataset, validation=validation, validation_fraction=validation_fraction,
-                              train_size=train_size, seed=seed)
+                              train_size=train_size, test_size=test_size, seed=seed)
     return dataset, data.preprocess(splits, scaling=scaling, one_hot=True, flatten=flatten)
 
 
@@ -186,6 +186,7 @@ class Experiment:
     run: Any = None  # the chapter run (runtime.start): chapter, profile, parameters, device
     validation: str = "holdout"  # how the splits were made (arms with their own train_size reuse it)
     validation_fraction: float = 0.2
+    test_size: int | None = None  # the first test_size test images (None: all), for every arm
     scaling: str = "unit"
     _splits: dict[int | None, data.Splits] = field(default_factory=dict, repr=False)
 
@@ -194,7 +195,8 @@ class Experiment:
         a seeded, stratified subset of the training part (all of it for None)."""
         if train_size not in self._splits:
             raw = data.make_splits(self.dataset, validation=self.validation, seed=self.seeds[0],
-                                   validation_fraction=self.validation_fraction, train_size=train_size)
+                                   validation_fraction=self.validation_fraction, train_size=train_size,
+                                   test_size=self.test_size)
             self._splits[train_size] = data.preprocess(raw, scaling=self.scaling, one_hot=True)
         return self._splits[train_size]
 
@@ -228,11 +230,12 @@ class Experiment:
 
 
 def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: int = 0, repeats: int = 1,
-            validation: str = "holdout", validation_fraction: float = 0.2, scaling: str = "unit",
-            **chapter_settings: Any) -> Experiment:
+            validation: str = "holdout", validation_fraction: float = 0.2, test_size: int | None = None,
+            scaling: str = "unit", **chapter_settings: Any) -> Experiment:
     """Check the arms against the chapter-level settings (``epochs``, ``batch_size``, ``optimizer``,
     ``learning_rate``, ``train_size``, ...: an arm's own key wins), load and split the data (the
-    split depends on ``seed``, not on the repeat) and record the dataset on the run card."""
+    split depends on ``seed``, not on the repeat; ``test_size`` keeps the first test images) and
+    record the dataset on the run card."""
     from coursebook.course import arms as arms_module
 
     unknown = sorted(set(chapter_settings) - set(arms_module.SETTING_DEFAULTS))
@@ -240,11 +243,11 @@ def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: i
         raise TypeError(f"prepare: unknown chapter setting {unknown[0]!r}; allowed: {list(arms_module.SETTING_DEFAULTS)}")
     effective = arms_module.check_arms(arms, chapter_settings, where="notebook parameters")
     dataset, splits = prepare_data(data, seed=seed, validation=validation, validation_fraction=validation_fraction,
-                                   train_size=chapter_settings.get("train_size"), scaling=scaling)
+                                   train_size=chapter_settings.get("train_size"), test_size=test_size, scaling=scaling)
     if run is not None:
         run.use_dataset(dataset, splits)
     experiment = Experiment(dataset, splits, effective, seeds_for(seed, repeats), run, validation=validation,
-                            validation_fraction=validation_fraction, scaling=scaling)
+                            validation_fraction=validation_fraction, test_size=test_size, scaling=scaling)
     experiment._splits[chapter_settings.get("train_size")] = splits  # already made: reuse it
     return experiment
 

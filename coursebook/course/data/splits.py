@@ -77,9 +77,11 @@ def make_splits(
     validation: str = "holdout",
     validation_fraction: float = 0.2,
     train_size: int | None = None,
+    test_size: int | None = None,
     seed: int = 0,
 ) -> Splits:
-    """Split `ds` by `validation` protocol, then optionally keep `train_size` training images.
+    """Split `ds` by `validation` protocol, then optionally keep `train_size` training images and
+    the first `test_size` test images (the same images for every seed and run).
 
     ``holdout``: a stratified random `validation_fraction` of the training set validates.
     ``test``: the reference protocol; the test set validates (`validation_fraction` unused)
@@ -88,33 +90,46 @@ def make_splits(
     if validation not in VALIDATION_PROTOCOLS:
         raise DataError(f"validation={validation!r}: choose one of {VALIDATION_PROTOCOLS}.")
     labels = ds.y_train.ravel()
+    x_test, y_test = _first_test_images(ds, test_size)
     if validation == "holdout":
         train_idx, val_idx = _holdout(ds, validation_fraction, seed)
         x_val, y_val = ds.x_train[val_idx], ds.y_train[val_idx]
     else:
-        train_idx, x_val, y_val = np.arange(len(labels)), ds.x_test, ds.y_test
+        train_idx, x_val, y_val = np.arange(len(labels)), x_test, y_test
     if train_size is not None:
         train_idx = _subset(train_idx, labels, train_size, seed)
     x_train, y_train = ds.x_train[train_idx], ds.y_train[train_idx]
-    protocol = _describe(validation, len(labels), len(train_idx), len(x_val), len(ds.x_test), seed)
-    return Splits(x_train, y_train, x_val, y_val, ds.x_test, ds.y_test,
+    protocol = _describe(validation, len(labels), len(train_idx), len(x_val), len(x_test), seed, len(ds.x_test))
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test,
                   class_names=ds.class_names, protocol=protocol,
                   leaks_test=validation == "test", dataset_name=ds.name,
                   fingerprint=ds.fingerprint)  # fmt: skip
 
 
-def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int) -> str:
+def _first_test_images(ds: Dataset, test_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    available = len(ds.x_test)
+    if test_size is None:
+        return ds.x_test, ds.y_test
+    if not isinstance(test_size, (int, np.integer)) or isinstance(test_size, bool) or not 0 < test_size <= available:
+        raise DataError(f"test_size={test_size!r}: must be an integer from 1 to the {available:,} test images.")
+    return ds.x_test[:test_size], ds.y_test[:test_size]
+
+
+def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int,
+              n_all_test: int | None = None) -> str:
     """The protocol sentence for a page, with the actual counts."""
     trained = f"The model trains on {n_train:,} of the {n_all:,} training images"
+    tests = (f"the {n_test:,} test images" if n_all_test in (None, n_test)
+             else f"the first {n_test:,} of the {n_all_test:,} test images")
     if validation == "test":
         return (
-            f"{trained}. Reference protocol: the {n_test:,} test images serve as validation "
+            f"{trained}. Reference protocol: {tests} serve as validation "
             "data during training and model choice, so the test set is not independent of "
             "the model and test scores are optimistic."
         )
     return (
         f"{trained}; a stratified random {n_val:,} of the training images (seed {seed}) "
-        f"are held out for validation, and the {n_test:,} test images are used only for "
+        f"are held out for validation, and {tests} are used only for "
         "the final evaluation."
     )
 
