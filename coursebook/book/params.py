@@ -363,7 +363,32 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
         if decl.choices == (ARMS_CHOICES,):
             check_arms(values, name, where_of)
             _check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
+    _check_data_sizes(values, where_of)
     return Resolved(chapter, profile, values, origin)
+
+
+def _check_data_sizes(values: dict[str, Any], where_of: dict[str, str]) -> None:
+    """Image counts (``train_size``, an arm's ``train_size``, ``sizes``, ``test_size``) within the
+    data: every source (CIFAR-10, the synthetic stand-in) has 50,000 training and 10,000 test images."""
+    from coursebook.course.data.sources import FULL_SIZES  # numpy only
+
+    n_train, n_test = FULL_SIZES
+    fraction = values.get("validation_fraction")
+    if values.get("validation", "holdout") == "holdout" and isinstance(fraction, (int, float)):
+        available = n_train - math.floor(fraction * n_train)  # what the stratified validation split leaves
+        left = f"the {available:,} training images left after the validation split (validation_fraction {fraction})"
+    else:
+        available, left = n_train, f"the {n_train:,} training images"
+    counts = [("train_size", values.get("train_size"), available, left),
+              ("sizes", values.get("sizes"), available, left),
+              ("test_size", values.get("test_size"), n_test, f"the {n_test:,} test images")]
+    counts += [(f"arms[{i}].train_size", arm.get("train_size"), available, left)
+               for i, arm in enumerate(values.get("arms") or []) if isinstance(arm, dict)]
+    for key, value, limit, what in counts:
+        numbers = value if isinstance(value, list) else [value]
+        if any(isinstance(n, int) and n > limit for n in numbers):
+            where = where_of.get(key.split(".")[0].split("[")[0], "the notebook")
+            raise ParameterError(f"{where}: key '{key}': value {value!r} is not allowed (expected at most {what})")
 
 
 def _check_model_specs(key: str, value: str | list[str], where: str) -> None:
