@@ -107,6 +107,14 @@ def test_backend_change(mini_project, fake_data, monkeypatch):
     assert _changes_after(lambda: os.environ.update(KERAS_BACKEND="jax"), mini_project, fake_data) == ["backend"]
 
 
+def test_deterministic_kernels_change_the_backend_component(mini_project, fake_data, monkeypatch):
+    monkeypatch.delenv("COURSEBOOK_DETERMINISTIC", raising=False)
+    plain = runner.plan_chapter("alpha", "quick", None).components["backend"]
+    assert _changes_after(lambda: os.environ.update(COURSEBOOK_DETERMINISTIC="1"), mini_project, fake_data) == ["backend"]
+    os.environ["COURSEBOOK_DETERMINISTIC"] = ""  # unset again: the plain key, as before the option existed
+    assert runner.plan_chapter("alpha", "quick", None).components["backend"] == plain == os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def test_missing_output_means_re_execute(mini_project, fake_data):
     plan = runner.plan_chapter("alpha", "quick", None)
     _record(plan)

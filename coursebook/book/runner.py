@@ -118,7 +118,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "models": cache.models_digest(),
         "data": cache.digest(fingerprint),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
-        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        # DETERMINISTIC=1 changes the kernels a run uses: its results are not those of a plain run
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow") + (" (deterministic)" if executors.deterministic() else ""),
     }
     record, damage = cache.previous_run(chapter_id)
     changed = [damage] if damage else cache.changed_components(record and record["components"], components)
