@@ -100,3 +100,20 @@ def test_class_f1_table_lists_each_arms_f1_per_class():
     assert table.loc["dog", "F1: plain"] == "0.6000 ± 0.0000"
     assert table.loc["dog", "F1: stops"] == f"{np.mean([0.6, 0.8]):.4f} ± {np.std([0.6, 0.8], ddof=1):.4f}"
     assert table.loc["cat", "F1: stops"] == "0.3333 ± 0.0000"
+
+
+def test_the_answer_leaves_the_fit_diagnosis_to_an_explanation_that_states_it():
+    from coursebook.course.prose.overfitting import overfitting_diagnosis
+
+    data = _data()
+    data["arms"] = data["arms"][:1]
+    single = Results.from_dict(data)
+    diagnosis = overfitting_diagnosis(single.history_frame(), variant="plain").sentence
+    assert diagnosis in experiments.results_answer_text(single, 0.5)
+    assert diagnosis in experiments.results_answer_text(single, 0.5, topic="early-stopping")  # states no fit
+    baseline = experiments.results_answer_text(single, 0.5, topic="baseline")
+    assert diagnosis not in baseline and baseline.count("\n- ") == 0 and baseline.startswith("- ")
+    compared = experiments.results_answer_text(_results(), 0.5, topic="augmentation")
+    assert all(overfitting_diagnosis(_results().history_frame(), variant=arm).sentence not in compared
+               for arm in ("plain", "stops"))
+    assert "validation accuracy" in compared

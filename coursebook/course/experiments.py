@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, evaluation, history, models, training
+from coursebook.course import data, evaluation, explain, history, models, training
 from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
 from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
@@ -421,31 +421,34 @@ COMPARED_AT_EVALUATED = (("val_accuracy", "validation accuracy", True), ("val_lo
                          ("accuracy", "training accuracy", None))
 
 
-def comparison_sentences(results: results_module.Results, arm: str, reference: str) -> list[str]:
+def comparison_sentences(results: results_module.Results, arm: str, reference: str, with_fit: bool = True) -> list[str]:
     """Sentences comparing two arms, each run read at its evaluated epoch (said so unless every run
-    was evaluated at its last, configured epoch), then both arms' over-fitting diagnoses."""
+    was evaluated at its last, configured epoch), then (``with_fit``) both arms' over-fitting diagnoses."""
     frame = results.history_frame()
     at_last = all_evaluated_at_last_epoch(results)
     epochs = None if at_last else evaluated_epochs(results)
     sentences = [comparison.compare_at_epochs(frame, metric, f"final {words}" if at_last else words, arm, reference,
                                               epochs=epochs, higher_is_better=better).sentence
                  for metric, words, better in COMPARED_AT_EVALUATED]
-    sentences += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, arm)]
+    if with_fit:
+        sentences += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, arm)]
     return sentences
 
 
-def results_answer_text(results: results_module.Results, threshold: float) -> str:
+def results_answer_text(results: results_module.Results, threshold: float, topic: str = "none") -> str:
     """The page's answer: every arm against the first (the reference), each sentence computed from
-    the Results; with a single arm, its over-fitting diagnosis and learning speed."""
+    the Results; with a single arm, its over-fitting diagnosis and learning speed. The over-fitting
+    diagnoses are left to the explanation when ``topic``'s states them (``explain.diagnoses_fit``)."""
     frame = results.history_frame()
+    with_fit = not explain.diagnoses_fit(topic)
     reference, *others = results.arm_names
     if not others:
-        return "\n".join(f"- {s}" for s in (overfitting.overfitting_diagnosis(frame, variant=reference).sentence,
-                                            learning_speed.learning_speed(frame, threshold=threshold,
-                                                                          variant=reference).sentence))
+        fit = [overfitting.overfitting_diagnosis(frame, variant=reference).sentence] if with_fit else []
+        speed = learning_speed.learning_speed(frame, threshold=threshold, variant=reference).sentence
+        return "\n".join(f"- {s}" for s in (*fit, speed))
     blocks = []
     for other in others:
-        bullets = [*comparison_sentences(results, other, reference),
+        bullets = [*comparison_sentences(results, other, reference, with_fit),
                    learning_speed_text(frame, other, reference, threshold)]
         blocks.append(f"**{md(other)} against {md(reference)}**\n\n" + "\n".join(f"- {b}" for b in bullets))
     return "\n\n".join(blocks) + f"\n\n{history.EPOCH_TIME_SENTENCE}"

@@ -16,6 +16,13 @@ from typing import Any
 
 TOPICS = ("depth", "early-stopping", "bn-dropout", "data-size",
           "batch-norm", "augmentation", "dropout-vs-bn", "baseline")
+# topics whose answer diagnoses every arm's fit (explain.fitting), over-fitting sentence included
+DIAGNOSES_FIT = ("baseline", "augmentation")
+
+
+def diagnoses_fit(topic: str) -> bool:
+    """Whether ``topic``'s explanation states each arm's over-fitting diagnosis itself."""
+    return topic in DIAGNOSES_FIT
 
 
 def module_name(topic: str) -> str:
