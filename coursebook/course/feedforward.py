@@ -138,7 +138,7 @@ def train(run: Any, prepared: Prepared, arm_settings: dict[str, Any], seed: int,
     fitted = training.train(model, splits, epochs=arm_settings["epochs"], batch_size=arm_settings["batch_size"],
                             seed=seed, early_stopping=arm_settings["early_stopping"],
                             checkpoint_best=arm_settings["checkpoint"], verbose=verbose)
-    measured = experiments._measure(fitted, splits, seed, arm_settings["batch_size"])
+    measured = experiments.measure_run(fitted, splits, seed, arm_settings["batch_size"])
     sizes = splits.sizes
     results = results_module.Results(
         chapter=getattr(run, "chapter", ""), profile=getattr(run, "profile", ""),
