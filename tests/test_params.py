@@ -178,3 +178,12 @@ def test_image_counts_beyond_the_data_are_refused_before_any_kernel(chapter, ove
 def test_image_counts_up_to_the_data_are_accepted():
     assert resolve("q6-p5-data-subset", "quick", {"sizes": [400, 49500]}).values["sizes"] == [400, 49500]
     assert resolve("e4742-p2-batch-norm", "quick", {"test_size": 10000}).values["test_size"] == 10000
+
+
+def test_full_repeats_every_training_chapter_over_at_least_three_seeds():
+    """The assignments ran each model once; the full book reports mean ± sd over >= 3 seeds."""
+    trained = [chapter for chapter in params.toc_chapter_ids() if "repeats" in params.declarations(
+        params.load_chapter(chapter).notebook)]
+    assert len(trained) >= 11
+    repeats = {chapter: resolve(chapter, "full").values["repeats"] for chapter in trained}
+    assert {chapter: n for chapter, n in repeats.items() if n < 3} == {}
