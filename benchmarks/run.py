@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print("\n== data: synthetic generation, archive decode vs cached reload ==", flush=True)
     results["data"] = bench_data.main([])
     print("\n== training: seconds per epoch with and without augmentation ==", flush=True)
-    augmentation = bench_training.main(["--images", str(args.images), "--repeats", str(args.repeats)])
+    augmentation = bench_training.main(["--images", str(2 * args.images), "--repeats", str(max(8, args.repeats))])
     results["aug_ratio"] = augmentation["ratio"]
     results["augmentation"] = augmentation
     results["bench_seconds"] = time.perf_counter() - start
