@@ -78,7 +78,7 @@ bench: $(STAMP)  ## benchmarks of the whole pipeline: a table, and _build/bench.
 
 check-lock:  ## resolve requirements.txt (and requirements-gpu.txt) for every platform and Python (needs the network)
 	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements.txt
-	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements-gpu.txt --platform linux
+	$(or $(wildcard .venv/bin/python),$(PYTHON)) scripts/check_lock.py requirements-gpu.txt --platform linux --python 3.11.11 3.12.8 3.13.1  # GPU: 3.11.5+
 
 publish: $(STAMP)  ## push _build/html to the gh-pages branch of REMOTE (refuses smoke, failed or stale books; FORCE=1)
 	$(PY) -m coursebook publish --remote "$$REMOTE" $(if $(filter 1 yes true,$(FORCE)),--force)
