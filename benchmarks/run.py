@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     results["augmentation"] = augmentation
     results["bench_seconds"] = time.perf_counter() - start
     cache.atomic_write_text(paths.BUILD_DIR / "bench.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"\n== summary (medians of {args.repeats} runs; {results['device']}) ==")
+    print(f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} runs) ==")
     for label, key, goal in (("pipeline overhead (package / bare Keras)", "overhead_ratio", "<= 1.05"),
                              ("augmentation cost (with / without)", "aug_ratio", ""),
                              ("no-op make book, s", "noop_build_s", "<= 3"),
