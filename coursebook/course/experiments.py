@@ -23,6 +23,7 @@ from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
 from coursebook.course import results as results_module
 
+
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
                  train_size: int | None = None, test_size: int | None = None, scaling: str = "unit",
                  flatten: bool = False) -> tuple[data.Dataset, data.Splits]:
