@@ -1,6 +1,5 @@
 # coursebook — see README.md. Every target bootstraps .venv from requirements.txt on first use.
 SHELL := /bin/bash
-comma := ,
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := book
 
@@ -8,7 +7,7 @@ comma := ,
 # Python 3.10-3.11.4 get the older pins of requirements.txt; the GPU file has only the newest.
 SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3.10 python3
 OLDEST_PYTHON := $(if $(filter 1,$(GPU)),3.11.5,3.10)
-PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ($(subst .,$(comma) ,$(OLDEST_PYTHON)),) <= sys.version_info[:3] < (3, 14))' 2>/dev/null && { echo $$p; break; }; done)
+PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (tuple(map(int, "$(OLDEST_PYTHON)".split("."))) <= sys.version_info[:3] < (3, 14)))' 2>/dev/null && { echo $$p; break; }; done)
 
 # GPU=1: the GPU build of the backends, in its own virtualenv (the CPU one is never touched)
 GPU ?=
