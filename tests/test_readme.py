@@ -13,6 +13,7 @@ The checks are functions of the text, so a test can show that they catch a made-
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from functools import lru_cache
@@ -39,11 +40,17 @@ _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 # --------------------------------------------------------------------------- what the Makefile has
 
 
+def _make(*args: str) -> subprocess.CompletedProcess:
+    """``make args`` in the project, free of the flags of a make that runs this test (make test)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
 @lru_cache(maxsize=1)
 def makefile_targets() -> frozenset[str]:
     """The Makefile's explicit targets, from make's own database (``make -p``; -q runs no recipe)."""
-    database = subprocess.run(["make", "--no-print-directory", "-pRrq", "help"], cwd=ROOT,
-                              capture_output=True, text=True, check=False).stdout
+    database = _make("-pRrq", "help").stdout
     targets, not_a_target = set(), False
     for line in database.splitlines():
         if line.startswith("# Not a target"):
@@ -171,8 +178,7 @@ def test_the_readme_links_every_page_of_docs():
 
 
 def test_make_help_lists_the_targets_the_readme_names():
-    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = _make("help")
     assert result.returncode == 0, result.stderr
     listed = {line.split("\t")[0] for line in result.stdout.splitlines()}
     named = {t for _, _, targets in make_calls(README.read_text(encoding="utf-8")) for t in targets}
