@@ -389,7 +389,8 @@ def test_train_size_takes_a_stratified_part_of_the_training_split():
     assert len(sub.x_train) == 50 and np.bincount(sub.y_train.ravel()).tolist() == [5] * 10
     assert set(image_ids(sub.x_train)) <= set(image_ids(full.x_train))
     np.testing.assert_array_equal(image_ids(sub.x_val), image_ids(full.x_val))
-    assert "50 of the 200" in sub.protocol
+    assert "40 of the 200 training images (20%, seed 2) are held out" in sub.protocol
+    assert "trains on 50 of the other 160 (110 unused)" in sub.protocol
 
 
 def test_test_size_keeps_the_first_test_images_for_every_seed_and_protocol():
