@@ -309,6 +309,7 @@ def test_synthetic_rejects_too_few_images(tmp_path):
         data.load_synthetic(5, 20, cache_dir=tmp_path)
 
 
+@pytest.mark.slow  # trains a CNN for a while, or starts another backend in a subprocess
 def test_synthetic_is_learnable_by_a_small_cnn():
     """4,000 images, a 57k-parameter CNN, 3 epochs: far above the chance level of 0.10."""
     import keras
