@@ -46,7 +46,7 @@ export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
-.PHONY: book run status lab test bench publish pdf venv clean help check-lock
+.PHONY: book run status lab freeze test bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -78,6 +78,9 @@ lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; P
 	  set -f; $(PY) -m coursebook notebook "$$CHAPTER" --output "work/$$CHAPTER.ipynb" --profile "$$PROFILE" $(if $(DATA),--data "$$DATA") --set $$PARAMS \
 	    && exec $(VENV)/bin/jupyter lab "work/$$CHAPTER.ipynb"; \
 	else exec $(VENV)/bin/jupyter lab; fi
+
+freeze:  ## stage the executed chapters (notebook, run record, results file) for a commit that CI reuses (docs/gpu.md)
+	$(or $(wildcard $(PY)),$(PYTHON)) -m coursebook freeze
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest

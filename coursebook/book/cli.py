@@ -5,6 +5,7 @@
     python -m coursebook validate [--profile quick]
     python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...]   (what build would do)
     python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
+    python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
     python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from coursebook.book import notebook
 
         return notebook.main(argv[1:])
+    if argv[:1] == ["freeze"]:
+        from coursebook.book import freeze
+
+        return freeze.main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except CommandLineError as err:
