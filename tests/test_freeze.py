@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -76,7 +77,11 @@ def test_a_fresh_clone_of_the_frozen_commit_reuses_every_frozen_chapter(frozen, 
     assert result["changed"][TRAINS] == [] and result["changed"][COUNTS] == []
     assert result["status"] == {TRAINS: "reused", COUNTS: "reused"}  # nothing executed
     assert result["html"] == 0
-    assert (clone / "_build" / "html" / "book" / "chapters" / f"{TRAINS}.html").exists()
+    page = (clone / "_build" / "html" / "book" / "chapters" / f"{TRAINS}.html").read_text(encoding="utf-8")
+    assert f'href="../../notebooks/{TRAINS}.ipynb"' in page  # the runnable notebook, offered on the page
+    offered = nbformat.read(clone / "_build" / "html" / "notebooks" / f"{TRAINS}.ipynb", as_version=4)
+    injected = [c for c in offered.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "epochs = 2" in injected[0].source and "'profile': 'smoke'" in injected[0].source
 
 
 def test_committed_chapters_win_over_a_stale_actions_cache(frozen, tmp_path):

@@ -28,12 +28,12 @@ from coursebook.book import pagetext, params
 from coursebook.book.params import ParameterError, Resolved
 
 INTRO = """\
-```{{note}}
-This is chapter `{chapter}` of coursebook with the settings of profile `{profile}`{overrides}, written
-by `python -m coursebook notebook`. Run it top to bottom (Run -> Run All Cells); the parameters it
-runs with are in the cell tagged `injected-parameters` below the defaults, and the run card at the
-end lists them. Nothing here changes the book: `make book` builds it.
-```
+> **Chapter `{chapter}`, profile `{profile}`{overrides}**, written by `python -m coursebook notebook`.
+> Run it top to bottom (Run -> Run All Cells) with the project's environment (`make venv`, or
+> `make lab CHAPTER={chapter}`); the parameters it runs with are in the cell tagged
+> `injected-parameters` below the defaults, and the run card at the end lists them. The text quotes
+> numbers with `{{glue:text}}` roles that only the book renders: here they are in the outputs of the
+> cells that compute them. Nothing here changes the book: `make book` builds it.
 """
 
 
