@@ -42,10 +42,10 @@ def fresh_clone(origin: Path, directory: Path) -> Path:
 
 
 def user_env(**extra: str) -> dict[str, str]:
-    """The environment of a user's shell: no PYTHONPATH, no COURSEBOOK_* variable, no KERAS_BACKEND."""
+    """The environment of a user's shell: no PYTHONPATH, no COURSEBOOK_*, KERAS_BACKEND or TF_* variable."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV") and not k.startswith("COURSEBOOK_")}
-    return env | {"TF_CPP_MIN_LOG_LEVEL": "2"} | extra
+           if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV") and not k.startswith(("COURSEBOOK_", "TF_"))}
+    return env | extra
 
 
 def make(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

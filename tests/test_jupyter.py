@@ -57,7 +57,7 @@ def test_a_written_training_chapter_runs_under_jupyter_execute_outside_the_proje
 
     executed = outside / "executed.ipynb"
     result = subprocess.run([str(BIN / "jupyter"), "execute", notebook.name, "--output", executed.stem],
-                            cwd=outside, env=user_env(PATH=f"{BIN}:{user_env()['PATH']}"),
+                            cwd=outside, env=user_env(),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     text = outputs_text(nbformat.read(executed, as_version=4))
@@ -76,7 +76,7 @@ def test_a_source_notebook_opened_by_hand_says_what_it_runs(outside):
     notebook = outside / "compare-models.ipynb"
     nbformat.write(source, notebook)
     result = subprocess.run([str(BIN / "jupyter"), "execute", notebook.name, "--inplace"],
-                            cwd=outside, env=user_env(PATH=f"{BIN}:{user_env()['PATH']}"),
+                            cwd=outside, env=user_env(),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     text = outputs_text(nbformat.read(notebook, as_version=4))
