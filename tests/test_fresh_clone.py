@@ -48,3 +48,7 @@ def test_status_run_status_in_a_fresh_clone(clone):
     after = status_lines(make(clone, "status", "PROFILE=smoke", "DATA=synthetic", timeout=120).stdout)
     assert after[CHEAP] == "up to date"
     assert all(after[c].startswith("will execute") for c in not_built)
+    again = make(clone, "status", f"CHAPTER={CHEAP}", "PROFILE=smoke", "DATA=synthetic", timeout=120).stdout
+    assert list(status_lines(again)) == [CHEAP], again
+    assert status_lines(again)[CHEAP].startswith("will execute: forced (make run always executes), ~"), again
+    assert status_lines(again)[CHEAP].endswith(" last run"), again  # estimated from the run just made

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from tests.conftest import PROJECT
-from tests.road import user_env
+from tests.road import fresh_clone, make, origin_repository, user_env
 
 BIN = Path(sys.executable).parent
 
@@ -95,3 +95,43 @@ def test_bad_input_is_one_line(tmp_path):
                              str(tmp_path / "x.ipynb")], cwd=PROJECT, env=user_env(), capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_make_lab_writes_the_chapter_notebook_and_opens_jupyterlab_on_it(tmp_path):
+    """make lab in a fresh clone whose .venv is this virtualenv with a stand-in for `jupyter` that
+    records how it was called (a real JupyterLab would wait for a browser)."""
+    clone = origin_repository(tmp_path / "project")
+    venv = clone / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text((Path(sys.prefix) / "pyvenv.cfg").read_text())
+    (venv / "bin" / "python").symlink_to(Path(sys.executable))
+    for lib in ("lib", "lib64"):
+        if (Path(sys.prefix) / lib).exists():
+            (venv / lib).symlink_to(Path(sys.prefix) / lib)
+    stub = venv / "bin" / "jupyter"
+    stub.write_text('#!/bin/sh\necho "$@" > "$(dirname "$0")/../jupyter-called"\n')
+    stub.chmod(0o755)
+    for stamp in Path(sys.prefix).glob(".requirements-*"):
+        (venv / stamp.name).touch()  # installed: make does not reinstall
+    result = make(clone, "lab", "CHAPTER=q6-p5-data-subset", "PROFILE=quick", "PARAMS=epochs=6", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (venv / "jupyter-called").read_text().split() == ["lab", "work/q6-p5-data-subset.ipynb"]
+    written = nbformat.read(clone / "work" / "q6-p5-data-subset.ipynb", as_version=4)
+    injected = next(c for c in written.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "epochs = 6" in injected.source and "sizes = [400, 800, 1600]" in injected.source  # PARAMS, then quick
+    assert "work/" in (clone / ".gitignore").read_text()
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
+
+
+def test_a_value_edited_after_the_injected_cell_is_reported_as_run(monkeypatch):
+    from coursebook.book import runtime
+
+    monkeypatch.delenv(runtime.RUN_ENV, raising=False)
+    monkeypatch.setattr(runtime, "_opened", {"chapter": "a12-e-baseline", "title": "E", "profile": "smoke",
+                                             "parameters": {"seed": 0, "epochs": 2}, "origin": {"seed": "chapter", "epochs": "profile"}})
+    monkeypatch.setattr(runtime, "_user_namespace", lambda: {"seed": 0, "epochs": 5})
+    monkeypatch.setattr(runtime, "describe_device", lambda: "tensorflow on CPU")
+    monkeypatch.setattr(runtime, "_figures_as_images", lambda: None)
+    run = runtime.start(None, seed=0)
+    assert run.chapter == "a12-e-baseline" and run.profile == "smoke" and run.interactive
+    assert run.parameters == {"seed": 0, "epochs": 5} and run.origin["epochs"] == "edited by hand"

@@ -111,7 +111,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
             raise RuntimeError(f"notebook says chapter {chapter!r} but the runner executes {info['chapter']!r}")
         interactive = False
     elif _opened is not None and chapter in (None, _opened["chapter"]):
-        info = _opened  # a chapter's notebook written by `python -m coursebook notebook` (make lab)
+        info = _edited(_opened)  # a chapter's notebook written by `python -m coursebook notebook` (make lab)
         interactive = True
         print(f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
               f"(written by python -m coursebook notebook); the book itself is built by make book")
@@ -305,6 +305,17 @@ def opened_as(description: dict[str, Any]) -> None:
     then reports that chapter, its profile and its parameters (overrides marked) on the run card."""
     global _opened
     _opened = dict(description)
+
+
+def _edited(description: dict[str, Any]) -> dict[str, Any]:
+    """The written notebook's description with the values the kernel holds now: a parameter edited
+    by hand after the injected cell ran is reported as run, marked 'edited by hand'."""
+    namespace = _user_namespace()
+    parameters, origin = dict(description["parameters"]), dict(description["origin"])
+    for name, value in description["parameters"].items():
+        if name in namespace and namespace[name] != value:
+            parameters[name], origin[name] = namespace[name], "edited by hand"
+    return {**description, "parameters": parameters, "origin": origin}
 
 
 def _commit() -> str:
