@@ -52,3 +52,15 @@ def test_status_run_status_in_a_fresh_clone(clone):
     assert list(status_lines(again)) == [CHEAP], again
     assert status_lines(again)[CHEAP].startswith("will execute: forced (make run always executes), ~"), again
     assert status_lines(again)[CHEAP].endswith(" last run"), again  # estimated from the run just made
+
+
+def test_placeholders_are_removed_and_nothing_else(mini_project):
+    from coursebook.book import cache, runner
+
+    runner.write_placeholders(["alpha", "beta"])
+    page = runner.placeholder_path("alpha")
+    assert page.read_text().startswith(runner.PLACEHOLDER_MARK) and "make run CHAPTER=alpha" in page.read_text()
+    mine = cache.output_path("alpha").with_name("notes.md")
+    mine.write_text("# my notes\n")  # a file the user put there is never touched
+    runner.remove_placeholders()
+    assert not page.exists() and not runner.placeholder_path("beta").exists() and mine.exists()
