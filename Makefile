@@ -79,8 +79,8 @@ lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; P
 	    && exec $(VENV)/bin/jupyter lab "work/$$CHAPTER.ipynb"; \
 	else exec $(VENV)/bin/jupyter lab; fi
 
-freeze:  ## stage the executed chapters (notebook, run record, results file) for a commit that CI reuses (docs/gpu.md)
-	$(or $(wildcard $(PY)),$(PYTHON)) -m coursebook freeze
+freeze: $(STAMP)  ## stage the executed chapters (notebook, run record, results file) for a commit that CI reuses (docs/gpu.md)
+	$(PY) -m coursebook freeze
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest
