@@ -118,7 +118,7 @@ def test_make_lab_writes_the_chapter_notebook_and_opens_jupyterlab_on_it(tmp_pat
     assert (venv / "jupyter-called").read_text().split() == ["lab", "work/q6-p5-data-subset.ipynb"]
     written = nbformat.read(clone / "work" / "q6-p5-data-subset.ipynb", as_version=4)
     injected = next(c for c in written.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "epochs = 6" in injected.source and "sizes = [400, 800, 1600]" in injected.source  # PARAMS, then quick
+    assert "epochs = 6" in injected.source and "sizes = [500, 1000, 2000, 4000]" in injected.source  # PARAMS, then quick
     assert "work/" in (clone / ".gitignore").read_text()
     assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
 
