@@ -32,22 +32,6 @@ class CommandLineError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["publish"]:
-        from coursebook.book import publish
-
-        return publish.main(argv[1:])
-    if argv[:1] == ["pdf"]:
-        from coursebook.book import pdf
-
-        return pdf.main(argv[1:])
-    if argv[:1] == ["notebook"]:
-        from coursebook.book import notebook
-
-        return notebook.main(argv[1:])
-    if argv[:1] == ["freeze"]:
-        from coursebook.book import freeze
-
-        return freeze.main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except CommandLineError as err:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Union
 import yaml
 
 from coursebook.book import paths
-from coursebook.book.params import safe_load
+from coursebook.yamlfile import safe_load
 
 NUM_CLASSES = "num_classes"
 SPEC_KEYS = {"title": True, "source": True, "description": False, "input_shape": True, "layers": True}
