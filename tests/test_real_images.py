@@ -49,3 +49,24 @@ def test_batch_norm_learns_on_real_images_when_its_statistics_match_its_weights(
     # Keras' moving averages after 90 steps: the collapse the pages once called over-fitting
     assert moving.training["accuracy"] < moving.history["accuracy"][-1] - learned.MISMATCH_GAP
     assert not moving.learned and moving.failure_cause.startswith("train/inference mismatch (batch normalization")
+
+
+def test_a_page_built_on_the_sample_says_so_and_its_runs_carry_their_verdicts(real_sample, tmp_path):
+    import json
+    import subprocess
+
+    from tests.road import fresh_clone, origin_repository, user_env
+
+    clone = fresh_clone(origin_repository(tmp_path / "origin"), tmp_path / "clone")
+    chapter = "e4742-p2-batch-norm"
+    built = subprocess.run(["make", "--no-print-directory", "run", f"CHAPTER={chapter}", "PROFILE=smoke"], cwd=clone,
+                           env=user_env(COURSEBOOK_DATA=str(real_sample)), capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    results = json.loads((clone / "book" / "chapters" / f"{chapter}.results.json").read_text())
+    assert results["dataset"]["name"] == "5,170-image sample of CIFAR-10" and not results["dataset"]["synthetic"]
+    runs = [run for arm in results["arms"] for run in arm["runs"]]
+    assert all(isinstance(run["learned"], bool) and run["learned_rule"] and set(run["training"]) == {"loss", "accuracy"}
+               for run in runs)
+    page = (clone / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
+    assert "Computed on a 5,170-image sample of CIFAR-10" in page and "Synthetic data" not in page
+    assert "Settings reduced from the assignment" in page  # smoke's epochs and sizes, said on the page
