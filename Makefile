@@ -23,7 +23,7 @@ STAMP := $(VENV)/.requirements-$(shell sha256sum $(REQUIREMENTS) | cut -c1-16)
 
 PROFILE ?= quick
 DATA ?=
-JOBS ?= 1
+JOBS ?= auto  # chapters at once: one per core, at most 4 (JOBS=1: one at a time)
 CHAPTER ?=
 PARAMS ?=
 TIMEOUT ?=

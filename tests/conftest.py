@@ -138,3 +138,17 @@ def smoke_book(tmp_path_factory) -> SmokeBook:
     shutil.copytree(PROJECT, root, ignore=_sources_only)
     (root / ".venv").symlink_to(Path(sys.prefix))
     return SmokeBook(root, smoke_build(root))
+
+
+REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-sample"
+
+
+@pytest.fixture
+def real_sample(tmp_path, monkeypatch) -> Path:
+    """The real 5,170-image CIFAR-10 sample beside the project (``../shared``), found through
+    ``$COURSEBOOK_DATA`` with a private cache; skipped, saying why, where it is absent."""
+    if not (REAL_SAMPLE / "cifar-10-python.tar.gz").is_file():
+        pytest.skip(f"the real CIFAR-10 sample is not at {REAL_SAMPLE} (it ships in the project's shared/ folder)")
+    monkeypatch.setenv("COURSEBOOK_DATA", str(REAL_SAMPLE))
+    monkeypatch.setenv("COURSEBOOK_CACHE", str(tmp_path / "cache"))
+    return REAL_SAMPLE

@@ -198,4 +198,4 @@ def test_augmentation_keeps_the_recorded_metric_names():
     x, y = rng.random((16, 32, 32, 3), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 16)]
     fitted = training.train(model, {"x_train": x, "y_train": y, "x_val": x[:8], "y_val": y[:8]},
                             epochs=1, batch_size=8, verbose=0)
-    assert set(fitted.raw_history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(fitted.raw_history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy"}

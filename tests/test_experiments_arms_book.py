@@ -103,7 +103,13 @@ def test_the_file_holds_every_arm_with_every_seed_and_its_effective_settings(bui
     assert results.arm("augmented best").settings["checkpoint"] == {"monitor": "val_accuracy", "mode": "max"}
     for arm in results.arms:
         for run in arm.runs:  # augmentation does not rename the recorded metrics
-            assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}, arm.name
+            assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss",
+                                        "eval_accuracy"}, arm.name
+            # every part's accuracy (inference mode, evaluated weights) is its confusion matrix's diagonal share
+            for part in ("training", "validation", "test"):
+                matrix = np.asarray(run.confusion[part])
+                assert getattr(run, part)["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-12)
+            assert run.learned == (run.failure_cause == "") and run.learned_rule.startswith("validation accuracy")
 
 
 def test_every_arm_trains_on_its_own_training_images_and_is_evaluated_on_the_same_others(built):

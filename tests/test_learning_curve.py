@@ -136,7 +136,8 @@ def test_sizes_text_and_the_settings_table_on_its_side():
         "Each size is a seeded, stratified subset of these 1,600 training images: 400, 800 and 1,600 (all of them);")
     settings = {"model": "q6-bn-dropout", "optimizer": "adam", "learning_rate": None, "batch_size": 32, "epochs": 12,
                 "early_stopping": None, "checkpoint": None, "augmentation": []}
-    arms = [SimpleNamespace(name=learning_curve.arm_name(n), settings=dict(settings, train_size=n)) for n in (400, 800)]
+    arms = [SimpleNamespace(name=learning_curve.arm_name(n), model="q6-bn-dropout", settings=dict(settings, train_size=n))
+            for n in (400, 800)]
     table = learning_curve.settings_table(SimpleNamespace(arms=arms, parameters={})).set_index("setting")["value"]
     assert table["training images"] == "400; 800" and table["batch size"] == "32" and table["model"] == "q6-bn-dropout"
 

@@ -17,8 +17,10 @@ def _run(seed: int, losses: list[float], evaluated: int) -> dict:
         "history": {"loss": losses, "accuracy": [0.1 * (e + 1) for e in range(n)],
                     "val_loss": [x + 0.5 for x in losses], "val_accuracy": [0.05 * (e + 1) for e in range(n)]},
         "stopped_epoch": n, "evaluated_epoch": evaluated, "seconds_per_epoch": [2.0] + [1.0] * (n - 1),
+        "training": {"loss": losses[evaluated - 1] - 0.1, "accuracy": 0.1 * evaluated},
         "validation": {"loss": losses[evaluated - 1] + 0.5, "accuracy": 0.05 * evaluated},
         "test": {"loss": 1.5, "accuracy": 0.4},
+        "learned": True, "learned_rule": "validation accuracy above chance", "failure_cause": "",
         "classification_report": {"cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
                                   "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
         "confusion": {"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]},
@@ -27,7 +29,8 @@ def _run(seed: int, losses: list[float], evaluated: int) -> dict:
 
 def _data() -> dict:
     settings = {"model": "m", "optimizer": "adam", "learning_rate": None, "batch_size": 8, "epochs": 3,
-                "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": []}
+                "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
+                "batch_norm": "recompute"}
     return {
         "schema_version": SCHEMA_VERSION, "chapter": "c", "profile": "smoke", "parameters": {"seed": 0},
         "dataset": {"name": "d", "fingerprint": "f", "synthetic": True,
@@ -94,7 +97,20 @@ def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, w
     (lambda d: d["arms"][0]["runs"][0]["history"].update(loss="high"), ": arms[0].runs[0].history.loss: expected a list"),
     (lambda d: d["arms"][0]["runs"][0].update(seed="0"), ": arms[0].runs[0].seed: expected int, found '0'"),
     (lambda d: d["arms"][0]["runs"][0]["test"].update(loss=True), ": arms[0].runs[0].test.loss: expected a number"),
-    (lambda d: d.update(schema_version=99), "key 'schema_version': value 99 is not allowed (expected 1)"),
+    (lambda d: d.update(schema_version=99), "key 'schema_version': value 99 is not allowed (expected 2)"),
+    (lambda d: d.update(schema_version=1), "key 'schema_version': value 1 is not allowed (expected 2)"),
+    (lambda d: d["arms"][0]["runs"][1]["validation"].pop("accuracy"),
+     "arm 'plain', seed 1: validation lacks metric 'accuracy' (expected loss and accuracy)"),
+    (lambda d: d["arms"][0]["runs"][0].pop("training"), ": arms[0].runs[0]: key 'training' is missing"),
+    (lambda d: d["arms"][0]["runs"][0]["history"].pop("val_accuracy"),
+     "arm 'plain', seed 0: history lacks metric 'val_accuracy' (every run records loss, accuracy, val_loss, val_accuracy)"),
+    (lambda d: d["arms"][0]["runs"][0]["training"].update(accuracy=1.4),
+     "arm 'plain', seed 0: training metric 'accuracy' is 1.4 (accuracies lie in [0, 1])"),
+    (lambda d: d["arms"][0]["runs"][0]["history"]["val_accuracy"].__setitem__(0, -0.1),
+     "arm 'plain', seed 0: history metric 'val_accuracy' at epoch 1 is -0.1 (accuracies lie in [0, 1])"),
+    (lambda d: d["arms"][0]["runs"][0].update(learned=False),
+     "arm 'plain', seed 0: failure_cause must be '' exactly when learned is true"),
+    (lambda d: d["arms"][0]["runs"][0].update(learned="yes"), ": arms[0].runs[0].learned: expected bool, found 'yes'"),
     (lambda d: d["arms"][1]["runs"][0].update(evaluated_epoch=3), "arm 'stops', seed 0: evaluated_epoch 3 is not in [1, 2]"),
     (lambda d: d["arms"][0]["runs"][0].update(stopped_epoch=4), "arm 'plain', seed 0: every history list and "
                                                                 "seconds_per_epoch must have stopped_epoch = 4 values"),

@@ -105,7 +105,7 @@ def test_recorded_accuracy_equals_accuracy_of_predictions(data, augmented):
         training.compile_model(model, learning_rate=0.01)
     result = training.train(model, data, epochs=2, batch_size=32, verbose=0)
     history = model.history.history
-    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy"}
     assert history["val_accuracy"][-1] == pytest.approx(
         accuracy_from_predictions(result.model, data.x_val, data.y_val), abs=1e-6)
 
@@ -255,8 +255,9 @@ def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
 def test_histories_frame_is_tidy_and_matches_keras_history(repeated):
     frame = training.histories_frame(repeated)
     assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
-    assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
-    assert len(frame) == 4 * 2 * 5  # runs x epochs x metrics
+    assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy",
+                                    "seconds"}
+    assert len(frame) == 4 * 2 * 7  # runs x epochs x metrics
     for (variant, seed), result in repeated.items():
         run = frame[(frame.variant == variant) & (frame.seed == seed)]
         for metric, values in result.model.history.history.items():
@@ -312,7 +313,7 @@ def test_train_and_evaluate_on_other_backends(backend):
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["backend"] == backend and report["device"].startswith(f"{backend} on ")
-    assert report["metrics"] == ["accuracy", "loss", "seconds", "val_accuracy", "val_loss"]
+    assert report["metrics"] == ["accuracy", "eval_accuracy", "eval_loss", "loss", "seconds", "val_accuracy", "val_loss"]
     by_split = {row["split"]: row for row in report["evaluation"]}
     assert sorted(by_split) == ["train", "validation"]
     assert by_split["validation"]["loss"] == pytest.approx(report["val_loss"], rel=1e-5)

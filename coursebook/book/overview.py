@@ -72,7 +72,8 @@ def _introduction(flags: list[Any]) -> str:
     text = ("Every chapter that trains, one row per arm, read from its results file; beside each chapter, its runs "
             "per arm, data and profile. Accuracies are those of the evaluated weights (*epoch*: the last one, or the "
             "restored best one, per run) as mean ± sd over the runs; the test set played no part in training or "
-            "model choice; *time per run* is the training time of one run.")
+            "model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near "
+            "chance on its validation images (its chapter says why): its accuracy is no measure of its arm.")
     if marked:
         text += (f" **{marked} of {len(flags)} chapters were computed with a reduced profile or on the synthetic "
                  "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
@@ -117,11 +118,13 @@ def arm_cells(arm: Mapping[str, Any]) -> list[str]:
         raise ValueError("no runs")
     epochs = [int(run["evaluated_epoch"]) for run in runs]
     seconds = [math.fsum(run["seconds_per_epoch"]) for run in runs]
+    failed = sum(1 for run in runs if run.get("learned") is False)
+    marker = f" **({failed} of {len(runs)} did not learn)**" if failed else ""
     return [
         _escape(str(arm["name"])),
         f"{int(arm['parameters']['total']):,}",
         str(epochs[0]) if len(set(epochs)) == 1 else ", ".join(map(str, epochs)),
-        mean_sd([run["validation"]["accuracy"] for run in runs]),
+        mean_sd([run["validation"]["accuracy"] for run in runs]) + marker,
         mean_sd([run["test"]["accuracy"] for run in runs]),
         mean_sd(seconds, digits=1, unit=" s"),
     ]

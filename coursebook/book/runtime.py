@@ -32,6 +32,17 @@ page on CIFAR-10, put `cifar-10-python.tar.gz` in `data/` and run `make run CHAP
 """
 
 
+SAMPLE_NOTE = """\
+```{{admonition}} Computed on a {name}
+:class: note
+
+This page was computed on real CIFAR-10 images, but only on **a {name}** ({train:,} training and
+{test:,} test images, about a tenth of the official archive): accuracies are lower than with all
+50,000 training images, and the test accuracies rest on fewer images.
+```
+"""
+
+
 @dataclass
 class ChapterRun:
     """One execution of one chapter; collects what the run card reports."""
@@ -69,6 +80,8 @@ class ChapterRun:
         }
         if dataset.is_synthetic:
             show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
+        elif "sample" in dataset.name:
+            show_markdown(SAMPLE_NOTE.format(name=dataset.name, train=len(dataset.x_train), test=len(dataset.x_test)))
 
     def save_results(self, results: Any) -> str | None:
         """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the

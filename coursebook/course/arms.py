@@ -44,7 +44,9 @@ FILL_MODE = "nearest"  # what the classic ImageDataGenerator did: empty areas ta
 SETTING_DEFAULTS: dict[str, Any] = {
     "model": None, "optimizer": "adam", "learning_rate": None, "batch_size": 64, "epochs": 20,
     "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
+    "batch_norm": "recompute",
 }
+BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
 ARM_KEYS = ("name", *SETTING_DEFAULTS)
 REQUIRED_KEYS = ("name", "model")
 
@@ -239,6 +241,7 @@ SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {
     "early_stopping": _early_stopping,
     "checkpoint": _checkpoint,
     "augmentation": _augmentation,
+    "batch_norm": _choice(BATCH_NORM_MODES),
 }
 
 

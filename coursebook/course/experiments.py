@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, evaluation, explain, history, models, training
+from coursebook.course import data, evaluation, explain, history, learned, models, training
 from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
 from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
-from coursebook.course import results as results_module
+from coursebook.course import arms as arms_module, results as results_module
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -169,15 +169,17 @@ def _train_run(arm: dict[str, Any], splits: data.Splits, seed: int, verbose: int
     model = build_arm_model(arm, len(splits.class_names))
     counts = models.keras_parameter_counts(model)
     fitted = training.train(model, splits, epochs=arm["epochs"], batch_size=arm["batch_size"], seed=seed,
-                            early_stopping=arm["early_stopping"], checkpoint_best=arm["checkpoint"], verbose=verbose)
+                            early_stopping=arm["early_stopping"], checkpoint_best=arm["checkpoint"],
+                            batch_norm=arm["batch_norm"], verbose=verbose)
     return measure_run(fitted, splits, seed, arm["batch_size"]), counts
 
 
 def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, batch_size: int) -> results_module.Run:
     """Measure the weights a run ends with, from one prediction pass over each part (with the
-    training batch size): validation and test loss and accuracy (computed from the predicted
-    probabilities as ``model.evaluate`` computes them), the test classification report and the
-    confusion matrices of every part (the training one also feeds the baseline explanation)."""
+    training batch size, inference mode): training, validation and test loss and accuracy (computed
+    from the predicted probabilities as ``model.evaluate`` computes them), whether the run learned
+    (:func:`coursebook.course.learned.judge`), the test classification report and the confusion
+    matrices of every part."""
     model, n_classes = fitted.model, len(splits.class_names)
     confusion, scores, predicted = {}, {}, {}
     for part, x, y in (("training", splits.x_train, splits.y_train), ("validation", splits.x_val, splits.y_val),
@@ -185,16 +187,22 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
         probabilities = evaluation.predict_probabilities(model, x, batch_size=batch_size)
         predicted[part] = probabilities.argmax(axis=-1)
         confusion[part] = evaluation.confusion(evaluation.to_labels(y), predicted[part], n_classes).tolist()
-        if part != "training":
-            scores[part] = evaluation.scores_from_probabilities(y, probabilities)
+        scores[part] = evaluation.scores_from_probabilities(y, probabilities)
     report = evaluation.classification_report_frame(splits.y_test, predicted["test"], splits.class_names)
     per_class = {name: {"precision": float(row["precision"]), "recall": float(row["recall"]),
                         "f1": float(row["f1"]), "support": int(row["support"])}
                  for name, row in report.loc[list(splits.class_names)].iterrows()}
+    verdict = learned.judge(
+        classes=n_classes, validation_images=len(splits.x_val), validation_accuracy=scores["validation"]["accuracy"],
+        training_loss=scores["training"]["loss"], training_accuracy=scores["training"]["accuracy"],
+        running_accuracy=fitted.raw_history["accuracy"][fitted.best_epoch - 1],
+        first_running_loss=fitted.raw_history["loss"][0], steps=-(-len(splits.x_train) // batch_size) * fitted.best_epoch,
+        batch_norm=bool(training.batch_norm_layers(model)))
     return results_module.Run(
         seed=seed, history=fitted.raw_history, stopped_epoch=fitted.epochs_run, evaluated_epoch=fitted.best_epoch,
         seconds_per_epoch=[float(s) for s in fitted.seconds_per_epoch],
-        validation=scores["validation"], test=scores["test"],
+        training=scores["training"], validation=scores["validation"], test=scores["test"],
+        learned=verdict.learned, learned_rule=verdict.rule, failure_cause=verdict.cause,
         classification_report=per_class, confusion=confusion)
 
 
@@ -205,7 +213,8 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
 
 SETTING_LABELS = {"model": "model", "optimizer": "optimizer", "learning_rate": "learning rate",
                   "batch_size": "batch size", "epochs": "epochs", "train_size": "training images",
-                  "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation"}
+                  "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation",
+                  "batch_norm": "batch-norm statistics"}
 EVALUATED_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
                      "loss": "train loss", "val_loss": "validation loss"}
 def describe_setting(key: str, value: Any) -> str:
@@ -224,6 +233,9 @@ def describe_setting(key: str, value: Any) -> str:
         return f"best {value['monitor']} ({value['mode']})"
     if key == "augmentation":
         return "none" if not value else ", ".join(_describe_layer(entry) for entry in value)
+    if key == "batch_norm":
+        return {"recompute": "recomputed from training images before each evaluation",
+                "moving": "Keras' moving averages (momentum 0.99)"}[value]
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
@@ -249,11 +261,13 @@ def settings_table(results: results_module.Results) -> pd.DataFrame:
     """One row per arm with its effective settings; a value the arm sets itself is marked "(arm)",
     the others come from the chapter level (notebook default < params file < profile < command line)."""
     own = arm_keys(results)
+    labels = {key: label for key, label in SETTING_LABELS.items()
+              if key != "batch_norm" or any(models.has_batch_norm(arm.model) for arm in results.arms)}
     rows = []
     for arm in results.arms:
         row = {"arm": arm.name}
-        for key, label in SETTING_LABELS.items():
-            text = describe_setting(key, arm.settings[key])
+        for key, label in labels.items():
+            text = describe_setting(key, arm.settings.get(key, arms_module.SETTING_DEFAULTS[key]))
             row[label] = f"{text} (arm)" if key in own.get(arm.name, ()) and key != "model" else text
         rows.append(row)
     return pd.DataFrame(rows)

@@ -137,7 +137,8 @@ def train(run: Any, prepared: Prepared, arm_settings: dict[str, Any], seed: int,
     counts = models.keras_parameter_counts(model)
     fitted = training.train(model, splits, epochs=arm_settings["epochs"], batch_size=arm_settings["batch_size"],
                             seed=seed, early_stopping=arm_settings["early_stopping"],
-                            checkpoint_best=arm_settings["checkpoint"], verbose=verbose)
+                            checkpoint_best=arm_settings["checkpoint"], batch_norm=arm_settings["batch_norm"],
+                            verbose=verbose)
     measured = experiments.measure_run(fitted, splits, seed, arm_settings["batch_size"])
     sizes = splits.sizes
     results = results_module.Results(

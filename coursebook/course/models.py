@@ -149,6 +149,12 @@ def _spec_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def has_batch_norm(spec: SpecLike) -> bool:
+    """Whether the model has a batch-normalization layer."""
+    spec = spec if isinstance(spec, ModelSpec) else load_spec(spec)
+    return any(layer.type == "batchnorm" for layer in spec.layers)
+
+
 def load_spec(name_or_path: str | Path) -> ModelSpec:
     """Load, validate and normalize a spec given by name (``params/models/<name>.yaml``) or path."""
     path = _spec_path(name_or_path)

@@ -6,14 +6,15 @@ book runner keeps it beside the executed notebook only when the chapter succeede
 plain JSON (no NaN or infinity: a non-finite number fails the run with a message naming arm, seed
 and metric) and is checked field by field when loaded, so a damaged file gives one clear error.
 
-Schema (``schema_version`` 1)::
+Schema (``schema_version`` 2)::
 
     {schema_version, chapter, profile, parameters,
      dataset: {name, fingerprint, synthetic, sizes: {train, validation, test}, class_names},
      versions: {python, numpy, keras, backend, <backend>}, device,
      arms: [{name, model, parameters: {total, trainable, non_trainable}, settings: {...effective...},
              runs: [{seed, history: {metric: [per-epoch values]}, stopped_epoch, evaluated_epoch,
-                     seconds_per_epoch: [...], validation: {metric: value}, test: {metric: value},
+                     seconds_per_epoch: [...], training: {loss, accuracy}, validation: {loss, accuracy},
+                     test: {loss, accuracy}, learned, learned_rule, failure_cause,
                      classification_report: {class: {precision, recall, f1, support}},
                      confusion: {training, validation, test: [[counts]]}}]}]}
 """
@@ -32,7 +33,9 @@ import pandas as pd
 
 from coursebook.course import history
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCORED_PARTS = ("training", "validation", "test")  # each {loss, accuracy} of the evaluated weights, inference mode
+HISTORY_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # every run records these per epoch
 
 
 class ResultsError(ValueError):
@@ -42,16 +45,26 @@ class ResultsError(ValueError):
 @dataclass
 class Run:
     """One training run of one arm with one seed. Epochs are 1-based: ``stopped_epoch`` is the
-    last epoch trained, ``evaluated_epoch`` the epoch whose weights ``validation``, ``test``,
-    ``classification_report`` and ``confusion`` describe (the restored best one, or the last)."""
+    last epoch trained, ``evaluated_epoch`` the epoch whose weights ``training``, ``validation``,
+    ``test``, ``classification_report`` and ``confusion`` describe (the restored best one, or the
+    last), all measured in inference mode. The history's ``loss``/``accuracy`` are Keras' running
+    training values (training mode: dropout on, batch statistics, averaged while the weights
+    changed); ``eval_loss``/``eval_accuracy``, where present, are the inference-mode values on a
+    fixed subset of the training images. ``learned`` says whether the run learned at all, by the
+    rule ``learned_rule`` states with its numbers (:mod:`coursebook.course.learned`);
+    ``failure_cause`` is the measured likely cause when it did not ('' otherwise)."""
 
     seed: int
     history: dict[str, list[float]]
     stopped_epoch: int
     evaluated_epoch: int
     seconds_per_epoch: list[float]
+    training: dict[str, float]
     validation: dict[str, float]
     test: dict[str, float]
+    learned: bool
+    learned_rule: str
+    failure_cause: str
     classification_report: dict[str, dict[str, float]]
     confusion: dict[str, list[list[int]]]
 
@@ -202,12 +215,23 @@ def _check_run(arm: str, run: Run) -> None:
     numbers = [(f"history metric {m!r} at epoch {e}", v) for m, vs in run.history.items()
                for e, v in enumerate(vs, start=1)]
     numbers += [(f"seconds_per_epoch at epoch {e}", v) for e, v in enumerate(run.seconds_per_epoch, start=1)]
-    numbers += [(f"{part} metric {m!r}", v) for part in ("validation", "test") for m, v in getattr(run, part).items()]
+    for part in SCORED_PARTS:
+        missing = [m for m in ("loss", "accuracy") if m not in getattr(run, part)]
+        if missing:
+            raise ResultsError(f"{where}: {part} lacks metric {missing[0]!r} (expected loss and accuracy)")
+    missing = [m for m in HISTORY_METRICS if m not in run.history]
+    if missing:
+        raise ResultsError(f"{where}: history lacks metric {missing[0]!r} (every run records {', '.join(HISTORY_METRICS)})")
+    numbers += [(f"{part} metric {m!r}", v) for part in SCORED_PARTS for m, v in getattr(run, part).items()]
     numbers += [(f"classification_report {c!r} {m!r}", v) for c, row in run.classification_report.items()
                 for m, v in row.items()]
     for what, value in numbers:
         if not math.isfinite(value):
             raise ResultsError(f"{where}: {what} is {value} (not a finite number)")
+        if "accuracy" in what and not 0 <= value <= 1:
+            raise ResultsError(f"{where}: {what} is {value} (accuracies lie in [0, 1])")
+    if run.learned == bool(run.failure_cause):
+        raise ResultsError(f"{where}: failure_cause must be '' exactly when learned is true")
 
 
 # --------------------------------------------------------------------------- typed building

@@ -49,6 +49,10 @@ OFFICIAL_FILE_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
+# A real sample of CIFAR-10 in the official format (the first 1,102 or 1,017 images of each official
+# batch: 5,170 training and 1,017 test images), accepted by this md5 only and named for what it is.
+SAMPLE_MD5 = "02c1c2c95b4c4fef3b3e85624979a496"
+SAMPLE_NAME = "5,170-image sample of CIFAR-10"
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_NAME = "CIFAR-10"
 CIFAR10_CLASS_NAMES = (
@@ -337,13 +341,15 @@ def load_cifar10(
 ) -> Dataset:
     """CIFAR-10 as Keras returns it, decoded once and then read from the array cache.
 
-    `expected_md5` is checked against an archive (None skips the check); an extracted
-    directory is checked file by file against `OFFICIAL_FILE_MD5`.
+    `expected_md5` is checked against an archive (None skips the check); the real sample
+    (`SAMPLE_MD5`) is accepted too, under its own name (`SAMPLE_NAME`); an extracted directory is
+    checked file by file against `OFFICIAL_FILE_MD5`.
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     location = locate_cifar10(dirs, download=download)
     fingerprint = cifar10_fingerprint(location, cache_dir)
-    if location.is_file() and expected_md5 and fingerprint != expected_md5.lower():
+    sample = location.is_file() and fingerprint == SAMPLE_MD5
+    if location.is_file() and expected_md5 and fingerprint != expected_md5.lower() and not sample:
         raise DataError(
             f"CIFAR-10 archive {location} has md5 {fingerprint}, expected {expected_md5}: "
             f"it is damaged or not the official file. {placement_hint(dirs)}"
@@ -357,5 +363,5 @@ def load_cifar10(
         save_arrays(array_dir, arrays, {"class_names": class_names, "source": str(location)})
     else:
         arrays, class_names = cached[0], tuple(cached[1]["class_names"])
-    return Dataset(CIFAR10_NAME, False, **arrays, class_names=class_names,
+    return Dataset(SAMPLE_NAME if sample else CIFAR10_NAME, False, **arrays, class_names=class_names,
                    fingerprint=fingerprint, source=str(location))  # fmt: skip
