@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from coursebook.course import history
-from coursebook.course.prose.numbers import capitalized, fmt, join, md, shown
+from coursebook.course.prose.numbers import capitalized, fmt, join, md, mean_sd, sd, shown
 
 ALPHA = 0.05
 MIN_RUNS = 3
@@ -60,29 +60,13 @@ def signed(value: float, digits: int = 4) -> str:
 
 
 def spread(values: Sequence[float]) -> float | None:
-    """Sample sd (ddof 1) of the values; None for one value; exactly 0.0 when the values agree to
-    floating-point precision (so [0.78] * 3 has no spread, not a spread of 1e-17)."""
-    array = np.asarray(values, dtype=float)
-    if array.size < 2:
-        return None
-    scale = max(1.0, float(np.max(np.abs(array))))
-    if float(np.max(array) - np.min(array)) <= 1e-12 * scale:
-        return 0.0
-    return float(np.std(array, ddof=1))
+    """Sample sd of the values (:func:`coursebook.course.prose.numbers.sd`: None for one value,
+    exactly 0.0 for values equal to floating-point precision)."""
+    return sd(np.asarray(values, dtype=float))
 
 
 def average(values: Sequence[float]) -> float:
     return math.fsum(float(v) for v in values) / len(values)
-
-
-def mean_sd(values: Sequence[float], digits: int = 4) -> str:
-    """'0.7231' for one value, '0.7231 ± 0.0040' for several: the one mean ± sd of the course pages."""
-    if not len(values):
-        raise ValueError("mean_sd: no values")
-    if not all(math.isfinite(float(v)) for v in values):
-        raise ValueError(f"mean_sd: a value is not finite: {list(values)}")
-    sd = spread(values)
-    return number(average(values), digits) + ("" if sd is None else f" ± {number(sd, digits)}")
 
 
 def name(text: str) -> str:
@@ -112,8 +96,8 @@ def training_words(results: Any, what: str = "accuracy") -> str:
     """How the page names the training metric it reads: evaluation mode when every run measured it,
     else Keras' running metric, labelled as such."""
     if all(eval_mode_training(run) for arm in results.arms for run in arm.runs):
-        return f"training {what} (evaluation mode)"
-    return f"training {what} (running, training mode)"
+        return f"evaluation-mode training {what}"
+    return f"running training {what} (Keras' training-mode value)"
 
 
 def _training(run: Any, what: str) -> float:
@@ -328,8 +312,10 @@ def method_sentence(results: Any) -> str:
                 f"Welch's t-test gives p < {ALPHA} and the difference exceeds the pooled standard deviation "
                 "(effect size d = difference / pooled sd, |d| > 1); a difference of 2 pooled sds or more is "
                 "never called noise, and values that do not vary at all between runs are said so.")
-    return (f"With {n} run{'s' if n != 1 else ''} per arm (fewer than {MIN_RUNS}), these differences cannot be "
-            "judged against run-to-run noise: the table gives the difference and the per-run values.")
+    most = max(len(learned_runs(arm)) for arm in results.arms)
+    counts = f"{n} run{'s' if n != 1 else ''}" if most == n else f"{n} to {most} runs"
+    return (f"With {counts} per arm (fewer than {MIN_RUNS} in some arm), differences cannot be judged against "
+            "run-to-run noise: the tables give each difference and the per-run values.")
 
 
 # =========================================================================== evidence table
@@ -384,16 +370,15 @@ class Fit:
     def sentence(self, train_words: str) -> str:
         who = name(self.arm)
         if self.state == "failed":
-            return f"{who} failed to learn in every run ({join(sorted(set(self.failed))) or 'cause not recorded'})."
+            return (f"Failed for {who}: no run learned ({join(sorted(set(self.failed))) or 'cause not recorded'}), "
+                    "so it is neither over- nor under-fitting.")
         evidence = (f"{train_words} {mean_sd(self.train)} against validation accuracy {mean_sd(self.val)} "
                     f"(gap {signed(self.gap)})")
         rise = (f"; the validation loss rose for the last {min(self.rises)} epochs or more of every run"
                 if min(self.rises) >= RISE_EPOCHS else "")
         test = f"; test accuracy {mean_sd(self.test)}" if self.test else ""
-        verdicts = {"over-fitting": "over-fits", "under-fitting": "under-fits",
-                    "no clear over- or under-fitting": "shows no clear over- or under-fitting"}
-        failed = f" ({len(self.failed)} run(s) failed and are left out)" if self.failed else ""
-        return f"{who} {verdicts[self.state]}: {evidence}{rise}{test}{failed}."
+
+        return f"{capitalized(self.state)} for {who}: {evidence}{rise}{test}."
 
 
 def final_rise(losses: Sequence[float]) -> int:
@@ -440,12 +425,17 @@ def speed_text(results: Any, threshold: float) -> str:
         runs = learned_runs(arm)
         if not runs:
             continue
-        reached = [epochs_to(run, threshold) for run in runs]
-        shown_runs = ", ".join("never" if e is None else str(e) for e in reached)
+        reached = [e for e in (epochs_to(run, threshold) for run in runs) if e is not None]
         first = mean_sd([float(run.history["val_accuracy"][0]) for run in runs])
-        parts.append(f"{name(arm.name)} reached {number(threshold, 2)} validation accuracy at epoch "
-                     f"{shown_runs} (per run) and had {first} after epoch 1")
-    return ("Learning speed, on validation accuracy: " + "; ".join(parts) + ".") if parts else ""
+        if reached:
+            when = (f"reached it in {len(reached)} of {len(runs)} runs, at epoch {join([str(e) for e in reached])}"
+                    if len(runs) > 1 else f"reached it at epoch {reached[0]}")
+        else:
+            longest = max(run.stopped_epoch for run in runs)
+            when = f"did not reach it within {longest} epochs"
+        parts.append(f"{name(arm.name)} had {first} after epoch 1 and {when}")
+    return (f"Learning speed, on validation accuracy with {number(threshold, 2)} as the mark: "
+            + "; ".join(parts) + ".") if parts else ""
 
 
 # =========================================================================== mechanisms and facts
@@ -531,15 +521,25 @@ class Answer:
         return "\n\n".join(blocks)
 
 
+def _summary_value(c: Claim, which: str) -> str:
+    stored = c.arm_values if which == "arm" else c.reference_values
+    unit = " s" if c.metric == "seconds" else ""
+    if c.judged or len(stored) == 1:
+        return mean_sd(stored, c.digits) + unit
+    return f"{number(average(stored), c.digits)}{unit} (mean of {len(stored)})"
+
+
 def _diff_phrase(c: Claim) -> str:
-    """'higher beyond noise', 'lower (not tested)', ... for the summary."""
-    words = {"beyond noise": "beyond run-to-run noise", "every run": "in every run",
-             "within noise": "within run-to-run noise", "not confirmed": "by a margin the runs do not confirm",
-             "not judged": "in runs too few to judge", "no difference": ""}[c.verdict]
+    """'higher validation accuracy (0.71 ± 0.01 against 0.65 ± 0.02, +0.06, beyond run-to-run noise)'."""
+    words = {"beyond noise": ", beyond run-to-run noise", "every run": ", in every run",
+             "within noise": ", within run-to-run noise", "not confirmed": ", a margin the runs do not confirm",
+             "not judged": "", "no difference": ""}[c.verdict]
     if c.direction == "same":
-        return f"the same {c.words} ({c.values_text('arm')})"
-    return (f"{c.direction} {c.words} ({c.values_text('arm')} against {c.values_text('reference')}, "
-            f"{signed(c.difference, c.digits)}, {words})")
+        return f"the same {c.words} ({_summary_value(c, 'arm')})"
+    what = ({"higher": "slower epochs", "lower": "faster epochs"}[c.direction] if c.metric == "seconds"
+            else f"{c.direction} {c.words}")
+    return (f"{what} ({_summary_value(c, 'arm')} against {_summary_value(c, 'reference')}, "
+            f"{signed(c.difference, c.digits)}{words})")
 
 
 def _fits(results: Any) -> list[Fit]:
@@ -548,7 +548,15 @@ def _fits(results: Any) -> list[Fit]:
 
 def _fit_sentences(results: Any) -> list[str]:
     words = training_words(results)
-    return [f.sentence(words) for f in _fits(results)]
+    return [f.sentence(words) for f in _fits(results)] + [failed_runs_sentence(results)]
+
+
+def failed_runs_sentence(results: Any) -> str:
+    """The runs that did not learn, with their measured causes, once ('' when every run learned)."""
+    parts = [f"{sum(not learned(r) for r in arm.runs)} of {len(arm.runs)} of {name(arm.name)} ("
+             + join(sorted({getattr(r, 'failure_cause', '') or 'cause not recorded' for r in arm.runs if not learned(r)}))
+             + ")" for arm in results.arms if any(not learned(r) for r in arm.runs) and learned_runs(arm)]
+    return ("Runs that did not learn, left out of every number above: " + "; ".join(parts) + ".") if parts else ""
 
 
 def single_arm(results: Any, topic: str, threshold: float) -> Answer:
@@ -559,7 +567,7 @@ def single_arm(results: Any, topic: str, threshold: float) -> Answer:
     runs = learned_runs(arm)
     if runs:
         summary.append(f"Validation loss {mean_sd(values(arm, 'val_loss'))}, test loss {mean_sd(values(arm, 'test_loss'))}.")
-    evidence = [FIT_RULE]
+    evidence = [FIT_RULE, failed_runs_sentence(results)]
     mechanism: list[str] = []
     settings = arm.settings
     stopping, checkpoint = settings.get("early_stopping"), settings.get("checkpoint")
@@ -614,8 +622,9 @@ def _early_stopping_mechanism(arm: Any) -> list[str]:
                 if min(run.history["val_loss"][run.evaluated_epoch:run.stopped_epoch] or [math.inf])
                 > run.history["val_loss"][run.evaluated_epoch - 1]]
         if rose and stopping.get("restore_best_weights", True):
-            texts.append(f"In {len(rose)} run(s) every epoch after the restored one had a higher validation loss, "
-                         "so restoring discarded epochs that fitted the training images at the cost of unseen ones.")
+            runs_text = "every run" if len(rose) == len(learned_runs(arm)) else f"{len(rose)} of {len(learned_runs(arm))} runs"
+            texts.append(f"In {runs_text}, every epoch after the restored one had a higher validation loss, so "
+                         "restoring discarded epochs that fitted the training images at the cost of unseen ones.")
     return texts
 
 
@@ -644,6 +653,8 @@ def _confusion_summary(results: Any, arm: Any) -> str:
             f"lowest {md(worst)} ({number(f1[worst])}).")
 
 
+SUBJECTS = {"batch-norm": "batch normalization", "depth": "depth", "augmentation": "augmentation",
+            "dropout-vs-bn": "the added layers", "none": "the extra block"}
 COMPARED = ("val_accuracy", "val_loss", "train_accuracy", "gap", "test_accuracy")
 
 
@@ -665,18 +676,20 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     others = names[1:]
     summary = _comparison_summary(results, topic, reference, others, by, threshold)
     evidence = [table(claims), FIT_RULE + " " + " ".join(_fit_sentences(results))]
-    if topic == "batch-norm" or results.chapter.startswith("e4742-p2"):
+    if topic == "batch-norm" and not results.chapter.startswith("e4742"):
         evidence.append(speed_text(results, threshold))
     mechanism = _mechanism(results, topic, reference, others, by)
     extra = []
+    subject = SUBJECTS.get(topic, "the model")
     for other in others:
-        diffs = setting_differences(results, other, reference)
+        diffs = [d for d in setting_differences(results, other, reference)
+                 if not (topic == "augmentation" and d.startswith("augmentation"))]
         if diffs:
-            extra.append(f"{name(other)} also differs from {name(reference)} in {join(diffs)}, so its effect "
-                         "is not that of the architecture alone.")
+            extra.append(f"Besides {subject}, {name(other)} differs from {name(reference)} in {join(diffs)}, so the "
+                         f"differences cannot be put down to {subject} alone.")
     if failed:
-        extra.append(f"{join([name(f.arm) for f in failed])} failed and {'is' if len(failed) == 1 else 'are'} "
-                     "left out of every verdict.")
+        extra.append(f"No run of {join([name(f.arm) for f in failed])} learned, so "
+                     f"{'it is' if len(failed) == 1 else 'they are'} left out of every verdict.")
     return Answer(summary, evidence, mechanism, limits(results, extra), claims)
 
 
@@ -687,11 +700,12 @@ def _comparison_summary(results: Any, topic: str, reference: str, others: list[s
     states = "; ".join(f"{name(arm)} {fits[arm].state}" for arm in [reference, *others])
     for other in others:
         head = f"Against {name(reference)}, {name(other)} had"
-        if topic == "batch-norm":
-            out.append(f"{head} {_diff_phrase(by[other, 'train_loss'])} and {_diff_phrase(by[other, 'val_accuracy'])}; "
-                       f"training took {_diff_phrase(by[other, 'seconds'])}.")
-            if results.chapter.startswith("e4742"):
-                out.append(speed_text(results, threshold))
+        if topic == "batch-norm" and results.chapter.startswith("e4742"):
+            out.append(speed_text(results, threshold))
+            out.append(f"{head} {_diff_phrase(by[other, 'val_accuracy'])} and {_diff_phrase(by[other, 'train_accuracy'])}, "
+                       f"with {_diff_phrase(by[other, 'seconds'])}.")
+        elif topic == "batch-norm":
+            out.append(f"{head} {_diff_phrase(by[other, 'train_loss'])} and {_diff_phrase(by[other, 'val_accuracy'])}.")
         elif topic == "augmentation":
             out.append(f"{head} {_diff_phrase(by[other, 'val_loss'])}.")
         elif topic == "dropout-vs-bn":
@@ -712,6 +726,8 @@ def _comparison_summary(results: Any, topic: str, reference: str, others: list[s
             out.append("Neither technique narrowed the training-validation gap beyond run-to-run noise, so these "
                        "runs do not say which helps more against over-fitting.")
     out.append(f"Fit: {states}.")
+    if any(not learned(r) for arm in results.arms for r in arm.runs):
+        out.append("Runs that did not learn are left out (see below).")
     return out
 
 

@@ -91,17 +91,18 @@ def lowest_val_loss_epoch(run: Mapping[str, Any]) -> int:
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample sd (None for one value)."""
-    mean = math.fsum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    """Mean and sample sd (None for one value), as :mod:`coursebook.course.prose.numbers` computes them."""
+    from coursebook.course.prose import numbers
+
+    array = numbers.finite_values(values, "values")
+    return numbers.mean(array), numbers.sd(array)
 
 
 def shown(values: Sequence[float], digits: int = 4) -> str:
-    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several."""
-    mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several: the course's one mean ± sd."""
+    from coursebook.course.prose.numbers import mean_sd as text
+
+    return text(values, digits)
 
 
 def runs_count(results: Any) -> int:
@@ -165,10 +166,10 @@ def setting_differences(reference: Mapping[str, Any], other: Mapping[str, Any]) 
 
 
 def md_name(name: str) -> str:
-    """An arm name safe inside Markdown prose and tables."""
-    for char in "\\`*_[]|<>":
-        name = name.replace(char, "\\" + char)
-    return name
+    """An arm name safe inside Markdown prose and tables (the course's one escaper, applied once)."""
+    from coursebook.course.prose.numbers import md
+
+    return md(name)
 
 
 def train_images(results: Any) -> int | None:
