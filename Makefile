@@ -23,7 +23,8 @@ STAMP := $(VENV)/.requirements-$(shell sha256sum $(REQUIREMENTS) | cut -c1-16)
 
 PROFILE ?= quick
 DATA ?=
-JOBS ?= auto  # chapters at once: one per core, at most 4 (JOBS=1: one at a time)
+# chapters at once: auto = one per core, at most 4 (JOBS=1: one at a time)
+JOBS ?= auto
 CHAPTER ?=
 PARAMS ?=
 TIMEOUT ?=

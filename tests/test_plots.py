@@ -47,9 +47,24 @@ def test_training_curves_panels_lines_and_legend(tmp_path):
         styles = sorted(line.get_linestyle() for line in ax.lines)
         assert styles == ["-", "-", "--", "--"]  # train dashed, validation solid, two variants
         assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 4  # one band per line
-    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["original", "extra", "training", "validation", "spread over 3 seeds"]
+    assert all(ax.get_legend() is None for ax in fig.axes)  # below the panels, over no curve
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels == ["original", "extra", "training, running (training mode)", "validation", "spread over 3 seeds"]
     assert saves_png(fig, tmp_path)
+
+
+def test_a_loss_that_dwarfs_the_others_goes_on_a_log_scale_and_inference_mode_is_dotted():
+    frame = history(variants=("plain",), seeds=(0,))  # losses 0.1 to 1.4, median 0.75: a linear scale
+    assert plots.training_curves(frame, metrics=("loss",)).axes[0].get_yscale() == "linear"
+    diverged = frame.copy()
+    diverged.loc[(diverged.metric == "val_loss") & (diverged.epoch == 1), "value"] = 109.0  # a12-h's epoch 1
+    eval_rows = frame[frame.metric == "accuracy"].assign(metric="eval_accuracy")
+    fig = plots.training_curves(pd.concat([diverged, eval_rows]), metrics=("loss", "accuracy"))
+    loss, accuracy = fig.axes
+    assert loss.get_yscale() == "log" and loss.get_title() == "loss (log scale)"
+    assert accuracy.get_yscale() == "linear"  # accuracies stay in [0, 1], linear
+    assert sorted(line.get_linestyle() for line in accuracy.lines) == ["-", "--", ":"]
+    assert "training, inference mode" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_training_curves_plot_the_seed_mean_in_variant_colours():
@@ -91,7 +106,7 @@ def test_single_seed_has_no_band_and_variants_can_be_chosen():
     ax = fig.axes[0]
     assert [line.get_linestyle() for line in ax.lines] == ["-"]
     assert not ax.collections
-    assert "spread" not in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "spread" not in " ".join(t.get_text() for t in ax.figure.legends[0].get_texts())
 
 
 def test_training_curves_reject_unknown_names():

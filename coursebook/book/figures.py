@@ -28,7 +28,6 @@ import nbformat
 from coursebook.book import paths
 
 CHAPTERS_DOC_PREFIX = "book/chapters/"
-GLUE_PREFIX = "application/papermill.record/"
 FIGURES_DIR_NAME = "figures"
 
 

@@ -56,7 +56,7 @@ def missing_tools() -> list[str]:
 
 def parts(toc_file: Path | None = None) -> list[Part]:
     """The parts (assignments) of ``_toc.yml``: each part's first entry is its introduction page."""
-    toc = yaml.safe_load((toc_file or paths.TOC_FILE).read_text(encoding="utf-8"))
+    toc = params.load_yaml(toc_file or paths.TOC_FILE)
     found = []
     for part in toc.get("parts", []):
         intro = part["chapters"][0]
@@ -81,7 +81,7 @@ def part_sources(part: Part) -> tuple[Path, Path]:
     where.mkdir(parents=True, exist_ok=True)
     toc = {"format": "jb-book", "root": part.root,
            "chapters": [{"file": f"{CHAPTER_PREFIX}{chapter}"} for chapter in part.chapters]}
-    config = yaml.safe_load(paths.CONFIG_FILE.read_text(encoding="utf-8"))
+    config = params.load_yaml(paths.CONFIG_FILE)
     config["title"] = part.caption
     config.setdefault("latex", {})["latex_documents"] = {"targetname": f"{part.name}.tex"}
     (where / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from coursebook.book import paths
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 
 SYNTHETIC_WARNING = """\
@@ -82,6 +83,22 @@ class ChapterRun:
             show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
         elif "sample" in dataset.name:
             show_markdown(SAMPLE_NOTE.format(name=dataset.name, train=len(dataset.x_train), test=len(dataset.x_test)))
+        if departed := departures_text(self.departures(), self.chapter):
+            show_markdown(departed)
+
+    def departures(self) -> list[tuple[str, Any, Any, str]]:
+        """(parameter, value, the value of ``params/<chapter>.yaml`` (the assignment's setting; None:
+        not set there), where this value comes from) for every parameter this run takes from the
+        profile or the command line with another value than the chapter file's."""
+        from coursebook.book.params import load_yaml
+
+        try:
+            assignment = (load_yaml(paths.PARAMS_DIR / f"{self.chapter}.yaml") or {}).get("parameters") or {}
+        except Exception:  # noqa: BLE001 - opened by hand without a chapter file: nothing departs
+            return []
+        return [(name, value, assignment.get(name), self.origin[name]) for name, value in self.parameters.items()
+                if self.origin.get(name) in ("profile", "override") and value != assignment.get(name)
+                and name not in self.text_parameters]
 
     def save_results(self, results: Any) -> str | None:
         """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the
@@ -293,6 +310,33 @@ def run_card_markdown(run: ChapterRun) -> str:
         shown = shown if len(shown) <= 80 else shown[:60] + " …"
         lines.append(f"| `{name}` | `{shown}` | {mark} |")
     return "\n".join(lines) + "\n"
+
+
+def departures_text(departures: list[tuple[str, Any, Any, str]], chapter: str) -> str:
+    """A note listing where a run departs from its chapter file's (the assignment's) settings; '' if nowhere."""
+    if not departures:
+        return ""
+    where = {"profile": "profile", "override": "command line"}
+    items = "; ".join(f"`{name}` {_setting(name, value)} instead of {_setting(name, assignment)} ({where[origin]})"
+                      for name, value, assignment, origin in departures)
+    return ("```{admonition} Settings reduced from the assignment's\n:class: note\n\n"
+            f"This run departs from the assignment's protocol (`params/{chapter}.yaml`) in: {items}. Every number "
+            "and sentence below describes this run.\n```")
+
+
+NONE_MEANS = {"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"}
+
+
+def _setting(name: str, value: Any) -> str:
+    if value is None:
+        return NONE_MEANS.get(name, "none")
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, dict)):
+        return f"`{json.dumps(value, ensure_ascii=False)}`"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _dataset_text(dataset: dict[str, Any] | None) -> str:

@@ -1,5 +1,5 @@
-"""The coursework: data (``data``), architectures as data (``models``), training and evaluation
-(``training``, ``evaluation``), experiments (``experiments``), figures (``plots``), the from-scratch
-network (``backprop``), the training-history frame (``history``) and the prose computed from results
-by topic (``prose``; ``analysis`` and ``reports`` keep the old names during the transition).
+"""The coursework: data (``data``), architectures as data (``models``), experiment arms (``arms``),
+training and evaluation (``training``, ``evaluation``, ``learned``), experiments and their results
+(``experiments``, ``results``, ``history``), figures (``plots``), the from-scratch network
+(``backprop``), and the prose computed from results (``prose``, ``explain``).
 """

@@ -270,11 +270,6 @@ def _check_consistency(settings: dict[str, Any]) -> None:
                        "or early stopping could never stop", against_epochs=True)
 
 
-def origins(arm: Mapping[str, Any], chapter: Mapping[str, Any]) -> dict[str, str]:
-    """Where each effective setting comes from: 'arm', 'chapter' or 'default'."""
-    return {key: "arm" if key in arm else "chapter" if key in chapter else "default" for key in SETTING_DEFAULTS}
-
-
 def check_arms(arms: Any, chapter: Mapping[str, Any], where: str = "arms",
                describe: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
     """Validate a list of arms against the chapter-level settings and return each arm's

@@ -20,6 +20,7 @@ import pandas as pd
 from coursebook.course import data, evaluation, explain, history, learned, models, training
 from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
 from coursebook.course.prose.dataset import describe_dataset
+from coursebook.course.training import PROBE_IMAGES
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
 from coursebook.course import arms as arms_module, results as results_module
 
@@ -405,9 +406,11 @@ def curves_caption(results: results_module.Results, what: str = "Loss and accura
     if all_evaluated_at_last_epoch(results):
         runs = max(len(arm.runs) for arm in results.arms)
         band = "; bands show mean ± sd over the seeds" if runs > 1 else ""
-        return f"{what} per epoch: training dashed, validation solid{band}."
+        return (f"{what} per epoch: training dashed (Keras' running value, in training mode), training in inference "
+                f"mode dotted (at most the first {PROBE_IMAGES:,} training images), validation solid{band}.")
     return (f"{what} per epoch, one line per run (runs stopped early end where they stopped): "
-            "training dashed, validation solid; a dot marks the epoch whose weights were evaluated.")
+            "training dashed (Keras' running value, in training mode), training in inference mode dotted (at most "
+            f"the first {PROBE_IMAGES:,} training images), validation solid; a dot marks the epoch whose weights were evaluated.")
 
 
 def class_f1_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:

@@ -22,8 +22,12 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from coursebook.course import history
 from coursebook.course.data import to_labels
 
-TRAIN_STYLE = "--"
+TRAIN_STYLE = "--"  # Keras' running training metric (training mode, averaged over the epoch)
+EVAL_STYLE = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
 VALIDATION_STYLE = "-"
+SERIES_LABELS = {TRAIN_STYLE: "training, running (training mode)", EVAL_STYLE: "training, inference mode",
+                 VALIDATION_STYLE: "validation"}
+LOG_SCALE_RATIO = 10  # a loss panel whose largest value is this many times its median is drawn on a log scale
 WRONG_COLOUR = "tab:red"
 PALETTE = "colorblind"
 BANDS = ("sd", "range")
@@ -80,15 +84,34 @@ def training_curves(
         means = history.seed_mean(rows, series)
         for variant in variants:
             for name in series:
-                style = VALIDATION_STYLE if name.startswith("val_") else TRAIN_STYLE
+                style = _style(name)
                 _mean_line(ax, means[(means["variant"] == variant) & (means["metric"] == name)],
                            colours[variant], style, band)
                 if history.ragged(rows, variant):
                     _run_lines(ax, history.per_seed(rows, name, variant), colours[variant], style)
-        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0].legend(handles=_legend_handles(colours, rows), loc="best", fontsize="small")
+        _label_panel(ax, rows, metric)
+    _outside_legend(fig, _legend_handles(colours, rows))
     return fig
+
+
+def _style(name: str) -> str:
+    return VALIDATION_STYLE if name.startswith("val_") else EVAL_STYLE if name.startswith("eval_") else TRAIN_STYLE
+
+
+def _label_panel(ax: Axes, rows: pd.DataFrame, metric: str) -> None:
+    """Axis labels and title; a loss panel whose largest value exceeds :data:`LOG_SCALE_RATIO` times the
+    median of its values goes on a log scale, so one diverging curve does not flatten the others."""
+    values = pd.to_numeric(rows[rows["metric"].isin(_series_of(rows, metric))]["value"], errors="coerce")
+    values = values[np.isfinite(values) & (values > 0)]
+    log = "accuracy" not in metric and not values.empty and values.max() > LOG_SCALE_RATIO * values.median()
+    title = metric.replace("_", " ") + (" (log scale)" if log else "")
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=title, yscale="log" if log else "linear")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _outside_legend(fig: Figure, handles: list[Line2D]) -> None:
+    """The legend below the panels, where it covers no curve."""
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize="small")
 
 
 def _variants(rows: pd.DataFrame, variants: Sequence[str] | None) -> list[str]:
@@ -102,8 +125,9 @@ def _variants(rows: pd.DataFrame, variants: Sequence[str] | None) -> list[str]:
 
 
 def _series_of(rows: pd.DataFrame, metric: str) -> list[str]:
-    """The training and validation metric names present for ``metric``."""
-    names = [metric] if metric.startswith("val_") else [metric, f"val_{metric}"]
+    """The metric names present for ``metric``: running training, inference-mode training (``eval_``)
+    and validation (``val_``)."""
+    names = [metric] if metric.startswith(("val_", "eval_")) else [metric, f"eval_{metric}", f"val_{metric}"]
     present = [name for name in names if name in set(rows["metric"])]
     if not present:
         raise ValueError(f"metric {metric!r} not in history; it has {sorted(set(rows['metric']))}")
@@ -135,10 +159,16 @@ def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Li
     spread = [Line2D([], [], color="grey", alpha=0.4, linewidth=6, label=f"spread over {n_seeds} seeds")]
     return (
         [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()]
-        + [Line2D([], [], color="black", linestyle=TRAIN_STYLE, label="training"),
-           Line2D([], [], color="black", linestyle=VALIDATION_STYLE, label="validation")]
+        + _style_handles(rows)
         + (spread if n_seeds > 1 else [])
     )
+
+
+def _style_handles(rows: pd.DataFrame) -> list[Line2D]:
+    """One legend entry per kind of series the frame holds (running, inference-mode, validation)."""
+    styles = {_style(str(name)) for name in pd.unique(rows["metric"]) if name != "seconds"}
+    return [Line2D([], [], color="black", linestyle=style, label=label)
+            for style, label in SERIES_LABELS.items() if style in styles]
 
 
 def loss_curve(values: Sequence[float], *, start: int = 1, xlabel: str = "iteration", ylabel: str = "loss",
@@ -200,7 +230,7 @@ def learning_curves(frame: pd.DataFrame, *, value: str = "accuracy", logx: bool 
     ax.set(xlabel="training images", ylabel=value.replace("_", " "), xscale="log" if logx else "linear")
     ax.set_xticks(sizes, labels=[f"{size:,.0f}" for size in sizes])
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # beside the axes: covers no point
     return fig
 
 
@@ -371,17 +401,14 @@ def run_curves(
             for seed, run in mine.groupby("seed", sort=True):
                 for name in _series_of(rows, metric):
                     curve = run[run["metric"] == name].sort_values("epoch")
-                    style = VALIDATION_STYLE if name.startswith("val_") else TRAIN_STYLE
+                    style = _style(name)
                     ax.plot(curve["epoch"], curve["value"], linestyle=style, color=colours[variant], linewidth=1.2)
                     epoch = evaluated.get((variant, seed))
                     if name.startswith("val_") and epoch is not None:
                         point = curve[curve["epoch"] == epoch]
                         ax.plot(point["epoch"], point["value"], marker="o", color=colours[variant], linestyle="")
-        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _label_panel(ax, rows, metric)
     handles = [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()] + [
-        Line2D([], [], color="black", linestyle=TRAIN_STYLE, label="training"),
-        Line2D([], [], color="black", linestyle=VALIDATION_STYLE, label="validation"),
-        Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch")]
-    axes[0].legend(handles=handles, loc="best", fontsize="small")
+        *_style_handles(rows), Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch")]
+    _outside_legend(fig, handles)
     return fig
