@@ -370,8 +370,8 @@ class Fit:
     def sentence(self, train_words: str) -> str:
         who = name(self.arm)
         if self.state == "failed":
-            return (f"Failed for {who}: no run learned ({join(sorted(set(self.failed))) or 'cause not recorded'}), "
-                    "so it is neither over- nor under-fitting.")
+            return (f"Failed for {who}: no run learned ({causes(self.failed)}), so it is neither over- nor "
+                    "under-fitting.")
         evidence = (f"{train_words} {mean_sd(self.train)} against validation accuracy {mean_sd(self.val)} "
                     f"(gap {signed(self.gap)})")
         rise = (f"; the validation loss rose for the last {min(self.rises)} epochs or more of every run"
@@ -379,6 +379,14 @@ class Fit:
         test = f"; test accuracy {mean_sd(self.test)}" if self.test else ""
 
         return f"{capitalized(self.state)} for {who}: {evidence}{rise}{test}."
+
+
+def causes(found: Sequence[str]) -> str:
+    """Failure causes, each once; several different ones numbered by run."""
+    distinct = list(dict.fromkeys(found))
+    if len(distinct) == 1:
+        return distinct[0] + ("" if len(found) == 1 else f", in all {len(found)} runs")
+    return "; ".join(f"run {i}: {cause}" for i, cause in enumerate(found, start=1))
 
 
 def final_rise(losses: Sequence[float]) -> int:
@@ -514,7 +522,7 @@ class Answer:
     def markdown(self) -> str:
         summary = " ".join(s for s in self.summary if s)
         blocks = [f"```{{admonition}} Answer\n:class: answer-summary\n{summary}\n```"]
-        blocks += [b for b in self.evidence if b]
+        blocks += [b.strip() for b in self.evidence if b.strip()]
         if self.mechanism:
             blocks.append("**Why.** " + " ".join(self.mechanism))
         blocks.append(self.limits)
@@ -554,7 +562,7 @@ def _fit_sentences(results: Any) -> list[str]:
 def failed_runs_sentence(results: Any) -> str:
     """The runs that did not learn, with their measured causes, once ('' when every run learned)."""
     parts = [f"{sum(not learned(r) for r in arm.runs)} of {len(arm.runs)} of {name(arm.name)} ("
-             + join(sorted({getattr(r, 'failure_cause', '') or 'cause not recorded' for r in arm.runs if not learned(r)}))
+             + causes([getattr(r, "failure_cause", "") or "cause not recorded" for r in arm.runs if not learned(r)])
              + ")" for arm in results.arms if any(not learned(r) for r in arm.runs) and learned_runs(arm)]
     return ("Runs that did not learn, left out of every number above: " + "; ".join(parts) + ".") if parts else ""
 
@@ -566,7 +574,8 @@ def single_arm(results: Any, topic: str, threshold: float) -> Answer:
     summary = [f.sentence(words)]
     runs = learned_runs(arm)
     if runs:
-        summary.append(f"Validation loss {mean_sd(values(arm, 'val_loss'))}, test loss {mean_sd(values(arm, 'test_loss'))}.")
+        summary.append(f"Loss: {training_words(results, 'loss')} {mean_sd(values(arm, 'train_loss'))}, validation "
+                       f"{mean_sd(values(arm, 'val_loss'))}, test {mean_sd(values(arm, 'test_loss'))}.")
     evidence = [FIT_RULE, failed_runs_sentence(results)]
     mechanism: list[str] = []
     settings = arm.settings
@@ -664,7 +673,15 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     reference = results.arms[0].name
     if reference not in names or len(names) < 2:
         summary = [f.sentence(training_words(results)) for f in _fits(results)]
-        return Answer(summary + ["No comparison is possible: an arm has no run that learned."], [], [],
+        mechanism = []
+        if topic == "depth" and len(results.arms) > 1:
+            deep = results.arms[1]
+            share, small, total = small_map_share(deep.model)
+            mechanism.append(f"Depth did not help here because the deeper model did not learn at all (its measured "
+                             f"cause is above). Architecture facts that make it harder to train: {share:.0%} of its "
+                             f"{total:,} parameters ({small:,}) act on maps of 4×4 pixels or smaller, and it has "
+                             f"{layer_count(deep.model, 'batchnorm') or 'no'} normalization layers.")
+        return Answer(summary + ["No comparison is possible: an arm has no run that learned."], [], mechanism,
                       limits(results), [])
     metrics = list(COMPARED)
     if topic == "batch-norm":
@@ -675,7 +692,7 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     by = {(c.arm, c.metric): c for c in claims}
     others = names[1:]
     summary = _comparison_summary(results, topic, reference, others, by, threshold)
-    evidence = [table(claims), FIT_RULE + " " + " ".join(_fit_sentences(results))]
+    evidence = [table(claims), " ".join([FIT_RULE, *filter(None, _fit_sentences(results))])]
     if topic == "batch-norm" and not results.chapter.startswith("e4742"):
         evidence.append(speed_text(results, threshold))
     mechanism = _mechanism(results, topic, reference, others, by)
