@@ -283,3 +283,36 @@ def test_results_without_val_accuracy_or_with_impossible_accuracy_fail_on_load(c
     change(made["arms"][0]["runs"][0])
     with pytest.raises(ResultsError, match=re.escape(message)):
         Results.from_dict(made)
+
+
+# --------------------------------------------------------------------------- learning curve (data-size)
+
+
+def curve(per_size: dict[int, list[float]], gaps: dict[int, float] | None = None) -> Results:
+    gaps = gaps or {}
+    return results(*[(f"{size:,} images", "q6-bn-dropout",
+                      [run(s, val=v, train=min(0.99, v + gaps.get(size, 0.1))) for s, v in enumerate(vals)],
+                      {"train_size": size}) for size, vals in per_size.items()])
+
+
+def test_a_curve_that_still_rises_is_not_called_flat():
+    text = answers.learning_curve(curve({100: [0.30, 0.31, 0.32], 200: [0.40, 0.41, 0.42], 400: [0.60, 0.61, 0.62]}))
+    assert "It still rose between the two largest sizes" in text and "flattened" not in text
+    assert not page_problems(text)
+
+
+def test_a_single_run_per_size_keeps_its_caveat():
+    text = answers.learning_curve(curve({100: [0.30], 200: [0.35]}))
+    assert "too few runs to say whether the curve is still rising" in text
+    assert "cannot be judged against run-to-run noise" in text and "beyond run-to-run noise" not in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0.1, 0.9), min_size=1, max_size=4), min_size=2, max_size=4))
+def test_learning_curve_sentences_follow_their_claims(per_size_values):
+    made = curve({100 * 2 ** i: vals for i, vals in enumerate(per_size_values)})
+    text = answers.learning_curve(made)
+    assert not page_problems(text), (page_problems(text), text)
+    arms = made.arms
+    last = answers.claim(made, arms[-1].name, arms[-2].name, "val_accuracy")
+    assert ("It still rose" in text) == (last.holds and last.direction == "higher")

@@ -555,8 +555,23 @@ def _fits(results: Any) -> list[Fit]:
 
 
 def _fit_sentences(results: Any) -> list[str]:
+    """The fit rule, one table row per arm, and the runs that did not learn."""
+    return [FIT_RULE, failed_runs_sentence(results), fit_table(results)]
+
+
+def fit_table(results: Any) -> str:
+    """Per arm: training and validation accuracy, their gap, the final validation-loss rise, test accuracy
+    and the diagnosis, as a Markdown table."""
     words = training_words(results)
-    return [f.sentence(words) for f in _fits(results)] + [failed_runs_sentence(results)]
+    rows = [f"| arm | {words} | validation accuracy | gap | epochs of val. loss rise at the end, per run | test accuracy | diagnosis |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for f in _fits(results):
+        if f.state == "failed":
+            rows.append(f"| {md(f.arm)} | | | | | | failed: {md(causes(f.failed))} |")
+            continue
+        rows.append(f"| {md(f.arm)} | {mean_sd(f.train)} | {mean_sd(f.val)} | {signed(f.gap)} | "
+                    f"{', '.join(str(r) for r in f.rises)} | {mean_sd(f.test)} | {f.state} |")
+    return "\n".join(rows)
 
 
 def failed_runs_sentence(results: Any) -> str:
@@ -692,7 +707,7 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     by = {(c.arm, c.metric): c for c in claims}
     others = names[1:]
     summary = _comparison_summary(results, topic, reference, others, by, threshold)
-    evidence = [table(claims), " ".join([FIT_RULE, *filter(None, _fit_sentences(results))])]
+    evidence = [table(claims), *_fit_sentences(results)]
     if topic == "batch-norm" and not results.chapter.startswith("e4742"):
         evidence.append(speed_text(results, threshold))
     mechanism = _mechanism(results, topic, reference, others, by)
@@ -799,6 +814,44 @@ def answer(results: Any, topic: str = "none", threshold: float = 0.5) -> str:
     """The whole Answer section of a comparison page, as Markdown."""
     built = single_arm(results, topic, threshold) if len(results.arms) == 1 else comparison(results, topic, threshold)
     return built.markdown()
+
+
+def learning_curve(results: Any) -> str:
+    """The Answer section of a learning curve (one arm per training-set size, smallest first)."""
+    arms = sorted((arm for arm in results.arms if learned_runs(arm)), key=lambda a: a.settings["train_size"] or 0)
+    if len(arms) < 2:
+        summary = [fit(arm).sentence(training_words(results)) for arm in results.arms]
+        return Answer(summary + ["Fewer than two sizes have runs that learned, so there is no curve to read."], [], [],
+                      limits(results), []).markdown()
+    small, large = arms[0], arms[-1]
+    overall = claim(results, large.name, small.name, "val_accuracy")
+    last = claim(results, large.name, arms[-2].name, "val_accuracy")
+    steps = [claim(results, b.name, a.name, "val_accuracy") for a, b in zip(arms, arms[1:])]
+    gap = claim(results, large.name, small.name, "gap")
+    summary = [f"Validation accuracy went from {_summary_value(overall, 'reference')} with {name(small.name)} to "
+               f"{_summary_value(overall, 'arm')} with {name(large.name)} ({signed(overall.difference)}"
+               f"{'' if overall.verdict in ('not judged', 'no difference') else ', ' + overall.verdict.replace('every run', 'in every run')})."]
+    if last.holds and last.direction == "higher":
+        summary.append(f"It still rose between the two largest sizes ({signed(last.difference)}, beyond run-to-run "
+                       "noise), so more images would likely help further.")
+    elif last.verdict == "not judged":
+        summary.append(f"Between the two largest sizes it changed by {signed(last.difference)}; too few runs to say "
+                       "whether the curve is still rising.")
+    else:
+        summary.append(f"Between the two largest sizes it changed by {signed(last.difference)}, which is not a rise "
+                       "beyond run-to-run noise: these runs do not show further gains.")
+    subset = next((arm for arm in arms if arm.settings.get("train_size") == 10000), None)
+    if subset is not None and subset is not large:
+        c = claim(results, large.name, subset.name, "val_accuracy")
+        summary.append(f"The assignment's 10,000-image subset reached {_summary_value(c, 'reference')}, against "
+                       f"{_summary_value(c, 'arm')} with {name(large.name)}.")
+    mechanism = []
+    if overall.holds and overall.direction == "higher" and gap.holds and gap.direction == "lower":
+        mechanism.append(f"With more images the weights cannot fit the particular training images as closely: the "
+                         f"training − validation gap fell from {_summary_value(gap, 'reference')} to "
+                         f"{_summary_value(gap, 'arm')}.")
+    evidence = [table([*steps, gap]), *_fit_sentences(results)]
+    return Answer(summary, evidence, mechanism, limits(results), [*steps, gap]).markdown()
 
 
 # =========================================================================== page checks

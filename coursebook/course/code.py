@@ -158,7 +158,9 @@ def code_block(arm_name: str, model_name: str, settings: Mapping[str, Any], *, n
     return f":::{{dropdown}} Code: {md(arm_name)} ({model_name}, {total:,} parameters)\n{body}\n:::"
 
 
-def arms_code(results: Any) -> str:
-    """One dropdown per arm of a :class:`~coursebook.course.results.Results`."""
+def arms_code(results: Any, first_only: bool = False) -> str:
+    """One dropdown per arm of a :class:`~coursebook.course.results.Results` (``first_only``: the first
+    arm's, for pages whose arms differ only in their data, such as a learning curve)."""
     classes = len(results.dataset.class_names) or 10
-    return "\n\n".join(code_block(arm.name, arm.model, arm.settings, num_classes=classes) for arm in results.arms)
+    arms = results.arms[:1] if first_only else results.arms
+    return "\n\n".join(code_block(arm.name, arm.model, arm.settings, num_classes=classes) for arm in arms)

@@ -74,7 +74,12 @@ def per_run(entry: Mapping[str, Any], metric: str) -> list[float]:
 
 
 def accuracy_gap(run: Mapping[str, Any]) -> float:
-    """Training minus validation accuracy at the evaluated epoch."""
+    """Training minus validation accuracy of the evaluated weights: the evaluation-mode training
+    accuracy (``training``) where the run measured it, else Keras' running one at the evaluated epoch."""
+    training = run.get("training") or {}
+    if "accuracy" in training:
+        return float(training["accuracy"]) - float((run.get("validation") or {}).get(
+            "accuracy", evaluated(run, "val_accuracy")))
     return evaluated(run, "accuracy") - evaluated(run, "val_accuracy")
 
 
