@@ -316,3 +316,35 @@ def test_learning_curve_sentences_follow_their_claims(per_size_values):
     arms = made.arms
     last = answers.claim(made, arms[-1].name, arms[-2].name, "val_accuracy")
     assert ("It still rose" in text) == (last.holds and last.direction == "higher")
+
+
+# --------------------------------------------------------------------------- pages that do not compare arms
+
+
+def test_parameter_count_answer_gives_both_totals_and_why_the_dense_layer_shrinks():
+    from coursebook.course.prose import parameters
+
+    text = answers.parameter_count(parameters.parameter_change("e4742-original", "e4742-extra-block"))
+    assert ":class: answer-summary" in text
+    for part in ("364,426", "528,522", "+164,096", "295,168", "262,272 to 131,200", "2,048 values"):
+        assert part in text
+
+
+def test_backprop_answer_judges_training_on_the_whole_curve():
+    from coursebook.course import backprop
+    from coursebook.course.prose import backprop_checks
+
+    weights, X, Y = backprop.assignment_setup(0)
+    loss = backprop.loss(weights, X, Y)
+    grads = backprop.backward(weights, X, Y, backprop.forward(weights, X))
+    checks = backprop_checks.backprop_checks(loss, grads["b1"], backprop.gradient_table(weights, X, Y), seed=0)
+    losses = np.array([loss, 0.30, loss - 0.003])
+    text = answers.backprop(checks, losses, backprop_checks.training_verdict(losses, 0.125))
+    assert "The gradients are right" in text and "overshot" in text and not page_problems(text)
+
+
+def test_feedforward_answer_says_how_the_count_depends_on_the_image_size():
+    made = results(("MLP", "aml-mlp", [run(0, train=0.6, val=0.45)]))
+    text = answers.feedforward(made, "aml-mlp", [(32, 32, 3), (64, 64, 3)])
+    assert "402,250 parameters for 32×32×3 images" in text and "64×64×3 images give 1,581,898" in text
+    assert not page_problems(text)

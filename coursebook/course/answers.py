@@ -508,6 +508,11 @@ def _setting(value: Any) -> str:
 # =========================================================================== the page
 
 
+def summary_block(text: str) -> str:
+    """The direct answer, in the admonition the page styles as ``answer-summary``."""
+    return f"```{{admonition}} Answer\n:class: answer-summary\n{text}\n```"
+
+
 @dataclass
 class Answer:
     """The Answer section: the summary (shown in an ``answer-summary`` admonition), the evidence,
@@ -520,8 +525,7 @@ class Answer:
     claims: list[Claim]
 
     def markdown(self) -> str:
-        summary = " ".join(s for s in self.summary if s)
-        blocks = [f"```{{admonition}} Answer\n:class: answer-summary\n{summary}\n```"]
+        blocks = [summary_block(" ".join(s for s in self.summary if s))]
         blocks += [b.strip() for b in self.evidence if b.strip()]
         if self.mechanism:
             blocks.append("**Why.** " + " ".join(self.mechanism))
@@ -852,6 +856,56 @@ def learning_curve(results: Any) -> str:
                          f"{_summary_value(gap, 'arm')}.")
     evidence = [table([*steps, gap]), *_fit_sentences(results)]
     return Answer(summary, evidence, mechanism, limits(results), [*steps, gap]).markdown()
+
+
+def parameter_count(change: Any) -> str:
+    """Problem 1(b) answered first: both totals, the difference, and what it is made of
+    (``change``: :func:`coursebook.course.prose.parameters.parameter_change`)."""
+    added = int(change.only_in_extended["params"].sum()) if len(change.only_in_extended) else 0
+    before, after = change.dense_base, change.dense_extended
+    text = (f"The original model learns {change.base_total:,} parameters; with the extra block it learns "
+            f"{change.extended_total:,}, {change.difference:+,}. The new layers add {added:,} weights, ")
+    if before.layer_params != after.layer_params:
+        text += (f"while the first dense layer changes from {before.layer_params:,} to {after.layer_params:,} "
+                 f"parameters because the vector it receives changes from {before.size:,} values "
+                 f"{before.feature_map} to {after.size:,} {after.feature_map}.")
+    else:
+        text += "and no other layer changes."
+    return summary_block(text)
+
+
+def backprop(checks: Any, losses: Sequence[float], verdict: str) -> str:
+    """Part 1 answered first: the loss and dL/db1 against the assignment's, the two independent gradient
+    checks, and where gradient descent ended (``verdict``: its sentence, computed from the whole curve)."""
+    from coursebook.course.prose import backprop_checks as bc
+
+    db1 = ", ".join(f"{v:.3g}" for v in checks.db1)
+    fine = checks.max_rel_error_fd < bc.GRADIENT_TOLERANCE and (
+        not math.isfinite(checks.max_rel_error_autodiff) or checks.max_rel_error_autodiff < bc.GRADIENT_TOLERANCE)
+    text = (f"The forward pass gives L = {number(checks.loss)} (the assignment: about {bc.STATED_LOSS}) and the "
+            f"backward pass dL/db1 = [{db1}]. The gradients are {'right' if fine else 'NOT confirmed'}: the largest "
+            f"relative error is {checks.max_rel_error_fd:.1e} against central finite differences and "
+            f"{checks.max_rel_error_autodiff:.1e} against automatic differentiation. {verdict}")
+    return summary_block(text)
+
+
+def feedforward(results: Any, model: str, image_shapes: Sequence[Sequence[int]], num_classes: int = 10,
+                threshold: float = 0.5) -> str:
+    """Part 2 answered first: the parameter count and its dependence on the image size (totals by formula
+    for every (height, width, channels) in ``image_shapes``, the first the data's), then the run."""
+    from coursebook.course import models
+
+    first_layer = [(tuple(int(v) for v in shape), models.parameter_summary(
+        model, num_classes=num_classes, input_shape=(math.prod(shape),))["total"]) for shape in image_shapes]
+    (shape, total), *others = first_layer
+    size = "; ".join(f"{h}×{w}×{c} images give {t:,}" for (h, w, c), t in others)
+    units = next(layer.options["units"] for layer in models.load_spec(model).layers if layer.type == "dense")
+    head = (f"The network has {total:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images, and the count "
+            f"depends on the image height and width through the first dense layer only, (H · W · C + 1) · {units}"
+            + (f" ({size})." if size else "."))
+    built = single_arm(results, "baseline", threshold)
+    built.summary.insert(0, head)
+    return built.markdown()
 
 
 # =========================================================================== page checks
