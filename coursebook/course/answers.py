@@ -473,9 +473,12 @@ def has_batchnorm(results: Any) -> bool:
     return any(layer_count(arm.model, "batchnorm") for arm in results.arms)
 
 
-def limits(results: Any, extra: Sequence[str] = ()) -> str:
-    """The limits of the evidence, once: runs, profile, data, the arms' other differences."""
-    parts = [method_sentence(results)]
+def limits(results: Any, extra: Sequence[str] = (), compared: bool = True) -> str:
+    """The limits of the evidence, once: runs and test (``compared``: when the page compares), profile,
+    data, the arms' other differences."""
+    n = runs_per_arm(results)
+    parts = [method_sentence(results) if compared else
+             f"Values are mean ± sd over {n} runs (seeds)." if n > 1 else "One run: its spread is unknown."]
     if results.profile in ("smoke", "quick"):
         parts.append(f"The {results.profile} profile trains fewer epochs on fewer images than the assignment, "
                      "so these are not the assignment's numbers.")
@@ -612,7 +615,7 @@ def single_arm(results: Any, topic: str, threshold: float) -> Answer:
                          "measures.")
     if runs:
         evidence.append(speed_text(results, threshold))
-    return Answer(summary, evidence, mechanism, limits(results), [])
+    return Answer(summary, evidence, mechanism, limits(results, compared=False), [])
 
 
 def _epochs_summary(arm: Any) -> str:
@@ -701,7 +704,7 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
                              f"{total:,} parameters ({small:,}) act on maps of 4×4 pixels or smaller, and it has "
                              f"{layer_count(deep.model, 'batchnorm') or 'no'} normalization layers.")
         return Answer(summary + ["No comparison is possible: an arm has no run that learned."], [], mechanism,
-                      limits(results), [])
+                      limits(results, compared=False), [])
     metrics = list(COMPARED)
     if topic == "batch-norm":
         metrics = ["train_loss", "val_accuracy", "train_accuracy", "val_loss", "seconds"]
