@@ -47,7 +47,7 @@ export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
-.PHONY: book run test bench publish pdf venv clean help check-lock
+.PHONY: book run test test-fast bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -72,6 +72,9 @@ run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=valu
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## the fast inner loop: every test but the slow, browser and latex ones (about a minute)
+	$(PY) -m pytest -m "not slow and not browser and not latex"
 
 bench: $(STAMP)  ## benchmarks of the whole pipeline: a table, and _build/bench.json
 	$(PY) benchmarks/run.py

@@ -152,3 +152,22 @@ def real_sample(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("COURSEBOOK_DATA", str(REAL_SAMPLE))
     monkeypatch.setenv("COURSEBOOK_CACHE", str(tmp_path / "cache"))
     return REAL_SAMPLE
+
+
+# The fast inner loop (`make test-fast`, `pytest -m "not slow and not browser and not latex"`) leaves out
+# the test files that execute notebooks in kernels, build the smoke book or train on real images
+# (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
+MARKED_FILES = {
+    "slow": {"test_book.py", "test_bench.py", "test_cache.py", "test_executors.py", "test_experiments_arms_book.py",
+             "test_faults.py", "test_notebooks.py", "test_pipeline.py", "test_publish.py", "test_real_images.py",
+             "test_rerender.py", "test_runner.py", "test_timeout.py"},
+    "browser": {"test_browser.py"},
+    "latex": {"test_pdf.py"},
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for marker, files in MARKED_FILES.items():
+            if item.path.name in files:
+                item.add_marker(marker)

@@ -35,7 +35,11 @@ def test_summary_reads_every_run_at_its_evaluated_epoch():
     assert table.loc["stops", "epochs trained"] == "2, 3" and table.loc["stops", "evaluated epoch"] == "1, 2"
     val_loss = [1.0 + 0.5, 0.9 + 0.5]  # seed 0 at epoch 1, seed 1 at epoch 2
     assert table.loc["stops", "validation loss"] == f"{np.mean(val_loss):.4f} ± {np.std(val_loss, ddof=1):.4f}"
-    assert table.loc["plain", "train loss"] == f"{np.mean([0.7, 0.6]):.4f} ± {np.std([0.7, 0.6], ddof=1):.4f}"
+    # inference mode: the run's training scores (0.1 below its history's loss at epoch 3 here)
+    assert table.loc["plain", "training loss (inference mode)"] == f"{np.mean([0.6, 0.5]):.4f} ± {np.std([0.6, 0.5], ddof=1):.4f}"
+    # training mode: Keras' running accuracy at the evaluated epoch (0.1 per epoch in the history)
+    assert table.loc["stops", "training accuracy (running, training mode)"] == f"{np.mean([0.1, 0.2]):.4f} ± {np.std([0.1, 0.2], ddof=1):.4f}"
+    assert table.loc["plain", "runs that learned"] == "2 of 2"
     assert table.loc["plain", "seconds per epoch (median after epoch 1)"] == "1.0 ± 0.0"  # [2, 1, 1] -> 1
 
 

@@ -156,3 +156,13 @@ def test_single_runs_judge_flattening_from_the_steps_and_count_gradient_steps():
     assert "The last step gains at least as much as the one before (0.1000 against 0.1000, single runs)" in text
     # 3 epochs each: 500 images are 16 steps per epoch, 4,000 images 125
     assert "Gradient steps taken per run (500 images: 48; 1,000 images: 96; 2,000 images: 189; 4,000 images: 375)" in text
+
+
+def test_a_run_that_did_not_learn_is_counted_and_marked_with_a_cross():
+    data = results({500: [(0.10, 0.12, 0.10)], 1000: [(0.50, 0.85, 0.49)]})
+    data["arms"][0]["runs"][0]["learned"] = False
+    table = learning_curve.curve_table(data, available=4000).set_index("training images")
+    assert table.loc[500, "runs that learned"] == "0 of 1" and table.loc[1000, "runs that learned"] == "1 of 1"
+    ax = plots.learning_curves(learning_curve.curve_frame(data)).axes[0]
+    crosses = [c for c in ax.collections if c.get_label().endswith("run that did not learn")]
+    assert [c.get_offsets().tolist() for c in crosses] == [[[500.0, 0.10]], [[500.0, 0.10]]]  # validation and test

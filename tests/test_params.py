@@ -162,10 +162,10 @@ def test_model_choices_are_the_model_specs(mini_project):
 
 
 @pytest.mark.parametrize(("chapter", "overrides", "fragments"), [
-    ("q6-p5-data-subset", {"sizes": [400, 49501]},  # quick holds out 1% (500) of the 50,000
-     ["command line: key 'sizes'", "[400, 49501]", "at most the 49,500 training images left after the validation split"]),
-    ("e4742-p1a-extra-conv-layer", {"train_size": 47501},  # quick holds out 5%
-     ["command line: key 'train_size'", "47501", "the 47,500 training images"]),
+    ("q6-p5-data-subset", {"sizes": [400, 45001]},  # quick holds out 10% (5,000) of the 50,000
+     ["command line: key 'sizes'", "[400, 45001]", "at most the 45,000 training images left after the validation split"]),
+    ("e4742-p1a-extra-conv-layer", {"train_size": 45001},  # quick holds out 10%
+     ["command line: key 'train_size'", "45001", "the 45,000 training images"]),
     ("e4742-p2-batch-norm", {"test_size": 10001}, ["command line: key 'test_size'", "at most the 10,000 test images"]),
 ])
 def test_image_counts_beyond_the_data_are_refused_before_any_kernel(chapter, overrides, fragments):
@@ -176,7 +176,7 @@ def test_image_counts_beyond_the_data_are_refused_before_any_kernel(chapter, ove
 
 
 def test_image_counts_up_to_the_data_are_accepted():
-    assert resolve("q6-p5-data-subset", "quick", {"sizes": [400, 49500]}).values["sizes"] == [400, 49500]
+    assert resolve("q6-p5-data-subset", "quick", {"sizes": [400, 45000]}).values["sizes"] == [400, 45000]
     assert resolve("e4742-p2-batch-norm", "quick", {"test_size": 10000}).values["test_size"] == 10000
 
 

@@ -216,8 +216,15 @@ SETTING_LABELS = {"model": "model", "optimizer": "optimizer", "learning_rate": "
                   "batch_size": "batch size", "epochs": "epochs", "train_size": "training images",
                   "early_stopping": "early stopping", "checkpoint": "checkpoint", "augmentation": "augmentation",
                   "batch_norm": "batch-norm statistics"}
-EVALUATED_METRICS = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy",
-                     "loss": "train loss", "val_loss": "validation loss"}
+# The summary's measures at the evaluated epoch: (label, how to read it from a run). Training scores
+# come in both modes: inference (the weights as evaluated) and Keras' running value (training mode).
+EVALUATED_MEASURES = {
+    "validation accuracy": lambda run: run.validation["accuracy"],
+    "validation loss": lambda run: run.validation["loss"],
+    "training accuracy (inference mode)": lambda run: run.training["accuracy"],
+    "training loss (inference mode)": lambda run: run.training["loss"],
+    "training accuracy (running, training mode)": lambda run: run.at_evaluated("accuracy"),
+}
 def describe_setting(key: str, value: Any) -> str:
     """One effective setting in words, as the settings table shows it."""
     if key == "learning_rate" and value is None:
@@ -288,15 +295,18 @@ def evaluated_epochs(results: results_module.Results) -> dict[tuple[str, int], i
 
 
 def evaluated_summary_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:
-    """One row per arm: epochs trained and evaluated epoch of each run (in seed order), the metrics
-    at the evaluated epoch and the seconds per epoch (:func:`history.epoch_time`), as 'mean ± sd'."""
+    """One row per arm: epochs trained and evaluated epoch of each run (in seed order), the measures
+    at the evaluated epoch (:data:`EVALUATED_MEASURES`), how many runs learned, and the seconds per
+    epoch (:func:`history.epoch_time`), as 'mean ± sd'."""
     rows = []
     for arm in results.arms:
         row = {"arm": arm.name, "runs": len(arm.runs),
                "epochs trained": ", ".join(str(run.stopped_epoch) for run in arm.runs),
                "evaluated epoch": ", ".join(str(run.evaluated_epoch) for run in arm.runs)}
-        for metric, label in EVALUATED_METRICS.items():
-            row[label] = mean_sd(arm.evaluated(metric), digits, f"{metric!r} of {arm.name!r}")
+        for label, measure in EVALUATED_MEASURES.items():
+            row[label] = mean_sd([measure(run) for run in arm.runs], digits, f"{label} of {arm.name!r}")
+        failed = sum(not run.learned for run in arm.runs)
+        row["runs that learned"] = f"{len(arm.runs) - failed} of {len(arm.runs)}"
         row[f"seconds per epoch ({history.EPOCH_TIME})"] = mean_sd(
             [history.epoch_time(run.seconds_per_epoch) for run in arm.runs], 1, f"seconds per epoch of {arm.name!r}")
         rows.append(row)

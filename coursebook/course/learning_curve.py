@@ -42,9 +42,10 @@ def size_arms(base: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, A
 
 
 def curve_frame(results: Any) -> pd.DataFrame:
-    """Tidy frame, one row per run and part: size, seed, part (validation/test), accuracy and the
-    train-validation accuracy gap, all for the weights of the run's evaluated epoch (validation
-    values from the history at that epoch, as every other table of the book)."""
+    """Tidy frame, one row per run and part: size, seed, part (validation/test), accuracy, the
+    train-validation accuracy gap and whether the run learned (``learned``), all for the weights of
+    the run's evaluated epoch (validation values from the history at that epoch, as every other
+    table of the book)."""
     from coursebook.course.explain import measures
 
     rows = []
@@ -54,13 +55,14 @@ def curve_frame(results: Any) -> pd.DataFrame:
             for part, value in accuracy.items():
                 rows.append({"size": arm["settings"]["train_size"], "seed": run["seed"], "part": part,
                              "accuracy": value, "gap": measures.accuracy_gap(run),
-                             "evaluated epoch": measures.evaluated_epoch(run)})
+                             "evaluated epoch": measures.evaluated_epoch(run), "learned": run.get("learned", True)})
     return pd.DataFrame(rows)
 
 
 def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
     """One row per size: training images, their share of all training images, validation and test
-    accuracy and the train-validation gap as mean ± sd over seeds, and the evaluated epochs."""
+    accuracy and the train-validation gap as mean ± sd over seeds, the evaluated epochs, and how
+    many runs learned at all (:mod:`coursebook.course.learned`)."""
     from coursebook.course.experiments import mean_sd
 
     frame = curve_frame(results)
@@ -71,7 +73,8 @@ def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
                      "validation accuracy": mean_sd(val["accuracy"], digits),
                      "test accuracy": mean_sd(test["accuracy"], digits),
                      "train-validation gap": mean_sd(val["gap"], digits),
-                     "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"])})
+                     "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"]),
+                     "runs that learned": f"{int(val['learned'].sum())} of {len(val)}"})
     return pd.DataFrame(rows)
 
 

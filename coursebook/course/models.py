@@ -150,8 +150,11 @@ def _spec_path(name_or_path: str | Path) -> Path:
 
 
 def has_batch_norm(spec: SpecLike) -> bool:
-    """Whether the model has a batch-normalization layer."""
-    spec = spec if isinstance(spec, ModelSpec) else load_spec(spec)
+    """Whether the model has a batch-normalization layer (False for a name with no spec file)."""
+    try:
+        spec = spec if isinstance(spec, ModelSpec) else load_spec(spec)
+    except ModelSpecError:
+        return False
     return any(layer.type == "batchnorm" for layer in spec.layers)
 
 

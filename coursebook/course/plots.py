@@ -225,7 +225,11 @@ def learning_curves(frame: pd.DataFrame, *, value: str = "accuracy", logx: bool 
         errors = summary["std"].where(summary["count"] > 1)
         ax.errorbar(summary.index, summary["mean"], yerr=errors.fillna(0).to_numpy(), marker="o", capsize=3,
                     color=colours[part], label=f"{part} (mean ± sd)" if summary["count"].max() > 1 else part)
-        ax.scatter(rows["size"], rows[value], s=12, color=colours[part], alpha=0.5, zorder=3)
+        learned = rows["learned"] if "learned" in rows else pd.Series(True, index=rows.index)
+        ax.scatter(rows["size"][learned], rows[value][learned], s=12, color=colours[part], alpha=0.5, zorder=3)
+        if (~learned).any():  # a run that did not learn is no point of the curve's trend: a cross marks it
+            ax.scatter(rows["size"][~learned], rows[value][~learned], s=40, marker="x", color=colours[part], zorder=3,
+                       label=f"{part}: run that did not learn")
     sizes = sorted(pd.unique(frame["size"]))
     ax.set(xlabel="training images", ylabel=value.replace("_", " "), xscale="log" if logx else "linear")
     ax.set_xticks(sizes, labels=[f"{size:,.0f}" for size in sizes])

@@ -32,8 +32,8 @@ from coursebook.course.arms import BATCH_NORM_MODES, FILL_MODE, OPTIMIZERS, pars
 from coursebook.course.evaluation import attribute_or_key  # noqa: E402
 from coursebook.course.history import HISTORY_COLUMNS  # noqa: E402,F401  (kept for callers)
 
-BATCH_NORM_IMAGES = 2048  # training images whose batches give the recomputed batch-norm statistics
-PROBE_IMAGES = 1000  # training images evaluated in inference mode after every epoch (eval_accuracy)
+BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
+PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
 EARLY_STOPPING_DEFAULTS = {
     "monitor": "val_loss",
     "patience": 5,
