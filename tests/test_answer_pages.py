@@ -21,16 +21,15 @@ def answer_section(html: str) -> tuple[str, bool]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
-    heading = next((h for h in soup.find_all("h2") if h.get_text(" ", strip=True).rstrip("#").strip() == "Answer"),
-                   None)
+    for decoration in soup.select("h2 .section-number, h2 .headerlink"):
+        decoration.decompose()
+    heading = next((h for h in soup.find_all("h2") if h.get_text(" ", strip=True) == "Answer"), None)
     if heading is None:
         return "", False
     section = heading.find_parent("section") or heading.parent
     summary = section.find(class_="answer-summary") is not None
     for hidden in section.find_all(["table", "pre", "details", "summary"]):
         hidden.decompose()
-    for name in section.find_all(class_="headerlink"):
-        name.decompose()
     blocks = [p.get_text(" ", strip=True) for p in section.find_all(["p", "li"])]
     return "\n".join(blocks), summary
 
@@ -55,7 +54,7 @@ def chapter_pages(root: Path) -> dict[str, Path]:
 
 
 def test_the_checker_reads_a_page_as_a_grader_would():
-    page = ('<section id="answer"><h2>Answer<a class="headerlink">#</a></h2>'
+    page = ('<section id="answer"><h2><span class="section-number">1.2. </span>Answer<a class="headerlink">#</a></h2>'
             '<div class="admonition answer-summary"><p>Validation accuracy was higher.</p></div>'
             '<p>original was lower. original was lower. original was lower.</p><table><tr><td>x</td></tr></table>'
             '</section>')

@@ -838,7 +838,9 @@ def learning_curve(results: Any) -> str:
     summary = [f"Validation accuracy went from {_summary_value(overall, 'reference')} with {name(small.name)} to "
                f"{_summary_value(overall, 'arm')} with {name(large.name)} ({signed(overall.difference)}"
                f"{'' if overall.verdict in ('not judged', 'no difference') else ', ' + overall.verdict.replace('every run', 'in every run')})."]
-    if last.holds and last.direction == "higher":
+    if len(arms) == 2:
+        summary.append("Two sizes cannot show whether the curve keeps rising beyond the larger one.")
+    elif last.holds and last.direction == "higher":
         summary.append(f"It still rose between the two largest sizes ({signed(last.difference)}, beyond run-to-run "
                        "noise), so more images would likely help further.")
     elif last.verdict == "not judged":
