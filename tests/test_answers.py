@@ -116,7 +116,7 @@ def comparison_results(draw):
     return topic, results(*arms)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(comparison_results())
 def test_no_rendered_sentence_contradicts_its_claim(case):
     topic, made = case
@@ -163,7 +163,7 @@ def single_results(draw):
     return topic, how, extra, results(("only arm", "q6-simple-cnn", runs_, extra))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(single_results())
 def test_single_arm_answers_say_only_what_the_runs_show(case):
     topic, how, extra, made = case
@@ -262,6 +262,15 @@ def test_early_stopping_that_never_triggered_is_said_so():
     assert "validation score was the best" not in text
 
 
+def test_patience_that_ran_out_at_the_last_epoch_is_not_called_improving():
+    stopping = {"monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True, "mode": "min"}
+    made = results(("m", "q6-simple-cnn", [run(s, evaluated=2, val_losses=[1.0, 0.8, 0.9, 0.95]) for s in range(3)],
+                    {"early_stopping": stopping}))
+    text = answers.answer(made, "early-stopping", 0.5)
+    assert answers.patience_ran_out([1.0, 0.8, 0.9, 0.95], stopping) == 4
+    assert "had not improved for 2 epochs by the last epoch" in text and "never ended a run" not in text
+
+
 def test_settings_the_arms_also_differ_in_are_named_as_a_limit():
     made = results(("E", "a12-baseline", [run(s) for s in range(3)]),
                    ("H", "a12-batchnorm", [run(s) for s in range(3)], {"learning_rate": 0.01, "batch_size": 64}))
@@ -295,6 +304,11 @@ def curve(per_size: dict[int, list[float]], gaps: dict[int, float] | None = None
                       {"train_size": size}) for size, vals in per_size.items()])
 
 
+def test_two_sizes_do_not_repeat_their_one_step():
+    text = answers.learning_curve(curve({100: [0.30], 200: [0.35]}))
+    assert text.count("+0.0500") == 2 and "Two sizes cannot show" in text  # once in the answer, once in the table
+
+
 def test_a_curve_that_still_rises_is_not_called_flat():
     text = answers.learning_curve(curve({100: [0.30, 0.31, 0.32], 200: [0.40, 0.41, 0.42], 400: [0.60, 0.61, 0.62]}))
     assert "It still rose between the two largest sizes" in text and "flattened" not in text
@@ -302,7 +316,7 @@ def test_a_curve_that_still_rises_is_not_called_flat():
 
 
 def test_a_single_run_per_size_keeps_its_caveat():
-    text = answers.learning_curve(curve({100: [0.30], 200: [0.35]}))
+    text = answers.learning_curve(curve({100: [0.30], 200: [0.35], 400: [0.36]}))
     assert "too few runs to say whether the curve is still rising" in text
     assert "cannot be judged against run-to-run noise" in text and "beyond run-to-run noise" not in text
 

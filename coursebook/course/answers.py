@@ -646,8 +646,15 @@ def _early_stopping_mechanism(arm: Any) -> list[str]:
         texts.append(f"Early stopping ended a run once {monitor} had not improved for {patience} epochs "
                      f"({len(early)} of {len(learned_runs(arm))} runs stopped before epoch {arm.settings['epochs']}).")
     else:
-        texts.append(f"Early stopping never ended a run: {monitor} kept improving within every window of "
-                     f"{patience} epochs until the last epoch.")
+        ran_out = [patience_ran_out(run.history[monitor][:run.stopped_epoch], stopping) for run in learned_runs(arm)]
+        if any(epoch is not None for epoch in ran_out):
+            count = sum(e is not None for e in ran_out)
+            which = "the run" if len(ran_out) == 1 else f"{count} of {len(ran_out)} runs"
+            texts.append(f"No run stopped before epoch {arm.settings['epochs']}, but in {which} {monitor} had not "
+                         f"improved for {patience} epochs by the last epoch, where stopping and finishing coincide.")
+        else:
+            texts.append(f"Early stopping never ended a run: {monitor} improved at least once in every {patience} "
+                         "consecutive epochs.")
     if monitor == "val_loss":
         rose = [run for run in learned_runs(arm)
                 if min(run.history["val_loss"][run.evaluated_epoch:run.stopped_epoch] or [math.inf])
@@ -657,6 +664,21 @@ def _early_stopping_mechanism(arm: Any) -> list[str]:
             texts.append(f"In {runs_text}, every epoch after the restored one had a higher validation loss, so "
                          "restoring discarded epochs that fitted the training images at the cost of unseen ones.")
     return texts
+
+
+def patience_ran_out(series: Sequence[float], stopping: dict[str, Any]) -> int | None:
+    """The 1-based epoch at which ``series`` (the monitored metric) had gone ``patience`` epochs without
+    improving by more than ``min_delta`` in ``mode``, as Keras' EarlyStopping counts; None if never."""
+    sign = 1.0 if stopping.get("mode", "min") == "min" else -1.0
+    best, wait = math.inf, 0
+    for epoch, value in enumerate(series, start=1):
+        if sign * float(value) < best - float(stopping.get("min_delta", 0.0)):
+            best, wait = sign * float(value), 0
+        else:
+            wait += 1
+            if wait >= int(stopping["patience"]):
+                return epoch
+    return None
 
 
 def _noise_of_curves(arm: Any) -> str:
@@ -710,6 +732,8 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
         metrics = ["train_loss", "val_accuracy", "train_accuracy", "val_loss", "seconds"]
     elif topic == "augmentation":
         metrics = ["val_loss", "val_accuracy", "train_accuracy", "gap", "test_accuracy"]
+    elif topic == "dropout-vs-bn":  # three arms: the measures the question turns on
+        metrics = ["gap", "val_accuracy", "test_accuracy"]
     claims = [claim(results, other, reference, metric) for other in names[1:] for metric in metrics]
     by = {(c.arm, c.metric): c for c in claims}
     others = names[1:]
@@ -746,7 +770,8 @@ def _comparison_summary(results: Any, topic: str, reference: str, others: list[s
         elif topic == "batch-norm":
             out.append(f"{head} {_diff_phrase(by[other, 'train_loss'])} and {_diff_phrase(by[other, 'val_accuracy'])}.")
         elif topic == "augmentation":
-            out.append(f"{head} {_diff_phrase(by[other, 'val_loss'])}.")
+            out.append(f"{head} {_diff_phrase(by[other, 'val_loss'])}; on the test set, "
+                       f"{_diff_phrase(by[other, 'test_accuracy'])}.")
         elif topic == "dropout-vs-bn":
             out.append(f"{head} {_diff_phrase(by[other, 'gap'])} and {_diff_phrase(by[other, 'test_accuracy'])}.")
         else:
