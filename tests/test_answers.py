@@ -362,3 +362,10 @@ def test_feedforward_answer_says_how_the_count_depends_on_the_image_size():
     text = answers.feedforward(made, "aml-mlp", [(32, 32, 3), (64, 64, 3)])
     assert "402,250 parameters for 32×32×3 images" in text and "64×64×3 images give 1,581,898" in text
     assert not page_problems(text)
+
+
+def test_no_claim_about_epochs_after_the_restored_one_when_there_are_none():
+    stopping = {"monitor": "val_loss", "patience": 1, "min_delta": 0.0, "restore_best_weights": True, "mode": "min"}
+    made = results(("m", "q6-simple-cnn", [run(0, epochs=2, evaluated=2)], {"early_stopping": stopping, "epochs": 2}))
+    text = answers.answer(made, "early-stopping", 0.5)
+    assert "after the restored one" not in text and "improved in every epoch" in text and "The run trained" in text

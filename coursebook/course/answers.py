@@ -631,7 +631,7 @@ def _epochs_summary(arm: Any) -> str:
         source = "the last epoch's weights were kept"
     early = [run for run in runs if arm.stopped_early(run)]
     trained = (f"Training stopped at epoch {stopped} of {settings['epochs']} (per run)" if early
-               else f"Every run trained all {settings['epochs']} epochs")
+               else f"{'Every run' if len(runs) > 1 else 'The run'} trained all {settings['epochs']} epochs")
     return f"{trained}; {source}: epoch {evaluated}."
 
 
@@ -653,14 +653,15 @@ def _early_stopping_mechanism(arm: Any) -> list[str]:
             texts.append(f"No run stopped before epoch {arm.settings['epochs']}, but in {which} {monitor} had not "
                          f"improved for {patience} epochs by the last epoch, where stopping and finishing coincide.")
         else:
-            texts.append(f"Early stopping never ended a run: {monitor} improved at least once in every {patience} "
-                         "consecutive epochs.")
+            every = "in every epoch" if patience == 1 else f"at least once in every {patience} consecutive epochs"
+            texts.append(f"Early stopping never ended a run: {monitor} improved {every}.")
     if monitor == "val_loss":
-        rose = [run for run in learned_runs(arm)
-                if min(run.history["val_loss"][run.evaluated_epoch:run.stopped_epoch] or [math.inf])
+        later = [run for run in learned_runs(arm) if run.evaluated_epoch < run.stopped_epoch]
+        rose = [run for run in later if min(run.history["val_loss"][run.evaluated_epoch:run.stopped_epoch])
                 > run.history["val_loss"][run.evaluated_epoch - 1]]
         if rose and stopping.get("restore_best_weights", True):
-            runs_text = "every run" if len(rose) == len(learned_runs(arm)) else f"{len(rose)} of {len(learned_runs(arm))} runs"
+            runs_text = ("every run" if len(rose) == len(learned_runs(arm)) > 1 else "the run" if len(rose) == 1 ==
+                         len(learned_runs(arm)) else f"{len(rose)} of {len(learned_runs(arm))} runs")
             texts.append(f"In {runs_text}, every epoch after the restored one had a higher validation loss, so "
                          "restoring discarded epochs that fitted the training images at the cost of unseen ones.")
     return texts
