@@ -314,7 +314,7 @@ def method_sentence(results: Any) -> str:
                 "never called noise, and values that do not vary at all between runs are said so.")
     most = max(len(learned_runs(arm)) for arm in results.arms)
     counts = f"{n} run{'s' if n != 1 else ''}" if most == n else f"{n} to {most} runs"
-    return (f"With {counts} per arm (fewer than {MIN_RUNS} in some arm), differences cannot be judged against "
+    return (f"With {counts} per arm (fewer than {MIN_RUNS}{'' if most == n else ' in some arm'}), differences cannot be judged against "
             "run-to-run noise: the tables give each difference and the per-run values.")
 
 
