@@ -231,7 +231,7 @@ def test_failed_runs_are_reported_and_left_out_of_the_verdicts():
                    ("b", "e4742-batchnorm", [run(s, val=0.1, train=0.1, learned=False,
                                                  cause="train/inference mismatch") for s in range(3)]))
     text = answers.answer(made, "batch-norm", 0.5)
-    assert "Failed for **b**" in text and "train/inference mismatch" in text
+    assert "No run of **b** learned" in text and "train/inference mismatch" in text
     assert "No comparison is possible" in text and "Over-fitting for **b**" not in text
 
 
@@ -369,3 +369,10 @@ def test_no_claim_about_epochs_after_the_restored_one_when_there_are_none():
     made = results(("m", "q6-simple-cnn", [run(0, epochs=2, evaluated=2)], {"early_stopping": stopping, "epochs": 2}))
     text = answers.answer(made, "early-stopping", 0.5)
     assert "after the restored one" not in text and "improved in every epoch" in text and "The run trained" in text
+
+
+def test_several_failed_arms_are_said_in_one_sentence():
+    failed = [run(0, val=0.1, train=0.1, learned=False, cause="too few steps")]
+    made = results(("a", "aml-lenet5", failed), ("b", "aml-lenet5-dropout", failed), ("c", "aml-lenet5-batchnorm", failed))
+    text = answers.answer(made, "dropout-vs-bn", 0.5)
+    assert text.count("too few steps") == 3 and text.count("learned (") == 1 and not page_problems(text)

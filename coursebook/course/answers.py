@@ -478,7 +478,7 @@ def limits(results: Any, extra: Sequence[str] = (), compared: bool = True) -> st
     data, the arms' other differences."""
     n = runs_per_arm(results)
     parts = [method_sentence(results) if compared else
-             f"Values are mean ± sd over {n} runs (seeds)." if n > 1 else "One run: its spread is unknown."]
+             f"Values are mean ± sd over {n} runs (seeds)." if n > 1 else "One run: its spread is unknown." if n else ""]
     if results.profile in ("smoke", "quick"):
         parts.append(f"The {results.profile} profile trains fewer epochs on fewer images than the assignment, "
                      "so these are not the assignment's numbers.")
@@ -717,7 +717,11 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     failed = [f for f in _fits(results) if f.state == "failed"]
     reference = results.arms[0].name
     if reference not in names or len(names) < 2:
-        summary = [f.sentence(training_words(results)) for f in _fits(results)]
+        fits = _fits(results)
+        summary = [f.sentence(training_words(results)) for f in fits if f.state != "failed"]
+        summary.append(f"No run of {join([name(f.arm) for f in failed])} learned ("
+                       + "; ".join(f"{name(f.arm)}: {causes(f.failed)}" for f in failed)
+                       + "), so " + ("it is" if len(failed) == 1 else "they are") + " neither over- nor under-fitting.")
         mechanism = []
         if topic == "depth" and len(results.arms) > 1:
             deep = results.arms[1]
