@@ -570,7 +570,7 @@ def fit_table(results: Any) -> str:
     """Per arm: training and validation accuracy, their gap, the final validation-loss rise, test accuracy
     and the diagnosis, as a Markdown table."""
     words = training_words(results)
-    rows = [f"| arm | {words} | validation accuracy | gap | epochs of val. loss rise at the end, per run | test accuracy | diagnosis |",
+    rows = [f"| arm | {words} | validation accuracy | gap | val. loss rising at the end (epochs per run) | test accuracy | diagnosis |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for f in _fits(results):
         if f.state == "failed":
