@@ -1,5 +1,5 @@
 """The Debian packages the browser and PDF tests need are named in three places that a user or CI
-reads (.ci/run installs them, the README tells users, make pdf's error names them): one list."""
+reads (.ci/run installs them, the README's docs/ tell users, make pdf's error names them): one list."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def _ci_packages() -> list[str]:
 
 
 def _readme_install_lines() -> list[list[str]]:
-    text = (paths.ROOT / "README.md").read_text()
+    pages = [paths.ROOT / "README.md", *sorted((paths.ROOT / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
     return [line.split() for line in re.findall(r"sudo apt-get install ([a-z0-9 .-]+)", text)]
 
 
