@@ -64,6 +64,7 @@ def test_the_checker_reads_a_page_as_a_grader_would():
     assert any("said 3 times" in p for p in found) and any("lower case" in p for p in found)
 
 
+@pytest.mark.slow  # builds the smoke book, like every test that reads it (conftest.MARKED_FILES)
 def test_every_built_answer_section_reads_as_a_graders_answer(smoke_book):
     found = {}
     for chapter, page in chapter_pages(smoke_book.root).items():
