@@ -376,3 +376,41 @@ def test_several_failed_arms_are_said_in_one_sentence():
     made = results(("a", "aml-lenet5", failed), ("b", "aml-lenet5-dropout", failed), ("c", "aml-lenet5-batchnorm", failed))
     text = answers.answer(made, "dropout-vs-bn", 0.5)
     assert text.count("too few steps") == 3 and text.count("learned (") == 1 and not page_problems(text)
+
+
+def test_no_mechanism_after_single_runs_however_large_the_difference():
+    made = results(("a", "e4742-original", [run(0, val=0.3, train_loss=2.0)]),
+                   ("b", "e4742-batchnorm", [run(0, val=0.7, train_loss=0.2)]))
+    text = answers.answer(made, "batch-norm", 0.5)
+    assert "**Why.**" not in text and "moving average" not in text
+
+
+def test_a_checkpoint_on_validation_accuracy_is_named_as_such():
+    made = results(("E", "a12-baseline", [run(s, evaluated=2) for s in range(3)],
+                    {"checkpoint": {"monitor": "val_accuracy", "mode": "max"}}))
+    text = answers.answer(made, "baseline", 0.5)
+    assert "the checkpoint kept the epoch with the best val_accuracy" in text and "lowest validation loss" not in text
+
+
+def test_the_technique_that_helped_more_is_the_one_whose_gap_claim_holds():
+    base = [run(s, val=0.60 + s / 100, train=0.95 + s / 200) for s in range(3)]
+    dropout = [run(s, val=0.60 + s / 100, train=0.95 + s / 200) for s in range(3)]  # no change
+    batchnorm = [run(s, val=0.65 + s / 100, train=0.70 + s / 200) for s in range(3)]  # gap narrowed
+    made = results(("LeNet-5", "aml-lenet5", base), ("dropout", "aml-lenet5-dropout", dropout),
+                   ("batch norm", "aml-lenet5-batchnorm", batchnorm))
+    text = answers.answer(made, "dropout-vs-bn", 0.5)
+    assert "Against over-fitting, **batch norm** helped more" in text
+    assert "Batch normalization adds batch-to-batch noise" in text and "Dropout removes" not in text
+
+
+def test_noisy_validation_curves_are_not_blamed_on_a_layer_the_page_cannot_isolate():
+    made = results(("Part 4", "q6-bn-dropout", [run(s, val_accuracies=[0.3, 0.6, 0.4, 0.7]) for s in range(3)]))
+    text = answers.answer(made, "bn-dropout", 0.5)
+    assert "cannot attribute that movement to either" in text and "largest drop 0.2000" in text
+
+
+def test_one_confused_image_is_one_image():
+    from coursebook.course.prose import confusion
+
+    matrix = np.array([[5, 1], [0, 6]])
+    assert "(1 image, " in confusion.most_confused_pairs(matrix, ["cat", "dog"]).sentence
