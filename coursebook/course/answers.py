@@ -276,13 +276,14 @@ class Claim:
             return (f"{head} was the same for {a} and {b} to {self.digits} decimals "
                     f"({self.values_text('arm')}).")
         judgement = "" if self.better is None else (", better" if self.better else ", worse")
+        p = "" if self.p_value is None else f"p = {self.p_value:.2g}"
+        d = "" if self.effect is None else f"d = {self.effect:.1f}"
         tail = {"not judged": "",
                 "every run": ", the same value in every run of each arm",
-                "beyond noise": f", beyond run-to-run noise (p = {self.p_value:.2g}, d = {self.effect:.1f})"
-                if self.p_value is not None and self.effect is not None else "",
-                "not confirmed": f", about {abs(self.effect or 0):.1f} pooled sds, which {min(self.runs)} runs "
-                                 f"per arm do not confirm (p = {self.p_value if self.p_value is None else f'{self.p_value:.2g}'})",
-                "within noise": f", within run-to-run noise (p = {self.p_value if self.p_value is None else f'{self.p_value:.2g}'})"}[self.verdict]
+                "beyond noise": f", beyond run-to-run noise ({p}, {d})",
+                "not confirmed": f", about {abs(self.effect or 0):.1f} pooled sds, which {min(self.runs)} runs per "
+                                 f"arm do not confirm ({p})",
+                "within noise": f", within run-to-run noise ({p})"}[self.verdict]
         return (f"{head} was {self.direction}{judgement} for {a} ({self.values_text('arm')}) than for {b} "
                 f"({self.values_text('reference')}), by {number(abs(self.difference), self.digits)}{tail}.")
 
@@ -314,8 +315,9 @@ def method_sentence(results: Any) -> str:
                 "never called noise, and values that do not vary at all between runs are said so.")
     most = max(len(learned_runs(arm)) for arm in results.arms)
     counts = f"{n} run{'s' if n != 1 else ''}" if most == n else f"{n} to {most} runs"
-    return (f"With {counts} per arm (fewer than {MIN_RUNS}{'' if most == n else ' in some arm'}), differences cannot be judged against "
-            "run-to-run noise: the tables give each difference and the per-run values.")
+    some = "" if most == n else " in some arm"
+    return (f"With {counts} per arm (fewer than {MIN_RUNS}{some}), differences cannot be judged against run-to-run "
+            "noise: the tables give each difference and the per-run values.")
 
 
 # =========================================================================== evidence table
@@ -684,15 +686,14 @@ def patience_ran_out(series: Sequence[float], stopping: dict[str, Any]) -> int |
 
 def _noise_of_curves(arm: Any) -> str:
     """How much validation accuracy moves from epoch to epoch (this arm only: no blame on a layer)."""
-    steps = [abs(b - a) for run in learned_runs(arm)
-             for a, b in zip(run.history["val_accuracy"][:run.stopped_epoch], run.history["val_accuracy"][1:run.stopped_epoch])]
-    if not steps:
+    changes = [b - a for run in learned_runs(arm)
+               for a, b in zip(run.history["val_accuracy"][:run.stopped_epoch - 1],
+                               run.history["val_accuracy"][1:run.stopped_epoch])]
+    if not changes:
         return ""
-    drops = [a - b for run in learned_runs(arm)
-             for a, b in zip(run.history["val_accuracy"][:run.stopped_epoch], run.history["val_accuracy"][1:run.stopped_epoch])]
-    return (f"Validation curves: validation accuracy moved by {number(average(steps))} per epoch on average "
-            f"(largest drop {number(max(0.0, max(drops)))}); this page has no arm without batch normalization or "
-            "dropout, so it cannot attribute that movement to either.")
+    return (f"Validation curves: validation accuracy moved by {number(average([abs(c) for c in changes]))} per epoch "
+            f"on average (largest drop {number(max(0.0, -min(changes)))}); this page has no arm without batch "
+            "normalization or dropout, so it cannot attribute that movement to either.")
 
 
 def _confusion_summary(results: Any, arm: Any) -> str:
