@@ -414,3 +414,11 @@ def test_one_confused_image_is_one_image():
 
     matrix = np.array([[5, 1], [0, 6]])
     assert "(1 image, " in confusion.most_confused_pairs(matrix, ["cat", "dog"]).sentence
+
+
+def test_one_failed_arm_is_named_once():
+    made = results(("a", "q6-simple-cnn", [run(0)]),
+                   ("b", "q6-deeper-gap", [run(s, val=0.1, train=0.1, learned=False, cause=f"cause {s}")
+                                           for s in range(2)]))
+    text = answers.answer(made, "depth", 0.5)
+    assert "No run of **b** learned (in run 1, cause 0; in run 2, cause 1)" in text and text.count("**b**") == 1

@@ -388,7 +388,7 @@ def causes(found: Sequence[str]) -> str:
     distinct = list(dict.fromkeys(found))
     if len(distinct) == 1:
         return distinct[0] + ("" if len(found) == 1 else f", in all {len(found)} runs")
-    return "; ".join(f"run {i}: {cause}" for i, cause in enumerate(found, start=1))
+    return "; ".join(f"in run {i}, {cause}" for i, cause in enumerate(found, start=1))
 
 
 def final_rise(losses: Sequence[float]) -> int:
@@ -721,7 +721,8 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
         fits = _fits(results)
         summary = [f.sentence(training_words(results)) for f in fits if f.state != "failed"]
         summary.append(f"No run of {join([name(f.arm) for f in failed])} learned ("
-                       + "; ".join(f"{name(f.arm)}: {causes(f.failed)}" for f in failed)
+                       + ("; ".join(f"{name(f.arm)}: {causes(f.failed)}" for f in failed) if len(failed) > 1
+                          else causes(failed[0].failed))
                        + "), so " + ("it is" if len(failed) == 1 else "they are") + " neither over- nor under-fitting.")
         mechanism = []
         if topic == "depth" and len(results.arms) > 1:
