@@ -634,7 +634,7 @@ def _epochs_summary(arm: Any) -> str:
     early = [run for run in runs if arm.stopped_early(run)]
     trained = (f"Training stopped at epoch {stopped} of {settings['epochs']} (per run)" if early
                else f"{'Every run' if len(runs) > 1 else 'The run'} trained all {settings['epochs']} epochs")
-    return f"{trained}; {source}: epoch {evaluated}."
+    return f"{trained}; {source}: epoch {evaluated}." if len(runs) == 1 else f"{trained}; {source}: epochs {evaluated} (per run)."
 
 
 def _early_stopping_mechanism(arm: Any) -> list[str]:
