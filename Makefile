@@ -47,19 +47,20 @@ export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
-.PHONY: book run test test-fast bench publish pdf venv clean help check-lock
+.PHONY: book run status lab freeze test test-fast bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 venv: $(STAMP)  ## create .venv (GPU=1: .venv-gpu) and install the pinned requirements (only when they changed)
 
-$(STAMP): $(REQUIREMENTS)
+$(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no Python $(OLDEST_PYTHON)-3.13 found on PATH (tried $(SUPPORTED_PYTHONS)); install one, e.g. 'brew install python@3.12' (macOS), 'apt-get install python3-venv' (Debian/Ubuntu, WSL) or python.org, or say which: make PYTHON=/path/to/python3.12"; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing $(REQUIREMENTS) into $(VENV) ..."
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # a kernel started anywhere imports coursebook
 	@rm -f $(VENV)/.requirements-*
 	@touch $@
 
@@ -69,6 +70,18 @@ book: $(STAMP)  ## execute every out-of-date chapter, then build _build/html (NO
 run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=value ..."
 	@test -n "$$CHAPTER" || { echo "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)" >&2; exit 2; }
 	set -f; $(PY) -m coursebook build $(RUNNER_ARGS) --chapter "$$CHAPTER" --set $$PARAMS
+
+status: $(STAMP)  ## what make book (with CHAPTER: make run) would execute, why, and how long it should take; runs nothing
+	set -f; $(PY) -m coursebook status $(RUNNER_ARGS) $(if $(CHAPTER),--chapter "$$CHAPTER") $(if $(PARAMS),--set $$PARAMS)
+
+lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; PROFILE, DATA, PARAMS as for make run), or on the project
+	@if [ -n "$$CHAPTER" ]; then \
+	  set -f; $(PY) -m coursebook notebook "$$CHAPTER" --output "work/$$CHAPTER.ipynb" --profile "$$PROFILE" $(if $(DATA),--data "$$DATA") --set $$PARAMS \
+	    && exec $(VENV)/bin/jupyter lab "work/$$CHAPTER.ipynb"; \
+	else exec $(VENV)/bin/jupyter lab; fi
+
+freeze: $(STAMP)  ## stage the executed chapters (notebook, run record, results file) for a commit that CI reuses (docs/gpu.md)
+	$(PY) -m coursebook freeze
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest

@@ -159,8 +159,9 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 # (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
 MARKED_FILES = {
     "slow": {"test_book.py", "test_bench.py", "test_cache.py", "test_executors.py", "test_experiments_arms_book.py",
-             "test_faults.py", "test_notebooks.py", "test_pipeline.py", "test_publish.py", "test_real_images.py",
-             "test_rerender.py", "test_runner.py", "test_timeout.py"},
+             "test_faults.py", "test_freeze.py", "test_fresh_clone.py", "test_jupyter.py", "test_notebooks.py",
+             "test_pipeline.py", "test_publish.py", "test_real_images.py", "test_rerender.py", "test_runner.py",
+             "test_timeout.py"},
     "browser": {"test_browser.py"},
     "latex": {"test_pdf.py"},
 }

@@ -184,6 +184,7 @@ def _other_installed_backends():
     return [b for b in ("tensorflow", "jax", "torch") if b != active and importlib.util.find_spec(b)]
 
 
+@pytest.mark.slow  # trains a CNN for a while, or starts another backend in a subprocess
 @pytest.mark.parametrize("backend", _other_installed_backends())
 def test_keras_autodiff_on_other_backend(backend):
     script = (

@@ -309,6 +309,7 @@ def test_synthetic_rejects_too_few_images(tmp_path):
         data.load_synthetic(5, 20, cache_dir=tmp_path)
 
 
+@pytest.mark.slow  # trains a CNN for a while, or starts another backend in a subprocess
 def test_synthetic_is_learnable_by_a_small_cnn():
     """4,000 images, a 57k-parameter CNN, 3 epochs: far above the chance level of 0.10."""
     import keras
@@ -389,7 +390,8 @@ def test_train_size_takes_a_stratified_part_of_the_training_split():
     assert len(sub.x_train) == 50 and np.bincount(sub.y_train.ravel()).tolist() == [5] * 10
     assert set(image_ids(sub.x_train)) <= set(image_ids(full.x_train))
     np.testing.assert_array_equal(image_ids(sub.x_val), image_ids(full.x_val))
-    assert "50 of the 200" in sub.protocol
+    assert "40 of the 200 training images (20%, seed 2) are held out" in sub.protocol
+    assert "trains on 50 of the other 160 (110 unused)" in sub.protocol
 
 
 def test_test_size_keeps_the_first_test_images_for_every_seed_and_protocol():

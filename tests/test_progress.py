@@ -95,8 +95,8 @@ def test_estimate_from_the_last_run_scaled_by_the_parameters(mini_project):
     old, new = base + per_run + 2 * 1000 / rate, base + per_run + 4 * 1000 / rate
     seconds, basis = estimates.estimate("alpha", "quick", values)
     assert basis == "last run" and seconds == pytest.approx(100.0 * new / old, rel=1e-12)  # float rounding only
-    # another profile's run says nothing: the throughput model, two architectures, three repeats
-    many = {"epochs": 5, "train_size": 2200, "repeats": 3, "architectures": ["a", "b"]}
+    # another profile's run says nothing: the throughput model, two arms, three repeats
+    many = {"epochs": 5, "train_size": 2200, "repeats": 3, "arms": [{"name": "a", "model": "a"}, {"name": "b", "model": "b"}]}
     seconds, basis = estimates.estimate("alpha", "full", many)
     assert basis == "estimated" and seconds == pytest.approx(base + 6 * (per_run + 5 * 2200 / rate), rel=1e-12)
 

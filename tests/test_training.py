@@ -303,6 +303,7 @@ BACKEND_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # trains a CNN for a while, or starts another backend in a subprocess
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_train_and_evaluate_on_other_backends(backend):
     if importlib.util.find_spec(backend) is None:

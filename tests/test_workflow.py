@@ -53,3 +53,27 @@ def test_workflow_builds_then_deploys_to_pages():
     assert deploy["permissions"] == {"pages": "write", "id-token": "write", "contents": "read"}
     assert workflow["concurrency"]["group"] == "pages"
     assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+
+
+# Every action the workflow uses, with the major tags that exist in its own repository (checked on
+# 2026-12-05 with `git tag` on a fresh copy of each repository). A tag that does not exist fails the
+# workflow at once ("Unable to resolve action"); add a tag here only after seeing it there.
+EXISTING_TAGS = {
+    "actions/checkout": {"v1", "v2", "v3", "v4", "v5", "v6", "v7"},
+    "actions/setup-python": {"v1", "v2", "v3", "v4", "v5", "v6", "v7"},
+    "actions/cache": {"v1", "v2", "v3", "v4", "v5"},
+    "actions/upload-artifact": {"v1", "v2", "v3", "v4", "v5", "v6", "v7"},
+    "actions/configure-pages": {"v0", "v1", "v2", "v3", "v4", "v5"},
+    "actions/upload-pages-artifact": {"v0", "v1", "v2", "v3", "v4", "v5"},
+    "actions/deploy-pages": {"v1", "v2", "v3", "v4", "v5"},
+}
+
+
+def test_every_action_version_exists():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    used = [step["uses"] for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert used
+    for action in used:
+        name, _, tag = action.partition("@")
+        assert name in EXISTING_TAGS, f"{action}: not checked yet (look at its repository's tags, then add it)"
+        assert tag in EXISTING_TAGS[name], f"{action}: {name} has no tag {tag} (it has {sorted(EXISTING_TAGS[name])})"

@@ -6,6 +6,18 @@ the package source, the architecture specs, the dataset fingerprint, the pinned 
 the Keras backend).
 Each executed chapter stores its components in a record beside the executed notebook, so the
 runner can say not only *that* a chapter is stale but *which* input changed.
+
+What the key must contain, and what it must not (so that a chapter computed on a GPU, ``make book
+PROFILE=full GPU=1``, frozen with ``make freeze`` and committed, is reused by a CPU-only CI run of
+the same commit): it holds everything that changes what a run computes or means, i.e. the code, the
+text, the effective parameters and profile, the model specs, the dataset's fingerprint, the pinned
+versions (``requirements.txt`` always, also under ``GPU=1``: ``requirements-gpu.txt`` pins the same
+versions, TensorFlow and JAX as their CUDA builds of the same releases) and the Keras backend with
+the determinism switch (``backend``). It holds nothing about where the run happened: not the device
+(CPU or GPU, which is on the run card), the virtualenv, the machine, paths, times or the git commit
+(a commit that changes nothing a chapter reads must not re-execute it). Numbers computed on a GPU
+differ from a CPU's in the last digits (non-deterministic kernels); the run card says which device
+computed a page.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
     python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N] [--no-wait]
                                [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
+    python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...]   (what build would do)
+    python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
+    python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
     python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 
@@ -18,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from coursebook.book import interrupts, lock, params, runner
+from coursebook.book import estimates, interrupts, lock, params, progress, runner
 
 DATA_SOURCES = ("auto", "cifar10", "synthetic")
 
@@ -37,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         from coursebook.book import pdf
 
         return pdf.main(argv[1:])
+    if argv[:1] == ["notebook"]:
+        from coursebook.book import notebook
+
+        return notebook.main(argv[1:])
+    if argv[:1] == ["freeze"]:
+        from coursebook.book import freeze
+
+        return freeze.main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except CommandLineError as err:
@@ -58,6 +69,9 @@ def _main(args: argparse.Namespace, start: float) -> int:
     if args.command == "validate":
         for plan in plans:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
+        return 0
+    if args.command == "status":
+        print_status(plans, args.profile, args.jobs)
         return 0
     return under_lock(lambda: _build(args, start), wait=not args.no_wait)
 
@@ -107,6 +121,30 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
             raise
     return runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
                             force=bool(args.chapter), timeout=args.timeout)
+
+
+def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=print) -> None:
+    """What ``build`` with the same options would do, one line per chapter, then the total; no
+    kernel starts and nothing is written."""
+    log(f"coursebook: profile {profile}, {len(plans)} chapter(s); what make book (make run with CHAPTER) would do:")
+    width = max((len(p.chapter_id) for p in plans), default=0)
+    total, executing = 0.0, 0
+    for plan in plans:
+        if not plan.changed:
+            state = "up to date"
+        elif plan.text_only:
+            state = "will re-render: text changed (no kernel, seconds)"
+        else:
+            seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values)
+            total += seconds
+            executing += 1
+            reason = "forced (make run always executes)" if plan.changed == ["forced"] else runner.describe_reason(plan.changed)
+            state = f"will execute: {reason}, ~{progress.clock(seconds)} {basis}"
+        log(f"  {plan.chapter_id:{width}s}  {state}")
+    jobs_text = f", ~{progress.clock(total / min(jobs, executing))} with {jobs} jobs" if jobs > 1 and executing > 1 else ""
+    rate, source = estimates.throughput()
+    log(f"  total  {executing} of {len(plans)} chapter(s) will execute, ~{progress.clock(total)} of chapter time"
+        f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})")
 
 
 def check_profile(profile: str) -> None:
@@ -168,7 +206,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m coursebook", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["build", "validate"])
+    parser.add_argument("command", choices=["build", "validate", "status"])
     add_run_options(parser)
     parser.add_argument("--chapter", help="one chapter id from _toc.yml (re-executed even if up to date)")
     parser.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="parameter overrides for --chapter")

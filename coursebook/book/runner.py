@@ -458,13 +458,60 @@ def print_summary(summary: Summary, html_seconds: float | None, log=print) -> No
         log(f"FAILED: {o.chapter_id}: {o.error}")
 
 
-def build_html(builder: str = "html") -> int:
+def build_html(builder: str = "html", log=print) -> int:
     """Jupyter Book 1 build of the whole book; warnings are errors, every problem is reported.
-    The landing page's results overview is regenerated first, from the chapters' results files."""
+    The landing page's results overview is regenerated first, from the chapters' results files.
+    A chapter never executed in this checkout (a fresh clone after ``make run CHAPTER=...``) gets a
+    short page saying so for the length of the build, so the chapters that exist are built and every
+    link still resolves; the list of those chapters is said once."""
     overview.write()
+    remove_placeholders()  # left by an interrupted build: an executed chapter must not have two sources
+    unbuilt = [c for c in toc_chapter_ids() if not cache.output_path(c).exists()]
+    if unbuilt:
+        log(f"  not built yet: {', '.join(unbuilt)} (their pages say so; make book executes them)")
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", str(paths.ROOT), "--builder", builder, "-W", "-n", "--keep-going"]
     if builder == "pdflatex":
         cmd.remove("-W")  # LaTeX warnings about fonts and figure placement are not errors
     env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
-    return subprocess.run(cmd, cwd=paths.ROOT, env=env).returncode
+    try:
+        write_placeholders(unbuilt)
+        return subprocess.run(cmd, cwd=paths.ROOT, env=env).returncode
+    finally:
+        remove_placeholders()
+
+
+PLACEHOLDER_MARK = "<!-- coursebook: placeholder of a chapter not built yet (removed after the HTML build) -->"
+PLACEHOLDER = """{mark}
+# {title}
+
+```{{admonition}} Not built yet
+:class: note
+
+This chapter has not been executed in this copy of the book. `make run CHAPTER={chapter}` executes
+it alone, `make book` every chapter that is missing or out of date, and `make status` says which
+those are and how long they should take.
+```
+"""
+
+
+def placeholder_path(chapter_id: str) -> Path:
+    return paths.CHAPTERS_DIR / f"{chapter_id}.md"
+
+
+def write_placeholders(chapter_ids: list[str]) -> None:
+    """A page for each chapter that has no executed notebook (its title and how to build it)."""
+    paths.CHAPTERS_DIR.mkdir(parents=True, exist_ok=True)
+    for chapter_id in chapter_ids:
+        text = PLACEHOLDER.format(mark=PLACEHOLDER_MARK, title=load_chapter(chapter_id).title, chapter=chapter_id)
+        cache.atomic_write_text(placeholder_path(chapter_id), text)
+
+
+def remove_placeholders() -> None:
+    """Remove every placeholder page (only files that carry the mark: nothing else is touched)."""
+    for page in paths.CHAPTERS_DIR.glob("*.md") if paths.CHAPTERS_DIR.is_dir() else []:
+        try:
+            if page.read_text(encoding="utf-8").startswith(PLACEHOLDER_MARK):
+                page.unlink()
+        except (OSError, UnicodeDecodeError):
+            continue

@@ -2,8 +2,10 @@
 
 A chapter notebook starts with ``run = runtime.start("<chapter id>", seed=seed)`` right after its
 ``parameters`` cell and ends with ``run.card()``. Executed by the book runner, the run knows the
-effective parameters (and which were overridden) from the runner; opened by hand in Jupyter, it
-resolves them from ``params/`` itself and says so on the card.
+effective parameters (and which were overridden) from the runner; opened by hand in Jupyter,
+it runs with its parameters cell's values and says so (a notebook that serves several chapters is
+recognised by its parameters); a chapter's notebook written by ``python -m coursebook notebook``
+(``make lab``) carries its chapter, profile and parameters, and the card reports them.
 """
 
 from __future__ import annotations
@@ -129,18 +131,21 @@ class ChapterRun:
 
 
 def start(chapter: str | None, seed: int) -> ChapterRun:
-    """Begin a chapter run: read the runner's description (or, opened by hand, the notebook's own
-    parameters) and seed every RNG. ``chapter`` may be None in a notebook that serves several
-    chapters; it is then needed only when the notebook is opened by hand."""
+    """Begin a chapter run: read the runner's description (or that of a chapter's written notebook,
+    or, opened by hand, the notebook's own parameters) and seed every RNG. ``chapter`` may be None
+    in a notebook that serves several chapters."""
     description = os.environ.get(RUN_ENV)
     if description:
         info = json.loads(description)
         if chapter is not None and info["chapter"] != chapter:
             raise RuntimeError(f"notebook says chapter {chapter!r} but the runner executes {info['chapter']!r}")
         interactive = False
+    elif _opened is not None and chapter in (None, _opened["chapter"]):
+        info = _edited(_opened)  # a chapter's notebook written by `python -m coursebook notebook` (make lab)
+        interactive = True
+        print(f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
+              f"(written by python -m coursebook notebook); the book itself is built by make book")
     else:
-        if chapter is None:
-            raise RuntimeError("opened by hand, runtime.start() needs the chapter id")
         info = _resolve_interactively(chapter)
         interactive = True
     determinism = bool(info.get("deterministic", os.environ.get("COURSEBOOK_DETERMINISTIC", "") in ("1", "true")))
@@ -150,7 +155,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
     _figures_as_images()
     run = ChapterRun(
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
-        origin=info["origin"], commit=info["commit"], started=info.get("started", time.time()),
+        origin=info["origin"], commit=info.get("commit") or _commit(), started=info.get("started", time.time()),
         interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
         text_parameters=list(info.get("text_parameters", [])), deterministic=determinism,
         results_path=info.get("results_path"),
@@ -347,17 +352,107 @@ def _dataset_text(dataset: dict[str, Any] | None) -> str:
     return f"{dataset['name']}{flag}; {counts} images; fingerprint `{dataset['fingerprint']}`"
 
 
-def _resolve_interactively(chapter: str) -> dict[str, Any]:
-    """Opened by hand, a notebook runs with its parameters cell's own values: report those."""
-    from coursebook.book.params import declarations, load_chapter
+# The chapter a notebook written by `python -m coursebook notebook` is for (its injected cell calls
+# opened_as); None in a source notebook opened by hand.
+_opened: dict[str, Any] | None = None
+
+
+def opened_as(description: dict[str, Any]) -> None:
+    """Called by the injected parameters cell of a chapter's written notebook: ``runtime.start``
+    then reports that chapter, its profile and its parameters (overrides marked) on the run card."""
+    global _opened
+    _opened = dict(description)
+
+
+def _edited(description: dict[str, Any]) -> dict[str, Any]:
+    """The written notebook's description with the values the kernel holds now: a parameter edited
+    by hand after the injected cell ran is reported as run, marked 'edited by hand'."""
+    namespace = _user_namespace()
+    parameters, origin = dict(description["parameters"]), dict(description["origin"])
+    for name, value in description["parameters"].items():
+        if name in namespace and namespace[name] != value:
+            parameters[name], origin[name] = namespace[name], "edited by hand"
+    return {**description, "parameters": parameters, "origin": origin}
+
+
+def _commit() -> str:
     from coursebook.book.provenance import git_commit
 
-    loaded = load_chapter(chapter)
-    defaults = {name: d.default for name, d in declarations(loaded.notebook).items()}
+    return git_commit()
+
+
+def _resolve_interactively(chapter: str | None) -> dict[str, Any]:
+    """Opened by hand, a notebook runs with its parameters cell's values (as the kernel holds them,
+    edits included): report those, and say so. Without a chapter id (a notebook that serves several
+    chapters) the notebook is recognised by the parameters its kernel defined."""
+    from coursebook.book.params import declarations, load_chapter
+
+    if chapter is not None:
+        loaded = load_chapter(chapter)
+        notebook, title, chapters = loaded.notebook, loaded.title, [chapter]
+    else:
+        notebook = _this_notebook()
+        title, chapters = _first_heading(notebook), _chapters_of(notebook)
+    values = {name: d.default for name, d in declarations(notebook).items()}
+    namespace = _user_namespace()
+    values.update({name: namespace[name] for name in values if name in namespace})
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in ("epochs", "repeats", "train_size", "sizes", "data"))
+    print(f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
+          f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "
+          f"make lab CHAPTER=<id> (chapters on this notebook: {', '.join(chapters) or 'none'}).")
     return {
-        "title": loaded.title, "profile": "none (parameters cell defaults)", "parameters": defaults,
-        "origin": dict.fromkeys(defaults, "notebook"), "commit": git_commit(),
+        "chapter": chapter or notebook.stem, "title": title, "profile": "none (parameters cell values)",
+        "parameters": values, "origin": dict.fromkeys(values, "notebook"), "commit": _commit(),
     }
+
+
+def _user_namespace() -> dict[str, Any]:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - the kernels have IPython
+        return {}
+    shell = get_ipython()
+    return dict(shell.user_ns) if shell is not None else {}
+
+
+def _this_notebook():
+    """The source notebook this kernel runs: the one its front end names (JupyterLab's
+    ``__session__``, VS Code's ``__vsc_ipynb_file__``) when it is one of ``notebooks/``, else the
+    notebook of ``notebooks/`` that starts without a chapter id and whose parameters are all defined."""
+    from coursebook.book import paths
+    from coursebook.book.params import declarations
+
+    namespace = _user_namespace()
+    for key in ("__session__", "__vsc_ipynb_file__"):
+        named = paths.NOTEBOOKS_DIR / Path(str(namespace.get(key) or "")).name
+        if str(namespace.get(key) or "").endswith(".ipynb") and named.is_file():
+            return named
+    candidates = []
+    for notebook in sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb")):
+        if "runtime.start(None" not in notebook.read_text(encoding="utf-8"):
+            continue
+        names = set(declarations(notebook))
+        if names and names <= set(namespace):
+            candidates.append((len(names), notebook))
+    if not candidates:
+        raise RuntimeError("runtime.start(None, ...) outside the book runner: run the notebook's parameters cell first, "
+                           "or write a chapter's notebook with make lab CHAPTER=<id>")
+    return max(candidates)[1]
+
+
+def _first_heading(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        text = "".join(cell["source"]) if cell["cell_type"] == "markdown" else ""
+        if text.startswith("# "):
+            return text.splitlines()[0][2:].strip()
+    return notebook.stem
+
+
+def _chapters_of(notebook: Path) -> list[str]:
+    from coursebook.book.params import load_chapter, toc_chapter_ids
+
+    return [c for c in toc_chapter_ids() if load_chapter(c).notebook == notebook]
 
 
 def glue(name: str, value: Any) -> None:

@@ -3,11 +3,20 @@
 - No inline script twice: sphinx-thebe adds its configuration script (``const THEBE_JS_URL ...``)
   twice (once with the file name None, once with ''), which Sphinx 7 does not see as the same
   script, so every page declared the constant twice and the browser reported a SyntaxError.
+- A runnable notebook on every chapter page: the theme's ``.ipynb`` download is the executed page,
+  whose text holds ``{glue:text}`` roles that only the book renders and whose parameters are the
+  source notebook's defaults. Each chapter page therefore links ``notebooks/<id>.ipynb`` (written at
+  the end of the HTML build by ``coursebook.book.notebook``, with the parameters that page was
+  computed with, from its run record): it runs as it is in Jupyter with the project's environment.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+CHAPTERS_DOC_PREFIX = "book/chapters/"
+NOTEBOOKS_DIR_NAME = "notebooks"  # under the HTML output: notebooks/<id>.ipynb
 
 
 def _script_key(script: Any) -> tuple:
@@ -31,6 +40,63 @@ def _drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: 
     context["script_files"] = unique
 
 
+def _executed_chapter(app: Any, docname: str) -> str | None:
+    """The chapter id of an executed chapter's page (None for other pages, and placeholders)."""
+    if not docname.startswith(CHAPTERS_DOC_PREFIX) or not str(app.env.doc2path(docname)).endswith(".ipynb"):
+        return None
+    return docname.removeprefix(CHAPTERS_DOC_PREFIX)
+
+
+def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
+    from docutils import nodes
+
+    chapter = _executed_chapter(app, docname)
+    if app.builder.format != "html" or chapter is None:
+        return
+    line = nodes.paragraph(classes=["runnable-notebook"])
+    line += nodes.strong(text="Run this chapter yourself: ")
+    line += nodes.reference("", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb")
+    line += nodes.Text(" has this page's parameters injected and runs as it is in Jupyter with the project's "
+                       f"environment (in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
+    sections = list(doctree.findall(nodes.section))
+    if sections:
+        title = next(iter(sections[0].findall(nodes.title)), None)
+        sections[0].insert(sections[0].index(title) + 1 if title is not None else 0, line)
+    else:
+        doctree.insert(0, line)
+
+
+def runnable_notebook(chapter: str) -> Any:
+    """The chapter's notebook with the parameters of its last run (its record), or None."""
+    from coursebook.book import cache, notebook, params
+
+    record = cache.read_record(chapter) or {}
+    profile = record.get("profile", params.DEFAULT_PROFILE)
+    recorded = record.get("parameters") or {}
+    overrides = {k: recorded[k] for k in record.get("overridden") or [] if k in recorded}
+    try:
+        resolved = notebook.resolve(chapter, profile if profile in params.PROFILES else params.DEFAULT_PROFILE, overrides)
+    except params.ParameterError:  # the parameters changed since the run: offer the recorded ones
+        resolved = params.Resolved(params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record"))
+    return notebook.build(resolved)
+
+
+def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
+    import nbformat
+
+    if exception is not None or app.builder.format != "html":
+        return
+    for docname in sorted(app.env.found_docs):
+        chapter = _executed_chapter(app, docname)
+        if chapter is None:
+            continue
+        target = Path(app.outdir) / NOTEBOOKS_DIR_NAME / f"{chapter}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(nbformat.writes(runnable_notebook(chapter)) + "\n", encoding="utf-8")
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after every handler that adds scripts
+    app.connect("doctree-resolved", _link_runnable_notebook)
+    app.connect("build-finished", _write_runnable_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

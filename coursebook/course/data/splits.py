@@ -117,21 +117,26 @@ def _first_test_images(ds: Dataset, test_size: int | None) -> tuple[np.ndarray, 
 
 def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int,
               n_all_test: int | None = None) -> str:
-    """The protocol sentence for a page, with the actual counts."""
-    trained = f"The model trains on {n_train:,} of the {n_all:,} training images"
+    """The protocol sentence for a page, with the actual counts and shares.
+
+    >>> _describe("holdout", 5170, 4000, 517, 1000, 0, 1017)  # doctest: +NORMALIZE_WHITESPACE
+    'A stratified random 517 of the 5,170 training images (10%, seed 0) are held out for validation; the
+    model trains on 4,000 of the other 4,653 (653 unused), and the first 1,000 of the 1,017 test images are
+    used only for the final evaluation.'
+    """
     tests = (f"the {n_test:,} test images" if n_all_test in (None, n_test)
              else f"the first {n_test:,} of the {n_all_test:,} test images")
     if validation == "test":
         return (
-            f"{trained}. Reference protocol: {tests} serve as validation "
-            "data during training and model choice, so the test set is not independent of "
+            f"The model trains on {n_train:,} of the {n_all:,} training images. Reference protocol: {tests} "
+            "serve as validation data during training and model choice, so the test set is not independent of "
             "the model and test scores are optimistic."
         )
-    return (
-        f"{trained}; a stratified random {n_val:,} of the training images (seed {seed}) "
-        f"are held out for validation, and {tests} are used only for "
-        "the final evaluation."
-    )
+    left = n_all - n_val
+    trained = (f"trains on all {left:,} others" if n_train == left
+               else f"trains on {n_train:,} of the other {left:,} ({left - n_train:,} unused)")
+    return (f"A stratified random {n_val:,} of the {n_all:,} training images ({n_val / n_all:.0%}, seed {seed}) "
+            f"are held out for validation; the model {trained}, and {tests} are used only for the final evaluation.")
 
 
 # --- preprocessing ----------------------------------------------------------------------

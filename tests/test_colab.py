@@ -1,0 +1,44 @@
+"""gpu/colab.ipynb, the way to a GPU for those without one: valid nbformat, committed clean (no
+outputs, no execution counts), and every make command it runs names a target of the Makefile with
+variables the Makefile reads. Linked from the README and the landing page. (It is not run here: no
+GPU in the test environment.)"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+
+from tests.conftest import PROJECT
+
+NOTEBOOK = PROJECT / "gpu" / "colab.ipynb"
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (PROJECT / "Makefile").read_text(), re.M))
+
+
+def test_valid_and_clean():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_its_make_commands_exist():
+    source = "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code")
+    commands = re.findall(r"make ([a-z-]+)((?: [A-Z]+=\S+)*)", source)
+    targets = {target for target, _ in commands}
+    assert {"venv", "status", "book", "freeze"} <= targets
+    assert targets <= make_targets(), targets - make_targets()
+    makefile = (PROJECT / "Makefile").read_text()
+    for _, variables in commands:
+        for name in re.findall(r"([A-Z]+)=", variables):
+            assert re.search(rf"^{name} \?=", makefile, re.M), f"make variable {name} is not read by the Makefile"
+    assert "GPU=1" in source and "PROFILE={PROFILE}" in source
+
+
+def test_linked_from_the_readme_and_the_landing_page():
+    assert "gpu/colab.ipynb" in (PROJECT / "README.md").read_text()
+    assert "gpu/colab.ipynb" in (PROJECT / "book" / "index.md").read_text()

@@ -1,0 +1,55 @@
+"""The first-run estimate counts the training runs the real chapters ask for: arms x repeats (x sizes
+for a learning curve), each arm with its own epochs and training images. The expected runs below are
+worked out by hand from params/<id>.yaml and params/profiles/*.yaml, not by the code under test."""
+
+from __future__ import annotations
+
+import pytest
+
+from coursebook.book import estimates
+from coursebook.book.params import resolve
+
+# chapter, profile -> (training runs, epochs x images summed over the runs)
+EXPECTED = {
+    # 2 arms x 3 repeats (quick), 5 epochs of 3,000 images each
+    ("e4742-p1a-extra-conv-layer", "quick"): (6, 6 * 5 * 3000),
+    # 2 arms x 3 repeats, 20 epochs of 40,000 images (50,000 less the 20% validation split)
+    ("e4742-p1a-extra-conv-layer", "full"): (6, 6 * 20 * 40_000),
+    # a learning curve: sizes 500, 1,000, 2,000, 4,000 x 1 repeat, 12 epochs (at most)
+    ("q6-p5-data-subset", "quick"): (4, 12 * (500 + 1000 + 2000 + 4000)),
+    # sizes 2,500 ... 40,000 x 3 repeats, 40 epochs
+    ("q6-p5-data-subset", "full"): (15, 3 * 40 * (2500 + 5000 + 10_000 + 20_000 + 40_000)),
+    # sizes 100, 200 x 2 repeats, 2 epochs
+    ("q6-p5-data-subset", "smoke"): (4, 2 * 2 * (100 + 200)),
+    # 3 arms x 3 repeats, 8 epochs of 3,000 images
+    ("aml-p3-dropout-vs-bn", "quick"): (9, 9 * 8 * 3000),
+    # 2 arms (E and H) x 2 repeats, 10 epochs of 1,500 images
+    ("a12-h-batch-norm", "quick"): (4, 4 * 10 * 1500),
+    # the feed-forward walkthrough: no arms, one model, 10 epochs of 4,000 images
+    ("aml-p2-mlp", "quick"): (1, 10 * 4000),
+    ("aml-p2-mlp", "full"): (1, 20 * 40_000),
+    # nothing is trained
+    ("e4742-p1b-parameter-count", "full"): (0, 0),
+    ("aml-p1-backprop", "quick"): (0, 0),
+}
+
+
+@pytest.mark.parametrize(("chapter", "profile"), sorted(EXPECTED))
+def test_training_runs_of_the_real_chapters(chapter, profile):
+    runs = estimates.training_runs(resolve(chapter, profile, {}).values)
+    count, images = EXPECTED[chapter, profile]
+    assert len(runs) == count
+    assert sum(epochs * n for epochs, n in runs) == pytest.approx(images)
+
+
+def test_seconds_follow_the_runs(monkeypatch):
+    monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
+    values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
+    expected = estimates.START_UP_SECONDS + 6 * (estimates.RUN_SECONDS + 5 * 3000 / 1000.0)
+    assert estimates.from_parameters(values) == pytest.approx(expected)
+
+
+def test_an_arm_keeps_its_own_epochs_and_images():
+    values = {"epochs": 10, "train_size": 1000, "repeats": 2,
+              "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}]}
+    assert sorted(estimates.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
