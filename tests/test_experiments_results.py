@@ -45,20 +45,17 @@ def test_summary_reads_every_run_at_its_evaluated_epoch():
 
 def test_epochs_text_says_where_each_run_stopped_and_which_epoch_was_evaluated():
     lines = experiments.epochs_text(_results()).split("\n")
-    assert lines == [
-        "- plain, seed 0: trained all 3 epochs; evaluated epoch: 3 (the last epoch trained).",
-        "- plain, seed 1: trained all 3 epochs; evaluated epoch: 3 (the last epoch trained).",
-        "- stops, seed 0: early stopping ended training after epoch 2 of 3 (val_loss did not improve for 1 epoch); "
-        "evaluated epoch: 1 (the best val_loss, restored by early stopping).",
-        "- stops, seed 1: trained all 3 epochs (early stopping did not stop it); "
-        "evaluated epoch: 2 (the best val_loss, restored by early stopping).",
+    assert lines == [  # one line per arm, not one templated line per run
+        "- **plain**: every run trained all 3 epochs; evaluated epoch per run: 3, 3 (the last epoch trained).",
+        "- **stops**: early stopping ended 1 of 2 runs after epoch 2 of 3 (val_loss did not improve for 1 epoch); "
+        "the other trained all 3; evaluated epoch per run: 1, 2 (the best val_loss, restored by early stopping).",
     ]
 
 
 def test_arm_names_are_escaped_in_markdown():
     data = _data()
     data["arms"][0]["name"] = "a*b_c"
-    assert experiments.epochs_text(Results.from_dict(data)).startswith("- a\\*b\\_c, seed 0:")
+    assert experiments.epochs_text(Results.from_dict(data)).startswith("- **a\\*b\\_c**: ")
 
 
 def test_comparison_uses_the_evaluated_epoch_and_says_so():

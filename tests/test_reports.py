@@ -151,6 +151,20 @@ def test_more_steps_are_suggested_only_when_the_loss_fell(losses):
     assert ("diverged" in text) == (end > start)
 
 
+def test_zero_steps_say_nothing_about_training():
+    text = backprop_checks.training_verdict(np.array([0.133]), 0.125)
+    assert "No gradient-descent step was run" in text and "too small" not in text
+
+
+def test_a_loss_that_overshoots_mid_way_is_judged_on_the_whole_curve():
+    text = backprop_checks.training_verdict(np.array([0.133, 0.30, 0.130]), 0.125)
+    assert "overshot: it rose to 0.3000 at step 1" in text and "more steps would help" not in text
+
+
+def test_more_steps_only_while_the_loss_still_falls():
+    assert "more steps would help" not in backprop_checks.training_verdict(np.array([0.2, 0.17, 0.18]), 0.1)
+
+
 def test_training_verdict_reports_divergence_instead_of_comparing_nan():
     text = backprop_checks.training_verdict(np.array([0.2, 0.5, np.nan, np.nan]), 0.125)
     assert "diverged" in text and "step 2" in text and "nan" not in text

@@ -320,25 +320,32 @@ def all_evaluated_at_last_epoch(results: results_module.Results) -> bool:
 
 
 def epochs_text(results: results_module.Results) -> str:
-    """Markdown bullets: for every run, where training stopped and which epoch was evaluated."""
-    return "\n".join(f"- {md(arm.name)}, seed {run.seed}: {_run_epochs(arm, run)}"
-                     for arm in results.arms for run in arm.runs)
+    """Markdown bullets, one per arm: where its runs stopped and which epoch of each was evaluated
+    (per run, in seed order), and why that epoch."""
+    return "\n".join(f"- **{md(arm.name)}**: {_arm_epochs(arm)}" for arm in results.arms)
 
 
-def _run_epochs(arm: results_module.ArmResult, run: results_module.Run) -> str:
+def _arm_epochs(arm: results_module.ArmResult) -> str:
     epochs, stopping, checkpoint = arm.settings["epochs"], arm.settings["early_stopping"], arm.settings["checkpoint"]
-    if arm.stopped_early(run):
-        trained = (f"early stopping ended training after epoch {run.stopped_epoch} of {epochs} "
-                   f"({stopping['monitor']} did not improve for {epochs_text_of(stopping['patience'])})")
+    runs, several = arm.runs, len(arm.runs) > 1
+    early = [run for run in runs if arm.stopped_early(run)]
+    if early:
+        which = ("every run" if len(early) == len(runs) else f"{len(early)} of {len(runs)} runs") if several else "the run"
+        trained = (f"early stopping ended {which} after epoch {', '.join(str(r.stopped_epoch) for r in early)} of "
+                   f"{epochs} ({stopping['monitor']} did not improve for {epochs_text_of(stopping['patience'])})")
+        if len(early) < len(runs):
+            trained += f"; {'the other' if len(runs) - len(early) == 1 else 'the others'} trained all {epochs}"
     else:
-        trained = f"trained all {epochs_text_of(epochs)}" + (" (early stopping did not stop it)" if stopping else "")
+        trained = (f"{'every run' if several else 'the run'} trained all {epochs_text_of(epochs)}"
+                   + (" (early stopping did not stop it)" if stopping else ""))
     if checkpoint:
         why = f"the best {checkpoint['monitor']}, kept by the checkpoint"
     elif stopping and stopping["restore_best_weights"]:
         why = f"the best {stopping['monitor']}, restored by early stopping"
     else:
         why = "the last epoch trained"
-    return f"{trained}; evaluated epoch: {run.evaluated_epoch} ({why})."
+    evaluated = ", ".join(str(run.evaluated_epoch) for run in runs)
+    return f"{trained}; evaluated epoch{' per run' if several else ''}: {evaluated} ({why})."
 
 
 # (metric, words, higher is better?) compared at each run's evaluated epoch

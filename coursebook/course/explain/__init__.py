@@ -1,5 +1,8 @@
 """Question-specific explanations: why a measured effect happened, as Markdown.
 
+Superseded on the pages by :mod:`coursebook.course.answers`, which renders every comparative sentence
+from a claim checked against the results; these modules are kept for their tests until they are removed.
+
 A chapter names its ``topic`` (a parameter); ``answer(topic, results)`` returns that topic's
 explanation of the run's results. Each topic is one module here (``batch-norm`` ->
 ``batch_norm.py``) exposing ``answer(results) -> str``. A module states a mechanism only when

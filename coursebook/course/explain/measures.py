@@ -74,7 +74,12 @@ def per_run(entry: Mapping[str, Any], metric: str) -> list[float]:
 
 
 def accuracy_gap(run: Mapping[str, Any]) -> float:
-    """Training minus validation accuracy at the evaluated epoch."""
+    """Training minus validation accuracy of the evaluated weights: the evaluation-mode training
+    accuracy (``training``) where the run measured it, else Keras' running one at the evaluated epoch."""
+    training = run.get("training") or {}
+    if "accuracy" in training:
+        return float(training["accuracy"]) - float((run.get("validation") or {}).get(
+            "accuracy", evaluated(run, "val_accuracy")))
     return evaluated(run, "accuracy") - evaluated(run, "val_accuracy")
 
 
@@ -91,17 +96,18 @@ def lowest_val_loss_epoch(run: Mapping[str, Any]) -> int:
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample sd (None for one value)."""
-    mean = math.fsum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    """Mean and sample sd (None for one value), as :mod:`coursebook.course.prose.numbers` computes them."""
+    from coursebook.course.prose import numbers
+
+    array = numbers.finite_values(values, "values")
+    return numbers.mean(array), numbers.sd(array)
 
 
 def shown(values: Sequence[float], digits: int = 4) -> str:
-    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several."""
-    mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    """'0.7231' for one run, '0.7231 ± 0.0040' (mean ± sd) for several: the course's one mean ± sd."""
+    from coursebook.course.prose.numbers import mean_sd as text
+
+    return text(values, digits)
 
 
 def runs_count(results: Any) -> int:
@@ -165,10 +171,10 @@ def setting_differences(reference: Mapping[str, Any], other: Mapping[str, Any]) 
 
 
 def md_name(name: str) -> str:
-    """An arm name safe inside Markdown prose and tables."""
-    for char in "\\`*_[]|<>":
-        name = name.replace(char, "\\" + char)
-    return name
+    """An arm name safe inside Markdown prose and tables (the course's one escaper, applied once)."""
+    from coursebook.course.prose.numbers import md
+
+    return md(name)
 
 
 def train_images(results: Any) -> int | None:

@@ -87,6 +87,14 @@ def training_verdict(losses: np.ndarray, baseline: float, digits: int = 4) -> st
         return (f"Gradient descent diverged: the loss is no longer a finite number from step {first_bad} on; "
                 "a smaller learning rate is needed.")
     start, end, base = (shown(v, digits) for v in (losses[0], losses[-1], baseline))
+    if losses.size == 1:
+        return (f"No gradient-descent step was run (0 steps), so the loss stays at its starting value "
+                f"{fmt(start, digits)}; this run says nothing about training.")
+    peak_step = int(np.argmax(losses))
+    peak = shown(losses[peak_step], digits)
+    overshoot = (f" On the way the loss overshot: it rose to {fmt(peak, digits)} at step {peak_step} before coming "
+                 "back down, so the learning rate is large enough to overshoot; a smaller one would descend steadily."
+                 if peak > start and end <= start else "")
     relation = ("above" if end > base else "below" if end < base else "equal to") + \
         f" the constant-prediction loss {fmt(base, digits)}"
     if end > start:
@@ -98,10 +106,13 @@ def training_verdict(losses: np.ndarray, baseline: float, digits: int = 4) -> st
     text = f"Gradient descent {moved}, which is {relation}"
     if end < base:
         return text + (f" by {fmt(base - end, digits)}: the network fits a little of the noise in these particular "
-                       "random labels, which cannot generalize to new points.")
+                       "random labels, which cannot generalize to new points.") + overshoot
     if end > base and end < start:
-        return text + (f" by {fmt(end - base, digits)}: it has not yet learned even the label mean; "
-                       "more steps would help.")
+        falling = shown(losses[-1], digits) < shown(losses[-2], digits) and not overshoot
+        return text + (f" by {fmt(end - base, digits)}: it has not yet reached the loss of predicting the label "
+                       "mean" + ("; it was still falling at the last step, so more steps would help." if falling
+                                 else ".")) + overshoot
     if end > base:
-        return text + f" by {fmt(end - base, digits)}: the loss did not move, so the steps are too small to help."
-    return text + ": the network has learned the label mean and nothing more, as expected for random labels."
+        return text + (f" by {fmt(end - base, digits)}: the loss did not change to {digits} decimals in "
+                       f"{losses.size - 1:,} steps.") + overshoot
+    return text + ": the network has learned the label mean and nothing more, as expected for random labels." + overshoot

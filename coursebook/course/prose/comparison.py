@@ -146,10 +146,15 @@ def noise_verdict(runs_a: np.ndarray, runs_b: np.ndarray, name_a: str, name_b: s
         return None, None, "A single run per variant cannot tell whether this difference is real or run-to-run noise."
     if single:
         return None, None, f"With a single run of {single[0]}, this cannot tell whether the difference is real."
-    p = welch_p_value(runs_a, runs_b)
-    if sd(runs_a) == sd(runs_b) == 0 or not math.isfinite(p):
-        return None, None, ("Neither variant's runs vary at all, so Welch's t-test is undefined and these runs "
+    if sd(runs_a) == sd(runs_b) == 0:  # zero spread (to floating-point precision): no test applies
+        if min(runs_a.size, runs_b.size) >= 3:
+            return None, True, ("Every run of each variant gave the same value, so the difference appeared in "
+                                "every run; no test is needed.")
+        return None, None, ("Neither variant's runs vary at all, so Welch's t-test is undefined and two runs "
                             "cannot tell whether the difference is real.")
+    p = welch_p_value(runs_a, runs_b)
+    if not math.isfinite(p):  # pragma: no cover - scipy gives a finite p whenever one group varies
+        return None, None, "Welch's t-test is undefined for these runs."
     p_text = f"{p:.3g}"
     pooled = shown(math.sqrt((sd(runs_a) ** 2 + sd(runs_b) ** 2) / 2), digits)
     below, beyond = float(p_text) < ALPHA, size > pooled

@@ -53,8 +53,8 @@ def _sentence(table: pd.DataFrame) -> str:
     if table.empty:
         return "There are no confusions: every image is classified correctly."
     items = [
-        f"{md(row.true)} predicted as {md(row.predicted)} ({row.count} images, {row.share:.1%} of "
-        f"{md(row.true)} images)"
+        f"{md(row.true)} predicted as {md(row.predicted)} ({row.count} image{'' if row.count == 1 else 's'}, "
+        f"{row.share:.1%} of {md(row.true)} images)"
         for row in table.itertuples()
     ]
     return f"The most frequent confusions are {join(items)}."

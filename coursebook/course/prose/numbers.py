@@ -49,12 +49,22 @@ def mean(values: np.ndarray) -> float:
     return math.fsum(values.tolist()) / values.size
 
 
-def sd(values: np.ndarray) -> float | None:
-    """Sample standard deviation (ddof=1), None for a single value."""
-    return float(np.std(values, ddof=1)) if values.size >= 2 else None
+def sd(values: np.ndarray | Sequence[float]) -> float | None:
+    """Sample standard deviation (ddof=1), None for a single value, exactly 0.0 when the values
+    agree to floating-point precision (``[0.78] * 3`` has no spread, not one of 1e-17).
+
+    >>> sd(np.array([0.78] * 3)), sd(np.array([1.0]))
+    (0.0, None)
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return None
+    if float(np.max(values) - np.min(values)) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))):
+        return 0.0
+    return float(np.std(values, ddof=1))
 
 
-def mean_sd(values: float | Sequence[float] | np.ndarray, digits: int, what: str = "values") -> str:
+def mean_sd(values: float | Sequence[float] | np.ndarray, digits: int = 4, what: str = "values") -> str:
     """'0.7231' for one value, '0.7231 ± 0.0040' (mean ± sample sd) for several; never 'nan'.
 
     >>> mean_sd([0.5, 0.7], 2), mean_sd(3.14159, 2)
