@@ -164,7 +164,10 @@ def test_the_summary_table_lists_the_evaluated_epochs_and_the_values_at_them(bui
     # arm, runs, epochs trained per run, evaluated epoch per run, then the metrics at that epoch
     row = re.search(r">early stop</td>\s*<td[^>]*>2</td>\s*<td[^>]*>2, 2</td>\s*<td[^>]*>1, 1</td>(.*?)</tr>", page, re.S)
     assert row
-    train_accuracy, val_accuracy = re.findall(r">([^<]*)</td>", row[1])[:2]
-    for shown, metric in ((train_accuracy, "accuracy"), (val_accuracy, "val_accuracy")):
-        values = [run.history[metric][0] for run in early.runs]
+    cells = re.findall(r">([^<]*)</td>", row[1])
+    # validation accuracy, validation loss, training accuracy and loss (inference mode), running training accuracy
+    expected = [[run.history["val_accuracy"][0] for run in early.runs], [run.history["val_loss"][0] for run in early.runs],
+                [run.training["accuracy"] for run in early.runs], [run.training["loss"] for run in early.runs],
+                [run.history["accuracy"][0] for run in early.runs]]
+    for shown, values in zip(cells[:5], expected):
         assert shown == f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
