@@ -27,20 +27,6 @@ def test_seeds_for():
     assert experiments.seeds_for(3, 4) == [3, 4, 5, 6]
 
 
-def test_learning_speed_text_names_both_variants():
-    # From _frame by hand: accuracy after epoch 1 is 0.2 + 0.1 + 0.01 * seed for wide (mean 0.305) and
-    # 0.2 + 0.01 * seed for base (mean 0.205); the mean curves reach 0.5 at epoch 2 (0.505) and
-    # epoch 3 (0.605); every run's time per epoch is the median of epochs 2-3: 10 + seed for both.
-    text = experiments.learning_speed_text(_frame(), "wide", "base", threshold=0.5)
-    first, reach, timing = text.split(" by ")[0], text.split("On the mean curves, ")[1], text.split("time per")[1]
-    assert first.startswith("wide (0.3050 ± 0.0071) has a higher, i.e. better, mean accuracy after epoch 1 "
-                            "than base (0.2050 ± 0.0071)")
-    assert reach.startswith("wide needs fewer epochs than base to reach accuracy 0.5 (2 vs 3).")
-    assert "Per run, wide reaches it at epochs 2, 2 and base reaches it at epochs 3, 3: every run of wide" in text
-    assert "have the same mean time per epoch in seconds (median after epoch 1)" in text
-    assert "lower" not in first and "more epochs" not in text and "higher" not in timing
-
-
 def test_data_description_counts_test_images_once_when_they_validate():
     from types import SimpleNamespace
 

@@ -1,5 +1,5 @@
-"""The learning-curve chapter's pieces on crafted results: sizes, arms, the table, the figure and
-explain 'data-size' (verdicts from the numbers)."""
+"""The learning-curve chapter's pieces on crafted results: sizes, arms, the table and the figure
+(its Answer is coursebook.course.answers', tested in test_answers.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coursebook.course import explain, learning_curve, plots  # noqa: E402
-from coursebook.course.explain import data_size  # noqa: E402
+from coursebook.course import learning_curve, plots  # noqa: E402
 
 
 def run(seed, val, train, test, epochs=3):
@@ -71,47 +70,6 @@ def test_figure_has_one_curve_per_part_with_sd_error_bars():
     assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["500", "1,000", "2,000", "4,000"]
 
 
-def test_a_rising_curve_is_still_rising_and_the_gap_shrinks():
-    text = explain.answer("data-size", results(RISING))
-    assert "From 500 to 4,000 training images (8 times as many): 4,000 images (0.7100 ± 0.0100) has a higher, i.e. better," in text
-    assert "Validation accuracy rose in 3 of the 3 steps, 3 of them beyond run-to-run noise." in text
-    assert "The last step still gains beyond run-to-run noise" in text
-    # mean validation accuracy rises by exactly 0.1 per doubling
-    assert "each doubling of the training set adds about 0.1000 of mean validation accuracy" in text
-    assert "has a lower mean train-validation accuracy gap than 500 images" in text and "memorise" in text
-    assert "550,570 parameters, far more than the smallest set has images" in text
-    assert "Early stopping counts epochs" not in text  # these arms have no early stopping
-
-
-def test_with_early_stopping_the_steps_per_epoch_are_computed():
-    data = results(RISING)
-    for arm in data["arms"]:
-        arm["settings"].update(batch_size=32, early_stopping={"monitor": "val_loss", "patience": 5})
-    assert "an epoch of 500 images is 16 gradient steps against 125 for 4,000 images" in data_size.answer(data)
-
-
-def test_a_flat_end_is_called_flat_and_a_slope_is_from_least_squares():
-    flat = dict(RISING)
-    flat[4000] = [(0.60, 0.70, 0.59), (0.62, 0.71, 0.61), (0.61, 0.69, 0.60)]  # the same as 2,000
-    text = data_size.answer(results(flat))
-    assert "The last step gains nothing" in text and "still gains" not in text
-    means = [0.41, 0.51, 0.61, 0.61]
-    slope = np.polyfit(np.log2([500, 1000, 2000, 4000]), means, 1)[0]
-    assert f"adds about {round(slope, 4):.4f}" in text
-
-
-def test_a_single_run_per_size_claims_nothing_beyond_noise():
-    single = {size: runs[:1] for size, runs in RISING.items()}
-    text = data_size.answer(results(single))
-    assert "Validation accuracy rose in 3 of the 3 steps." in text
-    assert "beyond run-to-run noise" not in text.replace("not beyond run-to-run noise", "")
-
-
-def test_one_size_is_refused():
-    with pytest.raises(ValueError, match="at least two training-set sizes"):
-        data_size.answer(results({500: RISING[500]}))
-
-
 def test_model_text_counts_by_hand_and_caption_says_what_a_point_is():
     layers = [(5 * 5 * 3 + 1) * 32, 4 * 32, (9 * 32 + 1) * 64, 4 * 64, (9 * 64 + 1) * 128, 4 * 128,
               (4 * 4 * 128 + 1) * 128, (128 + 1) * 10]
@@ -120,13 +78,6 @@ def test_model_text_counts_by_hand_and_caption_says_what_a_point_is():
     assert f"has {sum(layers):,} parameters: {sum(layers) - fixed:,} trainable, {fixed:,} non-trainable" in text
     assert "mean ± sd over 3 seeds, one dot per run" in learning_curve.caption(results(RISING))
     assert "one run per size" in learning_curve.caption(results({s: r[:1] for s, r in RISING.items()}))
-
-
-def test_a_curve_that_never_leaves_chance_is_not_explained():
-    flat = {size: [(0.11, 0.12, 0.10), (0.12, 0.13, 0.11)] for size in (100, 200)}
-    text = data_size.answer(results(flat))
-    assert "The model learned little at every size: mean validation accuracies of 0.1150 and 0.1150 are below twice chance" in text
-    assert "memorise more" not in text.split("**Mechanism.**")[1]
 
 
 def test_sizes_text_and_the_settings_table_on_its_side():
@@ -140,22 +91,6 @@ def test_sizes_text_and_the_settings_table_on_its_side():
             for n in (400, 800)]
     table = learning_curve.settings_table(SimpleNamespace(arms=arms, parameters={})).set_index("setting")["value"]
     assert table["training images"] == "400; 800" and table["batch size"] == "32" and table["model"] == "q6-bn-dropout"
-
-
-def test_two_sizes_make_one_step():
-    two = {500: RISING[500], 4000: RISING[4000]}
-    assert "Validation accuracy rose in the one step, beyond run-to-run noise." in data_size.answer(results(two))
-
-
-def test_single_runs_judge_flattening_from_the_steps_and_count_gradient_steps():
-    single = {size: runs[:1] for size, runs in RISING.items()}
-    data = results(single)
-    for arm in data["arms"]:
-        arm["settings"]["batch_size"] = 32
-    text = data_size.answer(data)
-    assert "The last step gains at least as much as the one before (0.1000 against 0.1000, single runs)" in text
-    # 3 epochs each: 500 images are 16 steps per epoch, 4,000 images 125
-    assert "Gradient steps taken per run (500 images: 48; 1,000 images: 96; 2,000 images: 189; 4,000 images: 375)" in text
 
 
 def test_a_run_that_did_not_learn_is_counted_and_marked_with_a_cross():

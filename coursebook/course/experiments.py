@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, evaluation, explain, history, learned, models, training
-from coursebook.course.prose import comparison, confusion, learning_speed, overfitting
+from coursebook.course import data, evaluation, history, learned, models, training
+from coursebook.course.prose import confusion
 from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.training import PROBE_IMAGES
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
@@ -62,12 +62,6 @@ def data_description(dataset: data.Dataset, splits: data.Splits) -> str:
     text = describe_dataset(f"The part of the {dataset.name} used here", sizes["train"], sizes["val"],
                             sizes["test"], dataset.x_train.shape[1:], validation_is_test=splits.leaks_test)
     return f"{text} {splits.protocol}"
-
-
-def learning_speed_text(frame: pd.DataFrame, variant: str, reference: str, threshold: float) -> str:
-    """How fast training accuracy rises for ``variant`` against ``reference``."""
-    speeds = [learning_speed.learning_speed(frame, threshold=threshold, variant=name) for name in (variant, reference)]
-    return learning_speed.compare_learning_speed(*speeds)
 
 
 # =========================================================================== arms as data
@@ -349,43 +343,6 @@ def _arm_epochs(arm: results_module.ArmResult) -> str:
 
 
 # (metric, words, higher is better?) compared at each run's evaluated epoch
-COMPARED_AT_EVALUATED = (("val_accuracy", "validation accuracy", True), ("val_loss", "validation loss", False),
-                         ("accuracy", "training accuracy", None))
-
-
-def comparison_sentences(results: results_module.Results, arm: str, reference: str, with_fit: bool = True) -> list[str]:
-    """Sentences comparing two arms, each run read at its evaluated epoch (said so unless every run
-    was evaluated at its last, configured epoch), then (``with_fit``) both arms' over-fitting diagnoses."""
-    frame = results.history_frame()
-    at_last = all_evaluated_at_last_epoch(results)
-    epochs = None if at_last else evaluated_epochs(results)
-    sentences = [comparison.compare_at_epochs(frame, metric, f"final {words}" if at_last else words, arm, reference,
-                                              epochs=epochs, higher_is_better=better).sentence
-                 for metric, words, better in COMPARED_AT_EVALUATED]
-    if with_fit:
-        sentences += [overfitting.overfitting_diagnosis(frame, variant=name).sentence for name in (reference, arm)]
-    return sentences
-
-
-def results_answer_text(results: results_module.Results, threshold: float, topic: str = "none") -> str:
-    """The page's answer: every arm against the first (the reference), each sentence computed from
-    the Results; with a single arm, its over-fitting diagnosis and learning speed. The over-fitting
-    diagnoses are left to the explanation when ``topic``'s states them (``explain.diagnoses_fit``)."""
-    frame = results.history_frame()
-    with_fit = not explain.diagnoses_fit(topic)
-    reference, *others = results.arm_names
-    if not others:
-        fit = [overfitting.overfitting_diagnosis(frame, variant=reference).sentence] if with_fit else []
-        speed = learning_speed.learning_speed(frame, threshold=threshold, variant=reference).sentence
-        return "\n".join(f"- {s}" for s in (*fit, speed))
-    blocks = []
-    for other in others:
-        bullets = [*comparison_sentences(results, other, reference, with_fit),
-                   learning_speed_text(frame, other, reference, threshold)]
-        blocks.append(f"**{md(other)} against {md(reference)}**\n\n" + "\n".join(f"- {b}" for b in bullets))
-    return "\n\n".join(blocks) + f"\n\n{history.EPOCH_TIME_SENTENCE}"
-
-
 def results_confusion_matrices(results: results_module.Results, seed: int | None = None,
                                parts: Sequence[str] = ("training", "validation")) -> dict[str, np.ndarray]:
     """Confusion matrices of every arm's run with ``seed`` (default: the first seed) on ``parts``,

@@ -46,7 +46,7 @@ def curve_frame(results: Any) -> pd.DataFrame:
     train-validation accuracy gap and whether the run learned (``learned``), all for the weights of
     the run's evaluated epoch (validation values from the history at that epoch, as every other
     table of the book)."""
-    from coursebook.course.explain import measures
+    from coursebook.course import measures
 
     rows = []
     for arm in measures.as_mapping(results)["arms"]:
@@ -90,7 +90,7 @@ def model_text(model: str) -> str:
 
 def caption(results: Any) -> str:
     """The learning-curve figure's caption, saying how many runs each point summarises."""
-    from coursebook.course.explain import measures
+    from coursebook.course import measures
 
     runs = measures.runs_count(results)
     spread = f"mean ± sd over {runs} seeds, one dot per run" if runs > 1 else "one run per size"
