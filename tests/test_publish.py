@@ -37,7 +37,8 @@ def project(tmp_path, monkeypatch) -> Path:
     project = tmp_path / "project"
     shutil.copytree(paths.PACKAGE_DIR, project / "coursebook", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(paths.ROOT / "Makefile", project)
-    shutil.copy2(paths.REQUIREMENTS_FILE, project)  # keeps its time: the shared .venv's stamp stays newer
+    for prerequisite in (paths.REQUIREMENTS_FILE, paths.ROOT / "pyproject.toml"):  # the .venv stamp's prerequisites,
+        shutil.copy2(prerequisite, project)  # with their times kept: the shared .venv's stamp stays newer
     (project / ".venv").symlink_to(Path(sys.prefix))
     (project / ".gitignore").write_text("/.venv\n/_build/\nbook/chapters/\n__pycache__/\n")
     (project / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n"
