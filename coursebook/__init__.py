@@ -6,3 +6,7 @@ validates parameters and checks the cache without starting a deep-learning backe
 """
 
 __version__ = "0.1.0"
+
+# The two halves: `book` (chapters, cache, pages; it imports nothing of the course) and `course`
+# (the coursework). The book asks the course through `book.hooks`, which imports this module on first use.
+COURSE_MODULE = "coursebook.course.registration"

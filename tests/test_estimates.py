@@ -8,6 +8,7 @@ import pytest
 
 from coursebook.book import estimates
 from coursebook.book.params import resolve
+from coursebook.course import registration
 
 # chapter, profile -> (training runs, epochs x images summed over the runs)
 EXPECTED = {
@@ -36,7 +37,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize(("chapter", "profile"), sorted(EXPECTED))
 def test_training_runs_of_the_real_chapters(chapter, profile):
-    runs = estimates.training_runs(resolve(chapter, profile, {}).values)
+    runs = registration.training_runs(resolve(chapter, profile, {}).values)
     count, images = EXPECTED[chapter, profile]
     assert len(runs) == count
     assert sum(epochs * n for epochs, n in runs) == pytest.approx(images)
@@ -52,4 +53,4 @@ def test_seconds_follow_the_runs(monkeypatch):
 def test_an_arm_keeps_its_own_epochs_and_images():
     values = {"epochs": 10, "train_size": 1000, "repeats": 2,
               "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}]}
-    assert sorted(estimates.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
+    assert sorted(registration.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]

@@ -633,7 +633,7 @@ BAD_INPUT = {
                                       ["params/alpha.yaml", "key 'models'", "model 'bad'", "key 'title' is given twice"]),
     "unknown chapter": ({}, ["--chapter", "gamma"], ["command line: key 'chapter'", "unknown chapter 'gamma'",
                                                       "params/gamma.yaml", "alpha, beta"]),
-    "unknown profile": ({}, [], ["command line: key 'profile'", "'huge'", "unknown profile", "{smoke, quick, full}"]),
+    "unknown profile": ({}, [], ["command line: key 'profile'", "'huge'", "unknown profile", "{full, quick, smoke}"]),
     "unknown model": (_chapter("  models: [huge]\n"), [], ["params/alpha.yaml", "key 'models'", "huge", "{tiny, wide}"]),
     "unknown layer type": (_spec("  - convolution: {filters: 8, kernel: 3}\n"), [],
                            ["params/alpha.yaml", "key 'models'", "model 'bad'", f"{SPEC}[0]", "'convolution'", "known: ['activation'"]),

@@ -95,7 +95,7 @@ def test_profile_errors_name_the_profile_file(mini_project):
 def test_unknown_chapter_and_profile(mini_project):
     with pytest.raises(ParameterError, match=r"unknown chapter 'gamma'.*alpha, beta"):
         resolve("gamma")
-    with pytest.raises(ParameterError, match=r"unknown profile 'fast' \(allowed: smoke, quick, full\)"):
+    with pytest.raises(ParameterError, match=r"unknown profile 'fast' \(allowed: full, quick, smoke\)"):
         resolve("alpha", "fast")
 
 
@@ -156,9 +156,13 @@ def test_a_malformed_toc_is_one_line_naming_the_file(tmp_path):
 
 
 def test_model_choices_are_the_model_specs(mini_project):
-    from coursebook.course import models
-
-    assert params._model_names() == tuple(models.available_models()) == ("tiny", "wide")
+    """A ``{@models}`` parameter takes the names of the spec files in params/models/ (the course's choices)."""
+    names = sorted(path.stem for path in (mini_project / "params" / "models").glob("*.yaml"))
+    assert names == ["tiny", "wide"]
+    decl = params.Declaration("models", list, ["tiny"], choices=("@models",))
+    assert params.check_value(decl, ["wide", "tiny"], "here") == ["wide", "tiny"]
+    with pytest.raises(ParameterError, match=r"here: key 'models': value \['nope'\] is not allowed \(expected one of \{tiny, wide\}\)"):
+        params.check_value(decl, ["nope"], "here")
 
 
 @pytest.mark.parametrize(("chapter", "overrides", "fragments"), [

@@ -29,6 +29,7 @@ from typing import Any
 
 from coursebook.atomic import atomic_write_text  # noqa: F401  (the runner writes records with it)
 from coursebook.book import paths
+from coursebook.book.hooks import course
 
 COMPONENTS = ("notebook", "text", "parameters", "package", "models", "data", "requirements", "backend")
 
@@ -98,7 +99,7 @@ def output_path(chapter_id: str) -> Path:
 
 
 def results_path(chapter_id: str) -> Path:
-    """What a training chapter measured (``coursebook.course.results``), kept with its last good output."""
+    """What a training chapter measured (its results file), kept with its last good output."""
     return paths.CHAPTERS_DIR / f"{chapter_id}.results.json"
 
 
@@ -148,12 +149,9 @@ def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
     if written is not None and file_digest(results) != written:
         return f"damaged {_rel(results)} (edited or truncated)"
     if written is None and results.exists():  # a record from before the digest: check the schema
-        from coursebook.course.results import Results, ResultsError
-
-        try:
-            Results.load(results)
-        except ResultsError as err:
-            return f"damaged {_rel(results)} ({str(err).removeprefix(str(results) + ': ')})"
+        problem = course().results_problem(results)
+        if problem:
+            return f"damaged {_rel(results)} ({problem})"
     return ""
 
 

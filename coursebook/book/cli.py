@@ -132,9 +132,9 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
 
 
 def check_profile(profile: str) -> None:
-    if profile not in params.PROFILES:
+    if profile not in params.profiles():
         raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
-                                    f"allowed: unknown profile (expected one of {{{', '.join(params.PROFILES)}}})")
+                                    f"allowed: unknown profile (expected one of {{{', '.join(params.profiles())}}})")
 
 
 def _build(args: argparse.Namespace, start: float) -> int:

@@ -2,26 +2,23 @@
 
 ``write()`` (called by the runner before each HTML build) reads ``book/chapters/<id>.results.json`` of
 every chapter in ``_toc.yml`` that has one and writes ``book/_generated/overview.md``, which
-``book/index.md`` includes: one table per assignment, one row per arm, with its parameter count,
-evaluated epoch(s), validation and test accuracy (mean ± sd over runs), training time and what the
-numbers were computed on (profile, dataset), linked to the chapter.
+``book/index.md`` includes: one table per part, the chapter linked on its first row, beside it what
+its numbers were computed on (runs, data, profile). The rows themselves come from the course
+(``hooks.Course.overview``), which knows what a results file holds.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from coursebook import atomic
 from coursebook.book import cache, paths
+from coursebook.book.hooks import Overview, course
 from coursebook.book.params import CHAPTER_PREFIX, load_yaml
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
-COLUMNS = ("chapter", "arm", "parameters", "epoch", "validation accuracy", "test accuracy", "time per run")
-NBSP = "\u00a0"  # keeps 'mean ± sd' on one line
 SMALL_PROFILES = ("smoke", "quick")
 NO_RESULTS = "No chapter has results yet: `make book` computes them."
 
@@ -57,9 +54,9 @@ def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
         rows = []
         for chapter_id in chapter_ids:
             if cache.results_path(chapter_id).exists() and cache.output_path(chapter_id).exists():
-                results, problem = read_results(chapter_id)
-                rows += chapter_rows(chapter_id, results, problem)
-                flags.append(results and _small_or_synthetic(results))
+                summary, problem = read_results(chapter_id)
+                rows += chapter_rows(chapter_id, summary, problem)
+                flags.append(summary is not None and _reduced(summary))
         if rows:
             sections.append(f"### {_escape(caption)}\n\n" + _table(rows))
     if not sections:
@@ -69,11 +66,7 @@ def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
 
 def _introduction(flags: list[Any]) -> str:
     marked = sum(1 for flag in flags if flag)
-    text = ("Every chapter that trains, one row per arm, read from its results file; beside each chapter, its runs "
-            "per arm, data and profile. Accuracies are those of the evaluated weights (*epoch*: the last one, or the "
-            "restored best one, per run) as mean ± sd over the runs; the test set played no part in training or "
-            "model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near "
-            "chance on its validation images (its chapter says why): its accuracy is no measure of its arm.")
+    text = course().overview_introduction
     if marked:
         text += (f" **{marked} of {len(flags)} chapters were computed with a reduced profile or on the synthetic "
                  "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
@@ -81,79 +74,30 @@ def _introduction(flags: list[Any]) -> str:
     return text
 
 
-def read_results(chapter_id: str) -> tuple[Mapping[str, Any] | None, str]:
-    """(results, '') or (None, why the file cannot be read)."""
+def read_results(chapter_id: str) -> tuple[Overview | None, str]:
+    """(the course's overview of the results file, '') or (None, why the file cannot be read)."""
     path = cache.results_path(chapter_id)
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(results.get("arms"), list):
-            raise ValueError("it has no list of arms")
-        return results, ""
-    except (OSError, ValueError, AttributeError) as err:
+        return course().overview(path), ""
+    except (OSError, ValueError) as err:
         return None, f"{path.relative_to(paths.ROOT)} cannot be read ({' '.join(str(err).split())[:120]})"
 
 
-def chapter_rows(chapter_id: str, results: Mapping[str, Any] | None, problem: str = "") -> list[list[str]]:
+def chapter_rows(chapter_id: str, summary: Overview | None, problem: str = "") -> list[list[str]]:
     """Table rows of one chapter: one per arm, the chapter link on the first."""
-    link = _link(chapter_id, results)
-    if results is None:
-        return [[link, problem, *[""] * (len(COLUMNS) - 2)]]
-    runs = sorted({len(arm.get("runs") or []) for arm in results["arms"]})
-    first = f"{link} ({'/'.join(map(str, runs))} run{'s' if runs != [1] else ''}; {_computed_on(results)})"
-    rows = []
-    for index, arm in enumerate(results["arms"]):
-        try:
-            cells = arm_cells(arm)
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            cells = [_escape(str(arm.get("name", "?"))), f"unreadable arm ({_escape(str(err))[:80]})",
-                     *[""] * (len(COLUMNS) - 3)]
-        rows.append([first if index == 0 else "", *cells])
-    return rows
+    link = _link(chapter_id)
+    if summary is None:
+        return [[link, problem, *[""] * (len(course().overview_columns) - 1)]]
+    profile = f"**{summary.profile}**" if summary.profile in SMALL_PROFILES else _escape(summary.profile)
+    first = f"{link} ({summary.runs}; {summary.data}, {profile})"
+    return [[first if index == 0 else "", *cells] for index, cells in enumerate(summary.rows)]
 
 
-def arm_cells(arm: Mapping[str, Any]) -> list[str]:
-    """arm, parameters, evaluated epoch, validation and test accuracy, training time."""
-    runs = arm["runs"]
-    if not runs:
-        raise ValueError("no runs")
-    epochs = [int(run["evaluated_epoch"]) for run in runs]
-    seconds = [math.fsum(run["seconds_per_epoch"]) for run in runs]
-    failed = sum(1 for run in runs if run.get("learned") is False)
-    marker = f" **({failed} of {len(runs)} did not learn)**" if failed else ""
-    return [
-        _escape(str(arm["name"])),
-        f"{int(arm['parameters']['total']):,}",
-        str(epochs[0]) if len(set(epochs)) == 1 else ", ".join(map(str, epochs)),
-        mean_sd([run["validation"]["accuracy"] for run in runs]) + marker,
-        mean_sd([run["test"]["accuracy"] for run in runs]),
-        mean_sd(seconds, digits=1, unit=" s"),
-    ]
+def _reduced(summary: Overview) -> bool:
+    return summary.stand_in or summary.profile in SMALL_PROFILES
 
 
-def mean_sd(values: Sequence[float], digits: int = 4, unit: str = "") -> str:
-    """'0.7231' for one value, '0.7231 ± 0.0040' (sample sd) for several."""
-    values = [float(v) for v in values]
-    mean = math.fsum(values) / len(values)
-    unit = unit.replace(" ", NBSP)
-    if len(values) == 1:
-        return f"{mean:.{digits}f}{unit}"
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.{digits}f}{NBSP}±{NBSP}{sd:.{digits}f}{unit}"
-
-
-def _computed_on(results: Mapping[str, Any]) -> str:
-    dataset = results.get("dataset") or {}
-    profile = str(results.get("profile", "?"))
-    data = "**synthetic**" if dataset.get("synthetic") else _escape(str(dataset.get("name", "?")))
-    profile_text = f"**{profile}**" if profile in SMALL_PROFILES else profile
-    return f"{data}, {profile_text}"
-
-
-def _small_or_synthetic(results: Mapping[str, Any]) -> bool:
-    return bool((results.get("dataset") or {}).get("synthetic")) or results.get("profile") in SMALL_PROFILES
-
-
-def _link(chapter_id: str, results: Mapping[str, Any] | None) -> str:
+def _link(chapter_id: str) -> str:
     title = _chapter_title(chapter_id)
     return f"{{doc}}`{_escape(title, role=True)} </{CHAPTER_PREFIX}{chapter_id}>`"
 
@@ -176,6 +120,7 @@ def _escape(text: str, role: bool = False) -> str:
 
 
 def _table(rows: list[list[str]]) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join(["---"] * 2 + ["--:"] * 5) + "|"
+    columns = ["chapter", *course().overview_columns]
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join(["---"] * 2 + ["--:"] * (len(columns) - 2)) + "|"
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in rows)])

@@ -11,8 +11,9 @@ place, like a config file::
     train_size: "Optional[int]" = None  # [1, ] training images (None: all)
 
 The type comes from the annotation or else from the default; the comment may start with a
-range (``[lo, hi]``, ``(lo, hi)``, either end open) or a set of choices (``{a, b}``; ``{@models}``
-means the model specs in ``params/models``). Effective parameters = notebook defaults <- the
+range (``[lo, hi]``, ``(lo, hi)``, either end open) or a set of choices (``{a, b}``). A tag such as
+``{@models}`` or ``{@arms}`` names a kind the course defines (``hooks.Course``): its choices (the model
+specs in ``params/models``) or its own check (experiment arms). Effective parameters = notebook defaults <- the
 chapter file <- the profile <- command-line overrides; all of it is checked here, before any
 kernel starts, and every error is one line naming the file (or override), the key, the bad
 value and what is allowed.
@@ -31,13 +32,11 @@ from typing import Any
 import yaml
 
 from coursebook.book import paths
+from coursebook.book.hooks import course
 from coursebook.yamlfile import safe_load
 
-PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
 CHAPTER_FILE_KEYS = {"notebook", "title", "parameters", "timeout"}
-MODEL_CHOICES = "@models"
-ARMS_CHOICES = "@arms"  # a list of experiment arms, checked by coursebook.course.arms
 CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
 
 
@@ -60,11 +59,18 @@ class Declaration:
     choices: tuple[str, ...] | None = None
     help: str = ""
 
+    @property
+    def tag(self) -> str | None:
+        """The course's kind this parameter is of ('@models', '@arms'), if its choices name one."""
+        if self.choices is not None and len(self.choices) == 1 and self.choices[0].startswith("@"):
+            return self.choices[0]
+        return None
+
     def allowed(self) -> str:
         """What values are accepted, in words, for error messages."""
         kind = self.type.__name__ + (" or None" if self.optional else "")
-        if self.choices == (ARMS_CHOICES,):
-            return "a non-empty list of arms, each a mapping with at least 'name' and 'model'"
+        if self.tag in course().kinds:
+            return course().kinds[self.tag]
         if self.choices is not None:
             return f"one of {{{', '.join(self.choices)}}}" + (" (each)" if self.type is list else "")
         if self.low is not None or self.high is not None:
@@ -252,8 +258,8 @@ def check_value(decl: Declaration, value: Any, where: str) -> Any:
         value = float(value)
     if not isinstance(value, decl.type) or (decl.type is not bool and isinstance(value, bool)):
         raise ParameterError(bad)
-    if decl.choices is not None and decl.choices != (ARMS_CHOICES,):
-        choices = _model_names() if decl.choices == (MODEL_CHOICES,) else decl.choices
+    if decl.choices is not None and decl.tag not in course().kinds:
+        choices = tuple(course().choices[decl.tag]()) if decl.tag else decl.choices
         items = value if isinstance(value, list) else [value]
         if not items or any(item not in choices for item in items):
             raise ParameterError(bad.replace(decl.allowed(), f"one of {{{', '.join(choices)}}}"))
@@ -269,19 +275,18 @@ def check_value(decl: Declaration, value: Any, where: str) -> Any:
     return value
 
 
-def _model_names() -> tuple[str, ...]:
-    from coursebook.course.models import available_models  # imports no Keras
-
-    return tuple(available_models())
-
-
 # --------------------------------------------------------------------------- profiles + overrides
+
+
+def profiles() -> tuple[str, ...]:
+    """The profiles: the files in ``params/profiles/`` (a new file is a new profile)."""
+    return tuple(sorted(path.stem for path in paths.PROFILES_DIR.glob("*.yaml")))
 
 
 def load_profile(profile: str) -> dict[str, Any]:
     """``params/profiles/<name>.yaml``: ``defaults`` for every chapter, ``chapters: {id: {...}}``."""
-    if profile not in PROFILES:
-        raise ParameterError(f"unknown profile '{profile}' (allowed: {', '.join(PROFILES)})")
+    if profile not in profiles():
+        raise ParameterError(f"unknown profile '{profile}' (allowed: {', '.join(profiles())})")
     path = paths.PROFILES_DIR / f"{profile}.yaml"
     raw = load_yaml(path) or {}
     if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters", "timeout"}:
@@ -328,60 +333,11 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
             where_of[key] = where
     if "seed" not in decls:
         raise ParameterError(f"{_rel(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
-    for name, decl in decls.items():
-        if decl.choices == (MODEL_CHOICES,) and values[name] is not None:
-            _check_model_specs(name, values[name], where_of.get(name, _rel(chapter.notebook)))
-        if decl.choices == (ARMS_CHOICES,):
-            check_arms(values, name, where_of)
-            _check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
-    _check_data_sizes(values, where_of)
-    return Resolved(chapter, profile, values, origin)
-
-
-def _check_data_sizes(values: dict[str, Any], where_of: dict[str, str]) -> None:
-    """Image counts (``train_size``, an arm's ``train_size``, ``sizes``, ``test_size``) within the
-    data: every source (CIFAR-10, the synthetic stand-in) has 50,000 training and 10,000 test images."""
-    from coursebook.course.data.sources import FULL_SIZES  # numpy only
-
-    n_train, n_test = FULL_SIZES
-    fraction = values.get("validation_fraction")
-    if values.get("validation", "holdout") == "holdout" and isinstance(fraction, (int, float)):
-        available = n_train - math.floor(fraction * n_train)  # what the stratified validation split leaves
-        left = f"the {available:,} training images left after the validation split (validation_fraction {fraction})"
-    else:
-        available, left = n_train, f"the {n_train:,} training images"
-    counts = [("train_size", values.get("train_size"), available, left),
-              ("sizes", values.get("sizes"), available, left),
-              ("test_size", values.get("test_size"), n_test, f"the {n_test:,} test images")]
-    counts += [(f"arms[{i}].train_size", arm.get("train_size"), available, left)
-               for i, arm in enumerate(values.get("arms") or []) if isinstance(arm, dict)]
-    for key, value, limit, what in counts:
-        numbers = value if isinstance(value, list) else [value]
-        if any(isinstance(n, int) and n > limit for n in numbers):
-            where = where_of.get(key.split(".")[0].split("[")[0], "the notebook")
-            raise ParameterError(f"{where}: key '{key}': value {value!r} is not allowed (expected at most {what})")
-
-
-def _check_model_specs(key: str, value: str | list[str], where: str) -> None:
-    """Every architecture a chapter uses must load: layer types and options, shapes that chain."""
-    from coursebook.course.models import ModelSpecError, load_spec  # Keras-free
-
-    for name in value if isinstance(value, list) else [value]:
-        try:
-            load_spec(name)
-        except ModelSpecError as err:
-            problem = " ".join(str(err).replace(f"{paths.ROOT}/", "").split())  # spec paths relative to the project
-            raise ParameterError(f"{where}: key '{key}': model '{name}': {problem}") from None
-
-
-def check_arms(values: dict[str, Any], name: str, where_of: dict[str, str]) -> None:
-    """Every arm of ``values[name]`` with the chapter-level settings in ``values`` (cheap: no Keras)."""
-    from coursebook.course.arms import ArmError, check_arms as check
-
     try:
-        check(values[name], values, where=where_of[name], describe=where_of.get)
-    except ArmError as err:
+        course().check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
+    except ValueError as err:  # the course's message names the file, key, value and what is allowed
         raise ParameterError(str(err)) from None
+    return Resolved(chapter, profile, values, origin)
 
 
 def _applicable(defaults: dict[str, Any], decls: dict[str, Declaration]) -> dict[str, Any]:

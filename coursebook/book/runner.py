@@ -25,6 +25,7 @@ import nbformat
 
 from coursebook.atomic import atomic_write_texts
 from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
+from coursebook.book.hooks import CourseInputError, course
 from coursebook.book.provenance import git_commit
 from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
                                toc_chapter_ids)
@@ -89,17 +90,13 @@ class Summary:
 
 def data_fingerprint(resolved: Resolved) -> str:
     """Fingerprint of the dataset a chapter trains on ('none' for chapters without data)."""
-    if "data" not in resolved.values:
-        return "none"
-    from coursebook.course.data import DataError, dataset_fingerprint  # cheap: no deep-learning backend import
-
     try:
-        return dataset_fingerprint(resolved.values["data"])
-    except DataError as err:  # e.g. data=cifar10 without the archive: say so before any kernel starts
-        where = "command line" if resolved.origin.get("data") == "override" else str(
+        return course().data_fingerprint(resolved.values)
+    except CourseInputError as err:  # e.g. data=cifar10 without the archive: say so before any kernel starts
+        where = "command line" if resolved.origin.get(err.key) == "override" else str(
             resolved.chapter.params_file.relative_to(paths.ROOT))
-        raise ParameterError(f"{where}: key 'data' = {resolved.values['data']!r} for chapter "
-                             f"{resolved.chapter.id}: {' '.join(str(err).split())}") from None
+        raise ParameterError(f"{where}: key '{err.key}' = {resolved.values[err.key]!r} for chapter "
+                             f"{resolved.chapter.id}: {err}") from None
 
 
 def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False,

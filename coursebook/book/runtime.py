@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from coursebook.book import paths
+from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 
 SYNTHETIC_WARNING = """\
@@ -149,9 +149,9 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         info = _resolve_interactively(chapter)
         interactive = True
     determinism = bool(info.get("deterministic", os.environ.get("COURSEBOOK_DETERMINISTIC", "") in ("1", "true")))
-    seed_everything(seed)
+    course().seed(seed)
     if determinism:
-        enable_determinism()
+        course().determinism()
     _figures_as_images()
     run = ChapterRun(
         chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
@@ -167,9 +167,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 def _figures_as_images() -> None:
     """Figures are built without pyplot, so tell IPython to render them as PNG (the web page) and
     PDF (vector, for the PDF book and the figure files); set the plot style."""
-    from coursebook.course import plots
-
-    plots.set_style()
+    course().style_figures()
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
@@ -241,31 +239,6 @@ def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None,
     return Table(frame, precision, formats, index)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend."""
-    random.seed(seed)
-    np.random.seed(seed)
-    import keras
-
-    keras.utils.set_random_seed(seed)
-
-
-def enable_determinism() -> None:
-    """Deterministic kernels for the Keras backend (slower on GPUs). JAX reads its XLA flag at
-    import, so the runner sets it in the kernel's environment."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    elif backend == "torch":
-        import torch
-
-        torch.use_deterministic_algorithms(True)
-
-
 def reproducibility_text(deterministic: bool) -> str:
     """What the run card says about repeating the run bit for bit."""
     if deterministic:
@@ -276,18 +249,13 @@ def reproducibility_text(deterministic: bool) -> str:
 
 
 def describe_device() -> str:
-    """Keras backend and device, e.g. 'tensorflow on CPU'."""
-    from coursebook.course.training import configure_backend
-
-    return configure_backend()
+    """The course's backend and device, e.g. 'tensorflow on CPU'."""
+    return course().device()
 
 
 def versions() -> str:
-    """Python, NumPy, Keras and backend versions, in one line."""
-    from coursebook.course.training import backend_versions
-
-    v = backend_versions()
-    return f"Python {v['python']}, NumPy {v['numpy']}, Keras {v['keras']}, {v['backend']} {v[v['backend']]}"
+    """The software versions, in one line (the course says which matter)."""
+    return course().versions()
 
 
 def run_card_markdown(run: ChapterRun) -> str:

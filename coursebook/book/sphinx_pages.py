@@ -75,7 +75,7 @@ def runnable_notebook(chapter: str) -> Any:
     recorded = record.get("parameters") or {}
     overrides = {k: recorded[k] for k in record.get("overridden") or [] if k in recorded}
     try:
-        resolved = notebook.resolve(chapter, profile if profile in params.PROFILES else params.DEFAULT_PROFILE, overrides)
+        resolved = notebook.resolve(chapter, profile if profile in params.profiles() else params.DEFAULT_PROFILE, overrides)
     except params.ParameterError:  # the parameters changed since the run: offer the recorded ones
         resolved = params.Resolved(params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record"))
     return notebook.build(resolved)

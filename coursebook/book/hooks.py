@@ -1,0 +1,88 @@
+"""What the book asks of the coursework it builds: one small interface, filled in by the course.
+
+The book runs chapters, caches their results and assembles pages; deep learning is the course's
+business. Where the book needs the course (the names a ``@models`` parameter may take, the checks of
+the course's own parameter kinds, the training a chapter asks for, the fingerprint of its data,
+whether a results file is sound, its rows on the landing page, a kernel's set-up), it asks the :class:`Course` found here.
+
+The package's top level names the module that builds it (``coursebook.COURSE_MODULE``), so this
+subpackage imports nothing of the course: :func:`course` imports that module on first use, the way
+Papermill looks its engines up in a registry. :func:`use` swaps in another course (tests do).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class CourseInputError(ValueError):
+    """A course check's verdict on one key: ``str(err)`` says what is wrong (without the file)."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(problem)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Overview:
+    """One chapter's results as the landing page's overview lists them (Markdown, escaped)."""
+
+    runs: str  # runs per arm, e.g. '3 runs'
+    data: str  # what it was computed on, e.g. 'CIFAR-10' or '**synthetic**'
+    profile: str  # the profile its results file names
+    stand_in: bool  # computed on a stand-in for the real data
+    rows: list[list[str]]  # one per arm: a cell per column of Course.overview_columns
+
+
+@dataclass(frozen=True)
+class Course:
+    """The course's answers to the book's questions (each a plain function, cheap to import)."""
+
+    # a parameter's choices tag (e.g. '@models') -> the names it may take
+    choices: Mapping[str, Callable[[], Sequence[str]]]
+    # a tag of a kind the course checks itself (e.g. '@arms') -> what it allows, in words
+    kinds: Mapping[str, str]
+    # (values, {key: its choices tag}, {key: where its value came from}) -> None; raises ValueError
+    # whose message names the file, the key, the value and what is allowed
+    check: Callable[[dict[str, Any], Mapping[str, str], Mapping[str, str]], None]
+    # values -> (epochs, training images) of every training run they ask for
+    training_runs: Callable[[dict[str, Any]], list[tuple[int, float]]]
+    # values -> the fingerprint of the data they train on ('none' without data); CourseInputError
+    data_fingerprint: Callable[[dict[str, Any]], str]
+    # a results file -> '' when sound, else what is wrong with it
+    results_problem: Callable[[Path], str]
+    # a results file -> its rows on the landing page (ValueError or OSError when unreadable), their
+    # column headings, and the sentences that say what the columns mean
+    overview: Callable[[Path], Overview]
+    overview_columns: Sequence[str]
+    overview_introduction: str
+    # in the kernel: seed everything, turn on deterministic kernels, set the figures' style
+    seed: Callable[[int], None]
+    determinism: Callable[[], None]
+    style_figures: Callable[[], None]
+    # in the kernel: 'tensorflow on CPU'; 'Python 3.11.11, NumPy ..., Keras ..., tensorflow ...'
+    device: Callable[[], str]
+    versions: Callable[[], str]
+
+
+_registered: Course | None = None
+
+
+def course() -> Course:
+    """The course the book builds (imported on first use from ``coursebook.COURSE_MODULE``)."""
+    global _registered
+    if _registered is None:
+        import coursebook
+
+        _registered = importlib.import_module(coursebook.COURSE_MODULE).COURSE
+    return _registered
+
+
+def use(replacement: Course | None) -> None:
+    """Build another course (``None``: the package's own again, on next use)."""
+    global _registered
+    _registered = replacement

@@ -1,0 +1,202 @@
+"""The course as the book sees it (``coursebook.book.hooks.Course``): the architectures a chapter may
+name, the checks of arms, model specs and image counts, the training a chapter asks for, its data's
+fingerprint, the results check, the landing page's rows (``summary``) and a kernel's set-up. Importing this module imports no Keras; each
+function imports what it needs."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from coursebook.book import paths
+from coursebook.book.hooks import Course, CourseInputError
+from coursebook.course import summary
+
+MODELS = "@models"  # a parameter naming architectures of models/ (one name or a list)
+ARMS = "@arms"  # a list of experiment arms (coursebook.course.arms)
+
+
+def model_names() -> tuple[str, ...]:
+    from coursebook.course.models import available_models  # imports no Keras
+
+    return tuple(available_models())
+
+
+# --------------------------------------------------------------------------- parameter checks
+
+
+def check(values: dict[str, Any], kinds: Mapping[str, str], where_of: Mapping[str, str]) -> None:
+    """Arms, the architectures they and ``@models`` parameters name, and image counts within the data."""
+    for name, kind in kinds.items():
+        if kind == MODELS and values.get(name) is not None:
+            check_model_specs(name, values[name], where_of.get(name, "the notebook"))
+        elif kind == ARMS:
+            check_arms(values, name, where_of)
+            check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
+    check_data_sizes(values, where_of)
+
+
+def check_arms(values: dict[str, Any], name: str, where_of: Mapping[str, str]) -> None:
+    """Every arm of ``values[name]`` with the chapter-level settings in ``values``."""
+    from coursebook.course.arms import check_arms as check_each
+
+    check_each(values[name], values, where=where_of[name], describe=where_of.get)
+
+
+def check_model_specs(key: str, value: str | list[str], where: str) -> None:
+    """Every architecture a chapter uses must load: layer types and options, shapes that chain."""
+    from coursebook.course.models import ModelSpecError, load_spec  # Keras-free
+
+    for name in value if isinstance(value, list) else [value]:
+        try:
+            load_spec(name)
+        except ModelSpecError as err:
+            problem = " ".join(str(err).replace(f"{paths.ROOT}/", "").split())  # spec paths relative to the project
+            raise ValueError(f"{where}: key '{key}': model '{name}': {problem}") from None
+
+
+def check_data_sizes(values: dict[str, Any], where_of: Mapping[str, str]) -> None:
+    """Image counts (``train_size``, an arm's ``train_size``, ``sizes``, ``test_size``) within the
+    data: every source (CIFAR-10, the synthetic stand-in) has 50,000 training and 10,000 test images."""
+    from coursebook.course.data.sources import FULL_SIZES  # numpy only
+
+    n_train, n_test = FULL_SIZES
+    fraction = values.get("validation_fraction")
+    if values.get("validation", "holdout") == "holdout" and isinstance(fraction, (int, float)):
+        available = n_train - math.floor(fraction * n_train)  # what the stratified validation split leaves
+        left = f"the {available:,} training images left after the validation split (validation_fraction {fraction})"
+    else:
+        available, left = n_train, f"the {n_train:,} training images"
+    counts = [("train_size", values.get("train_size"), available, left),
+              ("sizes", values.get("sizes"), available, left),
+              ("test_size", values.get("test_size"), n_test, f"the {n_test:,} test images")]
+    counts += [(f"arms[{i}].train_size", arm.get("train_size"), available, left)
+               for i, arm in enumerate(values.get("arms") or []) if isinstance(arm, dict)]
+    for key, value, limit, what in counts:
+        numbers = value if isinstance(value, list) else [value]
+        if any(isinstance(n, int) and n > limit for n in numbers):
+            where = where_of.get(key.split(".")[0].split("[")[0], "the notebook")
+            raise ValueError(f"{where}: key '{key}': value {value!r} is not allowed (expected at most {what})")
+
+
+# --------------------------------------------------------------------------- what a chapter will train
+
+
+def training_runs(values: dict[str, Any]) -> list[tuple[int, float]]:
+    """(epochs, training images) of every training run a chapter's parameters ask for: each arm
+    (``arms``; for a learning curve, one arm per entry of ``sizes``, its ``train_size`` the size)
+    with its own epochs and training images (the arm's key, else the chapter's), ``repeats`` times.
+    A chapter without arms but with ``epochs`` trains one model per repeat; one without ``epochs``
+    trains nothing. Epochs are the most a run may take (early stopping can end it sooner)."""
+    from coursebook.course.arms import SETTING_DEFAULTS
+
+    if "epochs" not in values and "arms" not in values:
+        return []
+    arms = values.get("arms") or [{}]
+    if values.get("sizes"):  # a learning curve: the arm trained at every size
+        arms = [{**arm, "train_size": size} for arm in arms for size in values["sizes"]]
+    repeats = int(values.get("repeats", 1) or 1)
+    runs = []
+    for arm in arms:
+        epochs = int(arm.get("epochs", values.get("epochs", SETTING_DEFAULTS["epochs"])))
+        images = arm.get("train_size", values.get("train_size")) or all_training_images(values)
+        runs += [(epochs, float(images))] * repeats
+    return runs
+
+
+def all_training_images(values: dict[str, Any]) -> float:
+    """The training images left after the validation split (all of them when the test set validates)."""
+    from coursebook.course.data.sources import FULL_SIZES
+
+    if values.get("validation") == "test":
+        return float(FULL_SIZES[0])
+    return FULL_SIZES[0] * (1 - float(values.get("validation_fraction", 0.2)))
+
+
+# --------------------------------------------------------------------------- data and results
+
+
+def data_fingerprint(values: dict[str, Any]) -> str:
+    """The dataset's fingerprint, without decoding images ('none' for a chapter without data)."""
+    if "data" not in values:
+        return "none"
+    from coursebook.course.data import DataError, dataset_fingerprint  # numpy only
+
+    try:
+        return dataset_fingerprint(values["data"])
+    except DataError as err:  # e.g. data=cifar10 without the archive
+        raise CourseInputError("data", " ".join(str(err).split())) from None
+
+
+def results_problem(path: Path) -> str:
+    """'' when ``path`` is a sound results file (``results.Results``), else what is wrong with it."""
+    from coursebook.course.results import Results, ResultsError
+
+    try:
+        Results.load(path)
+    except ResultsError as err:
+        return str(err).removeprefix(f"{path}: ")
+    return ""
+
+
+# --------------------------------------------------------------------------- a chapter's kernel
+
+
+def seed(value: int) -> None:
+    """Seed Python, NumPy and the Keras backend."""
+    import numpy as np
+
+    random.seed(value)
+    np.random.seed(value)
+    import keras
+
+    keras.utils.set_random_seed(value)
+
+
+def determinism() -> None:
+    """Deterministic kernels for the Keras backend (slower on GPUs). JAX reads its XLA flag at
+    import, so the runner sets it in the kernel's environment."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+
+
+def style_figures() -> None:
+    from coursebook.course import plots
+
+    plots.set_style()
+
+
+def device() -> str:
+    """Keras backend and device, e.g. 'tensorflow on CPU'."""
+    from coursebook.course.training import configure_backend
+
+    return configure_backend()
+
+
+def versions() -> str:
+    """Python, NumPy, Keras and backend versions, in one line."""
+    from coursebook.course.training import backend_versions
+
+    v = backend_versions()
+    return f"Python {v['python']}, NumPy {v['numpy']}, Keras {v['keras']}, {v['backend']} {v[v['backend']]}"
+
+
+COURSE = Course(
+    choices={MODELS: model_names},
+    kinds={ARMS: "a non-empty list of arms, each a mapping with at least 'name' and 'model'"}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
+    results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
+    overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
+    device=device, versions=versions,
+)
