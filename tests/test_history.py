@@ -29,11 +29,8 @@ def hand_history() -> pd.DataFrame:
     })
 
 
-def test_history_columns_are_defined_once_and_shared():
-    from coursebook.course import training
-
+def test_history_columns_are_the_tidy_ones():
     assert HISTORY_COLUMNS == ("variant", "seed", "epoch", "metric", "value")
-    assert training.HISTORY_COLUMNS is HISTORY_COLUMNS
 
 
 def test_from_keras_and_concat_give_the_tidy_frame():
@@ -77,7 +74,6 @@ def test_at_epoch_reads_each_run_at_its_own_epoch():
     assert chosen["val_loss"].tolist() == [0.5, 0.8, 0.8]
     as_frame = pd.DataFrame({"variant": ["a", "a", "b"], "seed": [0, 1, 0], "epoch": [2, 1, 3]})
     pd.testing.assert_frame_equal(history.at_epoch(frame, as_frame), chosen)
-    assert history.values_at(frame, "val_loss", "a", {("a", 0): 1, ("a", 1): 3, ("b", 0): 1}) == [0.9, 0.6]
     with pytest.raises(HistoryError, match="epoch 4 of run 'a' seed 0 is outside its 1..3 epochs"):
         history.at_epoch(frame, {("a", 0): 4, ("a", 1): 1, ("b", 0): 3})
     with pytest.raises(HistoryError, match="no epoch given for run 'b' seed 0"):

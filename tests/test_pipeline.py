@@ -1,6 +1,5 @@
-"""A training chapter in miniature: data -> splits -> models -> training over seeds -> one tidy
-frame -> evaluation, figures and sentences. Checks that the engine's pieces fit together and that
-the text agrees with numbers recomputed here from the frame."""
+"""A training chapter in miniature: data -> splits -> arms -> an experiment over seeds -> its results,
+one tidy frame, confusion matrices, named pairs and figures. Checks that the engine's pieces fit together."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coursebook.course import data, evaluation, models, plots, training  # noqa: E402
-from coursebook.course.prose import comparison, confusion  # noqa: E402
+from coursebook.course import arms, data, experiments, plots  # noqa: E402
+from coursebook.course.prose import confusion  # noqa: E402
 
 SEEDS = [0, 1]
 
@@ -20,47 +19,36 @@ SEEDS = [0, 1]
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     ds = data.load_dataset("synthetic", synthetic_sizes=(1500, 300), cache_dir=tmp_path_factory.mktemp("cache"))
-    splits = data.preprocess(data.make_splits(ds, validation_fraction=0.2, seed=0), scaling="unit")
-
-    def factory(name):
-        return lambda: training.compile_model(models.build_model(name, num_classes=ds.num_classes))
-
-    variants = {"lenet5": factory("aml-lenet5"), "lenet5-bn": factory("aml-lenet5-batchnorm")}
-    results = training.train_variants(variants, splits, SEEDS, epochs=2, batch_size=64, verbose=0)
-    return ds, splits, results, training.histories_frame(results)
+    splits = data.preprocess(data.make_splits(ds, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True)
+    effective = arms.check_arms([{"name": "lenet5", "model": "aml-lenet5"},
+                                 {"name": "lenet5-bn", "model": "aml-lenet5-batchnorm"}],
+                                {"epochs": 2, "batch_size": 64}, where="test")
+    results = experiments.Experiment(ds, splits, effective, SEEDS, validation_fraction=0.2).train(verbose=0)
+    return ds, splits, results, results.history_frame()
 
 
 def test_every_run_is_in_the_tidy_frame(experiment):
     _, _, results, frame = experiment
     assert set(frame.columns) == {"variant", "seed", "epoch", "metric", "value"}
-    assert set(map(tuple, frame[["variant", "seed"]].drop_duplicates().values)) == set(results)
+    runs = {(arm.name, run.seed) for arm in results.arms for run in arm.runs}
+    assert set(map(tuple, frame[["variant", "seed"]].drop_duplicates().values)) == runs == {
+        (arm, seed) for arm in ("lenet5", "lenet5-bn") for seed in SEEDS}
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(frame["metric"])
-    for (variant, seed), result in results.items():
-        recorded = frame.query("variant == @variant and seed == @seed and metric == 'val_loss'")["value"].to_numpy()
-        assert np.allclose(recorded, result.history.query("metric == 'val_loss'")["value"])
+    for arm in results.arms:
+        for run in arm.runs:
+            recorded = frame.query("variant == @arm.name and seed == @run.seed and metric == 'val_loss'")
+            assert np.allclose(recorded.sort_values("epoch")["value"], run.history["val_loss"])
 
 
-def test_comparison_sentence_agrees_with_the_frame(experiment):
-    _, _, _, frame = experiment
-    last = frame[(frame["metric"] == "val_accuracy") & (frame["epoch"] == frame["epoch"].max())]
-    bn = last[last["variant"] == "lenet5-bn"]["value"].tolist()
-    base = last[last["variant"] == "lenet5"]["value"].tolist()
-    result = comparison.compare("validation accuracy", "lenet5-bn", bn, "lenet5", base, higher_is_better=True)
-    mean_bn, mean_base = round(np.mean(bn), 4), round(np.mean(base), 4)
-    expected = "higher" if mean_bn > mean_base else "lower" if mean_bn < mean_base else "the same"
-    assert expected in result.sentence
-    assert f"{mean_bn:.4f}" in result.sentence and f"{mean_base:.4f}" in result.sentence
-
-
-def test_evaluation_confusion_and_named_pairs(experiment):
+def test_each_run_s_confusion_matrices_agree_with_its_scores_and_named_pairs(experiment):
     ds, splits, results, _ = experiment
-    model = results[("lenet5", 0)].model
-    scores = evaluation.evaluate(model, splits).set_index("split")
-    predicted = evaluation.predict_labels(model, splits.x_val)
-    truth = evaluation.to_labels(splits.y_val)
-    assert scores.loc["validation", "accuracy"] == pytest.approx(np.mean(predicted == truth), abs=1e-6)
-    cm = evaluation.confusion(truth, predicted, ds.num_classes)
-    assert cm.sum() == len(truth) and np.trace(cm) == np.sum(predicted == truth)
+    for arm in results.arms:
+        for run in arm.runs:
+            for part, count in (("validation", len(splits.y_val)), ("test", len(splits.y_test))):
+                cm = np.asarray(run.confusion[part])
+                assert cm.shape == (ds.num_classes, ds.num_classes) and cm.sum() == count
+                assert np.trace(cm) / count == pytest.approx(getattr(run, part)["accuracy"], abs=1e-9)
+    cm = experiments.results_confusion_matrices(results, parts=("validation",))["lenet5: validation"]
     pairs = confusion.most_confused_pairs(cm, list(ds.class_names), k=2)
     for row in pairs.table.itertuples():
         assert cm[row.true_label, row.predicted_label] == row.count  # *_label: class index

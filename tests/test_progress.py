@@ -42,27 +42,21 @@ def test_a_chapter_reports_its_epochs_as_timestamped_lines_off_a_terminal(mini_p
     assert "without encryption" not in printed.out + printed.err
 
 
-def test_the_keras_callback_reports_every_epoch_with_arm_seed_and_run(tmp_path, monkeypatch):
-    import numpy as np
-
-    from coursebook.course import training
+def test_an_experiment_reports_every_epoch_with_arm_seed_and_run(tmp_path, monkeypatch):
+    from coursebook.course import arms, data, experiments
 
     target = tmp_path / "progress.jsonl"
     monkeypatch.setenv(progress.RUN_ENV, json.dumps({"chapter": "alpha", "progress_file": str(target)}))
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, 4), dtype=np.float32), np.eye(2, dtype=np.float32)[rng.integers(0, 2, 16)]
-
-    def model():
-        import keras
-
-        net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-        return training.compile_model(net)
-
-    training.train_variants({"a": model, "b": model}, (x, y), seeds=[3], epochs=2, batch_size=8, verbose=0)
+    dataset = data.load_dataset("synthetic", synthetic_sizes=(120, 20), cache_dir=tmp_path / "cache")
+    effective = arms.check_arms([{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original"}],
+                                {"epochs": 2, "batch_size": 32}, where="test")
+    splits = data.preprocess(data.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True)
+    experiments.Experiment(dataset, splits, effective, seeds=[3, 4]).train(verbose=0)
     events, _ = progress.read_events(target, 0)
-    assert [(e["arm"], e["seed"], e["run"], e["runs"], e["epoch"], e["epochs"]) for e in events] == [
-        ("a", 3, 1, 2, 1, 2), ("a", 3, 1, 2, 2, 2), ("b", 3, 2, 2, 1, 2), ("b", 3, 2, 2, 2, 2)]
-    assert all(e["event"] == "epoch" and e["seconds"] > 0 for e in events)
+    epochs = [(e["arm"], e["seed"], e["run"], e["runs"], e["epoch"], e["epochs"]) for e in events if e["event"] == "epoch"]
+    assert epochs == [("a", 3, 1, 4, 1, 2), ("a", 3, 1, 4, 2, 2), ("b", 3, 2, 4, 1, 2), ("b", 3, 2, 4, 2, 2),
+                      ("a", 4, 3, 4, 1, 2), ("a", 4, 3, 4, 2, 2), ("b", 4, 4, 4, 1, 2), ("b", 4, 4, 4, 2, 2)]
+    assert all(e["seconds"] > 0 for e in events if e["event"] == "epoch")
 
 
 def test_reporting_without_a_progress_file_does_nothing(tmp_path, monkeypatch):

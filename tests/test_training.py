@@ -17,6 +17,7 @@ import pytest
 
 from coursebook.book import paths
 from coursebook.course import history, training
+from coursebook.course.results import Results
 
 IMAGE_SHAPE = (8, 8, 3)
 N_CLASSES = 3
@@ -229,49 +230,53 @@ def test_uncompiled_model_and_mismatched_arrays_are_rejected(data):
         training.train(tiny_cnn(), data, epochs=1, batch_size=32, validation_data=(data.x_val, data.y_val[:-1]))
 
 
-# --------------------------------------------------------------------------- repeats and tidy frames
+# --------------------------------------------------------------------------- repeats (an experiment) and the tidy frame
 
 
 @pytest.fixture(scope="module")
-def repeated(data) -> dict:
-    variants = {"a": tiny_cnn, "b": tiny_cnn}  # identical arms: same seed must give the same run
-    return training.train_variants(variants, data, seeds=[7, 8], epochs=2, batch_size=32, verbose=0)
+def repeated(tmp_path_factory) -> Results:
+    """Two identical arms (same seed must give the same run) over two seeds, as a chapter trains them."""
+    from coursebook.course import arms, experiments
+    from coursebook.course import data as data_module
+
+    dataset = data_module.load_dataset("synthetic", synthetic_sizes=(200, 40), cache_dir=tmp_path_factory.mktemp("cache"))
+    splits = data_module.preprocess(data_module.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit",
+                                    one_hot=True)
+    effective = arms.check_arms([{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original"}],
+                                {"epochs": 2, "batch_size": 32}, where="test")
+    return experiments.Experiment(dataset, splits, effective, seeds=[7, 8]).train(verbose=0)
 
 
-def test_train_variants_trains_every_variant_with_every_seed(repeated):
-    assert sorted(repeated) == [("a", 7), ("a", 8), ("b", 7), ("b", 8)]
+def test_an_experiment_trains_every_arm_with_every_seed(repeated):
+    assert sorted((arm.name, run.seed) for arm in repeated.arms for run in arm.runs) == [
+        ("a", 7), ("a", 8), ("b", 7), ("b", 8)]
 
 
 def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
-    def keras_history(key):
-        return repeated[key].model.history.history
+    def history(arm, seed):
+        return next(run.history for run in repeated.arm(arm).runs if run.seed == seed)
 
     for seed in (7, 8):
-        for metric, values in keras_history(("a", seed)).items():
-            np.testing.assert_allclose(values, keras_history(("b", seed))[metric], rtol=1e-6)
-    assert keras_history(("a", 7))["loss"] != pytest.approx(keras_history(("a", 8))["loss"], rel=1e-4)
+        for metric, values in history("a", seed).items():
+            np.testing.assert_allclose(values, history("b", seed)[metric], rtol=1e-6)
+    assert history("a", 7)["loss"] != pytest.approx(history("a", 8)["loss"], rel=1e-4)
 
 
-def test_histories_frame_is_tidy_and_matches_keras_history(repeated):
-    frame = training.histories_frame(repeated)
+def test_the_history_frame_is_tidy_and_matches_each_run(repeated):
+    frame = repeated.history_frame()
     assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
     assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy",
                                     "seconds"}
     assert len(frame) == 4 * 2 * 7  # runs x epochs x metrics
-    for (variant, seed), result in repeated.items():
-        run = frame[(frame.variant == variant) & (frame.seed == seed)]
-        for metric, values in result.model.history.history.items():
-            rows = run[run.metric == metric].sort_values("epoch")
-            assert rows["epoch"].tolist() == [1, 2]
-            np.testing.assert_allclose(rows["value"], values, rtol=1e-7)
-        seconds = run[run.metric == "seconds"].sort_values("epoch")["value"]
-        np.testing.assert_allclose(seconds, result.seconds_per_epoch)
-
-
-def test_runs_frame_lists_every_run(repeated):
-    runs = training.runs_frame(repeated)
-    assert list(runs.columns) == ["variant", "seed", "best_epoch", "stopped_epoch", "epochs_run", "seconds"]
-    assert runs["epochs_run"].tolist() == [2, 2, 2, 2] and runs["stopped_epoch"].isna().all()
+    for arm in repeated.arms:
+        for run in arm.runs:
+            rows = frame[(frame.variant == arm.name) & (frame.seed == run.seed)]
+            for metric, values in run.history.items():
+                recorded = rows[rows.metric == metric].sort_values("epoch")
+                assert recorded["epoch"].tolist() == [1, 2]
+                np.testing.assert_allclose(recorded["value"], values, rtol=1e-7)
+            seconds = rows[rows.metric == "seconds"].sort_values("epoch")["value"]
+            np.testing.assert_allclose(seconds, run.seconds_per_epoch)
 
 
 # --------------------------------------------------------------------------- other backends

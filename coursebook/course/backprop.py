@@ -161,13 +161,6 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b) / scale
 
 
-def max_relative_error(
-    grads_a: Mapping[str, np.ndarray], grads_b: Mapping[str, np.ndarray]
-) -> dict[str, float]:
-    """Largest elementwise relative error per parameter between two sets of gradients."""
-    return {name: float(np.max(relative_error(grads_a[name], grads_b[name]))) for name in PARAMETER_NAMES}
-
-
 def _keras_loss(params: Mapping, X, Y_true):
     """The same half-MSE loss of the same network, written with keras.ops (any backend)."""
     from keras import ops

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coursebook.book import progress
 from coursebook.course import data, evaluation, history, learned, models, training
 from coursebook.course.prose import confusion
 from coursebook.course.prose.dataset import describe_dataset
@@ -101,11 +102,14 @@ class Experiment:
         validation and test parts, evaluate the weights each run ends with, and return the Results."""
         arms_done = {arm["name"]: [] for arm in self.arms}
         counts: dict[str, dict[str, int]] = {}
+        runs = len(self.seeds) * len(self.arms)
         for seed in self.seeds:
             for arm in self.arms:
                 if verbose:
                     print(f"--- {arm['name']}, seed {seed}")
-                run, counts[arm["name"]] = _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
+                done = sum(map(len, arms_done.values()))
+                with progress.labels(arm=arm["name"], seed=seed, run=done + 1, runs=runs):  # the live progress line
+                    run, counts[arm["name"]] = _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
                 arms_done[arm["name"]].append(run)
         results = results_module.Results(
             chapter=getattr(self.run, "chapter", ""), profile=getattr(self.run, "profile", ""),
@@ -281,11 +285,6 @@ def parameters_table(results: results_module.Results) -> pd.DataFrame:
         {"arm": arm.name, "model": arm.model, "title": models.load_spec(arm.model).title,
          "parameters": arm.parameters["total"], "trainable": arm.parameters["trainable"],
          "non-trainable": arm.parameters["non_trainable"]} for arm in results.arms])
-
-
-def evaluated_epochs(results: results_module.Results) -> dict[tuple[str, int], int]:
-    """(arm, seed) -> the epoch whose weights were evaluated, for the history frame's queries."""
-    return {(arm.name, run.seed): run.evaluated_epoch for arm in results.arms for run in arm.runs}
 
 
 def evaluated_summary_table(results: results_module.Results, digits: int = 4) -> pd.DataFrame:

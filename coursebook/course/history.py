@@ -252,14 +252,6 @@ def best_epoch(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min"
     return at_epoch(frame, {run: int(rows.at[index, "epoch"]) for run, index in best.items()})
 
 
-def values_at(frame: pd.DataFrame, metric: str, variant: str, epochs: EpochsPerRun | None = None) -> list[float]:
-    """``metric`` of every run of ``variant`` at that run's epoch in ``epochs`` (None: its last)."""
-    check(select(frame, variant), [metric], purpose=f"{metric!r} of {variant!r}")
-    table = at_epoch(select(frame, variant), None if epochs is None else {
-        run: epoch for run, epoch in _epochs_per_run(epochs).items() if run[0] == variant})
-    return table[metric].astype(float).tolist()
-
-
 # --- over seeds ----------------------------------------------------------------------------
 
 

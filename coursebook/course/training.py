@@ -14,7 +14,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ import keras  # noqa: E402
 from coursebook.course import history as history_frames  # noqa: E402
 from coursebook.course.arms import BATCH_NORM_MODES, FILL_MODE, OPTIMIZERS, parse_augmentation  # noqa: E402
 from coursebook.course.evaluation import attribute_or_key  # noqa: E402
-from coursebook.course.history import HISTORY_COLUMNS  # noqa: E402,F401  (kept for callers)
 
 BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
 PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
@@ -302,7 +301,7 @@ class TrainResult:
     monitored epoch with a checkpoint (which wins) or when early stopping restores weights,
     otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped.
     ``history`` is the run's history frame (:mod:`coursebook.course.history`), its variant named
-    after the model until :func:`histories_frame` names it after the arm."""
+    after the model."""
 
     model: keras.Model
     history: pd.DataFrame
@@ -441,47 +440,4 @@ def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpo
         return stopper.best_epoch + 1
     return len(history["loss"])
 
-
-# --------------------------------------------------------------------------- repeats
-
-
-def train_variants(
-    variants: Mapping[str, Callable[[], keras.Model]],
-    data: Any,
-    seeds: Iterable[int],
-    **fit: Any,
-) -> dict[tuple[str, int], TrainResult]:
-    """Train every variant with every seed; keys are (variant, seed). For each seed the random
-    state is reset before a variant's model is built and before it is fitted, so all arms of a
-    comparison start from the same seed. ``model_factory()`` must return a compiled model;
-    ``fit`` is passed to :func:`train`."""
-    seeds = [int(s) for s in seeds]
-    if not variants or not seeds:
-        raise ValueError("train_variants needs at least one variant and one seed")
-    results = {}
-    runs = len(seeds) * len(variants)
-    for seed in seeds:
-        for name, model_factory in variants.items():
-            if fit.get("verbose", 2):
-                print(f"--- {name}, seed {seed}")
-            keras.utils.set_random_seed(seed)
-            with progress.labels(arm=name, seed=seed, run=len(results) + 1, runs=runs):
-                results[(name, seed)] = train(model_factory(), data, seed=seed, **fit)
-    return results
-
-
-def histories_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
-    """The history frame of all runs (:data:`HISTORY_COLUMNS`), variants named by their keys."""
-    return history_frames.concat(result.history.assign(variant=variant, seed=seed)
-                                 for (variant, seed), result in results.items())
-
-
-def runs_frame(results: Mapping[tuple[str, int], TrainResult]) -> pd.DataFrame:
-    """One row per run: variant, seed, best_epoch, stopped_epoch, epochs_run, seconds."""
-    rows = [
-        {"variant": variant, "seed": seed, "best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch,
-         "epochs_run": r.epochs_run, "seconds": r.seconds}
-        for (variant, seed), r in results.items()
-    ]
-    return pd.DataFrame(rows).astype({"stopped_epoch": "Int64"})
 
