@@ -104,6 +104,16 @@ class Visit:
             return cramped;
         }""")
 
+    def wide_tables(self) -> list[str]:
+        """Tables wider than the page's content column (a reader would scroll sideways): their headings."""
+        return self.page.evaluate("""() => {
+            const column = document.querySelector("article.bd-article").getBoundingClientRect();
+            return [...document.querySelectorAll("article.bd-article table")]
+                .filter(t => t.getBoundingClientRect().width > column.width + 1)
+                .map(t => Math.round(t.getBoundingClientRect().width) + " px > " + Math.round(column.width) + " px: "
+                          + [...t.querySelectorAll("th")].map(h => h.textContent.trim()).join(" | ").slice(0, 120));
+        }""")
+
     def text(self) -> str:
         return self.page.inner_text("body")
 
@@ -154,6 +164,7 @@ def test_every_page_loads_cleanly_in_chromium(site, browser, smoke_book):
         assert visit.problems == [], relative
         assert visit.broken_images() == [], relative
         assert visit.cramped_table_cells() == [], relative
+        assert visit.wide_tables() == [], relative  # a laptop-wide window (1280 px) shows every table whole
         text = visit.text()
         assert "Traceback" not in text and "{glue" not in text, relative
         errors = visit.page.locator(".output.stderr, .output.traceback, .output.error, .system-message")

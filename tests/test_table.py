@@ -14,8 +14,26 @@ def test_headings_are_words_in_html_and_latex():
     for text in (html, latex):
         assert "non-trainable" in text and "output shape" in text
         assert "non_trainable" not in text and "non\\_trainable" not in text and "1.2e+03" in text
-    assert "padding: 0.3em 0.7em" in html
     assert list(frame.columns) == ["layer", "non_trainable", "output_shape"]  # the caller's frame is untouched
+
+
+def cell_rules(html: str) -> dict[str, str]:
+    """Column number -> the CSS the Styler gives that column's first cell."""
+    import re
+
+    rules = {}
+    for selectors, rule in re.findall(r"([^{}]*)\{([^}]*)\}", html):
+        for col in re.findall(r"_row0_col(\d+)", selectors):
+            rules[int(col)] = rules.get(int(col), "") + rule
+    return rules
+
+
+def test_numbers_and_short_texts_stay_on_one_line_long_texts_wrap():
+    frame = pd.DataFrame({"arm": ["LeNet-5 + dropout 0.3"], "accuracy": ["0.4560 ± 0.0180"], "count": [1234567],
+                          "batch-norm statistics": ["recomputed from training images before each evaluation"]})
+    rules = cell_rules(runtime.table(frame)._repr_html_())
+    assert "white-space: nowrap" in rules[1] and "white-space: nowrap" in rules[2]  # 15 characters, a number
+    assert "white-space: normal" in rules[0] and "white-space: normal" in rules[3]  # longer than 16 characters
 
 
 def test_layers_table_lists_each_model_once_with_the_assignments_totals():

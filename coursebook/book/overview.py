@@ -20,6 +20,7 @@ from coursebook.book.params import CHAPTER_PREFIX, load_yaml
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
 SMALL_PROFILES = ("smoke", "quick")
+CSS_CLASS = "results-overview"  # _static/coursebook.css sets its tables in a smaller type, to fit the column
 NO_RESULTS = "No chapter has results yet: `make book` computes them."
 
 
@@ -58,7 +59,7 @@ def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
                 rows += chapter_rows(chapter_id, summary, problem)
                 flags.append(summary is not None and _reduced(summary))
         if rows:
-            sections.append(f"### {_escape(caption)}\n\n" + _table(rows))
+            sections.append(f"### {_escape(caption)}\n\n:::{{div}} {CSS_CLASS}\n{_table(rows)}\n:::")
     if not sections:
         return f"## Results overview\n\n{NO_RESULTS}\n"
     return "## Results overview\n\n" + _introduction(flags) + "\n\n" + "\n\n".join(sections) + "\n"

@@ -176,10 +176,14 @@ def _figures_as_images() -> None:
 
 
 LONG_TEXT = 30  # characters: a longer text column of a table wraps in the PDF
+WRAP_TEXT = 16  # characters: a longer text column wraps on the web page (numbers never do)
 
 
-TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.7em; text-align: right; white-space: nowrap"},
+# Numbers stay on one line; headings and long texts wrap, so that a table fits the page's content column
+TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.5em; text-align: right"},
                {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"}]
+ONE_LINE = {"white-space": "nowrap"}
+WRAPPED_TEXT = {"white-space": "normal", "min-width": "8em", "text-align": "left"}
 
 
 def heading(name: Any) -> str:
@@ -202,7 +206,20 @@ class Table:
         return styler if self.index else styler.hide(axis="index")
 
     def _repr_html_(self) -> str:
-        return self._styler("html").set_table_styles(TABLE_STYLE).to_html()
+        styler = self._styler("html").set_table_styles(TABLE_STYLE)
+        long = {heading(c) for c in self.frame.columns if self._long_text(self.frame[c], WRAP_TEXT)}
+        short = [c for c in styler.data.columns if c not in long]
+        if short:
+            styler = styler.set_properties(subset=short, **ONE_LINE)
+        if long:
+            styler = styler.set_properties(subset=sorted(long), **WRAPPED_TEXT)
+        return styler.to_html()
+
+    @staticmethod
+    def _long_text(column: Any, limit: int = LONG_TEXT) -> bool:
+        from pandas.api.types import is_numeric_dtype
+
+        return not is_numeric_dtype(column) and column.astype(str).str.len().max() > limit
 
     def _repr_latex_(self) -> str:
         """A booktabs tabular, shrunk to the text width when still wider (adjustbox, loaded by _config.yml)."""
@@ -220,7 +237,7 @@ class Table:
             column = frame.iloc[:, position]
             if is_numeric_dtype(column):
                 spec += "r"
-            elif column.astype(str).str.len().max() > LONG_TEXT:
+            elif self._long_text(column):
                 spec += "p{5cm}"
             else:
                 spec += "l"
