@@ -47,6 +47,8 @@ def test_layers_table_lists_each_model_once_with_the_assignments_totals():
     totals = table[table["layer"] == "total"]
     assert totals["params"].tolist() == [2_168_362, 62_006]  # the counts the assignments state
     assert [m for m in table["model"] if m] == ["a12-baseline", "aml-lenet5"]  # each model once
+    single = reports.layers_table(arms[:2])  # one model: its name would only repeat the arms table's
+    assert "model" not in single.columns and single["params"].iloc[-1] == 2_168_362
 
 
 def test_transpose_turns_arms_into_columns():

@@ -82,7 +82,8 @@ def verified_total(name: str, *, num_classes: int = 10) -> int:
 
 def layers_table(arms: Sequence[Any], *, num_classes: int = 10) -> pd.DataFrame:
     """Every distinct model of ``arms`` (objects with ``model``) layer by layer, by formula and checked
-    against Keras (:func:`verified_table`), each named on its first row and followed by its total row."""
+    against Keras (:func:`verified_table`), each followed by its total row and, where there are several,
+    named on its first row."""
     frames, done = [], set()
     for arm in arms:
         if arm.model in done:
@@ -94,6 +95,8 @@ def layers_table(arms: Sequence[Any], *, num_classes: int = 10) -> pd.DataFrame:
         frames.append(pd.concat([table, pd.DataFrame([total])], ignore_index=True)
                       .assign(model=[arm.model] + [""] * len(table)))
     combined = pd.concat(frames, ignore_index=True)
+    if len(frames) == 1:
+        return combined.drop(columns="model")
     return combined[["model", *[c for c in combined.columns if c != "model"]]]
 
 
