@@ -6,6 +6,7 @@ import json
 import math
 
 from coursebook.book import overview, paths
+from coursebook.book.params import toc_parts
 
 
 def run(seed, val_acc, test_acc, evaluated_epoch=3, seconds=(2.0, 1.0, 1.0)):
@@ -34,13 +35,13 @@ def table_rows(markdown):
 
 
 def test_parts_follow_the_toc(mini_project):
-    assert overview.toc_parts() == [("Part", ["alpha", "beta"])]
+    assert [(p.caption, p.chapters) for p in toc_parts()] == [("Part", ["alpha", "beta"])]
 
 
 def test_one_row_per_arm_with_mean_and_sd_over_runs(mini_project):
     publish("alpha", results([("base", 1234567, [run(0, 0.5, 0.4), run(1, 0.7, 0.6)]),
                               ("b|*x_", 10, [run(0, 0.25, 0.2, evaluated_epoch=2), run(1, 0.5, 0.3)])]))
-    text = overview.overview_markdown(overview.toc_parts())
+    text = overview.overview_markdown(toc_parts())
     first, second = table_rows(text)
     sd = math.sqrt(((0.5 - 0.6) ** 2 + (0.7 - 0.6) ** 2) / 1)
     pm = "\u00a0±\u00a0"
@@ -57,7 +58,7 @@ def test_one_row_per_arm_with_mean_and_sd_over_runs(mini_project):
 def test_synthetic_and_small_profiles_are_marked(mini_project):
     publish("alpha", results([("base", 10, [run(0, 0.5, 0.4)])], profile="quick"))
     publish("beta", results([("base", 10, [run(0, 0.5, 0.4)])], synthetic=True))
-    text = overview.overview_markdown(overview.toc_parts())
+    text = overview.overview_markdown(toc_parts())
     alpha, beta = table_rows(text)
     assert alpha.startswith("| {doc}`Chapter alpha </book/chapters/alpha>` (1 run; CIFAR-10, **quick**) |")
     assert beta.startswith("| {doc}`Chapter beta </book/chapters/beta>` (1 run; **synthetic**, full) |")
@@ -65,16 +66,16 @@ def test_synthetic_and_small_profiles_are_marked(mini_project):
 
 
 def test_chapters_without_results_or_page_are_left_out(mini_project):
-    assert "No chapter has results yet" in overview.overview_markdown(overview.toc_parts())
+    assert "No chapter has results yet" in overview.overview_markdown(toc_parts())
     paths.CHAPTERS_DIR.mkdir(parents=True)
     (paths.CHAPTERS_DIR / "alpha.results.json").write_text(json.dumps(results([("a", 1, [run(0, 0.5, 0.4)])])))
-    assert "No chapter has results yet" in overview.overview_markdown(overview.toc_parts())  # no page to link
+    assert "No chapter has results yet" in overview.overview_markdown(toc_parts())  # no page to link
 
 
 def test_a_damaged_results_file_is_named_not_fatal(mini_project):
     publish("alpha", "{not json")
     publish("beta", results([("base", 10, [])]))
-    alpha, beta = table_rows(overview.overview_markdown(overview.toc_parts()))
+    alpha, beta = table_rows(overview.overview_markdown(toc_parts()))
     assert "book/chapters/alpha.results.json cannot be read" in alpha
     assert "unreadable arm (no runs)" in beta
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from coursebook import atomic
+from coursebook.markdown import escape, link_text
 from coursebook.book import cache, paths
 from coursebook.book.hooks import Overview, course
-from coursebook.book.params import CHAPTER_PREFIX, load_yaml
+from coursebook.book.params import CHAPTER_PREFIX, TocPart, load_yaml, toc_parts
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
 SMALL_PROFILES = ("smoke", "quick")
@@ -31,35 +32,18 @@ def write(target: Path | None = None) -> Path:
     return target
 
 
-def toc_parts(toc_file: Path | None = None) -> list[tuple[str, list[str]]]:
-    """(part caption, chapter ids in order) for every part of ``_toc.yml``."""
-    toc = load_yaml(toc_file or paths.TOC_FILE) or {}
-    return [(str(part.get("caption", "")), _chapter_files(part.get("chapters") or []))
-            for part in toc.get("parts") or []]
-
-
-def _chapter_files(node: Any) -> list[str]:
-    if isinstance(node, list):
-        return [chapter for item in node for chapter in _chapter_files(item)]
-    if not isinstance(node, dict):
-        return []
-    entry = node.get("file")
-    own = [entry.removeprefix(CHAPTER_PREFIX)] if isinstance(entry, str) and entry.startswith(CHAPTER_PREFIX) else []
-    return own + _chapter_files(node.get("sections") or [])  # jb-book: parts > chapters > sections
-
-
-def overview_markdown(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
+def overview_markdown(parts: Sequence[TocPart]) -> str:
     """The overview: an introduction, then one table per part that has results."""
     sections, flags = [], []
-    for caption, chapter_ids in parts:
+    for part in parts:
         rows = []
-        for chapter_id in chapter_ids:
+        for chapter_id in part.chapters:
             if cache.results_path(chapter_id).exists() and cache.output_path(chapter_id).exists():
                 summary, problem = read_results(chapter_id)
                 rows += chapter_rows(chapter_id, summary, problem)
                 flags.append(summary is not None and _reduced(summary))
         if rows:
-            sections.append(f"### {_escape(caption)}\n\n:::{{div}} {CSS_CLASS}\n{_table(rows)}\n:::")
+            sections.append(f"### {escape(' '.join(part.caption.split()))}\n\n:::{{div}} {CSS_CLASS}\n{_table(rows)}\n:::")
     if not sections:
         return f"## Results overview\n\n{NO_RESULTS}\n"
     return "## Results overview\n\n" + _introduction(flags) + "\n\n" + "\n\n".join(sections) + "\n"
@@ -89,7 +73,7 @@ def chapter_rows(chapter_id: str, summary: Overview | None, problem: str = "") -
     link = _link(chapter_id)
     if summary is None:
         return [[link, problem, *[""] * (len(course().overview_columns) - 1)]]
-    profile = f"**{summary.profile}**" if summary.profile in SMALL_PROFILES else _escape(summary.profile)
+    profile = f"**{summary.profile}**" if summary.profile in SMALL_PROFILES else escape(summary.profile)
     first = f"{link} ({summary.runs}; {summary.data}, {profile})"
     return [[first if index == 0 else "", *cells] for index, cells in enumerate(summary.rows)]
 
@@ -100,7 +84,7 @@ def _reduced(summary: Overview) -> bool:
 
 def _link(chapter_id: str) -> str:
     title = _chapter_title(chapter_id)
-    return f"{{doc}}`{_escape(title, role=True)} </{CHAPTER_PREFIX}{chapter_id}>`"
+    return f"{{doc}}`{link_text(title)} </{CHAPTER_PREFIX}{chapter_id}>`"
 
 
 def _chapter_title(chapter_id: str) -> str:
@@ -108,16 +92,6 @@ def _chapter_title(chapter_id: str) -> str:
         return str(load_yaml(paths.PARAMS_DIR / f"{chapter_id}.yaml")["title"])
     except Exception:  # noqa: BLE001 - a title is a nicety: the id is a fine link text
         return chapter_id
-
-
-def _escape(text: str, role: bool = False) -> str:
-    """Text safe inside a Markdown table cell (and, with ``role``, inside a role's link text)."""
-    text = " ".join(text.split()).replace("|", "\\|")
-    if role:
-        return text.replace("`", "'").replace("<", "‹").replace(">", "›")
-    for char in "\\*_`[]<>":
-        text = text.replace(char, "\\" + char) if char != "\\" else text
-    return text
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -115,18 +115,31 @@ def load_yaml(path: Path) -> Any:
     try:
         return safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ParameterError(f"{_rel(path)}: file not found") from None
+        raise ParameterError(f"{paths.relative(path)}: file not found") from None
     except yaml.MarkedYAMLError as err:
         line = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
         problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
-        raise ParameterError(f"{_rel(path)}: not valid YAML{line}: {problem}") from None
+        raise ParameterError(f"{paths.relative(path)}: not valid YAML{line}: {problem}") from None
     except yaml.YAMLError as err:
-        raise ParameterError(f"{_rel(path)}: not valid YAML: {' '.join(str(err).split())}") from None
+        raise ParameterError(f"{paths.relative(path)}: not valid YAML: {' '.join(str(err).split())}") from None
 
 
-def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
-    """Chapter ids in ``_toc.yml`` order (entries ``book/chapters/<id>``), read with
-    sphinx_external_toc, the parser Jupyter Book itself uses."""
+@dataclass(frozen=True)
+class TocPart:
+    """One part (assignment) of ``_toc.yml``: its caption, its introduction page and its chapter ids."""
+    caption: str
+    root: str            # the introduction's docname, e.g. book/e4742
+    chapters: list[str]  # chapter ids in order
+
+    @property
+    def name(self) -> str:
+        """The introduction page's file name, e.g. 'aml' for book/aml: what ``make pdf PART=`` takes."""
+        return Path(self.root).name
+
+
+def toc_parts(toc_file: Path | None = None) -> list[TocPart]:
+    """The parts of ``_toc.yml`` in order, read with sphinx_external_toc, the parser Jupyter Book itself
+    uses (the one reader of the table of contents)."""
     from sphinx_external_toc.api import FileItem
     from sphinx_external_toc.parsing import MalformedError, parse_toc_yaml
 
@@ -134,34 +147,36 @@ def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
     try:
         site = parse_toc_yaml(path)
     except FileNotFoundError:
-        raise ParameterError(f"{_rel(path)}: file not found") from None
+        raise ParameterError(f"{paths.relative(path)}: file not found") from None
     except (MalformedError, yaml.YAMLError) as err:
-        raise ParameterError(f"{_rel(path)}: not a valid table of contents: {' '.join(str(err).split())}") from None
-    ids: list[str] = []
+        raise ParameterError(f"{paths.relative(path)}: not a valid table of contents: {' '.join(str(err).split())}") from None
 
-    def walk(docname: str) -> None:
-        if docname.startswith(CHAPTER_PREFIX):
-            ids.append(docname.removeprefix(CHAPTER_PREFIX))
-        for tree in site[docname].subtrees:
-            for item in tree.items:
-                if isinstance(item, FileItem):
-                    walk(item)
+    def chapters(docname: str) -> list[str]:
+        own = [docname.removeprefix(CHAPTER_PREFIX)] if docname.startswith(CHAPTER_PREFIX) else []
+        return own + [c for tree in site[docname].subtrees for item in tree.items
+                      if isinstance(item, FileItem) for c in chapters(item)]
 
-    walk(site.root.docname)
-    return ids
+    return [TocPart(str(tree.caption or ""), str(tree.items[0]),
+                    [c for item in tree.items if isinstance(item, FileItem) for c in chapters(item)])
+            for tree in site[site.root.docname].subtrees if tree.items]
+
+
+def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
+    """Chapter ids in ``_toc.yml`` order (entries ``book/chapters/<id>``)."""
+    return [chapter for part in toc_parts(toc_file) for chapter in part.chapters]
 
 
 def check_toc(chapter_ids: list[str]) -> None:
     """Each ``_toc.yml`` chapter has its ``params/<id>.yaml`` and each params file is a chapter."""
-    toc = _rel(paths.TOC_FILE)
+    toc = paths.relative(paths.TOC_FILE)
     for chapter_id in chapter_ids:
         params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
         if not params_file.is_file():
-            raise ParameterError(f"{toc}: entry '{CHAPTER_PREFIX}{chapter_id}' has no {_rel(params_file)} "
+            raise ParameterError(f"{toc}: entry '{CHAPTER_PREFIX}{chapter_id}' has no {paths.relative(params_file)} "
                                  "(every chapter needs one: notebook, title, parameters)")
     for params_file in sorted(paths.PARAMS_DIR.glob("*.yaml")):
         if params_file.stem not in chapter_ids:
-            raise ParameterError(f"{_rel(params_file)}: chapter '{params_file.stem}' is not in {toc} "
+            raise ParameterError(f"{paths.relative(params_file)}: chapter '{params_file.stem}' is not in {toc} "
                                  f"(add '- file: {CHAPTER_PREFIX}{params_file.stem}' there, or remove the file)")
 
 
@@ -170,22 +185,22 @@ def load_chapter(chapter_id: str) -> Chapter:
     params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
     if not params_file.exists():
         known = ", ".join(toc_chapter_ids()) or "none"
-        raise ParameterError(f"unknown chapter '{chapter_id}': no {_rel(params_file)} (chapters in _toc.yml: {known})")
+        raise ParameterError(f"unknown chapter '{chapter_id}': no {paths.relative(params_file)} (chapters in _toc.yml: {known})")
     raw = load_yaml(params_file) or {}
     if not isinstance(raw, dict):
-        raise ParameterError(f"{_rel(params_file)}: expected a mapping with keys {sorted(CHAPTER_FILE_KEYS)}")
+        raise ParameterError(f"{paths.relative(params_file)}: expected a mapping with keys {sorted(CHAPTER_FILE_KEYS)}")
     unknown = set(raw) - CHAPTER_FILE_KEYS
     if unknown:
-        raise ParameterError(f"{_rel(params_file)}: unknown key '{sorted(unknown)[0]}' (allowed: {sorted(CHAPTER_FILE_KEYS)})")
+        raise ParameterError(f"{paths.relative(params_file)}: unknown key '{sorted(unknown)[0]}' (allowed: {sorted(CHAPTER_FILE_KEYS)})")
     for key in ("notebook", "title"):
         if not isinstance(raw.get(key), str):
-            raise ParameterError(f"{_rel(params_file)}: key '{key}' must be a string")
+            raise ParameterError(f"{paths.relative(params_file)}: key '{key}' must be a string")
     notebook = paths.NOTEBOOKS_DIR / raw["notebook"]
     if not notebook.exists():
-        raise ParameterError(f"{_rel(params_file)}: key 'notebook': {_rel(notebook)} does not exist")
+        raise ParameterError(f"{paths.relative(params_file)}: key 'notebook': {paths.relative(notebook)} does not exist")
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise ParameterError(f"{_rel(params_file)}: key 'parameters' must be a mapping of name: value")
+        raise ParameterError(f"{paths.relative(params_file)}: key 'parameters' must be a mapping of name: value")
     return Chapter(chapter_id, raw["title"], notebook, params_file, parameters, raw.get("timeout"))
 
 
@@ -202,7 +217,7 @@ def _declarations_cached(notebook: Path, mtime: float) -> dict[str, Declaration]
 
     found = papermill.inspect_notebook(str(notebook))
     if not found:
-        raise ParameterError(f"{_rel(notebook)}: no cell tagged 'parameters'")
+        raise ParameterError(f"{paths.relative(notebook)}: no cell tagged 'parameters'")
     return {name: _declaration(notebook, name, info) for name, info in found.items()}
 
 
@@ -212,7 +227,7 @@ def declarations(notebook: Path) -> dict[str, Declaration]:
 
 
 def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
-    where = f"{_rel(notebook)}: parameter '{name}'"
+    where = f"{paths.relative(notebook)}: parameter '{name}'"
     try:
         default = ast.literal_eval(info["default"])
     except (ValueError, SyntaxError):
@@ -283,14 +298,20 @@ def profiles() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in paths.PROFILES_DIR.glob("*.yaml")))
 
 
+def check_profile(profile: str) -> None:
+    """A profile named on the command line (``--profile``, ``PROFILE=``) is one of :func:`profiles`."""
+    if profile not in profiles():
+        raise ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
+                             f"allowed: unknown profile (expected one of {{{', '.join(profiles())}}})")
+
+
 def load_profile(profile: str) -> dict[str, Any]:
     """``params/profiles/<name>.yaml``: ``defaults`` for every chapter, ``chapters: {id: {...}}``."""
-    if profile not in profiles():
-        raise ParameterError(f"unknown profile '{profile}' (allowed: {', '.join(profiles())})")
+    check_profile(profile)
     path = paths.PROFILES_DIR / f"{profile}.yaml"
     raw = load_yaml(path) or {}
     if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters", "timeout"}:
-        raise ParameterError(f"{_rel(path)}: expected only the keys 'defaults', 'chapters' and 'timeout'")
+        raise ParameterError(f"{paths.relative(path)}: expected only the keys 'defaults', 'chapters' and 'timeout'")
     return {"defaults": raw.get("defaults") or {}, "chapters": raw.get("chapters") or {}, "file": path,
             "timeout": raw.get("timeout")}
 
@@ -316,11 +337,11 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
     prof = load_profile(profile)
     values = {name: d.default for name, d in decls.items()}
     origin = dict.fromkeys(values, "notebook")
-    where_of = dict.fromkeys(values, f"the default in {_rel(chapter.notebook)}")
+    where_of = dict.fromkeys(values, f"the default in {paths.relative(chapter.notebook)}")
     layers = [
-        (chapter.parameters, _rel(chapter.params_file), "chapter"),
-        (_applicable(prof["defaults"], decls), _rel(prof["file"]), "profile"),
-        (prof["chapters"].get(chapter_id) or {}, f"{_rel(prof['file'])} (chapters: {chapter_id})", "profile"),
+        (chapter.parameters, paths.relative(chapter.params_file), "chapter"),
+        (_applicable(prof["defaults"], decls), paths.relative(prof["file"]), "profile"),
+        (prof["chapters"].get(chapter_id) or {}, f"{paths.relative(prof['file'])} (chapters: {chapter_id})", "profile"),
         (overrides or {}, "command line", "override"),
     ]
     for layer, where, source in layers:
@@ -332,7 +353,7 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
             origin[key] = source
             where_of[key] = where
     if "seed" not in decls:
-        raise ParameterError(f"{_rel(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
+        raise ParameterError(f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
     try:
         course().check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
     except ValueError as err:  # the course's message names the file, key, value and what is allowed
@@ -353,20 +374,13 @@ def check_profile_keys(profile: str, chapter_ids: list[str]) -> None:
         declared |= set(declarations(load_chapter(cid).notebook))
     for key in prof["defaults"]:
         if key not in declared:
-            raise ParameterError(f"{_rel(prof['file'])}: key 'defaults.{key}' is declared by no chapter")
+            raise ParameterError(f"{paths.relative(prof['file'])}: key 'defaults.{key}' is declared by no chapter")
     for cid in prof["chapters"]:
         if cid not in chapter_ids:
-            raise ParameterError(f"{_rel(prof['file'])}: key 'chapters.{cid}': no such chapter in _toc.yml")
+            raise ParameterError(f"{paths.relative(prof['file'])}: key 'chapters.{cid}': no such chapter in _toc.yml")
 
 
 def _number(value: float | None) -> str:
     if value is None:
         return ""
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(paths.ROOT))
-    except ValueError:
-        return str(path)

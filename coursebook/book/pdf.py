@@ -17,13 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from coursebook.book import cli, overview, params, paths, runner
-from coursebook.book.params import CHAPTER_PREFIX
+from coursebook.book.params import CHAPTER_PREFIX, TocPart
 
 DEBIAN_PACKAGES = "texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core"
 INSTALL = f"sudo apt-get install {DEBIAN_PACKAGES}   (Debian/Ubuntu)"
@@ -32,14 +31,6 @@ FONTS = ("DejaVu Serif", "DejaVu Sans", "DejaVu Sans Mono")  # _config.yml: late
 
 class PdfError(Exception):
     """Why no PDF can be built: one line for the user."""
-
-
-@dataclass
-class Part:
-    name: str           # the part's introduction page, e.g. 'aml' for book/aml
-    caption: str
-    root: str           # book/<name>
-    chapters: list[str]  # chapter ids
 
 
 def missing_tools() -> list[str]:
@@ -54,20 +45,12 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def parts(toc_file: Path | None = None) -> list[Part]:
+def parts(toc_file: Path | None = None) -> list[TocPart]:
     """The parts (assignments) of ``_toc.yml``: each part's first entry is its introduction page."""
-    toc = params.load_yaml(toc_file or paths.TOC_FILE)
-    found = []
-    for part in toc.get("parts", []):
-        intro = part["chapters"][0]
-        root = intro["file"].removesuffix(".md")
-        chapters = [s["file"].removeprefix(CHAPTER_PREFIX) for entry in part["chapters"]
-                    for s in [entry, *entry.get("sections", [])] if s["file"].startswith(CHAPTER_PREFIX)]
-        found.append(Part(Path(root).name, part["caption"], root, chapters))
-    return found
+    return params.toc_parts(toc_file)
 
 
-def find_part(name: str) -> Part:
+def find_part(name: str) -> TocPart:
     known = parts()
     for part in known:
         if part.name == name:
@@ -75,7 +58,7 @@ def find_part(name: str) -> Part:
     raise PdfError(f"_toc.yml: no part '{name}' (allowed: {', '.join(p.name for p in known)})")
 
 
-def part_sources(part: Part) -> tuple[Path, Path]:
+def part_sources(part: TocPart) -> tuple[Path, Path]:
     """Write the part's own _toc.yml and _config.yml under _build/parts/<part>/; return their paths."""
     where = paths.BUILD_DIR / "parts" / part.name
     where.mkdir(parents=True, exist_ok=True)
@@ -89,7 +72,7 @@ def part_sources(part: Part) -> tuple[Path, Path]:
     return where / "_toc.yml", where / "_config.yml"
 
 
-def build_pdf(part: Part | None) -> Path:
+def build_pdf(part: TocPart | None) -> Path:
     """Run Jupyter Book's pdflatex builder (xelatex, from _config.yml); the PDF written."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", str(paths.ROOT), "--builder", "pdflatex", "-n", "--keep-going"]
@@ -132,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise PdfError(f"missing {', '.join(missing)}; install: {INSTALL}")
         part = find_part(args.part) if args.part else None
-        cli.check_profile(args.profile)
+        params.check_profile(args.profile)
 
         def plan() -> list[runner.Plan]:
             return runner.plan_book(args.profile, part.chapters if part else None, None, args.data, timeout=args.timeout)
@@ -144,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.under_lock(lambda: _execute_and_build(args, part, plan), wait=not args.no_wait, prefix="make pdf: ")
 
 
-def _execute_and_build(args, part: Part | None, plan) -> int:
+def _execute_and_build(args, part: TocPart | None, plan) -> int:
     """Under the build lock: the out-of-date chapters, then the PDF."""
     summary = cli.execute_chapters(plan, args.profile, args.jobs, args.scheduler)
     if summary.failed:
