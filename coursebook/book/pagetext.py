@@ -22,6 +22,7 @@ from typing import Any
 import nbformat
 
 from coursebook.book import cache
+from coursebook.markdown import quote
 
 TEXT_PARAMETERS = ("question",)
 QUESTION_TAG = "question"
@@ -52,11 +53,6 @@ def text_digest(notebook: Path, title: str, text_values: dict[str, Any]) -> str:
     """Hash of what a re-render can change: Markdown cells and their places, title, text parameters."""
     layout = [(c["cell_type"], _source(c) if c["cell_type"] != "code" else "", _tags(c)) for c in _cells(notebook)]
     return cache.digest(json.dumps({"cells": layout, "title": title, "text": text_values}, sort_keys=True))
-
-
-def quote(text: str) -> str:
-    """Markdown block quote of a (multi-line) text; empty text gives an empty string."""
-    return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
 def prepare_source(notebook: Path, title: str, values: dict[str, Any]) -> nbformat.NotebookNode:

@@ -22,6 +22,7 @@ import numpy as np
 from coursebook.book import paths
 from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
+from coursebook.markdown import quote  # noqa: F401  (notebooks quote the question with runtime.quote)
 
 SYNTHETIC_WARNING = """\
 ```{{admonition}} Synthetic data: these are NOT CIFAR-10 results
@@ -448,11 +449,6 @@ def glue(name: str, value: Any) -> None:
     if isinstance(value, np.generic):
         value = value.item()
     myst_glue(name, value, display=False)
-
-
-def quote(text: str) -> str:
-    """Markdown block quote of a (multi-line) text; empty text gives an empty string."""
-    return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
 def show_markdown(text: str) -> None:

@@ -7,13 +7,12 @@ prints them with :func:`fmt`, so the word and the printed numbers always agree.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~])")
-LINE_START_SPECIAL = re.compile(r"^([-+=])")  # a list item or heading marker where a name starts a line
+from coursebook.markdown import escape as md  # noqa: F401  (the prose's name for it)
+
 
 
 def shown(value: float, digits: int) -> float:
@@ -75,15 +74,6 @@ def mean_sd(values: float | Sequence[float] | np.ndarray, digits: int = 4, what:
     return text if array.size == 1 else f"{text} ± {fmt(sd(array), digits)}"
 
 
-def md(text: object) -> str:
-    """``text`` with the characters Markdown (and MyST tables) would interpret escaped.
-
-    >>> md("a*b_c|d")
-    'a\\\\*b\\\\_c\\\\|d'
-    """
-    return LINE_START_SPECIAL.sub(r"\\\1", MARKDOWN_SPECIAL.sub(r"\\\1", str(text)))
-
-
 def join(items: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     items = list(items)
@@ -103,7 +93,7 @@ def runs(count: int) -> str:
 
 
 def runs_note(lengths: Sequence[int]) -> str:
-    """What a mean over runs covers, after a variant's name: '' for one run, ' (mean of 3 runs)',
+    """What a mean over runs covers, after an arm's name: '' for one run, ' (mean of 3 runs)',
     or, for runs of different lengths, which epochs the mean covers and how long each run ran.
 
     >>> runs_note([5]), runs_note([4, 4]), runs_note([5, 3])
