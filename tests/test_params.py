@@ -95,7 +95,7 @@ def test_profile_errors_name_the_profile_file(mini_project):
 def test_unknown_chapter_and_profile(mini_project):
     with pytest.raises(ParameterError, match=r"unknown chapter 'gamma'.*alpha, beta"):
         resolve("gamma")
-    with pytest.raises(ParameterError, match=r"unknown profile 'fast' \(allowed: full, quick, smoke\)"):
+    with pytest.raises(ParameterError, match=r"key 'profile'.*'fast'.*unknown profile \(expected one of \{full, quick, smoke\}\)"):
         resolve("alpha", "fast")
 
 

@@ -126,17 +126,17 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     record = read_record(chapter_id)
     if record is None:
-        return None, f"damaged {_rel(record_file)} (not a JSON object)"
+        return None, f"damaged {paths.relative(record_file)} (not a JSON object)"
     components = record.get("components")
     if not (isinstance(components, dict) and set(COMPONENTS) <= set(components)
             and record.get("key") == key_of(components)):
-        return None, f"damaged {_rel(record_file)} (edited: its key does not match its inputs)"
+        return None, f"damaged {paths.relative(record_file)} (edited: its key does not match its inputs)"
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None, f"damaged {_rel(output)} (not valid JSON)"
+        return None, f"damaged {paths.relative(output)} (not valid JSON)"
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        return None, f"damaged {_rel(output)} (not a notebook)"
+        return None, f"damaged {paths.relative(output)} (not a notebook)"
     return (None, damage) if (damage := _results_damage(chapter_id, record)) else (record, "")
 
 
@@ -144,20 +144,12 @@ def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
     """Why ``<id>.results.json`` is not the file the last run wrote ('' if it is, or there is none)."""
     results = results_path(chapter_id)
     if record.get("results") and not results.exists():
-        return f"damaged {_rel(results)} (missing)"
+        return f"damaged {paths.relative(results)} (missing)"
     written = record.get("results_digest")  # of the results file the run wrote
     if written is not None and file_digest(results) != written:
-        return f"damaged {_rel(results)} (edited or truncated)"
+        return f"damaged {paths.relative(results)} (edited or truncated)"
     if written is None and results.exists():  # a record from before the digest: check the schema
         problem = course().results_problem(results)
         if problem:
-            return f"damaged {_rel(results)} ({problem})"
+            return f"damaged {paths.relative(results)} ({problem})"
     return ""
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(paths.ROOT))
-    except ValueError:
-        return str(path)
-

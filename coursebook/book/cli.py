@@ -95,7 +95,7 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
     overrides = params.parse_overrides(args.set or [])
     if args.set and not args.chapter:
         raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
-    check_profile(args.profile)
+    params.check_profile(args.profile)
     if args.chapter:
         try:
             params.load_chapter(args.chapter)  # unknown chapter: fail before anything else
@@ -129,12 +129,6 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
     rate, source = estimates.throughput()
     log(f"  total  {executing} of {len(plans)} chapter(s) will execute, ~{progress.clock(total)} of chapter time"
         f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})")
-
-
-def check_profile(profile: str) -> None:
-    if profile not in params.profiles():
-        raise params.ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
-                                    f"allowed: unknown profile (expected one of {{{', '.join(params.profiles())}}})")
 
 
 def _build(args: argparse.Namespace, start: float) -> int:

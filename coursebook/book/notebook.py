@@ -41,9 +41,7 @@ def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: d
             data: str | None = None) -> Resolved:
     """The chapter's effective parameters, as ``make run CHAPTER=<id>`` would resolve them."""
     overrides = dict(overrides or {})
-    if profile not in params.profiles():
-        raise ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not allowed: "
-                             f"unknown profile (expected one of {{{', '.join(params.profiles())}}})")
+    params.check_profile(profile)
     try:
         chapter = params.load_chapter(chapter_id)
     except ParameterError as err:

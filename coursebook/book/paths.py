@@ -19,3 +19,14 @@ REQUIREMENTS_FILE = ROOT / "requirements.txt"
 PACKAGE_DIR = ROOT / "coursebook"
 DATA_DIR = ROOT / "data"  # put cifar-10-python.tar.gz here (or set COURSEBOOK_DATA)
 DATASET_CACHE_DIR = ROOT / ".cache" / "datasets"  # decoded arrays (or set COURSEBOOK_CACHE)
+
+
+def relative(path: Path | str) -> str:
+    """``path`` as messages show it: relative to the project root where it lies inside, else as given."""
+    path = Path(path)
+    for inside, root in ((path, ROOT), (path.resolve(), ROOT.resolve())):
+        try:
+            return str(inside.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coursebook.book.params import Chapter, ParameterError, _rel, load_profile
+from coursebook.book import paths
+from coursebook.book.params import Chapter, ParameterError, load_profile
 
 
 def check_timeout(value: Any, where: str) -> float | None:
@@ -29,6 +30,6 @@ def chapter_timeout(chapter: Chapter, profile: str, command_line: float | None =
     if command_line is not None:
         return check_timeout(command_line, "command line")
     if chapter.timeout is not None:
-        return check_timeout(chapter.timeout, _rel(chapter.params_file))
+        return check_timeout(chapter.timeout, paths.relative(chapter.params_file))
     prof = load_profile(profile)
-    return check_timeout(prof.get("timeout"), _rel(prof["file"]))
+    return check_timeout(prof.get("timeout"), paths.relative(prof["file"]))
