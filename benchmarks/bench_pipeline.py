@@ -21,21 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
+
+from paired import alternating_pairs, random_images  # noqa: E402
 
 from coursebook.book import cache, paths  # noqa: E402
 from coursebook.course import models, training  # noqa: E402
 
 MODEL = "e4742-original"
 BATCH_SIZE = 64  # every assignment chapter's batch size
-
-
-def random_images(n: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.random((n, *shape), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
 
 
 def _compiled(name: str):
@@ -115,18 +112,13 @@ def overhead(images: int, epochs: int, pairs: int) -> dict[str, float]:
     (:func:`package_own_seconds`)."""
     x, y = random_images(images, (32, 32, 3))
     validation = random_images(images // 4, (32, 32, 3), seed=1)
-    package, bare, ratios = [], [], []
     with tempfile.TemporaryDirectory() as tmp:  # the runner's progress file, as in a real build
         os.environ["COURSEBOOK_RUN"] = json.dumps({"chapter": "bench", "progress_file": str(Path(tmp) / "p.jsonl")})
         try:
-            for pair in range(pairs):
-                fits = {}
-                for side in (("package", "bare") if pair % 2 else ("bare", "package")):
-                    fit = package_epochs if side == "package" else bare_epochs
-                    fits[side] = statistics.median(fit(MODEL, x, y, epochs, validation))
-                package.append(fits["package"])
-                bare.append(fits["bare"])
-                ratios.append(fits["package"] / fits["bare"])
+            bare, package = alternating_pairs(lambda: statistics.median(bare_epochs(MODEL, x, y, epochs, validation)),
+                                              lambda: statistics.median(package_epochs(MODEL, x, y, epochs, validation)),
+                                              pairs)
+            ratios = [p / b for p, b in zip(package, bare)]
             own = [package_own_seconds(MODEL, x, y, epochs, validation) for _ in range(3)]
         finally:
             del os.environ["COURSEBOOK_RUN"]

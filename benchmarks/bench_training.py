@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paired import alternating_pairs, random_images  # noqa: E402
 
 from coursebook.course import training  # noqa: E402
 
@@ -28,13 +31,6 @@ def original_model():
     from coursebook.course.models import build_model
 
     return build_model(MODEL)
-
-
-def random_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random 32x32 colour images in [0, 1] and one-hot labels of 10 classes."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 256, (n, *IMAGE_SHAPE), dtype=np.uint8).astype(np.float32) / 255
-    return x, np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n)]
 
 
 def seconds_per_epoch(augmented: bool, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> float:
@@ -56,12 +52,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--repeats", type=int, default=1, help="pairs of fits (without, with augmentation)")
     args = parser.parse_args(argv)
     device = training.configure_backend()
-    x, y = random_images(args.images)
-    plain_runs, augmented_runs = [], []
-    for repeat in range(args.repeats):  # pairs back to back, alternating which goes first
-        for augmented in ((True, False) if repeat % 2 else (False, True)):
-            runs = augmented_runs if augmented else plain_runs
-            runs.append(seconds_per_epoch(augmented, x, y, args.epochs, args.batch_size))
+    x, y = random_images(args.images, IMAGE_SHAPE, N_CLASSES)
+    plain_runs, augmented_runs = alternating_pairs(
+        lambda: seconds_per_epoch(False, x, y, args.epochs, args.batch_size),
+        lambda: seconds_per_epoch(True, x, y, args.epochs, args.batch_size), args.repeats)
     plain, augmented = float(np.median(plain_runs)), float(np.median(augmented_runs))
     # a whole fit now and then runs slower on a shared machine: the median of the pairs' ratios
     ratio = float(np.median(np.array(augmented_runs) / np.array(plain_runs)))

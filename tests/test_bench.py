@@ -12,6 +12,7 @@ from coursebook.book import params
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import bench_pipeline  # noqa: E402
+import paired  # noqa: E402
 
 
 def test_noop_build_finds_every_chapter_cached():
@@ -32,3 +33,10 @@ def test_noop_build_refuses_to_time_an_execution(monkeypatch):
 def _touch_records(env: dict[str, str]) -> None:
     for record in (Path(env["COURSEBOOK_ROOT"]) / "book" / "chapters").glob("*.run.json"):
         record.write_text(record.read_text() + " ")
+
+
+def test_pairs_alternate_which_side_goes_first():
+    order = []
+    firsts, seconds = paired.alternating_pairs(lambda: order.append("a") or 1.0, lambda: order.append("b") or 2.0, 3)
+    assert order == ["a", "b", "b", "a", "a", "b"]
+    assert (firsts, seconds) == ([1.0] * 3, [2.0] * 3)
