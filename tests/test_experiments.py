@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coursebook.course import experiments
+from coursebook.course import experiments, report
 
 
 def _frame() -> pd.DataFrame:
-    """Two variants x two seeds x three epochs with known values."""
+    """Two arms x two seeds x three epochs with known values."""
     rows = []
-    for variant, offset in (("base", 0.0), ("wide", 0.1)):
+    for arm, offset in (("base", 0.0), ("wide", 0.1)):
         for seed in (0, 1):
             for epoch in (1, 2, 3):
                 values = {"loss": 2.0 - 0.5 * epoch - offset, "accuracy": 0.2 * epoch + offset + 0.01 * seed,
                           "val_loss": 1.8 - 0.3 * epoch, "val_accuracy": 0.15 * epoch + offset - 0.02 * seed,
                           "seconds": (30.0 if epoch == 1 else 10.0) + seed}  # epoch 1 compiles
-                rows += [{"variant": variant, "seed": seed, "epoch": epoch, "metric": m, "value": v}
+                rows += [{"arm": arm, "seed": seed, "epoch": epoch, "metric": m, "value": v}
                          for m, v in values.items()]
     return pd.DataFrame(rows)
 
@@ -33,7 +33,7 @@ def test_data_description_counts_test_images_once_when_they_validate():
     ds = SimpleNamespace(name="CIFAR-10", x_train=np.zeros((5, 32, 32, 3)))
     splits = SimpleNamespace(sizes={"train": 50_000, "val": 10_000, "test": 10_000}, leaks_test=True,
                              protocol="Reference protocol.")
-    text = experiments.data_description(ds, splits)
+    text = report.data_description(ds, splits)
     assert "50,000 training and 10,000 test images (the test images also serve as validation data)" in text
     assert "10,000 validation" not in text
 
@@ -42,12 +42,12 @@ def test_protocol_warning_only_when_the_test_set_validates():
     from types import SimpleNamespace
 
     leak = SimpleNamespace(leaks_test=True, protocol="The test set is the validation set.")
-    assert experiments.protocol_warning(leak).startswith("```{danger}") and leak.protocol in experiments.protocol_warning(leak)
-    assert experiments.protocol_warning(SimpleNamespace(leaks_test=False, protocol="holdout")) == ""
+    assert report.protocol_warning(leak).startswith("```{danger}") and leak.protocol in report.protocol_warning(leak)
+    assert report.protocol_warning(SimpleNamespace(leaks_test=False, protocol="holdout")) == ""
 
 
 def test_confusion_text_names_pairs_of_validation_matrices_only():
     cm = np.diag([5, 5, 5])
     cm[2, 0] = 4  # four "c" predicted as "a"
-    text = experiments.confusion_text({"m: training": np.diag([9, 9, 9]), "m: validation": cm}, ["a", "b", "c"])
+    text = report.confusion_text({"m: training": np.diag([9, 9, 9]), "m: validation": cm}, ["a", "b", "c"])
     assert text.count("\n") == 0 and text.startswith("- m: validation: ") and "c predicted as a (4 images" in text

@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 
-from coursebook.course import experiments
+from coursebook.course import report
 from coursebook.course.results import Results
 from tests.test_results import _data
 
@@ -22,7 +22,7 @@ def _results(**changes) -> Results:
 
 
 def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
-    table = experiments.settings_table(_results()).set_index("arm")
+    table = report.settings_table(_results()).set_index("arm")
     assert table.loc["plain", "epochs"] == "3" and table.loc["stops", "epochs"] == "3"
     assert table.loc["plain", "early stopping"] == "none"
     assert table.loc["stops", "early stopping"] == (
@@ -31,7 +31,7 @@ def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
 
 
 def test_summary_reads_every_run_at_its_evaluated_epoch():
-    table = experiments.evaluated_summary_table(_results()).set_index("arm")
+    table = report.evaluated_summary_table(_results()).set_index("arm")
     assert table.loc["stops", "epochs trained"] == "2, 3" and table.loc["stops", "evaluated epoch"] == "1, 2"
     val_loss = [1.0 + 0.5, 0.9 + 0.5]  # seed 0 at epoch 1, seed 1 at epoch 2
     assert table.loc["stops", "validation loss"] == f"{np.mean(val_loss):.4f} ± {np.std(val_loss, ddof=1):.4f}"
@@ -44,7 +44,7 @@ def test_summary_reads_every_run_at_its_evaluated_epoch():
 
 
 def test_epochs_text_says_where_each_run_stopped_and_which_epoch_was_evaluated():
-    lines = experiments.epochs_text(_results()).split("\n")
+    lines = report.epochs_text(_results()).split("\n")
     assert lines == [  # one line per arm, not one templated line per run
         "- **plain**: every run trained all 3 epochs; evaluated epoch per run: 3, 3 (the last epoch trained).",
         "- **stops**: early stopping ended 1 of 2 runs after epoch 2 of 3 (val_loss did not improve for 1 epoch); "
@@ -55,34 +55,34 @@ def test_epochs_text_says_where_each_run_stopped_and_which_epoch_was_evaluated()
 def test_arm_names_are_escaped_in_markdown():
     data = _data()
     data["arms"][0]["name"] = "a*b_c"
-    assert experiments.epochs_text(Results.from_dict(data)).startswith("- **a\\*b\\_c**: ")
+    assert report.epochs_text(Results.from_dict(data)).startswith("- **a\\*b\\_c**: ")
 
 
 def test_confusion_matrices_and_test_table_come_from_the_runs():
     results = _results()
-    matrices = experiments.results_confusion_matrices(results)
+    matrices = report.results_confusion_matrices(results)
     assert list(matrices) == ["plain: training", "plain: validation", "stops: training", "stops: validation"]
     assert matrices["stops: validation"].tolist() == results.arm("stops").runs[0].confusion["validation"]
-    table = experiments.test_set_table(results)
+    table = report.test_set_table(results)
     assert table[["arm", "seed", "evaluated epoch"]].values.tolist() == [
         ["plain", 0, 3], ["plain", 1, 3], ["stops", 0, 1], ["stops", 1, 2]]
 
 
 def test_curves_draw_one_line_per_run_with_the_evaluated_epoch_marked_when_runs_differ():
     results = _results()
-    assert not experiments.all_evaluated_at_last_epoch(results)
-    figure = experiments.curves_figure(results)
+    assert not report.all_evaluated_at_last_epoch(results)
+    figure = report.curves_figure(results)
     loss_axis = figure.axes[0]
     marks = [line for line in loss_axis.get_lines() if line.get_marker() == "o" and len(line.get_xdata())]
     assert sorted((int(m.get_xdata()[0]), float(m.get_ydata()[0])) for m in marks) == sorted(
         [(3, 1.2), (3, 1.1), (1, 1.5), (2, 1.4)])  # val_loss at each run's evaluated epoch
-    assert "a dot marks the epoch whose weights were evaluated" in experiments.curves_caption(results)
+    assert "a dot marks the epoch whose weights were evaluated" in report.curves_caption(results)
 
 
 def test_class_f1_table_lists_each_arms_f1_per_class():
     data = _data()
     data["arms"][1]["runs"][1]["classification_report"]["dog"]["f1"] = 0.8
-    table = experiments.class_f1_table(Results.from_dict(data)).set_index("class")
+    table = report.class_f1_table(Results.from_dict(data)).set_index("class")
     assert table.loc["dog", "test images"] == 4
     assert table.loc["dog", "F1: plain"] == "0.6000 ± 0.0000"
     assert table.loc["dog", "F1: stops"] == f"{np.mean([0.6, 0.8]):.4f} ± {np.std([0.6, 0.8], ddof=1):.4f}"
@@ -98,6 +98,6 @@ def test_the_summary_table_uses_one_time_per_epoch():
         for run in arm["runs"]:
             run["seconds_per_epoch"] = [t + run["seed"] for t in times]
     results = Results.from_dict(data)
-    table = experiments.evaluated_summary_table(results).set_index("arm")["seconds per epoch (median after epoch 1)"]
+    table = report.evaluated_summary_table(results).set_index("arm")["seconds per epoch (median after epoch 1)"]
     assert table.to_dict() == {"plain": f"12.5 ± {np.std([12, 13], ddof=1):.1f}",
                                "stops": f"6.5 ± {np.std([6, 7], ddof=1):.1f}"}

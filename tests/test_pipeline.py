@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coursebook.course import arms, data, experiments, plots  # noqa: E402
+from coursebook.course import arms, data, experiments, plots, report  # noqa: E402
 from coursebook.course.prose import confusion  # noqa: E402
 
 SEEDS = [0, 1]
@@ -29,14 +29,14 @@ def experiment(tmp_path_factory):
 
 def test_every_run_is_in_the_tidy_frame(experiment):
     _, _, results, frame = experiment
-    assert set(frame.columns) == {"variant", "seed", "epoch", "metric", "value"}
+    assert set(frame.columns) == {"arm", "seed", "epoch", "metric", "value"}
     runs = {(arm.name, run.seed) for arm in results.arms for run in arm.runs}
-    assert set(map(tuple, frame[["variant", "seed"]].drop_duplicates().values)) == runs == {
+    assert set(map(tuple, frame[["arm", "seed"]].drop_duplicates().values)) == runs == {
         (arm, seed) for arm in ("lenet5", "lenet5-bn") for seed in SEEDS}
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(frame["metric"])
     for arm in results.arms:
         for run in arm.runs:
-            recorded = frame.query("variant == @arm.name and seed == @run.seed and metric == 'val_loss'")
+            recorded = frame.query("arm == @arm.name and seed == @run.seed and metric == 'val_loss'")
             assert np.allclose(recorded.sort_values("epoch")["value"], run.history["val_loss"])
 
 
@@ -48,7 +48,7 @@ def test_each_run_s_confusion_matrices_agree_with_its_scores_and_named_pairs(exp
                 cm = np.asarray(run.confusion[part])
                 assert cm.shape == (ds.num_classes, ds.num_classes) and cm.sum() == count
                 assert np.trace(cm) / count == pytest.approx(getattr(run, part)["accuracy"], abs=1e-9)
-    cm = experiments.results_confusion_matrices(results, parts=("validation",))["lenet5: validation"]
+    cm = report.results_confusion_matrices(results, parts=("validation",))["lenet5: validation"]
     pairs = confusion.most_confused_pairs(cm, list(ds.class_names), k=2)
     for row in pairs.table.itertuples():
         assert cm[row.true_label, row.predicted_label] == row.count  # *_label: class index

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, experiments, models, training
+from coursebook.course import data, experiments, models, report, training
 from coursebook.course import arms as arms_module
 from coursebook.course import results as results_module
 
@@ -176,6 +176,6 @@ def first_test_predictions(model: Any, prepared: Prepared, count: int = 50) -> t
 
 def describe(prepared: Prepared) -> str:
     """The parts used and how they were made, with the standardization check."""
-    return (f"{experiments.data_description(prepared.dataset, prepared.splits)} Preprocessing: "
+    return (f"{report.data_description(prepared.dataset, prepared.splits)} Preprocessing: "
             f"{prepared.splits.preprocessing}. {standardization_check(prepared.splits)}")
 

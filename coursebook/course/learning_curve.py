@@ -63,7 +63,7 @@ def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
     """One row per size: training images, their share of all training images, validation and test
     accuracy and the train-validation gap as mean ± sd over seeds, the evaluated epochs, and how
     many runs learned at all (:mod:`coursebook.course.learned`)."""
-    from coursebook.course.experiments import mean_sd
+    from coursebook.course.prose.numbers import mean_sd
 
     frame = curve_frame(results)
     rows = []
@@ -109,8 +109,8 @@ def sizes_text(sizes: Sequence[int], available: int) -> str:
 def settings_table(results: Any) -> pd.DataFrame:
     """The settings every size trained with, one row per setting (the sizes themselves in one row):
     the comparison page's settings table turned on its side, since only the size differs."""
-    from coursebook.course import experiments
+    from coursebook.course import report
 
-    table = experiments.settings_table(results).set_index("arm")
+    table = report.settings_table(results).set_index("arm")
     rows = [{"setting": column, "value": "; ".join(dict.fromkeys(table[column]))} for column in table.columns]
     return pd.DataFrame(rows)
