@@ -14,9 +14,9 @@ from coursebook.course.history import HISTORY_COLUMNS, HistoryError
 
 
 def frame_of(values: dict) -> pd.DataFrame:
-    """A history frame from {(variant, seed): {metric: per-epoch values}}, built by hand."""
-    rows = [(variant, seed, epoch + 1, metric, value)
-            for (variant, seed), metrics in values.items()
+    """A history frame from {(arm, seed): {metric: per-epoch values}}, built by hand."""
+    rows = [(arm, seed, epoch + 1, metric, value)
+            for (arm, seed), metrics in values.items()
             for metric, series in metrics.items() for epoch, value in enumerate(series)]
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
@@ -30,11 +30,11 @@ def hand_history() -> pd.DataFrame:
 
 
 def test_history_columns_are_the_tidy_ones():
-    assert HISTORY_COLUMNS == ("variant", "seed", "epoch", "metric", "value")
+    assert HISTORY_COLUMNS == ("arm", "seed", "epoch", "metric", "value")
 
 
 def test_from_keras_and_concat_give_the_tidy_frame():
-    run = history.from_keras({"loss": [0.9, 0.5], "val_loss": [1.0, 0.8]}, [2.0, 1.0], variant="a", seed=3)
+    run = history.from_keras({"loss": [0.9, 0.5], "val_loss": [1.0, 0.8]}, [2.0, 1.0], arm="a", seed=3)
     assert list(run.columns) == list(HISTORY_COLUMNS) and len(run) == 6
     assert run[run.metric == "seconds"]["value"].tolist() == [2.0, 1.0]
     both = history.concat([run, run.assign(seed=4)])
@@ -43,7 +43,7 @@ def test_from_keras_and_concat_give_the_tidy_frame():
 
 def test_last_epoch_takes_the_last_epoch_of_every_run():
     final = history.last_epoch(hand_history())
-    assert final[["variant", "seed", "epoch"]].values.tolist() == [["a", 0, 3], ["a", 1, 3], ["b", 0, 3]]
+    assert final[["arm", "seed", "epoch"]].values.tolist() == [["a", 0, 3], ["a", 1, 3], ["b", 0, 3]]
     assert final["val_loss"].tolist() == [0.7, 0.6, 0.8]
     assert final["val_accuracy"].tolist() == [0.7, 0.5, 0.5]
 
@@ -59,7 +59,7 @@ def test_best_epoch_takes_the_first_best_epoch():
 
 
 def test_seed_summary_gives_mean_and_sample_std_over_seeds():
-    summary = history.seed_summary(history.last_epoch(hand_history())).set_index(["variant", "metric"])
+    summary = history.seed_summary(history.last_epoch(hand_history())).set_index(["arm", "metric"])
     a_loss = summary.loc[("a", "val_loss")]
     assert a_loss["mean"] == pytest.approx((0.7 + 0.6) / 2, rel=1e-12)
     assert a_loss["std"] == pytest.approx(math.sqrt(((0.7 - 0.65) ** 2 + (0.6 - 0.65) ** 2) / (2 - 1)), rel=1e-12)
@@ -72,7 +72,7 @@ def test_at_epoch_reads_each_run_at_its_own_epoch():
     chosen = history.at_epoch(frame, {("a", 0): 2, ("a", 1): 1, ("b", 0): 3})
     assert chosen["epoch"].tolist() == [2, 1, 3]
     assert chosen["val_loss"].tolist() == [0.5, 0.8, 0.8]
-    as_frame = pd.DataFrame({"variant": ["a", "a", "b"], "seed": [0, 1, 0], "epoch": [2, 1, 3]})
+    as_frame = pd.DataFrame({"arm": ["a", "a", "b"], "seed": [0, 1, 0], "epoch": [2, 1, 3]})
     pd.testing.assert_frame_equal(history.at_epoch(frame, as_frame), chosen)
     with pytest.raises(HistoryError, match="epoch 4 of run 'a' seed 0 is outside its 1..3 epochs"):
         history.at_epoch(frame, {("a", 0): 4, ("a", 1): 1, ("b", 0): 3})
@@ -109,7 +109,7 @@ def test_mean_table_is_epochs_by_metrics_of_one_variant():
     table = history.mean_table(hand_history(), "a")
     assert table.index.tolist() == [1, 2, 3] and set(table.columns) == {"val_accuracy", "val_loss"}
     assert table.loc[2, "val_loss"] == pytest.approx(0.55, rel=1e-12)
-    with pytest.raises(HistoryError, match="several variants"):
+    with pytest.raises(HistoryError, match="several arms"):
         history.mean_table(hand_history())
 
 
@@ -129,7 +129,7 @@ def test_bad_frames_give_clear_errors(change, message):
 
 def test_a_run_missing_a_metric_is_named():
     frame = hand_history()
-    frame = frame[~((frame.variant == "b") & (frame.metric == "val_accuracy"))]
+    frame = frame[~((frame.arm == "b") & (frame.metric == "val_accuracy"))]
     with pytest.raises(HistoryError, match=r"needs metric\(s\) \['val_accuracy'\], but run 'b' seed 0"):
         history.check(frame, ["val_loss", "val_accuracy"])
     with pytest.raises(HistoryError, match="run 'b' seed 0"):

@@ -17,16 +17,16 @@ NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def history(variants=("original", "extra"), seeds=(0, 1, 2), epochs=4) -> pd.DataFrame:
-    """value = 10*variant index + seed + epoch/10 (+1 for validation), so means are known;
+def history(arms=("original", "extra"), seeds=(0, 1, 2), epochs=4) -> pd.DataFrame:
+    """value = 10*arm index + seed + epoch/10 (+1 for validation), so means are known;
     accuracies are that value / 100, so they stay in [0, 1]."""
     rows = [
-        (variant, seed, epoch, metric,
+        (arm, seed, epoch, metric,
          (10 * v + seed + epoch / 10 + metric.startswith("val_")) / (100 if "accuracy" in metric else 1))
-        for v, variant in enumerate(variants) for seed in seeds for epoch in range(1, epochs + 1)
+        for v, arm in enumerate(arms) for seed in seeds for epoch in range(1, epochs + 1)
         for metric in ("loss", "val_loss", "accuracy", "val_accuracy")
     ]
-    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "metric", "value"])
+    return pd.DataFrame(rows, columns=["arm", "seed", "epoch", "metric", "value"])
 
 
 def saves_png(fig: Figure, tmp_path) -> bool:
@@ -45,7 +45,7 @@ def test_training_curves_panels_lines_and_legend(tmp_path):
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
     for ax in fig.axes:
         styles = sorted(line.get_linestyle() for line in ax.lines)
-        assert styles == ["-", "-", "--", "--"]  # train dashed, validation solid, two variants
+        assert styles == ["-", "-", "--", "--"]  # train dashed, validation solid, two arms
         assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 4  # one band per line
     assert all(ax.get_legend() is None for ax in fig.axes)  # below the panels, over no curve
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
@@ -54,7 +54,7 @@ def test_training_curves_panels_lines_and_legend(tmp_path):
 
 
 def test_a_loss_that_dwarfs_the_others_goes_on_a_log_scale_and_inference_mode_is_dotted():
-    frame = history(variants=("plain",), seeds=(0,))  # losses 0.1 to 1.4, median 0.75: a linear scale
+    frame = history(arms=("plain",), seeds=(0,))  # losses 0.1 to 1.4, median 0.75: a linear scale
     assert plots.training_curves(frame, metrics=("loss",)).axes[0].get_yscale() == "linear"
     diverged = frame.copy()
     diverged.loc[(diverged.metric == "val_loss") & (diverged.epoch == 1), "value"] = 109.0  # a12-h's epoch 1
@@ -74,14 +74,14 @@ def test_training_curves_plot_the_seed_mean_in_variant_colours():
     # mean over seeds 0, 1, 2 is 1 + 10*v + epoch/10, validation +1
     expected = {("original", "--"): 1.0, ("original", "-"): 2.0, ("extra", "--"): 11.0, ("extra", "-"): 12.0}
     for line in ax.lines:
-        variant = next(v for v, c in colours.items() if mcolors.same_color(c, line.get_color()))
-        offset = expected[(variant, line.get_linestyle())]
+        arm = next(v for v, c in colours.items() if mcolors.same_color(c, line.get_color()))
+        offset = expected[(arm, line.get_linestyle())]
         np.testing.assert_allclose(line.get_xdata(), [1, 2, 3, 4])
         np.testing.assert_allclose(line.get_ydata(), offset + np.arange(1, 5) / 10)
 
 
 def test_training_curves_band_is_mean_plus_minus_sd():
-    fig = plots.training_curves(history(variants=("only",)), metrics=("loss",))
+    fig = plots.training_curves(history(arms=("only",)), metrics=("loss",))
     band = fig.axes[0].collections[0].get_paths()[0].vertices
     # seeds 0, 1, 2 around mean 1 + epoch/10: sample sd is 1
     at_first_epoch = band[np.isclose(band[:, 0], 1.0), 1]
@@ -89,7 +89,7 @@ def test_training_curves_band_is_mean_plus_minus_sd():
 
 
 def test_runs_of_different_lengths_end_the_mean_and_show_every_run():
-    frame = history(variants=("es",), seeds=(0, 1), epochs=4)
+    frame = history(arms=("es",), seeds=(0, 1), epochs=4)
     frame = frame[~((frame.seed == 1) & (frame.epoch > 2))]  # early stopping ended seed 1 after epoch 2
     ax = plots.training_curves(frame, metrics=("loss",)).axes[0]
     by_width = sorted(ax.lines, key=lambda line: line.get_linewidth())
@@ -102,7 +102,7 @@ def test_runs_of_different_lengths_end_the_mean_and_show_every_run():
 
 
 def test_single_seed_has_no_band_and_variants_can_be_chosen():
-    fig = plots.training_curves(history(seeds=(0,)), metrics=("val_accuracy",), variants=["extra"])
+    fig = plots.training_curves(history(seeds=(0,)), metrics=("val_accuracy",), arms=["extra"])
     ax = fig.axes[0]
     assert [line.get_linestyle() for line in ax.lines] == ["-"]
     assert not ax.collections
@@ -113,7 +113,7 @@ def test_training_curves_reject_unknown_names():
     with pytest.raises(ValueError, match="'f1'"):
         plots.training_curves(history(), metrics=("f1",))
     with pytest.raises(ValueError, match="missing"):
-        plots.training_curves(history(), variants=["missing"])
+        plots.training_curves(history(), arms=["missing"])
     with pytest.raises(ValueError, match="band"):
         plots.training_curves(history(), band="iqr")
 

@@ -62,9 +62,9 @@ def test_values_at_the_evaluated_epoch_and_the_tidy_frame():
     assert stops.evaluated("loss") == [1.0, 0.9]  # epoch 1 of seed 0, epoch 2 of seed 1
     assert [stops.stopped_early(run) for run in stops.runs] == [True, False]
     frame = results.history_frame()
-    assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
+    assert list(frame.columns) == ["arm", "seed", "epoch", "metric", "value"]
     assert len(frame) == (3 + 3 + 2 + 3) * 5  # runs of 3, 3, 2, 3 epochs; 4 metrics plus seconds
-    row = frame[(frame.variant == "stops") & (frame.seed == 1) & (frame.metric == "val_loss")]
+    row = frame[(frame.arm == "stops") & (frame.seed == 1) & (frame.metric == "val_loss")]
     assert row["value"].tolist() == [1.7, 1.4, 1.45] and row["epoch"].tolist() == [1, 2, 3]
     assert frame[(frame.metric == "seconds") & (frame.epoch == 1)]["value"].tolist() == [2.0] * 4
 

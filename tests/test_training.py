@@ -264,13 +264,13 @@ def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
 
 def test_the_history_frame_is_tidy_and_matches_each_run(repeated):
     frame = repeated.history_frame()
-    assert list(frame.columns) == ["variant", "seed", "epoch", "metric", "value"]
+    assert list(frame.columns) == ["arm", "seed", "epoch", "metric", "value"]
     assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy",
                                     "seconds"}
     assert len(frame) == 4 * 2 * 7  # runs x epochs x metrics
     for arm in repeated.arms:
         for run in arm.runs:
-            rows = frame[(frame.variant == arm.name) & (frame.seed == run.seed)]
+            rows = frame[(frame.arm == arm.name) & (frame.seed == run.seed)]
             for metric, values in run.history.items():
                 recorded = rows[rows.metric == metric].sort_values("epoch")
                 assert recorded["epoch"].tolist() == [1, 2]

@@ -1,17 +1,17 @@
 """Training histories: the one tidy frame every table, figure and sentence reads.
 
-A history frame has the columns :data:`HISTORY_COLUMNS`: one row per variant (an arm of a
+A history frame has the columns :data:`HISTORY_COLUMNS`: one row per arm (an arm of a
 comparison), seed, 1-based epoch and metric (``loss``, ``val_accuracy``, ``seconds``, ...).
 Runs may have different lengths (early stopping). Everything that asks the frame a question
 lives here, in one style:
 
 - :func:`check` validates a frame (columns, duplicates, missing metrics, non-finite values);
-- :func:`select`, :func:`per_seed` pick one variant (and seed) and one metric per seed;
+- :func:`select`, :func:`per_seed` pick one arm (and seed) and one metric per seed;
 - :func:`wide` gives one row per run and epoch, one column per metric;
 - :func:`at_epoch` gives each run's values at a given epoch of that run (its evaluated epoch),
   :func:`last_epoch` at its last epoch, :func:`best_epoch` at its best epoch by a monitor;
 - :func:`seed_mean` averages over seeds per epoch, masked where some runs have ended, with
-  the run count per epoch; :func:`mean_table` is one variant's masked mean as epochs x metrics;
+  the run count per epoch; :func:`mean_table` is one arm's masked mean as epochs x metrics;
 - :func:`seed_summary` gives mean, sd and run count over seeds of per-run values.
 
 This module imports pandas only (no Keras), so tests and the book machinery can use it freely.
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-HISTORY_COLUMNS = ("variant", "seed", "epoch", "metric", "value")
-RUN_KEYS = ("variant", "seed")
-ROW_KEYS = ("variant", "seed", "epoch", "metric")
+HISTORY_COLUMNS = ("arm", "seed", "epoch", "metric", "value")
+RUN_KEYS = ("arm", "seed")
+ROW_KEYS = ("arm", "seed", "epoch", "metric")
 
 Run = tuple[str, int]
 EpochsPerRun = Mapping[Run, int] | pd.DataFrame
@@ -40,18 +40,18 @@ class HistoryError(ValueError):
 
 
 def from_keras(history: Mapping[str, Sequence[float]], seconds: Sequence[float] | None = None,
-               *, variant: str, seed: int) -> pd.DataFrame:
+               *, arm: str, seed: int) -> pd.DataFrame:
     """The tidy frame of one run from a Keras ``History.history`` dict and its epoch times.
 
-    >>> from_keras({"loss": [0.9, 0.5]}, [1.5, 1.0], variant="a", seed=0).to_dict(orient="list")
+    >>> from_keras({"loss": [0.9, 0.5]}, [1.5, 1.0], arm="a", seed=0).to_dict(orient="list")
     ... # doctest: +NORMALIZE_WHITESPACE
-    {'variant': ['a', 'a', 'a', 'a'], 'seed': [0, 0, 0, 0], 'epoch': [1, 2, 1, 2],
+    {'arm': ['a', 'a', 'a', 'a'], 'seed': [0, 0, 0, 0], 'epoch': [1, 2, 1, 2],
      'metric': ['loss', 'loss', 'seconds', 'seconds'], 'value': [0.9, 0.5, 1.5, 1.0]}
     """
     series = {name: [float(v) for v in values] for name, values in history.items()}
     if seconds is not None:
         series["seconds"] = [float(v) for v in seconds]
-    rows = [(variant, seed, epoch, metric, value)
+    rows = [(arm, seed, epoch, metric, value)
             for metric, values in series.items() for epoch, value in enumerate(values, start=1)]
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
@@ -72,7 +72,7 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
           purpose: str = "history") -> pd.DataFrame:
     """Return ``frame`` if it is a valid history frame, else raise :class:`HistoryError` saying
     what is wrong: a missing column, no rows, an epoch that is not a whole number >= 1, a
-    duplicate (variant, seed, epoch, metric) row, a run lacking one of ``metrics``, (with
+    duplicate (arm, seed, epoch, metric) row, a run lacking one of ``metrics``, (with
     ``finite``) a nan or infinite value of ``metrics`` (of every metric when none are named), or
     an accuracy outside [0, 1]."""
     if not isinstance(frame, pd.DataFrame):
@@ -87,11 +87,11 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
     if bad_epochs.any():
         row = frame[bad_epochs].iloc[0]
         raise HistoryError(f"{purpose}: epochs are whole numbers from 1, but {row['metric']!r} of "
-                           f"{row['variant']!r}, seed {row['seed']} has epoch {row['epoch']!r}")
+                           f"{row['arm']!r}, seed {row['seed']} has epoch {row['epoch']!r}")
     duplicated = frame.duplicated(list(ROW_KEYS), keep=False)
     if duplicated.any():
         row = frame[duplicated].iloc[0]
-        raise HistoryError(f"{purpose}: duplicate rows for metric {row['metric']!r} of {row['variant']!r}, "
+        raise HistoryError(f"{purpose}: duplicate rows for metric {row['metric']!r} of {row['arm']!r}, "
                            f"seed {row['seed']}, epoch {row['epoch']} ({int(duplicated.sum())} rows in all)")
     _check_metrics(frame, metrics, purpose)
     if finite:
@@ -100,7 +100,7 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
         bad = ~np.isfinite(values)
         if bad.any():
             row = chosen[bad].iloc[0]
-            raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is not finite "
+            raise HistoryError(f"{purpose}: {row['metric']!r} of {row['arm']!r} is not finite "
                                f"({_value(row['value'])}) at seed {row['seed']}, epoch {row['epoch']}")
     _check_accuracies(frame, purpose)
     return frame
@@ -122,7 +122,7 @@ def _check_accuracies(frame: pd.DataFrame, purpose: str) -> None:
     outside = rows[np.isfinite(values) & ((values < 0) | (values > 1))]
     if not outside.empty:
         row = outside.iloc[0]
-        raise HistoryError(f"{purpose}: {row['metric']!r} of {row['variant']!r} is {_value(row['value'])} at seed "
+        raise HistoryError(f"{purpose}: {row['metric']!r} of {row['arm']!r} is {_value(row['value'])} at seed "
                            f"{row['seed']}, epoch {row['epoch']}; accuracies lie in [0, 1]")
 
 
@@ -131,47 +131,47 @@ def _check_metrics(frame: pd.DataFrame, metrics: Sequence[str], purpose: str) ->
     if not metrics:
         return
     present = frame.groupby(list(RUN_KEYS), sort=False)["metric"].agg(set)
-    for (variant, seed), names in present.items():
+    for (arm, seed), names in present.items():
         lacking = [metric for metric in metrics if metric not in names]
         if lacking:
-            raise HistoryError(f"{purpose} needs metric(s) {lacking}, but run {variant!r} seed {seed} "
+            raise HistoryError(f"{purpose} needs metric(s) {lacking}, but run {arm!r} seed {seed} "
                                f"records only {sorted(names)}")
 
 
 # --- choosing rows -------------------------------------------------------------------------
 
 
-def variants(frame: pd.DataFrame) -> list[str]:
-    """The variants in order of first appearance."""
-    return list(pd.unique(frame["variant"]))
+def arms(frame: pd.DataFrame) -> list[str]:
+    """The arms in order of first appearance."""
+    return list(pd.unique(frame["arm"]))
 
 
-def select(frame: pd.DataFrame, variant: str | None = None, seed: int | None = None) -> pd.DataFrame:
-    """The rows of one variant (required when there are several) and optionally one seed."""
-    present = variants(check(frame, finite=False))
-    if variant is None and len(present) > 1:
-        raise HistoryError(f"history has several variants {present}: pass variant=")
-    rows = frame if variant is None else frame[frame["variant"] == variant]
+def select(frame: pd.DataFrame, arm: str | None = None, seed: int | None = None) -> pd.DataFrame:
+    """The rows of one arm (required when there are several) and optionally one seed."""
+    present = arms(check(frame, finite=False))
+    if arm is None and len(present) > 1:
+        raise HistoryError(f"history has several arms {present}: pass arm=")
+    rows = frame if arm is None else frame[frame["arm"] == arm]
     if rows.empty:
-        raise HistoryError(f"variant {variant!r} is not in the history; it has {present}")
+        raise HistoryError(f"arm {arm!r} is not in the history; it has {present}")
     if seed is not None:
         seeds = sorted(pd.unique(rows["seed"]).tolist())
         rows = rows[rows["seed"] == seed]
         if rows.empty:
-            chosen = present[0] if variant is None else variant
+            chosen = present[0] if arm is None else arm
             raise HistoryError(f"seed {seed!r} is not in the history of {chosen!r}; it has seeds {seeds}")
     return rows
 
 
-def per_seed(frame: pd.DataFrame, metric: str, variant: str | None = None) -> pd.DataFrame:
-    """One variant's ``metric`` as epochs x seeds (nan after a run ended).
+def per_seed(frame: pd.DataFrame, metric: str, arm: str | None = None) -> pd.DataFrame:
+    """One arm's ``metric`` as epochs x seeds (nan after a run ended).
 
-    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
-    ...                 from_keras({"loss": [4.0, 2.0]}, variant="a", seed=1)])
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, arm="a", seed=0),
+    ...                 from_keras({"loss": [4.0, 2.0]}, arm="a", seed=1)])
     >>> per_seed(frame, "loss").to_dict()
     {0: {1: 3.0, 2: 2.0, 3: 1.0}, 1: {1: 4.0, 2: 2.0, 3: nan}}
     """
-    rows = select(frame, variant)
+    rows = select(frame, arm)
     check(rows, [metric], finite=False, purpose=f"the {metric!r} curve")
     table = rows[rows["metric"] == metric].pivot(index="epoch", columns="seed", values="value").sort_index()
     table.columns.name = None
@@ -182,28 +182,28 @@ def per_seed(frame: pd.DataFrame, metric: str, variant: str | None = None) -> pd
 
 
 def wide(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (variant, seed, epoch) with one column per metric, runs in their order."""
+    """One row per (arm, seed, epoch) with one column per metric, runs in their order."""
     check(frame, finite=False)
     table = frame.pivot(index=list(ROW_KEYS[:3]), columns="metric", values="value").reset_index()
     table.columns.name = None
     order = {run: i for i, run in enumerate(run_lengths(frame).index)}
-    table["_run"] = [order[run] for run in zip(table["variant"], table["seed"])]
+    table["_run"] = [order[run] for run in zip(table["arm"], table["seed"])]
     return table.sort_values(["_run", "epoch"], kind="stable").drop(columns="_run").reset_index(drop=True)
 
 
 def run_lengths(frame: pd.DataFrame) -> pd.Series:
-    """The last epoch of every run, indexed by (variant, seed), runs in their order."""
+    """The last epoch of every run, indexed by (arm, seed), runs in their order."""
     check(frame, finite=False)
     return frame.groupby(list(RUN_KEYS), sort=False)["epoch"].max().astype(int)
 
 
 def at_epoch(frame: pd.DataFrame, epochs: EpochsPerRun | None = None) -> pd.DataFrame:
-    """Every run's metrics at one epoch of that run: ``epochs`` maps (variant, seed) to an epoch
-    (or is a frame with columns variant, seed, epoch), e.g. each run's evaluated epoch; None
+    """Every run's metrics at one epoch of that run: ``epochs`` maps (arm, seed) to an epoch
+    (or is a frame with columns arm, seed, epoch), e.g. each run's evaluated epoch; None
     means each run's last epoch. One row per run, in the runs' order, with its ``epoch``.
 
-    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
-    ...                 from_keras({"loss": [4.0, 2.5]}, variant="a", seed=1)])
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, arm="a", seed=0),
+    ...                 from_keras({"loss": [4.0, 2.5]}, arm="a", seed=1)])
     >>> at_epoch(frame, {("a", 0): 2, ("a", 1): 1})[["seed", "epoch", "loss"]].to_dict(orient="list")
     {'seed': [0, 1], 'epoch': [2, 1], 'loss': [2.0, 4.0]}
     """
@@ -220,17 +220,17 @@ def at_epoch(frame: pd.DataFrame, epochs: EpochsPerRun | None = None) -> pd.Data
         epoch = chosen[run]
         if not 1 <= epoch <= lengths[run]:
             raise HistoryError(f"epoch {epoch} of run {run[0]!r} seed {run[1]} is outside its 1..{lengths[run]} epochs")
-        rows.append(table[(table["variant"] == run[0]) & (table["seed"] == run[1]) & (table["epoch"] == epoch)])
+        rows.append(table[(table["arm"] == run[0]) & (table["seed"] == run[1]) & (table["epoch"] == epoch)])
     return pd.concat(rows, ignore_index=True)
 
 
 def _epochs_per_run(epochs: EpochsPerRun) -> dict[Run, int]:
     if isinstance(epochs, pd.DataFrame):
-        missing = {"variant", "seed", "epoch"} - set(epochs.columns)
+        missing = {"arm", "seed", "epoch"} - set(epochs.columns)
         if missing:
-            raise HistoryError(f"epochs per run need columns variant, seed, epoch; missing {sorted(missing)}")
-        epochs = {(v, s): e for v, s, e in epochs[["variant", "seed", "epoch"]].itertuples(index=False)}
-    return {(variant, seed): int(epoch) for (variant, seed), epoch in epochs.items()}
+            raise HistoryError(f"epochs per run need columns arm, seed, epoch; missing {sorted(missing)}")
+        epochs = {(v, s): e for v, s, e in epochs[["arm", "seed", "epoch"]].itertuples(index=False)}
+    return {(arm, seed): int(epoch) for (arm, seed), epoch in epochs.items()}
 
 
 def last_epoch(frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,30 +256,30 @@ def best_epoch(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min"
 
 
 def seed_mean(frame: pd.DataFrame, metrics: Sequence[str] | None = None, *, masked: bool = True) -> pd.DataFrame:
-    """Mean over seeds per variant, metric and epoch, with columns variant, metric, epoch,
-    ``runs`` (how many runs have that epoch), ``of`` (the variant's runs), mean, sd (ddof=1,
+    """Mean over seeds per arm, metric and epoch, with columns arm, metric, epoch,
+    ``runs`` (how many runs have that epoch), ``of`` (the arm's runs), mean, sd (ddof=1,
     nan for one run), min and max. With ``masked``, the statistics are nan at epochs that some
-    run of the variant did not reach, so a mean never silently mixes fewer runs.
+    run of the arm did not reach, so a mean never silently mixes fewer runs.
 
-    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, variant="a", seed=0),
-    ...                 from_keras({"loss": [5.0, 2.0]}, variant="a", seed=1)])
+    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, arm="a", seed=0),
+    ...                 from_keras({"loss": [5.0, 2.0]}, arm="a", seed=1)])
     >>> seed_mean(frame)[["epoch", "runs", "of", "mean"]].to_dict(orient="list")
     {'epoch': [1, 2, 3], 'runs': [2, 2, 1], 'of': [2, 2, 2], 'mean': [4.0, 2.0, nan]}
     """
     check(frame, list(metrics or ()), finite=False)
     rows = frame if metrics is None else frame[frame["metric"].isin(metrics)]
-    grouped = rows.groupby(["variant", "metric", "epoch"], sort=False)["value"]
+    grouped = rows.groupby(["arm", "metric", "epoch"], sort=False)["value"]
     table = grouped.agg(runs="count", mean="mean", sd="std", min="min", max="max").reset_index()
-    total = frame.groupby("variant", sort=False)["seed"].nunique()
-    table.insert(4, "of", table["variant"].map(total).astype(int))
+    total = frame.groupby("arm", sort=False)["seed"].nunique()
+    table.insert(4, "of", table["arm"].map(total).astype(int))
     if masked:
         table.loc[table["runs"] < table["of"], ["mean", "sd", "min", "max"]] = np.nan
-    return table.sort_values(["variant", "metric", "epoch"], key=_in_order(frame), kind="stable").reset_index(drop=True)
+    return table.sort_values(["arm", "metric", "epoch"], key=_in_order(frame), kind="stable").reset_index(drop=True)
 
 
 def _in_order(frame: pd.DataFrame):
-    """Sort key keeping variants and metrics in their order of first appearance."""
-    order = {"variant": variants(frame), "metric": list(pd.unique(frame["metric"]))}
+    """Sort key keeping arms and metrics in their order of first appearance."""
+    order = {"arm": arms(frame), "metric": list(pd.unique(frame["metric"]))}
 
     def key(column: pd.Series) -> pd.Series:
         if column.name in order:
@@ -288,26 +288,26 @@ def _in_order(frame: pd.DataFrame):
     return key
 
 
-def mean_table(frame: pd.DataFrame, variant: str | None = None, *, masked: bool = True) -> pd.DataFrame:
-    """One variant's :func:`seed_mean` as epochs x metrics (masked where some run ended)."""
-    rows = select(frame, variant)
+def mean_table(frame: pd.DataFrame, arm: str | None = None, *, masked: bool = True) -> pd.DataFrame:
+    """One arm's :func:`seed_mean` as epochs x metrics (masked where some run ended)."""
+    rows = select(frame, arm)
     table = seed_mean(rows, masked=masked).pivot(index="epoch", columns="metric", values="mean").sort_index()
     table.columns.name = None
     return table
 
 
-def ragged(frame: pd.DataFrame, variant: str | None = None) -> bool:
-    """Whether the runs (of ``variant``) have different lengths."""
-    lengths = run_lengths(frame if variant is None else select(frame, variant))
+def ragged(frame: pd.DataFrame, arm: str | None = None) -> bool:
+    """Whether the runs (of ``arm``) have different lengths."""
+    lengths = run_lengths(frame if arm is None else select(frame, arm))
     return lengths.nunique() > 1
 
 
 def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (ddof=1) and run count over seeds for each variant and metric,
+    """Mean, standard deviation (ddof=1) and run count over seeds for each arm and metric,
     from one row per run such as :func:`at_epoch` returns."""
     metrics = [c for c in per_run.columns if c not in (*RUN_KEYS, "epoch")]
-    long = per_run.melt(id_vars=["variant"], value_vars=metrics, var_name="metric")
-    summary = long.groupby(["variant", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
+    long = per_run.melt(id_vars=["arm"], value_vars=metrics, var_name="metric")
+    summary = long.groupby(["arm", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
     return summary.rename(columns={"count": "runs"}).reset_index()
 
 
@@ -332,9 +332,9 @@ def epoch_time(seconds: Sequence[float]) -> float:
     return float(np.median(values[1:] if values.size > 1 else values))
 
 
-def seconds_per_epoch(frame: pd.DataFrame, variant: str | None = None) -> pd.Series:
-    """:func:`epoch_time` of every run (of ``variant``), indexed by (variant, seed)."""
-    rows = frame if variant is None else select(frame, variant)
+def seconds_per_epoch(frame: pd.DataFrame, arm: str | None = None) -> pd.Series:
+    """:func:`epoch_time` of every run (of ``arm``), indexed by (arm, seed)."""
+    rows = frame if arm is None else select(frame, arm)
     check(rows, ["seconds"], purpose="seconds per epoch")
     timing = rows[rows["metric"] == "seconds"].sort_values("epoch", kind="stable")
     return timing.groupby(list(RUN_KEYS), sort=False)["value"].agg(epoch_time)

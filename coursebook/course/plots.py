@@ -48,9 +48,9 @@ def set_style() -> None:
     })
 
 
-def variant_colours(variants: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """A fixed colour per variant, in the given order (the same variant list gives the same colours)."""
-    return dict(zip(variants, sns.color_palette(PALETTE, max(len(variants), 1))))
+def variant_colours(arms: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A fixed colour per arm, in the given order (the same arm list gives the same colours)."""
+    return dict(zip(arms, sns.color_palette(PALETTE, max(len(arms), 1))))
 
 
 def _new_figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -64,31 +64,31 @@ def _new_figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Fig
 def training_curves(
     frame: pd.DataFrame,
     metrics: Sequence[str] = ("loss", "accuracy"),
-    variants: Sequence[str] | None = None,
+    arms: Sequence[str] | None = None,
     *,
     band: str = "sd",
 ) -> Figure:
     """One panel per metric with epochs on x: training dashed, validation ("val_" + metric)
-    solid, one colour per variant. Over several seeds the line is the mean and the shaded
+    solid, one colour per arm. Over several seeds the line is the mean and the shaded
     band is mean ± sd (``band="sd"``) or min to max (``band="range"``); where runs have
     different lengths (early stopping) the mean stops at the shortest run and every run is
     also drawn as a thin line to its own last epoch."""
     rows = history.check(frame, finite=False)
-    variants = _variants(rows, variants)
+    arms = _variants(rows, arms)
     if band not in BANDS:
         raise ValueError(f"training_curves: band must be one of {BANDS}, got {band!r}")
-    colours = variant_colours(variants)
+    colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
     for ax, metric in zip(axes, metrics):
         series = _series_of(rows, metric)
         means = history.seed_mean(rows, series)
-        for variant in variants:
+        for arm in arms:
             for name in series:
                 style = _style(name)
-                _mean_line(ax, means[(means["variant"] == variant) & (means["metric"] == name)],
-                           colours[variant], style, band)
-                if history.ragged(rows, variant):
-                    _run_lines(ax, history.per_seed(rows, name, variant), colours[variant], style)
+                _mean_line(ax, means[(means["arm"] == arm) & (means["metric"] == name)],
+                           colours[arm], style, band)
+                if history.ragged(rows, arm):
+                    _run_lines(ax, history.per_seed(rows, name, arm), colours[arm], style)
         _label_panel(ax, rows, metric)
     _outside_legend(fig, _legend_handles(colours, rows))
     return fig
@@ -114,14 +114,14 @@ def _outside_legend(fig: Figure, handles: list[Line2D]) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize="small")
 
 
-def _variants(rows: pd.DataFrame, variants: Sequence[str] | None) -> list[str]:
-    present = list(pd.unique(rows["variant"]))
-    if variants is None:
+def _variants(rows: pd.DataFrame, arms: Sequence[str] | None) -> list[str]:
+    present = list(pd.unique(rows["arm"]))
+    if arms is None:
         return present
-    unknown = [v for v in variants if v not in present]
+    unknown = [v for v in arms if v not in present]
     if unknown:
-        raise ValueError(f"variants {unknown} not in history; it has {present}")
-    return list(variants)
+        raise ValueError(f"arms {unknown} not in history; it has {present}")
+    return list(arms)
 
 
 def _series_of(rows: pd.DataFrame, metric: str) -> list[str]:
@@ -155,10 +155,10 @@ def _run_lines(ax: Axes, curves: pd.DataFrame, colour, style: str) -> None:
 
 
 def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Line2D]:
-    n_seeds = rows.groupby("variant")["seed"].nunique().max()
+    n_seeds = rows.groupby("arm")["seed"].nunique().max()
     spread = [Line2D([], [], color="grey", alpha=0.4, linewidth=6, label=f"spread over {n_seeds} seeds")]
     return (
-        [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()]
+        [Line2D([], [], color=colour, label=arm) for arm, colour in colours.items()]
         + _style_handles(rows)
         + (spread if n_seeds > 1 else [])
     )
@@ -390,29 +390,29 @@ def run_curves(
     frame: pd.DataFrame,
     evaluated: Mapping[tuple[str, int], int],
     metrics: Sequence[str] = ("loss", "accuracy"),
-    variants: Sequence[str] | None = None,
+    arms: Sequence[str] | None = None,
 ) -> Figure:
     """One line per run, no averaging (runs stopped early end where they stopped): training
-    dashed, validation solid, one colour per variant; a dot marks the validation value at the
-    epoch each run was evaluated at (``evaluated[(variant, seed)]``, 1-based)."""
+    dashed, validation solid, one colour per arm; a dot marks the validation value at the
+    epoch each run was evaluated at (``evaluated[(arm, seed)]``, 1-based)."""
     rows = history.check(frame, finite=False)
-    variants = _variants(rows, variants)
-    colours = variant_colours(variants)
+    arms = _variants(rows, arms)
+    colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
     for ax, metric in zip(axes, metrics):
-        for variant in variants:
-            mine = rows[rows["variant"] == variant]
+        for arm in arms:
+            mine = rows[rows["arm"] == arm]
             for seed, run in mine.groupby("seed", sort=True):
                 for name in _series_of(rows, metric):
                     curve = run[run["metric"] == name].sort_values("epoch")
                     style = _style(name)
-                    ax.plot(curve["epoch"], curve["value"], linestyle=style, color=colours[variant], linewidth=1.2)
-                    epoch = evaluated.get((variant, seed))
+                    ax.plot(curve["epoch"], curve["value"], linestyle=style, color=colours[arm], linewidth=1.2)
+                    epoch = evaluated.get((arm, seed))
                     if name.startswith("val_") and epoch is not None:
                         point = curve[curve["epoch"] == epoch]
-                        ax.plot(point["epoch"], point["value"], marker="o", color=colours[variant], linestyle="")
+                        ax.plot(point["epoch"], point["value"], marker="o", color=colours[arm], linestyle="")
         _label_panel(ax, rows, metric)
-    handles = [Line2D([], [], color=colour, label=variant) for variant, colour in colours.items()] + [
+    handles = [Line2D([], [], color=colour, label=arm) for arm, colour in colours.items()] + [
         *_style_handles(rows), Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch")]
     _outside_legend(fig, handles)
     return fig

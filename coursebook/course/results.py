@@ -129,9 +129,9 @@ class Results:
         return [arm.name for arm in self.arms]
 
     def history_frame(self) -> pd.DataFrame:
-        """The tidy history frame of :mod:`coursebook.course.history` (variant = arm name, seed,
+        """The tidy history frame of :mod:`coursebook.course.history` (arm name, seed,
         epoch, metric, value), epoch times as metric ``seconds``; runs end where they stopped."""
-        return history.concat(history.from_keras(run.history, run.seconds_per_epoch, variant=arm.name, seed=run.seed)
+        return history.concat(history.from_keras(run.history, run.seconds_per_epoch, arm=arm.name, seed=run.seed)
                               for arm in self.arms for run in arm.runs)
 
     def runs_frame(self) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """Training engine: backend set-up, compiling from parameters, augmentation layers, one fit
-with early stopping / best checkpoint / epoch timing, seeded repeats of several variants,
+with early stopping / best checkpoint / epoch timing, seeded repeats of several arms,
 and the tidy history frame that plots and text read.
 
 GPU memory: TensorFlow grows its GPU memory on demand once :func:`configure_backend` ran;
@@ -300,7 +300,7 @@ class TrainResult:
     """One fit. ``best_epoch`` (1-based) is the epoch whose weights ``model`` holds: the best
     monitored epoch with a checkpoint (which wins) or when early stopping restores weights,
     otherwise the last epoch. ``stopped_epoch`` is None unless early stopping stopped.
-    ``history`` is the run's history frame (:mod:`coursebook.course.history`), its variant named
+    ``history`` is the run's history frame (:mod:`coursebook.course.history`), its arm named
     after the model."""
 
     model: keras.Model
@@ -416,7 +416,7 @@ def train(
             model.load_weights(checkpoint.filepath)
     return TrainResult(
         model=model,
-        history=history_frames.from_keras(history.history, timer.seconds, variant=model.name, seed=seed),
+        history=history_frames.from_keras(history.history, timer.seconds, arm=model.name, seed=seed),
         best_epoch=_weights_epoch(history.history, stopper, best),
         stopped_epoch=_stopped_epoch(stopper),
         epochs_run=len(timer.seconds),
