@@ -107,8 +107,10 @@ class Visit:
     def wide_tables(self) -> list[str]:
         """Tables wider than the page's content column (a reader would scroll sideways): their headings."""
         return self.page.evaluate("""() => {
-            const column = document.querySelector("article.bd-article").getBoundingClientRect();
-            return [...document.querySelectorAll("article.bd-article table")]
+            const article = document.querySelector("article.bd-article");  // none on search.html
+            if (!article) return [];
+            const column = article.getBoundingClientRect();
+            return [...article.querySelectorAll("table")]
                 .filter(t => t.getBoundingClientRect().width > column.width + 1)
                 .map(t => Math.round(t.getBoundingClientRect().width) + " px > " + Math.round(column.width) + " px: "
                           + [...t.querySelectorAll("th")].map(h => h.textContent.trim()).join(" | ").slice(0, 120));
