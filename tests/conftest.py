@@ -155,11 +155,12 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 
 
 # The fast inner loop (`make test-fast`, `pytest -m "not slow and not browser and not latex"`) leaves out
-# the test files that execute notebooks in kernels, build the smoke book or train on real images
-# (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
+# the test files that execute notebooks in kernels, build the smoke book, train on real images or fuzz
+# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
 MARKED_FILES = {
     "slow": {"test_book.py", "test_bench.py", "test_cache.py", "test_executors.py", "test_experiments_arms_book.py",
-             "test_faults.py", "test_freeze.py", "test_fresh_clone.py", "test_jupyter.py", "test_notebooks.py",
+             "test_faults.py", "test_freeze.py", "test_fresh_clone.py", "test_input_fuzz.py", "test_jupyter.py",
+             "test_notebooks.py",
              "test_pipeline.py", "test_publish.py", "test_real_images.py", "test_rerender.py", "test_runner.py",
              "test_timeout.py"},
     "browser": {"test_browser.py"},

@@ -92,6 +92,19 @@ def test_profile_errors_name_the_profile_file(mini_project):
         params.check_profile_keys("smoke", ["alpha", "beta"])
 
 
+@pytest.mark.parametrize("text, message", [
+    ("defaults: [epochs]\n", r"key 'defaults': value \['epochs'\] is not allowed: expected a mapping"),
+    ("chapters: {alpha: -1}\n", r"key 'chapters.alpha': value -1 is not allowed: expected a mapping"),
+    ("chapters: .inf\n", r"key 'chapters': value inf is not allowed: expected a mapping"),
+    ("- defaults\n", r"expected a mapping with the keys 'defaults', 'chapters' and 'timeout', got \['defaults'\]"),
+    ("defaults: {}\nepochs: 3\n", r"key 'epochs' is not allowed \(a profile has only the keys"),
+])
+def test_a_profile_of_the_wrong_shape_is_one_line_naming_its_key(mini_project, text, message):
+    (mini_project / "params" / "profiles" / "smoke.yaml").write_text(text)
+    with pytest.raises(ParameterError, match=r"^params/profiles/smoke.yaml: " + message):
+        resolve("alpha", "smoke")
+
+
 def test_unknown_chapter_and_profile(mini_project):
     with pytest.raises(ParameterError, match=r"unknown chapter 'gamma'.*alpha, beta"):
         resolve("gamma")

@@ -298,6 +298,9 @@ def profiles() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in paths.PROFILES_DIR.glob("*.yaml")))
 
 
+PROFILE_KEYS = {"defaults", "chapters", "timeout"}
+
+
 def check_profile(profile: str) -> None:
     """A profile named on the command line (``--profile``, ``PROFILE=``) is one of :func:`profiles`."""
     if profile not in profiles():
@@ -309,11 +312,36 @@ def load_profile(profile: str) -> dict[str, Any]:
     """``params/profiles/<name>.yaml``: ``defaults`` for every chapter, ``chapters: {id: {...}}``."""
     check_profile(profile)
     path = paths.PROFILES_DIR / f"{profile}.yaml"
-    raw = load_yaml(path) or {}
-    if not isinstance(raw, dict) or set(raw) - {"defaults", "chapters", "timeout"}:
-        raise ParameterError(f"{paths.relative(path)}: expected only the keys 'defaults', 'chapters' and 'timeout'")
-    return {"defaults": raw.get("defaults") or {}, "chapters": raw.get("chapters") or {}, "file": path,
-            "timeout": raw.get("timeout")}
+    where = paths.relative(path)
+    raw = load_yaml(path)
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{where}: expected a mapping with the keys 'defaults', 'chapters' and 'timeout', "
+                             f"got {_shown(raw)}")
+    unknown = sorted(map(str, set(raw) - PROFILE_KEYS))
+    if unknown:
+        raise ParameterError(f"{where}: key '{unknown[0]}' is not allowed "
+                             "(a profile has only the keys 'defaults', 'chapters' and 'timeout')")
+    defaults = _mapping(raw.get("defaults"), f"{where}: key 'defaults'", "parameter: value")
+    chapters = _mapping(raw.get("chapters"), f"{where}: key 'chapters'", "chapter id: {parameter: value}")
+    for chapter_id, values in chapters.items():
+        chapters[chapter_id] = _mapping(values, f"{where}: key 'chapters.{chapter_id}'", "parameter: value")
+    return {"defaults": defaults, "chapters": chapters, "file": path, "timeout": raw.get("timeout")}
+
+
+def _mapping(value: Any, where: str, entries: str) -> dict[Any, Any]:
+    """``value`` as a mapping (empty when not given), or one line saying it is not one."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(f"{where}: value {_shown(value)} is not allowed: expected a mapping of {entries}")
+    return dict(value)
+
+
+def _shown(value: Any) -> str:
+    """A value as a one-line message shows it."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
