@@ -12,51 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from coursebook.course import answers
-from coursebook.course.results import SCHEMA_VERSION, Results, ResultsError
-
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-SETTINGS = {"model": "m", "optimizer": "adam", "learning_rate": None, "batch_size": 32, "epochs": 4,
-            "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
-            "batch_norm": "recompute"}
+from coursebook.course.results import Results, ResultsError
+from tests import factories
+from tests.factories import run
 
 
-def run(seed=0, *, train=0.8, val=0.7, val_loss=None, train_loss=None, test=None, epochs=4, stopped=None,
-        evaluated=None, val_losses=None, val_accuracies=None, learned=True, cause="", seconds=1.0):
-    stopped = stopped or epochs
-    evaluated = evaluated or stopped
-    val_loss = 1.0 - val / 2 if val_loss is None else val_loss
-    val_losses = list(val_losses or [val_loss + 0.1 * (stopped - e) for e in range(1, stopped + 1)])
-    val_accuracies = list(val_accuracies or [val * e / stopped for e in range(1, stopped + 1)])
-    matrix = (np.eye(10, dtype=int) * 8 + 1).tolist()
-    return {
-        "seed": seed,
-        "history": {"loss": [1.5 - 0.1 * e for e in range(stopped)], "accuracy": [min(1.0, train * (e + 1) / stopped)
-                                                                                 for e in range(stopped)],
-                    "val_loss": val_losses[:stopped], "val_accuracy": val_accuracies[:stopped]},
-        "stopped_epoch": stopped, "evaluated_epoch": evaluated, "seconds_per_epoch": [2.0] + [seconds] * (stopped - 1),
-        "training": {"loss": 1.0 - train / 2 if train_loss is None else train_loss, "accuracy": train},
-        "validation": {"loss": val_loss, "accuracy": val},
-        "test": {"loss": val_loss, "accuracy": val if test is None else test},
-        "learned": learned, "learned_rule": "validation accuracy above chance", "failure_cause": "" if learned else
-        (cause or "too few steps"),
-        "classification_report": {c: {"precision": 0.5, "recall": 0.5, "f1": 0.5 + i / 100, "support": 9}
-                                  for i, c in enumerate(CLASSES)},
-        "confusion": {"training": matrix, "validation": matrix, "test": matrix},
-    }
-
-
-def results(*arms, chapter="c", profile="smoke", synthetic=True) -> Results:
-    """``arms``: (name, model, runs, settings changes)."""
-    data = {
-        "schema_version": SCHEMA_VERSION, "chapter": chapter, "profile": profile, "parameters": {"seed": 0},
-        "dataset": {"name": "synthetic stand-in", "fingerprint": "f", "synthetic": synthetic,
-                    "sizes": {"train": 500, "validation": 100, "test": 100}, "class_names": CLASSES},
-        "versions": {"python": "3"}, "device": "cpu",
-        "arms": [{"name": n, "model": m, "parameters": {"total": 1, "trainable": 1, "non_trainable": 0},
-                  "settings": {**SETTINGS, "model": m, **(extra[0] if extra else {})}, "runs": rs}
-                 for n, m, rs, *extra in arms],
-    }
-    return Results.from_dict(data)
+def results(*arms, **options) -> Results:
+    """``arms``: (name, model, runs[, settings changes]) tuples, built by the shared factory."""
+    return factories.results(*(factories.arm(name, runs, model=model, **(extra[0] if extra else {}))
+                               for name, model, runs, *extra in arms), **options)
 
 
 TOPIC_MODELS = {

@@ -14,21 +14,22 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from coursebook.course import learning_curve, plots  # noqa: E402
+from tests import factories  # noqa: E402
 
 
-def run(seed, val, train, test, epochs=3):
-    """A run evaluated at its epoch 2 (of 3): the values given are those of epoch 2."""
-    return {"seed": seed, "stopped_epoch": epochs, "evaluated_epoch": 2, "test": {"accuracy": test},
-            "history": {"loss": [1.0] * epochs, "val_loss": [1.0] * epochs, "accuracy": [0.1, train, 0.99],
-                        "val_accuracy": [0.1, val, 0.05]}}
+def run(seed, val, train, test):
+    """A run of 3 epochs evaluated at epoch 2: ``val`` its validation accuracy there, ``train`` its
+    training accuracy in inference mode (Keras' running value, 0.99, is not the one to compare)."""
+    return factories.run(seed, val=val, train=train, test=test, epochs=3, evaluated=2,
+                         history={"accuracy": [0.1, 0.99, 0.99], "val_accuracy": [0.1, val, 0.05]})
 
 
 def results(curve, *, train_available=4000, parameters=550_570):
-    """curve: {size: [(val, train, test) per seed]}."""
-    return {"profile": "full", "dataset": {"name": "CIFAR-10", "synthetic": False, "sizes": {"train": train_available}},
-            "arms": [{"name": learning_curve.arm_name(size), "model": "q6-bn-dropout",
-                      "parameters": {"total": parameters}, "settings": {"train_size": size},
-                      "runs": [run(s, *values) for s, values in enumerate(runs)]} for size, runs in curve.items()]}
+    """curve: {size: [(val, train, test) per seed]}, as a results file's mapping the book accepts."""
+    arms = [factories.arm(learning_curve.arm_name(size), [run(s, *values) for s, values in enumerate(runs)],
+                          model="q6-bn-dropout", parameters=parameters, train_size=size)
+            for size, runs in curve.items()]
+    return factories.results(*arms, profile="full", synthetic=False, sizes=(train_available, 500, 1000)).to_dict()
 
 
 RISING = {500: [(0.40, 0.90, 0.39), (0.42, 0.92, 0.41), (0.41, 0.91, 0.40)],
@@ -95,7 +96,7 @@ def test_sizes_text_and_the_settings_table_on_its_side():
 
 def test_a_run_that_did_not_learn_is_counted_and_marked_with_a_cross():
     data = results({500: [(0.10, 0.12, 0.10)], 1000: [(0.50, 0.85, 0.49)]})
-    data["arms"][0]["runs"][0]["learned"] = False
+    data["arms"][0]["runs"][0].update(learned=False, failure_cause="too few steps")
     table = learning_curve.curve_table(data, available=4000).set_index("training images")
     assert table.loc[500, "runs that learned"] == "0 of 1" and table.loc[1000, "runs that learned"] == "1 of 1"
     ax = plots.learning_curves(learning_curve.curve_frame(data)).axes[0]

@@ -7,19 +7,19 @@ import math
 
 from coursebook.book import overview, paths
 from coursebook.book.params import toc_parts
+from tests import factories
 
 
-def run(seed, val_acc, test_acc, evaluated_epoch=3, seconds=(2.0, 1.0, 1.0)):
-    return {"seed": seed, "evaluated_epoch": evaluated_epoch, "seconds_per_epoch": list(seconds),
-            "history": {}, "validation": {"accuracy": val_acc, "loss": 1.0}, "test": {"accuracy": test_acc}}
+def run(seed, val_acc, test_acc, evaluated_epoch=3):
+    """A run of 3 epochs (2 s, 1 s, 1 s) evaluated at ``evaluated_epoch``."""
+    return factories.run(seed, val=val_acc, test=test_acc, epochs=3, evaluated=evaluated_epoch)
 
 
-def results(arms, profile="full", synthetic=False):
-    return {"schema_version": 1, "chapter": "alpha", "profile": profile,
-            "dataset": {"name": "CIFAR-10", "synthetic": synthetic},
-            "arms": [{"name": name, "model": "tiny", "parameters": {"total": total, "trainable": total,
-                                                                      "non_trainable": 0}, "runs": runs}
-                     for name, total, runs in arms]}
+def results(arms, profile="full", synthetic=False, check=True):
+    """A results file's mapping of ``arms`` (name, parameter count, runs); ``check``: one the book accepts."""
+    built = [factories.arm(name, runs, model="tiny", parameters=total) for name, total, runs in arms]
+    options = {"chapter": "alpha", "profile": profile, "synthetic": synthetic}
+    return factories.results(*built, **options).to_dict() if check else factories.results_dict(*built, **options)
 
 
 def publish(chapter_id, data):
@@ -74,7 +74,7 @@ def test_chapters_without_results_or_page_are_left_out(mini_project):
 
 def test_a_damaged_results_file_is_named_not_fatal(mini_project):
     publish("alpha", "{not json")
-    publish("beta", results([("base", 10, [])]))
+    publish("beta", results([("base", 10, [])], check=False))
     alpha, beta = table_rows(overview.overview_markdown(toc_parts()))
     assert "book/chapters/alpha.results.json cannot be read" in alpha
     assert "unreadable arm (no runs)" in beta

@@ -7,44 +7,35 @@ import json
 
 import pytest
 
-from coursebook.course.results import SCHEMA_VERSION, Results, ResultsError
+from coursebook.course.results import Results, ResultsError
+from tests import factories
 
 
 def _run(seed: int, losses: list[float], evaluated: int) -> dict:
+    """A run whose training loss per epoch is ``losses``; validation loss 0.5 above it; running accuracy
+    0.1 per epoch, validation accuracy 0.05 per epoch; inference-mode training loss 0.1 below."""
     n = len(losses)
-    return {
-        "seed": seed,
-        "history": {"loss": losses, "accuracy": [0.1 * (e + 1) for e in range(n)],
-                    "val_loss": [x + 0.5 for x in losses], "val_accuracy": [0.05 * (e + 1) for e in range(n)]},
-        "stopped_epoch": n, "evaluated_epoch": evaluated, "seconds_per_epoch": [2.0] + [1.0] * (n - 1),
-        "training": {"loss": losses[evaluated - 1] - 0.1, "accuracy": 0.1 * evaluated},
-        "validation": {"loss": losses[evaluated - 1] + 0.5, "accuracy": 0.05 * evaluated},
-        "test": {"loss": 1.5, "accuracy": 0.4},
-        "learned": True, "learned_rule": "validation accuracy above chance", "failure_cause": "",
-        "classification_report": {"cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
-                                  "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
-        "confusion": {"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]},
-    }
+    return factories.run(
+        seed, epochs=n, evaluated=evaluated, classes=["cat", "dog"],
+        history={"loss": losses, "accuracy": [0.1 * (e + 1) for e in range(n)],
+                 "val_loss": [x + 0.5 for x in losses], "val_accuracy": [0.05 * (e + 1) for e in range(n)]},
+        train_loss=losses[evaluated - 1] - 0.1, train=0.1 * evaluated,
+        val_loss=losses[evaluated - 1] + 0.5, val=0.05 * evaluated, test_loss=1.5, test=0.4,
+        report={"cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
+                "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
+        confusion={"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]})
 
 
 def _data() -> dict:
-    settings = {"model": "m", "optimizer": "adam", "learning_rate": None, "batch_size": 8, "epochs": 3,
-                "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
-                "batch_norm": "recompute"}
-    return {
-        "schema_version": SCHEMA_VERSION, "chapter": "c", "profile": "smoke", "parameters": {"seed": 0},
-        "dataset": {"name": "d", "fingerprint": "f", "synthetic": True,
-                    "sizes": {"train": 8, "validation": 8, "test": 8}, "class_names": ["cat", "dog"]},
-        "versions": {"python": "3", "keras": "3"}, "device": "tensorflow on CPU",
-        "arms": [
-            {"name": "plain", "model": "m", "parameters": {"total": 10, "trainable": 8, "non_trainable": 2},
-             "settings": settings, "runs": [_run(0, [1.0, 0.8, 0.7], 3), _run(1, [1.1, 0.9, 0.6], 3)]},
-            {"name": "stops", "model": "m", "parameters": {"total": 10, "trainable": 8, "non_trainable": 2},
-             "settings": {**settings, "early_stopping": {"monitor": "val_loss", "patience": 1, "min_delta": 0.0,
-                                                         "restore_best_weights": True, "mode": "min"}},
-             "runs": [_run(0, [1.0, 0.5], 1), _run(1, [1.2, 0.9, 0.95], 2)]},
-        ],
-    }
+    """Two arms of two runs each on a two-class dataset; the second arm stops early."""
+    counts = {"total": 10, "trainable": 8, "non_trainable": 2}
+    stopping = {"monitor": "val_loss", "patience": 1, "min_delta": 0.0, "restore_best_weights": True, "mode": "min"}
+    return factories.results_dict(
+        factories.arm("plain", [_run(0, [1.0, 0.8, 0.7], 3), _run(1, [1.1, 0.9, 0.6], 3)],
+                      parameters=counts, batch_size=8, epochs=3),
+        factories.arm("stops", [_run(0, [1.0, 0.5], 1), _run(1, [1.2, 0.9, 0.95], 2)],
+                      parameters=counts, batch_size=8, epochs=3, early_stopping=stopping),
+        classes=["cat", "dog"], sizes=(8, 8, 8), dataset_name="d")
 
 
 def test_save_and_load_round_trip_as_plain_json(tmp_path):
