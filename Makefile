@@ -47,7 +47,7 @@ export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
-.PHONY: book run status lab freeze test test-fast bench publish pdf venv clean help check-lock
+.PHONY: book run status lab freeze schema test test-fast bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -82,6 +82,9 @@ lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; P
 
 freeze: $(STAMP)  ## stage the executed chapters (notebook, run record, results file) for a commit that CI reuses (docs/gpu.md)
 	$(PY) -m coursebook freeze
+
+schema: $(STAMP)  ## JSON Schemas of params/ files for editors, from the same checks (_build/schema; docs/authoring.md)
+	$(PY) -m coursebook schema
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	$(PY) -m pytest

@@ -222,19 +222,19 @@ def test_window_output_size_counts_window_positions(size, window, stride):
 # --- validation ---------------------------------------------------------------------------
 
 BAD_LAYERS = [
-    ("- pool: {size: 2}", "unknown layer type 'pool'"),
-    ("- conv: {filters: 8, kernel: 3, filter: 8}", "option 'filter'"),
-    ("- conv: {filters: '8', kernel: 3}", "option 'filters'"),
-    ("- conv: {filters: true, kernel: 3}", "option 'filters'"),
-    ("- conv: {filters: 8, kernel: [3, 3, 3]}", "option 'kernel'"),
-    ("- conv: {filters: 8, kernel: 3, padding: full}", "option 'padding'"),
-    ("- conv: {filters: 8, kernel: 3, activation: relux}", "option 'activation'"),
-    ("- conv: {kernel: 3}", "missing required option 'filters'"),
-    ("- dropout: {rate: 1.5}", "option 'rate'"),
-    ("- dropout", "missing required option 'rate'"),
-    ("- batchnorm: {center: 1}", "option 'center'"),
+    ("- pool: {size: 2}", "key 'layers[1]': value 'pool' is not allowed (expected a layer type in {conv,"),
+    ("- conv: {filters: 8, kernel: 3, filter: 8}", "key 'layers[1].conv.filter' is not allowed (allowed: filters,"),
+    ("- conv: {filters: '8', kernel: 3}", "key 'layers[1].conv.filters': value '8' is not allowed (expected an int in [1, ])"),
+    ("- conv: {filters: true, kernel: 3}", "key 'layers[1].conv.filters': value True is not allowed"),
+    ("- conv: {filters: 8, kernel: [3, 3, 3]}", "key 'layers[1].conv.kernel': value [3, 3, 3] is not allowed (expected a positive int or a list of two)"),
+    ("- conv: {filters: 8, kernel: 3, padding: full}", "key 'layers[1].conv.padding': value 'full' is not allowed (expected one of {valid, same})"),
+    ("- conv: {filters: 8, kernel: 3, activation: relux}", "key 'layers[1].conv.activation': value 'relux' is not allowed (expected one of {elu,"),
+    ("- conv: {kernel: 3}", "key 'layers[1].conv.filters' is missing (expected an int in [1, ])"),
+    ("- dropout: {rate: 1.5}", "key 'layers[1].dropout.rate': value 1.5 is not allowed (expected a number in [0, 1))"),
+    ("- dropout", "key 'layers[1].dropout.rate' is missing (expected a number in [0, 1))"),
+    ("- batchnorm: {center: 1}", "key 'layers[1].batchnorm.center': value 1 is not allowed (expected true or false)"),
     ("- dense: {units: 10}", "needs a flat input"),
-    ("- conv: {filters: 8, kernel: 17}", "input too small"),
+    ("- conv: {filters: 8, kernel: 17}", "its input is too small"),
 ]
 
 
@@ -250,15 +250,15 @@ def test_invalid_layer_names_file_index_and_key(tmp_path, bad_layer, message):
 
 def test_conv_after_flatten_is_rejected(tmp_path):
     path = write_spec(tmp_path, "- flatten\n- conv: {filters: 4, kernel: 3}\n")
-    with pytest.raises(models.ModelSpecError, match=r"layers\[1\] \(conv\): needs a \(height"):
+    with pytest.raises(models.ModelSpecError, match=r"key 'layers\[1\]' \(conv\) needs a \(height"):
         models.load_spec(path)
 
 
 @pytest.mark.parametrize("text, message", [
-    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: [flatten]\nlayer: []\n", "unknown key(s) ['layer']"),
-    ("title: t\nsource: s\nlayers: [flatten]\n", "missing required key(s) ['input_shape']"),
-    ("title: t\nsource: s\ninput_shape: [8, 8]\nlayers: [flatten]\n", "key 'input_shape'"),
-    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: []\n", "key 'layers'"),
+    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: [flatten]\nlayer: []\n", "key 'layer' is not allowed (allowed: title, source, description, input_shape, layers)"),
+    ("title: t\nsource: s\nlayers: [flatten]\n", "key 'input_shape' is missing (expected [height, width, channels] or [features] of positive ints)"),
+    ("title: t\nsource: s\ninput_shape: [8, 8]\nlayers: [flatten]\n", "key 'input_shape': value [8, 8] is not allowed"),
+    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: []\n", "key 'layers': value [] is not allowed (expected a non-empty list of layers)"),
     ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
 ])
 def test_invalid_spec_file(tmp_path, text, message):

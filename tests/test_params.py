@@ -48,15 +48,15 @@ def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
         ({"epochs": 0}, ["key 'epochs'", "value 0"]),
         ({"epochs": 2.5}, ["key 'epochs'", "2.5"]),
         ({"epochs": True}, ["key 'epochs'", "True"]),
-        ({"learning_rate": 1}, ["key 'learning_rate'", "float in (0, 1)"]),
+        ({"learning_rate": 1}, ["key 'learning_rate'", "value 1 is not allowed (expected a number in (0, 1))"]),
         ({"data": "mnist"}, ["key 'data'", "'mnist'", "{auto, cifar10, synthetic}"]),
         ({"models": ["tiny", "huge"]}, ["key 'models'", "huge", "{tiny, wide}"]),
-        ({"use_bn": "yes"}, ["key 'use_bn'", "bool"]),
+        ({"use_bn": "yes"}, ["key 'use_bn'", "value 'yes' is not allowed (expected true or false)"]),
         ({"seed": None}, ["key 'seed'", "None"]),
-        ({"learning_rate": float("nan")}, ["key 'learning_rate'", "nan", "finite"]),
+        ({"learning_rate": float("nan")}, ["key 'learning_rate'", "value nan is not allowed (expected a number in (0, 1))"]),
         ({"epochs": float("inf")}, ["key 'epochs'", "inf"]),
-        ({"models": ["tiny", "tiny"]}, ["key 'models'", "lists an entry twice"]),
-        ({"epoch": 3}, ["unknown key 'epoch'", "declared: seed, epochs"]),
+        ({"models": ["tiny", "tiny"]}, ["key 'models'", "value ['tiny', 'tiny'] is not allowed (expected a non-empty list of distinct entries"]),
+        ({"epoch": 3}, ["key 'epoch' is not allowed (allowed: seed, epochs", ": the parameters chapter alpha declares)"]),
     ],
 )
 def test_bad_override_is_one_line_naming_key_value_and_allowed(mini_project, overrides, fragments):
@@ -76,10 +76,10 @@ def test_bad_value_in_chapter_file_names_the_file(mini_project):
 
 def test_unknown_key_in_chapter_file_and_in_its_top_level(mini_project):
     (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {epohcs: 1}\n")
-    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: unknown key 'epohcs'"):
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: key 'epohcs' is not allowed \(allowed: seed, epochs"):
         resolve("alpha")
     (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparams: {}\n")
-    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: unknown key 'params'"):
+    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: key 'params' is not allowed \(allowed: notebook, title, parameters, timeout\)"):
         resolve("alpha")
 
 
@@ -93,11 +93,11 @@ def test_profile_errors_name_the_profile_file(mini_project):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("defaults: [epochs]\n", r"key 'defaults': value \['epochs'\] is not allowed: expected a mapping"),
-    ("chapters: {alpha: -1}\n", r"key 'chapters.alpha': value -1 is not allowed: expected a mapping"),
-    ("chapters: .inf\n", r"key 'chapters': value inf is not allowed: expected a mapping"),
-    ("- defaults\n", r"expected a mapping with the keys 'defaults', 'chapters' and 'timeout', got \['defaults'\]"),
-    ("defaults: {}\nepochs: 3\n", r"key 'epochs' is not allowed \(a profile has only the keys"),
+    ("defaults: [epochs]\n", r"key 'defaults': value \['epochs'\] is not allowed \(expected a mapping"),
+    ("chapters: {alpha: -1}\n", r"key 'chapters.alpha': value -1 is not allowed \(expected a mapping"),
+    ("chapters: .inf\n", r"key 'chapters': value inf is not allowed \(expected a mapping"),
+    ("- defaults\n", r"value \['defaults'\] is not allowed \(expected a mapping with keys \{defaults, chapters, timeout\}\)"),
+    ("defaults: {}\nepochs: 3\n", r"key 'epochs' is not allowed \(allowed: defaults, chapters, timeout\)"),
 ])
 def test_a_profile_of_the_wrong_shape_is_one_line_naming_its_key(mini_project, text, message):
     (mini_project / "params" / "profiles" / "smoke.yaml").write_text(text)
@@ -174,7 +174,7 @@ def test_model_choices_are_the_model_specs(mini_project):
     assert names == ["tiny", "wide"]
     decl = params.Declaration("models", list, ["tiny"], choices=("@models",))
     assert params.check_value(decl, ["wide", "tiny"], "here") == ["wide", "tiny"]
-    with pytest.raises(ParameterError, match=r"here: key 'models': value \['nope'\] is not allowed \(expected one of \{tiny, wide\}\)"):
+    with pytest.raises(ParameterError, match=r"here: key 'models': value \['nope'\] is not allowed \(expected a non-empty list of distinct entries, each one of \{tiny, wide\}\)"):
         params.check_value(decl, ["nope"], "here")
 
 

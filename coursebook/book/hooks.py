@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coursebook.checks import Check
+
 
 class CourseInputError(ValueError):
     """A course check's verdict on one key: ``str(err)`` says what is wrong (without the file)."""
@@ -44,8 +46,9 @@ class Course:
 
     # a parameter's choices tag (e.g. '@models') -> the names it may take
     choices: Mapping[str, Callable[[], Sequence[str]]]
-    # a tag of a kind the course checks itself (e.g. '@arms') -> what it allows, in words
-    kinds: Mapping[str, str]
+    # a tag of a kind the course checks itself (e.g. '@arms') -> a coarse check of it: what it allows,
+    # in words and as JSON Schema (the full check, with its context, is ``check``)
+    kinds: Mapping[str, Callable[[], Check]]
     # (values, {key: its choices tag}, {key: where its value came from}) -> None; raises ValueError
     # whose message names the file, the key, the value and what is allowed
     check: Callable[[dict[str, Any], Mapping[str, str], Mapping[str, str]], None]
@@ -67,6 +70,9 @@ class Course:
     # in the kernel: 'tensorflow on CPU'; 'Python 3.11.11, NumPy ..., Keras ..., tensorflow ...'
     device: Callable[[], str]
     versions: Callable[[], str]
+    # the course's own input files, for ``python -m coursebook schema``: name -> (the files' glob
+    # pattern relative to the project, their JSON Schema)
+    file_schemas: Callable[[], Mapping[str, tuple[str, dict[str, Any]]]]
 
 
 _registered: Course | None = None

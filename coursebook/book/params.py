@@ -22,7 +22,6 @@ value and what is allowed.
 from __future__ import annotations
 
 import ast
-import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,12 +30,17 @@ from typing import Any
 
 import yaml
 
+from coursebook import checks
 from coursebook.book import paths
 from coursebook.book.hooks import course
 from coursebook.yamlfile import safe_load
 
 DEFAULT_PROFILE = "quick"
-CHAPTER_FILE_KEYS = {"notebook", "title", "parameters", "timeout"}
+CHAPTER_FILE: checks.Options = {  # params/<id>.yaml (its parameters are checked against the notebook's declarations)
+    "notebook": (checks.text, checks.REQUIRED), "title": (checks.text, checks.REQUIRED),
+    "parameters": (checks.optional(checks.kind(dict, "a mapping of name: value", "object")), None),
+    "timeout": (checks.Check("seconds per cell (checked by book.timeouts)", lambda value: True), None),
+}
 CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
 
 
@@ -66,19 +70,23 @@ class Declaration:
             return self.choices[0]
         return None
 
-    def allowed(self) -> str:
-        """What values are accepted, in words, for error messages."""
-        kind = self.type.__name__ + (" or None" if self.optional else "")
-        if self.tag in course().kinds:
-            return course().kinds[self.tag]
-        if self.choices is not None:
-            return f"one of {{{', '.join(self.choices)}}}" + (" (each)" if self.type is list else "")
-        if self.low is not None or self.high is not None:
-            lo = "(" if self.low_open else "["
-            hi = ")" if self.high_open else "]"
-            bounds = f"{lo}{_number(self.low)}, {_number(self.high)}{hi}"
-            return f"{kind} in {bounds}"
-        return kind
+    def check(self) -> checks.Check:
+        """What this parameter accepts, as a check (its words are what error messages say)."""
+        if self.tag in course().kinds:  # the course checks the entries itself
+            base = course().kinds[self.tag]()
+        elif self.choices is not None:
+            names = tuple(course().choices[self.tag]()) if self.tag else self.choices
+            base = checks.each(checks.choice(names)) if self.type is list else checks.choice(names)
+        elif self.type in (int, float):
+            make = checks.integer if self.type is int else checks.number
+            base = make(self.low, self.high, low_open=self.low_open, high_open=self.high_open)
+        else:
+            base = checks.kind(self.type, _WORDS[self.type], _JSON_TYPES[self.type])
+        return checks.optional(base) if self.optional else base
+
+
+_WORDS = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "object"}
 
 
 @dataclass
@@ -186,22 +194,16 @@ def load_chapter(chapter_id: str) -> Chapter:
     if not params_file.exists():
         known = ", ".join(toc_chapter_ids()) or "none"
         raise ParameterError(f"unknown chapter '{chapter_id}': no {paths.relative(params_file)} (chapters in _toc.yml: {known})")
-    raw = load_yaml(params_file) or {}
-    if not isinstance(raw, dict):
-        raise ParameterError(f"{paths.relative(params_file)}: expected a mapping with keys {sorted(CHAPTER_FILE_KEYS)}")
-    unknown = set(raw) - CHAPTER_FILE_KEYS
-    if unknown:
-        raise ParameterError(f"{paths.relative(params_file)}: unknown key '{sorted(unknown)[0]}' (allowed: {sorted(CHAPTER_FILE_KEYS)})")
-    for key in ("notebook", "title"):
-        if not isinstance(raw.get(key), str):
-            raise ParameterError(f"{paths.relative(params_file)}: key '{key}' must be a string")
-    notebook = paths.NOTEBOOKS_DIR / raw["notebook"]
-    if not notebook.exists():
-        raise ParameterError(f"{paths.relative(params_file)}: key 'notebook': {paths.relative(notebook)} does not exist")
-    parameters = raw.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise ParameterError(f"{paths.relative(params_file)}: key 'parameters' must be a mapping of name: value")
-    return Chapter(chapter_id, raw["title"], notebook, params_file, parameters, raw.get("timeout"))
+    try:
+        raw = checks.check_options(load_yaml(params_file) or {}, CHAPTER_FILE)
+        notebook = paths.NOTEBOOKS_DIR / raw["notebook"]
+        if not notebook.is_file():
+            notebooks = sorted(path.name for path in paths.NOTEBOOKS_DIR.glob("*.ipynb"))
+            raise checks.Invalid(f"a notebook in {paths.relative(paths.NOTEBOOKS_DIR)}/: one of {checks.listed(notebooks)}",
+                                 value=raw["notebook"], key="notebook")
+    except checks.Invalid as bad:
+        raise ParameterError(bad.line(paths.relative(params_file))) from None
+    return Chapter(chapter_id, raw["title"], notebook, params_file, raw["parameters"] or {}, raw["timeout"])
 
 
 # --------------------------------------------------------------------------- declarations
@@ -264,30 +266,10 @@ def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
 
 def check_value(decl: Declaration, value: Any, where: str) -> Any:
     """Return ``value`` (ints widened to float where a float is declared) or raise one clear line."""
-    bad = f"{where}: key '{decl.name}': value {value!r} is not allowed (expected {decl.allowed()})"
-    if value is None:
-        if decl.optional:
-            return None
-        raise ParameterError(bad)
-    if decl.type is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, decl.type) or (decl.type is not bool and isinstance(value, bool)):
-        raise ParameterError(bad)
-    if decl.choices is not None and decl.tag not in course().kinds:
-        choices = tuple(course().choices[decl.tag]()) if decl.tag else decl.choices
-        items = value if isinstance(value, list) else [value]
-        if not items or any(item not in choices for item in items):
-            raise ParameterError(bad.replace(decl.allowed(), f"one of {{{', '.join(choices)}}}"))
-        if len(set(map(str, items))) != len(items):
-            raise ParameterError(f"{where}: key '{decl.name}': value {value!r} lists an entry twice")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ParameterError(bad.replace(f"(expected {decl.allowed()})", f"(expected a finite {decl.allowed()})"))
-    if isinstance(value, (int, float)):
-        too_low = decl.low is not None and (value <= decl.low if decl.low_open else value < decl.low)
-        too_high = decl.high is not None and (value >= decl.high if decl.high_open else value > decl.high)
-        if too_low or too_high:
-            raise ParameterError(bad)
-    return value
+    try:
+        return decl.check()(value)
+    except checks.Invalid as bad:
+        raise ParameterError(bad.under(decl.name).line(where)) from None
 
 
 # --------------------------------------------------------------------------- profiles + overrides
@@ -298,7 +280,6 @@ def profiles() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in paths.PROFILES_DIR.glob("*.yaml")))
 
 
-PROFILE_KEYS = {"defaults", "chapters", "timeout"}
 
 
 def check_profile(profile: str) -> None:
@@ -308,40 +289,33 @@ def check_profile(profile: str) -> None:
                              f"allowed: unknown profile (expected one of {{{', '.join(profiles())}}})")
 
 
+def _mapping_of(entries: str) -> checks.Check:
+    """A mapping (null: an empty one) of the ``entries`` named in words."""
+    return checks.Check(f"a mapping of {entries}", lambda value: value is None or isinstance(value, dict),
+                        {"type": ["object", "null"]}, lambda value: dict(value or {}))
+
+
+PARAMETER_VALUES = _mapping_of("parameter: value")
+PROFILE_FILE: checks.Options = {  # params/profiles/<name>.yaml
+    "defaults": (PARAMETER_VALUES, {}), "chapters": (_mapping_of("chapter id: {parameter: value}"), {}),
+    "timeout": (checks.Check("seconds per cell (checked by book.timeouts)", lambda value: True), None),
+}
+
+
 def load_profile(profile: str) -> dict[str, Any]:
     """``params/profiles/<name>.yaml``: ``defaults`` for every chapter, ``chapters: {id: {...}}``."""
     check_profile(profile)
     path = paths.PROFILES_DIR / f"{profile}.yaml"
-    where = paths.relative(path)
-    raw = load_yaml(path)
-    raw = {} if raw is None else raw
-    if not isinstance(raw, dict):
-        raise ParameterError(f"{where}: expected a mapping with the keys 'defaults', 'chapters' and 'timeout', "
-                             f"got {_shown(raw)}")
-    unknown = sorted(map(str, set(raw) - PROFILE_KEYS))
-    if unknown:
-        raise ParameterError(f"{where}: key '{unknown[0]}' is not allowed "
-                             "(a profile has only the keys 'defaults', 'chapters' and 'timeout')")
-    defaults = _mapping(raw.get("defaults"), f"{where}: key 'defaults'", "parameter: value")
-    chapters = _mapping(raw.get("chapters"), f"{where}: key 'chapters'", "chapter id: {parameter: value}")
-    for chapter_id, values in chapters.items():
-        chapters[chapter_id] = _mapping(values, f"{where}: key 'chapters.{chapter_id}'", "parameter: value")
-    return {"defaults": defaults, "chapters": chapters, "file": path, "timeout": raw.get("timeout")}
-
-
-def _mapping(value: Any, where: str, entries: str) -> dict[Any, Any]:
-    """``value`` as a mapping (empty when not given), or one line saying it is not one."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ParameterError(f"{where}: value {_shown(value)} is not allowed: expected a mapping of {entries}")
-    return dict(value)
-
-
-def _shown(value: Any) -> str:
-    """A value as a one-line message shows it."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    try:
+        raw = checks.check_options(load_yaml(path) or {}, PROFILE_FILE)
+        for chapter_id, values in raw["chapters"].items():
+            try:
+                raw["chapters"][chapter_id] = PARAMETER_VALUES(values)
+            except checks.Invalid as bad:
+                raise bad.under(f"chapters.{chapter_id}") from None
+    except checks.Invalid as bad:
+        raise ParameterError(bad.line(paths.relative(path))) from None
+    return {**raw, "file": path}
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -375,8 +349,8 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
     for layer, where, source in layers:
         for key, value in layer.items():
             if key not in decls:
-                known = ", ".join(decls)
-                raise ParameterError(f"{where}: unknown key '{key}' for chapter {chapter_id} (declared: {known})")
+                unknown = checks.Invalid(", ".join(decls), key=str(key), problem="unknown")
+                raise ParameterError(unknown.line(where, f": the parameters chapter {chapter_id} declares"))
             values[key] = check_value(decls[key], value, where)
             origin[key] = source
             where_of[key] = where
@@ -406,9 +380,3 @@ def check_profile_keys(profile: str, chapter_ids: list[str]) -> None:
     for cid in prof["chapters"]:
         if cid not in chapter_ids:
             raise ParameterError(f"{paths.relative(prof['file'])}: key 'chapters.{cid}': no such chapter in _toc.yml")
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)

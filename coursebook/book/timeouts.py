@@ -8,21 +8,25 @@ and the chapter fails naming the cell and the limit; the other chapters go on.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from coursebook import checks
 from coursebook.book import paths
 from coursebook.book.params import Chapter, ParameterError, load_profile
 
 
+TIMEOUT = checks.Check(
+    "seconds per cell, a number > 0, or 0/null for no limit",
+    lambda value: value is None or (checks.is_number(value) and value >= 0),
+    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, lambda value: float(value) if value else None)
+
+
 def check_timeout(value: Any, where: str) -> float | None:
     """Seconds (None: no limit) or one line naming where, the key, the value and what is allowed."""
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ParameterError(f"{where}: key 'timeout': value {value!r} is not allowed "
-                             f"(expected seconds per cell, a number > 0, or 0/null for no limit)")
-    return float(value)
+    try:
+        return TIMEOUT(value)
+    except checks.Invalid as bad:
+        raise ParameterError(bad.under("timeout").line(where)) from None
 
 
 def chapter_timeout(chapter: Chapter, profile: str, command_line: float | None = None) -> float | None:

@@ -21,15 +21,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 import yaml
 
+from coursebook import checks
 from coursebook.book import paths
+from coursebook.checks import REQUIRED
 from coursebook.yamlfile import safe_load
 
 NUM_CLASSES = "num_classes"
-SPEC_KEYS = {"title": True, "source": True, "description": False, "input_shape": True, "layers": True}
 ACTIVATIONS = frozenset(
     {"elu", "exponential", "gelu", "hard_sigmoid", "leaky_relu", "linear", "log_softmax", "mish",
      "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign", "swish", "tanh"}
@@ -65,71 +66,83 @@ class ModelSpec:
 SpecLike = Union[ModelSpec, str, Path]
 
 
-# --- option checkers: each returns the normalized value or raises ValueError -------------
+# --- option checks (coursebook.checks): each returns the normalized value or raises Invalid ---
 
-def _int_at_least(minimum: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"expected an integer >= {minimum}, got {value!r}")
-        return value
-    return check
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    """An int ``n`` (meaning ``(n, n)``) or a list of two positive ints."""
-    items = value if isinstance(value, (list, tuple)) else [value, value]
-    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise ValueError(f"expected a positive integer or a list of two, got {value!r}")
-    return (items[0], items[1])
+POSITIVE = checks.integer(1)
+PAIR = checks.Check(
+    "a positive int or a list of two",
+    lambda v: POSITIVE.test(v) or (isinstance(v, list) and len(v) == 2 and all(map(POSITIVE.test, v))),
+    {"anyOf": [POSITIVE.schema, {"type": "array", "items": POSITIVE.schema, "minItems": 2, "maxItems": 2}]},
+    lambda v: tuple(v) if isinstance(v, list) else (v, v))
+PADDING = checks.choice(("valid", "same"))
+ACTIVATION = checks.choice(sorted(ACTIVATIONS))
+UNITS = checks.Check(f"{NUM_CLASSES} or {POSITIVE.allowed}", lambda v: v == NUM_CLASSES or POSITIVE.test(v),
+                     {"anyOf": [{"const": NUM_CLASSES}, POSITIVE.schema]})
 
 
-def _padding(value: Any) -> str:
-    if value not in ("valid", "same"):
-        raise ValueError(f"expected 'valid' or 'same', got {value!r}")
-    return value
+def _maxpool_strides(options: dict[str, Any]) -> dict[str, Any]:
+    """A pooling window moves by its own size unless told otherwise."""
+    return {**options, "strides": options["strides"] or options["size"]}
 
 
-def _activation(value: Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or value not in ACTIVATIONS):
-        raise ValueError(f"expected one of {sorted(ACTIVATIONS)}, got {value!r}")
-    return value
-
-
-def _required_activation(value: Any) -> str:
-    if value is None:
-        raise ValueError("expected an activation name, got null")
-    return _activation(value)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"expected a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _units(value: Any) -> int | str:
-    return value if value == NUM_CLASSES else _int_at_least(1)(value)
-
-
-REQUIRED = object()
-LAYER_OPTIONS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
-    "conv": {"filters": (_int_at_least(1), REQUIRED), "kernel": (_pair, REQUIRED),
-             "strides": (_pair, (1, 1)), "padding": (_padding, "valid"),
-             "activation": (_activation, None), "use_bias": (_bool, True)},
-    "maxpool": {"size": (_pair, REQUIRED), "strides": (_pair, None), "padding": (_padding, "valid")},
+LAYER_OPTIONS: dict[str, checks.Options] = {
+    "conv": {"filters": (POSITIVE, REQUIRED), "kernel": (PAIR, REQUIRED),
+             "strides": (PAIR, (1, 1)), "padding": (PADDING, "valid"),
+             "activation": (checks.optional(ACTIVATION), None), "use_bias": (checks.boolean, True)},
+    "maxpool": {"size": (PAIR, REQUIRED), "strides": (checks.optional(PAIR), None), "padding": (PADDING, "valid")},
     "flatten": {},
-    "dense": {"units": (_units, REQUIRED), "activation": (_activation, None), "use_bias": (_bool, True)},
-    "dropout": {"rate": (_rate, REQUIRED)},
-    "batchnorm": {"center": (_bool, True), "scale": (_bool, True)},
-    "activation": {"name": (_required_activation, REQUIRED)},
+    "dense": {"units": (UNITS, REQUIRED), "activation": (checks.optional(ACTIVATION), None),
+              "use_bias": (checks.boolean, True)},
+    "dropout": {"rate": (checks.number(0, 1, high_open=True), REQUIRED)},
+    "batchnorm": {"center": (checks.boolean, True), "scale": (checks.boolean, True)},
+    "activation": {"name": (ACTIVATION, REQUIRED)},
     "gap": {},
 }
+LAYER_FINISH = {"maxpool": _maxpool_strides}
+INPUT_SHAPE = checks.Check(
+    "[height, width, channels] or [features] of positive ints",
+    lambda v: isinstance(v, list) and len(v) in (1, 3) and all(map(POSITIVE.test, v)),
+    {"type": "array", "items": POSITIVE.schema, "minItems": 1, "maxItems": 3}, tuple)
+
+
+def _layer(entry: Any) -> LayerSpec:
+    """One entry of ``layers``: ``type`` or ``{type: {options}}``, options checked, defaults filled."""
+    if (parsed := layer_entry(entry)) is None or not isinstance(parsed[0], str):
+        raise checks.Invalid(f"a layer type or {{type: {{options}}}} with a type in {checks.listed(LAYER_OPTIONS)}",
+                             value=entry)
+    layer_type, options = parsed
+    if layer_type not in LAYER_OPTIONS:
+        raise checks.Invalid(f"a layer type in {checks.listed(LAYER_OPTIONS)}", value=layer_type)
+    try:
+        return LayerSpec(layer_type, checks.check_options(options, LAYER_OPTIONS[layer_type],
+                                                          finish=LAYER_FINISH.get(layer_type)))
+    except checks.Invalid as bad:
+        raise bad.under(layer_type) from None
+
+
+def _layers(value: Any) -> list[LayerSpec]:
+    if not isinstance(value, list) or not value:
+        raise checks.Invalid("a non-empty list of layers", value=value)
+    layers = []
+    for index, entry in enumerate(value):
+        try:
+            layers.append(_layer(entry))
+        except checks.Invalid as bad:
+            raise bad.under(f"[{index}]") from None
+    return layers
+
+
+LAYERS = checks.Check("a non-empty list of layers", lambda value: True,
+                      {"type": "array", "minItems": 1, "items": {"anyOf": [
+                          {"enum": sorted(name for name, options in LAYER_OPTIONS.items()
+                                          if not checks.mapping_schema(options)["required"])},
+                          {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
+                              name: {"anyOf": [checks.mapping_schema(options), {"type": "null"}]}
+                              for name, options in LAYER_OPTIONS.items()}, "additionalProperties": False}]}},
+                      _layers)
+SPEC_KEYS: checks.Options = {"title": (checks.string, REQUIRED), "source": (checks.string, REQUIRED),
+                             "description": (checks.string, ""), "input_shape": (INPUT_SHAPE, REQUIRED),
+                             "layers": (LAYERS, REQUIRED)}
 
 
 # --- loading and validation ---------------------------------------------------------------
@@ -162,51 +175,28 @@ def load_spec(name_or_path: str | Path) -> ModelSpec:
     """Load, validate and normalize a spec given by name (``params/models/<name>.yaml``) or path."""
     path = _spec_path(name_or_path)
     if not path.is_file():
-        raise ModelSpecError(f"{path}: model spec file not found")
+        raise ModelSpecError(f"{paths.relative(path)}: model spec file not found")
     try:
         data = safe_load(path.read_text(encoding="utf-8"))  # also rejects a key given twice
     except yaml.YAMLError as error:
-        raise ModelSpecError(f"{path}: not valid YAML: {error}") from error
+        raise ModelSpecError(f"{paths.relative(path)}: not valid YAML: {' '.join(str(error).split())}") from None
     return parse_spec(data, path)
+
+
+def spec_schema() -> dict[str, Any]:
+    """A model spec file as JSON Schema (editors can check ``params/models/*.yaml`` with it)."""
+    return {"title": "coursebook model spec", **checks.mapping_schema(SPEC_KEYS)}
 
 
 def parse_spec(data: Any, path: Path) -> ModelSpec:
     """Validate a spec's YAML data (``path`` names it in errors) and infer its shapes."""
-    if not isinstance(data, dict):
-        raise ModelSpecError(f"{path}: expected a mapping with keys {sorted(SPEC_KEYS)}")
-    _check_top_keys(data, path)
-    for key in ("title", "source", "description"):
-        if not isinstance(data.get(key, ""), str):
-            raise ModelSpecError(f"{path}: key '{key}': expected text, got {data[key]!r}")
-    if not isinstance(data["layers"], list) or not data["layers"]:
-        raise ModelSpecError(f"{path}: key 'layers': expected a non-empty list")
-    spec = ModelSpec(
-        name=path.stem, title=data["title"], source=data["source"],
-        input_shape=_input_shape(data["input_shape"], path),
-        layers=[_parse_layer(entry, path, i) for i, entry in enumerate(data["layers"])],
-        description=data.get("description", ""), path=path,
-    )
+    try:
+        parsed = checks.check_options(data, SPEC_KEYS)
+    except checks.Invalid as bad:
+        raise ModelSpecError(bad.line(paths.relative(path))) from None
+    spec = ModelSpec(name=path.stem, path=path, **parsed)
     layer_shapes(spec)  # shape errors surface at load time
     return spec
-
-
-def _check_top_keys(data: dict, path: Path) -> None:
-    unknown = sorted(set(data) - set(SPEC_KEYS))
-    if unknown:
-        raise ModelSpecError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(SPEC_KEYS)}")
-    missing = [key for key, required in SPEC_KEYS.items() if required and key not in data]
-    if missing:
-        raise ModelSpecError(f"{path}: missing required key(s) {missing}")
-
-
-def _input_shape(value: Any, path: Path) -> Shape:
-    valid = isinstance(value, list) and len(value) in (1, 3) and all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
-    if not valid:
-        raise ModelSpecError(
-            f"{path}: key 'input_shape': expected [height, width, channels] or [features] "
-            f"of positive integers, got {value!r}")
-    return tuple(value)
 
 
 def layer_entry(entry: Any) -> tuple[Any, Any] | None:
@@ -218,39 +208,6 @@ def layer_entry(entry: Any) -> tuple[Any, Any] | None:
         name, options = next(iter(entry.items()))
         return name, {} if options is None else options
     return None
-
-
-def _parse_layer(entry: Any, path: Path, index: int) -> LayerSpec:
-    where = f"{path}: layers[{index}]"
-    if (parsed := layer_entry(entry)) is None:
-        raise ModelSpecError(f"{where}: expected a layer type or {{type: {{options}}}}, got {entry!r}")
-    layer_type, options = parsed
-    if layer_type not in LAYER_OPTIONS:
-        raise ModelSpecError(f"{where}: unknown layer type {layer_type!r}; known: {sorted(LAYER_OPTIONS)}")
-    if not isinstance(options, dict):
-        raise ModelSpecError(f"{where} ({layer_type}): options must be a mapping, got {options!r}")
-    return LayerSpec(layer_type, _parse_options(layer_type, options, f"{where} ({layer_type})"))
-
-
-def _parse_options(layer_type: str, options: dict, where: str) -> dict[str, Any]:
-    schema = LAYER_OPTIONS[layer_type]
-    unknown = sorted(set(options) - set(schema))
-    if unknown:
-        raise ModelSpecError(f"{where}: unknown option '{unknown[0]}'; allowed: {sorted(schema)}")
-    parsed = {}
-    for key, (check, default) in schema.items():
-        if key not in options:
-            if default is REQUIRED:
-                raise ModelSpecError(f"{where}: missing required option '{key}'")
-            parsed[key] = default
-            continue
-        try:
-            parsed[key] = check(options[key])
-        except ValueError as error:
-            raise ModelSpecError(f"{where}: option '{key}': {error}") from None
-    if layer_type == "maxpool" and parsed["strides"] is None:
-        parsed["strides"] = parsed["size"]
-    return parsed
 
 
 def as_spec(spec_or_name: SpecLike) -> ModelSpec:
@@ -299,14 +256,14 @@ def layer_shapes(spec: ModelSpec, *, num_classes: int = 10,
     shape = tuple(input_shape or spec.input_shape)
     shapes = []
     for index, layer in enumerate(spec.layers):
-        where = f"{spec.path or spec.name}: layers[{index}] ({layer.type})"
+        where = f"{paths.relative(spec.path) if spec.path else spec.name}: key 'layers[{index}]' ({layer.type})"
         if layer.type in NEEDS_IMAGE and len(shape) != 3:
-            raise ModelSpecError(f"{where}: needs a (height, width, channels) input, got {shape}")
+            raise ModelSpecError(f"{where} needs a (height, width, channels) input, got {shape}")
         if layer.type in NEEDS_VECTOR and len(shape) != 1:
-            raise ModelSpecError(f"{where}: needs a flat input (add flatten or gap first), got {shape}")
+            raise ModelSpecError(f"{where} needs a flat input (add flatten or gap first), got {shape}")
         shape = _output_shape(layer, shape, num_classes)
         if min(shape) < 1:
-            raise ModelSpecError(f"{where}: input too small, output shape would be {shape}")
+            raise ModelSpecError(f"{where}: its input is too small, the output shape would be {shape}")
         shapes.append(shape)
     return shapes
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from coursebook.book import paths
 from coursebook.book.hooks import Course, CourseInputError
+from coursebook.checks import Check
 from coursebook.course import summary
 
 MODELS = "@models"  # a parameter naming architectures of models/ (one name or a list)
@@ -23,6 +24,21 @@ def model_names() -> tuple[str, ...]:
     from coursebook.course.models import available_models  # imports no Keras
 
     return tuple(available_models())
+
+
+def arms_kind() -> Check:
+    """An ``@arms`` parameter, coarsely: a non-empty list (each arm is checked by :func:`check`)."""
+    from coursebook.course.arms import ARMS_ALLOWED, arm_schema
+
+    return Check(ARMS_ALLOWED, lambda value: isinstance(value, list) and bool(value),
+                 {"type": "array", "minItems": 1, "items": arm_schema()})
+
+
+def file_schemas() -> dict[str, tuple[str, dict[str, Any]]]:
+    """The model specs' JSON Schema (``params/models/*.yaml``)."""
+    from coursebook.course.models import spec_schema
+
+    return {"model": (f"{paths.relative(paths.MODELS_DIR)}/*.yaml", spec_schema())}
 
 
 # --------------------------------------------------------------------------- parameter checks
@@ -195,8 +211,8 @@ def versions() -> str:
 
 COURSE = Course(
     choices={MODELS: model_names},
-    kinds={ARMS: "a non-empty list of arms, each a mapping with at least 'name' and 'model'"}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
+    kinds={ARMS: arms_kind}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
     results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
-    device=device, versions=versions,
+    device=device, versions=versions, file_schemas=file_schemas,
 )

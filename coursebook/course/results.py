@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from coursebook import checks
 from coursebook.course import history
 
 SCHEMA_VERSION = 2
@@ -176,9 +177,9 @@ class Results:
             raise ResultsError(f"{where}: key 'schema_version': value {data.get('schema_version')!r} is not "
                                f"allowed (expected {SCHEMA_VERSION})")
         try:
-            built = _build(cls, data, "")
-        except ResultsError as err:
-            raise ResultsError(f"{where}: {err}") from None
+            built = _build(cls, data)
+        except checks.Invalid as bad:
+            raise ResultsError(bad.line(where)) from None
         return built.check_in(where)
 
     def check_in(self, where: str) -> Results:
@@ -237,43 +238,50 @@ def _check_run(arm: str, run: Run) -> None:
 # --------------------------------------------------------------------------- typed building
 
 
-def _build(kind: Any, value: Any, where: str) -> Any:
+NUMBER = checks.Check("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), {"type": "number"},
+                      float)  # non-finite numbers are refused by Results.check, naming arm, seed and metric
+LEAVES = {float: NUMBER, int: checks.integer(), str: checks.string, bool: checks.boolean}
+
+
+def _build(kind: Any, value: Any) -> Any:
     """``value`` (parsed JSON) as ``kind`` (a dataclass, dict[str, X], list[X], int, float, str,
-    bool or Any); raise one ResultsError line naming the path of the first wrong field."""
+    bool or Any); raise :class:`~coursebook.checks.Invalid` at the key path of the first wrong field."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
-    here = where or "top level"
     if dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise ResultsError(f"{here}: expected an object with keys {[f.name for f in dataclasses.fields(kind)]}")
         hints = typing.get_type_hints(kind)
-        names = [f.name for f in dataclasses.fields(kind)]
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise ResultsError(f"{here}: unknown key {unknown[0]!r} (allowed: {', '.join(names)})")
-        missing = [n for n in names if n not in value]
-        if missing:
-            raise ResultsError(f"{here}: key {missing[0]!r} is missing")
-        return kind(**{n: _build(hints[n], value[n], _child(where, n)) for n in names})
+        schema = {f.name: (_Built(hints[f.name]), checks.REQUIRED) for f in dataclasses.fields(kind)}
+        return kind(**checks.check_options(value, schema))
     if origin is dict:
         if not isinstance(value, dict):
-            raise ResultsError(f"{here}: expected an object, found {type(value).__name__}")
-        return {k: _build(args[1], v, _child(where, k)) for k, v in value.items()}
+            raise checks.Invalid("an object", value=value)
+        return {key: _under(key, args[1], item) for key, item in value.items()}
     if origin is list:
         if not isinstance(value, list):
-            raise ResultsError(f"{here}: expected a list, found {type(value).__name__}")
-        return [_build(args[0], v, f"{here if where else ''}[{i}]") for i, v in enumerate(value)]
+            raise checks.Invalid("a list", value=value)
+        return [_under(f"[{index}]", args[0], item) for index, item in enumerate(value)]
     if kind is Any:
         return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ResultsError(f"{here}: expected a number, found {value!r}")
-        return float(value)
-    if kind in (int, str, bool):
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ResultsError(f"{here}: expected {kind.__name__}, found {value!r}")
-        return value
-    raise TypeError(f"results schema: unsupported field type {kind!r}")  # pragma: no cover - schema bug
+    return LEAVES[kind](value)
 
 
-def _child(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
+def _under(key: str, kind: Any, value: Any) -> Any:
+    try:
+        return _build(kind, value)
+    except checks.Invalid as bad:
+        raise bad.under(key) from None
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A field of the schema as a check (for :func:`coursebook.checks.check_options`)."""
+
+    kind: Any
+
+    @property
+    def allowed(self) -> str:
+        if self.kind in LEAVES:
+            return LEAVES[self.kind].allowed
+        return "a list" if typing.get_origin(self.kind) is list else "an object"
+
+    def __call__(self, value: Any) -> Any:
+        return _build(self.kind, value)
