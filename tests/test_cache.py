@@ -40,7 +40,7 @@ def _changes_after(mutate, mini_project, fake_data, overrides=None):
 
 def test_first_plan_executes_with_reason_no_previous_result(mini_project, fake_data):
     plan = runner.plan_chapter("alpha", "quick", None)
-    assert plan.changed == list(cache.COMPONENTS)
+    assert plan.changed == list(cache.components())
     assert runner.describe_reason(plan.changed) == "no previous result"
 
 
@@ -119,7 +119,7 @@ def test_missing_output_means_re_execute(mini_project, fake_data):
     plan = runner.plan_chapter("alpha", "quick", None)
     _record(plan)
     cache.output_path("alpha").unlink()
-    assert runner.plan_chapter("alpha", "quick", None).changed == list(cache.COMPONENTS)
+    assert runner.plan_chapter("alpha", "quick", None).changed == list(cache.components())
 
 
 def test_atomic_write_keeps_old_content_when_the_write_fails(tmp_path, monkeypatch):

@@ -104,7 +104,7 @@ def test_committed_chapters_win_over_a_stale_actions_cache(frozen, tmp_path):
 def test_the_cache_key_does_not_depend_on_the_device(monkeypatch):
     """A chapter computed with GPU=1 (.venv-gpu, CUDA visible) has the key of a CPU-only run of the
     same commit: the device is on the run card, not in the key (see cache.py)."""
-    assert "device" not in cache.COMPONENTS
+    assert "device" not in cache.components()
     for name in ("GPU", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV"):
         monkeypatch.delenv(name, raising=False)
     cpu = runner.plan_chapter(COUNTS, "smoke", {}).components

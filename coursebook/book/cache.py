@@ -31,7 +31,13 @@ from coursebook.atomic import atomic_write_text  # noqa: F401  (the runner write
 from coursebook.book import paths
 from coursebook.book.hooks import course
 
-COMPONENTS = ("notebook", "text", "parameters", "package", "models", "data", "requirements", "backend")
+BOOK_COMPONENTS = ("notebook", "text", "parameters", "package", "requirements", "backend")
+
+
+def components() -> tuple[str, ...]:
+    """Every component's name: the book's own, then the course's (``hooks.Course.cache_components``:
+    the model specs, the dataset's fingerprint)."""
+    return BOOK_COMPONENTS + tuple(course().cache_components)
 
 
 def digest(data: bytes | str) -> str:
@@ -64,11 +70,6 @@ def package_digest(package_dir: Path | None = None) -> str:
     return files_digest(package_dir or paths.PACKAGE_DIR, "*.py")
 
 
-def models_digest() -> str:
-    """Hash of every architecture spec in ``params/models`` (chapters read them at run time)."""
-    return files_digest(paths.MODELS_DIR, "*.yaml")
-
-
 def file_digest(path: Path) -> str:
     return digest(path.read_bytes()) if path.exists() else "missing"
 
@@ -78,16 +79,16 @@ def parameters_digest(profile: str, values: dict[str, Any]) -> str:
     return digest(json.dumps({"profile": profile, "values": values}, sort_keys=True))
 
 
-def key_of(components: dict[str, str]) -> str:
+def key_of(found: dict[str, str]) -> str:
     """One key from all components."""
-    return digest(json.dumps({name: components[name] for name in COMPONENTS}))
+    return digest(json.dumps({name: found[name] for name in components()}))
 
 
 def changed_components(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
     """Names of the components that differ (all of them when there is no previous record)."""
     if not old:
-        return list(COMPONENTS)
-    return [name for name in COMPONENTS if old.get(name) != new[name]]
+        return list(components())
+    return [name for name in components() if old.get(name) != new[name]]
 
 
 def record_path(chapter_id: str) -> Path:
@@ -127,9 +128,8 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
     record = read_record(chapter_id)
     if record is None:
         return None, f"damaged {paths.relative(record_file)} (not a JSON object)"
-    components = record.get("components")
-    if not (isinstance(components, dict) and set(COMPONENTS) <= set(components)
-            and record.get("key") == key_of(components)):
+    found = record.get("components")
+    if not (isinstance(found, dict) and set(components()) <= set(found) and record.get("key") == key_of(found)):
         return None, f"damaged {paths.relative(record_file)} (edited: its key does not match its inputs)"
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))

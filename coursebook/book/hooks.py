@@ -56,6 +56,9 @@ class Course:
     training_runs: Callable[[dict[str, Any]], list[tuple[int, float]]]
     # values -> the fingerprint of the data they train on ('none' without data); CourseInputError
     data_fingerprint: Callable[[dict[str, Any]], str]
+    # the course's own inputs of a run, each a component of the cache key: name -> (values, data
+    # fingerprint) -> digest (e.g. the model specs, the data); a change executes the chapter again
+    cache_components: Mapping[str, Callable[[dict[str, Any], str], str]]
     # a results file -> '' when sound, else what is wrong with it
     results_problem: Callable[[Path], str]
     # a results file -> its rows on the landing page (ValueError or OSError when unreadable), their

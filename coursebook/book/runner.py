@@ -112,11 +112,10 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "text": pagetext.text_digest(chapter.notebook, chapter.title, {k: resolved.values[k] for k in text}),
         "parameters": cache.parameters_digest(profile, {k: v for k, v in resolved.values.items() if k not in text}),
         "package": cache.package_digest(),
-        "models": cache.models_digest(),
-        "data": cache.digest(fingerprint),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         # DETERMINISTIC=1 changes the kernels a run uses: its results are not those of a plain run
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow") + (" (deterministic)" if executors.deterministic() else ""),
+        **{name: component(resolved.values, fingerprint) for name, component in course().cache_components.items()},
     }
     record, damage = cache.previous_run(chapter_id)
     changed = [damage] if damage else cache.changed_components(record and record["components"], components)
@@ -146,7 +145,7 @@ def describe_reason(changed: list[str]) -> str:
         return "inputs unchanged"
     if changed[0].startswith("damaged "):
         return f"{changed[0]}: executing again"
-    if len(changed) == len(cache.COMPONENTS):
+    if len(changed) == len(cache.components()):
         return "no previous result"
     if changed == ["text"]:
         return "text changed"

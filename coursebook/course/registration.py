@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coursebook.book import paths
+from coursebook.book import cache, paths
 from coursebook.book.hooks import Course, CourseInputError
 from coursebook.checks import Check
 from coursebook.course import summary
@@ -147,6 +147,16 @@ def data_fingerprint(values: dict[str, Any]) -> str:
         raise CourseInputError("data", " ".join(str(err).split())) from None
 
 
+def models_digest(values: dict[str, Any], fingerprint: str) -> str:
+    """Every architecture spec in ``params/models`` (chapters read them at run time)."""
+    return cache.files_digest(paths.MODELS_DIR, "*.yaml")
+
+
+def data_digest(values: dict[str, Any], fingerprint: str) -> str:
+    """The dataset a chapter trains on, by its fingerprint."""
+    return cache.digest(fingerprint)
+
+
 def results_problem(path: Path) -> str:
     """'' when ``path`` is a sound results file (``results.Results``), else what is wrong with it."""
     from coursebook.course.results import Results, ResultsError
@@ -212,6 +222,7 @@ def versions() -> str:
 COURSE = Course(
     choices={MODELS: model_names},
     kinds={ARMS: arms_kind}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
+    cache_components={"models": models_digest, "data": data_digest},
     results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
     device=device, versions=versions, file_schemas=file_schemas,
