@@ -300,9 +300,9 @@ def test_learning_curve_sentences_follow_their_claims(per_size_values):
 
 
 def test_parameter_count_answer_gives_both_totals_and_why_the_dense_layer_shrinks():
-    from coursebook.course.prose import parameters
+    from coursebook.course.prose import parameter_counts
 
-    text = answers.parameter_count(parameters.parameter_change("e4742-original", "e4742-extra-block"))
+    text = answers.parameter_count(parameter_counts.parameter_change("e4742-original", "e4742-extra-block"))
     assert ":class: answer-summary" in text
     for part in ("364,426", "528,522", "+164,096", "295,168", "262,272 to 131,200", "2,048 values"):
         assert part in text

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursebook.course.prose import backprop_checks, parameters
+from coursebook.course.prose import backprop_checks, parameter_counts
 
 
 def test_parameter_change_explains_the_extra_block():
     conv4 = (3 * 3 * 128 + 1) * 256
     dense_before, dense_after = (4 * 4 * 128 + 1) * 128, (2 * 2 * 256 + 1) * 128
-    change = parameters.parameter_change("e4742-original", "e4742-extra-block")
+    change = parameter_counts.parameter_change("e4742-original", "e4742-extra-block")
     assert change.added_params == conv4 == 295_168
     assert (change.first_dense_before, change.first_dense_after) == (dense_before, dense_after)
     assert change.difference == conv4 - (dense_before - dense_after) == 164_096
@@ -23,7 +23,7 @@ def test_parameter_change_explains_the_extra_block():
 
 
 def test_parameter_change_in_reverse_says_fewer_and_grows():
-    change = parameters.parameter_change("e4742-extra-block", "e4742-original")
+    change = parameter_counts.parameter_change("e4742-extra-block", "e4742-original")
     assert change.difference == -164_096
     assert "164,096 fewer" in change.text and "grows from 131,200 to 262,272" in change.text
     assert "twice as many inputs" in change.text and "Layers only in `e4742-extra-block` hold 295,168" in change.text
@@ -31,16 +31,16 @@ def test_parameter_change_in_reverse_says_fewer_and_grows():
 
 
 def test_parameter_change_names_global_average_pooling():
-    change = parameters.parameter_change("q6-simple-cnn", "q6-deeper-gap")
+    change = parameter_counts.parameter_change("q6-simple-cnn", "q6-deeper-gap")
     assert change.dense_extended.reduction == "gap" and change.dense_extended.size == 512
     assert change.first_dense_after == (512 + 1) * 128 and change.first_dense_before == (4 * 4 * 128 + 1) * 128
     assert "globally average-pooled (1, 1, 512) → 512 values" in change.text and "0.25 times as many" in change.text
 
 
 def test_parameter_change_without_a_count_difference_or_a_shared_dense_layer():
-    dropout = parameters.parameter_change("aml-lenet5", "aml-lenet5-dropout")
+    dropout = parameter_counts.parameter_change("aml-lenet5", "aml-lenet5-dropout")
     assert dropout.difference == 0 and "the same number" in dropout.text and "dense layer" not in dropout.text
-    mlp_to_cnn = parameters.parameter_change("aml-mlp", "aml-lenet5")
+    mlp_to_cnn = parameter_counts.parameter_change("aml-mlp", "aml-lenet5")
     assert not mlp_to_cnn.dense_shared and "first dense layer" not in mlp_to_cnn.text
     assert mlp_to_cnn.difference == 62_006 - 402_250
 
@@ -50,11 +50,11 @@ def test_a_model_without_a_dense_layer_is_a_clear_error(tmp_path):
     spec.write_text("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers:\n"
                     "  - conv: {filters: 4, kernel: 3}\n  - gap\n", encoding="utf-8")
     with pytest.raises(ValueError, match="model 'no-dense' has no dense layer"):
-        parameters.parameter_change("e4742-original", str(spec))
+        parameter_counts.parameter_change("e4742-original", str(spec))
 
 
 def test_verified_table_has_keras_counts_equal_to_the_formula():
-    table = parameters.verified_table("aml-lenet5")
+    table = parameter_counts.verified_table("aml-lenet5")
     assert (table["keras"] == table["params"]).all()
     assert table.loc[table["layer"] == "conv1", "keras"].item() == (5 * 5 * 3 + 1) * 6
 

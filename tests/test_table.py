@@ -39,7 +39,7 @@ def test_numbers_and_short_texts_stay_on_one_line_long_texts_wrap():
 def test_layers_table_lists_each_model_once_with_the_assignments_totals():
     from types import SimpleNamespace
 
-    from coursebook.course.prose import parameters as reports
+    from coursebook.course.prose import parameter_counts as reports
 
     arms = [SimpleNamespace(name="E", model="a12-baseline"), SimpleNamespace(name="F", model="a12-baseline"),
             SimpleNamespace(name="LeNet", model="aml-lenet5")]

@@ -897,7 +897,7 @@ def learning_curve(results: Any) -> str:
 
 def parameter_count(change: Any) -> str:
     """Problem 1(b) answered first: both totals, the difference, and what it is made of
-    (``change``: :func:`coursebook.course.prose.parameters.parameter_change`)."""
+    (``change``: :func:`coursebook.course.prose.parameter_counts.parameter_change`)."""
     added = int(change.only_in_extended["params"].sum()) if len(change.only_in_extended) else 0
     before, after = change.dense_base, change.dense_extended
     text = (f"The original model learns {change.base_total:,} parameters; with the extra block it learns "

@@ -5,7 +5,7 @@ decided from the rounded numbers it shows, so prose can never contradict its own
 put into Markdown are escaped (:func:`.numbers.md`).
 
 - :mod:`.confusion`: the most confused class pairs;
-- :mod:`.parameters`: how a parameter count changes between two architectures;
+- :mod:`.parameter_counts`: how a parameter count changes between two architectures;
 - :mod:`.backprop_checks`: the hand-written gradients against references, the descent verdict;
 - :mod:`.dataset`: what a chapter trains on.
 """
