@@ -199,6 +199,20 @@ def test_failed_runs_are_reported_and_left_out_of_the_verdicts():
     assert "No comparison is possible" in text and "Over-fitting for **b**" not in text
 
 
+def test_when_the_first_arm_failed_the_arms_that_learned_are_still_compared():
+    made = results(("plain", "aml-lenet5", [run(s, val=0.1, train=0.1, learned=False, cause="learning rate")
+                                            for s in range(3)]),
+                   ("dropout", "aml-lenet5-dropout", [run(s, val=0.60 + s / 100, train=0.70) for s in range(3)]),
+                   ("batch norm", "aml-lenet5-batchnorm", [run(s, val=0.50 + s / 100, train=0.90) for s in range(3)]))
+    built = answers.comparison(made, "dropout-vs-bn", 0.5)
+    assert {(c.arm, c.reference) for c in built.claims} == {("batch norm", "dropout")}
+    accuracy = next(c for c in built.claims if c.metric == "val_accuracy")
+    assert accuracy.arm_values == (0.50, 0.51, 0.52) and accuracy.reference_values == (0.60, 0.61, 0.62)
+    assert accuracy.direction == "lower"
+    text = built.markdown()
+    assert "**plain**" in text and "**plain** had" not in text and not page_problems(text)
+
+
 def test_mechanism_only_when_its_claim_holds():
     same = [run(s, val=0.6 + s / 100, train=0.7 + s / 100, train_loss=0.5 + s / 100) for s in range(3)]
     made = results(("a", "e4742-original", same), ("b", "e4742-batchnorm", same))

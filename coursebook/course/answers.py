@@ -716,8 +716,7 @@ COMPARED = ("val_accuracy", "val_loss", "train_accuracy", "gap", "test_accuracy"
 def comparison(results: Any, topic: str, threshold: float) -> Answer:
     names = comparable(results)
     failed = [f for f in _fits(results) if f.state == "failed"]
-    reference = results.arms[0].name
-    if reference not in names or len(names) < 2:
+    if len(names) < 2:
         fits = _fits(results)
         summary = [f.sentence(training_words(results)) for f in fits if f.state != "failed"]
         summary.append(f"No run of {join([name(f.arm) for f in failed])} learned ("
@@ -741,6 +740,7 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
         metrics = ["val_loss", "val_accuracy", "train_accuracy", "gap", "test_accuracy"]
     elif topic == "dropout-vs-bn":  # three arms: the measures the question turns on
         metrics = ["gap", "val_accuracy", "test_accuracy"]
+    reference = names[0]  # the first arm; when it never learned, the first arm that did
     claims = [claim(results, other, reference, metric) for other in names[1:] for metric in metrics]
     by = {(c.arm, c.metric): c for c in claims}
     others = names[1:]
