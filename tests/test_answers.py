@@ -105,6 +105,15 @@ def test_no_rendered_sentence_contradicts_its_claim(case):
             assert "noise" not in sentence and "not tested" in claim.cell()
     if "**Why.**" in text and topic in ("batch-norm", "augmentation", "dropout-vs-bn"):
         assert any(c.holds for c in built.claims)
+    summary = " ".join(built.summary)
+    if topic == "depth" and "More depth" in summary:  # the direct answer follows its claims
+        by = {c.metric: c for c in built.claims}
+        accuracy, training = by["val_accuracy"], by["train_accuracy"]
+        assert ("More depth helped" in summary) == (accuracy.better is True and accuracy.holds)
+        assert ("More depth did not help" in summary) == (accuracy.better is not True)
+        if "made optimization harder" in summary:
+            assert training.direction == "lower" and training.verdict not in ("within noise", "no difference")
+            assert (", so the extra depth" in summary) == training.holds
 
 
 @st.composite
@@ -211,6 +220,24 @@ def test_when_the_first_arm_failed_the_arms_that_learned_are_still_compared():
     assert accuracy.direction == "lower"
     text = built.markdown()
     assert "**plain**" in text and "**plain** had" not in text and not page_problems(text)
+
+
+@pytest.mark.parametrize("first_epoch, verb", [
+    ((0.40, 0.41, 0.42), "Batch normalization sped up early learning"),
+    ((0.10, 0.11, 0.12), "Batch normalization slowed early learning"),
+    ((0.30, 0.20, 0.25), "Batch normalization did not change early learning"),
+    ((0.27, 0.22, 0.29), "Batch normalization made no difference beyond run-to-run noise to early learning"),
+])
+def test_the_batch_norm_answer_opens_with_its_effect_on_learning_speed(first_epoch, verb):
+    plain = [run(s, val=0.5, val_accuracies=[v, 0.45, 0.48, 0.5]) for s, v in enumerate((0.20, 0.25, 0.30))]
+    normed = [run(s, val=0.5, val_accuracies=[v, 0.45, 0.48, 0.5]) for s, v in enumerate(first_epoch)]
+    made = results(("original", "e4742-original", plain), ("with batch norm", "e4742-batchnorm", normed),
+                   chapter="e4742-p2-batch-norm")
+    built = answers.comparison(made, "batch-norm", 0.6)
+    first = next(c for c in built.claims if c.metric == "first_val_accuracy")
+    assert first.arm_values == first_epoch and first.reference_values == (0.20, 0.25, 0.30)
+    assert built.summary[0].startswith(verb)
+    assert "No model reached validation accuracy 0.60 within 4 epochs" in built.summary[1]
 
 
 def test_mechanism_only_when_its_claim_holds():

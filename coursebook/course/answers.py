@@ -114,9 +114,11 @@ READERS: dict[str, Callable[[Any], float]] = {
     "train_loss": lambda run: _training(run, "loss"),
     "gap": lambda run: _training(run, "accuracy") - float(run.validation["accuracy"]),
     "seconds": lambda run: float(history.epoch_time(run.seconds_per_epoch)),
+    "first_val_accuracy": lambda run: float(run.history["val_accuracy"][0]),
 }
 HIGHER_IS_BETTER = {"val_accuracy": True, "val_loss": False, "test_accuracy": True, "test_loss": False,
-                    "train_accuracy": None, "train_loss": None, "gap": False, "seconds": False}
+                    "train_accuracy": None, "train_loss": None, "gap": False, "seconds": False,
+                    "first_val_accuracy": True}
 DIGITS = {"seconds": 2}
 
 
@@ -124,7 +126,8 @@ def metric_words(results: Any, metric: str) -> str:
     words = {"val_accuracy": "validation accuracy", "val_loss": "validation loss",
              "test_accuracy": "test accuracy", "test_loss": "test loss",
              "train_accuracy": training_words(results), "train_loss": training_words(results, "loss"),
-             "gap": "training − validation accuracy", "seconds": f"seconds per epoch ({history.EPOCH_TIME})"}
+             "gap": "training − validation accuracy", "seconds": f"seconds per epoch ({history.EPOCH_TIME})",
+             "first_val_accuracy": "validation accuracy after epoch 1"}
     return words[metric]
 
 
@@ -428,24 +431,31 @@ def epochs_to(run: Any, threshold: float) -> int | None:
     return None
 
 
-def speed_text(results: Any, threshold: float) -> str:
-    """Epochs to reach ``threshold`` validation accuracy, per arm (per run), and epoch-1 values."""
-    parts = []
+def speed_text(results: Any, threshold: float, first_epoch: bool = True) -> str:
+    """Epochs to reach ``threshold`` validation accuracy, per arm (per run), and (``first_epoch``)
+    each arm's epoch-1 value."""
+    parts, reached_any, longest = [], False, 0
     for arm in results.arms:
         runs = learned_runs(arm)
         if not runs:
             continue
         reached = [e for e in (epochs_to(run, threshold) for run in runs) if e is not None]
-        first = mean_sd([float(run.history["val_accuracy"][0]) for run in runs])
+        reached_any |= bool(reached)
+        longest = max(longest, *(run.stopped_epoch for run in runs))
+        first = f" had {mean_sd([float(run.history['val_accuracy'][0]) for run in runs])} after epoch 1 and" \
+            if first_epoch else ""
         if reached:
             when = (f"reached it in {len(reached)} of {len(runs)} runs, at epoch {join([str(e) for e in reached])}"
                     if len(runs) > 1 else f"reached it at epoch {reached[0]}")
         else:
-            longest = max(run.stopped_epoch for run in runs)
-            when = f"did not reach it within {longest} epochs"
-        parts.append(f"{name(arm.name)} had {first} after epoch 1 and {when}")
-    return (f"Learning speed, on validation accuracy with {number(threshold, 2)} as the mark: "
-            + "; ".join(parts) + ".") if parts else ""
+            when = f"did not reach it within {max(run.stopped_epoch for run in runs)} epochs"
+        parts.append(f"{name(arm.name)}{first} {when}")
+    if not parts:
+        return ""
+    if not reached_any and not first_epoch:
+        return (f"No model reached validation accuracy {number(threshold, 2)} within {longest} epochs, so the "
+                "epochs needed to reach it cannot be compared.")
+    return f"Learning speed, on validation accuracy with {number(threshold, 2)} as the mark: " + "; ".join(parts) + "."
 
 
 # =========================================================================== mechanisms and facts
@@ -736,6 +746,8 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     metrics = list(COMPARED)
     if topic == "batch-norm":
         metrics = ["train_loss", "val_accuracy", "train_accuracy", "val_loss", "seconds"]
+        if results.chapter.startswith("e4742"):  # the question asks about learning speed first
+            metrics = ["first_val_accuracy", *metrics]
     elif topic == "augmentation":
         metrics = ["val_loss", "val_accuracy", "train_accuracy", "gap", "test_accuracy"]
     elif topic == "dropout-vs-bn":  # three arms: the measures the question turns on
@@ -763,6 +775,42 @@ def comparison(results: Any, topic: str, threshold: float) -> Answer:
     return Answer(summary, evidence, mechanism, limits(results, extra), claims)
 
 
+def _effect(c: Claim, helped: str = "helped", hurt: str = "hurt") -> str:
+    """What a change did to a better-or-worse measure, as firmly as the claim's verdict allows."""
+    if c.direction == "same" or c.verdict == "within noise":
+        return "made no difference beyond run-to-run noise to" if c.verdict == "within noise" else "did not change"
+    verb = helped if c.better else hurt
+    return {"not judged": f"{verb}, in these runs,", "not confirmed": f"{verb}, by a margin the runs do not confirm,"
+            }.get(c.verdict, verb)
+
+
+def _depth_answer(results: Any, other: str, by: dict) -> list[str]:
+    """Whether more depth helped and, when it did not, why: the measured training fit (optimization
+    or over-fitting) and the architecture facts that explain it."""
+    acc, train, gap = by[other, "val_accuracy"], by[other, "train_accuracy"], by[other, "gap"]
+    helped = "helped" if acc.better and acc.holds else "did not clearly help" if acc.better else "did not help"
+    verdict = f"More depth {helped}: {name(other)} had {_diff_phrase(acc)}."
+    if acc.better and acc.holds:
+        return [verdict]
+    model = results.arm(other).model
+    share, small, total = small_map_share(model)
+    norm = layer_count(model, "batchnorm")
+    facts = (f"{share:.0%} of {name(other)}'s {total:,} parameters ({small:,}) act on maps of 4×4 pixels or smaller, "
+             f"where a 3×3 kernel sees little spatial layout, and it has {norm or 'no'} normalization "
+             f"layer{'' if norm == 1 else 's'}")
+    if train.direction == "lower" and train.verdict not in ("within noise", "no difference"):
+        so = "so" if train.holds else "which suggests that"
+        return [verdict, f"It also had {_diff_phrase(train)}: it fitted even its training images worse, {so} the "
+                         f"extra depth made optimization harder rather than adding over-fitting, as its architecture "
+                         f"predicts: {facts}."]
+    if gap.direction == "higher" and gap.verdict not in ("within noise", "no difference"):
+        so = "so" if gap.holds else "which suggests that"
+        return [verdict, f"It had {_diff_phrase(gap)}, {so} the extra capacity went into fitting the training "
+                         f"images. Architecture facts: {facts}."]
+    return [verdict, f"The training accuracy and the gap do not separate the two models, so these runs cannot tell "
+                     f"whether optimization or over-fitting held it back. Architecture facts: {facts}."]
+
+
 def _comparison_summary(results: Any, topic: str, reference: str, others: list[str], by: dict, threshold: float
                         ) -> list[str]:
     out = []
@@ -770,15 +818,20 @@ def _comparison_summary(results: Any, topic: str, reference: str, others: list[s
     states = "; ".join(f"{name(arm)} {fits[arm].state}" for arm in [reference, *others])
     for other in others:
         head = f"Against {name(reference)}, {name(other)} had"
-        if topic == "batch-norm" and results.chapter.startswith("e4742"):
-            out.append(speed_text(results, threshold))
+        if topic == "depth":
+            out.extend(_depth_answer(results, other, by))
+        elif topic == "batch-norm" and results.chapter.startswith("e4742"):
+            first = by[other, "first_val_accuracy"]
+            out.append(f"Batch normalization {_effect(first, 'sped up', 'slowed')} early learning: "
+                       f"{name(other)} had {_diff_phrase(first)}.")
+            out.append(speed_text(results, threshold, first_epoch=False))
             out.append(f"{head} {_diff_phrase(by[other, 'val_accuracy'])} and {_diff_phrase(by[other, 'train_accuracy'])}, "
                        f"with {_diff_phrase(by[other, 'seconds'])}.")
         elif topic == "batch-norm":
             out.append(f"{head} {_diff_phrase(by[other, 'train_loss'])} and {_diff_phrase(by[other, 'val_accuracy'])}.")
         elif topic == "augmentation":
-            out.append(f"{head} {_diff_phrase(by[other, 'val_loss'])}; on the test set, "
-                       f"{_diff_phrase(by[other, 'test_accuracy'])}.")
+            out.append(f"{head} {_diff_phrase(by[other, 'val_loss'])} and {_diff_phrase(by[other, 'gap'])}; on the "
+                       f"test set, {_diff_phrase(by[other, 'test_accuracy'])}.")
         elif topic == "dropout-vs-bn":
             out.append(f"{head} {_diff_phrase(by[other, 'gap'])} and {_diff_phrase(by[other, 'test_accuracy'])}.")
         else:
@@ -807,26 +860,7 @@ def _mechanism(results: Any, topic: str, reference: str, others: list[str], by: 
     for other in others:
         acc, gap, train = by.get((other, "val_accuracy")), by.get((other, "gap")), by.get((other, "train_accuracy"))
         if topic == "depth":
-            share, small, total = small_map_share(results.arm(other).model)
-            norm = layer_count(results.arm(other).model, "batchnorm")
-            better = acc is not None and acc.holds and acc.direction == "higher"
-            if better:
-                text.append(f"More depth did help in these runs ({_diff_phrase(acc)}), so there is no failure to explain.")
-                continue
-            text.append(f"Architecture facts: {share:.0%} of {name(other)}'s {total:,} parameters ({small:,}) sit in "
-                        f"layers that act on maps of 4×4 pixels or smaller, where a 3×3 kernel sees little spatial "
-                        f"layout, and the model has {'no' if not norm else norm} normalization layer"
-                        f"{'s' if norm != 1 else ''}.")
-            if train is not None and train.holds and train.direction == "lower":
-                text.append(f"Measured: its {train.words} was lower too ({_diff_phrase(train)}), so the deeper model "
-                            "fitted even its training images worse: the extra depth made optimization harder rather "
-                            "than causing more over-fitting.")
-            elif gap is not None and gap.holds and gap.direction == "higher":
-                text.append(f"Measured: its gap was larger ({_diff_phrase(gap)}): the extra capacity went into "
-                            "fitting the training images.")
-            else:
-                text.append("The measured training accuracy and gap do not separate the two models beyond noise, "
-                            "so these runs cannot tell whether optimization or over-fitting limited it.")
+            continue  # the answer itself explains depth (:func:`_depth_answer`)
         elif topic == "batch-norm":
             loss = by.get((other, "train_loss"))
             if loss is not None and loss.holds and loss.direction == "lower":
