@@ -13,10 +13,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import settings
+
 
 from coursebook.book import paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Property tests draw the same examples on every run, so a test run (and CI) is reproducible: a
+# failure found once fails again. HYPOTHESIS_PROFILE=explore draws new ones each time.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 PARAMETERS_CELL = textwrap.dedent(
     """\

@@ -27,6 +27,12 @@ def reference_loss(w, X, Y_true):
     return np.sum((Y - Y_true) ** 2) / (2 * len(Y_true))
 
 
+def rounding_error(f_value: float, eps: float = EPS) -> float:
+    """What floating-point rounding alone can put into a central difference of a function whose
+    value is about ``f_value``: a few ulps of f, divided by the step (the bound for ``atol``)."""
+    return 8 * np.finfo(np.float64).eps * (abs(f_value) + 1) / (2 * eps)
+
+
 def numeric_gradient(f, array, eps=EPS):
     """Central differences of the scalar f() with respect to each entry of ``array`` (in place)."""
     grad = np.zeros_like(array, dtype=np.float64)
@@ -228,8 +234,9 @@ def test_sigmoid_backward_matches_finite_differences(inputs):
     z, upstream = inputs
     s = bp.sigmoid_forward(z)
     np.testing.assert_allclose(s, 1 / (1 + np.exp(-z)), rtol=1e-14)
+    projected = lambda: np.sum(np.abs(upstream * bp.sigmoid_forward(z)))  # noqa: E731 - the size of f, for rounding
     numeric = numeric_gradient(lambda: np.sum(upstream * bp.sigmoid_forward(z)), z)
-    np.testing.assert_allclose(bp.sigmoid_backward(upstream, s), numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(bp.sigmoid_backward(upstream, s), numeric, rtol=1e-6, atol=rounding_error(projected()))
 
 
 def test_sigmoid_saturates_without_overflow():
@@ -244,7 +251,8 @@ def test_half_mse_backward_matches_finite_differences(inputs):
     y, y_true = inputs
     assert bp.half_mse_forward(y, y_true) == pytest.approx(np.mean((y - y_true) ** 2) / 2, abs=1e-15)
     numeric = numeric_gradient(lambda: bp.half_mse_forward(y, y_true), y)
-    np.testing.assert_allclose(bp.half_mse_backward(y, y_true), numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(bp.half_mse_backward(y, y_true), numeric, rtol=1e-6,
+                               atol=rounding_error(bp.half_mse_forward(y, y_true)))
 
 
 # --- training and reporting ----------------------------------------------------------------
