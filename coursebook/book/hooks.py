@@ -70,6 +70,10 @@ class Course:
     seed: Callable[[int], None]
     determinism: Callable[[], None]
     style_figures: Callable[[], None]
+    # in the kernel: what a page says above its results about the data it was computed on (dataset,
+    # chapter id) -> Markdown ('' for the real data); how the run card flags a stand-in
+    data_notice: Callable[[Any, str], str]
+    stand_in_flag: str
     # in the kernel: 'tensorflow on CPU'; 'Python 3.11.11, NumPy ..., Keras ..., tensorflow ...'
     device: Callable[[], str]
     versions: Callable[[], str]

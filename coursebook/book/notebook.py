@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", help="a chapter id (the book/chapters/<id> entries of _toc.yml)")
     parser.add_argument("--output", required=True, type=Path, help="the notebook to write")
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument("--data", choices=("auto", "cifar10", "synthetic"), help="images to train on")
+    parser.add_argument("--data", help="the parameter data of a chapter that declares it (auto | cifar10 | synthetic)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="parameter overrides")
     args = parser.parse_args(argv)
     try:

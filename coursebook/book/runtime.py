@@ -24,29 +24,6 @@ from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 from coursebook.markdown import quote  # noqa: F401  (notebooks quote the question with runtime.quote)
 
-SYNTHETIC_WARNING = """\
-```{{admonition}} Synthetic data: these are NOT CIFAR-10 results
-:class: warning
-
-This page was computed on **{name}**, a learnable stand-in with CIFAR-10's shape (32×32 colour
-images, 10 classes) that coursebook generates when the real CIFAR-10 archive is not available.
-Every number, figure and sentence below describes that stand-in, not CIFAR-10. To compute this
-page on CIFAR-10, put `cifar-10-python.tar.gz` in `data/` and run `make run CHAPTER={chapter} PARAMS="data=cifar10"`.
-```
-"""
-
-
-SAMPLE_NOTE = """\
-```{{admonition}} Computed on a {name}
-:class: note
-
-This page was computed on real CIFAR-10 images, but only on **a {name}** ({train:,} training and
-{test:,} test images, about a tenth of the official archive): accuracies are lower than with all
-50,000 training images, and the test accuracies rest on fewer images.
-```
-"""
-
-
 @dataclass
 class ChapterRun:
     """One execution of one chapter; collects what the run card reports."""
@@ -69,12 +46,12 @@ class ChapterRun:
 
     def use_dataset(self, dataset: Any, splits: Any = None) -> None:
         """Record the dataset for the card; show a loud warning when it is the synthetic stand-in.
-        Fails when the runner planned (and keyed its cache on) another dataset, e.g. a CIFAR-10
-        download that failed and fell back to the stand-in: such a page must not be cached as CIFAR-10."""
+        Fails when the runner planned (and keyed its cache on) another dataset, e.g. a download
+        that failed and fell back to the stand-in: such a page must not be cached as the real data."""
         if self.planned_fingerprint not in (None, "none") and dataset.fingerprint != self.planned_fingerprint:
             raise RuntimeError(
                 f"loaded {dataset.name} ({dataset.fingerprint}) but the book runner planned dataset "
-                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the CIFAR-10 archive")
+                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned")
         counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
         if splits is not None:
             counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
@@ -82,10 +59,8 @@ class ChapterRun:
             "name": dataset.name, "fingerprint": dataset.fingerprint,
             "synthetic": bool(dataset.is_synthetic), "counts": counts,
         }
-        if dataset.is_synthetic:
-            show_markdown(SYNTHETIC_WARNING.format(name=dataset.name, chapter=self.chapter))
-        elif "sample" in dataset.name:
-            show_markdown(SAMPLE_NOTE.format(name=dataset.name, train=len(dataset.x_train), test=len(dataset.x_test)))
+        if notice := course().data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
+            show_markdown(notice)
         if departed := departures_text(self.departures(), self.chapter):
             show_markdown(departed)
 
@@ -334,7 +309,7 @@ def _dataset_text(dataset: dict[str, Any] | None) -> str:
     if dataset is None:
         return "none (this chapter trains on no image data)"
     counts = ", ".join(f"{n:,} {split}" for split, n in dataset["counts"].items())
-    flag = " **(synthetic stand-in, not CIFAR-10)**" if dataset["synthetic"] else ""
+    flag = f" **({course().stand_in_flag})**" if dataset["synthetic"] else ""
     return f"{dataset['name']}{flag}; {counts} images; fingerprint `{dataset['fingerprint']}`"
 
 

@@ -204,6 +204,13 @@ def style_figures() -> None:
     plots.set_style()
 
 
+def data_notice(dataset: Any, chapter: str) -> str:
+    """What a page says above its results about its data (``course.data.notices``)."""
+    from coursebook.course.data.notices import data_notice as notice
+
+    return notice(dataset, chapter)
+
+
 def device() -> str:
     """Keras backend and device, e.g. 'tensorflow on CPU'."""
     from coursebook.course.training import configure_backend
@@ -225,5 +232,6 @@ COURSE = Course(
     cache_components={"models": models_digest, "data": data_digest},
     results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
-    device=device, versions=versions, file_schemas=file_schemas,
+    device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
+    stand_in_flag="synthetic stand-in, not CIFAR-10",
 )
