@@ -55,7 +55,7 @@ def _introduction(flags: list[Any]) -> str:
     if marked:
         text += (f" **{marked} of {len(flags)} chapters were computed with a reduced profile or on the synthetic "
                  "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
-                 "effects' direction, they are not the assignments' CIFAR-10 results.")
+                 "effects' direction, they are not the assignments' results on the full real data.")
     return text
 
 
