@@ -104,3 +104,27 @@ def test_the_json_schema_of_options_requires_what_has_no_default():
     assert validator.is_valid({"size": 2}) and validator.is_valid({"size": 2, "inner": {"rate": 0.5}})
     assert not validator.is_valid({}) and not validator.is_valid({"size": 2, "colour": 1})
     assert not validator.is_valid({"size": 2, "inner": {}})
+
+
+def test_make_schema_writes_a_schema_that_accepts_every_params_file_of_the_project(tmp_path):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from coursebook.book import paths, schema
+
+    output = tmp_path / "schema"
+    assert schema.main(["--output", str(output)]) == 0
+    mapping = json.loads((output / "yaml.schemas.json").read_text())
+    checked = set()
+    for schema_file, pattern in mapping.items():
+        assert schema_file.startswith(str(output))  # outside the project: an absolute path
+        found = json.loads(Path(schema_file).read_text())
+        jsonschema.Draft202012Validator.check_schema(found)
+        validator = jsonschema.Draft202012Validator(found)
+        for file in paths.ROOT.glob(pattern):
+            assert list(validator.iter_errors(yaml.safe_load(file.read_text()))) == [], file
+            checked.add(file)
+    expected = {*paths.PARAMS_DIR.glob("*.yaml"), *paths.PROFILES_DIR.glob("*.yaml"), *paths.MODELS_DIR.glob("*.yaml")}
+    assert checked == expected

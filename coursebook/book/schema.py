@@ -75,11 +75,17 @@ def write(output: Path = DEFAULT_OUTPUT) -> list[Path]:
     """Write every schema and the ``yaml.schemas`` mapping into ``output``, all or nothing."""
     found = schemas()
     files = {output / name: json.dumps(schema, indent=1) + "\n" for name, (_, schema) in found.items()}
-    mapping = {f"./{paths.relative(output / name)}": pattern for name, (pattern, _) in found.items()}
+    mapping = {_setting_path(output / name): pattern for name, (pattern, _) in found.items()}
     files[output / "yaml.schemas.json"] = json.dumps(mapping, indent=1) + "\n"
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_texts(files)
     return list(files)
+
+
+def _setting_path(path: Path) -> str:
+    """A schema's path as the editor's setting names it: relative to the project, else absolute."""
+    shown = paths.relative(path)
+    return shown if Path(shown).is_absolute() else f"./{shown}"
 
 
 def main(argv: list[str] | None = None) -> int:
