@@ -372,7 +372,7 @@ def _edit_record(path: Path) -> None:
 @pytest.mark.parametrize(("damage", "expected"), [
     (lambda: cache.record_path("alpha").write_text('{"key": "ab'), "alpha.run.json (not a JSON object)"),
     (lambda: cache.record_path("alpha").write_text("[1, 2]"), "alpha.run.json (not a JSON object)"),
-    (lambda: _edit_record(cache.record_path("alpha")), "alpha.run.json (edited: its key does not match its inputs)"),
+    (lambda: _edit_record(cache.record_path("alpha")), "alpha.run.json (its key does not match its inputs: edited, or written by another version of coursebook)"),
     (lambda: cache.output_path("alpha").write_text('{"cells": [{"sou'), "alpha.ipynb (not valid JSON)"),
     (lambda: cache.output_path("alpha").write_bytes(b"\xff\xfe\x00"), "alpha.ipynb (not valid JSON)"),
     (lambda: cache.output_path("alpha").write_text('{"metadata": {}}'), "alpha.ipynb (not a notebook)"),

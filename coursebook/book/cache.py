@@ -81,7 +81,7 @@ def parameters_digest(profile: str, values: dict[str, Any]) -> str:
 
 def key_of(found: dict[str, str]) -> str:
     """One key from all components."""
-    return digest(json.dumps({name: found[name] for name in components()}))
+    return digest(json.dumps({name: found[name] for name in components()}, sort_keys=True))
 
 
 def changed_components(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
@@ -130,7 +130,7 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"damaged {paths.relative(record_file)} (not a JSON object)"
     found = record.get("components")
     if not (isinstance(found, dict) and set(components()) <= set(found) and record.get("key") == key_of(found)):
-        return None, f"damaged {paths.relative(record_file)} (edited: its key does not match its inputs)"
+        return None, f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)"
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
