@@ -857,11 +857,9 @@ def _comparison_summary(results: Any, topic: str, reference: str, others: list[s
 
 def _mechanism(results: Any, topic: str, reference: str, others: list[str], by: dict) -> list[str]:
     text: list[str] = []
-    for other in others:
-        acc, gap, train = by.get((other, "val_accuracy")), by.get((other, "gap")), by.get((other, "train_accuracy"))
-        if topic == "depth":
-            continue  # the answer itself explains depth (:func:`_depth_answer`)
-        elif topic == "batch-norm":
+    for other in others:  # depth is explained in the answer itself (:func:`_depth_answer`)
+        gap = by.get((other, "gap"))
+        if topic == "batch-norm":
             loss = by.get((other, "train_loss"))
             if loss is not None and loss.holds and loss.direction == "lower":
                 text.append("Batch normalization standardizes each layer's inputs over the batch, which keeps "
