@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from tests.conftest import PROJECT
-from tests.road import fresh_clone, make, origin_repository, user_env
+from tests.road import make, origin_repository, user_env
 
 BIN = Path(sys.executable).parent
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from coursebook.book import paths
-from coursebook.course import history, training
+from coursebook.course import training
 from coursebook.course.results import Results
 
 IMAGE_SHAPE = (8, 8, 3)
