@@ -619,7 +619,7 @@ BAD_INPUT = {
     "unknown key on the command line": ({}, ["--chapter", "alpha", "--set", "epoch=3"],
                                         ["command line", "key 'epoch' is not allowed", "the parameters chapter alpha declares"]),
     "wrong type": (_chapter("  epochs: ten\n"), [], ["params/alpha.yaml", "key 'epochs'", "'ten'", "int in [1, 1000]"]),
-    "wrong type bool": ({}, ["--chapter", "alpha", "--set", "use_bn=maybe"], ["command line", "key 'use_bn'", "'maybe'", "bool"]),
+    "wrong type bool": ({}, ["--chapter", "alpha", "--set", "use_bn=maybe"], ["command line", "key 'use_bn'", "value 'maybe' is not allowed", "(expected true or false)"]),
     "out of range": (_chapter("  epochs: 0\n"), [], ["params/alpha.yaml", "key 'epochs'", "value 0", "[1, 1000]"]),
     "NaN": (_chapter("  learning_rate: .nan\n"), [], ["params/alpha.yaml", "key 'learning_rate'", "value nan is not allowed", "a number in (0, 1)"]),
     "inf": ({}, ["--chapter", "alpha", "--set", "learning_rate=.inf"], ["command line", "key 'learning_rate'", "value inf is not allowed", "a number in (0, 1)"]),
