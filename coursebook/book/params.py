@@ -36,10 +36,14 @@ from coursebook.book.hooks import course
 from coursebook.yamlfile import safe_load
 
 DEFAULT_PROFILE = "quick"
+TIMEOUT = checks.Check(  # a chapter's, a profile's or the command line's limit per cell (book.timeouts)
+    "seconds per cell, a number > 0, or 0/null for no limit",
+    lambda value: value is None or (checks.is_number(value) and value >= 0),
+    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, lambda value: None if value is None else float(value))
 CHAPTER_FILE: checks.Options = {  # params/<id>.yaml (its parameters are checked against the notebook's declarations)
     "notebook": (checks.text, checks.REQUIRED), "title": (checks.text, checks.REQUIRED),
     "parameters": (checks.optional(checks.kind(dict, "a mapping of name: value", "object")), None),
-    "timeout": (checks.Check("seconds per cell (checked by book.timeouts)", lambda value: True), None),
+    "timeout": (TIMEOUT, None),
 }
 CHAPTER_PREFIX = "book/chapters/"  # executed chapters, as _toc.yml names them
 
@@ -298,7 +302,7 @@ def _mapping_of(entries: str) -> checks.Check:
 PARAMETER_VALUES = _mapping_of("parameter: value")
 PROFILE_FILE: checks.Options = {  # params/profiles/<name>.yaml
     "defaults": (PARAMETER_VALUES, {}), "chapters": (_mapping_of("chapter id: {parameter: value}"), {}),
-    "timeout": (checks.Check("seconds per cell (checked by book.timeouts)", lambda value: True), None),
+    "timeout": (TIMEOUT, None),
 }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from coursebook.atomic import atomic_write_texts
-from coursebook.book import params, paths, timeouts
+from coursebook.book import params, paths
 from coursebook.book.hooks import course
 from coursebook.checks import mapping_schema
 
@@ -39,7 +39,7 @@ def parameters_schema(chapter_id: str) -> dict[str, Any]:
 def chapter_schema(chapter_id: str) -> dict[str, Any]:
     """``params/<id>.yaml`` as JSON Schema."""
     schema = mapping_schema(params.CHAPTER_FILE)
-    schema["properties"].update(parameters=parameters_schema(chapter_id), timeout=timeouts.TIMEOUT.schema)
+    schema["properties"]["parameters"] = parameters_schema(chapter_id)
     return {"$schema": DRAFT, "title": f"coursebook chapter {chapter_id}", **schema}
 
 
@@ -55,8 +55,7 @@ def profile_schema(chapter_ids: list[str]) -> dict[str, Any]:
     schema["properties"].update(
         defaults={"type": ["object", "null"], "additionalProperties": False, "properties": {
             name: variants[0] if len(variants) == 1 else {"anyOf": variants} for name, variants in defaults.items()}},
-        chapters={"type": ["object", "null"], "additionalProperties": False, "properties": per_chapter},
-        timeout=timeouts.TIMEOUT.schema)
+        chapters={"type": ["object", "null"], "additionalProperties": False, "properties": per_chapter})
     return {"$schema": DRAFT, "title": "coursebook profile", **schema}
 
 

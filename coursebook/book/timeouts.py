@@ -12,19 +12,13 @@ from typing import Any
 
 from coursebook import checks
 from coursebook.book import paths
-from coursebook.book.params import Chapter, ParameterError, load_profile
-
-
-TIMEOUT = checks.Check(
-    "seconds per cell, a number > 0, or 0/null for no limit",
-    lambda value: value is None or (checks.is_number(value) and value >= 0),
-    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, lambda value: float(value) if value else None)
+from coursebook.book.params import TIMEOUT, Chapter, ParameterError, load_profile
 
 
 def check_timeout(value: Any, where: str) -> float | None:
     """Seconds (None: no limit) or one line naming where, the key, the value and what is allowed."""
     try:
-        return TIMEOUT(value)
+        return TIMEOUT(value) or None  # the check the chapter file and the profile are read with; 0: no limit
     except checks.Invalid as bad:
         raise ParameterError(bad.under("timeout").line(where)) from None
 

@@ -442,8 +442,7 @@ def speed_text(results: Any, threshold: float, first_epoch: bool = True) -> str:
         reached = [e for e in (epochs_to(run, threshold) for run in runs) if e is not None]
         reached_any |= bool(reached)
         longest = max(longest, *(run.stopped_epoch for run in runs))
-        first = f" had {mean_sd([float(run.history['val_accuracy'][0]) for run in runs])} after epoch 1 and" \
-            if first_epoch else ""
+        first = f" had {mean_sd(values(arm, 'first_val_accuracy'))} after epoch 1 and" if first_epoch else ""
         if reached:
             when = (f"reached it in {len(reached)} of {len(runs)} runs, at epoch {join([str(e) for e in reached])}"
                     if len(runs) > 1 else f"reached it at epoch {reached[0]}")
@@ -473,6 +472,16 @@ def small_map_share(model_name: str, side: int = 4) -> tuple[float, int, int]:
                 if len(shape) == 1 or max(shape[:2]) <= side)
     total = int(table_["params"].sum())
     return small / total, small, total
+
+
+def small_map_kernels(model_name: str, side: int = 4) -> list[tuple[int, int]]:
+    """The distinct kernel sizes of the conv layers whose input maps are ``side``×``side`` or smaller."""
+    from coursebook.course import models
+
+    spec = models.load_spec(model_name)
+    shapes = [tuple(spec.input_shape)] + models.layer_shapes(spec)[:-1]
+    return sorted({layer.options["kernel"] for layer, shape in zip(spec.layers, shapes)
+                   if layer.type == "conv" and len(shape) == 3 and max(shape[:2]) <= side})
 
 
 def layer_count(model_name: str, layer_type: str) -> int:
@@ -795,9 +804,11 @@ def _depth_answer(results: Any, other: str, by: dict) -> list[str]:
     model = results.arm(other).model
     share, small, total = small_map_share(model)
     norm = layer_count(model, "batchnorm")
-    facts = (f"{share:.0%} of {name(other)}'s {total:,} parameters ({small:,}) act on maps of 4×4 pixels or smaller, "
-             f"where a 3×3 kernel sees little spatial layout, and it has {norm or 'no'} normalization "
-             f"layer{'' if norm == 1 else 's'}")
+    kernels = small_map_kernels(model)
+    seen = (f", where a {kernels[0][0]}×{kernels[0][1]} kernel sees little spatial layout" if len(kernels) == 1
+            else ", where its kernels see little spatial layout" if kernels else "")
+    facts = (f"{share:.0%} of {name(other)}'s {total:,} parameters ({small:,}) act on maps of 4×4 pixels or smaller "
+             f"or on flat vectors{seen}, and it has {norm or 'no'} normalization layer{'' if norm == 1 else 's'}")
     if train.direction == "lower" and train.verdict not in ("within noise", "no difference"):
         so = "so" if train.holds else "which suggests that"
         return [verdict, f"It also had {_diff_phrase(train)}: it fitted even its training images worse, {so} the "
