@@ -58,6 +58,12 @@ def model_spec(units: int) -> str:
             "  - dense: {units: num_classes, activation: softmax}\n")
 
 
+@pytest.fixture(autouse=True)
+def own_run_store(tmp_path_factory, monkeypatch):
+    """Each test trains into a run store of its own: none reads a run an earlier test stored."""
+    monkeypatch.setenv("COURSEBOOK_RUNS", str(tmp_path_factory.mktemp("runs")))
+
+
 @pytest.fixture
 def mini_project(tmp_path, monkeypatch):
     """A project with chapters 'alpha' and 'beta' sharing one notebook; paths point at it."""
@@ -112,7 +118,7 @@ def _sources_only(directory: str, names: list[str]) -> set[str]:
 
 def project_env(project: Path) -> dict[str, str]:
     """The environment for commands run in a copy of the project."""
-    env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSEBOOK_ROOT", "COURSEBOOK_RUNS")}  # its own store
     return env | {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 

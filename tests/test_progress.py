@@ -48,7 +48,8 @@ def test_an_experiment_reports_every_epoch_with_arm_seed_and_run(tmp_path, monke
     target = tmp_path / "progress.jsonl"
     monkeypatch.setenv(progress.RUN_ENV, json.dumps({"chapter": "alpha", "progress_file": str(target)}))
     dataset = data.load_dataset("synthetic", synthetic_sizes=(120, 20), cache_dir=tmp_path / "cache")
-    effective = arms.check_arms([{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original"}],
+    effective = arms.check_arms([{"name": "a", "model": "e4742-original"},
+                                     {"name": "b", "model": "e4742-original", "learning_rate": 0.01}],
                                 {"epochs": 2, "batch_size": 32}, where="test")
     splits = data.preprocess(data.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True)
     experiments.Experiment(dataset, splits, effective, seeds=[3, 4]).train(verbose=0)

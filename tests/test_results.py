@@ -84,7 +84,7 @@ def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, w
 @pytest.mark.parametrize("damage, expected", [
     (lambda d: d.pop("device"), "key 'device' is missing"),
     (lambda d: d["arms"][1]["runs"][0].pop("evaluated_epoch"), "results.json: key 'arms[1].runs[0].evaluated_epoch' is missing (expected an int)"),
-    (lambda d: d["arms"][0].update(colour="red"), ": key 'arms[0].colour' is not allowed (allowed: name, model, parameters, settings, runs)"),
+    (lambda d: d["arms"][0].update(colour="red"), ": key 'arms[0].colour' is not allowed (allowed: name, model, parameters, settings, runs, source_chapter)"),
     (lambda d: d["arms"][0]["runs"][0]["history"].update(loss="high"), ": key 'arms[0].runs[0].history.loss': value 'high' is not allowed (expected a list)"),
     (lambda d: d["arms"][0]["runs"][0].update(seed="0"), ": key 'arms[0].runs[0].seed': value '0' is not allowed (expected an int)"),
     (lambda d: d["arms"][0]["runs"][0]["test"].update(loss=True), ": key 'arms[0].runs[0].test.loss': value True is not allowed (expected a number)"),

@@ -110,17 +110,20 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
     log(f"coursebook: profile {profile}, {len(plans)} chapter(s); what make book (make run with CHAPTER) would do:")
     width = max((len(p.chapter_id) for p in plans), default=0)
     total, executing = 0.0, 0
+    counts = runner.store_counts(plans)
     for plan in plans:
         if not plan.changed:
             state = "up to date"
         elif plan.text_only:
             state = "will re-render: text changed (no kernel, seconds)"
         else:
-            seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values)
+            train, read = counts.get(plan.chapter_id, (0, 0))
+            seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)
             total += seconds
             executing += 1
             reason = "forced (make run always executes)" if plan.changed == ["forced"] else runner.describe_reason(plan.changed)
-            state = f"will execute: {reason}, ~{progress.clock(seconds)} {basis}"
+            runs = f", {text}" if (text := runner.runs_text(train, read)) else ""
+            state = f"will execute: {reason}{runs}, ~{progress.clock(seconds)} {basis}"
         log(f"  {plan.chapter_id:{width}s}  {state}")
     jobs_text = f", ~{progress.clock(total / min(jobs, executing))} with {jobs} jobs" if jobs > 1 and executing > 1 else ""
     rate, source = estimates.throughput()

@@ -35,17 +35,21 @@ def throughput() -> tuple[float, str]:
         return CPU_IMAGES_PER_SECOND, "assumed"
 
 
-def from_parameters(values: dict[str, Any]) -> float:
-    """Seconds by the throughput model; a chapter that trains nothing costs the start-up only."""
+def from_parameters(values: dict[str, Any], read: int = 0) -> float:
+    """Seconds by the throughput model; a chapter that trains nothing costs the start-up only.
+    ``read`` of its runs come from the run store: they cost (about) nothing."""
     rate = throughput()[0]
     runs = course().training_runs(values)
-    return START_UP_SECONDS + sum(RUN_SECONDS + epochs * images / rate for epochs, images in runs)
+    seconds = [RUN_SECONDS + epochs * images / rate for epochs, images in runs]
+    trained = sum(seconds) * (1 - min(read, len(runs)) / len(runs)) if runs else 0.0
+    return START_UP_SECONDS + trained
 
 
-def estimate(chapter_id: str, profile: str, values: dict[str, Any]) -> tuple[float, str]:
-    """Expected seconds of one chapter and the basis ('last run' or 'estimated')."""
+def estimate(chapter_id: str, profile: str, values: dict[str, Any], read: int = 0) -> tuple[float, str]:
+    """Expected seconds of one chapter and the basis ('last run' or 'estimated'); ``read``: runs
+    the run store will give it (a last run that trained every run is scaled down)."""
     record = cache.read_record(chapter_id)
     if record and record.get("profile") == profile and record.get("seconds"):
-        scale = from_parameters(values) / from_parameters(record.get("parameters") or values)
-        return float(record["seconds"]) * scale, "last run"
-    return from_parameters(values), "estimated"
+        recorded = from_parameters(record.get("parameters") or values, int(record.get("runs_read", 0)))
+        return float(record["seconds"]) * from_parameters(values, read) / recorded, "last run"
+    return from_parameters(values, read), "estimated"

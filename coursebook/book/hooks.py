@@ -41,6 +41,19 @@ class Overview:
 
 
 @dataclass(frozen=True)
+class RunStore:
+    """The course's store of training runs (each computed once for the whole book), as the book plans
+    and reports it: which runs a chapter needs and which of them the store already holds."""
+
+    # (values, data fingerprint) -> the key of every training run the values ask for, in order
+    keys: Callable[[dict[str, Any], str], list[str]]
+    # a key -> whether the store holds its run
+    holds: Callable[[str], bool]
+    # a results file's text -> (runs trained by that chapter's execution, runs it read from the store)
+    counts: Callable[[str], tuple[int, int]]
+
+
+@dataclass(frozen=True)
 class Course:
     """The course's answers to the book's questions (each a plain function, cheap to import)."""
 
@@ -80,6 +93,8 @@ class Course:
     # the course's own input files, for ``python -m coursebook schema``: name -> (the files' glob
     # pattern relative to the project, their JSON Schema)
     file_schemas: Callable[[], Mapping[str, tuple[str, dict[str, Any]]]]
+    # the store of training runs (None: every run a chapter asks for is trained when it executes)
+    run_store: RunStore | None = None
 
 
 _registered: Course | None = None

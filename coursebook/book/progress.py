@@ -55,6 +55,11 @@ def labels(**values: Any) -> Iterator[None]:
         _labels.update(saved)
 
 
+def set_labels(**values: Any) -> None:
+    """Set labels for the events that follow (inside a :func:`labels` block, which restores them)."""
+    _labels.update(values)
+
+
 def report(event: str, path: Path | None = None, **fields: Any) -> None:
     """Append one event (with the current labels and the time) to the progress file, if any."""
     target = path or destination()

@@ -42,6 +42,7 @@ class Plan:
     changed: list[str]  # empty: reuse; ["text"]: re-render from the cached execution
     data_fingerprint: str = "none"  # the dataset the key was computed for; the kernel must load exactly it
     timeout: float | None = None  # seconds any one cell may run (None: no limit)
+    run_keys: list[str] = field(default_factory=list)  # the run-store key of every training run it asks for
 
     @property
     def chapter_id(self) -> str:
@@ -64,6 +65,7 @@ class Outcome:
     reason: str
     seconds: float = 0.0
     error: str = ""
+    runs: tuple[int, int] | None = None  # (trained, read from the run store) when it executed and trains
 
 
 @dataclass
@@ -121,7 +123,34 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
     changed = [damage] if damage else cache.changed_components(record and record["components"], components)
     if force and not changed:
         changed = ["forced"]
-    return Plan(resolved, components, changed, fingerprint, chapter_timeout(chapter, profile, timeout))
+    store = course().run_store
+    keys = store.keys(resolved.values, fingerprint) if store else []
+    return Plan(resolved, components, changed, fingerprint, chapter_timeout(chapter, profile, timeout), keys)
+
+
+def store_counts(plans: list[Plan]) -> dict[str, tuple[int, int]]:
+    """(runs to train, runs to read) of every chapter that will execute, in build order: a run the
+    store holds, or that an earlier chapter of the same build trains, is read."""
+    store, claimed, counts = course().run_store, set(), {}
+    for plan in plans:
+        if not plan.changed or plan.text_only:
+            continue
+        train = read = 0
+        for key in plan.run_keys:
+            if key in claimed or (store is not None and store.holds(key)):
+                read += 1
+            else:
+                train += 1
+            claimed.add(key)
+        counts[plan.chapter_id] = (train, read)
+    return counts
+
+
+def runs_text(train: int, read: int) -> str:
+    """'4 runs to train, 2 read from the run store' (a chapter without runs: '')."""
+    if not train + read:
+        return ""
+    return f"{train} run{'s' if train != 1 else ''} to train" + (f", {read} read from the run store" if read else "")
 
 
 def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[str, Any] | None = None,
@@ -234,8 +263,13 @@ def commit(plan: Plan, result: Result) -> Outcome:
         outcome.status = "failed"
         return outcome
     results = cache.results_path(chapter_id)
+    store = course().run_store
+    if store is not None and result.results:
+        outcome.runs = store.counts(result.results)
+    trained, read = outcome.runs or (None, None)
     record = record_text(plan, outcome.seconds, results=results.name if result.results else None,
-                         results_digest=cache.digest(result.results) if result.results else None)
+                         results_digest=cache.digest(result.results) if result.results else None,
+                         runs_trained=trained, runs_read=read)
     with interrupts.deferred():
         atomic_write_texts({results: result.results, cache.output_path(chapter_id): result.notebook,
                             cache.record_path(chapter_id): record, cache.failed_path(chapter_id): None})
@@ -420,14 +454,17 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | No
 
 
 def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
-    """Say what will execute, why, how long it should take and under which time limit; return
-    the expected seconds per chapter."""
-    expected = {}
+    """Say what will execute, why, how many runs it trains and reads from the run store, how long
+    it should take and under which time limit; return the expected seconds per chapter."""
+    expected, counts = {}, store_counts(todo)
     for plan in todo:
-        seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values)
+        train, read = counts.get(plan.chapter_id, (0, 0))
+        seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)
         expected[plan.chapter_id] = seconds
         limit = f", limit {plan.timeout:g} s per cell" if plan.timeout else ""
-        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}; ~{progress.clock(seconds)} {basis}{limit})")
+        runs = f"; {text}" if (text := runs_text(train, read)) else ""
+        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}{runs}; "
+            f"~{progress.clock(seconds)} {basis}{limit})")
     if len(todo) > 1:
         total = sum(expected.values())
         parallel = f", about ~{progress.clock(total / min(jobs, len(todo)))} with {jobs} jobs" if jobs > 1 else ""
@@ -447,7 +484,8 @@ def print_summary(summary: Summary, html_seconds: float | None, log=print) -> No
     log("\nSummary")
     for o in summary.outcomes:
         seconds = f"{o.seconds:7.1f} s" if o.status != "reused" else "        -"
-        log(f"  {o.status:11s} {seconds}  {o.chapter_id}  ({o.reason})")
+        runs = f"; {o.runs[0]} run{'s' if o.runs[0] != 1 else ''} trained, {o.runs[1]} read from the run store" if o.runs else ""
+        log(f"  {o.status:11s} {seconds}  {o.chapter_id}  ({o.reason}{runs})")
     if html_seconds is not None:
         log(f"  {'html':11s} {html_seconds:7.1f} s  _build/html")
     for o in summary.failed:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coursebook.book import progress
-from coursebook.course import arms as arms_module, data, evaluation, learned, models, results as results_module, training
+from coursebook.course import arms as arms_module, data, evaluation, learned, models, results as results_module, runstore, training
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -28,9 +28,7 @@ def prepare_data(source: str, *, seed: int, validation: str = "holdout", validat
     return dataset, data.preprocess(splits, scaling=scaling, one_hot=True, flatten=flatten)
 
 
-def seeds_for(seed: int, repeats: int) -> list[int]:
-    """The seeds of ``repeats`` runs: seed, seed + 1, ..."""
-    return [seed + i for i in range(repeats)]
+seeds_for = runstore.seeds_for
 
 
 # =========================================================================== arms as data
@@ -65,28 +63,49 @@ class Experiment:
             self._splits[train_size] = data.preprocess(raw, scaling=self.scaling, one_hot=True)
         return self._splits[train_size]
 
-    def train(self, verbose: int = 2) -> results_module.Results:
-        """Train every arm with every seed (the random state reset to the seed before each model is
-        built and before it is fitted, so every arm starts from the same seed) on the same
-        validation and test parts, evaluate the weights each run ends with, and return the Results."""
-        arms_done = {arm["name"]: [] for arm in self.arms}
-        counts: dict[str, dict[str, int]] = {}
-        runs = len(self.seeds) * len(self.arms)
-        for seed in self.seeds:
-            for arm in self.arms:
-                if verbose:
-                    print(f"--- {arm['name']}, seed {seed}")
-                done = sum(map(len, arms_done.values()))
-                with progress.labels(arm=arm["name"], seed=seed, run=done + 1, runs=runs):  # the live progress line
-                    run, counts[arm["name"]] = _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
-                arms_done[arm["name"]].append(run)
+    def train(self, verbose: int = 2, store: runstore.RunStore | None = None) -> results_module.Results:
+        """Every arm with every seed, on the same validation and test parts: each run is read from
+        the run store when it holds it, otherwise trained (the random state reset to the seed before
+        the model is built and before it is fitted, so every arm starts from the same seed), its
+        final weights measured, and stored as soon as it finished. Returns the Results."""
+        jobs = [runstore.Job(self.run_inputs(arm, seed), self._trainer(arm, seed, verbose), (arm["name"], seed))
+                for seed in self.seeds for arm in self.arms]
+        device = getattr(self.run, "device", "") or training.configure_backend()
+        announce = _announcer(len(jobs), verbose)
+        with progress.labels():  # the live progress line of each run (announce sets them)
+            stored = dict(zip((job.label for job in jobs), runstore.run_all(jobs, self.chapter, device, store, announce)))
+        if self.run is not None and hasattr(self.run, "extra"):
+            self.run.extra["training runs"] = runstore.card_text(stored.values())
+        return self._results(stored, device)
+
+    @property
+    def chapter(self) -> str:
+        return getattr(self.run, "chapter", "") or ""
+
+    def run_inputs(self, arm: dict[str, Any], seed: int) -> runstore.RunInputs:
+        """What determines the run of ``arm`` with ``seed`` (its key in the run store)."""
+        return runstore.RunInputs(arm, seed, runstore.data_inputs(self.dataset.fingerprint, self.validation,
+                                                         self.validation_fraction, self.test_size, self.scaling,
+                                                         self.seeds[0]))
+
+    def _trainer(self, arm: dict[str, Any], seed: int, verbose: int):
+        def train() -> tuple[results_module.Run, dict[str, int]]:
+            return _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
+        return train
+
+    def _results(self, stored: dict[tuple[str, int], runstore.Stored], device: str) -> results_module.Results:
+        arms = []
+        for arm in self.arms:
+            runs = [stored[arm["name"], seed] for seed in self.seeds]
+            for entry in runs:
+                entry.run.read_from = (entry.chapter or "a notebook run outside the book") if entry.read else ""
+            settings = {k: v for k, v in arm.items() if k not in runstore.NOT_IN_KEY}
+            arms.append(results_module.ArmResult(arm["name"], arm["model"], runs[0].parameters, settings,
+                                                 [entry.run for entry in runs], arm.get("source_chapter", "")))
         results = results_module.Results(
-            chapter=getattr(self.run, "chapter", ""), profile=getattr(self.run, "profile", ""),
+            chapter=self.chapter, profile=getattr(self.run, "profile", ""),
             parameters=dict(getattr(self.run, "parameters", {}) or {}), dataset=self._dataset_info(),
-            versions=training.backend_versions(), device=getattr(self.run, "device", "") or training.configure_backend(),
-            arms=[results_module.ArmResult(arm["name"], arm["model"], counts[arm["name"]],
-                                           {k: v for k, v in arm.items() if k != "name"}, arms_done[arm["name"]])
-                  for arm in self.arms])
+            versions=training.backend_versions(), device=device, arms=arms)
         return results.check()
 
     def _dataset_info(self) -> results_module.DatasetInfo:
@@ -117,6 +136,19 @@ def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: i
                             validation_fraction=validation_fraction, test_size=test_size, scaling=scaling)
     experiment._splits[chapter_settings.get("train_size")] = splits  # already made: reuse it
     return experiment
+
+
+def _announcer(runs: int, verbose: int):
+    """Say which run comes next, and whether it is read from the store; label its progress events."""
+    count = iter(range(1, runs + 1))
+
+    def announce(job: runstore.Job, read: bool) -> None:
+        arm, seed = job.label
+        number = next(count)
+        if verbose:
+            print(f"--- {arm}, seed {seed}" + (" (read from the run store)" if read else ""))
+        progress.set_labels(arm=arm, seed=seed, run=number, runs=runs)
+    return announce
 
 
 def build_arm_model(arm: dict[str, Any], num_classes: int):

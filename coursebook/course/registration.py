@@ -5,6 +5,7 @@ function imports what it needs."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from coursebook.book import cache, paths
-from coursebook.book.hooks import Course, CourseInputError
+from coursebook.book.hooks import Course, CourseInputError, RunStore
 from coursebook.checks import Check
 from coursebook.course import summary
 
@@ -168,6 +169,33 @@ def results_problem(path: Path) -> str:
     return ""
 
 
+# --------------------------------------------------------------------------- the run store
+
+
+def run_keys(values: dict[str, Any], fingerprint: str) -> list[str]:
+    """The run-store key of every training run a chapter's parameters ask for (no data is loaded)."""
+    from coursebook.course import runstore
+
+    planned = runstore.planned_runs(values, fingerprint)
+    code, versions = runstore.code_digest(), runstore.library_versions()
+    return [inputs.key(code, versions) for inputs in planned]
+
+
+def run_stored(key: str) -> bool:
+    from coursebook.course import runstore
+
+    return runstore.RunStore().has(key)
+
+
+def run_counts(text: str) -> tuple[int, int]:
+    """(trained, read from the store) among the runs of a results file's text."""
+    from coursebook.course.results import Results
+
+    runs = [run for arm in Results.from_dict(json.loads(text)).arms for run in arm.runs]
+    read = sum(1 for run in runs if run.read_from)
+    return len(runs) - read, read
+
+
 # --------------------------------------------------------------------------- a chapter's kernel
 
 
@@ -234,4 +262,5 @@ COURSE = Course(
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
     device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
     stand_in_flag="synthetic stand-in, not CIFAR-10",
+    run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
 )

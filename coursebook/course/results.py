@@ -12,11 +12,13 @@ Schema (``schema_version`` 2)::
      dataset: {name, fingerprint, synthetic, sizes: {train, validation, test}, class_names},
      versions: {python, numpy, keras, backend, <backend>}, device,
      arms: [{name, model, parameters: {total, trainable, non_trainable}, settings: {...effective...},
+             source_chapter (optional: the chapter that declares the arm, when another does),
              runs: [{seed, history: {metric: [per-epoch values]}, stopped_epoch, evaluated_epoch,
                      seconds_per_epoch: [...], training: {loss, accuracy}, validation: {loss, accuracy},
                      test: {loss, accuracy}, learned, learned_rule, failure_cause,
                      classification_report: {class: {precision, recall, f1, support}},
-                     confusion: {training, validation, test: [[counts]]}}]}]}
+                     confusion: {training, validation, test: [[counts]]},
+                     read_from (optional: the chapter that computed it, when read from the run store)}]}]}
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Run:
     failure_cause: str
     classification_report: dict[str, dict[str, float]]
     confusion: dict[str, list[list[int]]]
+    read_from: str = ""  # the chapter that computed it, when it was read from the run store ('' when trained here)
 
     def at_evaluated(self, metric: str) -> float:
         """``metric`` of the history at the evaluated epoch."""
@@ -83,6 +86,7 @@ class ArmResult:
     parameters: dict[str, int]
     settings: dict[str, Any]
     runs: list[Run]
+    source_chapter: str = ""  # the chapter that declares this arm, when it is another chapter's arm
 
     def stopped_early(self, run: Run) -> bool:
         """Whether ``run`` ended before the arm's configured epochs."""
@@ -156,7 +160,12 @@ class Results:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """The file's JSON: the optional fields only where they say something."""
         data = dataclasses.asdict(self)
+        for arm in data["arms"]:
+            _drop_empty(arm, "source_chapter")
+            for run in arm["runs"]:
+                _drop_empty(run, "read_from")
         return {"schema_version": data.pop("schema_version"), **data}
 
     def to_json(self) -> str:
@@ -201,12 +210,27 @@ class Results:
         return cls.from_dict(data, str(path))
 
 
+def _drop_empty(entry: dict[str, Any], key: str) -> None:
+    if not entry.get(key):
+        entry.pop(key, None)
+
+
+def build_run(data: Any, where: str = "run") -> Run:
+    """One run from parsed JSON, every field checked (:class:`ResultsError` names the first wrong one)."""
+    try:
+        run = _build(Run, data)
+    except checks.Invalid as bad:
+        raise ResultsError(bad.line(where)) from None
+    _check_run("", run)
+    return run
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a plain JSON number")
 
 
 def _check_run(arm: str, run: Run) -> None:
-    where = f"results: arm {arm!r}, seed {run.seed}"
+    where = f"results: arm {arm!r}, seed {run.seed}" if arm else f"results: seed {run.seed}"
     lengths = {len(values) for values in run.history.values()}
     if not run.history or lengths != {run.stopped_epoch} or len(run.seconds_per_epoch) != run.stopped_epoch:
         raise ResultsError(f"{where}: every history list and seconds_per_epoch must have stopped_epoch = "
@@ -249,7 +273,8 @@ def _build(kind: Any, value: Any) -> Any:
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        schema = {f.name: (_Built(hints[f.name]), checks.REQUIRED) for f in dataclasses.fields(kind)}
+        schema = {f.name: (_Built(hints[f.name]), checks.REQUIRED if f.default is dataclasses.MISSING else f.default)
+                  for f in dataclasses.fields(kind)}  # a field with a plain default may be absent
         return kind(**checks.check_options(value, schema))
     if origin is dict:
         if not isinstance(value, dict):
