@@ -45,7 +45,7 @@ FILL_MODE = "nearest"  # what the classic ImageDataGenerator did: empty areas ta
 SETTING_DEFAULTS: dict[str, Any] = {
     "model": None, "optimizer": "adam", "learning_rate": None, "batch_size": 64, "epochs": 20,
     "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
-    "batch_norm": "recompute",
+    "batch_norm": "recompute", "monitor_images": None,
 }
 BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
 ARM_KEYS = ("name", *SETTING_DEFAULTS)
@@ -140,6 +140,7 @@ def setting_checks() -> dict[str, Callable[[Any], Any]]:
         "checkpoint": checks.optional(checks.options(CHECKPOINT_KEYS, _with_mode)),
         "augmentation": AUGMENTATION,
         "batch_norm": checks.choice(BATCH_NORM_MODES),
+        "monitor_images": checks.optional(checks.integer(100)),
     }
 
 

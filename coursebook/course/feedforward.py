@@ -138,6 +138,7 @@ def train(run: Any, prepared: Prepared, arm_settings: dict[str, Any], seed: int,
     fitted = training.train(model, splits, epochs=arm_settings["epochs"], batch_size=arm_settings["batch_size"],
                             seed=seed, early_stopping=arm_settings["early_stopping"],
                             checkpoint_best=arm_settings["checkpoint"], batch_norm=arm_settings["batch_norm"],
+                            monitor_images=arm_settings["monitor_images"],
                             verbose=verbose)
     measured = experiments.measure_run(fitted, splits, seed, arm_settings["batch_size"])
     sizes = splits.sizes

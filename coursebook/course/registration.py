@@ -176,7 +176,10 @@ def run_keys(values: dict[str, Any], fingerprint: str) -> list[str]:
     """The run-store key of every training run a chapter's parameters ask for (no data is loaded)."""
     from coursebook.course import runstore
 
-    planned = runstore.planned_runs(values, fingerprint)
+    try:
+        planned = runstore.planned_runs(values, fingerprint)
+    except (ValueError, TypeError):  # e.g. learning-curve sizes the kernel refuses with the data at hand
+        return []
     code, versions = runstore.code_digest(), runstore.library_versions()
     return [inputs.key(code, versions) for inputs in planned]
 

@@ -382,6 +382,7 @@ def train(
     early_stopping: Mapping[str, Any] | None = None,
     checkpoint_best: bool | Mapping[str, str] | None = False,
     batch_norm: str = "recompute",
+    monitor_images: int | None = None,
     verbose: int = 2,
 ) -> TrainResult:
     """Fit a compiled model (seeded), optionally with early stopping and a best-weights checkpoint
@@ -392,8 +393,11 @@ def train(
     :data:`PROBE_IMAGES` training images). With ``batch_norm="recompute"`` a model with batch
     normalization has its statistics recomputed from the first :data:`BATCH_NORM_IMAGES` training
     images before every evaluation (:class:`BatchNormStatistics`); ``"moving"`` keeps Keras' moving
-    averages."""
+    averages. ``monitor_images``: the validation curves (and what early stopping and the checkpoint
+    monitor) are computed on the first that many validation images only (None: all)."""
     x, y, validation = fit_arrays(data, validation_data)
+    if validation is not None and monitor_images:
+        validation = (validation[0][:monitor_images], validation[1][:monitor_images])
     stopper = None if early_stopping is None else early_stopping_callback(early_stopping, verbose)
     best = _checkpoint_settings(checkpoint_best)
     _check_fit_settings(model, epochs, batch_size, validation is not None, best, stopper)
