@@ -250,3 +250,59 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
     assert runner.store_counts(plans) == {"a": (1, 1), "b": (1, 1), "d": (1, 1)}
     assert runner.runs_text(1, 1) == "1 run to train, 1 read from the run store"
     assert runner.runs_text(0, 0) == ""
+
+
+# --------------------------------------------------------------------------- another chapter's arm
+
+
+REFERENCE = [{"name": "Part 3", "model": "q6-simple-cnn", "early_stopping": {"monitor": "val_loss", "patience": 3}},
+             {"from": "q6-p1-simple-cnn", "name": "Part 1"}]
+
+
+def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
+    from coursebook.book import params
+    from coursebook.yamlfile import safe_load
+
+    linked = params.resolve("q6-p3-early-stopping", "quick", {"arms": REFERENCE}).values
+    own = params.resolve("q6-p1-simple-cnn", "quick").values
+    quick = safe_load((Path(__file__).parents[1] / "params" / "profiles" / "quick.yaml").read_text())
+    part1 = linked["arms"][1]
+    assert part1["source_chapter"] == "q6-p1-simple-cnn" and part1["name"] == "Part 1"
+    assert part1["epochs"] == quick["chapters"]["q6-p1-simple-cnn"]["epochs"]  # that chapter's budget, not this one's
+    assert part1["train_size"] == quick["chapters"]["q6-p1-simple-cnn"]["train_size"]
+    keys = [inputs.key() for inputs in runstore.planned_runs(linked, "fp")]
+    own_keys = [inputs.key() for inputs in runstore.planned_runs(own, "fp")]
+    assert keys[1] == own_keys[0] and keys[3] == own_keys[1]  # seeds 0 and 1 of Part 1: the same runs
+
+
+@pytest.mark.parametrize("reference, overrides, words", [
+    ({"from": "no-such-chapter"}, {}, ["key 'from'", "'no-such-chapter'", "unknown chapter"]),
+    ({"from": "q6-p1-simple-cnn", "arm": "zzz"}, {}, ["key 'arm'", "'zzz'", "Part 1 CNN"]),
+    ({"from": "q6-p1-simple-cnn", "epochs": 3}, {}, ["key 'epochs'", "from"]),
+    ({"from": "aml-p2-mlp"}, {}, ["key 'from'", "no arms"]),
+    ({"from": "q6-p1-simple-cnn"}, {"validation_fraction": 0.3}, ["key 'from'", "validation_fraction is 0.1", "0.3"]),
+])
+def test_a_reference_that_cannot_be_read_is_refused_in_one_line(reference, overrides, words):
+    from coursebook.book import params
+
+    with pytest.raises(params.ParameterError) as refused:
+        params.resolve("q6-p3-early-stopping", "quick", {"arms": [REFERENCE[0], reference], **overrides})
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("command line: arm arms[1]")
+    assert all(word in message for word in words), message
+
+
+def test_the_referencing_chapter_executes_again_when_the_referenced_arm_changes(tmp_path, monkeypatch):
+    import shutil
+
+    from coursebook.book import paths, runner
+
+    copy = tmp_path / "params"
+    shutil.copytree(Path(__file__).parents[1] / "params", copy)
+    for name, value in {"PARAMS_DIR": copy, "PROFILES_DIR": copy / "profiles", "MODELS_DIR": copy / "models"}.items():
+        monkeypatch.setattr(paths, name, value)
+    before = runner.plan_chapter("q6-p3-early-stopping", "quick", {"arms": REFERENCE}).components["parameters"]
+    chapter = copy / "q6-p1-simple-cnn.yaml"
+    chapter.write_text(chapter.read_text().replace("batch_size: 32", "batch_size: 16"))
+    after = runner.plan_chapter("q6-p3-early-stopping", "quick", {"arms": REFERENCE}).components["parameters"]
+    assert after != before

@@ -93,6 +93,12 @@ class Course:
     # the course's own input files, for ``python -m coursebook schema``: name -> (the files' glob
     # pattern relative to the project, their JSON Schema)
     file_schemas: Callable[[], Mapping[str, tuple[str, dict[str, Any]]]]
+    # (values, a reader of another chapter's resolved values (its id, the overrides to read it with),
+    # {key: where its value came from}) -> the values with what they take from other chapters filled in
+    # (e.g. another chapter's arm, so its runs are read, not trained again); ValueError names the file,
+    # key, value and what is allowed
+    link: Callable[[dict[str, Any], Callable[[str, dict[str, Any]], dict[str, Any]], Mapping[str, str]],
+                   dict[str, Any]] | None = None
     # the store of training runs (None: every run a chapter asks for is trained when it executes)
     run_store: RunStore | None = None
 

@@ -336,8 +336,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None) -> Resolved:
-    """Effective, validated parameters of one chapter."""
+def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None,
+            link: bool = True) -> Resolved:
+    """Effective, validated parameters of one chapter. What it takes from another chapter (the
+    course's ``link``) is read from that chapter's parameters under the same profile, with the
+    overrides the course names (``link=False``: without linking, for such a read)."""
     chapter = load_chapter(chapter_id)
     decls = declarations(chapter.notebook)
     prof = load_profile(profile)
@@ -360,11 +363,24 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
             where_of[key] = where
     if "seed" not in decls:
         raise ParameterError(f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
+    if link and course().link is not None:
+        values = _linked(values, profile, where_of)
     try:
         course().check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
     except ValueError as err:  # the course's message names the file, key, value and what is allowed
         raise ParameterError(str(err)) from None
     return Resolved(chapter, profile, values, origin)
+
+
+def _linked(values: dict[str, Any], profile: str, where_of: dict[str, str]) -> dict[str, Any]:
+    def read_chapter(other: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        declared = declarations(load_chapter(other).notebook)
+        return resolve(other, profile, {k: v for k, v in overrides.items() if k in declared}, link=False).values
+
+    try:
+        return course().link(values, read_chapter, where_of)
+    except ValueError as err:  # the course's message names the file, key, value and what is allowed
+        raise ParameterError(str(err)) from None
 
 
 def _applicable(defaults: dict[str, Any], decls: dict[str, Declaration]) -> dict[str, Any]:

@@ -48,7 +48,10 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "batch_norm": "recompute", "monitor_images": None,
 }
 BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
-ARM_KEYS = ("name", *SETTING_DEFAULTS)
+ARM_KEYS = ("name", *SETTING_DEFAULTS, "source_chapter")  # source_chapter: set by a reference (below)
+REFERENCE_KEYS = ("name", "from", "arm")  # {name?, from: <chapter>, arm?: <its arm>}: another chapter's arm
+SHARED = ("data", "seed")  # a referenced chapter is read with this chapter's data and first seed ...
+SAME_SPLITS = ("validation", "validation_fraction", "test_size")  # ... and must split the data the same way
 REQUIRED_KEYS = ("name", "model")
 
 
@@ -207,8 +210,61 @@ def check_arms(arms: Any, chapter: Mapping[str, Any], where: str = "arms",
         except Invalid as bad:
             raise ArmError(bad.line(label, _origin_note(bad, arm, chapter, describe))) from None
         seen[name] = index
-        effective.append({"name": name, **settings})
+        source = {"source_chapter": arm["source_chapter"]} if arm.get("source_chapter") else {}
+        effective.append({"name": name, **settings, **source})
     return effective
+
+
+# --------------------------------------------------------------------------- another chapter's arm
+
+
+def reference_schema() -> dict[str, Any]:
+    """An arm of another chapter as JSON Schema: ``{name?, from: <chapter id>, arm?: <its arm's name>}``."""
+    return {"type": "object", "required": ["from"], "additionalProperties": False,
+            "properties": {"name": {"type": "string", "minLength": 1}, "from": {"type": "string", "minLength": 1},
+                           "arm": {"type": "string", "minLength": 1}}}
+
+
+def link_references(arms: Any, values: Mapping[str, Any], read_chapter: Callable[[str, dict], Mapping[str, Any]],
+                    where: str) -> Any:
+    """``arms`` with every reference to another chapter's arm (``{name?, from, arm?}``) replaced by
+    that arm's effective settings as that chapter trains it (its own epochs, training images, ...)
+    and ``source_chapter``, so the run store gives this chapter the very runs that chapter trained.
+    ``read_chapter(id, overrides)`` returns its resolved parameters; it is read with this chapter's
+    data and seed (:data:`SHARED`) and must split them the same way (:data:`SAME_SPLITS`). Raises
+    :class:`ArmError` with one line."""
+    if not isinstance(arms, list):
+        return arms
+    return [_linked(arm, index, values, read_chapter, where) if isinstance(arm, Mapping) and "from" in arm else arm
+            for index, arm in enumerate(arms)]
+
+
+def _linked(reference: Mapping[str, Any], index: int, values: Mapping[str, Any],
+            read_chapter: Callable[[str, dict], Mapping[str, Any]], where: str) -> dict[str, Any]:
+    label = f"{where}: arm {_label(reference, index)}"
+    unknown = [key for key in reference if key not in REFERENCE_KEYS]
+    if unknown:
+        raise ArmError(Invalid(f"{checks.listed(REFERENCE_KEYS)} (an arm of another chapter takes its settings from "
+                               "there)", key=str(unknown[0]), problem="unknown").line(label))
+    chapter = reference["from"]
+    try:
+        other = read_chapter(str(chapter), {key: values[key] for key in SHARED if key in values})
+        other_arms = check_arms(other["arms"], other, where=str(chapter))
+    except (ValueError, KeyError, TypeError) as err:
+        reason = " ".join(str(err).split()) if not isinstance(err, KeyError) else "it has no arms"
+        raise ArmError(Invalid(f"a chapter whose arms are its own ({reason})", value=chapter,
+                               key="from").line(label)) from None
+    names = [arm["name"] for arm in other_arms]
+    wanted = reference.get("arm", names[0])
+    if wanted not in names:
+        raise ArmError(Invalid(f"an arm of {chapter}: one of {checks.listed(names)}", value=wanted, key="arm").line(label))
+    for key in SAME_SPLITS:
+        if other.get(key) != values.get(key):
+            raise ArmError(Invalid(f"a chapter trained on the same data, seeds and splits (its {key} is "
+                                   f"{other.get(key)!r}, this chapter's {values.get(key)!r})", value=chapter,
+                                   key="from").line(label))
+    settings = dict(other_arms[names.index(wanted)])
+    return {**settings, "name": reference.get("name", wanted), "source_chapter": str(chapter)}
 
 
 def _arm_name(arm: Mapping[str, Any], seen: dict[str, int]) -> str:

@@ -28,11 +28,21 @@ def model_names() -> tuple[str, ...]:
 
 
 def arms_kind() -> Check:
-    """An ``@arms`` parameter, coarsely: a non-empty list (each arm is checked by :func:`check`)."""
-    from coursebook.course.arms import ARMS_ALLOWED, arm_schema
+    """An ``@arms`` parameter, coarsely: a non-empty list (each arm is checked by :func:`check`), each
+    arm its own or another chapter's."""
+    from coursebook.course.arms import ARMS_ALLOWED, arm_schema, reference_schema
 
     return Check(ARMS_ALLOWED, lambda value: isinstance(value, list) and bool(value),
-                 {"type": "array", "minItems": 1, "items": arm_schema()})
+                 {"type": "array", "minItems": 1, "items": {"anyOf": [arm_schema(), reference_schema()]}})
+
+
+def link(values: dict[str, Any], read_chapter: Any, where_of: Mapping[str, str]) -> dict[str, Any]:
+    """Each arm of another chapter (``{name?, from, arm?}``) as that chapter trains it."""
+    from coursebook.course.arms import link_references
+
+    if not isinstance(values.get("arms"), list):
+        return values
+    return {**values, "arms": link_references(values["arms"], values, read_chapter, where_of.get("arms", "arms"))}
 
 
 def file_schemas() -> dict[str, tuple[str, dict[str, Any]]]:
@@ -265,5 +275,5 @@ COURSE = Course(
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
     device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
     stand_in_flag="synthetic stand-in, not CIFAR-10",
-    run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
+    link=link, run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
 )
