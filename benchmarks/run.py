@@ -3,7 +3,8 @@
 
 Keys of bench.json: overhead_ratio (and package_own_fraction, the same cost measured directly),
 img_per_s and gflops (per model), noop_build_s, run_overhead_s, aug_ratio, plus the seconds behind
-them and the last build's quick_chapter_s.
+them and the last build's quick_chapter_s; chapters: each chapter's wall, training and other seconds,
+runs trained and read, and its costliest cells beyond training.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench_chapters  # noqa: E402
 import bench_data  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_training  # noqa: E402
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     augmentation = bench_training.main(["--images", str(2 * args.images), "--repeats", str(max(8, args.repeats))])
     results["aug_ratio"] = augmentation["ratio"]
     results["augmentation"] = augmentation
+    print("\n== the last build's chapters: training, runs read from the store, time beyond training ==", flush=True)
+    results["chapters"] = bench_chapters.main()
     results["bench_seconds"] = time.perf_counter() - start
     cache.atomic_write_text(paths.BUILD_DIR / "bench.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} runs) ==")

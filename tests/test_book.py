@@ -85,3 +85,23 @@ def test_make_run_rejects_bad_input_before_executing(project):
     run = subprocess.run(["make", "run", "CHAPTER=no-such-chapter"], cwd=project, env=_env(project),
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "unknown chapter 'no-such-chapter'" in run.stderr
+
+
+def test_a_run_two_chapters_share_is_trained_once_and_read_by_the_other(smoke_book):
+    """a12-f and a12-h compare with a12-e's baseline: each of its runs was trained by one chapter of
+    the build (whichever got it first) and read, with the same numbers, by the others."""
+    from coursebook.course.results import Results
+
+    chapters = ("a12-e-baseline", "a12-f-augmentation", "a12-h-batch-norm")
+    arms = {c: Results.load(smoke_book.root / "book" / "chapters" / f"{c}.results.json").arm("E: baseline")
+            for c in chapters}
+    for index, run in enumerate(arms["a12-e-baseline"].runs):
+        runs = {c: arm.runs[index] for c, arm in arms.items()}
+        trained = [c for c, r in runs.items() if not r.read_from]
+        assert len(trained) == 1, runs
+        assert {r.read_from for r in runs.values()} == {"", trained[0]}
+        assert all(r.history == run.history and r.validation == run.validation for r in runs.values())
+    assert arms["a12-f-augmentation"].source_chapter == "a12-e-baseline"
+    summary = smoke_book.output.split("\nSummary\n", 1)[1]
+    reads = re.findall(r"(\S+)  \(.*; (\d+) runs? trained, (\d+) read from the run store\)", summary)
+    assert sum(int(read) for chapter, _, read in reads if chapter in chapters) == 2 * len(arms["a12-e-baseline"].runs)

@@ -264,8 +264,8 @@ def commit(plan: Plan, result: Result) -> Outcome:
         return outcome
     results = cache.results_path(chapter_id)
     store = course().run_store
-    if store is not None and result.results:
-        outcome.runs = store.counts(result.results)
+    if store is not None and result.results and any(counts := store.counts(result.results)):
+        outcome.runs = counts
     trained, read = outcome.runs or (None, None)
     record = record_text(plan, outcome.seconds, results=results.name if result.results else None,
                          results_digest=cache.digest(result.results) if result.results else None,

@@ -204,7 +204,10 @@ def run_counts(text: str) -> tuple[int, int]:
     """(trained, read from the store) among the runs of a results file's text."""
     from coursebook.course.results import Results
 
-    runs = [run for arm in Results.from_dict(json.loads(text)).arms for run in arm.runs]
+    try:
+        runs = [run for arm in Results.from_dict(json.loads(text)).arms for run in arm.runs]
+    except ValueError:  # a chapter whose results are not training runs (backprop, parameter counts)
+        return 0, 0
     read = sum(1 for run in runs if run.read_from)
     return len(runs) - read, read
 
