@@ -333,6 +333,9 @@ def _blank(ax: Axes) -> None:
         spine.set_visible(False)
 
 
+GRID_GAP = 2  # white pixels between the tiles of an image grid
+
+
 def sample_grid(
     x: np.ndarray,
     y: np.ndarray,
@@ -342,18 +345,34 @@ def sample_grid(
     image_shape: Sequence[int] | None = None,
 ) -> Figure:
     """The first ``per_class`` images of every class: one row per class, labelled with its name.
-    ``image_shape`` unflattens vectors (e.g. (32, 32, 3))."""
+    ``image_shape`` unflattens vectors (e.g. (32, 32, 3)). Drawn as one image (:func:`image_montage`):
+    one axis with one picture renders, as PNG and PDF, in a fraction of the time of an axis per image."""
     images, labels = _images(x, image_shape), to_labels(y)
-    fig, axes = _new_figure(len(class_names), per_class, (1.1, 1.1))
-    axes = axes.reshape(len(class_names), per_class)
-    for label, row in enumerate(axes):
-        chosen = np.flatnonzero(labels == label)[:per_class]
-        for ax, index in zip(row, chosen):
-            _show(ax, images[index])
-        for ax in row[len(chosen):]:
-            _blank(ax)
-        row[0].set_ylabel(class_names[label], rotation=0, ha="right", va="center")
+    rows = [[images[index] for index in np.flatnonzero(labels == label)[:per_class]]
+            for label in range(len(class_names))]
+    canvas, centres = image_montage(rows, per_class)
+    fig = Figure(figsize=(1.1 * per_class, 1.1 * len(class_names)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(canvas, interpolation="nearest")
+    _blank(ax)
+    ax.set_yticks(centres, list(class_names))
+    ax.tick_params(length=0)
     return fig
+
+
+def image_montage(rows: Sequence[Sequence[np.ndarray]], columns: int) -> tuple[np.ndarray, list[float]]:
+    """One RGB array of tiles, a row of images per entry of ``rows`` (white where a row is short),
+    and the vertical centre of every row."""
+    shape = next((np.shape(image) for row in rows for image in row), (1, 1))
+    height, width = shape[0], shape[1]
+    step_y, step_x = height + GRID_GAP, width + GRID_GAP
+    canvas = np.ones((len(rows) * step_y - GRID_GAP, columns * step_x - GRID_GAP, 3))
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row[:columns]):
+            tile = displayable(image)
+            canvas[r * step_y:r * step_y + height, c * step_x:c * step_x + width] = (
+                tile[..., None] if tile.ndim == 2 else tile)
+    return canvas, [r * step_y + (height - 1) / 2 for r in range(len(rows))]
 
 
 def prediction_grid(
