@@ -105,3 +105,28 @@ def test_a_run_two_chapters_share_is_trained_once_and_read_by_the_other(smoke_bo
     summary = smoke_book.output.split("\nSummary\n", 1)[1]
     reads = re.findall(r"(\S+)  \(.*; (\d+) runs? trained, (\d+) read from the run store\)", summary)
     assert sum(int(read) for chapter, _, read in reads if chapter in chapters) == 2 * len(arms["a12-e-baseline"].runs)
+
+
+def test_a_chapter_interrupted_after_its_first_run_trains_only_the_rest_when_built_again(project):
+    """Ctrl-C while a chapter trains its second run: the first run stays in the run store, and the
+    next build of the chapter reads it and trains only the other."""
+    import os
+    import signal
+    import sys
+    import time
+
+    store = project / ".cache" / "runs"
+    before = set(store.glob("*.json"))
+    command = [sys.executable, "-m", "coursebook", "build", "--no-html", "--profile", "smoke", "--data", "synthetic",
+               "--chapter", "e4742-p1a-extra-conv-layer", "--set", "seed=7", "repeats=1"]
+    proc = subprocess.Popen(command, cwd=project, env=_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 600
+    while len(set(store.glob("*.json")) - before) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # the first of its two runs is stored; the second is training
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130 and len(set(store.glob("*.json")) - before) == 1
+    again = subprocess.run(command, cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert re.search(r"e4742-p1a-extra-conv-layer  \(.*; 1 run trained, 1 read from the run store\)", again.stdout), again.stdout

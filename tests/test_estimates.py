@@ -22,8 +22,8 @@ EXPECTED = {
     ("q6-p5-data-subset", "full"): (15, 3 * 40 * (2500 + 5000 + 10_000 + 20_000 + 40_000)),
     # sizes 100, 200 x 2 repeats, 2 epochs
     ("q6-p5-data-subset", "smoke"): (4, 2 * 2 * (100 + 200)),
-    # 3 arms x 3 repeats, 8 epochs of 3,000 images
-    ("aml-p3-dropout-vs-bn", "quick"): (9, 9 * 8 * 3000),
+    # 3 arms x 3 repeats, 10 epochs of 3,000 images (its LeNet-5 arm is aml-p3-lenet5's: 10 epochs too)
+    ("aml-p3-dropout-vs-bn", "quick"): (9, 9 * 10 * 3000),
     # 2 arms (E and H) x 2 repeats, 10 epochs of 1,500 images
     ("a12-h-batch-norm", "quick"): (4, 4 * 10 * 1500),
     # the feed-forward walkthrough: no arms, one model, 10 epochs of 4,000 images
@@ -54,3 +54,25 @@ def test_an_arm_keeps_its_own_epochs_and_images():
     values = {"epochs": 10, "train_size": 1000, "repeats": 2,
               "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}]}
     assert sorted(registration.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
+
+
+def test_runs_read_from_the_store_cost_nothing(monkeypatch):
+    monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
+    values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
+    per_run = estimates.RUN_SECONDS + 5 * 3000 / 1000.0  # 6 equal runs
+    assert estimates.from_parameters(values, read=2) == pytest.approx(estimates.START_UP_SECONDS + 4 * per_run)
+    assert estimates.from_parameters(values, read=6) == pytest.approx(estimates.START_UP_SECONDS)
+
+
+def test_a_last_run_that_read_runs_is_scaled_to_what_this_one_reads(monkeypatch, tmp_path):
+    from coursebook.book import cache
+
+    monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
+    values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
+    for read_before in (None, 0, 3):  # a record without runs, one that trained all, one that read 3
+        record = {"profile": "quick", "seconds": 100.0, "parameters": values, "runs_read": read_before}
+        monkeypatch.setattr(cache, "read_record", lambda chapter, record=record: record)
+        seconds, basis = estimates.estimate("e4742-p1a-extra-conv-layer", "quick", values, read=0)
+        start, per_run = estimates.START_UP_SECONDS, estimates.RUN_SECONDS + 15.0
+        recorded = start + (6 - (read_before or 0)) * per_run
+        assert basis == "last run" and seconds == pytest.approx(100.0 * (start + 6 * per_run) / recorded)

@@ -50,6 +50,6 @@ def estimate(chapter_id: str, profile: str, values: dict[str, Any], read: int = 
     the run store will give it (a last run that trained every run is scaled down)."""
     record = cache.read_record(chapter_id)
     if record and record.get("profile") == profile and record.get("seconds"):
-        recorded = from_parameters(record.get("parameters") or values, int(record.get("runs_read", 0)))
+        recorded = from_parameters(record.get("parameters") or values, int(record.get("runs_read") or 0))
         return float(record["seconds"]) * from_parameters(values, read) / recorded, "last run"
     return from_parameters(values, read), "estimated"
