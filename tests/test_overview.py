@@ -51,11 +51,11 @@ def test_one_row_per_arm_with_mean_and_sd_over_runs(mini_project):
     images = factories.results_dict()["dataset"]["sizes"]["train"]  # the chapter's training part
     # the runs trained 3 epochs of the arm's settings' 4: "3 of 4"
     assert first.split(" | ") == ["| {doc}`Chapter alpha </book/chapters/alpha>` (2 runs; CIFAR-10, full)", "base",
-                                  "1,234,567", f"{images:,}", f"3{NB}of{NB}{factories.SETTINGS['epochs']}", "3", f"0.6000{pm}{sd:.4f}", f"0.5000{pm}{sd:.4f}",
+                                  "1,234,567", f"{images:,}", f"3 of {factories.SETTINGS['epochs']}", f"0.6000{pm}{sd:.4f}", f"0.5000{pm}{sd:.4f}",
                                   f"4.0{pm}0.0\u00a0s |"]
     cells = second.split(" | ")
     assert cells[0] == "| " and cells[1] == "b\\|\\*x\\_"  # chapter link only on its first row; name escaped
-    assert cells[5] == "2, 3"  # evaluated epochs differ: listed per run
+    assert cells[4] == f"3 of {factories.SETTINGS['epochs']} (evaluated 2, 3)"  # evaluated before the last: said
     assert "### Part" in text
     assert "reduced profile" not in text  # full profile on CIFAR-10: nothing to mark
 
@@ -99,8 +99,8 @@ def test_training_images_and_epochs_trained_say_why_two_rows_of_one_model_differ
             factories.arm("all", [factories.run(0, val=0.6, epochs=5)], model="tiny", epochs=5)]
     publish("alpha", factories.results(*arms, profile="full", synthetic=False, sizes=(4000, 500, 1000)).to_dict())
     small, whole = (row.split(" | ") for row in table_rows(overview.overview_markdown(toc_parts())))
-    assert [cell.replace(NB, " ") for cell in small[3:6]] == ["1,500", "7, 10 of 10", "4, 10"]  # its own train_size; one run stopped early
-    assert whole[3:6] == ["4,000", "5", "5"]  # the chapter's training part; every run trained all its epochs
+    assert small[3:5] == ["1,500", "7, 10 of 10 (evaluated 4, 10)"]  # its own train_size; one run stopped early
+    assert whole[3:5] == ["4,000", "5"]  # the chapter's training part; every run trained all its epochs, the last evaluated
 
 
 def test_the_page_opens_with_the_data_profile_and_budgets_as_run(mini_project):

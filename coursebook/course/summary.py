@@ -1,8 +1,8 @@
 """One chapter's results file as the landing page's overview shows it (``book.overview`` lays the
-page out): one row per arm with its parameter count, the training images and epochs it trained, its
-evaluated epoch(s), validation and test accuracy (mean ± sd over runs), training time per run, and the
-runs that did not learn marked; and the chapter's budget (training images, epochs trained, runs per
-arm) for the page's opening."""
+page out): one row per arm with its parameter count, the training images and epochs it trained (and
+the evaluated epochs where they are not the last), validation and test accuracy (mean ± sd over runs),
+training time per run, and the runs that did not learn marked; and the chapter's budget (training
+images, epochs trained, runs per arm) for the page's opening."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from typing import Any
 from coursebook.book.hooks import Overview
 from coursebook.course.prose.numbers import md, mean_sd
 
-COLUMNS = ("arm", "parameters", "training images", "epochs trained", "evaluated epoch", "validation accuracy",
-           "test accuracy", "time per run")
+COLUMNS = ("arm", "parameters", "training images", "epochs trained", "validation accuracy", "test accuracy",
+           "time per run")
 NBSP = "\u00a0"  # keeps 'mean ± sd' on one line
 INTRODUCTION = (
     "Every chapter that trains, one row per arm, read from its results file; beside each chapter, its runs per arm, "
     "data and profile. *Training images* and *epochs trained* are each arm's budget as run (the epochs of each run, "
     "\"of\" the most it could train when early stopping ended it sooner), so two rows of one model with different "
-    "budgets differ for that reason. Accuracies are those of the evaluated weights (*evaluated epoch*: the last one, "
-    "or the restored best one, per run) as mean ± sd over the runs; the test set played no part in training or "
-    "model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near chance "
+    "budgets differ for that reason. Accuracies are those of the evaluated weights (the last epoch's, or those of "
+    "the epoch in parentheses, restored as the best) as mean ± sd over the runs; the test set played no part in "
+    "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near chance "
     "on its validation images (its chapter says why): its accuracy is no measure of its arm.")
 
 
@@ -67,15 +67,19 @@ def _listed(values: list[int]) -> str:
 
 
 def epochs_trained(arm: Mapping[str, Any]) -> str:
-    """The epochs each run trained, with the most it could when a run stopped sooner."""
-    trained = [int(run["stopped_epoch"]) for run in arm["runs"]]
+    """The epochs each run trained ("of" the most it could, when a run stopped sooner) and, when the
+    evaluated weights are not the last epoch's, the evaluated epochs in parentheses."""
+    runs = arm["runs"]
+    trained = [int(run["stopped_epoch"]) for run in runs]
+    evaluated = [int(run["evaluated_epoch"]) for run in runs]
     most = (arm.get("settings") or {}).get("epochs")
-    return _listed(trained) + (f" of {int(most)}" if most is not None and min(trained) < int(most) else "")
+    text = _listed(trained) + (f" of {int(most)}" if most is not None and min(trained) < int(most) else "")
+    return text + (f" (evaluated {_listed(evaluated)})" if evaluated != trained else "")
 
 
 def arm_cells(arm: Mapping[str, Any], chapter_images: Any = None) -> list[str]:
-    """arm, parameters, training images, epochs trained, evaluated epoch, validation and test
-    accuracy, training time per run."""
+    """arm, parameters, training images, epochs trained (and evaluated), validation and test accuracy,
+    training time per run."""
     runs = arm["runs"]
     if not runs:
         raise ValueError("no runs")
@@ -86,8 +90,7 @@ def arm_cells(arm: Mapping[str, Any], chapter_images: Any = None) -> list[str]:
         md(" ".join(str(arm["name"]).split())),
         f"{int(arm['parameters']['total']):,}",
         f"{training_images(arm, chapter_images):,}",
-        _one_line(epochs_trained(arm)),
-        _listed([int(run["evaluated_epoch"]) for run in runs]),
+        epochs_trained(arm),
         _one_line(mean_sd([run["validation"]["accuracy"] for run in runs])) + marker,
         _one_line(mean_sd([run["test"]["accuracy"] for run in runs])),
         _one_line(mean_sd(seconds, digits=1)) + f"{NBSP}s",
