@@ -304,3 +304,65 @@ def test_gradient_table_without_autodiff(setup):
     weights, X, Y = setup
     table = bp.gradient_table(weights, X, Y, autodiff=False)
     assert "autodiff" not in table.columns and len(table) == 13
+
+
+# --- the page: the assignment's seed always, another seed beside it ------------------------
+
+# typed from the assignment (Part 1): "np.random.seed(0)", "close to L = 0.133 and
+# dL/db1 = [0.00492, -0.000581, -0.00066]"
+ASSIGNMENT = {"reference_seed": 0, "stated_loss": 0.133, "stated_db1": [0.00492, -0.000581, -0.00066]}
+
+
+def verbatim_setup(seed):
+    """The assignment's set-up lines, verbatim, with ``seed`` in np.random.seed."""
+    saved = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        weights = {"W1": np.random.randn(3, 2), "b1": np.zeros(3), "W2": np.random.randn(3), "b2": np.zeros(())}
+        return weights, np.random.rand(1000, 2), np.random.randint(low=0, high=2, size=(1000,))
+    finally:
+        np.random.set_state(saved)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "full"])
+def test_every_profile_and_any_page_seed_keeps_the_assignments_reference(profile):
+    from coursebook.book import params
+
+    values = params.resolve("aml-p1-backprop", profile, {"seed": 3}).values
+    assert {key: values[key] for key in ASSIGNMENT} == ASSIGNMENT and values["seed"] == 3
+
+
+def test_the_reference_run_reports_the_assignments_values_computed_independently():
+    from coursebook.course.prose import backprop_checks
+
+    stated = backprop_checks.Stated(ASSIGNMENT["reference_seed"], ASSIGNMENT["stated_loss"],
+                                    tuple(ASSIGNMENT["stated_db1"]))
+    weights, X, Y = verbatim_setup(0)
+    expected_loss = reference_loss(weights, X, Y)
+    expected_db1 = network_numeric_gradients(weights, X, Y)["b1"]
+    assert round(expected_loss, 3) == 0.133
+    run = backprop_checks.run_seed(0, fd_epsilon=EPS, steps=3, learning_rate=5.0, stated=stated)
+    assert run.checks.loss == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(run.checks.db1, expected_db1, rtol=1e-6)
+    assert run.checks.stated_loss == 0.133
+    assert f"this run gives L = {expected_loss:.4f} (matching to the 3 decimals stated)" in run.checks.text
+    assert "dL/db1 = [" + ", ".join(f"{v:.4g}" for v in expected_db1) + "]" in run.checks.text
+    assert run.baseline == pytest.approx(np.var(Y) / 2)
+
+
+def test_another_seed_is_a_second_run_beside_the_reference():
+    from coursebook.course.prose import backprop_checks
+
+    stated = backprop_checks.Stated(0, 0.133, (0.00492, -0.000581, -0.00066))
+    runs = [backprop_checks.run_seed(seed, fd_epsilon=EPS, steps=2, learning_rate=5.0, stated=stated)
+            for seed in (0, 3)]
+    weights, X, Y = verbatim_setup(3)
+    expected = reference_loss(weights, X, Y)
+    assert runs[1].checks.loss == pytest.approx(expected, rel=1e-12) and runs[1].checks.stated_loss is None
+    text = backprop_checks.seeds_text(runs, stated)
+    assert f"seed 3 draws other weights, points and labels with the same setup: L = {expected:.4f}" in text
+    assert "not comparable" in text
+    table = backprop_checks.runs_table(runs)
+    assert list(table["seed"]) == [0, 3]
+    assert list(table["L"]) == [round(reference_loss(*verbatim_setup(s)), 4) for s in (0, 3)]
+    assert "only run" in backprop_checks.seeds_text(runs[:1], stated)

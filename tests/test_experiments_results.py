@@ -27,7 +27,29 @@ def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
     assert table.loc["plain", "early stopping"] == "none"
     assert table.loc["stops", "early stopping"] == (
         "on val_loss (min), patience 1, min_delta 0, restores best weights (arm)")
-    assert table.loc["stops", "learning rate"] == "optimizer default" and table.loc["stops", "training images"] == "all"
+    assert table.loc["stops", "learning rate"] == "optimizer default"
+    # no train_size of its own: the number of images its run trained on, from the results' training part
+    assert table.loc["stops", "training images"] == str(_results().dataset.sizes["train"])
+
+
+def test_settings_table_says_batch_norm_only_of_arms_with_it_and_the_recorded_preprocessing():
+    data = _data()
+    data["arms"][1] = copy.deepcopy(data["arms"][0])
+    data["arms"][0].update(name="plain", model="e4742-original")
+    data["arms"][1].update(name="bn", model="e4742-batchnorm")
+    data["arms"][0]["settings"]["scaling"] = "standardize"
+    data["dataset"]["sizes"]["train"] = 4000
+    data["arms"][1]["settings"]["train_size"] = 1500
+    table = report.settings_table(Results.from_dict(data)).set_index("arm")
+    assert table.loc["plain", "batch-norm statistics"] == "no batch-norm layers"
+    assert table.loc["bn", "batch-norm statistics"].startswith("recomputed")
+    assert (table.loc["plain", "training images"], table.loc["bn", "training images"]) == ("4,000", "1,500")
+    assert table.loc["plain", "preprocessing"].startswith("pixels standardized per colour channel")
+    assert table.loc["bn", "preprocessing"].startswith("pixel scaling not recorded")
+    data["arms"][0].update(model="aml-mlp")
+    data["arms"][0]["settings"]["scaling"] = "unit"
+    table = report.settings_table(Results.from_dict(data)).set_index("arm")
+    assert table.loc["plain", "preprocessing"] == "pixels / 255 (to [0, 1]); images flattened to vectors; one-hot labels"
 
 
 def test_summary_reads_every_run_at_its_evaluated_epoch():

@@ -60,3 +60,27 @@ def test_prepare_standardizes_with_training_statistics_and_flattens(monkeypatch)
     channels = prepared.raw.x_train.reshape(-1, 3).astype(float)
     expected = (prepared.raw.x_val.reshape(-1, 3) - channels.mean(axis=0)) / channels.std(axis=0)
     assert splits.x_val.reshape(-1, 3) == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_walkthrough_records_its_standardization_and_its_shown_code_reproduces_the_run(monkeypatch, tmp_path):
+    import keras
+
+    from coursebook.course import code, data
+
+    monkeypatch.setattr(data, "load_dataset", lambda source: tiny_dataset(40, 10))
+    prepared = feedforward.prepare(None, "synthetic", seed=0, validation_fraction=0.25)
+    arm = feedforward.arm("aml-mlp", "MLP", epochs=2, batch_size=8)
+    results, _ = feedforward.train(None, prepared, arm, seed=4, verbose=0)
+    entry, run = results.arms[0], results.arms[0].runs[0]
+    assert entry.settings["scaling"] == "standardize" and "standardized" in prepared.splits.preprocessing
+    monkeypatch.chdir(tmp_path)
+    raw = prepared.raw
+    namespace = {name: getattr(raw, name) for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+    namespace |= {"keras": keras, "seed": run.seed}
+    exec(code.data_code(entry.settings["scaling"], flatten=True, num_classes=2), namespace)
+    keras.utils.set_random_seed(run.seed)
+    exec(code.model_code(entry.model, num_classes=2), namespace)
+    exec(code.training_code(entry.settings, recompute=code.recomputes_batch_norm(entry.settings, entry.model)),
+         namespace)
+    for metric, values in run.history.items():
+        np.testing.assert_allclose(namespace["history"].history[metric], values, rtol=1e-5, err_msg=metric)

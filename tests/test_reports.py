@@ -87,14 +87,15 @@ def _table(fd: float, ad: float) -> pd.DataFrame:
 # "the answers should be close to L = 0.133 and dL/db1 = [0.00492, -0.000581, -0.00066]".
 ASSIGNMENT_LOSS = 0.133
 ASSIGNMENT_DB1 = [0.00492, -0.000581, -0.00066]
+STATED = backprop_checks.Stated(0, ASSIGNMENT_LOSS, tuple(ASSIGNMENT_DB1))
 
 
 def test_backprop_checks_against_the_stated_values():
     db1 = np.array([0.00492577, -0.00058023, -0.00065977])
-    checks = backprop_checks.backprop_checks(0.1332476, db1, _table(2e-8, 1e-15), seed=0)
+    checks = backprop_checks.backprop_checks(0.1332476, db1, _table(2e-8, 1e-15), seed=0, stated=STATED)
     assert "agree with central finite differences (largest relative error 2.0e-08)" in checks.text
-    assert "The assignment expects L ≈ 0.133 and dL/db1 ≈ [0.00492, -0.000581, -0.00066]" in checks.text
-    assert "L = 0.1332 (matching to the three decimals stated)" in checks.text
+    assert "the assignment expects L ≈ 0.133 and dL/db1 ≈ [0.00492, -0.000581, -0.00066]" in checks.text
+    assert "L = 0.1332 (matching to the 3 decimals stated)" in checks.text and checks.stated_loss == ASSIGNMENT_LOSS
     # entry by entry: |0.00492577 - 0.00492| / 0.00492 = 0.117%, |−0.00058023 + 0.000581| / 0.000581 = 0.133%,
     # |−0.00065977 + 0.00066| / 0.00066 = 0.0348%: the largest is 0.133%, shown as 0.13%
     gaps = [abs(x - s) / abs(s) * 100 for x, s in zip(db1, ASSIGNMENT_DB1)]
@@ -106,29 +107,30 @@ def test_backprop_checks_against_the_stated_values():
 
 def test_backprop_checks_loss_match_is_judged_to_three_decimals():
     assert "not matching" in backprop_checks.backprop_checks(0.1336, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12),
-                                                             seed=0).text
-    close = backprop_checks.backprop_checks(0.13349, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12), seed=0)
-    assert "(matching to the three decimals stated)" in close.text and round(0.13349, 3) == ASSIGNMENT_LOSS
+                                                             seed=0, stated=STATED).text
+    close = backprop_checks.backprop_checks(0.13349, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12), seed=0,
+                                            stated=STATED)
+    assert "(matching to the 3 decimals stated)" in close.text and round(0.13349, 3) == ASSIGNMENT_LOSS
     assert "is 0%" in close.text and "rounded or approximate" not in close.text
 
 
 def test_backprop_checks_flag_disagreement_and_other_seeds():
-    checks = backprop_checks.backprop_checks(0.2, np.zeros(3), _table(1e-2, 1e-15), seed=3)
-    assert "DISAGREE with central finite differences" in checks.text
+    checks = backprop_checks.backprop_checks(0.2, np.zeros(3), _table(1e-2, 1e-15), seed=3, stated=STATED)
+    assert "DISAGREE with central finite differences" in checks.text and checks.stated_loss is None
     assert "seed 3, not the assignment's seed 0" in checks.text and "0.133" not in checks.text
 
 
 def test_backprop_checks_never_claim_confirmation_when_a_check_fails():
-    db1 = backprop_checks.STATED_DB1 * 1.5  # far from the stated values
-    failing = backprop_checks.backprop_checks(0.1332, db1, _table(0.5, 0.3), seed=0)
+    db1 = np.array(ASSIGNMENT_DB1) * 1.5  # far from the stated values
+    failing = backprop_checks.backprop_checks(0.1332, db1, _table(0.5, 0.3), seed=0, stated=STATED)
     assert failing.text.count("DISAGREE") == 2 and "confirm" not in failing.text
-    passing = backprop_checks.backprop_checks(0.1332, db1, _table(1e-9, 1e-12), seed=0)
+    passing = backprop_checks.backprop_checks(0.1332, db1, _table(1e-9, 1e-12), seed=0, stated=STATED)
     assert "two independent checks confirm" in passing.text
 
 
 def test_backprop_checks_without_autodiff_say_so():
     table = pd.DataFrame({"rel_error_finite_difference": [1e-9]})
-    text = backprop_checks.backprop_checks(0.1332, backprop_checks.STATED_DB1, table, seed=0).text
+    text = backprop_checks.backprop_checks(0.1332, np.array(ASSIGNMENT_DB1), table, seed=0, stated=STATED).text
     assert "automatic differentiation was not computed" in text and "nan" not in text
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class Overview:
     profile: str  # the profile its results file names
     stand_in: bool  # computed on a stand-in for the real data
     rows: list[list[str]]  # one per arm: a cell per column of Course.overview_columns
+    budget: Mapping[str, Sequence[int]] = field(default_factory=dict)  # e.g. {'epochs trained': [12, 14]}
 
 
 @dataclass(frozen=True)

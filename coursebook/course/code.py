@@ -1,12 +1,16 @@
-"""The Keras code a grader expects to see: each model a chapter trains, and its training call,
-generated from the same data the chapter runs (``params/models/<name>.yaml`` and the arm's
-effective settings), so the code on the page can never differ from what was trained.
+"""The Keras code a grader expects to see: each model a chapter trains, its preprocessing and its
+training call, generated from the same data the chapter runs (``params/models/<name>.yaml`` and the
+arm's effective settings, which record the pixel scaling), so the code on the page can never differ
+from what was trained.
 
 :func:`model_code` is runnable as shown (``exec`` it with nothing but ``keras`` installed: it
 defines ``model``); a test checks that it builds a model with the parameter count of
-:func:`coursebook.course.models.build_model`. :func:`training_code` is the ``compile`` and ``fit``
-call with the arm's optimizer, loss, epochs, batch size and callbacks. :func:`code_block` puts
-both, with ``model.summary()``, in one collapsed MyST dropdown per arm.
+:func:`coursebook.course.models.build_model`. :func:`data_code` is the preprocessing of the split
+images; :func:`training_code` the ``compile`` and ``fit`` call with the arm's optimizer, loss, epochs,
+batch size and every callback the run used (the batch-norm statistics callback and the training-set
+probe are this package's, imported from :mod:`coursebook.course.training`); a test executes all three
+and gets the run's own history. :func:`code_block` puts them, with ``model.summary()`` and
+:func:`training_sentence`, in one collapsed MyST dropdown per arm.
 """
 
 from __future__ import annotations
@@ -92,16 +96,45 @@ def _augmentation_code(augmentation: list[Any]) -> list[str]:
              + [f"    {entry}," for entry in entries] + ["]), model])"])
 
 
-def training_code(settings: Mapping[str, Any]) -> str:
-    """The compile and fit call of one arm's effective settings (``ArmResult.settings``)."""
-    optimizer = OPTIMIZER_CLASSES[str(settings.get("optimizer", "adam")).lower()]
-    rate = settings.get("learning_rate")
-    lines = _augmentation_code(settings["augmentation"]) if settings.get("augmentation") else []
-    lines += ["model.compile(",
-              f"    optimizer=keras.optimizers.{optimizer}({'' if rate is None else f'learning_rate={rate:g}'}),",
-              "    loss='categorical_crossentropy',",
-              "    metrics=['accuracy'],",
-              ")", "callbacks = []"]
+PARTS = "(x_train, x_val, x_test)"
+
+
+def data_code(scaling: str | None, *, flatten: bool = False, num_classes: int = 10) -> str:
+    """The preprocessing a run applied, as code on the split uint8 images (``x_train``, ``x_val``,
+    ``x_test``) and integer labels: ``scaling`` is ``"unit"`` (pixels / 255) or ``"standardize"``
+    (per colour channel, with the training part's mean and standard deviation, as
+    :func:`coursebook.course.data.preprocess` computes them); None says it was not recorded."""
+    lines = ["# x_train, x_val, x_test: the split images as loaded (uint8); y_train, y_val, y_test: class indices"]
+    if scaling == "unit":
+        lines.append(f"x_train, x_val, x_test = [x.astype('float32') / 255 for x in {PARTS}]  # pixels to [0, 1]")
+    elif scaling == "standardize":
+        lines += ["mean = x_train.mean(axis=(0, 1, 2))  # per colour channel, from the training part only",
+                  "std = x_train.std(axis=(0, 1, 2))",
+                  "std[std == 0] = 1",
+                  "mean, std = mean.astype('float32'), std.astype('float32')",
+                  f"x_train, x_val, x_test = [(x.astype('float32') - mean) / std for x in {PARTS}]"]
+    else:
+        lines.append("# (how the pixels were scaled is not recorded in this results file)")
+    if flatten:
+        lines.append(f"x_train, x_val, x_test = [x.reshape(len(x), -1) for x in {PARTS}]  # one vector per image")
+    lines.append(f"y_train, y_val, y_test = [keras.utils.to_categorical(y, {num_classes}).astype('float32') "
+                 "for y in (y_train, y_val, y_test)]  # one-hot")
+    return "\n".join(lines)
+
+
+def _callback_code(settings: Mapping[str, Any], recompute: bool) -> list[str]:
+    """The callbacks of :func:`coursebook.course.training.train`, in its order (the epoch timer and
+    the progress report, which change nothing, left out)."""
+    from coursebook.course.training import BATCH_NORM_IMAGES, PROBE_IMAGES
+
+    batch = settings["batch_size"]
+    lines = ["callbacks = []"]
+    if recompute:
+        lines += [f"# before validation, each batch-norm layer's statistics re-estimated on {BATCH_NORM_IMAGES:,} "
+                  "training images",
+                  f"callbacks.append(BatchNormStatistics(x_train[:{BATCH_NORM_IMAGES}], batch_size={batch}))"]
+    lines += [f"# eval_loss, eval_accuracy: inference mode on {PROBE_IMAGES} training images (changes no weight)",
+              f"callbacks.append(TrainingProbe(x_train[:{PROBE_IMAGES}], y_train[:{PROBE_IMAGES}], batch_size={batch}))"]
     stopping, checkpoint = settings.get("early_stopping"), settings.get("checkpoint")
     if stopping:
         lines.append(f"callbacks.append(keras.callbacks.EarlyStopping(monitor={stopping['monitor']!r}, "
@@ -109,18 +142,74 @@ def training_code(settings: Mapping[str, Any]) -> str:
                      f"min_delta={stopping.get('min_delta', 0):g}, "
                      f"restore_best_weights={bool(stopping.get('restore_best_weights', True))}))")
     if checkpoint:
-        lines.append(f"callbacks.append(keras.callbacks.ModelCheckpoint('best.keras', "
+        lines.append(f"callbacks.append(keras.callbacks.ModelCheckpoint({CHECKPOINT_FILE!r}, "
                      f"monitor={checkpoint['monitor']!r}, mode={checkpoint.get('mode', 'auto')!r}, "
-                     "save_best_only=True))")
-    lines += ["history = model.fit(",
-              "    x_train, y_train,                      # images scaled to [0, 1], labels one-hot",
-              "    validation_data=(x_val, y_val),        # the held-out validation part, never the test set",
+                     "save_best_only=True, save_weights_only=True))")
+    return lines
+
+
+CHECKPOINT_FILE = "best.weights.h5"
+
+
+def recomputes_batch_norm(settings: Mapping[str, Any], model_name: models.SpecLike) -> bool:
+    """Whether the run re-estimated batch-norm statistics: its setting says so and its model has
+    batch normalization (``training.train`` adds the callback only then)."""
+    return settings.get("batch_norm", "recompute") == "recompute" and models.has_batch_norm(model_name)
+
+
+def training_code(settings: Mapping[str, Any], *, recompute: bool = False) -> str:
+    """The compile and fit call of one arm's effective settings (``ArmResult.settings``), with every
+    callback the run used (``recompute``: the batch-norm statistics callback, see
+    :func:`recomputes_batch_norm`); expects ``model``, the preprocessed parts and ``seed``."""
+    optimizer = OPTIMIZER_CLASSES[str(settings.get("optimizer", "adam")).lower()]
+    rate = settings.get("learning_rate")
+    imports = ["BatchNormStatistics", "TrainingProbe"] if recompute else ["TrainingProbe"]
+    lines = [f"from coursebook.course.training import {', '.join(imports)}  # this package's callbacks", ""]
+    lines += _augmentation_code(settings["augmentation"]) if settings.get("augmentation") else []
+    lines += ["model.compile(",
+              f"    optimizer=keras.optimizers.{optimizer}({'' if rate is None else f'learning_rate={rate:g}'}),",
+              "    loss='categorical_crossentropy',",
+              "    metrics=['accuracy'],",
+              ")"]
+    lines += _callback_code(settings, recompute)
+    lines += ["keras.utils.set_random_seed(seed)  # each run's seed, also set before its model was built",
+              "history = model.fit(",
+              "    x_train, y_train,",
+              "    validation_data=(x_val, y_val),  # the held-out validation part, never the test set",
               f"    epochs={settings['epochs']}, batch_size={settings['batch_size']},",
               "    callbacks=callbacks,",
               ")"]
-    if checkpoint:
-        lines.append("model = keras.models.load_model('best.keras')  # evaluate the checkpoint's weights")
+    if settings.get("checkpoint"):
+        lines.append(f"model.load_weights({CHECKPOINT_FILE!r})  # evaluate the checkpoint's weights")
     return "\n".join(lines)
+
+
+def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: bool = False) -> str:
+    """What the training code does, in one sentence: preprocessing, optimizer, budget and every
+    callback or layer that changes the run."""
+    from coursebook.course.prose.numbers import md
+
+    scaling = {"unit": "pixels scaled to [0, 1]",
+               "standardize": "pixels standardized per colour channel with the training part's mean and sd"
+               }.get(settings.get("scaling"), "pixel scaling not recorded")
+    rate = settings.get("learning_rate")
+    parts = [scaling + (", images flattened" if flatten else "") + ", one-hot labels",
+             f"{OPTIMIZER_CLASSES[str(settings.get('optimizer', 'adam')).lower()]} "
+             f"({'default learning rate' if rate is None else f'learning rate {rate:g}'}), "
+             f"batch {settings['batch_size']}, at most {settings['epochs']} epochs"]
+    if settings.get("augmentation"):
+        parts.append("random augmentation layers in front of the model (training only)")
+    if recompute:
+        from coursebook.course.training import BATCH_NORM_IMAGES
+
+        parts.append(f"batch-norm statistics re-estimated from {BATCH_NORM_IMAGES:,} training images before "
+                     "every evaluation")
+    if stopping := settings.get("early_stopping"):
+        kept = "the best weights restored" if stopping.get("restore_best_weights", True) else "the last weights kept"
+        parts.append(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}, {kept})")
+    if checkpoint := settings.get("checkpoint"):
+        parts.append(f"the weights of the best {checkpoint['monitor']} checkpointed and evaluated")
+    return md("Trained with " + "; ".join(parts) + ".")
 
 
 def summary_text(spec_or_name: models.SpecLike, *, num_classes: int = 10) -> str:
@@ -145,16 +234,21 @@ def _fence(text: str, language: str = "") -> str:
 
 
 def code_block(arm_name: str, model_name: str, settings: Mapping[str, Any], *, num_classes: int = 10) -> str:
-    """A collapsed MyST dropdown with the arm's model as Keras code, its ``model.summary()`` and its
-    training call; the title names the arm (escaped) and the model's parameter count."""
+    """A collapsed MyST dropdown with the arm's model as Keras code, its ``model.summary()``, its
+    preprocessing and training call, and one sentence saying what the training did; the title names
+    the arm (escaped) and the model's parameter count."""
     from coursebook.course.prose.numbers import md
 
     total = models.parameter_summary(model_name, num_classes=num_classes)["total"]
+    recompute, flatten = recomputes_batch_norm(settings, model_name), len(models.as_spec(model_name).input_shape) == 1
     body = "\n\n".join([
         "The model, as Keras code (runnable as shown):", _fence(model_code(model_name, num_classes=num_classes),
                                                                 "python"),
         "`model.summary()`:", _fence(summary_text(model_name, num_classes=num_classes)),
-        "Training:", _fence(training_code(settings), "python")])
+        training_sentence(settings, recompute=recompute, flatten=flatten),
+        "Data and training, as run:",
+        _fence(data_code(settings.get("scaling"), flatten=flatten, num_classes=num_classes) + "\n\n"
+               + training_code(settings, recompute=recompute), "python")])
     return f":::{{dropdown}} Code: {md(arm_name)} ({model_name}, {total:,} parameters)\n{body}\n:::"
 
 

@@ -112,7 +112,7 @@ class Experiment:
             runs = [stored[arm["name"], seed] for seed in self.seeds]
             for entry in runs:
                 entry.run.read_from = (entry.chapter or "a notebook run outside the book") if entry.read else ""
-            settings = {k: v for k, v in arm.items() if k not in runstore.NOT_IN_KEY}
+            settings = {**{k: v for k, v in arm.items() if k not in runstore.NOT_IN_KEY}, "scaling": self.scaling}
             arms.append(results_module.ArmResult(arm["name"], arm["model"], runs[0].parameters, settings,
                                                  [entry.run for entry in runs], arm.get("source_chapter", "")))
         results = results_module.Results(

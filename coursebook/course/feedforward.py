@@ -22,6 +22,9 @@ from coursebook.course import arms as arms_module
 from coursebook.course import results as results_module
 
 
+SCALING = "standardize"  # per colour channel, statistics of the training part (recorded with the arm's settings)
+
+
 @dataclass
 class Prepared:
     """The raw dataset, its split (uint8 images) and the model-ready parts (flat, standardized, one-hot)."""
@@ -38,7 +41,7 @@ def prepare(run: Any, source: str, *, seed: int, validation_fraction: float = 0.
     dataset = data.load_dataset(source)
     raw = data.make_splits(dataset, validation="holdout", validation_fraction=validation_fraction,
                            train_size=train_size, seed=seed)
-    splits = data.preprocess(raw, scaling="standardize", one_hot=True, flatten=True)
+    splits = data.preprocess(raw, scaling=SCALING, one_hot=True, flatten=True)
     if run is not None:
         run.use_dataset(dataset, splits)
     return Prepared(dataset, raw, splits)
@@ -152,7 +155,8 @@ def train(run: Any, prepared: Prepared, arm_settings: dict[str, Any], seed: int,
             class_names=list(splits.class_names)),
         versions=training.backend_versions(), device=getattr(run, "device", "") or training.configure_backend(),
         arms=[results_module.ArmResult(arm_settings["name"], arm_settings["model"], counts,
-                                       {k: v for k, v in arm_settings.items() if k != "name"}, [measured])])
+                                       {**{k: v for k, v in arm_settings.items() if k != "name"}, "scaling": SCALING},
+                                       [measured])])
     return results.check(), fitted.model
 
 

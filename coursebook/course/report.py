@@ -100,18 +100,41 @@ def arm_keys(results: results_module.Results) -> dict[str, set[str]]:
     return {arm["name"]: set(arm) - {"name"} for arm in results.parameters.get("arms", []) if isinstance(arm, dict)}
 
 
+SCALING_TEXT = {"unit": "pixels / 255 (to [0, 1])",
+                "standardize": "pixels standardized per colour channel (training part's mean and sd)"}
+
+
+def preprocessing_text(settings: dict[str, Any], model: str) -> str:
+    """The preprocessing the arm's run applied: the scaling its settings record, flattening when
+    its model takes vectors, one-hot labels."""
+    text = SCALING_TEXT.get(settings.get("scaling"), "pixel scaling not recorded")
+    flat = len(models.load_spec(model).input_shape) == 1 if model in models.available_models() else False
+    return text + ("; images flattened to vectors" if flat else "") + "; one-hot labels"
+
+
 def settings_table(results: results_module.Results) -> pd.DataFrame:
     """One row per arm with its effective settings; a value the arm sets itself is marked "(arm)",
-    the others come from the chapter level (notebook default < params file < profile < command line)."""
+    the others come from the chapter level (notebook default < params file < profile < command line).
+    Training images are the number the arm trained on (the chapter's training part when the arm sets
+    none); the batch-norm statistics row, shown when an arm has batch normalization, says "no
+    batch-norm layers" for the arms without; the preprocessing row is what the run recorded."""
     own = arm_keys(results)
     labels = {key: label for key, label in SETTING_LABELS.items()
               if key != "batch_norm" or any(models.has_batch_norm(arm.model) for arm in results.arms)}
+    dataset = getattr(results, "dataset", None)
     rows = []
     for arm in results.arms:
         row = {"arm": arm.name}
         for key, label in labels.items():
-            text = describe_setting(key, arm.settings.get(key, arms_module.SETTING_DEFAULTS[key]))
+            value = arm.settings.get(key, arms_module.SETTING_DEFAULTS[key])
+            if key == "train_size" and value is None and dataset is not None:
+                text = f"{dataset.sizes['train']:,}"
+            elif key == "batch_norm" and not models.has_batch_norm(arm.model):
+                text = "no batch-norm layers"
+            else:
+                text = describe_setting(key, value)
             row[label] = f"{text} (arm)" if key in own.get(arm.name, ()) and key != "model" else text
+        row["preprocessing"] = preprocessing_text(arm.settings, arm.model)
         rows.append(row)
     return pd.DataFrame(rows)
 

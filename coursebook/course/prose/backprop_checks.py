@@ -1,8 +1,13 @@
-"""AML Part 1 in sentences: the hand-written gradients against the assignment's stated values,
-finite differences and automatic differentiation, and where gradient descent ended."""
+"""AML Part 1 in sentences: the hand-written gradients against the values the assignment states
+for its own seed, finite differences and automatic differentiation, where gradient descent ended,
+and a second run with the page's seed when that is not the assignment's.
+
+The assignment's seed and stated values come from the chapter's parameters (:class:`Stated`); the
+reference check always runs with that seed, whatever seed a profile gives the page."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,39 +15,51 @@ import pandas as pd
 
 from coursebook.course.prose.numbers import fmt, shown
 
-STATED_LOSS = 0.133  # the assignment: "close to L = 0.133"
-STATED_DB1 = np.array([0.00492, -0.000581, -0.00066])  # and "dL/db1 = [0.00492, -0.000581, -0.00066]"
 STATED_PRECISION = 0.1  # percent: three significant digits are exact to about 0.1%
 GRADIENT_TOLERANCE = 1e-5  # relative error; float32 backends (torch) reach about 1e-6
 
 
+@dataclass(frozen=True)
+class Stated:
+    """What the assignment states: its NumPy seed, and the loss and dL/db1 its setup should give."""
+
+    seed: int
+    loss: float
+    db1: tuple[float, ...]
+
+
 @dataclass
 class BackpropChecks:
-    """How the analytic gradients compare with every independent reference."""
+    """How the analytic gradients compare with every independent reference (``stated_loss``: the
+    assignment's value, None when the run is not the assignment's seed)."""
 
     loss: float
     db1: np.ndarray
     max_rel_error_fd: float
     max_rel_error_autodiff: float
     text: str
+    stated_loss: float | None = None
 
 
-def _values(values: np.ndarray) -> str:
-    return ", ".join(f"{v:.3g}" for v in values)
+def _values(values: Sequence[float], digits: int = 3) -> str:
+    return ", ".join(f"{v:.{digits}g}" for v in values)
 
 
 def _agree(error: float) -> str:
     return "agree" if error < GRADIENT_TOLERANCE else "DISAGREE"
 
 
-def largest_relative_gap(db1: np.ndarray) -> float:
+def largest_relative_gap(db1: np.ndarray, stated_db1: Sequence[float]) -> float:
     """Largest relative difference of ``db1`` from the stated values, entry by entry, in percent."""
-    return float(np.max(np.abs(np.asarray(db1) - STATED_DB1) / np.abs(STATED_DB1))) * 100
+    stated_db1 = np.asarray(stated_db1, dtype=float)
+    return float(np.max(np.abs(np.asarray(db1) - stated_db1) / np.abs(stated_db1))) * 100
 
 
-def backprop_checks(loss: float, db1: np.ndarray, table: pd.DataFrame, *, seed: int) -> BackpropChecks:
-    """Sentences on the analytic gradients: vs the assignment's stated values, FD and autodiff.
-    The gap to the stated values is shown to 2 significant digits and judged as shown."""
+def backprop_checks(loss: float, db1: np.ndarray, table: pd.DataFrame, *, seed: int,
+                    stated: Stated | None = None) -> BackpropChecks:
+    """Sentences on the analytic gradients: vs the assignment's stated values (when ``seed`` is the
+    assignment's, ``stated.seed``), finite differences and autodiff. The gap to the stated values is
+    shown to 2 significant digits and judged as shown."""
     fd = float(table["rel_error_finite_difference"].max())
     ad = float(table["rel_error_autodiff"].max()) if "rel_error_autodiff" in table else float("nan")
     checks = BackpropChecks(loss, np.asarray(db1), fd, ad, "")
@@ -51,22 +68,75 @@ def backprop_checks(loss: float, db1: np.ndarray, table: pd.DataFrame, *, seed: 
                 f"{_agree(ad)} with the Keras backend's automatic differentiation (largest relative error {ad:.1e})")
     parts = [f"The analytic gradients {_agree(fd)} with central finite differences (largest relative "
              f"error {fd:.1e}); {autodiff}."]
-    if seed == 0:
-        gap_text = f"{largest_relative_gap(db1):.2g}"
-        match = "matching" if shown(loss, 3) == STATED_LOSS else "not matching"
+    if stated is not None and seed == stated.seed:
+        checks.stated_loss = stated.loss
+        gap_text = f"{largest_relative_gap(db1, stated.db1):.2g}"
+        decimals = len(f"{stated.loss:g}".partition(".")[2])  # as many as the assignment states
+        match = "matching" if shown(loss, decimals) == stated.loss else "not matching"
         parts.append(
-            f"The assignment expects L ≈ {STATED_LOSS} and dL/db1 ≈ [{_values(STATED_DB1)}]; this run gives "
-            f"L = {loss:.4f} ({match} to the three decimals stated) and dL/db1 = [{_values(db1)}], whose largest "
-            f"relative difference from the stated values, entry by entry, is {gap_text}%."
+            f"With the assignment's seed {stated.seed}, the assignment expects L ≈ {stated.loss:g} and dL/db1 ≈ "
+            f"[{_values(stated.db1)}]; this run gives L = {loss:.4f} ({match} to the {decimals} decimals stated) "
+            f"and dL/db1 = [{_values(db1, 4)}], whose largest relative difference from the stated values, entry by "
+            f"entry, is {gap_text}%."
         )
         if float(gap_text) > STATED_PRECISION and confirmed:
             parts.append("Since two independent checks confirm these gradients, the stated dL/db1 is best "
                          "read as rounded or approximate.")
-    else:
-        parts.append(f"This run uses seed {seed}, not the assignment's seed 0, so its values are not "
+    elif stated is not None:
+        parts.append(f"This run uses seed {seed}, not the assignment's seed {stated.seed}, so its values are not "
                      "comparable with the ones the assignment states.")
     checks.text = " ".join(parts)
     return checks
+
+
+@dataclass
+class SeedRun:
+    """One run of the assignment's setup drawn with ``seed``: its loss, dL/db1, gradient checks and
+    gradient descent."""
+
+    seed: int
+    checks: BackpropChecks
+    losses: np.ndarray
+    baseline: float
+
+
+def run_seed(seed: int, *, fd_epsilon: float, steps: int, learning_rate: float,
+             stated: Stated | None = None) -> SeedRun:
+    """The whole page's computation for one seed (what the page shows step by step for the
+    assignment's seed): forward, backward, the gradient checks and gradient descent."""
+    from coursebook.course import backprop
+
+    weights, X, Y_true = backprop.assignment_setup(seed)
+    loss = backprop.loss(weights, X, Y_true)
+    grads = backprop.gradients(weights, X, Y_true)
+    table = backprop.gradient_table(weights, X, Y_true, eps=fd_epsilon)
+    _, losses = backprop.train(weights, X, Y_true, steps=steps, learning_rate=learning_rate)
+    return SeedRun(seed, backprop_checks(loss, grads["b1"], table, seed=seed, stated=stated), losses,
+                   constant_predictor_loss(Y_true))
+
+
+def runs_table(runs: Sequence[SeedRun]) -> pd.DataFrame:
+    """One row per seed: L, dL/db1, the largest relative errors of both checks, and where gradient
+    descent ended beside the constant-prediction loss."""
+    return pd.DataFrame([{
+        "seed": run.seed, "L": round(run.checks.loss, 4), "dL/db1": f"[{_values(run.checks.db1)}]",
+        "largest relative error, finite differences": f"{run.checks.max_rel_error_fd:.1e}",
+        "largest relative error, autodiff": f"{run.checks.max_rel_error_autodiff:.1e}",
+        f"loss after {len(run.losses) - 1:,} steps": round(float(run.losses[-1]), 4),
+        "constant-prediction loss": round(run.baseline, 4)} for run in runs])
+
+
+def seeds_text(runs: Sequence[SeedRun], stated: Stated) -> str:
+    """Which seeds the page ran: the assignment's always (its reference check), the page's own as a
+    second run when it differs, with that run's checks and descent verdict."""
+    if len(runs) == 1:
+        return (f"The page's seed is the assignment's ({stated.seed}), so the reference check above is the only "
+                "run.")
+    second = runs[1]
+    return (f"The reference check above always uses the assignment's seed {stated.seed}. This build's seed "
+            f"{second.seed} draws other weights, points and labels with the same setup: L = {second.checks.loss:.4f}, "
+            f"dL/db1 = [{_values(second.checks.db1)}]. {second.checks.text} "
+            f"{training_verdict(second.losses, second.baseline)}")
 
 
 def constant_predictor_loss(y_true: np.ndarray) -> float:
