@@ -60,17 +60,20 @@ def _training_settings(**changes):
     return {**settings, **changes}
 
 
-@pytest.fixture(scope="module")
-def trained_arm(tmp_path_factory):
-    """One batch-norm arm with augmentation, early stopping and a checkpoint, trained as a chapter trains it."""
+@pytest.fixture(scope="module", params=[None, 100], ids=["every validation image", "monitor_images=100"])
+def trained_arm(request, tmp_path_factory):
+    """One batch-norm arm with augmentation, early stopping and a checkpoint, trained as a chapter trains it
+    (its curves on every validation image, or on the first 100 of them)."""
     from coursebook.course import arms, data, experiments
 
-    dataset = data.load_dataset("synthetic", synthetic_sizes=(200, 40), cache_dir=tmp_path_factory.mktemp("cache"))
-    raw = data.make_splits(dataset, validation_fraction=0.2, seed=5)  # as the experiment splits for its first seed
+    dataset = data.load_dataset("synthetic", synthetic_sizes=(400, 40), cache_dir=tmp_path_factory.mktemp("cache"))
+    raw = data.make_splits(dataset, validation_fraction=0.4, seed=5)  # as the experiment splits for its first seed
     effective = arms.check_arms([{"name": "bn", "model": "aml-lenet5-batchnorm", "augmentation": ["flip"],
-                                  "early_stopping": {"patience": 1}, "checkpoint": {"monitor": "val_loss"}}],
+                                  "early_stopping": {"patience": 1}, "checkpoint": {"monitor": "val_loss"},
+                                  "monitor_images": request.param}],
                                 {"epochs": 3, "batch_size": 32}, where="test")
-    experiment = experiments.Experiment(dataset, data.preprocess(raw, scaling="unit"), effective, seeds=[5])
+    experiment = experiments.Experiment(dataset, data.preprocess(raw, scaling="unit"), effective, seeds=[5],
+                                        validation_fraction=0.4)
     return raw, experiment.train(verbose=0).arms[0]
 
 

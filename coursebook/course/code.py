@@ -175,13 +175,21 @@ def training_code(settings: Mapping[str, Any], *, recompute: bool = False) -> st
     lines += ["keras.utils.set_random_seed(seed)  # each run's seed, also set before its model was built",
               "history = model.fit(",
               "    x_train, y_train,",
-              "    validation_data=(x_val, y_val),  # the held-out validation part, never the test set",
+              _validation_line(settings.get("monitor_images")),
               f"    epochs={settings['epochs']}, batch_size={settings['batch_size']},",
               "    callbacks=callbacks,",
               ")"]
     if settings.get("checkpoint"):
         lines.append(f"model.load_weights({CHECKPOINT_FILE!r})  # evaluate the checkpoint's weights")
     return "\n".join(lines)
+
+
+def _validation_line(monitor_images: int | None) -> str:
+    """The fit's validation data: the held-out part, or its first ``monitor_images`` images."""
+    if not monitor_images:
+        return "    validation_data=(x_val, y_val),  # the held-out validation part, never the test set"
+    return (f"    validation_data=(x_val[:{monitor_images}], y_val[:{monitor_images}]),  # each epoch's curves: the first "
+            f"{monitor_images:,} held-out images (the final weights are measured on all)")
 
 
 def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: bool = False) -> str:
@@ -199,6 +207,8 @@ def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: 
              f"batch {settings['batch_size']}, at most {settings['epochs']} epochs"]
     if settings.get("augmentation"):
         parts.append("random augmentation layers in front of the model (training only)")
+    if monitor := settings.get("monitor_images"):
+        parts.append(f"each epoch validated on the first {monitor:,} validation images (the final weights on all)")
     if recompute:
         from coursebook.course.training import BATCH_NORM_IMAGES
 
