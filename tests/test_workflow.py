@@ -77,3 +77,38 @@ def test_every_action_version_exists():
         name, _, tag = action.partition("@")
         assert name in EXISTING_TAGS, f"{action}: not checked yet (look at its repository's tags, then add it)"
         assert tag in EXISTING_TAGS[name], f"{action}: {name} has no tag {tag} (it has {sorted(EXISTING_TAGS[name])})"
+
+
+def _step(name: str) -> dict:
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["build"]["steps"]
+    return next(step for step in steps if step.get("name") == name)
+
+
+def test_the_workflow_caches_the_path_a_download_lands_in():
+    from coursebook.course.data import cifar10
+
+    landed = paths.relative(cifar10.download_dir() / cifar10.ARCHIVE_NAMES[0])
+    cached = _step("Restore datasets")["with"]["path"].split()
+    assert landed in cached
+
+
+def _build_step_calls(tmp_path: Path, profile: str, data: str) -> str:
+    """The build step's script run by bash with a ``make`` that records its arguments."""
+    fake = tmp_path / "bin" / "make"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_text('#!/bin/bash\necho "$@" >> "$CALLS"\n')
+    fake.chmod(0o755)
+    calls = tmp_path / f"calls-{profile}-{data or 'unset'}"
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "PROFILE": profile, "DATA": data, "CALLS": str(calls)}
+    result = subprocess.run(["bash", "-c", _step("Build the book")["run"]], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return calls.read_text().strip()
+
+
+def test_a_profile_other_than_smoke_never_falls_back_to_the_stand_in(tmp_path):
+    assert _step("Build the book")["env"]["DATA"] == "${{ vars.DATA }}"
+    assert _build_step_calls(tmp_path, "quick", "") == "book PROFILE=quick DATA=cifar10"
+    assert _build_step_calls(tmp_path, "full", "") == "book PROFILE=full DATA=cifar10"
+    assert _build_step_calls(tmp_path, "full", "synthetic") == "book PROFILE=full DATA=synthetic"
+    assert _build_step_calls(tmp_path, "smoke", "") == "book PROFILE=smoke DATA="
