@@ -106,6 +106,9 @@ class Course:
     prepare_data: Callable[[list[dict[str, Any]]], None] = lambda values: None
     # a data fingerprint ('none': no data) -> what it is, in words, for make status and the build's first line
     describe_data: Callable[[str], str] = lambda fingerprint: fingerprint
+    # the course's own folders of finished work, carried out of a session with the chapters
+    # (``python -m coursebook keep``), e.g. the run store
+    session_dirs: Callable[[], list[Path]] = lambda: []
 
 
 _registered: Course | None = None

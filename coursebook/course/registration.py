@@ -175,6 +175,13 @@ def describe_data(fingerprint: str) -> str:
     return "no data" if fingerprint == "none" else sources.describe(fingerprint)
 
 
+def session_dirs() -> list[Path]:
+    """The run store: every finished training run, kept with the chapters when a session ends."""
+    from coursebook.course import runstore
+
+    return [runstore.store_dir()]
+
+
 def models_digest(values: dict[str, Any], fingerprint: str) -> str:
     """Every architecture spec in ``params/models`` (chapters read them at run time)."""
     return cache.files_digest(paths.MODELS_DIR, "*.yaml")
@@ -295,5 +302,6 @@ COURSE = Course(
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
     device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
     stand_in_flag="synthetic stand-in, not CIFAR-10", prepare_data=prepare_data, describe_data=describe_data,
+    session_dirs=session_dirs,
     link=link, run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
 )
