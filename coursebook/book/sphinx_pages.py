@@ -8,6 +8,8 @@
   source notebook's defaults. Each chapter page therefore links ``notebooks/<id>.ipynb`` (written at
   the end of the HTML build by ``coursebook.book.notebook``, with the parameters that page was
   computed with, from its run record): it runs as it is in Jupyter with the project's environment.
+- The page's ``.ipynb`` download (``_sources/``) quotes its numbers as the page shows them, not as
+  ``{glue:text}`` roles (``coursebook.book.download``).
 - A chapter whose last run failed (``book/chapters/<id>.failed.ipynb``) says so atop its page, which
   shows the last good result (or the placeholder of a chapter not built yet).
 """
@@ -121,12 +123,18 @@ def runnable_notebook(chapter: str) -> Any:
 def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
     import nbformat
 
+    from coursebook.atomic import atomic_write_text
+    from coursebook.book import download
+
     if exception is not None or app.builder.format != "html":
         return
     for docname in sorted(app.env.found_docs):
         chapter = _executed_chapter(app, docname)
         if chapter is None:
             continue
+        offered = Path(app.outdir) / "_sources" / f"{docname}.ipynb"  # what the page's download button gives
+        if offered.is_file():
+            atomic_write_text(offered, nbformat.writes(download.with_values(nbformat.read(offered, as_version=4))) + "\n")
         target = Path(app.outdir) / NOTEBOOKS_DIR_NAME / f"{chapter}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(nbformat.writes(runnable_notebook(chapter)) + "\n", encoding="utf-8")
