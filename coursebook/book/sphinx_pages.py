@@ -60,8 +60,9 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
     line = nodes.paragraph(classes=["runnable-notebook"])
     line += nodes.strong(text="Run this chapter yourself: ")
     line += nodes.reference("", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb")
-    line += nodes.Text(" has this page's parameters injected and runs as it is in Jupyter with the project's "
-                       f"environment (in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
+    line += nodes.Text(" has this page's parameters injected and runs as it is in any Jupyter: its first cell "
+                       "installs the project from the repository the book was built from, where it is not installed "
+                       f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
     sections = list(doctree.findall(nodes.section))
     if sections:
         title = next(iter(sections[0].findall(nodes.title)), None)
@@ -106,8 +107,9 @@ def _mark_failed(app: Any, doctree: Any, docname: str) -> None:
 
 
 def runnable_notebook(chapter: str) -> Any:
-    """The chapter's notebook with the parameters of its last run (its record), or None."""
-    from coursebook.book import cache, notebook, params
+    """The chapter's notebook with the parameters of its last run (its record), whose first code cell
+    installs the project from the repository the book is built from, where that is known."""
+    from coursebook.book import cache, notebook, params, provenance
 
     record = cache.read_record(chapter) or {}
     profile = record.get("profile", params.DEFAULT_PROFILE)
@@ -117,7 +119,7 @@ def runnable_notebook(chapter: str) -> Any:
         resolved = notebook.resolve(chapter, profile if profile in params.profiles() else params.DEFAULT_PROFILE, overrides)
     except params.ParameterError:  # the parameters changed since the run: offer the recorded ones
         resolved = params.Resolved(params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record"))
-    return notebook.build(resolved)
+    return notebook.build(resolved, provenance.repository())
 
 
 def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
