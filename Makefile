@@ -56,6 +56,9 @@ venv: $(STAMP)  ## create .venv (GPU=1: .venv-gpu) and install the pinned requir
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no Python $(OLDEST_PYTHON)-3.13 found on PATH (tried $(SUPPORTED_PYTHONS)); install one, e.g. 'brew install python@3.12' (macOS), 'apt-get install python3-venv' (Debian/Ubuntu, WSL) or python.org, or say which: make PYTHON=/path/to/python3.12"; exit 2; }
+	@if [ -e $(VENV) ] && ! $(PY) -m pip --version >/dev/null 2>&1; then \
+	  echo "make: $(VENV) has no working pip (a 'python -m venv' that stopped, e.g. at 'ensurepip is not available'): recreating it"; \
+	  rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing $(REQUIREMENTS) into $(VENV) ..."
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -71,8 +74,13 @@ run: $(STAMP)  ## re-execute one chapter: make run CHAPTER=<id> PARAMS="key=valu
 	@test -n "$$CHAPTER" || { echo "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)" >&2; exit 2; }
 	set -f; $(PY) -m coursebook build $(RUNNER_ARGS) --chapter "$$CHAPTER" --set $$PARAMS
 
-status: $(STAMP)  ## what make book (with CHAPTER: make run) would execute, why, and how long it should take; runs nothing
-	set -f; $(PY) -m coursebook status $(RUNNER_ARGS) $(if $(CHAPTER),--chapter "$$CHAPTER") $(if $(PARAMS),--set $$PARAMS)
+# make status installs nothing: it runs in a virtualenv installed earlier ($(VENV), else .venv: planning is
+# the same on a GPU), and without one says how to create it.
+STATUS_VENV := $(firstword $(patsubst %/,%,$(dir $(wildcard $(VENV)/.requirements-* .venv/.requirements-*))))
+
+status:  ## what make book (with CHAPTER: make run) would execute, why, and how long it should take; runs and installs nothing
+	@test -n "$(STATUS_VENV)" || { echo "make status: no virtualenv is installed yet, and make status installs nothing: 'make venv' creates $(VENV) (a minute or two)" >&2; exit 2; }
+	set -f; $(STATUS_VENV)/bin/python -m coursebook status $(RUNNER_ARGS) $(if $(CHAPTER),--chapter "$$CHAPTER") $(if $(PARAMS),--set $$PARAMS)
 
 lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; PROFILE, DATA, PARAMS as for make run), or on the project
 	@if [ -n "$$CHAPTER" ]; then \

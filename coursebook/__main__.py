@@ -1,5 +1,5 @@
 """``python -m coursebook``: the book runner's command line. ``build``, ``validate`` and ``status`` are
-:mod:`coursebook.book.cli`; ``publish``, ``pdf``, ``notebook``, ``freeze`` and ``schema`` are commands of their own
+:mod:`coursebook.book.cli`; ``publish``, ``pdf``, ``notebook``, ``freeze``, ``schema`` and ``keep`` are commands of their own
 modules, which build on ``cli`` (so ``cli`` imports none of them)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = {"publish": "publish", "pdf": "pdf", "notebook": "notebook", "freeze": "freeze", "schema": "schema"}
+COMMANDS = {"publish": "publish", "pdf": "pdf", "notebook": "notebook", "freeze": "freeze", "schema": "schema",
+            "keep": "keep"}
 
 
 def main(argv: list[str] | None = None) -> int:

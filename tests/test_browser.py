@@ -60,8 +60,8 @@ def browser():
 
 class Visit:
     """One page opened in a fresh tab, with every console error, page error and failed request
-    recorded. The test machine is offline: resources from other hosts (MathJax from its CDN) cannot
-    load, so only their failure to load is left out; everything the book serves itself must load."""
+    recorded. The test machine is offline: resources from other hosts cannot load, so only their
+    failure to load is left out; everything the book serves itself (MathJax too) must load."""
 
     def __init__(self, browser, url: str):
         self.base = url.split("/", 3)[:3]
@@ -177,6 +177,35 @@ def test_every_page_loads_cleanly_in_chromium(site, browser, smoke_book):
             assert sidebar.locator(link).count() >= 1, f"{relative}: no {chapter} in the sidebar"
             assert title in sidebar.text_content(), f"{relative}: no title {title!r} in the sidebar"
         visit.page.close()
+
+
+MATH_CHAPTER = "aml-p1-backprop"  # the chapter whose derivations are equations
+
+
+def test_the_backprop_page_renders_its_math_with_the_network_blocked(site, browser):
+    """Opened from disk with every request that is not a file aborted: MathJax is served with the
+    book, and each equation Sphinx marked (``.math``) holds MathJax's rendered output."""
+    _, html = site
+    page = browser.new_page()
+    blocked: list[str] = []
+
+    def files_only(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", files_only)
+    page.goto((html / "book" / "chapters" / f"{MATH_CHAPTER}.html").as_uri(), wait_until="load")
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.document", timeout=30_000)
+    page.evaluate("() => MathJax.startup.promise")
+    equations = page.locator(".math").count()
+    assert equations > 0, f"{MATH_CHAPTER} has no equations to render"
+    assert page.locator(".math mjx-container").count() == equations
+    assert [url for url in blocked if "mathjax" in url.lower()] == []
+    assert "\\frac" not in page.inner_text("article")  # no raw TeX left on the page
+    page.close()
 
 
 def test_the_site_root_leads_to_the_landing_page(site, browser):

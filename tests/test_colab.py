@@ -42,3 +42,12 @@ def test_its_make_commands_exist():
 def test_linked_from_the_readme_and_the_landing_page():
     assert "gpu/colab.ipynb" in (PROJECT / "README.md").read_text()
     assert "gpu/colab.ipynb" in (PROJECT / "book" / "index.md").read_text()
+
+
+def test_the_build_saves_finished_work_that_a_new_session_restores():
+    code = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    restore = next(i for i, source in enumerate(code) if "-m coursebook keep restore {SAVE_TO}" in source)
+    build = next(i for i, source in enumerate(code) if "make book" in source)
+    assert restore < build  # what earlier sessions saved is back before make status and make book plan
+    assert re.search(r"-m coursebook keep save \{SAVE_TO\} --every \d+ -- make book ", code[build])
+    assert 'SAVE_TO = ""' in code[0]

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from coursebook.book import estimates, interrupts, lock, params, progress, runner
+from coursebook.book import estimates, hooks, interrupts, lock, params, progress, runner
 
 class CommandLineError(Exception):
     """A bad option, said in one line (argparse would print its usage and a second line)."""
@@ -67,6 +67,9 @@ def under_lock(work: Callable[[], int], wait: bool = True, prefix: str = "error:
     except lock.Busy as err:
         print(f"{prefix}{err}", file=sys.stderr)
         return err.exit_status
+    except params.ParameterError as err:  # e.g. the data could not be fetched: before any kernel starts
+        print(f"{prefix}{err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as err:
         return interrupts.report(interrupts.as_interrupted(err))
 
@@ -78,14 +81,39 @@ def execute_chapters(plan: Callable[[], list[runner.Plan]], profile: str, jobs: 
     run directory and temporary file is removed (they are all ours) before it goes on up."""
     interrupts.report_leftovers(interrupts.remove_leftovers())
     plans = plan()
+    print(f"coursebook: profile {profile}, {len(plans)} chapter(s); {data_line(plans)}", flush=True)
+    prepare_data(plans)
     interrupts.watch(plans)
-    print(f"coursebook: profile {profile}, {len(plans)} chapter(s)")
     try:
         return runner.execute_all(plans, jobs=jobs, scheduler=scheduler or None)
     except KeyboardInterrupt:
         interrupts.stop_kernels()
         interrupts.remove_leftovers()
         raise
+
+
+def prepare_data(plans: list[runner.Plan]) -> None:
+    """The data of the chapters about to execute, fetched once before any kernel starts (so kernels
+    started at once never download it each); ParameterError when it cannot be fetched."""
+    executing = [plan.resolved.values for plan in plans if plan.changed and not plan.text_only]
+    try:
+        hooks.course().prepare_data(executing)
+    except hooks.CourseInputError as err:
+        raise params.ParameterError(f"key '{err.key}' of the chapters about to execute: {err}") from None
+
+
+def data_line(plans: list[runner.Plan]) -> str:
+    """Which data each chapter will use, in one line: each dataset in words with the chapters that
+    use it (the most used one, when it has more than three, with their count)."""
+    groups: dict[str, list[str]] = {}
+    for plan in plans:
+        groups.setdefault(plan.data_fingerprint, []).append(plan.chapter_id)
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
+    parts = []
+    for index, (fingerprint, ids) in enumerate(ordered):
+        who = f"{len(ids)} chapters" if index == 0 and len(ids) > 3 else ", ".join(ids)
+        parts.append(f"{hooks.course().describe_data(fingerprint)} for {who}")
+    return "data: " + ("; ".join(parts) or "none")
 
 
 def _plan(args: argparse.Namespace) -> list[runner.Plan]:
@@ -108,6 +136,7 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
     """What ``build`` with the same options would do, one line per chapter, then the total; no
     kernel starts and nothing is written."""
     log(f"coursebook: profile {profile}, {len(plans)} chapter(s); what make book (make run with CHAPTER) would do:")
+    log(f"  {data_line(plans)}")
     width = max((len(p.chapter_id) for p in plans), default=0)
     total, executing = 0.0, 0
     counts = runner.store_counts(plans)

@@ -102,6 +102,14 @@ class Course:
                    dict[str, Any]] | None = None
     # the store of training runs (None: every run a chapter asks for is trained when it executes)
     run_store: RunStore | None = None
+    # in the build, before any kernel starts: fetch, once, the data the values of the chapters about to
+    # execute need (CourseInputError naming what could not be fetched)
+    prepare_data: Callable[[list[dict[str, Any]]], None] = lambda values: None
+    # a data fingerprint ('none': no data) -> what it is, in words, for make status and the build's first line
+    describe_data: Callable[[str], str] = lambda fingerprint: fingerprint
+    # the course's own folders of finished work, carried out of a session with the chapters
+    # (``python -m coursebook keep``), e.g. the run store
+    session_dirs: Callable[[], list[Path]] = lambda: []
 
 
 _registered: Course | None = None

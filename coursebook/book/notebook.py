@@ -53,8 +53,32 @@ def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: d
     return params.resolve(chapter_id, profile, overrides)
 
 
-def build(resolved: Resolved) -> nbformat.NotebookNode:
-    """The runnable notebook of one resolved chapter (nothing is written)."""
+INSTALL = """\
+# Runs anywhere (Colab, Kaggle, a Jupyter without the project): where coursebook is not importable, this
+# cell clones the repository this notebook was written from, at its commit, and installs its pinned
+# environment (requirements.txt); in a checkout with make venv it does nothing.
+import importlib.util, os, subprocess, sys
+REPOSITORY, COMMIT = {repository!r}, {commit!r}
+if importlib.util.find_spec("coursebook") is None:
+    if not os.path.isdir("coursebook-src"):
+        subprocess.run(["git", "clone", "-q", REPOSITORY, "coursebook-src"], check=True)
+    subprocess.run(["git", "-C", "coursebook-src", "checkout", "-q", COMMIT], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "coursebook-src/requirements.txt"], check=True)
+    sys.path.insert(0, os.path.abspath("coursebook-src"))
+"""
+INSTALL_TAG = "install-coursebook"
+
+
+def install_cell(repository: str, commit: str) -> nbformat.NotebookNode:
+    """The first code cell of a notebook meant to run outside a checkout (see `INSTALL`)."""
+    cell = nbformat.v4.new_code_cell(INSTALL.format(repository=repository, commit=commit))
+    cell.metadata["tags"] = [INSTALL_TAG]
+    return cell
+
+
+def build(resolved: Resolved, source: tuple[str, str] | None = None) -> nbformat.NotebookNode:
+    """The runnable notebook of one resolved chapter (nothing is written); with ``source`` (repository,
+    commit), its first code cell installs the project from there (:func:`install_cell`)."""
     from papermill.parameterize import parameterize_notebook
 
     chapter = resolved.chapter
@@ -79,6 +103,8 @@ def build(resolved: Resolved) -> nbformat.NotebookNode:
     intro = INTRO.format(chapter=chapter.id, profile=resolved.profile,
                          overrides=f" and {', '.join(f'`{k}`' for k in overridden)} overridden" if overridden else "")
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(intro))
+    if source is not None:
+        nb.cells.insert(2, install_cell(*source))
     nb.metadata.pop("papermill", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb

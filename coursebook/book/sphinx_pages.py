@@ -8,6 +8,10 @@
   source notebook's defaults. Each chapter page therefore links ``notebooks/<id>.ipynb`` (written at
   the end of the HTML build by ``coursebook.book.notebook``, with the parameters that page was
   computed with, from its run record): it runs as it is in Jupyter with the project's environment.
+- The page's ``.ipynb`` download (``_sources/``) quotes its numbers as the page shows them, not as
+  ``{glue:text}`` roles (``coursebook.book.download``).
+- A chapter whose last run failed (``book/chapters/<id>.failed.ipynb``) says so atop its page, which
+  shows the last good result (or the placeholder of a chapter not built yet).
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
     line = nodes.paragraph(classes=["runnable-notebook"])
     line += nodes.strong(text="Run this chapter yourself: ")
     line += nodes.reference("", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb")
-    line += nodes.Text(" has this page's parameters injected and runs as it is in Jupyter with the project's "
-                       f"environment (in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
+    line += nodes.Text(" has this page's parameters injected and runs as it is in any Jupyter: its first cell "
+                       "installs the project from the repository the book was built from, where it is not installed "
+                       f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
     sections = list(doctree.findall(nodes.section))
     if sections:
         title = next(iter(sections[0].findall(nodes.title)), None)
@@ -66,9 +71,45 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
         doctree.insert(0, line)
 
 
+def _chapter(docname: str) -> str | None:
+    """The chapter id of a chapter's page, executed or a placeholder (None for other pages)."""
+    return docname.removeprefix(CHAPTERS_DOC_PREFIX) if docname.startswith(CHAPTERS_DOC_PREFIX) else None
+
+
+def failed_mark(chapter: str, executed: bool) -> Any:
+    """The warning atop the page of a chapter whose last run failed: what the page shows instead."""
+    from docutils import nodes
+
+    shown = ("This page shows its last good result, computed before that run." if executed
+             else "It has no good result yet.")
+    box = nodes.warning(classes=["chapter-failed"])
+    box += nodes.paragraph(text=f"The last run of this chapter failed. {shown} The failed notebook is "
+                                f"book/chapters/{chapter}.failed.ipynb (in CI: the artifact failed-book); "
+                                f"make run CHAPTER={chapter} executes it again.")
+    return box
+
+
+def _mark_failed(app: Any, doctree: Any, docname: str) -> None:
+    from docutils import nodes
+
+    from coursebook.book import cache
+
+    chapter = _chapter(docname)
+    if app.builder.format != "html" or chapter is None or not cache.failed_path(chapter).exists():
+        return
+    box = failed_mark(chapter, _executed_chapter(app, docname) is not None)
+    sections = list(doctree.findall(nodes.section))
+    if sections:
+        title = next(iter(sections[0].findall(nodes.title)), None)
+        sections[0].insert(sections[0].index(title) + 1 if title is not None else 0, box)
+    else:
+        doctree.insert(0, box)
+
+
 def runnable_notebook(chapter: str) -> Any:
-    """The chapter's notebook with the parameters of its last run (its record), or None."""
-    from coursebook.book import cache, notebook, params
+    """The chapter's notebook with the parameters of its last run (its record), whose first code cell
+    installs the project from the repository the book is built from, where that is known."""
+    from coursebook.book import cache, notebook, params, provenance
 
     record = cache.read_record(chapter) or {}
     profile = record.get("profile", params.DEFAULT_PROFILE)
@@ -78,11 +119,14 @@ def runnable_notebook(chapter: str) -> Any:
         resolved = notebook.resolve(chapter, profile if profile in params.profiles() else params.DEFAULT_PROFILE, overrides)
     except params.ParameterError:  # the parameters changed since the run: offer the recorded ones
         resolved = params.Resolved(params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record"))
-    return notebook.build(resolved)
+    return notebook.build(resolved, provenance.repository())
 
 
 def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
     import nbformat
+
+    from coursebook.atomic import atomic_write_text
+    from coursebook.book import download
 
     if exception is not None or app.builder.format != "html":
         return
@@ -90,6 +134,9 @@ def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
         chapter = _executed_chapter(app, docname)
         if chapter is None:
             continue
+        offered = Path(app.outdir) / "_sources" / f"{docname}.ipynb"  # what the page's download button gives
+        if offered.is_file():
+            atomic_write_text(offered, nbformat.writes(download.with_values(nbformat.read(offered, as_version=4))) + "\n")
         target = Path(app.outdir) / NOTEBOOKS_DIR_NAME / f"{chapter}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(nbformat.writes(runnable_notebook(chapter)) + "\n", encoding="utf-8")
@@ -98,5 +145,6 @@ def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after every handler that adds scripts
     app.connect("doctree-resolved", _link_runnable_notebook)
+    app.connect("doctree-resolved", _mark_failed)  # after the link: the warning comes first under the title
     app.connect("build-finished", _write_runnable_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

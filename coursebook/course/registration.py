@@ -158,6 +158,30 @@ def data_fingerprint(values: dict[str, Any]) -> str:
         raise CourseInputError("data", " ".join(str(err).split())) from None
 
 
+def prepare_data(values: list[dict[str, Any]]) -> None:
+    """CIFAR-10 downloaded once, before any kernel starts, when a chapter about to execute will use it."""
+    from coursebook.course.data import DataError, sources  # numpy only
+
+    try:
+        sources.fetch(v["data"] for v in values if "data" in v)
+    except DataError as err:
+        raise CourseInputError("data", " ".join(str(err).split())) from None
+
+
+def describe_data(fingerprint: str) -> str:
+    """A data fingerprint in words ('no data' for 'none')."""
+    from coursebook.course.data import sources
+
+    return "no data" if fingerprint == "none" else sources.describe(fingerprint)
+
+
+def session_dirs() -> list[Path]:
+    """The run store: every finished training run, kept with the chapters when a session ends."""
+    from coursebook.course import runstore
+
+    return [runstore.store_dir()]
+
+
 def models_digest(values: dict[str, Any], fingerprint: str) -> str:
     """Every architecture spec in ``params/models`` (chapters read them at run time)."""
     return cache.files_digest(paths.MODELS_DIR, "*.yaml")
@@ -277,6 +301,7 @@ COURSE = Course(
     results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
     device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
-    stand_in_flag="synthetic stand-in, not CIFAR-10",
+    stand_in_flag="synthetic stand-in, not CIFAR-10", prepare_data=prepare_data, describe_data=describe_data,
+    session_dirs=session_dirs,
     link=link, run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
 )

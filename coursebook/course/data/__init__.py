@@ -7,8 +7,8 @@ Modules: `core` (DataError, Dataset, the array cache), `cifar10` (the official a
 `synthetic` (the learnable stand-in), `sources` (choosing between them) and `splits`
 (splits, preprocessing, samples). Every public name is re-exported here.
 
-Importing this package is cheap (numpy only): Keras is imported only to download CIFAR-10,
-and scikit-learn only when splits are made. `dataset_fingerprint` never decodes images,
+Importing this package is cheap (numpy only): it imports no Keras, and scikit-learn only when
+splits are made. `dataset_fingerprint` never decodes images,
 so the book runner can use it as a cache key before any kernel starts.
 """
 

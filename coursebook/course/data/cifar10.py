@@ -6,7 +6,7 @@ CIFAR-10 is looked for, in order, in ``$COURSEBOOK_DATA``, `paths.DATA_DIR`
 in each, an archive under one of `ARCHIVE_NAMES` wins over an extracted directory under
 one of `BATCH_DIR_NAMES`. The archive's md5 is checked, its pickled batches are decoded
 once into ``.npy`` files under `paths.DATASET_CACHE_DIR` (or ``$COURSEBOOK_CACHE``), and
-later loads read those. Keras is imported only to download.
+later loads read those. A download lands in `download_dir` (once, atomically: :func:`download_cifar10`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ import os
 import pickle
 import socket
 import tarfile
+import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import filelock
 import numpy as np
 
 from coursebook.book import paths
@@ -77,7 +80,8 @@ REQUIRED_FILES = (*TRAIN_BATCHES, TEST_BATCH, META_FILE)
 _PIXELS = 32 * 32 * 3
 _MD5_INDEX = "md5-index.json"
 _NETWORK_TIMEOUT_S = 3.0
-_DOWNLOAD_TIMEOUT_S = 60.0
+_DOWNLOAD_TIMEOUT_S = 60.0  # seconds without a byte before a download fails
+_PORTS = {"https": 443, "http": 80}
 # Decoded arrays are cached per archive AND per version of this decoding code.
 DECODER_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
@@ -127,7 +131,7 @@ def near_misses(dirs: Sequence[Path]) -> list[Path]:
             continue
         for entry in entries:
             squashed = entry.name.lower().replace("-", "").replace("_", "")
-            if "cifar10" in squashed and entry.name not in wanted:
+            if "cifar10" in squashed and entry.name not in wanted and not entry.name.startswith("."):  # a download's lock
                 found.append(entry)
     return found
 
@@ -282,40 +286,52 @@ def _class_names_ok(names) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def network_reachable(url: str = ORIGIN, timeout: float = _NETWORK_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the download host opens within `timeout` seconds.
+def network_reachable(url: str | None = None, timeout: float = _NETWORK_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the host of `url` (default `ORIGIN`) opens within `timeout` seconds.
 
     The answer is remembered for the life of the process, so planning many chapters costs
     one check; ``network_reachable.cache_clear()`` forgets it.
     """
-    host = url.split("/")[2]
+    parsed = urllib.parse.urlsplit(url or ORIGIN)
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((parsed.hostname, parsed.port or _PORTS[parsed.scheme]), timeout=timeout).close()
         return True
     except OSError:
         return False
 
 
-def download_cifar10(target_dir: Path) -> Path:
-    """Download the official archive into `target_dir` with Keras, checking its md5."""
-    import keras
+def download_dir() -> Path:
+    """Where a download lands: `paths.DATA_DIR`, the one place looked in first after ``$COURSEBOOK_DATA``
+    (and the one the Pages workflow caches)."""
+    return paths.DATA_DIR
 
-    previous_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+
+def download_cifar10(target_dir: Path | None = None, origin: str | None = None, md5: str | None = None) -> Path:
+    """The official archive in `target_dir` (default :func:`download_dir`), downloaded once: under a
+    file lock, so processes that start at once download it once and the others wait for it; into a
+    temporary file beside it whose md5 is checked before it is renamed into place, so no reader ever
+    sees half an archive. ``origin`` and ``md5`` default to `ORIGIN` and `OFFICIAL_MD5`."""
+    origin, md5 = origin or ORIGIN, md5 or OFFICIAL_MD5
+    target = Path(target_dir or download_dir()) / ARCHIVE_NAMES[0]
     try:
-        return Path(
-            keras.utils.get_file(
-                fname=ARCHIVE_NAMES[0],
-                origin=ORIGIN,
-                cache_dir=str(target_dir),
-                cache_subdir="",
-                file_hash=OFFICIAL_MD5,
-            )
-        )
-    except Exception as error:
-        raise DataError(f"Downloading {ORIGIN} failed ({error}). {placement_hint()}") from error
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(target.parent / f".{target.name}.lock"):
+            if not target.is_file():  # a process we waited for may have fetched it
+                atomic_write_bytes(target, lambda stream: _fetch(origin, md5, stream))
+    except (OSError, filelock.Timeout) as error:
+        raise DataError(f"Downloading {origin} to {target} failed ({error}). {placement_hint()}") from error
+    return target
+
+
+def _fetch(origin: str, md5: str, stream) -> None:
+    """Copy `origin` into `stream`; OSError (a failed download is one) unless its md5 is `md5`."""
+    digest = hashlib.md5()
+    with urllib.request.urlopen(origin, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+            stream.write(chunk)
+    if digest.hexdigest() != md5:
+        raise OSError(f"the download has md5 {digest.hexdigest()}, expected {md5}: truncated or not the official file")
 
 
 # --- the loader -------------------------------------------------------------------------
@@ -327,7 +343,7 @@ def locate_cifar10(dirs: Sequence[Path] | None = None, *, download: bool = True)
     if found is not None:
         return found
     if download and network_reachable():
-        return download_cifar10((search_dirs() if dirs is None else list(dirs))[0])
+        return download_cifar10()
     reason = "downloads are disabled" if not download else f"{ORIGIN} cannot be reached"
     raise DataError(f"CIFAR-10 was not found and {reason}. {placement_hint(dirs)}")
 

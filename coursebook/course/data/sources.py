@@ -1,12 +1,16 @@
 """Choosing a source: ``auto`` takes CIFAR-10 when it is on disk or can be downloaded, else
-the synthetic stand-in; `dataset_fingerprint` names the result without decoding images."""
+the synthetic stand-in; `dataset_fingerprint` names the result without decoding images;
+`fetch` downloads what the chosen sources need before any kernel starts, `describe` says what a
+fingerprint is."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursebook.book import paths
 from coursebook.course.data import cifar10
 from coursebook.course.data.core import Dataset, DataError
 from coursebook.course.data.synthetic import load_synthetic, synthetic_fingerprint
@@ -85,3 +89,25 @@ def dataset_fingerprint(
     if download and cifar10.network_reachable():
         return cifar10.OFFICIAL_MD5
     raise DataError(f"CIFAR-10 was not found and cannot be downloaded. {cifar10.placement_hint()}")
+
+
+def fetch(sources: Iterable[str]) -> Path | None:
+    """Download CIFAR-10 (once, atomically: `cifar10.download_cifar10`) when one of `sources` will
+    use it and it is on no disk; the archive, or None when nothing had to be downloaded."""
+    if any(choice.source == "cifar10" and choice.archive is None for choice in map(choose_source, set(sources))):
+        return cifar10.download_cifar10()
+    return None
+
+
+def describe(fingerprint: str) -> str:
+    """What a fingerprint of :func:`dataset_fingerprint` is, in words, with where it is read from."""
+    found = cifar10.find_cifar10()
+    if fingerprint.startswith("synthetic-"):
+        missing = found is None and not cifar10.network_reachable()
+        return f"the synthetic stand-in ({'no CIFAR-10 on disk, its download unreachable' if missing else 'asked for'})"
+    where = f" ({paths.relative(found)})" if found is not None else ""
+    if fingerprint == cifar10.OFFICIAL_MD5:
+        return f"CIFAR-10{where}" if found is not None else f"CIFAR-10, downloaded from {cifar10.ORIGIN} first"
+    if fingerprint == cifar10.SAMPLE_MD5:
+        return f"the {cifar10.SAMPLE_NAME}{where}"
+    return f"CIFAR-10{where}, md5 {fingerprint.removeprefix('batches-md5:')}"
