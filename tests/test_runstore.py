@@ -280,7 +280,6 @@ def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
     ({"from": "q6-p1-simple-cnn", "arm": "zzz"}, {}, ["key 'arm'", "'zzz'", "Part 1 CNN"]),
     ({"from": "q6-p1-simple-cnn", "epochs": 3}, {}, ["key 'epochs'", "from"]),
     ({"from": "aml-p2-mlp"}, {}, ["key 'from'", "no arms"]),
-    ({"from": "q6-p1-simple-cnn"}, {"validation_fraction": 0.3}, ["key 'from'", "validation_fraction is 0.1", "0.3"]),
 ])
 def test_a_reference_that_cannot_be_read_is_refused_in_one_line(reference, overrides, words):
     from coursebook.book import params
@@ -290,6 +289,18 @@ def test_a_reference_that_cannot_be_read_is_refused_in_one_line(reference, overr
     message = str(refused.value)
     assert "\n" not in message and message.startswith("command line: arm arms[1]")
     assert all(word in message for word in words), message
+
+
+def test_another_chapters_arm_is_read_with_this_chapters_data_and_splits():
+    from coursebook.book import params
+
+    linked = params.resolve("q6-p3-early-stopping", "quick", {"arms": REFERENCE, "validation_fraction": 0.3,
+                                                              "test_size": 500}).values
+    own = params.resolve("q6-p1-simple-cnn", "quick", {"validation_fraction": 0.3, "test_size": 500}).values
+    keys = [inputs.key() for inputs in runstore.planned_runs(linked, "fp")]
+    assert keys[1] == runstore.planned_runs(own, "fp")[0].key()  # Part 1 as q6-p1 would train it on these splits
+    default = [inputs.key() for inputs in runstore.planned_runs(params.resolve("q6-p1-simple-cnn", "quick").values, "fp")]
+    assert keys[1] not in default  # not the run q6-p1 trains on its own splits
 
 
 def test_the_referencing_chapter_executes_again_when_the_referenced_arm_changes(tmp_path, monkeypatch):

@@ -50,8 +50,9 @@ SETTING_DEFAULTS: dict[str, Any] = {
 BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
 ARM_KEYS = ("name", *SETTING_DEFAULTS, "source_chapter")  # source_chapter: set by a reference (below)
 REFERENCE_KEYS = ("name", "from", "arm")  # {name?, from: <chapter>, arm?: <its arm>}: another chapter's arm
-SHARED = ("data", "seed")  # a referenced chapter is read with this chapter's data and first seed ...
-SAME_SPLITS = ("validation", "validation_fraction", "test_size")  # ... and must split the data the same way
+# a referenced chapter is read with this chapter's data, seed and splits: its arm is then trained (or read) on
+# exactly this chapter's images
+SHARED = ("data", "seed", "validation", "validation_fraction", "test_size")
 REQUIRED_KEYS = ("name", "model")
 
 
@@ -231,8 +232,8 @@ def link_references(arms: Any, values: Mapping[str, Any], read_chapter: Callable
     that arm's effective settings as that chapter trains it (its own epochs, training images, ...)
     and ``source_chapter``, so the run store gives this chapter the very runs that chapter trained.
     ``read_chapter(id, overrides)`` returns its resolved parameters; it is read with this chapter's
-    data and seed (:data:`SHARED`) and must split them the same way (:data:`SAME_SPLITS`). Raises
-    :class:`ArmError` with one line."""
+    data, seed and splits (:data:`SHARED`), so the arm trains on this chapter's images (and its runs
+    are that chapter's whenever the two agree). Raises :class:`ArmError` with one line."""
     if not isinstance(arms, list):
         return arms
     return [_linked(arm, index, values, read_chapter, where) if isinstance(arm, Mapping) and "from" in arm else arm
@@ -258,11 +259,6 @@ def _linked(reference: Mapping[str, Any], index: int, values: Mapping[str, Any],
     wanted = reference.get("arm", names[0])
     if wanted not in names:
         raise ArmError(Invalid(f"an arm of {chapter}: one of {checks.listed(names)}", value=wanted, key="arm").line(label))
-    for key in SAME_SPLITS:
-        if other.get(key) != values.get(key):
-            raise ArmError(Invalid(f"a chapter trained on the same data, seeds and splits (its {key} is "
-                                   f"{other.get(key)!r}, this chapter's {values.get(key)!r})", value=chapter,
-                                   key="from").line(label))
     settings = dict(other_arms[names.index(wanted)])
     return {**settings, "name": reference.get("name", wanted), "source_chapter": str(chapter)}
 
