@@ -21,12 +21,14 @@ from coursebook.course import data
 from tests.conftest import PROJECT
 from tests.test_data import official_batches, write_archive
 
-# One process's view: the origin and md5 put in place of the official ones, then what a build does
-# before its kernels start (registration.prepare_data), then the archive a kernel's loader finds.
+# One process's view: the origin and md5 put in place of the official ones (the loader's default
+# too), then what a build does before its kernels start (registration.prepare_data: download, then
+# decode into the dataset cache), then the archive and the cached arrays a kernel's loader finds.
 FETCHER = """
 import sys
 from coursebook.course.data import cifar10
 cifar10.ORIGIN, cifar10.OFFICIAL_MD5 = sys.argv[1], sys.argv[2]
+cifar10.load_cifar10.__kwdefaults__["expected_md5"] = sys.argv[2]
 from coursebook.course import registration
 registration.prepare_data([{"data": "auto"}, {"data": "auto"}, {}])
 print(cifar10.find_cifar10())
@@ -92,6 +94,7 @@ def test_two_processes_that_start_at_once_download_once(tmp_path, served):
     assert server.requests == 1
     assert landed.read_bytes() == archive.read_bytes()
     assert sorted(p.name for p in landed.parent.iterdir()) == [".cifar-10-python.tar.gz.lock", landed.name]
+    assert list((root / "cache").rglob("x_train.npy")), "the build decoded the archive into the dataset cache"
     ds = data.load_cifar10(dirs=[landed.parent], cache_dir=tmp_path / "cache", expected_md5=md5)
     assert len(ds.x_train) == len(data.load_cifar10(dirs=[archive.parent], cache_dir=tmp_path / "c2",
                                                     expected_md5=md5).x_train)

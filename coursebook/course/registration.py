@@ -159,11 +159,16 @@ def data_fingerprint(values: dict[str, Any]) -> str:
 
 
 def prepare_data(values: list[dict[str, Any]]) -> None:
-    """CIFAR-10 downloaded once, before any kernel starts, when a chapter about to execute will use it."""
+    """Before any kernel starts: CIFAR-10 downloaded once when a chapter about to execute will use
+    it, and every dataset those chapters use decoded (or generated) once into the dataset cache,
+    which their kernels then read instead of each decoding it (two at once, the first time)."""
     from coursebook.course.data import DataError, sources  # numpy only
 
+    chosen = sorted({v["data"] for v in values if "data" in v})
     try:
-        sources.fetch(v["data"] for v in values if "data" in v)
+        sources.fetch(chosen)
+        for source in chosen:
+            sources.load_dataset(source)
     except DataError as err:
         raise CourseInputError("data", " ".join(str(err).split())) from None
 
