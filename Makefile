@@ -113,5 +113,5 @@ publish: $(STAMP)  ## push _build/html to the gh-pages branch of REMOTE (refuses
 pdf: $(STAMP)  ## the book as a PDF (_build/latex/coursebook.pdf), or one assignment: make pdf PART=aml (_build/pdf/aml.pdf)
 	$(PY) -m coursebook pdf $(RUNNER_ARGS) $(if $(PART),--part "$$PART")
 
-clean:  ## remove built HTML and executed chapters (keeps .venv and the data cache)
-	rm -rf _build book/chapters
+clean:  ## remove built HTML and executed chapters (keeps .venv, the data cache and the run store; RUNS=1 empties the store too)
+	rm -rf _build book/chapters $(if $(filter 1,$(RUNS)),.cache/runs)
