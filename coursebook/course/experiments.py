@@ -85,7 +85,8 @@ class Experiment:
             parameters=dict(getattr(self.run, "parameters", {}) or {}), dataset=self._dataset_info(),
             versions=training.backend_versions(), device=getattr(self.run, "device", "") or training.configure_backend(),
             arms=[results_module.ArmResult(arm["name"], arm["model"], counts[arm["name"]],
-                                           {**{k: v for k, v in arm.items() if k != "name"}, "scaling": self.scaling}, arms_done[arm["name"]])
+                                           {**{k: v for k, v in arm.items() if k != "name"}, "scaling": self.scaling},
+                                           arms_done[arm["name"]])
                   for arm in self.arms])
         return results.check()
 
