@@ -348,6 +348,10 @@ def test_the_reference_run_reports_the_assignments_values_computed_independently
     assert f"this run gives L = {expected_loss:.4f} (matching to the 3 decimals stated)" in run.checks.text
     assert "dL/db1 = [" + ", ".join(f"{v:.4g}" for v in expected_db1) + "]" in run.checks.text
     assert run.baseline == pytest.approx(np.var(Y) / 2)
+    from coursebook.course import answers
+
+    answer = answers.backprop(run.checks, run.losses, backprop_checks.training_verdict(run.losses, run.baseline))
+    assert f"L = {expected_loss:.4f} (the assignment: about 0.133)" in answer
 
 
 def test_another_seed_is_a_second_run_beside_the_reference():

@@ -962,7 +962,8 @@ def backprop(checks: Any, losses: Sequence[float], verdict: str) -> str:
     db1 = ", ".join(f"{v:.3g}" for v in checks.db1)
     fine = checks.max_rel_error_fd < bc.GRADIENT_TOLERANCE and (
         not math.isfinite(checks.max_rel_error_autodiff) or checks.max_rel_error_autodiff < bc.GRADIENT_TOLERANCE)
-    text = (f"The forward pass gives L = {number(checks.loss)}{'' if checks.stated_loss is None else f' (the assignment: about {checks.stated_loss:g})'} and the "
+    about = "" if checks.stated_loss is None else f" (the assignment: about {checks.stated_loss:g})"
+    text = (f"The forward pass gives L = {number(checks.loss)}{about} and the "
             f"backward pass dL/db1 = [{db1}]. The gradients are {'right' if fine else 'NOT confirmed'}: the largest "
             f"relative error is {checks.max_rel_error_fd:.1e} against central finite differences and "
             f"{checks.max_rel_error_autodiff:.1e} against automatic differentiation. {verdict}")

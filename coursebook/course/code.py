@@ -97,6 +97,7 @@ def _augmentation_code(augmentation: list[Any]) -> list[str]:
 
 
 PARTS = "(x_train, x_val, x_test)"
+CHECKPOINT_FILE = "best.weights.h5"  # where the shown code's checkpoint keeps the best weights
 
 
 def data_code(scaling: str | None, *, flatten: bool = False, num_classes: int = 10) -> str:
@@ -146,9 +147,6 @@ def _callback_code(settings: Mapping[str, Any], recompute: bool) -> list[str]:
                      f"monitor={checkpoint['monitor']!r}, mode={checkpoint.get('mode', 'auto')!r}, "
                      "save_best_only=True, save_weights_only=True))")
     return lines
-
-
-CHECKPOINT_FILE = "best.weights.h5"
 
 
 def recomputes_batch_norm(settings: Mapping[str, Any], model_name: models.SpecLike) -> bool:
