@@ -1,0 +1,224 @@
+"""Explanations: for each "explain" or "why", the standard mechanism, stated as consistent or
+inconsistent with this run's facts and tied to them by number (the arms' names, parameter counts,
+curve minima, settings), never a sentence that restates its own conclusion.
+
+A mechanism is a function ``(results, arms, fits) -> sentences``; ``arms`` are the question's arms
+(the first the reference or base) and ``fits`` their runs' :class:`~.facts.RunFit` by arm name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coursebook.course import curves, measures
+from coursebook.course.answers import facts
+from coursebook.course.answers.facts import name
+from coursebook.course.prose.numbers import join
+
+Fits = dict[str, list[facts.RunFit]]
+MECHANISMS: dict[str, Callable[[Any, Sequence[Any], Fits], list[str]]] = {}
+
+
+def mechanism(key: str):
+    def add(function):
+        MECHANISMS[key] = function
+        return function
+    return add
+
+
+def explain(key: str, results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    """The explanation ``key`` for these arms (an empty list without a learned arm)."""
+    if not arms:
+        return []
+    return MECHANISMS[key](results, arms, fits)
+
+
+def _best(fits: Sequence[facts.RunFit]) -> str:
+    return facts.epochs_list([f.shape.best_epoch for f in fits])
+
+
+def _curve_fact(arm: Any, fits: Sequence[facts.RunFit], subject: str | None = None) -> str:
+    """'**F**'s validation loss was still falling at epoch 10 and 10, its last' or '… bottomed at
+    epoch 6 and 7 and then rose by 0.21 on average' (``subject`` replaces the arm's name)."""
+    who = subject or f"{name(arm.name)}'s validation loss"
+    if {f.shape.state for f in fits} == {curves.FALLING}:
+        return f"{who} was still falling at epoch {facts.epochs_list([f.shape.epochs for f in fits])}, its last"
+    rise = facts.average([f.shape.rise for f in fits])
+    return f"{who} bottomed at epoch {_best(fits)} and then rose by {rise:.2f} on average"
+
+
+def _gap(arm: Any) -> float:
+    return facts.average(measures.values(arm, "gap"))
+
+
+@mechanism("augmentation")
+def augmentation(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    base, augmented = arms[0], arms[-1]
+    later = facts.average([f.shape.best_epoch for f in fits[augmented.name]]) > facts.average(
+        [f.shape.best_epoch for f in fits[base.name]])
+    narrower = _gap(augmented) < _gap(base)
+    verdict = ("consistent with that" if later and narrower else
+               "partly consistent with that" if later or narrower else "not what that predicts")
+    return [f"Augmentation acts as a regularizer: every epoch shows the network shifted, rotated and flipped variants "
+            f"of its {facts.parameter_place(results, augmented).images:,} training images, so memorizing the exact "
+            "images pays less, which predicts a validation loss that keeps falling for more epochs and a smaller "
+            f"training − validation gap. The runs are {verdict}: {_curve_fact(augmented, fits[augmented.name])}, "
+            f"while {_curve_fact(base, fits[base.name])}; "
+            f"the gap was {_gap(augmented):.2f} for {name(augmented.name)} against {_gap(base):.2f} for {name(base.name)}."]
+
+
+@mechanism("batch-norm")
+def batch_norm(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    base, normed = arms[0], arms[-1]
+    found = curves.equal_epochs(measures.curves(normed, "train_loss"), measures.curves(base, "train_loss"))
+    lower = found.lower_epochs()
+    faster = len(lower) > len(found.epochs) / 2
+    sooner = facts.average([f.shape.best_epoch for f in fits[normed.name]]) < facts.average(
+        [f.shape.best_epoch for f in fits[base.name]])
+    layers = len(facts.layers_of(normed, "batchnorm"))
+    text = [f"The {layers} batch-normalization layers of {name(normed.name)} rescale their inputs with each batch's "
+            "statistics, which keeps activations in a range where larger steps stay stable; that predicts a training "
+            f"loss falling faster per epoch than {name(base.name)}'s and, with the training images fitted sooner, a "
+            f"validation loss that bottoms sooner. The runs are {'consistent' if faster else 'inconsistent'} with the "
+            f"first: {name(normed.name)}'s training loss was below {name(base.name)}'s at {len(lower)} of "
+            f"{len(found.epochs)} equal epochs (epoch {found.epochs[-1]}: {found.arm[-1]:.2f} against "
+            f"{found.reference[-1]:.2f}); and {'consistent' if sooner else 'inconsistent'} with the second: validation "
+            f"loss was lowest at epoch {_best(fits[normed.name])} for {name(normed.name)} and {_best(fits[base.name])} "
+            f"for {name(base.name)}."]
+    confounds = facts.setting_differences(normed, base)
+    if confounds:
+        said = join([f"{key.replace('_', ' ')} {a}" for key, a, _ in confounds])
+        other = join([f"{b}" for _, _, b in confounds])
+        direction = []
+        keys = {key: (a, b) for key, a, b in confounds}
+        if "learning_rate" in keys and _larger(keys["learning_rate"]) is not None:
+            direction.append("a larger learning rate takes larger steps (the same direction as batch normalization's "
+                             "faster fall)" if _larger(keys["learning_rate"]) else
+                             "a smaller learning rate takes smaller steps (against a faster fall)")
+        if "batch_size" in keys and _larger(keys["batch_size"]) is not None:
+            direction.append("a larger batch takes fewer steps per epoch (against a faster fall per epoch)"
+                             if _larger(keys["batch_size"]) else "a smaller batch takes more steps per epoch (the "
+                             "same direction as a faster fall)")
+        text.append(f"The arms differ in more than batch normalization: {name(normed.name)} used {said}, "
+                    f"{name(base.name)} {other}; " + ("; ".join(direction) if direction else "each may matter")
+                    + ", so the difference cannot be put on batch normalization alone.")
+    return text
+
+
+def _larger(pair: tuple[Any, Any]) -> bool | None:
+    """Whether the first setting is the larger (None when either is not a number)."""
+    try:
+        return float(pair[0]) > float(pair[1])
+    except (TypeError, ValueError):
+        return None
+
+
+@mechanism("capacity")
+def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    text = []
+    for arm in arms:
+        place = facts.parameter_place(results, arm)
+        dropout = [layer.options.get("rate") for layer in facts.layers_of(arm, "dropout")]
+        regular = f", dropout {join([f'{r:g}' for r in dropout])}" if dropout else ", no dropout"
+        states = {f.state for f in fits[arm.name]}
+        fact = _curve_fact(arm, fits[arm.name])
+        if curves.OVER in states:
+            verdict = f"consistent with that: {fact}"
+        elif states == {curves.STILL_IMPROVING}:
+            verdict = f"not yet visible: {fact}, so the budget ended before any over-fitting could show"
+        else:
+            verdict = f"not clearly visible: {fact}"
+        text.append(f"{name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
+                    f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
+                    f"images ({place.per_image:.0f} weights per image){regular}. With far more weights than images a "
+                    "network can fit the particulars of each training image, which predicts a validation loss that "
+                    f"bottoms and then rises while training accuracy keeps climbing; here that is {verdict}.")
+    return text
+
+
+@mechanism("depth")
+def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    from coursebook.course import models
+
+    shallow, deep = arms[0], arms[-1]
+    counts = {}
+    for arm in (shallow, deep):
+        layers = models.load_spec(arm.model).layers
+        counts[arm.name] = (sum(layer.type == "conv" for layer in layers), sum(layer.type == "dense" for layer in layers),
+                            sum(layer.type == "batchnorm" for layer in layers))
+    (c1, d1, b1), (c2, d2, b2) = counts[shallow.name], counts[deep.name]
+    train = facts.difference(results, deep, shallow, "train_accuracy")
+    place_s, place_d = facts.parameter_place(results, shallow), facts.parameter_place(results, deep)
+    layers_text = (f"{name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) against "
+                   f"{c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {place_d.total:,} parameters against "
+                   f"{place_s.total:,}")
+    if c2 + d2 <= c1 + d1:
+        layers_text += "; so it is not deeper in weight layers, only in pooling stages that shrink the maps"
+    text = [layers_text + "."]
+    norm = ("neither model has normalization layers, so their absence does not separate them" if not (b1 or b2) else
+            f"normalization layers: {b2} against {b1}")
+    if train is not None and train.direction == "lower":
+        text.append(f"More depth without normalization or shortcuts makes optimization harder (gradients pass through "
+                    f"more layers); that predicts a worse fit of the training images, and the runs are consistent with "
+                    f"it: {facts.verdict(train, 'training accuracy', deep, shallow)}; {norm}.")
+    else:
+        text.append(f"Harder optimization would show as a worse fit of the training images, which these runs do not "
+                    f"show ({facts.verdict(train, 'training accuracy', deep, shallow)}); {norm}.")
+    return text
+
+
+@mechanism("regularizers")
+def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    """Each arm's dropout and batch-normalization layers against its curves (and the first arm's,
+    where there are several)."""
+    base, text = arms[0], []
+    for arm in arms[1:] or arms:
+        ideas = []
+        dropout, norm = facts.layers_of(arm, "dropout"), facts.layers_of(arm, "batchnorm")
+        if dropout:
+            rates = join([f"{layer.options.get('rate'):g}" for layer in dropout])
+            ideas.append(f"dropout (rate {rates}, {len(dropout)} layer{'s' if len(dropout) > 1 else ''}) silences "
+                         "random units at every step, so no unit can rely on particular others, which predicts a "
+                         "narrower gap and, in a short budget, slower fitting")
+        if norm:
+            ideas.append(f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) adds batch-to-batch "
+                         "noise to each layer's inputs and speeds optimization, which predicts faster fitting and, "
+                         "with small validation batches of statistics, a noisier validation curve")
+        if not ideas:
+            continue
+        against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""
+        noise = facts.average([curves.noise(measures.curve(r, "val_accuracy")) for r in measures.learned_runs(arm)])
+        text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against}, "
+                    f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}, and its validation accuracy moved by "
+                    f"about {noise:.3f} from epoch to epoch beyond its trend.")
+    return text
+
+
+@mechanism("early-stopping")
+def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    text = []
+    for arm in arms:
+        stopping = arm.settings.get("early_stopping") or {}
+        runs = measures.learned_runs(arm)
+        matches = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
+        patience = stopping.get("patience")
+        text.append(f"Early stopping watches {stopping.get('monitor', 'the validation loss')} and ends training once "
+                    f"it has not improved for {patience} epochs, then restores the best epoch's weights; it predicts "
+                    f"runs that end {patience} epochs after their best epoch unless the budget ends first. In "
+                    f"{name(arm.name)}, the restored epoch was the validation-loss minimum in {matches} of {len(runs)} "
+                    f"runs, and the runs ended at epoch {facts.epochs_list([r.stopped_epoch for r in runs])} of "
+                    f"{arm.settings['epochs']}.")
+    return text
+
+
+@mechanism("data-size")
+def data_size(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    ordered = sorted(arms, key=lambda a: a.settings["train_size"] or 0)
+    small, large = ordered[0], ordered[-1]
+    narrower = _gap(large) < _gap(small)
+    return [f"With more images, the same {facts.parameter_place(results, large).total:,} weights cannot fit the "
+            "particulars of each image as closely, which predicts a training − validation gap that narrows as the "
+            f"set grows; the runs are {'consistent' if narrower else 'inconsistent'} with that: the gap was "
+            f"{_gap(small):.2f} with {small.settings['train_size']:,} images and {_gap(large):.2f} with "
+            f"{large.settings['train_size']:,}."]
