@@ -102,9 +102,11 @@ def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
         rise = average([f.shape.rise for f in fits])
         return (f"{who} was lowest at epoch {best} and then rose beyond its epoch-to-epoch noise, by "
                 f"{rise:.{digits}f} on average by the last epoch.")
-    parts = [f"{len([f for f in fits if f.shape.state == s])} of {len(fits)} runs {s}"
-             for s in (curves.RISING, curves.FLAT, curves.FALLING) if any(f.shape.state == s for f in fits)]
-    return f"{who} was lowest at epoch {best}; by the last epoch it was {join(parts)}."
+    counts = {s: sum(f.shape.state == s for f in fits) for s in (curves.RISING, curves.FLAT, curves.FALLING)}
+    words = {curves.RISING: "had risen beyond its epoch-to-epoch noise", curves.FLAT: "stayed within noise of it",
+             curves.FALLING: "was still falling"}
+    parts = [f"{words[s]} in {c} of {len(fits)} runs" for s, c in counts.items() if c]
+    return f"{who} was lowest at epoch {best}; by the last epoch it {join(parts)}."
 
 
 # --------------------------------------------------------------------------- differences

@@ -21,13 +21,22 @@ def answer(results: Any, question: Question) -> Section:
     direct = "; ".join(states) + "." if states else "No run learned, so no fit can be read."
     if failed:
         direct += f" No run of {', '.join(facts.name(a.name) for a in failed)} learned."
-    detail = [facts.shape_sentence(arm, fits[arm.name]) for arm in arms]
+    detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
     if len(arms) >= 2 and (question.measure in (None, "val_loss")):
         detail.append(equal_epoch_loss(arms[1], arms[0]))
     section = Section(direct, detail, [fit_table(arms, fits)])
     if question.explain:
         section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
+
+
+def _gap_note(fits: list[facts.RunFit]) -> str:
+    """Where an over-fitting label rests on a growing gap rather than a rising validation loss."""
+    by_gap = [f for f in fits if f.state == curves.OVER and f.shape.state != curves.RISING]
+    if not by_gap:
+        return ""
+    return (f" In {len(by_gap)} of {len(fits)} runs the over-fitting shows in the training − validation accuracy gap, "
+            "which grew beyond its noise after the validation-loss minimum.")
 
 
 def _state_words(state: str) -> str:
@@ -50,8 +59,10 @@ def equal_epoch_loss(arm: Any, reference: Any) -> str:
     if higher:
         where.append(f"higher at {_epochs(higher)}")
     trend = " and ".join(where) if where else "neither lower nor higher in every seed at any epoch"
-    return (f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s "
-            f"(epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means).")
+    mixed = len(found.epochs) - len(lower) - len(higher)
+    disagree = f"; at {mixed} other epoch{'s' if mixed > 1 else ''} the seeds disagreed" if where and mixed else ""
+    return (f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s"
+            f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means).")
 
 
 def _epochs(epochs: tuple[int, ...]) -> str:
