@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coursebook.course import curves, history, measures
+from coursebook.course import curves, history, measures, uncertainty
 from coursebook.course.answers import facts, mechanisms
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
@@ -26,12 +26,27 @@ def answer(results: Any, question: Question) -> Section:
     each = "; ".join(f"{facts.name(arm.name)} at epoch {facts.epochs_list(reached[arm.name])}" for arm in order)
     direct = (f"With validation accuracy {mark:.2f} as the mark ({question.mark:.0%} of the lowest best value any run "
               f"reached, so every run reached it), the runs reached it at these epochs: {each}.")
-    detail = [time_sentence(arms)]
+    detail = [first_epoch_sentence(results, arms), time_sentence(arms)]
     section = Section(direct, detail, [table(arms, reached)])
     if question.explain:
         fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
         section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
+
+
+def first_epoch_sentence(results: Any, arms: list[Any]) -> str:
+    """How far each arm got in epoch 1, against the first arm, judged by the validation images'
+    sampling error (and the seeds' spread where larger)."""
+    n_val = int(results.dataset.sizes["validation"])
+    first = {arm.name: [c[0] for c in measures.curves(arm, "val_accuracy").values()] for arm in arms}
+    reference = arms[0]
+    parts = []
+    for arm in arms[1:]:
+        d = uncertainty.accuracy_difference(first[arm.name], first[reference.name], n_val)
+        side = "the same as" if d.direction == "same" else f"{d.direction} than"
+        parts.append(f"{facts.name(arm.name)}'s was {side} {facts.name(reference.name)}'s ({d.text()}, {d.basis})")
+    values = "; ".join(f"{facts.name(a.name)} {uncertainty.rounded(facts.average(first[a.name]), 0.01)}" for a in arms)
+    return f"After epoch 1, validation accuracy was {values} (seed means); " + "; ".join(parts) + "."
 
 
 def time_sentence(arms: list[Any]) -> str:
