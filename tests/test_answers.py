@@ -293,3 +293,14 @@ def test_the_checker_finds_a_chapter_id_in_a_string_constant():
     tree = ast.parse('"""docstring a12-f"""\nx = "q6-p3"\n')
     constants = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     assert [c for c in constants[1:] if CHAPTER_IDS.search(c)] == ["q6-p3"]
+
+
+def test_a_report_gives_each_accuracy_with_twice_its_larger_error():
+    results = factories.results(factories.arm("A", [run(0, train=0.80, val=0.50, test=0.40),
+                                                    run(1, train=0.80, val=0.52, test=0.44)]), sizes=(1500, 500, 1000))
+    section = registry.strategy("report")(results, registry.Question(ask="Report.", kind="report",
+                                                                    measure="test_accuracy"))
+    # test: mean 0.42; sampling SE √(0.42·0.58/1000) = 0.0156, seeds' SE 0.02 -> ±0.04
+    # validation: mean 0.51; sampling SE 0.0224 > seeds' 0.01 -> ±0.045 shown to 2 decimals, 0.04
+    assert section.direct.startswith("**A** (2 runs): test accuracy 0.42 ± 0.04, training accuracy")
+    assert "validation accuracy 0.51 ± 0.04" in section.direct
