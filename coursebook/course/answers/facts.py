@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coursebook.course import curves, measures, uncertainty
-from coursebook.course.prose.numbers import join, md
+from coursebook.course.prose.numbers import capitalized, join, md
 
 
 def name(text: str) -> str:
@@ -90,7 +90,7 @@ def arm_state(fits: Sequence[RunFit]) -> str:
 def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
     """What the validation loss did, per run where the runs differ: '**E**'s validation loss was
     lowest at epochs 6 and 7 and then rose beyond its noise, to 1.3 at epoch 10'."""
-    who = f"{name(arm.name)}'s validation loss"
+    who = f"The validation loss of {name(arm.name)}"
     falling = [f for f in fits if f.shape.state == curves.FALLING]
     if len(falling) == len(fits):
         last = epochs_list([f.shape.epochs for f in fits])
@@ -131,15 +131,17 @@ def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertai
     return uncertainty.mean_difference(a, b)
 
 
-def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any) -> str:
-    """'**A** had a higher validation accuracy than **B** (+0.06 ± 0.04, the sampling error of 517
-    images)' or 'the same within ±x'; without an error, the difference and that no error is known."""
+def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any, start: bool = True) -> str:
+    """'Validation accuracy was higher for **A** than for **B** (+0.060 ± 0.044, the sampling error of
+    517 images)' or 'the same … within ±x'; with too few runs for an error, says so. Starts with the
+    measure (capitalized when it ``start``s a sentence), never with an arm's name."""
+    head = capitalized(words) if start else words
     if d is None:
-        return f"{name(arm.name)} and {name(reference.name)} have too few runs to judge their {words}"
+        return f"{head} cannot be judged for {name(arm.name)} against {name(reference.name)}: too few runs"
     if d.direction == "same":
-        return (f"{name(arm.name)} and {name(reference.name)} had the same {words} within ±"
+        return (f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±"
                 f"{uncertainty.rounded(d.margin, d.margin)} ({d.basis}; difference {d.text().split(' ±')[0]})")
-    return (f"{name(arm.name)} had a {d.direction} {words} than {name(reference.name)} "
+    return (f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} "
             f"({d.text()}, {d.basis})")
 
 

@@ -129,7 +129,7 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             verdict = f"not yet visible: {fact}, so the budget ended before any over-fitting could show"
         else:
             verdict = f"not clearly visible: {fact}"
-        text.append(f"{name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
+        text.append(f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
                     f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
                     f"images ({place.per_image:.0f} weights per image){regular}. With far more weights than images a "
                     "network can fit the particulars of each training image, which predicts a validation loss that "
@@ -150,7 +150,7 @@ def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     (c1, d1, b1), (c2, d2, b2) = counts[shallow.name], counts[deep.name]
     train = facts.difference(results, deep, shallow, "train_accuracy")
     place_s, place_d = facts.parameter_place(results, shallow), facts.parameter_place(results, deep)
-    layers_text = (f"{name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) against "
+    layers_text = (f"The model {name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) against "
                    f"{c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {place_d.total:,} parameters against "
                    f"{place_s.total:,}")
     if c2 + d2 <= c1 + d1:
@@ -161,10 +161,10 @@ def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     if train is not None and train.direction == "lower":
         text.append(f"More depth without normalization or shortcuts makes optimization harder (gradients pass through "
                     f"more layers); that predicts a worse fit of the training images, and the runs are consistent with "
-                    f"it: {facts.verdict(train, 'training accuracy', deep, shallow)}; {norm}.")
+                    f"it: {facts.verdict(train, 'training accuracy', deep, shallow, start=False)}; {norm}.")
     else:
         text.append(f"Harder optimization would show as a worse fit of the training images, which these runs do not "
-                    f"show ({facts.verdict(train, 'training accuracy', deep, shallow)}); {norm}.")
+                    f"show ({facts.verdict(train, 'training accuracy', deep, shallow, start=False)}); {norm}.")
     return text
 
 

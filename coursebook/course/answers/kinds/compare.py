@@ -22,7 +22,9 @@ def answer(results: Any, question: Question) -> Section:
     said = [facts.verdict(facts.difference(results, arm, reference, measure), words, arm, reference)
             for arm in arms[1:]]
     shown = list(dict.fromkeys([measure, "val_accuracy", "test_accuracy", "train_accuracy"]))
-    section = Section("; ".join(said) + ".", [], [facts.per_run_table(results, arms, shown)])
+    others = [facts.verdict(facts.difference(results, arm, reference, m), measures.words(m), arm, reference)
+              for m in shown[1:] for arm in arms[1:]]
+    section = Section(". ".join(said) + ".", [". ".join(others) + "."], [facts.per_run_table(results, arms, shown)])
     if question.explain:
         fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
         section.why = mechanisms.explain(question.explain, results, arms, fits)

@@ -16,7 +16,8 @@ from coursebook.course.prose.numbers import md
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-    states = [f"{facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}" for arm in arms]
+    states = [f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
+              for i, arm in enumerate(arms)]
     failed = [arm for arm in facts.arms(results, question) if arm not in arms]
     direct = "; ".join(states) + "." if states else "No run learned, so no fit can be read."
     if failed:

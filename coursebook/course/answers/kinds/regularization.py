@@ -31,19 +31,19 @@ def answer(results: Any, question: Question) -> Section:
         if narrower and not cost:
             helped.append(arm)
         detail.append(f"{facts.verdict(gap, 'training − validation accuracy gap', arm, base)}; "
-                      f"{facts.verdict(val, 'validation accuracy', arm, base)}; its validation loss rose "
+                      f"{facts.verdict(val, 'validation accuracy', arm, base, start=False)}; its validation loss rose "
                       f"{abs(rise):.2f} {'less' if rise < 0 else 'more'} after its minimum, on average.")
     if base_state == curves.STILL_IMPROVING:
-        direct = (f"{facts.name(base.name)} itself was still improving when the budget ran out (its validation loss "
+        direct = (f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its validation loss "
                   "still falling at the last epoch), so this budget shows no over-fitting for either technique to "
                   "reduce; which helps more against it cannot be read here.")
     elif len(helped) == 1:
-        direct = (f"{facts.name(helped[0].name)} helped more against over-fitting: only it narrowed the gap to "
+        direct = (f"Against over-fitting, {facts.name(helped[0].name)} helped more: only it narrowed the gap to "
                   f"{facts.name(base.name)} beyond the error without costing validation accuracy.")
     elif helped:
         between = facts.difference(results, helped[1], helped[0], "gap")
         direct = (f"Both {join([facts.name(a.name) for a in helped])} narrowed the gap without costing accuracy; "
-                  f"between them, {facts.verdict(between, 'gap', helped[1], helped[0])}.")
+                  f"between them, {facts.verdict(between, 'gap', helped[1], helped[0], start=False)}.")
     else:
         direct = ("Neither technique narrowed the gap beyond the error without costing validation accuracy, so "
                   "these runs do not show one helping more against over-fitting.")

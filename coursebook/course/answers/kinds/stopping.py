@@ -26,7 +26,7 @@ def answer(results: Any, question: Question) -> Section:
         early = sum(s < configured for s in stopped)
         after = [_accuracy_after(run, n_val) for run in runs]
         rose = sum(gain is not None for gain, _ in after)
-        text = (f"{facts.name(arm.name)}: {early} of {len(runs)} runs stopped before epoch {configured} "
+        text = (f"For {facts.name(arm.name)}, {early} of {len(runs)} runs stopped before epoch {configured} "
                 f"(at epoch {facts.epochs_list(stopped)}), and the restored weights were those of epoch "
                 f"{facts.epochs_list(restored)}")
         if rose:
