@@ -85,7 +85,7 @@ def test_every_explain_question_gets_an_explanation():
     for chapter in chapters_with_questions():
         results, questions = chapter_results(chapter)
         for q in registry.questions(questions):
-            section = registry.strategy(q.kind)(results, q)
+            section = answers.section(results, q)
             assert not q.explain or section.why, (chapter, q.label)
 
 
@@ -115,7 +115,7 @@ def test_a_training_loss_question_is_answered_at_equal_epochs_not_at_each_checkp
     results = two_arms(e, h, learning_rate=0.01, batch_size=64)
     q = registry.Question(ask="Compare the training loss of E and H. Explain.", kind="curve", arms=("E", "H"),
                           measure="train_loss", epochs="equal", explain="batch-norm")
-    section = registry.strategy("curve")(results, q)
+    section = answers.section(results, q)
     assert "lower at epochs 2–8" in section.direct and "higher at epoch 1" in section.direct
     assert "0.53 against 0.80" in section.direct  # epoch 8 seed means: (0.5 + 0.55) / 2 = 0.525 and 0.8
     why = " ".join(section.why)
@@ -157,7 +157,7 @@ def test_arms_evaluated_at_different_epochs_are_compared_at_equal_epochs(epochs,
     arm = [curve(list(rng.uniform(0.5, 2, epochs + 2))) for _ in range(2)]
     results = two_arms(ref, arm, evaluated=(e_ref, e_ref, e_arm, e_arm))
     q = registry.Question(ask="Compare the training loss.", kind="curve", arms=("E", "H"), measure="train_loss")
-    section = registry.strategy("curve")(results, q)
+    section = answers.section(results, q)
     table = section.tables[0].splitlines()[2:]
     assert [int(row.split("|")[1]) for row in table] == list(range(1, epochs + 1))  # every common epoch
     means = (np.mean([c["loss"][epochs - 1] for c in arm]), np.mean([c["loss"][epochs - 1] for c in ref]))
@@ -313,3 +313,14 @@ def test_no_sentence_of_any_chapter_starts_with_an_arm_name():
         text = answers.answer(results, questions)
         for sentence in answers.sentences(re.sub(r"\*\*[^*]+\.\*\* ", "", text)):
             assert not any(sentence.startswith(arm.name) for arm in results.arms), (chapter, sentence)
+
+
+def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_curves():
+    results = factories.results(
+        factories.arm("Part 1", [run(0)], model="q6-simple-cnn"),
+        factories.arm("deeper", [run(0, learned=False, cause="loss stuck at ln 10")], model="q6-deeper-gap"))
+    q = registry.Question(ask="Why did depth not help?", kind="fit", explain="depth")
+    why = " ".join(answers.section(results, q).why)
+    # 5 convolutions and 3 dense layers against the simple CNN's 6 and 2 (params/models)
+    assert "5 convolutional and 3 dense layers (8 weight layers) against 6 and 2 (8)" in why
+    assert "not deeper in weight layers" in why and "loss stuck at ln 10" in why

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coursebook.course import measures
-from coursebook.course.answers import registry
+from coursebook.course.answers import facts, mechanisms, registry
 from coursebook.course.answers.facts import name
 from coursebook.course.answers.registry import Question, Section
 from coursebook.course.prose.numbers import fmt, join, md
 
-__all__ = ["Question", "Section", "answer", "backprop", "feedforward", "limits", "parameter_count", "sentences",
+__all__ = ["Question", "Section", "answer", "section", "backprop", "feedforward", "limits", "parameter_count", "sentences",
            "summary_block", "template"]
 
 
@@ -38,7 +38,7 @@ def answer(results: Any, questions: Sequence[Mapping[str, Any] | Question], head
     """The whole Answer section: each question's direct answer first (after ``head``), then per
     question its evidence, tables and explanation, then the limits once."""
     asked = registry.questions(questions)
-    sections = [(q, registry.strategy(q.kind)(results, q)) for q in asked]
+    sections = [(q, section(results, q)) for q in asked]
     direct = [*head, *(f"**{md(q.label)}.** {s.direct}" if q.label else s.direct for q, s in sections)]
     blocks = [summary_block("\n\n".join(direct))]
     for q, s in sections:
@@ -51,6 +51,17 @@ def answer(results: Any, questions: Sequence[Mapping[str, Any] | Question], head
             blocks.append("**Why.** " + " ".join(s.why))
     blocks.append(limits(results))
     return "\n\n".join(blocks)
+
+
+def section(results: Any, question: Question) -> Section:
+    """One question answered by its kind's strategy, with the explanation it asks for weighed against
+    the facts of every arm it names (:mod:`.mechanisms`)."""
+    answered = registry.strategy(question.kind)(results, question)
+    if question.explain:
+        arms = facts.arms(results, question)
+        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms if measures.learned_runs(arm)}
+        answered.why = mechanisms.explain(question.explain, results, arms, fits)
+    return answered
 
 
 def limits(results: Any) -> str:

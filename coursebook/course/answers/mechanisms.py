@@ -14,7 +14,7 @@ from typing import Any
 from coursebook.course import curves, measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.facts import name
-from coursebook.course.prose.numbers import join
+from coursebook.course.prose.numbers import epochs, join
 
 Fits = dict[str, list[facts.RunFit]]
 MECHANISMS: dict[str, Callable[[Any, Sequence[Any], Fits], list[str]]] = {}
@@ -28,10 +28,17 @@ def mechanism(key: str):
 
 
 def explain(key: str, results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
-    """The explanation ``key`` for these arms (an empty list without a learned arm)."""
-    if not arms:
-        return []
-    return MECHANISMS[key](results, arms, fits)
+    """The explanation ``key`` for the question's ``arms``; where an arm has no run that learned,
+    what can be said without its curves (its architecture, for depth) and that the rest cannot."""
+    failed = [arm for arm in arms if not fits.get(arm.name)]
+    if not failed:
+        return MECHANISMS[key](results, arms, fits) if arms else []
+    causes = "; ".join(dict.fromkeys(r.failure_cause for arm in failed for r in arm.runs if not r.learned))
+    text = [f"No run of {join([name(arm.name) for arm in failed])} learned ({causes}), so the mechanism cannot be "
+            "weighed against its curves."]
+    if key == "depth" and len(arms) >= 2:
+        text.insert(0, depth_layers(arms[0], arms[-1]))
+    return text
 
 
 def _best(fits: Sequence[facts.RunFit]) -> str:
@@ -137,25 +144,33 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     return text
 
 
-@mechanism("depth")
-def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def _layer_counts(arm: Any) -> tuple[int, int, int]:
+    """Convolutional, dense and batch-normalization layers of the arm's model."""
     from coursebook.course import models
 
-    shallow, deep = arms[0], arms[-1]
-    counts = {}
-    for arm in (shallow, deep):
-        layers = models.load_spec(arm.model).layers
-        counts[arm.name] = (sum(layer.type == "conv" for layer in layers), sum(layer.type == "dense" for layer in layers),
-                            sum(layer.type == "batchnorm" for layer in layers))
-    (c1, d1, b1), (c2, d2, b2) = counts[shallow.name], counts[deep.name]
-    train = facts.difference(results, deep, shallow, "train_accuracy")
-    place_s, place_d = facts.parameter_place(results, shallow), facts.parameter_place(results, deep)
-    layers_text = (f"The model {name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) against "
-                   f"{c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {place_d.total:,} parameters against "
-                   f"{place_s.total:,}")
+    layers = models.load_spec(arm.model).layers
+    return tuple(sum(layer.type == kind for layer in layers) for kind in ("conv", "dense", "batchnorm"))
+
+
+def depth_layers(shallow: Any, deep: Any) -> str:
+    """How much deeper the deeper model is, in weight layers and parameters (from the specs)."""
+    from coursebook.course import models
+
+    (c1, d1, _), (c2, d2, _) = _layer_counts(shallow), _layer_counts(deep)
+    p1, p2 = (models.parameter_summary(arm.model)["total"] for arm in (shallow, deep))
+    text = (f"The model {name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) "
+            f"against {c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {p2:,} parameters against {p1:,}")
     if c2 + d2 <= c1 + d1:
-        layers_text += "; so it is not deeper in weight layers, only in pooling stages that shrink the maps"
-    text = [layers_text + "."]
+        text += "; so it is not deeper in weight layers, only in pooling stages that shrink the maps"
+    return text + "."
+
+
+@mechanism("depth")
+def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    shallow, deep = arms[0], arms[-1]
+    b1, b2 = (_layer_counts(arm)[2] for arm in (shallow, deep))
+    train = facts.difference(results, deep, shallow, "train_accuracy")
+    text = [depth_layers(shallow, deep)]
     norm = ("neither model has normalization layers, so their absence does not separate them" if not (b1 or b2) else
             f"normalization layers: {b2} against {b1}")
     if train is not None and train.direction == "lower":
@@ -204,8 +219,8 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         matches = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
         patience = stopping.get("patience")
         text.append(f"Early stopping watches {stopping.get('monitor', 'the validation loss')} and ends training once "
-                    f"it has not improved for {patience} epochs, then restores the best epoch's weights; it predicts "
-                    f"runs that end {patience} epochs after their best epoch unless the budget ends first. In "
+                    f"it has not improved for {epochs(patience)}, then restores the best epoch's weights; it predicts "
+                    f"runs that end {epochs(patience)} after their best epoch unless the budget ends first. In "
                     f"{name(arm.name)}, the restored epoch was the validation-loss minimum in {matches} of {len(runs)} "
                     f"runs, and the runs ended at epoch {facts.epochs_list([r.stopped_epoch for r in runs])} of "
                     f"{arm.settings['epochs']}.")

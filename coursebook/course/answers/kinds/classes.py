@@ -34,7 +34,7 @@ def answer(results: Any, question: Question) -> Section:
               f"{md(best)} (precision {scores[best]['precision']:.2f}, recall {scores[best]['recall']:.2f}, "
               f"F1 {scores[best]['f1']:.2f}) and the worst {md(worst)} (precision {scores[worst]['precision']:.2f}, "
               f"recall {scores[worst]['recall']:.2f}, F1 {scores[worst]['f1']:.2f}).")
-    detail = [f"Summed over {facts.seeds(arm)}: {pairs.sentence}"]
+    detail = [f"Summed over {facts.seeds(arm)}, {pairs.sentence[:1].lower()}{pairs.sentence[1:]}"]
     rows = ["| class | precision | recall | F1 |", "| --- | ---: | ---: | ---: |"]
     rows += [f"| {md(c)} | {scores[c]['precision']:.2f} | {scores[c]['recall']:.2f} | {scores[c]['f1']:.2f} |"
              for c in classes]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import measures
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 
 
@@ -25,7 +25,4 @@ def answer(results: Any, question: Question) -> Section:
     others = [facts.verdict(facts.difference(results, arm, reference, m), measures.words(m), arm, reference)
               for m in shown[1:] for arm in arms[1:]]
     section = Section(". ".join(said) + ".", [". ".join(others) + "."], [facts.per_run_table(results, arms, shown)])
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section

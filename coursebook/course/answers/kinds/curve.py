@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import curves, measures
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.kinds.fit import _epochs
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
@@ -32,9 +32,6 @@ def answer(results: Any, question: Question) -> Section:
                         + "; ".join(f"{facts.name(a)}: {facts.epochs_list(e)}" for a, e in evaluated.items())
                         + "), so the comparison is made epoch by epoch instead.")
     section = Section(" ".join(direct), sections, tables)
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import curves, measures
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
@@ -26,8 +26,6 @@ def answer(results: Any, question: Question) -> Section:
     if len(arms) >= 2 and (question.measure in (None, "val_loss")):
         detail.append(equal_epoch_loss(arms[1], arms[0]))
     section = Section(direct, detail, [fit_table(arms, fits)])
-    if question.explain:
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import measures, uncertainty
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 
 
@@ -48,7 +48,4 @@ def answer(results: Any, question: Question) -> Section:
                       f"{uncertainty.rounded(means[i], error)}, against {uncertainty.rounded(means[-1], error)} with "
                       f"{sizes[-1]:,}.")
     section = Section(direct, detail, [facts.per_run_table(results, arms, ["val_accuracy", "gap", "test_accuracy"])])
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import curves
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import join
 
@@ -48,6 +48,4 @@ def answer(results: Any, question: Question) -> Section:
         direct = ("Neither technique narrowed the gap beyond the error without costing validation accuracy, so "
                   "these runs do not show one helping more against over-fitting.")
     section = Section(direct, detail, [facts.per_run_table(results, arms, ["gap", "val_accuracy", "test_accuracy"])])
-    if question.explain:
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section

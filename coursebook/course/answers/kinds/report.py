@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import measures, uncertainty
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 
 ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
@@ -27,9 +27,6 @@ def answer(results: Any, question: Question) -> Section:
         for arm in arms]
     section = Section(". ".join(direct) + ".", ["Losses, seed means: " + "; ".join(losses) + "."],
                       [facts.per_run_table(results, arms, [*order, "val_loss"])])
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
 
 

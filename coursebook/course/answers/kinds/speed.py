@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import curves, history, measures, uncertainty
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
@@ -28,9 +28,6 @@ def answer(results: Any, question: Question) -> Section:
               f"reached, so every run reached it), the runs reached it at these epochs: {each}.")
     detail = [first_epoch_sentence(results, arms), time_sentence(arms)]
     section = Section(direct, detail, [table(arms, reached)])
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
 
 

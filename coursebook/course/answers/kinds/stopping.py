@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from coursebook.course import measures, uncertainty
-from coursebook.course.answers import facts, mechanisms
+from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
@@ -42,9 +42,6 @@ def answer(results: Any, question: Question) -> Section:
     table = ("| arm | seed | stopped at epoch | restored epoch | validation accuracy, restored | best validation "
              "accuracy, any epoch |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(rows))
     section = Section(" ".join(direct), [], [table])
-    if question.explain:
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-        section.why = mechanisms.explain(question.explain, results, arms, fits)
     return section
 
 
