@@ -44,8 +44,8 @@ def answer(results: Any, questions: Sequence[Mapping[str, Any] | Question], head
     for q, s in sections:
         label = f"**{md(q.label)}.** " if q.label else ""
         blocks.append(f"{label}*{md(q.ask)}*")
-        if s.detail:
-            blocks.append(" ".join(s.detail))
+        if any(s.detail):
+            blocks.append(" ".join(d for d in s.detail if d))
         blocks += [t for t in s.tables if t]
         if s.why:
             blocks.append("**Why.** " + " ".join(s.why))

@@ -199,14 +199,18 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         if norm:
             ideas.append(f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) adds batch-to-batch "
                          "noise to each layer's inputs and speeds optimization, which predicts faster fitting and, "
-                         "with small validation batches of statistics, a noisier validation curve")
+                         "since its statistics are estimated from batches of training images, a noisier validation "
+                         "curve")
         if not ideas:
             continue
         against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""
-        noise = facts.average([curves.noise(measures.curve(r, "val_accuracy")) for r in measures.learned_runs(arm)])
-        text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against}, "
-                    f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}, and its validation accuracy moved by "
-                    f"about {noise:.3f} from epoch to epoch beyond its trend.")
+        runs = measures.learned_runs(arm)
+        moved = ""
+        if min(run.stopped_epoch for run in runs) >= 3:
+            noise = facts.average([curves.noise(measures.curve(r, "val_accuracy")) for r in runs])
+            moved = f"; its validation accuracy moved by about {noise:.3f} from epoch to epoch beyond its trend"
+        text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
+                    f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}.")
     return text
 
 

@@ -38,7 +38,8 @@ def answer(results: Any, question: Question) -> Section:
         direct = (f"Validation accuracy did not change beyond the sampling error of {n:,} images between the smallest "
                   f"and the largest size ({points} images; {overall.text()}){caveat}.")
     detail = [f"Steps beyond the error on their own: {', '.join(beyond)}." if beyond else
-              "No single step is beyond the error on its own; the conclusion rests on the whole curve."]
+              "No single step is beyond the error on its own; the conclusion rests on the whole curve."
+              if overall.direction == "higher" else ""]
     last = steps[-1]
     detail.append("Between the two largest sizes it " + ("still rose beyond the error, so more images would likely "
                   "help further." if last.direction == "higher" else f"changed by {last.text()}, within the error."))
