@@ -128,8 +128,10 @@ def test_fit_never_says_over_fitting_while_validation_loss_falls_and_names_the_r
     results = two_arms([curve([1.0] * 8, rising)] * 2, [curve([1.0] * 8, falling)] * 2, evaluated=(4, 4, 8, 8))
     q = registry.Question(ask="Over- or under-fitting?", kind="fit", arms=("E", "H"), measure="val_loss")
     section = registry.strategy("fit")(results, q)
-    e_part, h_part = section.direct.split(";")
+    e_part, h_part = section.direct.split(". ")[0].split(";")
     assert "over-fitting" in e_part and "over-fitting" not in h_part and "still improving" in h_part
+    # E: 1.5 1.2 1.0 0.95 1.0 1.1 1.2 1.3; H: 1.5 1.3 1.2 1.1 1.0 0.95 0.9 0.88 -> H higher at 2-4, lower at 6-8
+    assert "lower at epochs 6–8 and higher at epochs 2–4" in section.direct
     assert "lowest at epoch 4 in both runs" in " ".join(section.detail)
 
 

@@ -94,7 +94,7 @@ def accuracy_difference(arm: Sequence[float], reference: Sequence[float], n: int
     seeds = [seed_se(arm), seed_se(reference)]
     spread = math.hypot(*seeds) if None not in seeds else None
     if spread is not None and spread > sampling:
-        return Difference(a - b, spread, f"the spread over seeds ({len(arm)} and {len(reference)} runs)")
+        return Difference(a - b, spread, f"the spread over seeds, {len(arm)} and {len(reference)} runs")
     return Difference(a - b, sampling, f"the sampling error of {n:,} images")
 
 
@@ -105,4 +105,4 @@ def mean_difference(arm: Sequence[float], reference: Sequence[float]) -> Differe
     if None in seeds:
         return None
     a, b = math.fsum(arm) / len(arm), math.fsum(reference) / len(reference)
-    return Difference(a - b, math.hypot(*seeds), f"the spread over seeds ({len(arm)} and {len(reference)} runs)")
+    return Difference(a - b, math.hypot(*seeds), f"the spread over seeds, {len(arm)} and {len(reference)} runs")

@@ -23,8 +23,10 @@ def answer(results: Any, question: Question) -> Section:
     if failed:
         direct += f" No run of {', '.join(facts.name(a.name) for a in failed)} learned."
     detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
-    if len(arms) >= 2 and (question.measure in (None, "val_loss")):
-        detail.append(equal_epoch_loss(arms[1], arms[0]))
+    if len(arms) >= 2 and question.measure == "val_loss":  # the question compares the validation losses
+        direct += " " + " ".join(equal_epoch_loss(arm, arms[0]) for arm in arms[1:])
+        detail += [facts.verdict(facts.difference(results, arm, arms[0], "val_loss"),
+                                 "validation loss of the evaluated weights", arm, arms[0]) + "." for arm in arms[1:]]
     section = Section(direct, detail, [fit_table(arms, fits)])
     return section
 
