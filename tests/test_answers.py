@@ -326,3 +326,11 @@ def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_
     # 5 convolutions and 3 dense layers against the simple CNN's 6 and 2 (params/models)
     assert "5 convolutional and 3 dense layers (8 weight layers) against 6 and 2 (8)" in why
     assert "not deeper in weight layers" in why and "loss stuck at ln 10" in why
+
+
+def test_an_arm_computed_by_another_chapter_is_named_by_its_source():
+    results = factories.results(factories.arm("MLP", [run(0)], model="aml-mlp"),
+                                factories.arm("LeNet-5", [run(0)], model="aml-lenet5"))
+    results.arms[0].source_chapter = "other-chapter"  # the run store's optional field
+    text = answers.answer(results, [{"ask": "Compare.", "kind": "compare", "arms": ["LeNet-5", "MLP"]}])
+    assert "**MLP** from chapter other-chapter" in text and "**LeNet-5** from chapter" not in text

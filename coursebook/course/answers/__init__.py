@@ -83,6 +83,10 @@ def limits(results: Any) -> str:
     if normed:
         parts.append(f"Batch-normalization statistics of {join([name(a) for a in normed])} were re-estimated from "
                      "training images before every evaluation.")
+    borrowed = [f"{name(arm.name)} from chapter {md(arm.source_chapter)}" for arm in results.arms
+                if getattr(arm, "source_chapter", None)]
+    if borrowed:
+        parts.append("Arms computed by another chapter and read from its runs: " + "; ".join(borrowed) + ".")
     failed = [f"{sum(not r.learned for r in arm.runs)} of {len(arm.runs)} runs of {name(arm.name)} "
               f"({'; '.join(dict.fromkeys(r.failure_cause for r in arm.runs if not r.learned))})"
               for arm in results.arms if any(not r.learned for r in arm.runs)]
