@@ -109,6 +109,16 @@ def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
     return f"{who} was lowest at epoch {best}; by the last epoch it {join(parts)}."
 
 
+def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
+    """'its validation loss was still falling at epoch 8 in all 3 runs, its last' or '… bottomed at
+    epoch 3, 2 and 2 and then rose by 0.35 on average'."""
+    if {f.shape.state for f in fits} == {curves.FALLING}:
+        return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
+    rise = average([f.shape.rise for f in fits])
+    return (f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
+            f"{rise:.2f} on average")
+
+
 # --------------------------------------------------------------------------- differences
 
 
@@ -139,8 +149,9 @@ def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: A
     if d is None:
         return f"{head} cannot be judged for {name(arm.name)} against {name(reference.name)}: too few runs"
     if d.direction == "same":
-        return (f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±"
-                f"{uncertainty.rounded(d.margin, d.margin)} ({d.basis}; difference {d.text().split(' ±')[0]})")
+        value, margin = d.text().split(" ± ")
+        return (f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±{margin} "
+                f"({d.basis}; difference {value})")
     return (f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} "
             f"({d.text()}, {d.basis})")
 

@@ -46,13 +46,8 @@ def _best(fits: Sequence[facts.RunFit]) -> str:
 
 
 def _curve_fact(arm: Any, fits: Sequence[facts.RunFit], subject: str | None = None) -> str:
-    """'**F**'s validation loss was still falling at epoch 10 and 10, its last' or '… bottomed at
-    epoch 6 and 7 and then rose by 0.21 on average' (``subject`` replaces the arm's name)."""
-    who = subject or f"{name(arm.name)}'s validation loss"
-    if {f.shape.state for f in fits} == {curves.FALLING}:
-        return f"{who} was still falling at epoch {facts.epochs_list([f.shape.epochs for f in fits])}, its last"
-    rise = facts.average([f.shape.rise for f in fits])
-    return f"{who} bottomed at epoch {_best(fits)} and then rose by {rise:.2f} on average"
+    """What the arm's validation loss did after its minimum (``subject`` replaces its name)."""
+    return facts.after_minimum(fits, subject or f"{name(arm.name)}'s validation loss")
 
 
 def _gap(arm: Any) -> float:
@@ -192,7 +187,7 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         ideas = []
         dropout, norm = facts.layers_of(arm, "dropout"), facts.layers_of(arm, "batchnorm")
         if dropout:
-            rates = join([f"{layer.options.get('rate'):g}" for layer in dropout])
+            rates = join(list(dict.fromkeys(f"{layer.options.get('rate'):g}" for layer in dropout)))
             ideas.append(f"dropout (rate {rates}, {len(dropout)} layer{'s' if len(dropout) > 1 else ''}) silences "
                          "random units at every step, so no unit can rely on particular others, which predicts a "
                          "narrower gap and, in a short budget, slower fitting")

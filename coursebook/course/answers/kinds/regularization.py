@@ -25,14 +25,13 @@ def answer(results: Any, question: Question) -> Section:
     for arm in techniques:
         gap = facts.difference(results, arm, base, "gap")
         val = facts.difference(results, arm, base, "val_accuracy")
-        rise = facts.average([f.shape.rise for f in fits[arm.name]]) - facts.average([f.shape.rise for f in fits[base.name]])
         narrower = gap is not None and gap.direction == "lower"
         cost = val is not None and val.direction == "lower"
         if narrower and not cost:
             helped.append(arm)
         detail.append(f"{facts.verdict(gap, 'training − validation accuracy gap', arm, base)}; "
-                      f"{facts.verdict(val, 'validation accuracy', arm, base, start=False)}; its validation loss rose "
-                      f"{abs(rise):.2f} {'less' if rise < 0 else 'more'} after its minimum, on average.")
+                      f"{facts.verdict(val, 'validation accuracy', arm, base, start=False)}; "
+                      f"{facts.after_minimum(fits[arm.name], 'its validation loss')}.")
     if base_state == curves.STILL_IMPROVING:
         direct = (f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its validation loss "
                   "still falling at the last epoch), so this budget shows no over-fitting for either technique to "
