@@ -199,14 +199,19 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         if not ideas:
             continue
         against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""
-        runs = measures.learned_runs(arm)
         moved = ""
-        if min(run.stopped_epoch for run in runs) >= 3:
-            noise = facts.average([curves.noise(measures.curve(r, "val_accuracy")) for r in runs])
-            moved = f"; its validation accuracy moved by about {noise:.3f} from epoch to epoch beyond its trend"
+        if min(run.stopped_epoch for a in (arm, base) for run in measures.learned_runs(a)) >= 3:
+            moved = (f"; its validation accuracy moved by about {_accuracy_noise(arm):.3f} from epoch to epoch beyond "
+                     "its trend" + (f", against {_accuracy_noise(base):.3f} for {name(base.name)}" if arm is not base
+                                    else ""))
         text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
                     f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}.")
     return text
+
+
+def _accuracy_noise(arm: Any) -> float:
+    """The epoch-to-epoch noise of the arm's validation accuracy, averaged over its runs."""
+    return facts.average([curves.noise(measures.curve(run, "val_accuracy")) for run in measures.learned_runs(arm)])
 
 
 @mechanism("early-stopping")
