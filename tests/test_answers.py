@@ -249,9 +249,11 @@ def test_early_stopping_says_when_accuracy_rose_after_the_restored_epoch():
     results = factories.results(factories.arm("A", [run(0, epochs=8, evaluated=3, history=history)], epochs=14,
                                               early_stopping={"monitor": "val_loss", "patience": 5}),
                                 sizes=(1500, 517, 1000))
-    section = registry.strategy("stopping")(results, registry.Question(ask="Stop?", kind="stopping"))
+    section = answers.section(results, registry.Question(ask="Stop?", kind="stopping", explain="early-stopping"))
     assert "1 of 1 runs stopped before epoch 14" in section.direct and "epoch 3" in section.direct
     assert "rose beyond its sampling error after the restored epoch" in section.direct  # 0.42 -> 0.55 on 517
+    # restored epoch 3 is the loss minimum (0.9) and 3 + patience 5 = 8, the epoch it stopped at
+    assert "minimum in 1 of 1 runs and 1 of 1 runs ended as predicted, at epoch 8" in " ".join(section.why)
 
 
 # --------------------------------------------------------------------------- registry and refusals

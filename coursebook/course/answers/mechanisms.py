@@ -219,15 +219,19 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     text = []
     for arm in arms:
         stopping = arm.settings.get("early_stopping") or {}
-        runs = measures.learned_runs(arm)
-        matches = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
-        patience = stopping.get("patience")
-        text.append(f"Early stopping watches {stopping.get('monitor', 'the validation loss')} and ends training once "
-                    f"it has not improved for {epochs(patience)}, then restores the best epoch's weights; it predicts "
-                    f"runs that end {epochs(patience)} after their best epoch unless the budget ends first. In "
-                    f"{name(arm.name)}, the restored epoch was the validation-loss minimum in {matches} of {len(runs)} "
-                    f"runs, and the runs ended at epoch {facts.epochs_list([r.stopped_epoch for r in runs])} of "
-                    f"{arm.settings['epochs']}.")
+        if not stopping:
+            continue
+        runs, budget = measures.learned_runs(arm), int(arm.settings["epochs"])
+        patience, monitor = int(stopping.get("patience", 0)), str(stopping.get("monitor", "val_loss"))
+        watched = measures.words(monitor) if monitor in measures.MEASURES else monitor
+        at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
+        on_time = sum(run.stopped_epoch == min(run.evaluated_epoch + patience, budget) for run in runs)
+        text.append(f"Early stopping watches the {watched} and ends training once it has not improved for "
+                    f"{epochs(patience)}, then restores the best epoch's weights; it predicts runs that end "
+                    f"{epochs(patience)} after their best epoch, or at the budget's {budget}. In {name(arm.name)}, the "
+                    f"restored epoch was the validation-loss minimum in {at_minimum} of {len(runs)} runs and {on_time} "
+                    f"of {len(runs)} runs ended as predicted, at epoch "
+                    f"{facts.epochs_list([r.stopped_epoch for r in runs])}.")
     return text
 
 
