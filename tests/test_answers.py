@@ -269,11 +269,18 @@ def test_the_registry_holds_one_strategy_per_kind_module():
     ({"ask": "x", "kind": "fit", "arms": ["Z"]}, "key 'questions[0].arms': value 'Z' is not allowed"),
     ({"ask": "x", "kind": "fit", "explain": "magic"}, "key 'questions[0].explain': value 'magic'"),
     ({"kind": "fit"}, "key 'questions[0].ask' is missing"),
+    ({"ask": "x", "kind": "compare", "epochs": "curve"}, "value 'curve' is not allowed (expected {evaluated} for kind"),
 ])
 def test_a_bad_question_is_refused_in_one_line_before_any_kernel(question, fragment):
     with pytest.raises(ParameterError) as refused:
         resolve("a12-f-augmentation", "smoke", {"questions": [question]})
     assert fragment in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_question_reads_its_kinds_epochs_by_default():
+    asked = registry.check_questions([{"ask": "a", "kind": "curve"}, {"ask": "b", "kind": "compare"},
+                                      {"ask": "c", "kind": "curve", "epochs": "curve"}], None, "f")
+    assert [q.epochs for q in asked] == ["equal", "evaluated", "curve"]
 
 
 def test_no_chapter_id_in_the_package_code():

@@ -9,7 +9,8 @@ with what it turns on::
         kind: fit                       # the answer strategy (one of KINDS)
         arms: ["E: baseline", "F: augmented"]   # by name, as in the results (default: every arm)
         measure: val_loss               # what it compares (coursebook.course.measures.MEASURES)
-        epochs: curve                   # evaluated (each run's evaluated weights), equal (epoch by epoch), curve
+        epochs: curve                   # evaluated (each run's evaluated weights), equal (epoch by epoch) or
+                                        # curve (whole curves); each kind reads some (KIND_EPOCHS), its first by default
         explain: augmentation           # the mechanism to weigh against the run's facts (MECHANISMS), or null
         mark: 0.9                       # speed: the mark as a fraction of the lowest best value any run reached
         highlight: 10000                # learning-curve: a size the assignment names
@@ -22,6 +23,7 @@ checked, before any kernel starts (:func:`check_questions`, called by ``course.r
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +36,7 @@ from coursebook.course.measures import MEASURES
 EPOCHS = ("evaluated", "equal", "curve")
 MECHANISMS = ("augmentation", "batch-norm", "capacity", "depth", "regularizers", "early-stopping", "data-size")
 KINDS: dict[str, Callable[[Any, Question], Section]] = {}
+KIND_EPOCHS: dict[str, tuple[str, ...]] = {}  # kind -> the epochs it reads (the first is its default)
 QUESTIONS_ALLOWED = "a non-empty list of questions, each a mapping with keys ask and kind"
 
 
@@ -46,7 +49,7 @@ class Question:
     label: str = ""
     arms: tuple[str, ...] = ()
     measure: str | None = None
-    epochs: str = "evaluated"
+    epochs: str | None = None
     explain: str | None = None
     mark: float = 0.9
     highlight: int | None = None
@@ -63,10 +66,12 @@ class Section:
     why: list[str] = field(default_factory=list)
 
 
-def register(kind: str) -> Callable[[Callable[[Any, Question], Section]], Callable[[Any, Question], Section]]:
-    """Register ``strategy`` as the answer of questions of ``kind``."""
+def register(kind: str, epochs: tuple[str, ...] = ("evaluated",)
+             ) -> Callable[[Callable[[Any, Question], Section]], Callable[[Any, Question], Section]]:
+    """Register ``strategy`` as the answer of questions of ``kind``, which read ``epochs`` (each
+    run's evaluated weights, equal epochs, or whole curves; the first is the default)."""
     def add(strategy: Callable[[Any, Question], Section]) -> Callable[[Any, Question], Section]:
-        KINDS[kind] = strategy
+        KINDS[kind], KIND_EPOCHS[kind] = strategy, epochs
         return strategy
     return add
 
@@ -94,7 +99,7 @@ def schema_of() -> checks.Options:
         tuple)
     return {"ask": (checks.text, checks.REQUIRED), "kind": (checks.choice(kinds()), checks.REQUIRED),
             "label": (checks.string, ""), "arms": (names, ()), "measure": (checks.optional(checks.choice(MEASURES)), None),
-            "epochs": (checks.choice(EPOCHS), "evaluated"), "explain": (checks.optional(checks.choice(MECHANISMS)), None),
+            "epochs": (checks.optional(checks.choice(EPOCHS)), None), "explain": (checks.optional(checks.choice(MECHANISMS)), None),
             "mark": (checks.number(0, 1, low_open=True), 0.9),
             "highlight": (checks.optional(checks.integer(1)), None)}
 
@@ -117,15 +122,22 @@ def check_questions(value: Any, arm_names: Sequence[str] | None, where: str, key
             parsed = checks.check_options(entry, schema_of())
         except checks.Invalid as bad:
             raise ValueError(bad.under(f"{key}[{index}]").line(where)) from None
+        allowed = KIND_EPOCHS[parsed["kind"]]
+        if parsed["epochs"] not in (None, *allowed):
+            bad = checks.Invalid(f"{checks.listed(allowed)} for kind {parsed['kind']!r}", value=parsed["epochs"],
+                                 key=f"{key}[{index}].epochs")
+            raise ValueError(bad.line(where))
         unknown = [arm for arm in parsed["arms"] if arm_names is not None and arm not in arm_names]
         if unknown:
             bad = checks.Invalid(f"names of the chapter's arms {checks.listed(arm_names or [])}", value=unknown[0],
                                  key=f"{key}[{index}].arms")
             raise ValueError(bad.line(where))
-        found.append(Question(**parsed))
+        found.append(Question(**{**parsed, "epochs": parsed["epochs"] or allowed[0]}))
     return found
 
 
 def questions(value: Sequence[Mapping[str, Any]] | Sequence[Question]) -> list[Question]:
     """``value`` as questions (already :class:`Question` objects are kept)."""
-    return [q if isinstance(q, Question) else Question(**checks.check_options(q, schema_of())) for q in value]
+    kinds()
+    parsed = [q if isinstance(q, Question) else Question(**checks.check_options(q, schema_of())) for q in value]
+    return [q if q.epochs else dataclasses.replace(q, epochs=KIND_EPOCHS[q.kind][0]) for q in parsed]

@@ -12,7 +12,7 @@ from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
 
-@register("curve")
+@register("curve", epochs=("equal", "curve"))
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     measure = question.measure or "train_loss"

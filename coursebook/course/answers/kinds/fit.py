@@ -12,7 +12,7 @@ from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
 
-@register("fit")
+@register("fit", epochs=("curve",))
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}

@@ -13,7 +13,7 @@ from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import join
 
 
-@register("regularization")
+@register("regularization", epochs=("curve",))
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if len(arms) < 2:

@@ -11,7 +11,7 @@ from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
 
 
-@register("stopping")
+@register("stopping", epochs=("curve",))
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if not arms:
