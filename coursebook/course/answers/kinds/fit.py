@@ -19,7 +19,7 @@ def answer(results: Any, question: Question) -> Section:
     states = [f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
               for i, arm in enumerate(arms)]
     failed = [arm for arm in facts.arms(results, question) if arm not in arms]
-    direct = "; ".join(states) + "." if states else "No run learned, so no fit can be read."
+    direct = "; ".join(states) + "." if states else "No fit can be read."
     if failed:
         direct += f" No run of {', '.join(facts.name(a.name) for a in failed)} learned."
     detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
@@ -27,8 +27,7 @@ def answer(results: Any, question: Question) -> Section:
         direct += " " + " ".join(equal_epoch_loss(arm, arms[0]) for arm in arms[1:])
         detail += [facts.verdict(facts.difference(results, arm, arms[0], "val_loss"),
                                  "validation loss of the evaluated weights", arm, arms[0]) + "." for arm in arms[1:]]
-    section = Section(direct, detail, [fit_table(arms, fits)])
-    return section
+    return Section(direct, detail, [fit_table(arms, fits)])
 
 
 def _gap_note(fits: list[facts.RunFit]) -> str:
@@ -45,7 +44,7 @@ def _state_words(state: str) -> str:
         return "was still improving when the budget ran out (neither over- nor under-fitting could show yet)"
     if state == curves.LEVELLED:
         return "levelled off without clear over- or under-fitting"
-    return f"was {state}" if state in (curves.OVER, curves.UNDER) else f"was {state}"
+    return f"was {state}"
 
 
 def equal_epoch_loss(arm: Any, reference: Any) -> str:
