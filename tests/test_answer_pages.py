@@ -64,11 +64,22 @@ def test_the_checker_reads_a_page_as_a_grader_would():
     assert any("said 3 times" in p for p in found) and any("lower case" in p for p in found)
 
 
+def explains(root: Path, chapter: str) -> bool:
+    """Whether the chapter declares a question that asks to explain."""
+    from coursebook.yamlfile import safe_load
+
+    values = (safe_load((root / "params" / f"{chapter}.yaml").read_text(encoding="utf-8")) or {}).get("parameters", {})
+    return any(q.get("explain") for q in values.get("questions") or [])
+
+
 @pytest.mark.slow  # builds the smoke book, like every test that reads it (conftest.MARKED_FILES)
 def test_every_built_answer_section_reads_as_a_graders_answer(smoke_book):
     found = {}
     for chapter, page in chapter_pages(smoke_book.root).items():
         text, summary = answer_section(page.read_text(encoding="utf-8"))
-        if problems(text, summary):
-            found[chapter] = problems(text, summary)
+        issues = problems(text, summary)
+        if explains(smoke_book.root, chapter) and "Why." not in text:
+            issues.append("a question asks to explain, and the page has no explanation")
+        if issues:
+            found[chapter] = issues
     assert not found, found

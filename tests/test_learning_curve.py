@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from coursebook.course import learning_curve, plots  # noqa: E402
+from coursebook.course.results import Results  # noqa: E402
 from tests import factories  # noqa: E402
 
 
@@ -24,11 +25,11 @@ def run(seed, val, train, test):
 
 
 def results(curve, *, train_available=4000, parameters=550_570):
-    """curve: {size: [(val, train, test) per seed]}, as a results file's mapping the book accepts."""
+    """curve: {size: [(val, train, test) per seed]}, as results the book accepts."""
     arms = [factories.arm(learning_curve.arm_name(size), [run(s, *values) for s, values in enumerate(runs)],
                           model="q6-bn-dropout", parameters=parameters, train_size=size)
             for size, runs in curve.items()]
-    return factories.results(*arms, profile="full", synthetic=False, sizes=(train_available, 500, 1000)).to_dict()
+    return factories.results(*arms, profile="full", synthetic=False, sizes=(train_available, 500, 1000))
 
 
 RISING = {500: [(0.40, 0.90, 0.39), (0.42, 0.92, 0.41), (0.41, 0.91, 0.40)],
@@ -94,8 +95,9 @@ def test_sizes_text_and_the_settings_table_on_its_side():
 
 
 def test_a_run_that_did_not_learn_is_counted_and_marked_with_a_cross():
-    data = results({500: [(0.10, 0.12, 0.10)], 1000: [(0.50, 0.85, 0.49)]})
-    data["arms"][0]["runs"][0].update(learned=False, failure_cause="too few steps")
+    mapping = results({500: [(0.10, 0.12, 0.10)], 1000: [(0.50, 0.85, 0.49)]}).to_dict()
+    mapping["arms"][0]["runs"][0].update(learned=False, failure_cause="too few steps")
+    data = Results.from_dict(mapping)
     table = learning_curve.curve_table(data, available=4000).set_index("training images")
     assert table.loc[500, "runs that learned"] == "0 of 1" and table.loc[1000, "runs that learned"] == "1 of 1"
     ax = plots.learning_curves(learning_curve.curve_frame(data)).axes[0]

@@ -1,45 +1,40 @@
-"""Values read from a results mapping: at each run's evaluated epoch, and the train-validation gap
-from the inference-mode training accuracy where the run measured it."""
+"""The one reader of measures (coursebook.course.measures): values of the evaluated weights, curves
+(inference-mode where recorded), failed runs left out, the images an accuracy was measured on."""
 
 from __future__ import annotations
 
 import pytest
 
 from coursebook.course import measures
+from tests import factories
 
 
-def run(seed=0, val_loss=(1.0, 0.8, 0.9), accuracy=(0.5, 0.6, 0.7), val_accuracy=(0.45, 0.5, 0.52),
-        evaluated_epoch=None, **parts):
-    return {"seed": seed, "evaluated_epoch": evaluated_epoch, **parts,
-            "history": {"loss": [1.0] * len(val_loss), "val_loss": list(val_loss),
-                        "accuracy": list(accuracy), "val_accuracy": list(val_accuracy)}}
+def results():
+    history = {"eval_loss": [1.4, 1.1, 1.0, 0.95]}
+    return factories.results(factories.arm("a", [
+        factories.run(0, train=0.9, val=0.6, evaluated=2, history=history, seconds=[9.0, 2.0, 4.0, 3.0]),
+        factories.run(1, train=0.8, val=0.5, learned=False)]), sizes=(500, 120, 300))
 
 
-def test_values_are_read_at_the_evaluated_epoch_not_the_last():
-    assert measures.evaluated(run(evaluated_epoch=2), "val_loss") == 0.8
-    assert measures.evaluated(run(), "val_loss") == 0.9  # no evaluated epoch: the last
-    assert measures.evaluated_epoch(run()) == 3
+def test_values_are_those_of_the_evaluated_weights_and_skip_failed_runs():
+    arm = results().arms[0]
+    assert measures.values(arm, "val_accuracy") == (0.6,)
+    assert measures.values(arm, "gap") == (pytest.approx(0.9 - 0.6),)
+    assert measures.values(arm, "seconds") == (3.0,)  # the median after epoch 1 of 2, 4, 3
 
 
-def test_the_gap_uses_the_inference_mode_training_accuracy_where_measured():
-    measured = run(evaluated_epoch=2, training={"accuracy": 0.9, "loss": 0.3}, validation={"accuracy": 0.55})
-    assert measures.accuracy_gap(measured) == pytest.approx(0.9 - 0.55, abs=1e-15)
-    # an older mapping without inference-mode scores: Keras' running accuracy at the evaluated epoch
-    assert measures.accuracy_gap(run(evaluated_epoch=2)) == pytest.approx(0.6 - 0.5, abs=1e-15)
+def test_a_training_curve_reads_the_inference_mode_history_where_recorded():
+    arm = results().arms[0]
+    run = arm.runs[0]
+    assert measures.curve(run, "train_loss") == [1.4, 1.1, 1.0, 0.95]
+    assert measures.curve(arm.runs[1], "train_loss") == [1.5, 1.4, 1.3, 1.2]  # Keras' running loss
+    assert measures.words("train_loss", [run], curve_of=True) == "training loss (inference mode)"
+    assert "running" in measures.words("train_loss", arm.runs, curve_of=True)
+    with pytest.raises(KeyError, match="no per-epoch curve"):
+        measures.curve(run, "test_accuracy")
 
 
-def test_a_missing_metric_or_epoch_is_named():
-    with pytest.raises(KeyError, match="metric 'seconds' is not in the history of seed 0"):
-        measures.evaluated(run(), "seconds")
-    with pytest.raises(IndexError, match="epoch 4 is outside the 3 epochs of seed 0"):
-        measures.history_value(run(), "loss", 4)
-
-
-def test_an_object_is_read_through_its_mapping_and_runs_are_counted():
-    class Results:
-        def to_dict(self):
-            return {"arms": [{"name": "a", "runs": [run(0), run(1)]}, {"name": "b", "runs": [run(0)]}]}
-
-    assert measures.runs_count(Results()) == 1
-    with pytest.raises(TypeError, match="cannot read results of type int"):
-        measures.as_mapping(3)
+def test_an_accuracy_knows_the_images_it_was_measured_on():
+    data = results()
+    assert (measures.images(data, "val_accuracy"), measures.images(data, "test_accuracy")) == (120, 300)
+    assert measures.images(data, "val_loss") is None

@@ -49,13 +49,13 @@ def curve_frame(results: Any) -> pd.DataFrame:
     from coursebook.course import measures
 
     rows = []
-    for arm in measures.as_mapping(results)["arms"]:
-        for run in arm["runs"]:
-            accuracy = {"validation": measures.evaluated(run, "val_accuracy"), "test": float(run["test"]["accuracy"])}
+    for arm in results.arms:
+        for run in arm.runs:
+            accuracy = {"validation": measures.value(run, "val_accuracy"), "test": measures.value(run, "test_accuracy")}
             for part, value in accuracy.items():
-                rows.append({"size": arm["settings"]["train_size"], "seed": run["seed"], "part": part,
-                             "accuracy": value, "gap": measures.accuracy_gap(run),
-                             "evaluated epoch": measures.evaluated_epoch(run), "learned": run.get("learned", True)})
+                rows.append({"size": arm.settings["train_size"], "seed": run.seed, "part": part,
+                             "accuracy": value, "gap": measures.value(run, "gap"),
+                             "evaluated epoch": run.evaluated_epoch, "learned": run.learned})
     return pd.DataFrame(rows)
 
 

@@ -19,6 +19,7 @@ from coursebook.course import summary
 
 MODELS = "@models"  # a parameter naming architectures of models/ (one name or a list)
 ARMS = "@arms"  # a list of experiment arms (coursebook.course.arms)
+QUESTIONS = "@questions"  # a chapter's sub-questions and their kinds (coursebook.course.answers.registry)
 
 
 def model_names() -> tuple[str, ...]:
@@ -45,6 +46,13 @@ def link(values: dict[str, Any], read_chapter: Any, where_of: Mapping[str, str])
     return {**values, "arms": link_references(values["arms"], values, read_chapter, where_of.get("arms", "arms"))}
 
 
+def questions_kind() -> Check:
+    """A ``@questions`` parameter, coarsely (each question is checked by :func:`check`)."""
+    from coursebook.course.answers.registry import questions_kind as kind
+
+    return kind()
+
+
 def file_schemas() -> dict[str, tuple[str, dict[str, Any]]]:
     """The model specs' JSON Schema (``params/models/*.yaml``)."""
     from coursebook.course.models import spec_schema
@@ -63,7 +71,20 @@ def check(values: dict[str, Any], kinds: Mapping[str, str], where_of: Mapping[st
         elif kind == ARMS:
             check_arms(values, name, where_of)
             check_model_specs(name, [arm["model"] for arm in values[name]], where_of[name])
+        elif kind == QUESTIONS:
+            check_questions(values, name, kinds, where_of.get(name, "the notebook"))
     check_data_sizes(values, where_of)
+
+
+def check_questions(values: dict[str, Any], name: str, kinds: Mapping[str, str], where: str) -> None:
+    """Every question's kind, mechanism and measure, and the arms it names among the chapter's (a
+    learning curve names its arms by size, so its questions name none)."""
+    from coursebook.course.answers.registry import check_questions as check_each
+
+    arms = next((values[key] for key, kind in kinds.items() if kind == ARMS), None)
+    names = None if values.get("sizes") or not isinstance(arms, list) else [
+        arm.get("name") for arm in arms if isinstance(arm, dict)]
+    check_each(values[name], names, where, name)
 
 
 def check_arms(values: dict[str, Any], name: str, where_of: Mapping[str, str]) -> None:
@@ -301,7 +322,7 @@ def versions() -> str:
 
 COURSE = Course(
     choices={MODELS: model_names},
-    kinds={ARMS: arms_kind}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
+    kinds={ARMS: arms_kind, QUESTIONS: questions_kind}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
     cache_components={"models": models_digest, "data": data_digest},
     results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
     overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,

@@ -1,0 +1,207 @@
+"""The facts every strategy reads from a chapter's results: the arms a question names, each run's
+curve shape and fit, differences with the error they are judged by, where a model's parameters sit,
+and the words and numbers the sentences use."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from coursebook.course import curves, measures, uncertainty
+from coursebook.course.prose.numbers import capitalized, join, md
+
+
+def name(text: str) -> str:
+    """An arm name in prose: escaped and bold, so it never reads as part of the sentence."""
+    return f"**{md(text)}**"
+
+
+def average(values: Sequence[float]) -> float:
+    return math.fsum(float(v) for v in values) / len(values)
+
+
+def arms(results: Any, question: Any) -> list[Any]:
+    """The arms a question names (every arm when it names none), in the question's order; arms read
+    from another chapter are found by name like the chapter's own."""
+    if not question.arms:
+        return list(results.arms)
+    return [results.arm(arm) for arm in question.arms]
+
+
+def learned(arms_: Sequence[Any]) -> list[Any]:
+    """The arms with at least one run that learned."""
+    return [arm for arm in arms_ if measures.learned_runs(arm)]
+
+
+def seeds(arm: Any) -> str:
+    runs = measures.learned_runs(arm)
+    return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+
+
+def epochs_list(numbers: Sequence[int]) -> str:
+    """Per-run numbers: '6' (one run), '6 in both runs', '6 in all 3 runs', '5, 4 and 4'."""
+    if len(set(numbers)) == 1:
+        count = len(numbers)
+        return str(numbers[0]) + ("" if count == 1 else " in both runs" if count == 2 else f" in all {count} runs")
+    return join([str(n) for n in numbers])
+
+
+# --------------------------------------------------------------------------- shape and fit of a run
+
+
+@dataclass(frozen=True)
+class RunFit:
+    """One run's validation-loss shape and fit label."""
+
+    seed: int
+    shape: curves.Shape
+    state: str
+    gap: float  # training − validation accuracy of the evaluated weights
+
+
+def run_fit(results: Any, run: Any) -> RunFit:
+    """The run's fit from its curves: the gap counts as growing beyond twice the validation
+    accuracy's sampling error (:func:`coursebook.course.curves.fit_state`)."""
+    n_val = int(results.dataset.sizes["validation"])
+    gap_noise = 2 * uncertainty.binomial_se(float(run.validation["accuracy"]), n_val)
+    val_loss = measures.curve(run, "val_loss")
+    state = curves.fit_state(val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"),
+                             gap_noise)
+    return RunFit(run.seed, curves.loss_shape(val_loss), state, measures.value(run, "gap"))
+
+
+def arm_fits(results: Any, arm: Any) -> list[RunFit]:
+    return [run_fit(results, run) for run in measures.learned_runs(arm)]
+
+
+def arm_state(fits: Sequence[RunFit]) -> str:
+    """The arm's label: the runs' common state, or 'over-fitting in 1 of 2 runs, …'."""
+    states = [f.state for f in fits]
+    if not states:
+        return "failed"
+    if len(set(states)) == 1:
+        return states[0]
+    counts = {s: states.count(s) for s in dict.fromkeys(states)}
+    return "; ".join(f"{s} in {c} of {len(states)} runs" for s, c in counts.items())
+
+
+def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
+    """What the validation loss did, per run where the runs differ: '**E**'s validation loss was
+    lowest at epochs 6 and 7 and then rose beyond its noise, to 1.3 at epoch 10'."""
+    who = f"The validation loss of {name(arm.name)}"
+    falling = [f for f in fits if f.shape.state == curves.FALLING]
+    if len(falling) == len(fits):
+        last = epochs_list([f.shape.epochs for f in fits])
+        return (f"{who} was lowest at the last epoch trained, epoch {last}: the model was still improving when the "
+                "budget ran out.")
+    best = epochs_list([f.shape.best_epoch for f in fits])
+    rising = [f for f in fits if f.shape.state == curves.RISING]
+    if len(rising) == len(fits):
+        rise = average([f.shape.rise for f in fits])
+        return (f"{who} was lowest at epoch {best} and then rose beyond its epoch-to-epoch noise, by "
+                f"{rise:.{digits}f} on average by the last epoch.")
+    counts = {s: sum(f.shape.state == s for f in fits) for s in (curves.RISING, curves.FLAT, curves.FALLING)}
+    words = {curves.RISING: "had risen beyond its epoch-to-epoch noise", curves.FLAT: "stayed within noise of it",
+             curves.FALLING: "was still falling"}
+    parts = [f"{words[s]} in {c} of {len(fits)} runs" for s, c in counts.items() if c]
+    return f"{who} was lowest at epoch {best}; by the last epoch it {join(parts)}."
+
+
+def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
+    """'its validation loss was still falling at epoch 8 in all 3 runs, its last' or '… bottomed at
+    epoch 3, 2 and 2 and then rose by 0.35 on average'."""
+    if {f.shape.state for f in fits} == {curves.FALLING}:
+        return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
+    rise = average([f.shape.rise for f in fits])
+    return (f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
+            f"{rise:.2f} on average")
+
+
+# --------------------------------------------------------------------------- differences
+
+
+def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertainty.Difference | None:
+    """``arm`` − ``reference`` on ``measure`` with its error: accuracies also by the sampling error
+    of the images they were measured on, other measures by the seeds alone (None: too few)."""
+    a, b = measures.values(arm, measure), measures.values(reference, measure)
+    if not a or not b:
+        return None
+    n = measures.images(results, measure)
+    if n:
+        return uncertainty.accuracy_difference(a, b, n)
+    if measure == "gap":
+        n_val = int(results.dataset.sizes["validation"])
+        found = uncertainty.accuracy_difference(measures.values(arm, "val_accuracy"),
+                                                measures.values(reference, "val_accuracy"), n_val)
+        seeds = uncertainty.mean_difference(a, b)
+        se = max(found.se, seeds.se if seeds else 0.0)
+        return uncertainty.Difference(average(a) - average(b), se, found.basis if se == found.se else seeds.basis)
+    return uncertainty.mean_difference(a, b)
+
+
+def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any, start: bool = True) -> str:
+    """'Validation accuracy was higher for **A** than for **B** (+0.060 ± 0.044, the sampling error of
+    517 images)' or 'the same … within ±x'; with too few runs for an error, says so. Starts with the
+    measure (capitalized when it ``start``s a sentence), never with an arm's name."""
+    head = capitalized(words) if start else words
+    if d is None:
+        return f"{head} cannot be judged for {name(arm.name)} against {name(reference.name)}: too few runs"
+    if d.direction == "same":
+        value, margin = d.text().split(" ± ")
+        return (f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±{margin} "
+                f"({d.basis}; difference {value})")
+    return (f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} "
+            f"({d.text()}, {d.basis})")
+
+
+def mean_text(values: Sequence[float], error: float | None) -> str:
+    """A mean with the decimals its error supports (two or three significant digits)."""
+    return uncertainty.rounded(average(values), error if error else 0.01)
+
+
+def per_run_table(results: Any, arms_: Sequence[Any], measures_: Sequence[str]) -> str:
+    """Per run: arm, seed, evaluated epoch and each measure (3 decimals): per-run values live in
+    tables, never in parentheses."""
+    head = "| arm | seed | evaluated epoch | " + " | ".join(measures.words(m) for m in measures_) + " |"
+    rows = [head, "| --- | ---: | ---: | " + " | ".join("---:" for _ in measures_) + " |"]
+    for arm in arms_:
+        for run in measures.learned_runs(arm):
+            cells = " | ".join(f"{measures.value(run, m):.3f}" for m in measures_)
+            rows.append(f"| {md(arm.name)} | {run.seed} | {run.evaluated_epoch} | {cells} |")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def parameter_place(results: Any, arm: Any) -> curves.ParameterPlace:
+    """Where ``arm``'s parameters sit, against the images it trained on."""
+    from coursebook.course import models
+
+    table = models.parameter_table(arm.model)
+    layers = {f"{row['layer']}": int(row["params"]) for row in table.to_dict("records")}
+    images = arm.settings.get("train_size") or int(results.dataset.sizes["train"])
+    return curves.where_parameters_sit(layers, int(images))
+
+
+def layers_of(arm: Any, layer_type: str) -> list[Any]:
+    from coursebook.course import models
+
+    return [layer for layer in models.load_spec(arm.model).layers if layer.type == layer_type]
+
+
+def setting(arm: Any, key: str) -> Any:
+    value = arm.settings.get(key)
+    if key == "learning_rate" and value is None:
+        return "the optimizer's default"
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def setting_differences(arm: Any, reference: Any, besides: Sequence[str] = ()) -> list[tuple[str, Any, Any]]:
+    """(setting, arm's value, reference's) for every training setting that differs."""
+    keys = ("optimizer", "learning_rate", "batch_size", "epochs", "train_size", "early_stopping", "checkpoint",
+            "augmentation")
+    return [(key, setting(arm, key), setting(reference, key)) for key in keys
+            if key not in besides and arm.settings.get(key) != reference.settings.get(key)]

@@ -1,0 +1,84 @@
+"""``fit``: is a model over- or under-fitting? Read from each run's validation-loss curve (where it
+bottoms and what follows) and its accuracy gap; with two or more arms, their validation losses are
+also compared epoch by epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coursebook.course import curves, measures
+from coursebook.course.answers import facts
+from coursebook.course.answers.registry import Question, Section, register
+from coursebook.course.prose.numbers import md
+
+
+@register("fit", epochs=("curve",))
+def answer(results: Any, question: Question) -> Section:
+    arms = facts.learned(facts.arms(results, question))
+    fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
+    states = [f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
+              for i, arm in enumerate(arms)]
+    failed = [arm for arm in facts.arms(results, question) if arm not in arms]
+    direct = "; ".join(states) + "." if states else "No fit can be read."
+    if failed:
+        direct += f" No run of {', '.join(facts.name(a.name) for a in failed)} learned."
+    detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
+    if len(arms) >= 2 and question.measure == "val_loss":  # the question compares the validation losses
+        direct += " " + " ".join(equal_epoch_loss(arm, arms[0]) for arm in arms[1:])
+        detail += [facts.verdict(facts.difference(results, arm, arms[0], "val_loss"),
+                                 "validation loss of the evaluated weights", arm, arms[0]) + "." for arm in arms[1:]]
+    return Section(direct, detail, [fit_table(arms, fits)])
+
+
+def _gap_note(fits: list[facts.RunFit]) -> str:
+    """Where an over-fitting label rests on a growing gap rather than a rising validation loss."""
+    by_gap = [f for f in fits if f.state == curves.OVER and f.shape.state != curves.RISING]
+    if not by_gap:
+        return ""
+    return (f" In {len(by_gap)} of {len(fits)} runs the over-fitting shows in the training − validation accuracy gap, "
+            "which grew beyond its noise after the validation-loss minimum.")
+
+
+def _state_words(state: str) -> str:
+    if state == curves.STILL_IMPROVING:
+        return "was still improving when the budget ran out (neither over- nor under-fitting could show yet)"
+    if state == curves.LEVELLED:
+        return "levelled off without clear over- or under-fitting"
+    return f"was {state}"
+
+
+def equal_epoch_loss(arm: Any, reference: Any) -> str:
+    """The two arms' validation losses at equal epochs: where the arm was lower in every paired
+    seed, where higher, and the values at the last common epoch."""
+    found = curves.equal_epochs(measures.curves(arm, "val_loss"), measures.curves(reference, "val_loss"))
+    last = found.epochs[-1]
+    lower, higher = found.lower_epochs(), found.higher_epochs()
+    where = []
+    if lower:
+        where.append(f"lower at {_epochs(lower)}")
+    if higher:
+        where.append(f"higher at {_epochs(higher)}")
+    trend = " and ".join(where) if where else "neither lower nor higher in every seed at any epoch"
+    mixed = len(found.epochs) - len(lower) - len(higher)
+    disagree = f"; at {mixed} other epoch{'s' if mixed > 1 else ''} the seeds disagreed" if where and mixed else ""
+    return (f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s"
+            f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means).")
+
+
+def _epochs(epochs: tuple[int, ...]) -> str:
+    """'epochs 2–10', 'epoch 1', 'epochs 1, 3 and 5'."""
+    if len(epochs) == 1:
+        return f"epoch {epochs[0]}"
+    if list(epochs) == list(range(epochs[0], epochs[-1] + 1)):
+        return f"epochs {epochs[0]}–{epochs[-1]}"
+    return "epochs " + facts.epochs_list(list(epochs))
+
+
+def fit_table(arms: list[Any], fits: dict[str, list[facts.RunFit]]) -> str:
+    rows = ["| arm | seed | lowest validation loss (epoch) | validation loss at the last epoch (epoch) | "
+            "training − validation accuracy | fit |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for arm in arms:
+        for f in fits[arm.name]:
+            rows.append(f"| {md(arm.name)} | {f.seed} | {f.shape.best:.3f} ({f.shape.best_epoch}) | "
+                        f"{f.shape.last:.3f} ({f.shape.epochs}) | {f.gap:.3f} | {f.state} |")
+    return "\n".join(rows)

@@ -1,0 +1,52 @@
+"""``learning-curve``: validation accuracy against the number of training images (one arm per
+size). A curve that rises at every step, with the whole rise beyond the sampling error of the
+validation images, is concluded: more images help (one clause says when each size ran once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coursebook.course import measures, uncertainty
+from coursebook.course.answers import facts
+from coursebook.course.answers.registry import Question, Section, register
+
+
+@register("learning-curve")
+def answer(results: Any, question: Question) -> Section:
+    arms = sorted(facts.learned(facts.arms(results, question)), key=lambda a: a.settings["train_size"] or 0)
+    if len(arms) < 2:
+        return Section("Fewer than two sizes have runs that learned, so there is no curve to read.")
+    n = int(results.dataset.sizes["validation"])
+    means = [facts.average(measures.values(arm, "val_accuracy")) for arm in arms]
+    sizes = [int(arm.settings["train_size"]) for arm in arms]
+    steps = [facts.difference(results, b, a, "val_accuracy") for a, b in zip(arms, arms[1:])]
+    overall = facts.difference(results, arms[-1], arms[0], "val_accuracy")
+    error = uncertainty.binomial_se(means[-1], n)
+    points = ", ".join(f"{uncertainty.rounded(m, error)} with {s:,}" for m, s in zip(means, sizes))
+    single = max(len(measures.learned_runs(arm)) for arm in arms) == 1
+    caveat = ", though each size ran once, so a run-to-run spread is not measured" if single else ""
+    monotone = all(step.value > 0 for step in steps)
+    beyond = [f"{s:,} → {t:,}" for s, t, step in zip(sizes, sizes[1:], steps) if step.direction == "higher"]
+    if monotone and overall.direction == "higher":
+        direct = (f"More training images helped: validation accuracy rose at every step ({points} images), "
+                  f"{overall.text()} from the smallest to the largest size, beyond the sampling error of {n:,} "
+                  f"validation images{caveat}.")
+    elif overall.direction == "higher":
+        direct = (f"Validation accuracy rose overall ({points} images; {overall.text()}, beyond the sampling error of "
+                  f"{n:,} images) but not at every step{caveat}.")
+    else:
+        direct = (f"Validation accuracy did not change beyond the sampling error of {n:,} images between the smallest "
+                  f"and the largest size ({points} images; {overall.text()}){caveat}.")
+    detail = [f"Steps beyond the error on their own: {', '.join(beyond)}." if beyond else
+              "No single step is beyond the error on its own; the conclusion rests on the whole curve."
+              if overall.direction == "higher" else ""]
+    last = steps[-1]
+    detail.append("Between the two largest sizes it " + ("still rose beyond the error, so more images would likely "
+                  "help further." if last.direction == "higher" else f"changed by {last.text()}, within the error."))
+    if question.highlight and question.highlight in sizes and question.highlight != sizes[-1]:
+        i = sizes.index(question.highlight)
+        detail.append(f"The assignment's {question.highlight:,}-image subset reached "
+                      f"{uncertainty.rounded(means[i], error)}, against {uncertainty.rounded(means[-1], error)} with "
+                      f"{sizes[-1]:,}.")
+    section = Section(direct, detail, [facts.per_run_table(results, arms, ["val_accuracy", "gap", "test_accuracy"])])
+    return section

@@ -1,0 +1,43 @@
+"""``report``: the evaluated weights' scores, each with the error it is known to: training,
+validation and test accuracy (the question's ``measure`` first) with ±2 standard errors, from the
+images each was measured on or the seeds' spread where larger, and the losses beside them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coursebook.course import measures, uncertainty
+from coursebook.course.answers import facts
+from coursebook.course.answers.registry import Question, Section, register
+
+ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
+
+
+@register("report")
+def answer(results: Any, question: Question) -> Section:
+    arms = facts.learned(facts.arms(results, question))
+    if not arms:
+        return Section("No run learned, so there is nothing to report.")
+    first = question.measure if question.measure in ACCURACIES else "test_accuracy"
+    order = [first, *(m for m in ACCURACIES if m != first)]
+    direct = [f"Evaluated weights of {facts.name(arm.name)} ({facts.seeds(arm)}): " + ", ".join(score(results, arm, m) for m in order)
+              for arm in arms]
+    losses = [f"{facts.name(arm.name)}: " + ", ".join(
+        f"{measures.words(m)} {facts.average(measures.values(arm, m)):.2f}" for m in ("train_loss", "val_loss", "test_loss"))
+        for arm in arms]
+    section = Section(". ".join(direct) + ".", ["Losses, seed means: " + "; ".join(losses) + "."],
+                      [facts.per_run_table(results, arms, [*order, "val_loss"])])
+    return section
+
+
+def score(results: Any, arm: Any, measure: str) -> str:
+    """'test accuracy 0.41 ± 0.03' (±2 standard errors: sampling, or the seeds' where larger)."""
+    values = measures.values(arm, measure)
+    mean = facts.average(values)
+    n = measures.images(results, measure)
+    if measure == "train_accuracy":
+        n = arm.settings.get("train_size") or n  # a learning curve's arm trains on its own subset
+    se = uncertainty.binomial_se(mean, int(n))
+    seeds = uncertainty.seed_se(values)
+    margin = 2 * max(se, seeds or 0.0)
+    return f"{measures.words(measure)} {uncertainty.rounded(mean, margin)} ± {uncertainty.rounded(margin, margin)}"

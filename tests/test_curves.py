@@ -1,0 +1,120 @@
+"""Curve facts (coursebook.course.curves) and uncertainty (coursebook.course.uncertainty), on
+hand-built histories whose answers are known: minimum and what follows, equal-epoch differences,
+epochs to a mark, total time, where parameters sit, fit labels, sampling errors and rounding."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from coursebook.course import curves, uncertainty
+
+
+def test_a_curve_that_bottoms_and_climbs_is_rising_from_its_minimum():
+    shape = curves.loss_shape([1.2, 1.0, 0.9, 0.95, 1.1, 1.3])
+    assert (shape.best_epoch, shape.best, shape.last, shape.state) == (3, 0.9, 1.3, curves.RISING)
+    assert shape.rise == pytest.approx(0.4)
+
+
+def test_a_curve_whose_last_epoch_is_lowest_is_still_falling():
+    assert curves.loss_shape([2.0, 1.0, 1.5, 0.9]).state == curves.FALLING
+    assert curves.loss_shape([1.0]).state == curves.FALLING
+
+
+def test_a_curve_that_wobbles_at_its_floor_is_flat():
+    # minimum at epoch 4 (0.800), the end 0.805 is 0.6% above it: below the 2% floor of a rise
+    shape = curves.loss_shape([1.5, 1.1, 0.9, 0.800, 0.81, 0.805])
+    assert shape.state == curves.FLAT and shape.best_epoch == 4
+
+
+def test_noise_is_zero_on_a_straight_line_and_grows_with_alternation():
+    assert curves.noise([1.0, 0.9, 0.8, 0.7]) == pytest.approx(0.0)
+    # ±0.1 alternation: second differences ±0.4, MAD 0.4 -> 0.4 / 0.6745 / √6
+    assert curves.noise([1.0, 1.2, 1.0, 1.2, 1.0]) == pytest.approx(0.4 / 0.6745 / math.sqrt(6))
+
+
+def test_fit_state_follows_the_validation_loss_and_the_gap():
+    rising = [1.0, 0.8, 0.9, 1.1]
+    assert curves.fit_state(rising, [0.5, 0.6, 0.7, 0.8], [0.5, 0.55, 0.55, 0.55]) == curves.OVER
+    assert curves.fit_state([1.0, 0.9, 0.8], [0.9, 0.95, 0.99], [0.5, 0.5, 0.5]) == curves.STILL_IMPROVING
+    flat = [1.0, 0.8, 0.801, 0.8005]
+    assert curves.fit_state(flat, [0.5, 0.55, 0.56, 0.56], [0.5, 0.55, 0.56, 0.56], gap_noise=0.02) == curves.UNDER
+    assert curves.fit_state(flat, [0.6, 0.7, 0.7, 0.7], [0.5, 0.55, 0.56, 0.56]) == curves.LEVELLED
+    # flat loss but a gap growing from 0.0 at the minimum to 0.2
+    assert curves.fit_state(flat, [0.5, 0.55, 0.66, 0.76], [0.5, 0.55, 0.56, 0.56]) == curves.OVER
+
+
+@given(st.lists(st.floats(0.1, 5.0), min_size=1, max_size=30), st.floats(0.001, 1.0),
+       st.lists(st.floats(0.0, 1.0), min_size=30, max_size=30))
+def test_a_validation_loss_still_falling_at_the_end_is_never_over_fitting(prefix, drop, accuracies):
+    losses = [*prefix, min(prefix) - drop]
+    n = len(losses)
+    assert curves.fit_state(losses, accuracies[:n], [0.0] * n) == curves.STILL_IMPROVING
+
+
+def test_equal_epochs_compares_seed_means_at_every_common_epoch_and_per_seed():
+    arm = {0: [1.0, 0.6, 0.5], 1: [1.2, 0.8, 0.7]}
+    reference = {0: [0.9, 0.8, 0.9, 0.7], 1: [0.9, 0.9, 0.9, 0.8]}
+    found = curves.equal_epochs(arm, reference)
+    assert found.epochs == (1, 2, 3)
+    assert found.arm == pytest.approx((1.1, 0.7, 0.6)) and found.reference == pytest.approx((0.9, 0.85, 0.9))
+    assert found.difference == pytest.approx((0.2, -0.15, -0.3))
+    assert found.per_seed[0] == pytest.approx((0.1, -0.2, -0.4)) and found.per_seed[1] == pytest.approx((0.3, -0.1, -0.2))
+    assert found.lower_epochs() == (2, 3) and found.higher_epochs() == (1,)
+
+
+def test_an_epoch_where_the_seeds_disagree_is_neither_lower_nor_higher():
+    found = curves.equal_epochs({0: [1.0], 1: [0.5]}, {0: [0.8], 1: [0.6]})  # mean 0.75 vs 0.7, seeds +0.2 / -0.1
+    assert found.lower_epochs() == () and found.higher_epochs() == ()
+
+
+def test_epochs_to_a_mark_every_run_reached():
+    slow, fast = [0.2, 0.3, 0.38, 0.42], [0.4, 0.5, 0.6, 0.58]
+    mark = curves.reachable_mark([slow, fast], 0.9)  # 0.9 × 0.42 = 0.378 -> 0.37
+    assert mark == 0.37
+    assert (curves.epochs_to_mark(slow, mark), curves.epochs_to_mark(fast, mark)) == (3, 1)
+    assert curves.epochs_to_mark(slow, 0.9) is None
+
+
+def test_total_time_and_where_parameters_sit():
+    assert curves.total_time([9.0, 2.0, 2.5]) == 13.5
+    place = curves.where_parameters_sit({"conv": 896, "dense": 262_272, "out": 1_290}, 1_500)
+    assert (place.total, place.largest_layer, place.largest) == (264_458, "dense", 262_272)
+    assert place.share == pytest.approx(262_272 / 264_458) and place.per_image == pytest.approx(264_458 / 1_500)
+
+
+def test_binomial_and_difference_errors():
+    assert uncertainty.binomial_se(0.5, 100) == pytest.approx(0.05)
+    assert uncertainty.difference_se(0.5, 0.5, 100) == pytest.approx(0.05 * math.sqrt(2))
+    with pytest.raises(ValueError):
+        uncertainty.binomial_se(0.5, 0)
+
+
+def test_one_image_in_a_thousand_is_the_same_within_the_sampling_error():
+    d = uncertainty.accuracy_difference([0.372, 0.371], [0.371, 0.370], 1000)
+    assert d.direction == "same" and "1,000 images" in d.basis
+    assert d.margin == pytest.approx(2 * uncertainty.difference_se(0.3715, 0.3705, 1000))
+
+
+def test_a_large_difference_is_higher_and_seeds_count_when_they_spread_more():
+    d = uncertainty.accuracy_difference([0.60, 0.62], [0.50, 0.52], 1000)
+    assert d.direction == "higher"
+    spread = uncertainty.accuracy_difference([0.40, 0.70], [0.50, 0.52], 10_000)
+    assert "seeds" in spread.basis and spread.se == pytest.approx(math.hypot(0.15, 0.01))
+
+
+def test_rounding_follows_the_uncertainty():
+    assert uncertainty.rounded(0.45312, 0.022) == "0.45"
+    assert uncertainty.rounded(0.45312, 0.0022) == "0.453"
+    assert uncertainty.rounded(-0.0001, 0.02) == "0.00"
+    assert uncertainty.Difference(0.0312, 0.011, "x").text() == "+0.031 ± 0.022"
+
+
+@given(st.floats(0.05, 0.95), st.floats(-0.2, 0.2), st.integers(50, 5000))
+def test_a_difference_inside_the_sampling_error_is_never_higher_or_lower(p, delta, n):
+    q = min(0.99, max(0.01, p + delta))
+    d = uncertainty.accuracy_difference([q], [p], n)
+    inside = abs(q - p) <= 2 * uncertainty.difference_se(q, p, n)
+    assert (d.direction == "same") == inside
