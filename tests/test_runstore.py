@@ -255,8 +255,9 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
 # --------------------------------------------------------------------------- another chapter's arm
 
 
-REFERENCE = [{"name": "Part 3", "model": "q6-simple-cnn", "early_stopping": {"monitor": "val_loss", "patience": 3}},
-             {"from": "q6-p1-simple-cnn", "name": "Part 1"}]
+REFERENCE = [{"name": "Part 3 early stopping", "model": "q6-simple-cnn",
+              "early_stopping": {"monitor": "val_loss", "patience": 3}},
+             {"from": "q6-p1-simple-cnn", "name": "Part 1 (no early stopping)"}]
 
 
 def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
@@ -267,7 +268,7 @@ def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
     own = params.resolve("q6-p1-simple-cnn", "quick").values
     quick = safe_load((Path(__file__).parents[1] / "params" / "profiles" / "quick.yaml").read_text())
     part1 = linked["arms"][1]
-    assert part1["source_chapter"] == "q6-p1-simple-cnn" and part1["name"] == "Part 1"
+    assert part1["source_chapter"] == "q6-p1-simple-cnn" and part1["name"] == "Part 1 (no early stopping)"
     assert part1["epochs"] == quick["chapters"]["q6-p1-simple-cnn"]["epochs"]  # that chapter's budget, not this one's
     assert part1["train_size"] == quick["chapters"]["q6-p1-simple-cnn"]["train_size"]
     keys = [inputs.key() for inputs in runstore.planned_runs(linked, "fp")]
