@@ -63,12 +63,19 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
     line += nodes.Text(" has this page's parameters injected and runs as it is in any Jupyter: its first cell "
                        "installs the project from the repository the book was built from, where it is not installed "
                        f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
+    _below_title(doctree, line)
+
+
+def _below_title(doctree: Any, node: Any) -> None:
+    """Put ``node`` right below the page's first title (at the top of a page without one)."""
+    from docutils import nodes
+
     sections = list(doctree.findall(nodes.section))
     if sections:
         title = next(iter(sections[0].findall(nodes.title)), None)
-        sections[0].insert(sections[0].index(title) + 1 if title is not None else 0, line)
+        sections[0].insert(sections[0].index(title) + 1 if title is not None else 0, node)
     else:
-        doctree.insert(0, line)
+        doctree.insert(0, node)
 
 
 def _chapter(docname: str) -> str | None:
@@ -90,20 +97,13 @@ def failed_mark(chapter: str, executed: bool) -> Any:
 
 
 def _mark_failed(app: Any, doctree: Any, docname: str) -> None:
-    from docutils import nodes
-
     from coursebook.book import cache
 
     chapter = _chapter(docname)
     if app.builder.format != "html" or chapter is None or not cache.failed_path(chapter).exists():
         return
     box = failed_mark(chapter, _executed_chapter(app, docname) is not None)
-    sections = list(doctree.findall(nodes.section))
-    if sections:
-        title = next(iter(sections[0].findall(nodes.title)), None)
-        sections[0].insert(sections[0].index(title) + 1 if title is not None else 0, box)
-    else:
-        doctree.insert(0, box)
+    _below_title(doctree, box)
 
 
 def runnable_notebook(chapter: str) -> Any:

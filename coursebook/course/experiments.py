@@ -14,6 +14,7 @@ from typing import Any
 
 from coursebook.book import progress
 from coursebook.course import arms as arms_module, data, evaluation, learned, models, results as results_module, runstore, training
+from coursebook.course.prose.numbers import join
 
 
 def prepare_data(source: str, *, seed: int, validation: str = "holdout", validation_fraction: float = 0.2,
@@ -87,7 +88,7 @@ class Experiment:
         if not sizes or sizes == [total]:
             return ""
         worst = 0.5 / min(sizes) ** 0.5  # the standard error of an accuracy near 0.5
-        return (f"the curves, early stopping and the checkpoint use the first {join_counts(sizes)} of the {total:,} "
+        return (f"the curves, early stopping and the checkpoint use the first {join([f'{size:,}' for size in sizes])} of the {total:,} "
                 f"validation images (an accuracy's standard error at most {100 * worst:.1f} points); the weights "
                 f"each run ends with are measured on all {total:,}")
 
@@ -149,10 +150,6 @@ def prepare(run: Any, arms: list[dict[str, Any]], *, data: str = "auto", seed: i
                             validation_fraction=validation_fraction, test_size=test_size, scaling=scaling)
     experiment._splits[chapter_settings.get("train_size")] = splits  # already made: reuse it
     return experiment
-
-
-def join_counts(counts: list[int]) -> str:
-    return " or ".join(f"{count:,}" for count in counts)
 
 
 def _announcer(runs: int, verbose: int):

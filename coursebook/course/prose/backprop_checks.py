@@ -115,6 +115,14 @@ def run_seed(seed: int, *, fd_epsilon: float, steps: int, learning_rate: float,
                    constant_predictor_loss(Y_true))
 
 
+def with_page_seed(reference: SeedRun, seed: int, *, fd_epsilon: float, steps: int, learning_rate: float,
+                   stated: Stated | None = None) -> list[SeedRun]:
+    """The assignment's run, and beside it a run with the page's ``seed`` when that is another one."""
+    if seed == reference.seed:
+        return [reference]
+    return [reference, run_seed(seed, fd_epsilon=fd_epsilon, steps=steps, learning_rate=learning_rate, stated=stated)]
+
+
 def runs_table(runs: Sequence[SeedRun]) -> pd.DataFrame:
     """One row per seed: L, dL/db1, the largest relative errors of both checks, and where gradient
     descent ended beside the constant-prediction loss."""
