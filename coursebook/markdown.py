@@ -1,10 +1,11 @@
 """The one Markdown writer of the project: escaping a name or value so that Markdown (and a MyST table
-cell) shows it as typed, link text for a role, and block quotes. Shared by the book machinery and the
+cell) shows it as typed, link text for a role, block quotes and tables. Shared by the book machinery and the
 coursework, and importing neither."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~])")
 LINE_START_SPECIAL = re.compile(r"^([-+=])")  # a list item or heading marker where a name starts a line
@@ -36,3 +37,21 @@ def quote(text: str) -> str:
     '> one\\n>\\n> two'
     """
     return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: Sequence[bool] = ()) -> str:
+    """A Markdown table (cells as given: escape names first); ``numeric`` right-aligns columns. No rows
+    give an empty string: a table of headings alone says nothing (and Sphinx's LaTeX writer fails on it).
+
+    >>> print(table(["arm", "seed"], [["E", 11]], numeric=[False, True]))
+    | arm | seed |
+    | --- | ---: |
+    | E | 11 |
+    >>> table(["arm"], [])
+    ''
+    """
+    if not rows:
+        return ""
+    aligns = [("---:" if i < len(numeric) and numeric[i] else "---") for i in range(len(header))]
+    lines = [header, aligns, *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)

@@ -253,7 +253,21 @@ def test_early_stopping_says_when_accuracy_rose_after_the_restored_epoch():
     assert "1 of 1 runs stopped before epoch 14" in section.direct and "epoch 3" in section.direct
     assert "rose beyond its sampling error after the restored epoch" in section.direct  # 0.42 -> 0.55 on 517
     # restored epoch 3 is the loss minimum (0.9) and 3 + patience 5 = 8, the epoch it stopped at
-    assert "minimum in 1 of 1 runs and 1 of 1 runs ended as predicted, at epoch 8" in " ".join(section.why)
+    why = " ".join(section.why)
+    assert "minimum in 1 of 1 runs and 1 of 1 runs ended as predicted, at epoch 8" in why
+    # why the restored weights scored lower: from the loss minimum to the accuracy peak both curves rose
+    assert "from epoch 3 to epoch 6 validation accuracy rose from 0.420 to 0.550 while validation loss went from " \
+           "0.900 to 1.050" in why and "cross-entropy penalizes" in why
+    assert why.index("ended as predicted") < why.index("cross-entropy")  # the mechanism first, then this run
+
+
+def test_early_stopping_that_lost_no_accuracy_needs_no_loss_against_accuracy():
+    history = {"val_loss": [1.2, 1.0, 0.9, 0.95, 1.0], "val_accuracy": [0.3, 0.4, 0.45, 0.45, 0.44]}
+    results = factories.results(factories.arm("A", [run(0, epochs=5, evaluated=3, history=history)], epochs=14,
+                                              early_stopping={"monitor": "val_loss", "patience": 2}),
+                                sizes=(1500, 517, 1000))
+    section = answers.section(results, registry.Question(ask="Stop?", kind="stopping"))
+    assert "never rose beyond its sampling error" in section.direct and section.why == []
 
 
 # --------------------------------------------------------------------------- registry and refusals
@@ -334,7 +348,9 @@ def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_
     why = " ".join(answers.section(results, q).why)
     # 5 convolutions and 3 dense layers against the simple CNN's 6 and 2 (params/models)
     assert "5 convolutional and 3 dense layers (8 weight layers) against 6 and 2 (8)" in why
-    assert "not deeper in weight layers" in why and "loss stuck at ln 10" in why
+    assert "not deeper in weight layers" in why and "the limits below say why" in why
+    page = answers.answer(results, [q])
+    assert page.count("loss stuck at ln 10") == 1  # the cause is said once, in the limits
 
 
 def test_an_arm_computed_by_another_chapter_is_named_by_its_source():
@@ -343,3 +359,12 @@ def test_an_arm_computed_by_another_chapter_is_named_by_its_source():
     results.arms[0].source_chapter = "other-chapter"  # the run store's optional field
     text = answers.answer(results, [{"ask": "Compare.", "kind": "compare", "arms": ["LeNet-5", "MLP"]}])
     assert "**MLP** from chapter other-chapter" in text and "**LeNet-5** from chapter" not in text
+
+
+def test_a_question_whose_arms_all_failed_shows_no_empty_table():
+    results = factories.results(factories.arm("E", [run(0, learned=False, cause="too few steps")]),
+                                factories.arm("F", [run(0, learned=False, cause="too few steps")]))
+    page = answers.answer(results, [{"ask": "Fit?", "kind": "fit", "explain": "augmentation"},
+                                    {"ask": "Compare.", "kind": "compare"}])
+    assert "No fit can be read." in page
+    assert "|" not in page  # a table of headings alone: nothing to show (and Sphinx's LaTeX writer fails on it)

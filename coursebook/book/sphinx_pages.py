@@ -12,6 +12,9 @@
   ``{glue:text}`` roles (``coursebook.book.download``).
 - A chapter whose last run failed (``book/chapters/<id>.failed.ipynb``) says so atop its page, which
   shows the last good result (or the placeholder of a chapter not built yet).
+- In the PDF, the results overview's cells may break where the web page keeps them on one line: its
+  eight columns are far narrower on paper than in a browser, so "mean ± sd" breaks at its spaces there
+  (``_config.yml`` sets that table in a smaller type too).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 CHAPTERS_DOC_PREFIX = "book/chapters/"
+OVERVIEW_CLASS = "results-overview"  # coursebook.book.overview.CSS_CLASS
+NO_BREAK_SPACE = "\u00a0"
 NOTEBOOKS_DIR_NAME = "notebooks"  # under the HTML output: notebooks/<id>.ipynb
 
 
@@ -142,9 +147,21 @@ def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
         target.write_text(nbformat.writes(runnable_notebook(chapter)) + "\n", encoding="utf-8")
 
 
+def _breakable_overview_on_paper(app: Any, doctree: Any, docname: str) -> None:
+    from docutils import nodes
+
+    if app.builder.format != "latex":
+        return
+    for container in doctree.findall(lambda node: OVERVIEW_CLASS in node.get("classes", ()) if isinstance(node, nodes.Element) else False):
+        for text in list(container.findall(nodes.Text)):
+            if NO_BREAK_SPACE in text:
+                text.parent.replace(text, nodes.Text(text.replace(NO_BREAK_SPACE, " ")))
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after every handler that adds scripts
     app.connect("doctree-resolved", _link_runnable_notebook)
     app.connect("doctree-resolved", _mark_failed)  # after the link: the warning comes first under the title
+    app.connect("doctree-resolved", _breakable_overview_on_paper)
     app.connect("build-finished", _write_runnable_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -60,7 +60,7 @@ def section(results: Any, question: Question) -> Section:
     if question.explain:
         arms = facts.arms(results, question)
         fits = {arm.name: facts.arm_fits(results, arm) for arm in arms if measures.learned_runs(arm)}
-        answered.why = mechanisms.explain(question.explain, results, arms, fits)
+        answered.why = [*mechanisms.explain(question.explain, results, arms, fits), *answered.why]
     return answered
 
 

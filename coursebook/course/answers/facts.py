@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from coursebook import markdown
 from coursebook.course import curves, measures, uncertainty
 from coursebook.course.prose.numbers import capitalized, join, md
 
@@ -164,13 +165,10 @@ def mean_text(values: Sequence[float], error: float | None) -> str:
 def per_run_table(results: Any, arms_: Sequence[Any], measures_: Sequence[str]) -> str:
     """Per run: arm, seed, evaluated epoch and each measure (3 decimals): per-run values live in
     tables, never in parentheses."""
-    head = "| arm | seed | evaluated epoch | " + " | ".join(measures.words(m) for m in measures_) + " |"
-    rows = [head, "| --- | ---: | ---: | " + " | ".join("---:" for _ in measures_) + " |"]
-    for arm in arms_:
-        for run in measures.learned_runs(arm):
-            cells = " | ".join(f"{measures.value(run, m):.3f}" for m in measures_)
-            rows.append(f"| {md(arm.name)} | {run.seed} | {run.evaluated_epoch} | {cells} |")
-    return "\n".join(rows)
+    rows = [[md(arm.name), run.seed, run.evaluated_epoch, *(f"{measures.value(run, m):.3f}" for m in measures_)]
+            for arm in arms_ for run in measures.learned_runs(arm)]
+    return markdown.table(["arm", "seed", "evaluated epoch", *(measures.words(m) for m in measures_)], rows,
+                          numeric=[False, True, True, *[True] * len(measures_)])
 
 
 # --------------------------------------------------------------------------- models

@@ -33,9 +33,8 @@ def explain(key: str, results: Any, arms: Sequence[Any], fits: Fits) -> list[str
     failed = [arm for arm in arms if not fits.get(arm.name)]
     if not failed:
         return MECHANISMS[key](results, arms, fits) if arms else []
-    causes = "; ".join(dict.fromkeys(r.failure_cause for arm in failed for r in arm.runs if not r.learned))
-    text = [f"No run of {join([name(arm.name) for arm in failed])} learned ({causes}), so the mechanism cannot be "
-            "weighed against its curves."]
+    text = [f"No run of {join([name(arm.name) for arm in failed])} learned (the limits below say why), so the "
+            "mechanism cannot be weighed against its curves."]
     if key == "depth" and len(arms) >= 2:
         text.insert(0, depth_layers(arms[0], arms[-1]))
     return text

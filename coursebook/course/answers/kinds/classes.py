@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from coursebook import markdown
 from coursebook.course import measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
@@ -35,7 +36,6 @@ def answer(results: Any, question: Question) -> Section:
               f"F1 {scores[best]['f1']:.2f}) and the worst {md(worst)} (precision {scores[worst]['precision']:.2f}, "
               f"recall {scores[worst]['recall']:.2f}, F1 {scores[worst]['f1']:.2f}).")
     detail = [f"Summed over {facts.seeds(arm)}, {pairs.sentence[:1].lower()}{pairs.sentence[1:]}"]
-    rows = ["| class | precision | recall | F1 |", "| --- | ---: | ---: | ---: |"]
-    rows += [f"| {md(c)} | {scores[c]['precision']:.2f} | {scores[c]['recall']:.2f} | {scores[c]['f1']:.2f} |"
-             for c in classes]
-    return Section(direct, detail, ["\n".join(rows)])
+    rows = [[md(c), *(f"{scores[c][m]:.2f}" for m in ("precision", "recall", "f1"))] for c in classes]
+    return Section(direct, detail, [markdown.table(["class", "precision", "recall", "F1"], rows,
+                                                   numeric=[False, True, True, True])])

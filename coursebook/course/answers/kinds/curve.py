@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coursebook import markdown
 from coursebook.course import curves, measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.kinds.fit import _epochs
@@ -56,9 +57,6 @@ def table(arm: Any, reference: Any, found: curves.EqualEpochs) -> str:
     """Epoch by epoch: both seed means, their difference and each paired seed's difference."""
     seeds = sorted(found.per_seed)
     head = ["epoch", md(reference.name), md(arm.name), "difference", *(f"difference, seed {s}" for s in seeds)]
-    rows = ["| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
-    for i, epoch in enumerate(found.epochs):
-        cells = [str(epoch), f"{found.reference[i]:.3f}", f"{found.arm[i]:.3f}", f"{found.difference[i]:+.3f}",
-                 *(f"{found.per_seed[s][i]:+.3f}" for s in seeds)]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    rows = [[epoch, f"{found.reference[i]:.3f}", f"{found.arm[i]:.3f}", f"{found.difference[i]:+.3f}",
+             *(f"{found.per_seed[s][i]:+.3f}" for s in seeds)] for i, epoch in enumerate(found.epochs)]
+    return markdown.table(head, rows, numeric=[True] * len(head))

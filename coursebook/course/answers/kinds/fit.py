@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coursebook import markdown
 from coursebook.course import curves, measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
@@ -75,10 +76,7 @@ def _epochs(epochs: tuple[int, ...]) -> str:
 
 
 def fit_table(arms: list[Any], fits: dict[str, list[facts.RunFit]]) -> str:
-    rows = ["| arm | seed | lowest validation loss (epoch) | validation loss at the last epoch (epoch) | "
-            "training − validation accuracy | fit |", "| --- | ---: | ---: | ---: | ---: | --- |"]
-    for arm in arms:
-        for f in fits[arm.name]:
-            rows.append(f"| {md(arm.name)} | {f.seed} | {f.shape.best:.3f} ({f.shape.best_epoch}) | "
-                        f"{f.shape.last:.3f} ({f.shape.epochs}) | {f.gap:.3f} | {f.state} |")
-    return "\n".join(rows)
+    rows = [[md(arm.name), f.seed, f"{f.shape.best:.3f} ({f.shape.best_epoch})", f"{f.shape.last:.3f} ({f.shape.epochs})",
+             f"{f.gap:.3f}", f.state] for arm in arms for f in fits[arm.name]]
+    return markdown.table(["arm", "seed", "lowest validation loss (epoch)", "validation loss at the last epoch (epoch)",
+                           "training − validation accuracy", "fit"], rows, numeric=[False, True, True, True, True])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coursebook import markdown
 from coursebook.course import curves, history, measures, uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
@@ -59,11 +60,8 @@ def time_sentence(arms: list[Any]) -> str:
 
 
 def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
-    rows = ["| arm | seed | epoch reaching the mark | validation accuracy after epoch 1 | epochs trained | "
-            "training time (s) | seconds per epoch |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for arm in arms:
-        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name]):
-            rows.append(f"| {md(arm.name)} | {run.seed} | {epoch} | {run.history['val_accuracy'][0]:.3f} | "
-                        f"{run.stopped_epoch} | {curves.total_time(run.seconds_per_epoch):.1f} | "
-                        f"{history.epoch_time(run.seconds_per_epoch):.2f} |")
-    return "\n".join(rows)
+    rows = [[md(arm.name), run.seed, epoch, f"{run.history['val_accuracy'][0]:.3f}", run.stopped_epoch,
+             f"{curves.total_time(run.seconds_per_epoch):.1f}", f"{history.epoch_time(run.seconds_per_epoch):.2f}"]
+            for arm in arms for run, epoch in zip(measures.learned_runs(arm), reached[arm.name])]
+    return markdown.table(["arm", "seed", "epoch reaching the mark", "validation accuracy after epoch 1", "epochs trained",
+                           "training time (s)", "seconds per epoch"], rows, numeric=[False, *[True] * 6])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coursebook import markdown
 from coursebook.course import measures, uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
@@ -17,7 +18,7 @@ def answer(results: Any, question: Question) -> Section:
     if not arms:
         return Section("No run learned, so early stopping cannot be read.")
     n_val = int(results.dataset.sizes["validation"])
-    direct, rows = [], []
+    direct, rows, why = [], [], []
     for arm in arms:
         runs = measures.learned_runs(arm)
         configured = int(arm.settings["epochs"])
@@ -35,14 +36,32 @@ def answer(results: Any, question: Question) -> Section:
         else:
             text += "; after the restored epoch validation accuracy never rose beyond its sampling error"
         direct.append(text + ".")
-        for run, (gain, epoch) in zip(runs, after):
-            rows.append(f"| {md(arm.name)} | {run.seed} | {run.stopped_epoch} | {run.evaluated_epoch} | "
-                        f"{run.history['val_accuracy'][run.evaluated_epoch - 1]:.3f} | "
-                        f"{max(run.history['val_accuracy'][:run.stopped_epoch]):.3f} |")
-    table = ("| arm | seed | stopped at epoch | restored epoch | validation accuracy, restored | best validation "
-             "accuracy, any epoch |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(rows))
-    section = Section(" ".join(direct), [], [table])
-    return section
+        why += [loss_against_accuracy(arm, run, epoch) for run, (gain, epoch) in zip(runs, after) if epoch is not None]
+        rows += [[md(arm.name), run.seed, run.stopped_epoch, run.evaluated_epoch,
+                  f"{run.history['val_accuracy'][run.evaluated_epoch - 1]:.3f}",
+                  f"{max(run.history['val_accuracy'][:run.stopped_epoch]):.3f}"] for run in runs]
+    table = markdown.table(["arm", "seed", "stopped at epoch", "restored epoch", "validation accuracy, restored",
+                            "best validation accuracy, any epoch"], rows, numeric=[False, *[True] * 5])
+    return Section(" ".join(direct), [], [table], [WATCHED, *why] if why else [])
+
+
+WATCHED = "The restored weights were not the most accurate ones because loss and accuracy parted after the restored epoch."
+
+
+def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
+    """Why the restored weights scored lower: between the restored epoch and ``epoch`` (where accuracy
+    was higher) the two validation curves, and which way the loss went."""
+    history, restored = run.history, run.evaluated_epoch
+    loss = history["val_loss"][restored - 1], history["val_loss"][epoch - 1]
+    accuracy = history["val_accuracy"][restored - 1], history["val_accuracy"][epoch - 1]
+    said = (f"In {facts.name(arm.name)}'s seed {run.seed}, from epoch {restored} to epoch {epoch} validation accuracy "
+            f"rose from {accuracy[0]:.3f} to {accuracy[1]:.3f} while validation loss went from {loss[0]:.3f} to "
+            f"{loss[1]:.3f}")
+    if round(loss[1], 3) > round(loss[0], 3):
+        return (said + ": the later weights classified more validation images correctly, but gave the right class "
+                "less probability on the images they found hard, which cross-entropy penalizes and accuracy does "
+                "not count.")
+    return said + ": the loss did not fall below its restored value, so the later, more accurate weights were not chosen."
 
 
 def _accuracy_after(run: Any, n_val: int) -> tuple[float | None, int | None]:
