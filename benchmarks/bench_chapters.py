@@ -28,12 +28,21 @@ def chapter_profile(chapter: str, chapters_dir: Path) -> dict[str, Any] | None:
     training, trained, read = training_seconds(chapters_dir / f"{chapter}.results.json")
     cells = cell_seconds(chapters_dir / f"{chapter}.ipynb")
     longest = max(range(len(cells)), key=lambda i: cells[i][1]) if training and cells else None
-    beyond = [(source, seconds - training if index == longest else seconds)  # the training cell, less its training
-              for index, (source, seconds) in enumerate(cells)]
-    return {"chapter": chapter, "profile": record.get("profile"), "wall_s": float(record["seconds"]),
-            "training_s": training, "runs_trained": trained, "runs_read": read,
-            "overhead_s": float(record["seconds"]) - training, "cells_s": sum(s for _, s in cells),
-            "costliest": sorted(beyond, key=lambda cell: -cell[1])[:3]}
+    beyond = [
+        (source, seconds - training if index == longest else seconds)  # the training cell, less its training
+        for index, (source, seconds) in enumerate(cells)
+    ]
+    return {
+        "chapter": chapter,
+        "profile": record.get("profile"),
+        "wall_s": float(record["seconds"]),
+        "training_s": training,
+        "runs_trained": trained,
+        "runs_read": read,
+        "overhead_s": float(record["seconds"]) - training,
+        "cells_s": sum(s for _, s in cells),
+        "costliest": sorted(beyond, key=lambda cell: -cell[1])[:3],
+    }
 
 
 def training_seconds(results_path: Path) -> tuple[float, int, int]:
@@ -71,16 +80,22 @@ def main(chapters: list[str] | None = None, chapters_dir: Path | None = None) ->
     if not found:
         print("  no executed chapters in book/chapters (run make book first)")
         return {"chapters": []}
-    print(f"  {'chapter':30s} {'wall s':>7s} {'train s':>7s} {'trained':>7s} {'read':>5s} {'rest s':>7s}  costliest beyond training")
+    print(
+        f"  {'chapter':30s} {'wall s':>7s} {'train s':>7s} {'trained':>7s} {'read':>5s} {'rest s':>7s}  costliest beyond training"
+    )
     for row in found:
         costliest = "; ".join(f"{source or '(empty)'} {seconds:.1f}" for source, seconds in row["costliest"][:2])
-        print(f"  {row['chapter']:30s} {row['wall_s']:7.1f} {row['training_s']:7.1f} {row['runs_trained']:7d} "
-              f"{row['runs_read']:5d} {row['overhead_s']:7.1f}  {costliest}")
+        print(
+            f"  {row['chapter']:30s} {row['wall_s']:7.1f} {row['training_s']:7.1f} {row['runs_trained']:7d} "
+            f"{row['runs_read']:5d} {row['overhead_s']:7.1f}  {costliest}"
+        )
     total = sum(row["wall_s"] for row in found)
     median_rest = statistics.median(row["overhead_s"] for row in found)
-    print(f"  {len(found)} chapters: {total:.0f} s of chapter time, {sum(r['training_s'] for r in found):.0f} s of it "
-          f"training; {sum(r['runs_read'] for r in found)} runs read from the run store; the median chapter's time "
-          f"beyond training {median_rest:.1f} s")
+    print(
+        f"  {len(found)} chapters: {total:.0f} s of chapter time, {sum(r['training_s'] for r in found):.0f} s of it "
+        f"training; {sum(r['runs_read'] for r in found)} runs read from the run store; the median chapter's time "
+        f"beyond training {median_rest:.1f} s"
+    )
     return {"chapters": found, "chapter_time_s": total, "median_overhead_s": median_rest}
 
 

@@ -44,8 +44,9 @@ def _compiled(name: str):
 
 def package_epochs(name: str, x, y, epochs: int, validation: tuple | None = None) -> list[float]:
     """Seconds of every epoch after the first of ``training.train``, progress reporting on."""
-    result = training.train(_compiled(name), (x, y), epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-                            validation_data=validation)
+    result = training.train(
+        _compiled(name), (x, y), epochs=epochs, batch_size=BATCH_SIZE, verbose=0, validation_data=validation
+    )
     return result.seconds_per_epoch[1:]
 
 
@@ -96,8 +97,9 @@ def bare_epochs(name: str, x, y, epochs: int, validation: tuple | None = None) -
 
     seconds: list[float] = []
     keras.utils.set_random_seed(0)
-    _compiled(name).fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0, callbacks=[Timer()],
-                        validation_data=validation)
+    _compiled(name).fit(
+        x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0, callbacks=[Timer()], validation_data=validation
+    )
     return seconds[1:]
 
 
@@ -115,18 +117,25 @@ def overhead(images: int, epochs: int, pairs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:  # the runner's progress file, as in a real build
         os.environ["COURSEBOOK_RUN"] = json.dumps({"chapter": "bench", "progress_file": str(Path(tmp) / "p.jsonl")})
         try:
-            bare, package = alternating_pairs(lambda: statistics.median(bare_epochs(MODEL, x, y, epochs, validation)),
-                                              lambda: statistics.median(package_epochs(MODEL, x, y, epochs, validation)),
-                                              pairs)
+            bare, package = alternating_pairs(
+                lambda: statistics.median(bare_epochs(MODEL, x, y, epochs, validation)),
+                lambda: statistics.median(package_epochs(MODEL, x, y, epochs, validation)),
+                pairs,
+            )
             ratios = [p / b for p, b in zip(package, bare)]
             own = [package_own_seconds(MODEL, x, y, epochs, validation) for _ in range(3)]
         finally:
             del os.environ["COURSEBOOK_RUN"]
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-    return {"package_epoch_s": statistics.median(package), "bare_epoch_s": statistics.median(bare),
-            "overhead_ratio": statistics.median(ratios), "overhead_ratio_quartiles": [quartiles[0], quartiles[2]],
-            "overhead_pairs": pairs, "package_own_s": statistics.median(o for o, _ in own),
-            "package_own_fraction": statistics.median(o / f for o, f in own)}
+    return {
+        "package_epoch_s": statistics.median(package),
+        "bare_epoch_s": statistics.median(bare),
+        "overhead_ratio": statistics.median(ratios),
+        "overhead_ratio_quartiles": [quartiles[0], quartiles[2]],
+        "overhead_pairs": pairs,
+        "package_own_s": statistics.median(o for o, _ in own),
+        "package_own_fraction": statistics.median(o / f for o, f in own),
+    }
 
 
 def throughput(images: int, epochs: int, repeats: int) -> dict[str, dict[str, float]]:
@@ -159,13 +168,15 @@ def _cached_project(project: Path) -> dict[str, str]:
     that points the runner at it."""
     _copy_project(project)
     env = {**os.environ, "COURSEBOOK_ROOT": str(project), "PYTHONPATH": str(ROOT)}
-    script = ("import nbformat\n"
-              "from coursebook.book import cache, runner\n"
-              "for plan in runner.plan_book('quick', data='synthetic'):\n"
-              "    cache.output_path(plan.chapter_id).parent.mkdir(parents=True, exist_ok=True)\n"
-              "    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# ' + plan.resolved.chapter.title)])\n"
-              "    nbformat.write(page, cache.output_path(plan.chapter_id))\n"
-              "    runner.write_record(plan, 1.0)\n")
+    script = (
+        "import nbformat\n"
+        "from coursebook.book import cache, runner\n"
+        "for plan in runner.plan_book('quick', data='synthetic'):\n"
+        "    cache.output_path(plan.chapter_id).parent.mkdir(parents=True, exist_ok=True)\n"
+        "    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# ' + plan.resolved.chapter.title)])\n"
+        "    nbformat.write(page, cache.output_path(plan.chapter_id))\n"
+        "    runner.write_record(plan, 1.0)\n"
+    )
     subprocess.run([sys.executable, "-c", script], cwd=project, env=env, check=True)
     return env
 
@@ -241,8 +252,11 @@ def run_overhead(repeats: int) -> dict[str, float]:
             cells = sum(c.metadata.get("papermill", {}).get("duration") or 0 for c in executed.cells)
             overheads.append(totals[-1] - cells)
         _unchanged(records)
-    return {"run_overhead_s": statistics.median(overheads), "run_total_s": statistics.median(totals),
-            "first_html_build_s": html_first}
+    return {
+        "run_overhead_s": statistics.median(overheads),
+        "run_total_s": statistics.median(totals),
+        "first_html_build_s": html_first,
+    }
 
 
 def last_build_times() -> dict[str, float]:
@@ -268,26 +282,40 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     device = training.configure_backend()
     results: dict[str, object] = {"device": device, "images": args.images, "repeats": args.repeats}
     results.update(overhead(args.overhead_images, args.overhead_epochs, args.overhead_pairs))
-    print(f"pipeline overhead, {MODEL}, {args.overhead_images:,} images (+{args.overhead_images // 4:,} validation), "
-          f"{args.overhead_epochs - 1} timed epochs, batch {BATCH_SIZE}, {device}:")
+    print(
+        f"pipeline overhead, {MODEL}, {args.overhead_images:,} images (+{args.overhead_images // 4:,} validation), "
+        f"{args.overhead_epochs - 1} timed epochs, batch {BATCH_SIZE}, {device}:"
+    )
     low, high = results["overhead_ratio_quartiles"]
-    print(f"  median epoch: package {results['package_epoch_s']:.3f} s, bare Keras {results['bare_epoch_s']:.3f} s; "
-          f"ratio {results['overhead_ratio']:.3f} (median of {args.overhead_pairs} pairs of fits; quartiles "
-          f"{low:.3f} to {high:.3f}; goal <= 1.05)")
-    print(f"  the package's own work per fit (outside model.fit, and its progress reports): "
-          f"{results['package_own_s'] * 1000:.1f} ms, {results['package_own_fraction']:.2%} of the fit")
+    print(
+        f"  median epoch: package {results['package_epoch_s']:.3f} s, bare Keras {results['bare_epoch_s']:.3f} s; "
+        f"ratio {results['overhead_ratio']:.3f} (median of {args.overhead_pairs} pairs of fits; quartiles "
+        f"{low:.3f} to {high:.3f}; goal <= 1.05)"
+    )
+    print(
+        f"  the package's own work per fit (outside model.fit, and its progress reports): "
+        f"{results['package_own_s'] * 1000:.1f} ms, {results['package_own_fraction']:.2%} of the fit"
+    )
     results.update(throughput(args.images, args.epochs, args.repeats))
-    print(f"\ntraining throughput at batch {BATCH_SIZE} (FLOPs from the spec, x{models.TRAINING_FLOPS_FACTOR} for a training step):")
+    print(
+        f"\ntraining throughput at batch {BATCH_SIZE} (FLOPs from the spec, x{models.TRAINING_FLOPS_FACTOR} for a training step):"
+    )
     print(f"  {'model':24s} {'MFLOP/img':>10s} {'img/s':>8s} {'GFLOP/s':>8s}")
     for name in results["img_per_s"]:
-        print(f"  {name:24s} {models.forward_flops(name) / 1e6:10.2f} {results['img_per_s'][name]:8.0f} "
-              f"{results['gflops'][name]:8.2f}")
+        print(
+            f"  {name:24s} {models.forward_flops(name) / 1e6:10.2f} {results['img_per_s'][name]:8.0f} "
+            f"{results['gflops'][name]:8.2f}"
+        )
     results.update(noop_build(args.repeats))
     results.update(run_overhead(args.repeats))
-    print(f"\nno-op make book ({results['noop_build_chapters']} chapters cached, without the HTML step): "
-          f"{results['noop_build_s']:.2f} s (goal <= 3 s)")
-    print(f"make run beyond the notebook's cells (start-up, kernel, Papermill, HTML of the {results['noop_build_chapters'] + 1}-chapter "
-          f"book): {results['run_overhead_s']:.2f} s (goal <= 5 s); the first HTML build took {results['first_html_build_s']:.1f} s")
+    print(
+        f"\nno-op make book ({results['noop_build_chapters']} chapters cached, without the HTML step): "
+        f"{results['noop_build_s']:.2f} s (goal <= 3 s)"
+    )
+    print(
+        f"make run beyond the notebook's cells (start-up, kernel, Papermill, HTML of the {results['noop_build_chapters'] + 1}-chapter "
+        f"book): {results['run_overhead_s']:.2f} s (goal <= 5 s); the first HTML build took {results['first_html_build_s']:.1f} s"
+    )
     results["quick_chapter_s"] = last_build_times()
     print("\nquick profile, seconds per chapter of the last build:")
     for chapter, seconds in results["quick_chapter_s"].items():

@@ -55,12 +55,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     x, y = random_images(args.images, IMAGE_SHAPE, N_CLASSES)
     plain_runs, augmented_runs = alternating_pairs(
         lambda: seconds_per_epoch(False, x, y, args.epochs, args.batch_size),
-        lambda: seconds_per_epoch(True, x, y, args.epochs, args.batch_size), args.repeats)
+        lambda: seconds_per_epoch(True, x, y, args.epochs, args.batch_size),
+        args.repeats,
+    )
     plain, augmented = float(np.median(plain_runs)), float(np.median(augmented_runs))
     # a whole fit now and then runs slower on a shared machine: the median of the pairs' ratios
     ratio = float(np.median(np.array(augmented_runs) / np.array(plain_runs)))
-    print(f"seconds per epoch, {MODEL}, {args.images:,} images {'x'.join(map(str, IMAGE_SHAPE))}, "
-          f"batch {args.batch_size}, {device} (median of epochs 2-{args.epochs}, median of {args.repeats} pairs of fits)")
+    print(
+        f"seconds per epoch, {MODEL}, {args.images:,} images {'x'.join(map(str, IMAGE_SHAPE))}, "
+        f"batch {args.batch_size}, {device} (median of epochs 2-{args.epochs}, median of {args.repeats} pairs of fits)"
+    )
     print(f"  without augmentation: {plain:8.2f} s")
     print(f"  with augmentation:    {augmented:8.2f} s")
     print(f"  ratio with/without:   {ratio:8.2f}  (median of the pairs' ratios)")

@@ -44,15 +44,21 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     results["chapters"] = bench_chapters.main()
     results["bench_seconds"] = time.perf_counter() - start
     cache.atomic_write_text(paths.BUILD_DIR / "bench.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} runs) ==")
-    for label, key, note in (("pipeline overhead (package / bare Keras)", "overhead_ratio", "goal <= 1.05 (a noisy A/B)"),
-                             ("the package's own work / the fit", "package_own_fraction", "that cost, measured directly"),
-                             ("augmentation cost (with / without)", "aug_ratio", ""),
-                             ("no-op make book, s", "noop_build_s", "goal <= 3"),
-                             ("make run beyond the cells, s", "run_overhead_s", "goal <= 5")):
+    print(
+        f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} runs) =="
+    )
+    for label, key, note in (
+        ("pipeline overhead (package / bare Keras)", "overhead_ratio", "goal <= 1.05 (a noisy A/B)"),
+        ("the package's own work / the fit", "package_own_fraction", "that cost, measured directly"),
+        ("augmentation cost (with / without)", "aug_ratio", ""),
+        ("no-op make book, s", "noop_build_s", "goal <= 3"),
+        ("make run beyond the cells, s", "run_overhead_s", "goal <= 5"),
+    ):
         value = f"{results[key]:8.2%}" if key.endswith("fraction") else f"{results[key]:8.3f}"
         print(f"  {label:44s} {value}  {note}")
-    print(f"  written to {(paths.BUILD_DIR / 'bench.json').relative_to(paths.ROOT)} in {results['bench_seconds']:.0f} s")
+    print(
+        f"  written to {(paths.BUILD_DIR / 'bench.json').relative_to(paths.ROOT)} in {results['bench_seconds']:.0f} s"
+    )
     return results
 
 

@@ -7,8 +7,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = {"publish": "publish", "pdf": "pdf", "notebook": "notebook", "freeze": "freeze", "schema": "schema",
-            "keep": "keep"}
+COMMANDS = {
+    "publish": "publish",
+    "pdf": "pdf",
+    "notebook": "notebook",
+    "freeze": "freeze",
+    "schema": "schema",
+    "keep": "keep",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,6 +91,7 @@ def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bo
         if value is None:
             return ""
         return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+
     return f"{'(' if low_open else '['}{number(low)}, {number(high)}{')' if high_open else ']'}"
 
 
@@ -109,46 +110,72 @@ def _range_schema(low: float | None, high: float | None, low_open: bool, high_op
     return schema
 
 
-def integer(low: float | None = None, high: float | None = None, *, low_open: bool = False,
-            high_open: bool = False) -> Check:
+def integer(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+) -> Check:
     """An int (not a bool) in the given bounds; a bound left out (None) is no bound."""
     words = "an int" if low is None and high is None else f"an int in {_bounds(low, high, low_open, high_open)}"
-    return Check(words, lambda v: is_int(v) and _within(v, low, high, low_open, high_open),
-                 {"type": "integer", **_range_schema(low, high, low_open, high_open)})
+    return Check(
+        words,
+        lambda v: is_int(v) and _within(v, low, high, low_open, high_open),
+        {"type": "integer", **_range_schema(low, high, low_open, high_open)},
+    )
 
 
-def number(low: float | None = None, high: float | None = None, *, low_open: bool = False,
-           high_open: bool = False) -> Check:
+def number(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+) -> Check:
     """A finite number (an int is widened to float) in the given bounds."""
     words = "a number" if low is None and high is None else f"a number in {_bounds(low, high, low_open, high_open)}"
-    return Check(words, lambda v: is_number(v) and _within(v, low, high, low_open, high_open),
-                 {"type": "number", **_range_schema(low, high, low_open, high_open)}, float)
+    return Check(
+        words,
+        lambda v: is_number(v) and _within(v, low, high, low_open, high_open),
+        {"type": "number", **_range_schema(low, high, low_open, high_open)},
+        float,
+    )
 
 
 def choice(choices: Sequence[Any]) -> Check:
     """One of ``choices``."""
-    return Check(f"one of {listed(choices)}", lambda v: isinstance(v, (str, int, float)) and v in choices,
-                 {"enum": list(choices)})
+    return Check(
+        f"one of {listed(choices)}",
+        lambda v: isinstance(v, (str, int, float)) and v in choices,
+        {"enum": list(choices)},
+    )
 
 
 def each(check: Check) -> Check:
     """A non-empty list of distinct values, each accepted by ``check``."""
+
     def test(value: Any) -> bool:
-        return (isinstance(value, list) and bool(value) and all(map(check.test, value))
-                and len(set(map(repr, value))) == len(value))
-    return Check(f"a non-empty list of distinct entries, each {check.allowed}", test,
-                 {"type": "array", "minItems": 1, "uniqueItems": True, "items": check.schema})
+        return (
+            isinstance(value, list)
+            and bool(value)
+            and all(map(check.test, value))
+            and len(set(map(repr, value))) == len(value)
+        )
+
+    return Check(
+        f"a non-empty list of distinct entries, each {check.allowed}",
+        test,
+        {"type": "array", "minItems": 1, "uniqueItems": True, "items": check.schema},
+    )
 
 
 def kind(python_type: type, words: str, json_type: str) -> Check:
     """Any value of one type (a bool is not an int)."""
-    return Check(words, lambda v: isinstance(v, python_type) and (python_type is bool or not isinstance(v, bool)),
-                 {"type": json_type})
+    return Check(
+        words,
+        lambda v: isinstance(v, python_type) and (python_type is bool or not isinstance(v, bool)),
+        {"type": json_type},
+    )
 
 
 boolean = kind(bool, "true or false", "boolean")
 string = kind(str, "a string", "string")
-text = Check("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()), {"type": "string", "pattern": "\\S"})
+text = Check(
+    "a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()), {"type": "string", "pattern": "\\S"}
+)
 
 
 def optional(check: Callable[[Any], Any]) -> Check:
@@ -220,7 +247,8 @@ def options(schema: Options, finish: Callable[[dict], dict] | None = None) -> Op
 def mapping_schema(schema: Options) -> dict[str, Any]:
     """The JSON Schema of a mapping checked against ``schema``."""
     return {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {key: getattr(check, "schema", {}) for key, (check, _) in schema.items()},
         "required": [key for key, (_, default) in schema.items() if default is REQUIRED],
     }

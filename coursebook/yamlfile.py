@@ -22,8 +22,11 @@ class _SafeLoader(yaml.SafeLoader):
             line = key_node.start_mark.line + 1
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
             if isinstance(key, (str, int, float, bool)):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)

@@ -29,18 +29,42 @@ from packaging.requirements import Requirement
 # its pip would accept (newest first), and the values its environment markers see.
 PLATFORMS = {
     "linux": {
-        "tags": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-                 "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64", "any"],
-        "markers": {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix"},
+        "tags": [
+            "manylinux_2_28_x86_64",
+            "manylinux_2_27_x86_64",
+            "manylinux_2_24_x86_64",
+            "manylinux_2_17_x86_64",
+            "manylinux2014_x86_64",
+            "manylinux2010_x86_64",
+            "manylinux1_x86_64",
+            "linux_x86_64",
+            "any",
+        ],
+        "markers": {
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": "x86_64",
+            "os_name": "posix",
+        },
     },
     "macos": {
         "tags": [f"macosx_{v}_0_{arch}" for v in (15, 14, 13, 12, 11) for arch in ("arm64", "universal2")]
-                + ["macosx_10_9_universal2", "any"],
-        "markers": {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64", "os_name": "posix"},
+        + ["macosx_10_9_universal2", "any"],
+        "markers": {
+            "sys_platform": "darwin",
+            "platform_system": "Darwin",
+            "platform_machine": "arm64",
+            "os_name": "posix",
+        },
     },
     "windows": {
         "tags": ["win_amd64", "any"],
-        "markers": {"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64", "os_name": "nt"},
+        "markers": {
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "platform_machine": "AMD64",
+            "os_name": "nt",
+        },
     },
 }
 # Full versions: some pins need a patch release (soupsieve 4.1 wants Python >= 3.11.5).
@@ -53,9 +77,15 @@ def name_of(requirement: str) -> str:
 
 
 def environment(platform: str, python: str) -> dict[str, str]:
-    return {**PLATFORMS[platform]["markers"], "python_version": ".".join(python.split(".")[:2]),
-            "python_full_version": python, "implementation_name": "cpython",
-            "platform_python_implementation": "CPython", "platform_release": "", "platform_version": ""}
+    return {
+        **PLATFORMS[platform]["markers"],
+        "python_version": ".".join(python.split(".")[:2]),
+        "python_full_version": python,
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_version": "",
+    }
 
 
 def for_platform(requirements: Path, env: dict[str, str]) -> list[str]:
@@ -93,9 +123,25 @@ def resolve(requirements: Path, platform: str, python: str) -> tuple[bool, str]:
         pinned = for_platform(requirements, env)
         pinned_file.write_text("\n".join(pinned) + "\n")
         report = Path(work) / "report.json"
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--disable-pip-version-check", "--only-binary=:all:", "--python-version", python,
-               "--target", str(Path(work) / "site"), "--report", str(report), "-r", str(pinned_file)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--target",
+            str(Path(work) / "site"),
+            "--report",
+            str(report),
+            "-r",
+            str(pinned_file),
+        ]
         for tag in PLATFORMS[platform]["tags"]:
             cmd += ["--platform", tag]
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -104,10 +150,14 @@ def resolve(requirements: Path, platform: str, python: str) -> tuple[bool, str]:
         errors = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("ERROR")]
         return False, errors[-1] if errors else f"pip exited with {done.returncode}"
     names = INSTALLER_TOOLS | {name_of(line) for line in pinned}
-    unpinned = sorted(f"{i['metadata']['name']}=={i['metadata']['version']}" for i in installed
-                      if name_of(i["metadata"]["name"]) not in names)
+    unpinned = sorted(
+        f"{i['metadata']['name']}=={i['metadata']['version']}"
+        for i in installed
+        if name_of(i["metadata"]["name"]) not in names
+    )
     problems = ([f"not pinned: {', '.join(unpinned)}"] if unpinned else []) + (
-        [f"missing on this platform: {', '.join(m)}"] if (m := missing_dependencies(installed, env)) else [])
+        [f"missing on this platform: {', '.join(m)}"] if (m := missing_dependencies(installed, env)) else []
+    )
     return not problems, "; ".join(problems)
 
 
@@ -122,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         for python in args.python:
             ok, message = resolve(Path(args.requirements), platform, python)
             failures += not ok
-            print(f"{'ok    ' if ok else 'FAILED'}  {args.requirements}  {platform:8s} Python {python}"
-                  + (f"  {message}" if message else ""), flush=True)
+            print(
+                f"{'ok    ' if ok else 'FAILED'}  {args.requirements}  {platform:8s} Python {python}"
+                + (f"  {message}" if message else ""),
+                flush=True,
+            )
     return 1 if failures else 0
 
 

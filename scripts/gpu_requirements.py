@@ -18,10 +18,13 @@ TENSORFLOW = re.compile(r"^tensorflow(_cpu)?==")
 
 def main() -> None:
     gpu = (ROOT / "requirements-gpu.txt").read_text().splitlines()
-    header = [line for line in gpu[:gpu.index(CUDA_MARKER)] if line.startswith("#")]
-    cuda = gpu[gpu.index(CUDA_MARKER):]
-    cpu = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-           if line.strip() and not line.startswith("#") and not TENSORFLOW.match(line)]
+    header = [line for line in gpu[: gpu.index(CUDA_MARKER)] if line.startswith("#")]
+    cuda = gpu[gpu.index(CUDA_MARKER) :]
+    cpu = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not TENSORFLOW.match(line)
+    ]
     (ROOT / "requirements-gpu.txt").write_text("\n".join(header + cpu + cuda) + "\n")
 
 

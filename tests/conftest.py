@@ -53,9 +53,11 @@ def write_notebook(path: Path, parameters: str, *body: str) -> Path:
 
 def model_spec(units: int) -> str:
     """A valid architecture spec (chapters' models are checked when they are planned)."""
-    return (f"title: Dense {units}\nsource: tests\ninput_shape: [32, 32, 3]\n"
-            f"layers:\n  - flatten\n  - dense: {{units: {units}, activation: relu}}\n"
-            "  - dense: {units: num_classes, activation: softmax}\n")
+    return (
+        f"title: Dense {units}\nsource: tests\ninput_shape: [32, 32, 3]\n"
+        f"layers:\n  - flatten\n  - dense: {{units: {units}, activation: relu}}\n"
+        "  - dense: {units: num_classes, activation: softmax}\n"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -70,11 +72,17 @@ def mini_project(tmp_path, monkeypatch):
     root = tmp_path / "project"
     monkeypatch.setenv("COURSEBOOK_ROOT", str(root))  # for worker processes, which import paths afresh
     for name, value in {
-        "ROOT": root, "PARAMS_DIR": root / "params", "MODELS_DIR": root / "params" / "models",
-        "PROFILES_DIR": root / "params" / "profiles", "NOTEBOOKS_DIR": root / "notebooks",
-        "BOOK_DIR": root / "book", "CHAPTERS_DIR": root / "book" / "chapters", "BUILD_DIR": root / "_build",
+        "ROOT": root,
+        "PARAMS_DIR": root / "params",
+        "MODELS_DIR": root / "params" / "models",
+        "PROFILES_DIR": root / "params" / "profiles",
+        "NOTEBOOKS_DIR": root / "notebooks",
+        "BOOK_DIR": root / "book",
+        "CHAPTERS_DIR": root / "book" / "chapters",
+        "BUILD_DIR": root / "_build",
         "TOC_FILE": root / "_toc.yml",
-        "REQUIREMENTS_FILE": root / "requirements.txt", "PACKAGE_DIR": root / "coursebook",
+        "REQUIREMENTS_FILE": root / "requirements.txt",
+        "PACKAGE_DIR": root / "coursebook",
     }.items():
         monkeypatch.setattr(paths, name, value)
     write_notebook(root / "notebooks" / "train.ipynb", PARAMETERS_CELL, "result = epochs * 2")
@@ -126,17 +134,34 @@ def smoke_build(project: Path, *args: str) -> str:
     """``python -m coursebook build`` (smoke profile, synthetic data, two chapters at a time: CI has two
     cores) in a copy; its output.
     Fails the calling test on a non-zero exit."""
-    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
-                             "--jobs", "2", *args],
-                            cwd=project, env=project_env(project), capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coursebook",
+            "build",
+            "--profile",
+            "smoke",
+            "--data",
+            "synthetic",
+            "--jobs",
+            "2",
+            *args,
+        ],
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout
 
 
 @dataclass
 class SmokeBook:
-    root: Path      # the built copy: book/chapters/, _build/html, _build/figures
-    output: str     # what the first build printed
+    root: Path  # the built copy: book/chapters/, _build/html, _build/figures
+    output: str  # what the first build printed
 
     def copy(self, destination: Path) -> Path:
         """A copy of the built project, for tests that change it (the session's book stays as built)."""
@@ -172,11 +197,25 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 # the test files that execute notebooks in kernels, build the smoke book, train on real images or fuzz
 # the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
 MARKED_FILES = {
-    "slow": {"test_book.py", "test_bench.py", "test_cache.py", "test_executors.py", "test_experiments_arms_book.py",
-             "test_faults.py", "test_freeze.py", "test_fresh_clone.py", "test_input_fuzz.py", "test_jupyter.py",
-             "test_notebooks.py",
-             "test_pipeline.py", "test_publish.py", "test_real_images.py", "test_rerender.py", "test_runner.py",
-             "test_timeout.py"},
+    "slow": {
+        "test_book.py",
+        "test_bench.py",
+        "test_cache.py",
+        "test_executors.py",
+        "test_experiments_arms_book.py",
+        "test_faults.py",
+        "test_freeze.py",
+        "test_fresh_clone.py",
+        "test_input_fuzz.py",
+        "test_jupyter.py",
+        "test_notebooks.py",
+        "test_pipeline.py",
+        "test_publish.py",
+        "test_real_images.py",
+        "test_rerender.py",
+        "test_runner.py",
+        "test_timeout.py",
+    },
     "browser": {"test_browser.py"},
     "latex": {"test_pdf.py"},
 }

@@ -12,13 +12,18 @@ from pathlib import Path
 
 from tests.conftest import PROJECT, _sources_only
 
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **GIT_IDENTITY}, timeout=120)
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY}, timeout=120
+    )
     assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
     return result.stdout
 
@@ -43,11 +48,20 @@ def fresh_clone(origin: Path, directory: Path) -> Path:
 
 def user_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: no PYTHONPATH, no COURSEBOOK_*, KERAS_BACKEND or TF_* variable."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV") and not k.startswith(("COURSEBOOK_", "TF_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV") and not k.startswith(("COURSEBOOK_", "TF_"))
+    }
     return env | extra
 
 
 def make(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=project, env=user_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=project,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -54,10 +54,12 @@ def chapter_pages(root: Path) -> dict[str, Path]:
 
 
 def test_the_checker_reads_a_page_as_a_grader_would():
-    page = ('<section id="answer"><h2><span class="section-number">1.2. </span>Answer<a class="headerlink">#</a></h2>'
-            '<div class="admonition answer-summary"><p>Validation accuracy was higher.</p></div>'
-            '<p>original was lower. original was lower. original was lower.</p><table><tr><td>x</td></tr></table>'
-            '</section>')
+    page = (
+        '<section id="answer"><h2><span class="section-number">1.2. </span>Answer<a class="headerlink">#</a></h2>'
+        '<div class="admonition answer-summary"><p>Validation accuracy was higher.</p></div>'
+        "<p>original was lower. original was lower. original was lower.</p><table><tr><td>x</td></tr></table>"
+        "</section>"
+    )
     text, summary = answer_section(page)
     assert summary and "x" not in text.split()
     found = problems(text, summary)

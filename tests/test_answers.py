@@ -25,18 +25,19 @@ CHAPTER_IDS = re.compile(r"e4742|q6-|aml-|a12-")
 
 
 def chapters_with_questions() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "params").glob("*.yaml")
-                  if "questions:" in p.read_text(encoding="utf-8"))
+    return sorted(p.stem for p in (ROOT / "params").glob("*.yaml") if "questions:" in p.read_text(encoding="utf-8"))
 
 
 def curves_for(rng: np.random.Generator, epochs: int, bottom: int, level: float) -> dict[str, list[float]]:
     """Plausible curves: validation loss bottoming at ``bottom``, accuracies rising."""
     e = np.arange(1, epochs + 1)
     val_loss = level + 0.05 * (e - bottom) ** 2 / epochs + rng.normal(0, 0.01, epochs)
-    return {"loss": list(2.0 - 1.2 * (1 - np.exp(-e / (2 + rng.random())))),
-            "accuracy": list(np.clip(0.2 + 0.06 * e + rng.normal(0, 0.01, epochs), 0, 1)),
-            "val_loss": list(val_loss),
-            "val_accuracy": list(np.clip(0.2 + 0.3 * (1 - np.exp(-e / 3)) + rng.normal(0, 0.01, epochs), 0, 1))}
+    return {
+        "loss": list(2.0 - 1.2 * (1 - np.exp(-e / (2 + rng.random())))),
+        "accuracy": list(np.clip(0.2 + 0.06 * e + rng.normal(0, 0.01, epochs), 0, 1)),
+        "val_loss": list(val_loss),
+        "val_accuracy": list(np.clip(0.2 + 0.3 * (1 - np.exp(-e / 3)) + rng.normal(0, 0.01, epochs), 0, 1)),
+    }
 
 
 def chapter_results(chapter: str, seed: int = 0):
@@ -52,8 +53,16 @@ def chapter_results(chapter: str, seed: int = 0):
         runs = []
         for s in range(2):
             history = curves_for(rng, epochs, bottom=3 + index + s, level=1.0 + 0.1 * index)
-            runs.append(run(s, train=0.6 + 0.05 * index, val=float(history["val_accuracy"][-1]), epochs=epochs,
-                            history=history, seconds=1.0 + index))
+            runs.append(
+                run(
+                    s,
+                    train=0.6 + 0.05 * index,
+                    val=float(history["val_accuracy"][-1]),
+                    epochs=epochs,
+                    history=history,
+                    seconds=1.0 + index,
+                )
+            )
         extra = {k: v for k, v in arm.items() if k not in ("name", "model")}
         built.append(factories.arm(arm["name"], runs, model=arm["model"], **extra))
     return factories.results(*built, chapter=chapter, sizes=(1500, 517, 1000)), values["questions"]
@@ -93,18 +102,28 @@ def test_every_explain_question_gets_an_explanation():
 
 
 def two_arms(reference_curves, arm_curves, *, evaluated=(6, 7, 4, 5), sizes=(1500, 517, 1000), **arm_settings):
-    ref = [run(s, epochs=len(c["loss"]), evaluated=e, history=c) for s, (c, e) in
-           enumerate(zip(reference_curves, evaluated[:2]))]
-    arm = [run(s, epochs=len(c["loss"]), evaluated=e, history=c) for s, (c, e) in
-           enumerate(zip(arm_curves, evaluated[2:]))]
-    return factories.results(factories.arm("E", ref, model="a12-baseline"),
-                             factories.arm("H", arm, model="a12-batchnorm", **arm_settings), sizes=sizes)
+    ref = [
+        run(s, epochs=len(c["loss"]), evaluated=e, history=c)
+        for s, (c, e) in enumerate(zip(reference_curves, evaluated[:2]))
+    ]
+    arm = [
+        run(s, epochs=len(c["loss"]), evaluated=e, history=c) for s, (c, e) in enumerate(zip(arm_curves, evaluated[2:]))
+    ]
+    return factories.results(
+        factories.arm("E", ref, model="a12-baseline"),
+        factories.arm("H", arm, model="a12-batchnorm", **arm_settings),
+        sizes=sizes,
+    )
 
 
 def curve(loss, val_loss=None):
     n = len(loss)
-    return {"loss": loss, "accuracy": [0.5] * n, "val_loss": val_loss or [1.0 - 0.01 * e for e in range(n)],
-            "val_accuracy": [0.5] * n}
+    return {
+        "loss": loss,
+        "accuracy": [0.5] * n,
+        "val_loss": val_loss or [1.0 - 0.01 * e for e in range(n)],
+        "val_accuracy": [0.5] * n,
+    }
 
 
 def test_a_training_loss_question_is_answered_at_equal_epochs_not_at_each_checkpoint():
@@ -113,8 +132,14 @@ def test_a_training_loss_question_is_answered_at_equal_epochs_not_at_each_checkp
     e = [curve([2.0, 1.6, 1.4, 1.2, 1.05, 0.9, 0.85, 0.8]), curve([2.0, 1.6, 1.4, 1.2, 1.05, 0.92, 0.85, 0.8])]
     h = [curve([2.1, 1.5, 1.2, 1.0, 0.95, 0.7, 0.6, 0.5]), curve([2.2, 1.5, 1.2, 1.1, 0.95, 0.7, 0.6, 0.55])]
     results = two_arms(e, h, learning_rate=0.01, batch_size=64)
-    q = registry.Question(ask="Compare the training loss of E and H. Explain.", kind="curve", arms=("E", "H"),
-                          measure="train_loss", epochs="equal", explain="batch-norm")
+    q = registry.Question(
+        ask="Compare the training loss of E and H. Explain.",
+        kind="curve",
+        arms=("E", "H"),
+        measure="train_loss",
+        epochs="equal",
+        explain="batch-norm",
+    )
     section = answers.section(results, q)
     assert "lower at epochs 2–8" in section.direct and "higher at epoch 1" in section.direct
     assert "0.53 against 0.80" in section.direct  # epoch 8 seed means: (0.5 + 0.55) / 2 = 0.525 and 0.8
@@ -141,11 +166,16 @@ def test_generated_histories_still_falling_at_the_end_are_never_called_over_fitt
     val_loss = [*prefix, min(prefix) - drop]
     n = len(val_loss)
     rng = np.random.default_rng(seed)
-    history = {"loss": list(rng.uniform(0.1, 2, n)), "accuracy": list(rng.uniform(0.1, 1, n)),
-               "val_loss": val_loss, "val_accuracy": list(rng.uniform(0.1, 0.4, n))}
-    results = factories.results(factories.arm("A", [run(0, epochs=n, history=history, train=0.99, val=0.2)],
-                                              model="q6-simple-cnn"),
-                                sizes=(1500, 517, 1000))
+    history = {
+        "loss": list(rng.uniform(0.1, 2, n)),
+        "accuracy": list(rng.uniform(0.1, 1, n)),
+        "val_loss": val_loss,
+        "val_accuracy": list(rng.uniform(0.1, 0.4, n)),
+    }
+    results = factories.results(
+        factories.arm("A", [run(0, epochs=n, history=history, train=0.99, val=0.2)], model="q6-simple-cnn"),
+        sizes=(1500, 517, 1000),
+    )
     text = answers.answer(results, [{"ask": "How does it fit?", "kind": "fit", "explain": "capacity"}])
     assert "over-fitting" not in text.replace("before any over-fitting could show", "")
 
@@ -170,8 +200,9 @@ def test_arms_evaluated_at_different_epochs_are_compared_at_equal_epochs(epochs,
 @given(st.floats(0.2, 0.8), st.floats(-0.08, 0.08), st.integers(100, 3000))
 def test_differences_inside_the_sampling_error_are_never_higher_or_lower(p, delta, n):
     q_acc = float(np.clip(p + delta, 0.01, 0.99))
-    results = factories.results(factories.arm("A", [run(0, val=p)]), factories.arm("B", [run(0, val=q_acc)]),
-                                sizes=(1500, n, 1000))
+    results = factories.results(
+        factories.arm("A", [run(0, val=p)]), factories.arm("B", [run(0, val=q_acc)]), sizes=(1500, n, 1000)
+    )
     text = registry.strategy("compare")(results, registry.Question(ask="Compare.", kind="compare")).direct
     se = np.hypot(np.sqrt(p * (1 - p) / n), np.sqrt(q_acc * (1 - q_acc) / n))
     if abs(q_acc - p) <= 2 * se:
@@ -182,8 +213,10 @@ def test_differences_inside_the_sampling_error_are_never_higher_or_lower(p, delt
 
 def test_a_monotone_learning_curve_beyond_the_sampling_error_is_concluded_with_the_single_seed_clause():
     accuracies = {500: 0.340, 1000: 0.428, 2000: 0.453, 4000: 0.526}
-    arms = [factories.arm(learning_curve.arm_name(s), [run(0, val=a)], model="q6-bn-dropout", train_size=s)
-            for s, a in accuracies.items()]
+    arms = [
+        factories.arm(learning_curve.arm_name(s), [run(0, val=a)], model="q6-bn-dropout", train_size=s)
+        for s, a in accuracies.items()
+    ]
     results = factories.results(*arms, sizes=(4000, 517, 1000))
     q = registry.Question(ask="Learning curve?", kind="learning-curve", highlight=1000)
     section = registry.strategy("learning-curve")(results, q)
@@ -197,16 +230,27 @@ def test_a_monotone_learning_curve_beyond_the_sampling_error_is_concluded_with_t
 def test_epochs_to_a_reachable_mark_per_seed_and_total_training_time():
     slow = [[0.20, 0.30, 0.38, 0.42, 0.45], [0.22, 0.31, 0.36, 0.40, 0.44]]
     fast = [[0.40, 0.44, 0.48, 0.50, 0.52], [0.35, 0.41, 0.47, 0.49, 0.50]]
+
     def arm(name, model, curves, seconds):
-        return factories.arm(name, [run(s, epochs=5, history={"val_accuracy": c}, seconds=seconds)
-                                    for s, c in enumerate(curves)], model=model)
-    results = factories.results(arm("original", "e4742-original", slow, 3.0),
-                                arm("with batch norm", "e4742-batchnorm", fast, 4.0), sizes=(1500, 517, 1000))
+        return factories.arm(
+            name,
+            [run(s, epochs=5, history={"val_accuracy": c}, seconds=seconds) for s, c in enumerate(curves)],
+            model=model,
+        )
+
+    results = factories.results(
+        arm("original", "e4742-original", slow, 3.0),
+        arm("with batch norm", "e4742-batchnorm", fast, 4.0),
+        sizes=(1500, 517, 1000),
+    )
     section = registry.strategy("speed")(results, registry.Question(ask="Speed?", kind="speed", mark=0.9))
     # lowest best value 0.44 -> mark floor(0.9 × 0.44, 2 decimals) = 0.39
     assert "validation accuracy 0.39 as the mark" in section.direct
     # 0.39 first reached: fast runs at epochs 1 (0.40) and 2 (0.41); slow runs both at epoch 4 (0.42, 0.40)
-    assert "**with batch norm** at epoch 1 and 2" in section.direct and "**original** at epoch 4 in both runs" in section.direct
+    assert (
+        "**with batch norm** at epoch 1 and 2" in section.direct
+        and "**original** at epoch 4 in both runs" in section.direct
+    )
     assert "**original** 14 s in all, 3 s per epoch" in section.detail[1]  # 2 + 4 × 3
     # epoch 1: 0.375 against 0.21; error of the difference on 517 images ≈ 0.028, so beyond it
     assert "**with batch norm** 0.38" in section.detail[0] and "higher than **original**" in section.detail[0]
@@ -216,8 +260,10 @@ def test_epochs_to_a_reachable_mark_per_seed_and_total_training_time():
 
 def test_precision_and_recall_are_reported_per_class():
     classes = factories.CIFAR_CLASSES
-    report = {c: {"precision": 0.3 + i / 20, "recall": 0.35 + i / 20, "f1": 0.32 + i / 20, "support": 100}
-              for i, c in enumerate(classes)}
+    report = {
+        c: {"precision": 0.3 + i / 20, "recall": 0.35 + i / 20, "f1": 0.32 + i / 20, "support": 100}
+        for i, c in enumerate(classes)
+    }
     results = factories.results(factories.arm("A", [run(0, report=report)]), sizes=(1500, 517, 1000))
     section = registry.strategy("classes")(results, registry.Question(ask="Report.", kind="classes"))
     assert "truck (precision 0.75, recall 0.80, F1 0.77)" in section.direct
@@ -228,8 +274,10 @@ def test_precision_and_recall_are_reported_per_class():
 def test_the_regularization_verdict_follows_the_numbers():
     def arm(name, model, train, val):
         rising = [1.5, 1.2, 1.0, 1.1, 1.2, 1.3]
-        return factories.arm(name, [run(s, train=train, val=val, epochs=6, val_losses=rising) for s in range(3)],
-                             model=model)
+        return factories.arm(
+            name, [run(s, train=train, val=val, epochs=6, val_losses=rising) for s in range(3)], model=model
+        )
+
     base = arm("LeNet-5", "aml-lenet5", 0.80, 0.50)
     # dropout narrows the gap but costs validation accuracy; batch norm narrows it at no cost
     dropout = arm("dropout", "aml-lenet5-dropout", 0.50, 0.40)
@@ -237,18 +285,28 @@ def test_the_regularization_verdict_follows_the_numbers():
     results = factories.results(base, dropout, norm, sizes=(1500, 517, 1000))
     section = registry.strategy("regularization")(results, registry.Question(ask="Which?", kind="regularization"))
     assert "**batch norm** helped more" in section.direct and "**dropout**" not in section.direct
-    still = factories.results(factories.arm("LeNet-5", [run(0, epochs=4)], model="aml-lenet5"),
-                              factories.arm("dropout", [run(0, epochs=4, train=0.5)], model="aml-lenet5-dropout"))
+    still = factories.results(
+        factories.arm("LeNet-5", [run(0, epochs=4)], model="aml-lenet5"),
+        factories.arm("dropout", [run(0, epochs=4, train=0.5)], model="aml-lenet5-dropout"),
+    )
     verdict = registry.strategy("regularization")(still, registry.Question(ask="Which?", kind="regularization"))
     assert "still improving" in verdict.direct and "helped more" not in verdict.direct
 
 
 def test_early_stopping_says_when_accuracy_rose_after_the_restored_epoch():
-    history = {"val_loss": [1.2, 1.0, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2],
-               "val_accuracy": [0.3, 0.4, 0.42, 0.45, 0.52, 0.55, 0.54, 0.53]}
-    results = factories.results(factories.arm("A", [run(0, epochs=8, evaluated=3, history=history)], epochs=14,
-                                              early_stopping={"monitor": "val_loss", "patience": 5}),
-                                sizes=(1500, 517, 1000))
+    history = {
+        "val_loss": [1.2, 1.0, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2],
+        "val_accuracy": [0.3, 0.4, 0.42, 0.45, 0.52, 0.55, 0.54, 0.53],
+    }
+    results = factories.results(
+        factories.arm(
+            "A",
+            [run(0, epochs=8, evaluated=3, history=history)],
+            epochs=14,
+            early_stopping={"monitor": "val_loss", "patience": 5},
+        ),
+        sizes=(1500, 517, 1000),
+    )
     section = answers.section(results, registry.Question(ask="Stop?", kind="stopping", explain="early-stopping"))
     assert "1 of 1 runs stopped before epoch 14" in section.direct and "epoch 3" in section.direct
     assert "rose beyond its sampling error after the restored epoch" in section.direct  # 0.42 -> 0.55 on 517
@@ -256,16 +314,26 @@ def test_early_stopping_says_when_accuracy_rose_after_the_restored_epoch():
     why = " ".join(section.why)
     assert "minimum in 1 of 1 runs and 1 of 1 runs ended as predicted, at epoch 8" in why
     # why the restored weights scored lower: from the loss minimum to the accuracy peak both curves rose
-    assert "from epoch 3 to epoch 6 validation accuracy rose from 0.420 to 0.550 while validation loss went from " \
-           "0.900 to 1.050" in why and "cross-entropy penalizes" in why
+    assert (
+        "from epoch 3 to epoch 6 validation accuracy rose from 0.420 to 0.550 while validation loss went from "
+        "0.900 to 1.050"
+        in why
+        and "cross-entropy penalizes" in why
+    )
     assert why.index("ended as predicted") < why.index("cross-entropy")  # the mechanism first, then this run
 
 
 def test_early_stopping_that_lost_no_accuracy_needs_no_loss_against_accuracy():
     history = {"val_loss": [1.2, 1.0, 0.9, 0.95, 1.0], "val_accuracy": [0.3, 0.4, 0.45, 0.45, 0.44]}
-    results = factories.results(factories.arm("A", [run(0, epochs=5, evaluated=3, history=history)], epochs=14,
-                                              early_stopping={"monitor": "val_loss", "patience": 2}),
-                                sizes=(1500, 517, 1000))
+    results = factories.results(
+        factories.arm(
+            "A",
+            [run(0, epochs=5, evaluated=3, history=history)],
+            epochs=14,
+            early_stopping={"monitor": "val_loss", "patience": 2},
+        ),
+        sizes=(1500, 517, 1000),
+    )
     section = answers.section(results, registry.Question(ask="Stop?", kind="stopping"))
     assert "never rose beyond its sampling error" in section.direct and section.why == []
 
@@ -278,13 +346,22 @@ def test_the_registry_holds_one_strategy_per_kind_module():
     assert list(registry.kinds()) == modules
 
 
-@pytest.mark.parametrize("question, fragment", [
-    ({"ask": "x", "kind": "nonsense"}, "key 'questions[0].kind': value 'nonsense' is not allowed (expected one of {"),
-    ({"ask": "x", "kind": "fit", "arms": ["Z"]}, "key 'questions[0].arms': value 'Z' is not allowed"),
-    ({"ask": "x", "kind": "fit", "explain": "magic"}, "key 'questions[0].explain': value 'magic'"),
-    ({"kind": "fit"}, "key 'questions[0].ask' is missing"),
-    ({"ask": "x", "kind": "compare", "epochs": "curve"}, "value 'curve' is not allowed (expected {evaluated} for kind"),
-])
+@pytest.mark.parametrize(
+    "question, fragment",
+    [
+        (
+            {"ask": "x", "kind": "nonsense"},
+            "key 'questions[0].kind': value 'nonsense' is not allowed (expected one of {",
+        ),
+        ({"ask": "x", "kind": "fit", "arms": ["Z"]}, "key 'questions[0].arms': value 'Z' is not allowed"),
+        ({"ask": "x", "kind": "fit", "explain": "magic"}, "key 'questions[0].explain': value 'magic'"),
+        ({"kind": "fit"}, "key 'questions[0].ask' is missing"),
+        (
+            {"ask": "x", "kind": "compare", "epochs": "curve"},
+            "value 'curve' is not allowed (expected {evaluated} for kind",
+        ),
+    ],
+)
 def test_a_bad_question_is_refused_in_one_line_before_any_kernel(question, fragment):
     with pytest.raises(ParameterError) as refused:
         resolve("a12-f-augmentation", "smoke", {"questions": [question]})
@@ -292,8 +369,15 @@ def test_a_bad_question_is_refused_in_one_line_before_any_kernel(question, fragm
 
 
 def test_a_question_reads_its_kinds_epochs_by_default():
-    asked = registry.check_questions([{"ask": "a", "kind": "curve"}, {"ask": "b", "kind": "compare"},
-                                      {"ask": "c", "kind": "curve", "epochs": "curve"}], None, "f")
+    asked = registry.check_questions(
+        [
+            {"ask": "a", "kind": "curve"},
+            {"ask": "b", "kind": "compare"},
+            {"ask": "c", "kind": "curve", "epochs": "curve"},
+        ],
+        None,
+        "f",
+    )
     assert [q.epochs for q in asked] == ["equal", "evaluated", "curve"]
 
 
@@ -301,14 +385,24 @@ def test_no_chapter_id_in_the_package_code():
     found = []
     for path in (ROOT / "coursebook").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)
-                      and isinstance(node.body[0].value, ast.Constant)}
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
         for node in ast.walk(tree):
-            text = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and id(node) not in docstrings else node.id if isinstance(node, ast.Name)
-                    else node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None)
+            text = (
+                node.value
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                else node.id
+                if isinstance(node, ast.Name)
+                else node.name
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                else None
+            )
             if text and CHAPTER_IDS.search(text):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text[:60]!r}")
     assert not found, found
@@ -321,10 +415,13 @@ def test_the_checker_finds_a_chapter_id_in_a_string_constant():
 
 
 def test_a_report_gives_each_accuracy_with_twice_its_larger_error():
-    results = factories.results(factories.arm("A", [run(0, train=0.80, val=0.50, test=0.40),
-                                                    run(1, train=0.80, val=0.52, test=0.44)]), sizes=(1500, 500, 1000))
-    section = registry.strategy("report")(results, registry.Question(ask="Report.", kind="report",
-                                                                    measure="test_accuracy"))
+    results = factories.results(
+        factories.arm("A", [run(0, train=0.80, val=0.50, test=0.40), run(1, train=0.80, val=0.52, test=0.44)]),
+        sizes=(1500, 500, 1000),
+    )
+    section = registry.strategy("report")(
+        results, registry.Question(ask="Report.", kind="report", measure="test_accuracy")
+    )
     # test: mean 0.42; sampling SE √(0.42·0.58/1000) = 0.0156, seeds' SE 0.02 -> ±0.04
     # validation: mean 0.51; sampling SE 0.0224 > seeds' 0.01 -> ±0.045 shown to 2 decimals, 0.04
     assert "**A** (2 runs): test accuracy 0.42 ± 0.04, training accuracy" in section.direct
@@ -343,7 +440,8 @@ def test_no_sentence_of_any_chapter_starts_with_an_arm_name():
 def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_curves():
     results = factories.results(
         factories.arm("Part 1", [run(0)], model="q6-simple-cnn"),
-        factories.arm("deeper", [run(0, learned=False, cause="loss stuck at ln 10")], model="q6-deeper-gap"))
+        factories.arm("deeper", [run(0, learned=False, cause="loss stuck at ln 10")], model="q6-deeper-gap"),
+    )
     q = registry.Question(ask="Why did depth not help?", kind="fit", explain="depth")
     why = " ".join(answers.section(results, q).why)
     # 5 convolutions and 3 dense layers against the simple CNN's 6 and 2 (params/models)
@@ -354,17 +452,21 @@ def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_
 
 
 def test_an_arm_computed_by_another_chapter_is_named_by_its_source():
-    results = factories.results(factories.arm("MLP", [run(0)], model="aml-mlp"),
-                                factories.arm("LeNet-5", [run(0)], model="aml-lenet5"))
+    results = factories.results(
+        factories.arm("MLP", [run(0)], model="aml-mlp"), factories.arm("LeNet-5", [run(0)], model="aml-lenet5")
+    )
     results.arms[0].source_chapter = "other-chapter"  # the run store's optional field
     text = answers.answer(results, [{"ask": "Compare.", "kind": "compare", "arms": ["LeNet-5", "MLP"]}])
     assert "**MLP** from chapter other-chapter" in text and "**LeNet-5** from chapter" not in text
 
 
 def test_a_question_whose_arms_all_failed_shows_no_empty_table():
-    results = factories.results(factories.arm("E", [run(0, learned=False, cause="too few steps")]),
-                                factories.arm("F", [run(0, learned=False, cause="too few steps")]))
-    page = answers.answer(results, [{"ask": "Fit?", "kind": "fit", "explain": "augmentation"},
-                                    {"ask": "Compare.", "kind": "compare"}])
+    results = factories.results(
+        factories.arm("E", [run(0, learned=False, cause="too few steps")]),
+        factories.arm("F", [run(0, learned=False, cause="too few steps")]),
+    )
+    page = answers.answer(
+        results, [{"ask": "Fit?", "kind": "fit", "explain": "augmentation"}, {"ask": "Compare.", "kind": "compare"}]
+    )
     assert "No fit can be read." in page
     assert "|" not in page  # a table of headings alone: nothing to show (and Sphinx's LaTeX writer fails on it)

@@ -11,6 +11,7 @@ from coursebook.book import paths
 
 PACKAGE = paths.ROOT / "coursebook"
 
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(paths.ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -73,7 +74,10 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_graph_sees_top_level_and_function_level_imports():
     graph = import_graph()
-    assert "coursebook.atomic" in graph["coursebook.book.cache"] or "coursebook.atomic" in graph["coursebook.course.results"]
+    assert (
+        "coursebook.atomic" in graph["coursebook.book.cache"]
+        or "coursebook.atomic" in graph["coursebook.course.results"]
+    )
     assert "coursebook.yamlfile" in graph["coursebook.course.models"]
 
 
@@ -82,8 +86,12 @@ def test_no_module_imports_itself_back():
 
 
 def book_to_course(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
-    return {(source, target) for source, targets in graph.items() for target in targets
-            if source.startswith("coursebook.book") and target.startswith("coursebook.course")}
+    return {
+        (source, target)
+        for source, targets in graph.items()
+        for target in targets
+        if source.startswith("coursebook.book") and target.startswith("coursebook.course")
+    }
 
 
 def test_the_book_imports_nothing_of_the_course():
@@ -91,7 +99,10 @@ def test_the_book_imports_nothing_of_the_course():
 
 
 def test_a_book_to_course_import_would_be_seen():
-    graph = {"coursebook.book.cache": {"coursebook.course.results"}, "coursebook.course.results": {"coursebook.book.paths"}}
+    graph = {
+        "coursebook.book.cache": {"coursebook.course.results"},
+        "coursebook.course.results": {"coursebook.book.paths"},
+    }
     assert book_to_course(graph) == {("coursebook.book.cache", "coursebook.course.results")}
 
 

@@ -58,8 +58,12 @@ def relative_errors(a, b):
 
 def random_problem(seed, n_samples=20):
     rng = np.random.default_rng(seed)
-    weights = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=3),
-               "W2": rng.normal(size=3), "b2": np.array(rng.normal())}
+    weights = {
+        "W1": rng.normal(size=(3, 2)),
+        "b1": rng.normal(size=3),
+        "W2": rng.normal(size=3),
+        "b2": np.array(rng.normal()),
+    }
     return weights, rng.uniform(size=(n_samples, 2)), rng.integers(0, 2, size=n_samples)
 
 
@@ -69,6 +73,7 @@ def setup():
 
 
 # --- the assignment's setup and stated answers --------------------------------------------
+
 
 def test_setup_reproduces_global_seed_draws_in_assignment_order(setup):
     saved = np.random.get_state()
@@ -107,6 +112,7 @@ def test_db1_matches_assignment_to_one_unit_in_last_stated_digit(setup):
 
 
 # --- the network: forward, loss, gradients ------------------------------------------------
+
 
 def test_forward_shapes_and_values_match_formula(setup):
     weights, X, _ = setup
@@ -164,6 +170,7 @@ def test_validate_weights_names_the_bad_key(setup):
 
 # --- automatic differentiation by the Keras backend ----------------------------------------
 
+
 def test_keras_autodiff_matches_analytic_in_float64(setup):
     weights, X, Y = setup
     autodiff = bp.keras_autodiff_gradients(weights, X, Y)
@@ -190,9 +197,7 @@ def test_keras_autodiff_on_other_backend(backend):
         "print(json.dumps({n: float(bp.relative_error(a[n], b[n]).max()) for n in bp.PARAMETER_NAMES}))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(paths.ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     errors = json.loads(result.stdout.strip().splitlines()[-1])
     assert max(errors.values()) < 1e-10, errors
@@ -228,8 +233,13 @@ def test_affine_backward_matches_finite_differences(inputs):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 5).flatmap(lambda n: st.tuples(
-    arrays(np.float64, (n, 2), elements=st.floats(-8, 8)), arrays(np.float64, (n, 2), elements=values))))
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            arrays(np.float64, (n, 2), elements=st.floats(-8, 8)), arrays(np.float64, (n, 2), elements=values)
+        )
+    )
+)
 def test_sigmoid_backward_matches_finite_differences(inputs):
     z, upstream = inputs
     s = bp.sigmoid_forward(z)
@@ -245,17 +255,22 @@ def test_sigmoid_saturates_without_overflow():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
-    arrays(np.float64, (n,), elements=values), arrays(np.float64, (n,), elements=values))))
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(arrays(np.float64, (n,), elements=values), arrays(np.float64, (n,), elements=values))
+    )
+)
 def test_half_mse_backward_matches_finite_differences(inputs):
     y, y_true = inputs
     assert bp.half_mse_forward(y, y_true) == pytest.approx(np.mean((y - y_true) ** 2) / 2, abs=1e-15)
     numeric = numeric_gradient(lambda: bp.half_mse_forward(y, y_true), y)
-    np.testing.assert_allclose(bp.half_mse_backward(y, y_true), numeric, rtol=1e-6,
-                               atol=rounding_error(bp.half_mse_forward(y, y_true)))
+    np.testing.assert_allclose(
+        bp.half_mse_backward(y, y_true), numeric, rtol=1e-6, atol=rounding_error(bp.half_mse_forward(y, y_true))
+    )
 
 
 # --- training and reporting ----------------------------------------------------------------
+
 
 def test_gradient_descent_decreases_loss_monotonically(setup):
     weights, X, Y = setup
@@ -289,8 +304,15 @@ def test_gradient_table_has_one_row_per_entry_with_small_errors(setup):
     weights, X, Y = setup
     table = bp.gradient_table(weights, X, Y)
     assert len(table) == 6 + 3 + 3 + 1
-    assert list(table.columns) == ["parameter", "index", "analytic", "finite_difference", "autodiff",
-                                   "rel_error_finite_difference", "rel_error_autodiff"]
+    assert list(table.columns) == [
+        "parameter",
+        "index",
+        "analytic",
+        "finite_difference",
+        "autodiff",
+        "rel_error_finite_difference",
+        "rel_error_autodiff",
+    ]
     w1_rows = table.loc[table.parameter == "W1", "index"].tolist()
     assert w1_rows == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     numeric = network_numeric_gradients(weights, X, Y)
@@ -335,8 +357,9 @@ def test_every_profile_and_any_page_seed_keeps_the_assignments_reference(profile
 def test_the_reference_run_reports_the_assignments_values_computed_independently():
     from coursebook.course.prose import backprop_checks
 
-    stated = backprop_checks.Stated(ASSIGNMENT["reference_seed"], ASSIGNMENT["stated_loss"],
-                                    tuple(ASSIGNMENT["stated_db1"]))
+    stated = backprop_checks.Stated(
+        ASSIGNMENT["reference_seed"], ASSIGNMENT["stated_loss"], tuple(ASSIGNMENT["stated_db1"])
+    )
     weights, X, Y = verbatim_setup(0)
     expected_loss = reference_loss(weights, X, Y)
     expected_db1 = network_numeric_gradients(weights, X, Y)["b1"]
@@ -358,8 +381,9 @@ def test_another_seed_is_a_second_run_beside_the_reference():
     from coursebook.course.prose import backprop_checks
 
     stated = backprop_checks.Stated(0, 0.133, (0.00492, -0.000581, -0.00066))
-    runs = [backprop_checks.run_seed(seed, fd_epsilon=EPS, steps=2, learning_rate=5.0, stated=stated)
-            for seed in (0, 3)]
+    runs = [
+        backprop_checks.run_seed(seed, fd_epsilon=EPS, steps=2, learning_rate=5.0, stated=stated) for seed in (0, 3)
+    ]
     weights, X, Y = verbatim_setup(3)
     expected = reference_loss(weights, X, Y)
     assert runs[1].checks.loss == pytest.approx(expected, rel=1e-12) and runs[1].checks.stated_loss is None

@@ -11,8 +11,9 @@ from coursebook.course import training
 
 
 def bn_model(features: int = 4, classes: int = 3) -> keras.Model:
-    model = keras.Sequential([keras.Input((features,)), keras.layers.BatchNormalization(),
-                              keras.layers.Dense(classes, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((features,)), keras.layers.BatchNormalization(), keras.layers.Dense(classes, activation="softmax")]
+    )
     return training.compile_model(model, learning_rate=0.01)
 
 
@@ -49,8 +50,14 @@ def test_validation_and_the_kept_weights_see_the_statistics_of_the_mode(mode):
     x_val, y_val = learnable(60, 2)
     model = bn_model()
     before = model.layers[0].moving_mean.numpy().copy()
-    result = training.train(model, {"x_train": x, "y_train": y, "x_val": x_val, "y_val": y_val},
-                            epochs=2, batch_size=50, batch_norm=mode, verbose=0)
+    result = training.train(
+        model,
+        {"x_train": x, "y_train": y, "x_val": x_val, "y_val": y_val},
+        epochs=2,
+        batch_size=50,
+        batch_norm=mode,
+        verbose=0,
+    )
     # every epoch's validation accuracy is that of the statistics the model holds after the epoch
     predicted = model.predict(x_val, verbose=0).argmax(axis=1)
     assert result.raw_history["val_accuracy"][-1] == pytest.approx(np.mean(predicted == y_val.argmax(axis=1)), abs=1e-6)
@@ -59,7 +66,7 @@ def test_validation_and_the_kept_weights_see_the_statistics_of_the_mode(mode):
     if mode == "recompute":
         np.testing.assert_allclose(moving_mean, recomputed, rtol=1e-5)
     else:  # 8 steps at momentum 0.99 leave the moving mean 92 % of the way back at its start
-        expected = before * 0.99 ** 8 + (1 - 0.99 ** 8) * recomputed
+        expected = before * 0.99**8 + (1 - 0.99**8) * recomputed
         np.testing.assert_allclose(moving_mean, expected, rtol=0.05)
         assert not np.allclose(moving_mean, recomputed, rtol=0.5)
 
@@ -67,8 +74,14 @@ def test_validation_and_the_kept_weights_see_the_statistics_of_the_mode(mode):
 def test_the_probe_records_inference_mode_scores_of_the_first_training_images(monkeypatch):
     monkeypatch.setattr(training, "PROBE_IMAGES", 120)
     x, y = learnable(200, 3)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.5),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     training.compile_model(model, learning_rate=0.01)
     result = training.train(model, (x, y), epochs=2, batch_size=40, verbose=0)
     scores = model.evaluate(x[:120], y[:120], verbose=0, return_dict=True)

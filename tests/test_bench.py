@@ -49,14 +49,23 @@ def test_the_chapter_profile_splits_wall_time_into_training_reads_and_the_rest(t
     from tests import factories
 
     results = factories.results_dict(
-        factories.arm("a", [factories.run(0, seconds=[3.0, 2.0]), {**factories.run(1, seconds=[4.0, 1.0]), "read_from": "x"}]))
+        factories.arm(
+            "a", [factories.run(0, seconds=[3.0, 2.0]), {**factories.run(1, seconds=[4.0, 1.0]), "read_from": "x"}]
+        )
+    )
     (tmp_path / "c.results.json").write_text(json.dumps(results))
     (tmp_path / "c.run.json").write_text(json.dumps({"seconds": 20.0, "profile": "quick"}))
-    cells = [{"cell_type": "code", "source": ["import x\n"], "metadata": {"papermill": {"duration": 4.0}}},
-             {"cell_type": "code", "source": "results = experiment.train()", "metadata": {"papermill": {"duration": 9.0}}},
-             {"cell_type": "markdown", "source": "text", "metadata": {}}]
+    cells = [
+        {"cell_type": "code", "source": ["import x\n"], "metadata": {"papermill": {"duration": 4.0}}},
+        {"cell_type": "code", "source": "results = experiment.train()", "metadata": {"papermill": {"duration": 9.0}}},
+        {"cell_type": "markdown", "source": "text", "metadata": {}},
+    ]
     (tmp_path / "c.ipynb").write_text(json.dumps({"cells": cells}))
     row = bench_chapters.chapter_profile("c", tmp_path)
-    assert (row["training_s"], row["runs_trained"], row["runs_read"]) == (5.0, 1, 1)  # the read run's epochs are not its own
+    assert (row["training_s"], row["runs_trained"], row["runs_read"]) == (
+        5.0,
+        1,
+        1,
+    )  # the read run's epochs are not its own
     assert row["overhead_s"] == 15.0 and row["cells_s"] == 13.0
     assert row["costliest"][0] == ("import x", 4.0) and row["costliest"][1] == ("results = experiment.train()", 4.0)

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import project_env, smoke_build
 from coursebook.book.params import declarations, load_chapter, toc_chapter_ids
 
+
 @pytest.fixture(scope="module")
 def project(smoke_book, tmp_path_factory) -> Path:
     """A copy of the built smoke book, which these tests rebuild and change."""
@@ -54,7 +55,9 @@ def test_build_rebuild_and_change_one_chapter(smoke_book, project):
     assert "inputs unchanged" in second
 
     # the chapter that executed fastest (a change re-executes it alone; which one does not matter)
-    changed = min(chapters, key=lambda c: json.loads((project / "book" / "chapters" / f"{c}.run.json").read_text())["seconds"])
+    changed = min(
+        chapters, key=lambda c: json.loads((project / "book" / "chapters" / f"{c}.run.json").read_text())["seconds"]
+    )
     params_file = project / "params" / f"{changed}.yaml"
     params_file.write_text(params_file.read_text().replace("seed: 0", "seed: 1"))
     third = build(project)
@@ -67,8 +70,14 @@ def test_make_run_reexecutes_one_chapter_with_overrides(project):
     build(project)  # everything up to date first
     target = "e4742-p1b-parameter-count"
     others = {c: (project / "book" / "chapters" / f"{c}.ipynb").read_bytes() for c in chapters if c != target}
-    run = subprocess.run(["make", "run", f"CHAPTER={target}", "PARAMS=num_classes=7", "PROFILE=smoke", "DATA=synthetic"],
-                         cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        ["make", "run", f"CHAPTER={target}", "PARAMS=num_classes=7", "PROFILE=smoke", "DATA=synthetic"],
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert summary_status(run.stdout) == {target: "executed"}
     page = (project / "_build" / "html" / "book" / "chapters" / f"{target}.html").read_text()
@@ -78,12 +87,27 @@ def test_make_run_reexecutes_one_chapter_with_overrides(project):
 
 
 def test_make_run_rejects_bad_input_before_executing(project):
-    for params, expected in [("PARAMS=num_classes=many", "key 'num_classes'"), ("PARAMS=colour=red", "key 'colour' is not allowed")]:
-        run = subprocess.run(["make", "run", "CHAPTER=e4742-p1b-parameter-count", params], cwd=project,
-                             env=_env(project), capture_output=True, text=True, timeout=120)
+    for params, expected in [
+        ("PARAMS=num_classes=many", "key 'num_classes'"),
+        ("PARAMS=colour=red", "key 'colour' is not allowed"),
+    ]:
+        run = subprocess.run(
+            ["make", "run", "CHAPTER=e4742-p1b-parameter-count", params],
+            cwd=project,
+            env=_env(project),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode != 0 and expected in run.stderr and "executing" not in run.stdout
-    run = subprocess.run(["make", "run", "CHAPTER=no-such-chapter"], cwd=project, env=_env(project),
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["make", "run", "CHAPTER=no-such-chapter"],
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "unknown chapter 'no-such-chapter'" in run.stderr
 
 
@@ -93,8 +117,10 @@ def test_a_run_two_chapters_share_is_trained_once_and_read_by_the_other(smoke_bo
     from coursebook.course.results import Results
 
     chapters = ("a12-e-baseline", "a12-f-augmentation", "a12-h-batch-norm")
-    arms = {c: Results.load(smoke_book.root / "book" / "chapters" / f"{c}.results.json").arm("E: baseline")
-            for c in chapters}
+    arms = {
+        c: Results.load(smoke_book.root / "book" / "chapters" / f"{c}.results.json").arm("E: baseline")
+        for c in chapters
+    }
     for index, run in enumerate(arms["a12-e-baseline"].runs):
         runs = {c: arm.runs[index] for c, arm in arms.items()}
         trained = [c for c, r in runs.items() if not r.read_from]
@@ -117,10 +143,32 @@ def test_a_chapter_interrupted_after_its_first_run_trains_only_the_rest_when_bui
 
     store = project / ".cache" / "runs"
     before = set(store.glob("*.json"))
-    command = [sys.executable, "-m", "coursebook", "build", "--no-html", "--profile", "smoke", "--data", "synthetic",
-               "--chapter", "e4742-p1a-extra-conv-layer", "--set", "seed=7", "repeats=1"]
-    proc = subprocess.Popen(command, cwd=project, env=_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    command = [
+        sys.executable,
+        "-m",
+        "coursebook",
+        "build",
+        "--no-html",
+        "--profile",
+        "smoke",
+        "--data",
+        "synthetic",
+        "--chapter",
+        "e4742-p1a-extra-conv-layer",
+        "--set",
+        "seed=7",
+        "repeats=1",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=project,
+        env=_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 600
     while len(set(store.glob("*.json")) - before) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -129,4 +177,6 @@ def test_a_chapter_interrupted_after_its_first_run_trains_only_the_rest_when_bui
     assert proc.returncode == 130 and len(set(store.glob("*.json")) - before) == 1
     again = subprocess.run(command, cwd=project, env=_env(project), capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert re.search(r"e4742-p1a-extra-conv-layer  \(.*; 1 run trained, 1 read from the run store\)", again.stdout), again.stdout
+    assert re.search(r"e4742-p1a-extra-conv-layer  \(.*; 1 run trained, 1 read from the run store\)", again.stdout), (
+        again.stdout
+    )

@@ -23,7 +23,9 @@ SCREENSHOTS = PROJECT / "_build" / "screenshots"
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
 GLUE_PREFIX = "application/papermill.record/"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,8 @@ class Visit:
 
     def broken_images(self) -> list[str]:
         return self.page.evaluate(
-            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
 
     def cramped_table_cells(self) -> list[str]:
         """Neighbouring cells of a chapter's tables whose texts are less than 6 px apart."""
@@ -122,9 +125,12 @@ class Visit:
 
 def pages(html: Path) -> list[str]:
     """Every HTML page of the book, relative to the site root."""
-    return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
-                  if not {"_static", "_sources", "figures"} & set(p.relative_to(html).parts)
-                  and str(p.relative_to(html)) != "index.html")  # the site root: a redirect, see below
+    return sorted(
+        str(p.relative_to(html))
+        for p in html.rglob("*.html")
+        if not {"_static", "_sources", "figures"} & set(p.relative_to(html).parts)
+        and str(p.relative_to(html)) != "index.html"
+    )  # the site root: a redirect, see below
 
 
 def glued_texts(notebook: Path) -> list[str]:
@@ -150,8 +156,11 @@ def figure_names(notebook: Path) -> list[str]:
     """The names of the figures a chapter shows: its ``{glue:figure}`` directives, in Markdown cells
     or in the Markdown a code cell displays (``run.figure``)."""
     nb = nbformat.read(notebook, as_version=4)
-    texts = [c.source if c.cell_type == "markdown" else output.get("data", {}).get("text/markdown", "")
-             for c in nb.cells for output in ([c] if c.cell_type == "markdown" else c.get("outputs", []))]
+    texts = [
+        c.source if c.cell_type == "markdown" else output.get("data", {}).get("text/markdown", "")
+        for c in nb.cells
+        for output in ([c] if c.cell_type == "markdown" else c.get("outputs", []))
+    ]
     return [m for text in texts for m in re.findall(r"\{glue:figure\}\s+(\S+)", text)]
 
 

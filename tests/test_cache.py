@@ -67,9 +67,13 @@ def test_notebook_outputs_do_not_change_the_key(mini_project, fake_data):
 
 def test_parameter_change_in_file_profile_and_override(mini_project, fake_data):
     alpha = mini_project / "params" / "alpha.yaml"
-    assert _changes_after(lambda: alpha.write_text(alpha.read_text().replace("20", "21")), mini_project, fake_data) == ["parameters"]
+    assert _changes_after(lambda: alpha.write_text(alpha.read_text().replace("20", "21")), mini_project, fake_data) == [
+        "parameters"
+    ]
     profile = mini_project / "params" / "profiles" / "quick.yaml"
-    assert _changes_after(lambda: profile.write_text("defaults: {epochs: 2}\n"), mini_project, fake_data) == ["parameters"]
+    assert _changes_after(lambda: profile.write_text("defaults: {epochs: 2}\n"), mini_project, fake_data) == [
+        "parameters"
+    ]
     assert _changes_after(lambda: None, mini_project, fake_data, {"seed": 5}) == ["parameters"]
 
 
@@ -110,9 +114,15 @@ def test_backend_change(mini_project, fake_data, monkeypatch):
 def test_deterministic_kernels_change_the_backend_component(mini_project, fake_data, monkeypatch):
     monkeypatch.delenv("COURSEBOOK_DETERMINISTIC", raising=False)
     plain = runner.plan_chapter("alpha", "quick", None).components["backend"]
-    assert _changes_after(lambda: os.environ.update(COURSEBOOK_DETERMINISTIC="1"), mini_project, fake_data) == ["backend"]
+    assert _changes_after(lambda: os.environ.update(COURSEBOOK_DETERMINISTIC="1"), mini_project, fake_data) == [
+        "backend"
+    ]
     os.environ["COURSEBOOK_DETERMINISTIC"] = ""  # unset again: the plain key, as before the option existed
-    assert runner.plan_chapter("alpha", "quick", None).components["backend"] == plain == os.environ.get("KERAS_BACKEND", "tensorflow")
+    assert (
+        runner.plan_chapter("alpha", "quick", None).components["backend"]
+        == plain
+        == os.environ.get("KERAS_BACKEND", "tensorflow")
+    )
 
 
 def test_missing_output_means_re_execute(mini_project, fake_data):

@@ -9,8 +9,38 @@ import pytest
 from coursebook import checks
 from coursebook.checks import REQUIRED, Invalid
 
-VALUES = [None, True, False, 0, 1, 2, 3, 99, 100, 101, -1, 0.0, 0.5, 1.0, 2.5, 1e9, "", " ", "a", "same", "valid",
-          [], [1], [1, 2], [1, 1], [2, 3, 4], ["a", "b"], ["a", "a"], {}, {"a": 1}]
+VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    2,
+    3,
+    99,
+    100,
+    101,
+    -1,
+    0.0,
+    0.5,
+    1.0,
+    2.5,
+    1e9,
+    "",
+    " ",
+    "a",
+    "same",
+    "valid",
+    [],
+    [1],
+    [1, 2],
+    [1, 1],
+    [2, 3, 4],
+    ["a", "b"],
+    ["a", "a"],
+    {},
+    {"a": 1},
+]
 CHECKS = {
     "integer(1, 100)": checks.integer(1, 100),
     "integer(0)": checks.integer(0),
@@ -39,19 +69,27 @@ def test_each_check_and_its_json_schema_accept_the_same_values(name):
     check = CHECKS[name]
     validator = jsonschema.Draft202012Validator(check.schema)
     stricter = [value for value in VALUES if accepts(check, value) and not validator.is_valid(value)]
-    looser = [value for value in VALUES if validator.is_valid(value) and not accepts(check, value)
-              and not (isinstance(value, float) and value.is_integer())]  # JSON Schema: 1.0 is an integer
+    looser = [
+        value
+        for value in VALUES
+        if validator.is_valid(value)
+        and not accepts(check, value)
+        and not (isinstance(value, float) and value.is_integer())
+    ]  # JSON Schema: 1.0 is an integer
     assert (stricter, looser) == ([], [])
     assert any(accepts(check, value) for value in VALUES) and not all(accepts(check, value) for value in VALUES)
 
 
-@pytest.mark.parametrize("check, good, bad", [
-    (checks.integer(1, 100), [1, 100], [0, 101, 1.0, True, "1"]),
-    (checks.integer(0, 3, low_open=True, high_open=True), [1, 2], [0, 3]),
-    (checks.number(0, 1, low_open=True), [1, 0.5, 1e-9], [0, 1.5, float("nan"), float("inf"), True]),
-    (checks.text, ["a"], ["", "   ", 3, None]),
-    (checks.each(checks.choice(("a", "b"))), [["a"], ["b", "a"]], [[], ["a", "a"], ["c"], "a"]),
-])
+@pytest.mark.parametrize(
+    "check, good, bad",
+    [
+        (checks.integer(1, 100), [1, 100], [0, 101, 1.0, True, "1"]),
+        (checks.integer(0, 3, low_open=True, high_open=True), [1, 2], [0, 3]),
+        (checks.number(0, 1, low_open=True), [1, 0.5, 1e-9], [0, 1.5, float("nan"), float("inf"), True]),
+        (checks.text, ["a"], ["", "   ", 3, None]),
+        (checks.each(checks.choice(("a", "b"))), [["a"], ["b", "a"]], [[], ["a", "a"], ["c"], "a"]),
+    ],
+)
 def test_bounds_types_and_non_finite_numbers(check, good, bad):
     assert [accepts(check, value) for value in good] == [True] * len(good)
     assert [accepts(check, value) for value in bad] == [False] * len(bad)
@@ -77,11 +115,15 @@ def test_options_fill_defaults_and_name_the_key_path_of_a_refusal():
         "size": ({"size": 0}, "file: key 'size': value 0 is not allowed (expected an int in [1, ])"),
         "missing": ({}, "file: key 'size' is missing (expected an int in [1, ])"),
         "unknown": ({"size": 1, "colour": "red"}, "file: key 'colour' is not allowed (allowed: size, mode, inner)"),
-        "nested": ({"size": 1, "inner": {"rate": 2}},
-                   "file: key 'inner.rate': value 2 is not allowed (expected a number in [0, 1])"),
+        "nested": (
+            {"size": 1, "inner": {"rate": 2}},
+            "file: key 'inner.rate': value 2 is not allowed (expected a number in [0, 1])",
+        ),
         "nested missing": ({"size": 1, "inner": {}}, "file: key 'inner.rate' is missing (expected a number in [0, 1])"),
-        "not a mapping": ({"size": 1, "inner": 5},
-                          "file: key 'inner': value 5 is not allowed (expected a mapping with keys {rate} or null)"),
+        "not a mapping": (
+            {"size": 1, "inner": 5},
+            "file: key 'inner': value 5 is not allowed (expected a mapping with keys {rate} or null)",
+        ),
         "whole": ([1], "file: value [1] is not allowed (expected a mapping with keys {size, mode, inner})"),
     }
     for name, (value, expected) in cases.items():

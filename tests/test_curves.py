@@ -46,8 +46,11 @@ def test_fit_state_follows_the_validation_loss_and_the_gap():
     assert curves.fit_state(flat, [0.5, 0.55, 0.66, 0.76], [0.5, 0.55, 0.56, 0.56]) == curves.OVER
 
 
-@given(st.lists(st.floats(0.1, 5.0), min_size=1, max_size=30), st.floats(0.001, 1.0),
-       st.lists(st.floats(0.0, 1.0), min_size=30, max_size=30))
+@given(
+    st.lists(st.floats(0.1, 5.0), min_size=1, max_size=30),
+    st.floats(0.001, 1.0),
+    st.lists(st.floats(0.0, 1.0), min_size=30, max_size=30),
+)
 def test_a_validation_loss_still_falling_at_the_end_is_never_over_fitting(prefix, drop, accuracies):
     losses = [*prefix, min(prefix) - drop]
     n = len(losses)
@@ -61,7 +64,9 @@ def test_equal_epochs_compares_seed_means_at_every_common_epoch_and_per_seed():
     assert found.epochs == (1, 2, 3)
     assert found.arm == pytest.approx((1.1, 0.7, 0.6)) and found.reference == pytest.approx((0.9, 0.85, 0.9))
     assert found.difference == pytest.approx((0.2, -0.15, -0.3))
-    assert found.per_seed[0] == pytest.approx((0.1, -0.2, -0.4)) and found.per_seed[1] == pytest.approx((0.3, -0.1, -0.2))
+    assert found.per_seed[0] == pytest.approx((0.1, -0.2, -0.4)) and found.per_seed[1] == pytest.approx(
+        (0.3, -0.1, -0.2)
+    )
     assert found.lower_epochs() == (2, 3) and found.higher_epochs() == (1,)
 
 

@@ -51,7 +51,7 @@ class _Server:
                 self.end_headers()
                 step = -(-len(body) // chunks)
                 for start in range(0, len(body), step):
-                    self.wfile.write(body[start:start + step])
+                    self.wfile.write(body[start : start + step])
                     self.wfile.flush()
                     time.sleep(pause)
 
@@ -76,10 +76,16 @@ def served(tmp_path):
 
 
 def _fetcher(root: Path, url: str, md5: str) -> subprocess.Popen:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT), "COURSEBOOK_ROOT": str(root),
-           "KERAS_HOME": str(root / "keras-home"), "COURSEBOOK_CACHE": str(root / "cache")}
-    return subprocess.Popen([sys.executable, "-c", FETCHER, url, md5], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(PROJECT),
+        "COURSEBOOK_ROOT": str(root),
+        "KERAS_HOME": str(root / "keras-home"),
+        "COURSEBOOK_CACHE": str(root / "cache"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", FETCHER, url, md5], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def test_two_processes_that_start_at_once_download_once(tmp_path, served):
@@ -96,8 +102,9 @@ def test_two_processes_that_start_at_once_download_once(tmp_path, served):
     assert sorted(p.name for p in landed.parent.iterdir()) == [".cifar-10-python.tar.gz.lock", landed.name]
     assert list((root / "cache").rglob("x_train.npy")), "the build decoded the archive into the dataset cache"
     ds = data.load_cifar10(dirs=[landed.parent], cache_dir=tmp_path / "cache", expected_md5=md5)
-    assert len(ds.x_train) == len(data.load_cifar10(dirs=[archive.parent], cache_dir=tmp_path / "c2",
-                                                    expected_md5=md5).x_train)
+    assert len(ds.x_train) == len(
+        data.load_cifar10(dirs=[archive.parent], cache_dir=tmp_path / "c2", expected_md5=md5).x_train
+    )
 
 
 def test_a_download_with_another_md5_leaves_nothing(tmp_path, served):
@@ -109,9 +116,13 @@ def test_a_download_with_another_md5_leaves_nothing(tmp_path, served):
     assert process.returncode != 0
     last = err.strip().splitlines()[-1]
     actual = hashlib.md5(archive.read_bytes()).hexdigest()
-    assert f"Downloading {server.url} to {root / 'data' / 'cifar-10-python.tar.gz'} failed " \
-           f"(the download has md5 {actual}, expected {wrong}" in last
-    assert [p.name for p in (root / "data").iterdir()] == [".cifar-10-python.tar.gz.lock"]  # no archive, no temporary file
+    assert (
+        f"Downloading {server.url} to {root / 'data' / 'cifar-10-python.tar.gz'} failed "
+        f"(the download has md5 {actual}, expected {wrong}" in last
+    )
+    assert [p.name for p in (root / "data").iterdir()] == [
+        ".cifar-10-python.tar.gz.lock"
+    ]  # no archive, no temporary file
 
 
 def test_nothing_is_downloaded_when_the_archive_is_there(tmp_path, served, monkeypatch):
@@ -130,12 +141,18 @@ def test_the_first_line_says_which_data_each_chapter_uses(tmp_path, monkeypatch)
     monkeypatch.setattr(paths, "DATA_DIR", tmp_path / "data")
     monkeypatch.setattr(paths, "ROOT", tmp_path)
     synthetic = data.synthetic_fingerprint()
-    plans = [SimpleNamespace(chapter_id=name, data_fingerprint=fingerprint) for name, fingerprint in
-             [("a", synthetic), ("b", "none"), ("c", synthetic), ("d", synthetic), ("e", synthetic)]]
-    assert cli.data_line(plans) == ("data: the synthetic stand-in (no CIFAR-10 on disk, its download unreachable) "
-                                    "for 4 chapters; no data for b")
+    plans = [
+        SimpleNamespace(chapter_id=name, data_fingerprint=fingerprint)
+        for name, fingerprint in [("a", synthetic), ("b", "none"), ("c", synthetic), ("d", synthetic), ("e", synthetic)]
+    ]
+    assert cli.data_line(plans) == (
+        "data: the synthetic stand-in (no CIFAR-10 on disk, its download unreachable) for 4 chapters; no data for b"
+    )
     write_archive(tmp_path / "data" / "cifar-10-python.tar.gz", official_batches())
-    plans = [SimpleNamespace(chapter_id=name, data_fingerprint=fingerprint) for name, fingerprint in
-             [("a", synthetic), ("b", data.OFFICIAL_MD5), ("c", data.OFFICIAL_MD5)]]
-    assert cli.data_line(plans) == ("data: CIFAR-10 (data/cifar-10-python.tar.gz) for b, c; "
-                                    "the synthetic stand-in (asked for) for a")
+    plans = [
+        SimpleNamespace(chapter_id=name, data_fingerprint=fingerprint)
+        for name, fingerprint in [("a", synthetic), ("b", data.OFFICIAL_MD5), ("c", data.OFFICIAL_MD5)]
+    ]
+    assert cli.data_line(plans) == (
+        "data: CIFAR-10 (data/cifar-10-python.tar.gz) for b, c; the synthetic stand-in (asked for) for a"
+    )

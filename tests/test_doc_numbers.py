@@ -13,9 +13,13 @@ import pytest
 from coursebook.book import params, paths
 from coursebook.book.params import toc_chapter_ids
 
-WORDS = {word: n for n, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+WORDS = {
+    word: n
+    for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
 
 
 def _number(text: str) -> int:
@@ -46,7 +50,9 @@ def _comparisons(values: dict[str, dict]) -> dict[str, int]:
 
 
 def test_the_chapter_and_notebook_counts_the_readme_cites():
-    chapters, notebooks = _cited("README.md", r"(\w+) chapters answer every question .*? on one of (\w+) shared notebooks")
+    chapters, notebooks = _cited(
+        "README.md", r"(\w+) chapters answer every question .*? on one of (\w+) shared notebooks"
+    )
     assert _number(chapters) == len(toc_chapter_ids())
     assert _number(notebooks) == len(set(_notebooks().values()))
 
@@ -62,18 +68,23 @@ def test_the_chapters_that_share_compare_models():
 
 
 def test_the_seeds_of_the_quick_comparisons():
-    most, how_many, of, rest = _cited("README.md", r"(\d+) seeds for (\d+) of the (\d+) comparisons and (\d+) for the others")
+    most, how_many, of, rest = _cited(
+        "README.md", r"(\d+) seeds for (\d+) of the (\d+) comparisons and (\d+) for the others"
+    )
     seeds = _comparisons(_values("quick"))
     assert int(of) == len(seeds)
     assert int(how_many) == sum(1 for s in seeds.values() if s == int(most))
     assert {s for s in seeds.values() if s != int(most)} == {int(rest)}
 
 
-@pytest.mark.parametrize("name, pattern", [
-    ("README.md", r"`full`: .*? the comparisons and the learning curve over (\d+) seeds"),
-    ("docs/authoring.md", r"`full` \| .*? the comparisons and the learning curve repeated over (\d+) seeds"),
-    ("docs/gpu.md", r"`PROFILE=full` trains every model with the assignments' settings, (\w+) seeds each"),
-])
+@pytest.mark.parametrize(
+    "name, pattern",
+    [
+        ("README.md", r"`full`: .*? the comparisons and the learning curve over (\d+) seeds"),
+        ("docs/authoring.md", r"`full` \| .*? the comparisons and the learning curve repeated over (\d+) seeds"),
+        ("docs/gpu.md", r"`PROFILE=full` trains every model with the assignments' settings, (\w+) seeds each"),
+    ],
+)
 def test_the_seeds_of_the_full_profile(name, pattern):
     (cited,) = _cited(name, pattern)
     values = _values("full")

@@ -21,20 +21,26 @@ def _glue(name: str, **data: str):
 
 def _notebook():
     code = nbformat.v4.new_code_cell("glue(...)")
-    code.outputs = [_glue("acc", text_plain="0.876543"), _glue("label", text_plain="'Adam'"),
-                    _glue("fig", image_png="iVBORw0K", application_pdf="JVBERi0x", text_plain="<Figure size 600x350>"),
-                    nbformat.v4.new_output("display_data", data={"text/markdown": "See {glue:text}`acc:.3f`."})]
+    code.outputs = [
+        _glue("acc", text_plain="0.876543"),
+        _glue("label", text_plain="'Adam'"),
+        _glue("fig", image_png="iVBORw0K", application_pdf="JVBERi0x", text_plain="<Figure size 600x350>"),
+        nbformat.v4.new_output("display_data", data={"text/markdown": "See {glue:text}`acc:.3f`."}),
+    ]
     text = nbformat.v4.new_markdown_cell(
         "Accuracy {glue:text}`acc:.1%` with {glue:text}`label`; {glue:text}`missing:.2f` stays.\n\n"
-        "```{glue:figure} fig\n:name: fig-one\n\nCurve up to {glue:text}`acc:.2f`.\n```\n")
+        "```{glue:figure} fig\n:name: fig-one\n\nCurve up to {glue:text}`acc:.2f`.\n```\n"
+    )
     return nbformat.v4.new_notebook(cells=[code, text])
 
 
 def test_roles_become_the_values_the_page_shows():
     original = _notebook()
     nb = download.with_values(original)
-    assert nb.cells[1].source == ("Accuracy 87.7% with Adam; {glue:text}`missing:.2f` stays.\n\n"
-                                  "*Figure (fig, drawn by the code above):* Curve up to 0.88.\n")
+    assert nb.cells[1].source == (
+        "Accuracy 87.7% with Adam; {glue:text}`missing:.2f` stays.\n\n"
+        "*Figure (fig, drawn by the code above):* Curve up to 0.88.\n"
+    )
     assert nb.cells[0].outputs[3].data["text/markdown"] == "See 0.877."
     assert nb.cells[0].outputs[2].data == {"image/png": "iVBORw0K", "text/plain": "<Figure size 600x350>"}
     assert nb.cells[0].outputs[0].data == {PREFIX + "text/plain": "0.876543"}  # a number stays glued

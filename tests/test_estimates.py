@@ -51,8 +51,12 @@ def test_seconds_follow_the_runs(monkeypatch):
 
 
 def test_an_arm_keeps_its_own_epochs_and_images():
-    values = {"epochs": 10, "train_size": 1000, "repeats": 2,
-              "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}]}
+    values = {
+        "epochs": 10,
+        "train_size": 1000,
+        "repeats": 2,
+        "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}],
+    }
     assert sorted(registration.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
 
 

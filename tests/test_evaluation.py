@@ -32,12 +32,14 @@ def test_to_labels_accepts_one_hot_and_integer_labels():
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
-    expected = np.array([
-        [1, 1, 0, 0],  # true 0: once right, once predicted 1
-        [1, 2, 0, 0],  # true 1: twice right, once predicted 0
-        [0, 0, 1, 0],  # true 2: right
-        [0, 0, 0, 0],  # class 3 never occurs but keeps its row and column
-    ])
+    expected = np.array(
+        [
+            [1, 1, 0, 0],  # true 0: once right, once predicted 1
+            [1, 2, 0, 0],  # true 1: twice right, once predicted 0
+            [0, 0, 1, 0],  # true 2: right
+            [0, 0, 0, 0],  # class 3 never occurs but keeps its row and column
+        ]
+    )
     np.testing.assert_array_equal(evaluation.confusion(Y_TRUE, Y_PRED, 4), expected)
     np.testing.assert_array_equal(evaluation.confusion(one_hot(Y_TRUE, 4), Y_PRED, 4), expected)
 

@@ -10,7 +10,7 @@ import pytest
 from coursebook.book import cache, executors, runner, runtime
 from tests.conftest import write_notebook
 
-SIMPLE = 'seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number'
+SIMPLE = "seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number"
 
 
 @pytest.fixture
@@ -21,13 +21,17 @@ def cluster():
 
 
 def test_a_book_on_a_dask_cluster(mini_project, cluster):
-    write_notebook(mini_project / "notebooks" / "train.ipynb", SIMPLE,
-                   "import os\nassert value != 13, 'unlucky'\nprint('value is', value, 'in', os.getpid())")
+    write_notebook(
+        mini_project / "notebooks" / "train.ipynb",
+        SIMPLE,
+        "import os\nassert value != 13, 'unlucky'\nprint('value is', value, 'in', os.getpid())",
+    )
     (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {value: 13}\n")
     (mini_project / "params" / "beta.yaml").write_text("notebook: train.ipynb\ntitle: B\nparameters: {value: 5}\n")
     lines: list[str] = []
-    summary = runner.execute_all(runner.plan_book("quick"), log=lines.append, scheduler=cluster.scheduler_address,
-                                 live=False)
+    summary = runner.execute_all(
+        runner.plan_book("quick"), log=lines.append, scheduler=cluster.scheduler_address, live=False
+    )
     status = {o.chapter_id: o.status for o in summary.outcomes}
     assert status == {"alpha": "failed", "beta": "executed"}
     failed = next(o for o in summary.outcomes if o.status == "failed")
@@ -38,8 +42,9 @@ def test_a_book_on_a_dask_cluster(mini_project, cluster):
     assert cache.failed_path("alpha").exists() and not cache.output_path("alpha").exists()
     assert not list(cache.output_path("beta").parent.glob(".*"))  # no temporary file left
 
-    again = runner.execute_all(runner.plan_book("quick"), log=lines.append, scheduler=cluster.scheduler_address,
-                               live=False)
+    again = runner.execute_all(
+        runner.plan_book("quick"), log=lines.append, scheduler=cluster.scheduler_address, live=False
+    )
     assert {o.chapter_id: o.status for o in again.outcomes} == {"alpha": "failed", "beta": "reused"}
 
 
@@ -51,7 +56,9 @@ def test_a_chapter_the_cluster_loses_is_a_failure_of_that_chapter(mini_project, 
     def crash(plan):
         raise MemoryError("worker killed")
 
-    results = list(executors.run_all(runner.plan_book("quick"), crash, runner.lost, scheduler=cluster.scheduler_address))
+    results = list(
+        executors.run_all(runner.plan_book("quick"), crash, runner.lost, scheduler=cluster.scheduler_address)
+    )
     assert sorted(plan.chapter_id for plan, _ in results) == ["alpha", "beta"]
     for _, result in results:
         assert result.outcome.status == "failed"
@@ -59,10 +66,16 @@ def test_a_chapter_the_cluster_loses_is_a_failure_of_that_chapter(mini_project, 
     assert not cache.output_path("alpha").exists() and not cache.failed_path("alpha").exists()
 
 
-@pytest.mark.parametrize("slot, gpus, expected", [
-    (0, ["0", "1", "2"], "0"), (1, ["0", "1", "2"], "1"), (4, ["0", "1", "2"], "1"),
-    (3, ["3"], None), (0, [], None),
-])
+@pytest.mark.parametrize(
+    "slot, gpus, expected",
+    [
+        (0, ["0", "1", "2"], "0"),
+        (1, ["0", "1", "2"], "1"),
+        (4, ["0", "1", "2"], "1"),
+        (3, ["3"], None),
+        (0, [], None),
+    ],
+)
 def test_each_worker_gets_its_own_gpu_when_there_are_several(slot, gpus, expected):
     assert executors.gpu_for_slot(slot, gpus) == expected
 
@@ -84,9 +97,19 @@ def test_determinism_sets_the_backends_flags_in_the_kernel_environment(monkeypat
 
 
 def test_the_run_card_says_whether_the_run_is_bit_reproducible():
-    run = runtime.ChapterRun("alpha", "A", "quick", {"seed": 0, "question": "Why?"}, {"seed": "notebook",
-                             "question": "chapter"}, "abc", 0.0, False, device="tensorflow on CPU",
-                             text_parameters=["question"], deterministic=True)
+    run = runtime.ChapterRun(
+        "alpha",
+        "A",
+        "quick",
+        {"seed": 0, "question": "Why?"},
+        {"seed": "notebook", "question": "chapter"},
+        "abc",
+        0.0,
+        False,
+        device="tensorflow on CPU",
+        text_parameters=["question"],
+        deterministic=True,
+    )
     card = runtime.run_card_markdown(run)
     assert "| reproducibility | bit-reproducible: seeded, op determinism on (DETERMINISTIC=1)" in card
     assert "| `question` | quoted at the top of the page | chapter |" in card and "Why?" not in card

@@ -15,11 +15,14 @@ def _frame() -> pd.DataFrame:
     for arm, offset in (("base", 0.0), ("wide", 0.1)):
         for seed in (0, 1):
             for epoch in (1, 2, 3):
-                values = {"loss": 2.0 - 0.5 * epoch - offset, "accuracy": 0.2 * epoch + offset + 0.01 * seed,
-                          "val_loss": 1.8 - 0.3 * epoch, "val_accuracy": 0.15 * epoch + offset - 0.02 * seed,
-                          "seconds": (30.0 if epoch == 1 else 10.0) + seed}  # epoch 1 compiles
-                rows += [{"arm": arm, "seed": seed, "epoch": epoch, "metric": m, "value": v}
-                         for m, v in values.items()]
+                values = {
+                    "loss": 2.0 - 0.5 * epoch - offset,
+                    "accuracy": 0.2 * epoch + offset + 0.01 * seed,
+                    "val_loss": 1.8 - 0.3 * epoch,
+                    "val_accuracy": 0.15 * epoch + offset - 0.02 * seed,
+                    "seconds": (30.0 if epoch == 1 else 10.0) + seed,
+                }  # epoch 1 compiles
+                rows += [{"arm": arm, "seed": seed, "epoch": epoch, "metric": m, "value": v} for m, v in values.items()]
     return pd.DataFrame(rows)
 
 
@@ -31,8 +34,9 @@ def test_data_description_counts_test_images_once_when_they_validate():
     from types import SimpleNamespace
 
     ds = SimpleNamespace(name="CIFAR-10", x_train=np.zeros((5, 32, 32, 3)))
-    splits = SimpleNamespace(sizes={"train": 50_000, "val": 10_000, "test": 10_000}, leaks_test=True,
-                             protocol="Reference protocol.")
+    splits = SimpleNamespace(
+        sizes={"train": 50_000, "val": 10_000, "test": 10_000}, leaks_test=True, protocol="Reference protocol."
+    )
     text = report.data_description(ds, splits)
     assert "50,000 training and 10,000 test images (the test images also serve as validation data)" in text
     assert "10,000 validation" not in text

@@ -33,6 +33,8 @@ def _sources_only(directory: str, names: list[str]) -> set[str]:
     if here == paths.BOOK_DIR:
         skip |= set(names) & {"chapters"}
     return skip
+
+
 TINY_MODEL = """\
 title: Tiny CNN
 source: tests
@@ -74,9 +76,26 @@ def built(tmp_path_factory) -> tuple[Results, str]:
     (project / "params" / f"{CHAPTER}.yaml").write_text(PARAMS)
     env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
     env |= {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
-                             "--chapter", CHAPTER, "--no-html"], cwd=project, env=env, capture_output=True,
-                            text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coursebook",
+            "build",
+            "--profile",
+            "smoke",
+            "--data",
+            "synthetic",
+            "--chapter",
+            CHAPTER,
+            "--no-html",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     chapters = project / "book" / "chapters"
     page = nbformat.read(chapters / f"{CHAPTER}.ipynb", as_version=4)
@@ -103,8 +122,9 @@ def test_the_file_holds_every_arm_with_every_seed_and_its_effective_settings(bui
     assert results.arm("augmented best").settings["checkpoint"] == {"monitor": "val_accuracy", "mode": "max"}
     for arm in results.arms:
         for run in arm.runs:  # augmentation does not rename the recorded metrics
-            assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss",
-                                        "eval_accuracy"}, arm.name
+            assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy"}, (
+                arm.name
+            )
             # every part's accuracy (inference mode, evaluated weights) is its confusion matrix's diagonal share
             for part in ("training", "validation", "test"):
                 matrix = np.asarray(run.confusion[part])
@@ -117,8 +137,11 @@ def test_every_arm_trains_on_its_own_training_images_and_is_evaluated_on_the_sam
     for arm in results.arms:
         for run in arm.runs:
             sizes = {part: int(np.sum(matrix)) for part, matrix in run.confusion.items()}
-            assert sizes == {"training": arm.settings["train_size"], "validation": results.dataset.sizes["validation"],
-                             "test": results.dataset.sizes["test"]}, (arm.name, run.seed)
+            assert sizes == {
+                "training": arm.settings["train_size"],
+                "validation": results.dataset.sizes["validation"],
+                "test": results.dataset.sizes["test"],
+            }, (arm.name, run.seed)
     reports = [run.classification_report for arm in results.arms for run in arm.runs]  # the same test images
     assert all(report[c]["support"] == reports[0][c]["support"] for report in reports for c in report)
 
@@ -129,8 +152,10 @@ def test_early_stopping_stops_after_patience_and_evaluates_the_restored_epoch(bu
     for run in runs:
         assert (run.stopped_epoch, run.evaluated_epoch) == (2, 1)
     which = "every run" if len(runs) > 1 else "the run"
-    assert (f"**early stop**: early stopping ended {which} after epoch {', '.join('2' for _ in runs)} of 4 "
-            "(val_loss did not improve for 1 epoch)") in page
+    assert (
+        f"**early stop**: early stopping ended {which} after epoch {', '.join('2' for _ in runs)} of 4 "
+        "(val_loss did not improve for 1 epoch)"
+    ) in page
 
 
 def test_the_checkpoint_evaluates_the_first_epoch_with_the_best_validation_accuracy(built):
@@ -143,7 +168,9 @@ def test_the_checkpoint_evaluates_the_first_epoch_with_the_best_validation_accur
 def test_every_run_reports_its_evaluated_epoch_on_the_page_and_its_metrics_match_the_history(built):
     results, page = built
     for arm in results.arms:
-        shown = re.search(rf"^- \*\*{re.escape(arm.name)}\*\*: .*; evaluated epoch(?: per run)?: ([\d, ]+) \(", page, re.M)
+        shown = re.search(
+            rf"^- \*\*{re.escape(arm.name)}\*\*: .*; evaluated epoch(?: per run)?: ([\d, ]+) \(", page, re.M
+        )
         assert shown and [int(e) for e in shown[1].split(", ")] == [run.evaluated_epoch for run in arm.runs], arm.name
         for run in arm.runs:
             epoch = run.evaluated_epoch - 1
@@ -162,10 +189,15 @@ def summary_column(page: str, arm: str) -> dict[str, str]:
     """One arm's column of the page's summary table (measures as rows, arms as columns): measure -> cell."""
     from bs4 import BeautifulSoup
 
-    table = next(t for t in BeautifulSoup(page, "html.parser").find_all("table")
-                 if any(cell.get_text(strip=True) == "evaluated epoch" for cell in t.find_all("td")))
+    table = next(
+        t
+        for t in BeautifulSoup(page, "html.parser").find_all("table")
+        if any(cell.get_text(strip=True) == "evaluated epoch" for cell in t.find_all("td"))
+    )
     heads = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
-    rows = [[cell.get_text(strip=True) for cell in tr.find_all(["td", "th"])] for tr in table.find("tbody").find_all("tr")]
+    rows = [
+        [cell.get_text(strip=True) for cell in tr.find_all(["td", "th"])] for tr in table.find("tbody").find_all("tr")
+    ]
     return {row[0]: row[heads.index(arm)] for row in rows}
 
 
@@ -177,9 +209,13 @@ def test_the_summary_table_lists_the_evaluated_epochs_and_the_values_at_them(bui
     # runs, epochs trained per run, evaluated epoch per run, then the metrics at that epoch
     assert (column["runs"], column["epochs trained"], column["evaluated epoch"]) == ("2", "2, 2", "1, 1")
     # validation accuracy, validation loss, training accuracy and loss (inference mode), running training accuracy
-    expected = [[run.history["val_accuracy"][0] for run in early.runs], [run.history["val_loss"][0] for run in early.runs],
-                [run.training["accuracy"] for run in early.runs], [run.training["loss"] for run in early.runs],
-                [run.history["accuracy"][0] for run in early.runs]]
-    after = measures[measures.index("evaluated epoch") + 1:]
+    expected = [
+        [run.history["val_accuracy"][0] for run in early.runs],
+        [run.history["val_loss"][0] for run in early.runs],
+        [run.training["accuracy"] for run in early.runs],
+        [run.training["loss"] for run in early.runs],
+        [run.history["accuracy"][0] for run in early.runs],
+    ]
+    after = measures[measures.index("evaluated epoch") + 1 :]
     for measure, values in zip(after[:5], expected):
         assert column[measure] == f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}", measure

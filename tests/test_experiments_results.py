@@ -14,8 +14,10 @@ from tests.test_results import _data
 
 def _results(**changes) -> Results:
     data = _data()
-    data["parameters"]["arms"] = [{"name": "plain", "model": "m"},
-                                  {"name": "stops", "model": "m", "early_stopping": {"patience": 1}}]
+    data["parameters"]["arms"] = [
+        {"name": "plain", "model": "m"},
+        {"name": "stops", "model": "m", "early_stopping": {"patience": 1}},
+    ]
     for key, value in changes.items():
         data[key] = value
     return Results.from_dict(data)
@@ -26,7 +28,8 @@ def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
     assert table.loc["plain", "epochs"] == "3" and table.loc["stops", "epochs"] == "3"
     assert table.loc["plain", "early stopping"] == "none"
     assert table.loc["stops", "early stopping"] == (
-        "on val_loss (min), patience 1, min_delta 0, restores best weights (arm)")
+        "on val_loss (min), patience 1, min_delta 0, restores best weights (arm)"
+    )
     assert table.loc["stops", "learning rate"] == "optimizer default"
     # no train_size of its own: the number of images its run trained on, from the results' training part
     assert table.loc["stops", "training images"] == str(_results().dataset.sizes["train"])
@@ -49,7 +52,9 @@ def test_settings_table_says_batch_norm_only_of_arms_with_it_and_the_recorded_pr
     data["arms"][0].update(model="aml-mlp")
     data["arms"][0]["settings"]["scaling"] = "unit"
     table = report.settings_table(Results.from_dict(data)).set_index("arm")
-    assert table.loc["plain", "preprocessing"] == "pixels / 255 (to [0, 1]); images flattened to vectors; one-hot labels"
+    assert (
+        table.loc["plain", "preprocessing"] == "pixels / 255 (to [0, 1]); images flattened to vectors; one-hot labels"
+    )
 
 
 def test_summary_reads_every_run_at_its_evaluated_epoch():
@@ -58,9 +63,15 @@ def test_summary_reads_every_run_at_its_evaluated_epoch():
     val_loss = [1.0 + 0.5, 0.9 + 0.5]  # seed 0 at epoch 1, seed 1 at epoch 2
     assert table.loc["stops", "validation loss"] == f"{np.mean(val_loss):.4f} ± {np.std(val_loss, ddof=1):.4f}"
     # inference mode: the run's training scores (0.1 below its history's loss at epoch 3 here)
-    assert table.loc["plain", "training loss (inference mode)"] == f"{np.mean([0.6, 0.5]):.4f} ± {np.std([0.6, 0.5], ddof=1):.4f}"
+    assert (
+        table.loc["plain", "training loss (inference mode)"]
+        == f"{np.mean([0.6, 0.5]):.4f} ± {np.std([0.6, 0.5], ddof=1):.4f}"
+    )
     # training mode: Keras' running accuracy at the evaluated epoch (0.1 per epoch in the history)
-    assert table.loc["stops", "training accuracy (running, training mode)"] == f"{np.mean([0.1, 0.2]):.4f} ± {np.std([0.1, 0.2], ddof=1):.4f}"
+    assert (
+        table.loc["stops", "training accuracy (running, training mode)"]
+        == f"{np.mean([0.1, 0.2]):.4f} ± {np.std([0.1, 0.2], ddof=1):.4f}"
+    )
     assert table.loc["plain", "runs that learned"] == "2 of 2"
     assert table.loc["plain", "seconds per epoch (median after epoch 1)"] == "1.0 ± 0.0"  # [2, 1, 1] -> 1
 
@@ -87,7 +98,11 @@ def test_confusion_matrices_and_test_table_come_from_the_runs():
     assert matrices["stops: validation"].tolist() == results.arm("stops").runs[0].confusion["validation"]
     table = report.test_set_table(results)
     assert table[["arm", "seed", "evaluated epoch"]].values.tolist() == [
-        ["plain", 0, 3], ["plain", 1, 3], ["stops", 0, 1], ["stops", 1, 2]]
+        ["plain", 0, 3],
+        ["plain", 1, 3],
+        ["stops", 0, 1],
+        ["stops", 1, 2],
+    ]
 
 
 def test_curves_draw_one_line_per_run_with_the_evaluated_epoch_marked_when_runs_differ():
@@ -97,7 +112,8 @@ def test_curves_draw_one_line_per_run_with_the_evaluated_epoch_marked_when_runs_
     loss_axis = figure.axes[0]
     marks = [line for line in loss_axis.get_lines() if line.get_marker() == "o" and len(line.get_xdata())]
     assert sorted((int(m.get_xdata()[0]), float(m.get_ydata()[0])) for m in marks) == sorted(
-        [(3, 1.2), (3, 1.1), (1, 1.5), (2, 1.4)])  # val_loss at each run's evaluated epoch
+        [(3, 1.2), (3, 1.1), (1, 1.5), (2, 1.4)]
+    )  # val_loss at each run's evaluated epoch
     assert "a dot marks the epoch whose weights were evaluated" in report.curves_caption(results)
 
 
@@ -121,5 +137,7 @@ def test_the_summary_table_uses_one_time_per_epoch():
             run["seconds_per_epoch"] = [t + run["seed"] for t in times]
     results = Results.from_dict(data)
     table = report.evaluated_summary_table(results).set_index("arm")["seconds per epoch (median after epoch 1)"]
-    assert table.to_dict() == {"plain": f"12.5 ± {np.std([12, 13], ddof=1):.1f}",
-                               "stops": f"6.5 ± {np.std([6, 7], ddof=1):.1f}"}
+    assert table.to_dict() == {
+        "plain": f"12.5 ± {np.std([12, 13], ddof=1):.1f}",
+        "stops": f"6.5 ± {np.std([6, 7], ddof=1):.1f}",
+    }

@@ -17,8 +17,12 @@ def _page(docname: str, suffix: str, tmp_path, monkeypatch, failed: bool):
     chapter = docname.rsplit("/", 1)[-1]
     if failed:
         (tmp_path / "chapters" / f"{chapter}.failed.ipynb").write_text("{}")
-    app = SimpleNamespace(builder=SimpleNamespace(format="html"), env=SimpleNamespace(doc2path=lambda d: f"{d}{suffix}"))
-    doctree = publish_doctree("A chapter\n=========\n\nIts text.\n", settings_overrides={"doctitle_xform": False})  # as Sphinx
+    app = SimpleNamespace(
+        builder=SimpleNamespace(format="html"), env=SimpleNamespace(doc2path=lambda d: f"{d}{suffix}")
+    )
+    doctree = publish_doctree(
+        "A chapter\n=========\n\nIts text.\n", settings_overrides={"doctitle_xform": False}
+    )  # as Sphinx
     sphinx_pages._mark_failed(app, doctree, docname)
     return doctree
 

@@ -43,24 +43,38 @@ START_SECONDS = 90  # generous: kernels start slowly on a loaded 2-core machine
 @pytest.fixture
 def sleepy(mini_project):
     """The mini project with a chapter notebook that prints its label and sleeps ``nap`` seconds."""
-    write_notebook(mini_project / "notebooks" / "train.ipynb", SLEEPY,
-                   "import time\nprint('label:', label)", "time.sleep(nap)")
+    write_notebook(
+        mini_project / "notebooks" / "train.ipynb", SLEEPY, "import time\nprint('label:', label)", "time.sleep(nap)"
+    )
     for chapter in ("alpha", "beta"):
         (mini_project / "params" / f"{chapter}.yaml").write_text(
-            f"notebook: train.ipynb\ntitle: Chapter {chapter}\nparameters: {{nap: 120}}\n")
+            f"notebook: train.ipynb\ntitle: Chapter {chapter}\nparameters: {{nap: 120}}\n"
+        )
     return mini_project
 
 
 def previous_result(chapter_id: str, nap: float = 0.5) -> dict[Path, bytes]:
     """A good result of an earlier run (with another ``nap``, so the chapter is stale): files and bytes."""
     plan = runner.plan_chapter(chapter_id, "quick", {"nap": nap})
-    out, record, results = (cache.output_path(chapter_id), cache.record_path(chapter_id),
-                            cache.results_path(chapter_id))
+    out, record, results = (
+        cache.output_path(chapter_id),
+        cache.record_path(chapter_id),
+        cache.results_path(chapter_id),
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cells": [], "metadata": {"earlier": nap}, "nbformat": 4, "nbformat_minor": 5}))
     results.write_text(json.dumps({"schema_version": 1, "earlier": nap}))
-    record.write_text(json.dumps({"chapter": chapter_id, "key": plan.key, "components": plan.components,
-                                  "results": results.name, "results_digest": cache.file_digest(results)}))
+    record.write_text(
+        json.dumps(
+            {
+                "chapter": chapter_id,
+                "key": plan.key,
+                "components": plan.components,
+                "results": results.name,
+                "results_digest": cache.file_digest(results),
+            }
+        )
+    )
     return {path: path.read_bytes() for path in (out, record, results)}
 
 
@@ -73,8 +87,13 @@ def start_build(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "coursebook", "build", "--no-html", "--profile", "quick", *args],
-        cwd=paths.ROOT.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=_default_sigint,
+        cwd=paths.ROOT.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
     )
 
 
@@ -90,8 +109,11 @@ def kernels(root: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "ipykernel" in " ".join(proc.info["cmdline"] or []) and proc.cwd() == str(root) \
-                    and proc.status() != psutil.STATUS_ZOMBIE:
+            if (
+                "ipykernel" in " ".join(proc.info["cmdline"] or [])
+                and proc.cwd() == str(root)
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc)
         except psutil.Error:
             continue
@@ -121,7 +143,9 @@ def wait_for_running(proc: subprocess.Popen, root: Path, chapters: int) -> list[
         assert proc.poll() is None, proc.communicate()
         running = list(chapters_dir.glob(".*.running.*/*.ipynb"))  # in each run's private directory
         started = [p for p in running if "label: x" in p.read_text(errors="replace")]
-        return len(started) == chapters and len([k for k in descendants(proc.pid) if interrupts.is_kernel(k)]) == chapters
+        return (
+            len(started) == chapters and len([k for k in descendants(proc.pid) if interrupts.is_kernel(k)]) == chapters
+        )
 
     wait_until(ready, START_SECONDS, f"{chapters} chapter(s) to reach their sleeping cell")
     return [k for k in descendants(proc.pid) if interrupts.is_kernel(k)]
@@ -143,9 +167,15 @@ def one_line(text: str, marker: str) -> str:
 # --------------------------------------------------------------------------- interruptions
 
 
-@pytest.mark.parametrize(("signum", "jobs"), [
-    (signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2), (signal.SIGTERM, 2),
-])
+@pytest.mark.parametrize(
+    ("signum", "jobs"),
+    [
+        (signal.SIGINT, 1),
+        (signal.SIGTERM, 1),
+        (signal.SIGINT, 2),
+        (signal.SIGTERM, 2),
+    ],
+)
 def test_interrupted_build_stops_kernels_removes_temporaries_and_keeps_previous_results(sleepy, signum, jobs):
     chapters = ["alpha", "beta"] if jobs > 1 else ["alpha"]
     before = {}
@@ -205,9 +235,13 @@ def test_killed_runner_with_workers_leaves_no_worker_kernel_or_file_behind(sleep
 
 
 def test_kernel_that_dies_fails_its_chapter_naming_the_cell_and_the_others_run(sleepy):
-    write_notebook(sleepy / "notebooks" / "die.ipynb", SLEEPY, "x = 1",
-                   "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does",
-                   "print('never')")
+    write_notebook(
+        sleepy / "notebooks" / "die.ipynb",
+        SLEEPY,
+        "x = 1",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does",
+        "print('never')",
+    )
     (sleepy / "params" / "alpha.yaml").write_text("notebook: die.ipynb\ntitle: Dies\n")
     (sleepy / "params" / "beta.yaml").write_text("notebook: train.ipynb\ntitle: Lives\n")
     before = previous_result("alpha")
@@ -224,8 +258,11 @@ def test_kernel_that_dies_fails_its_chapter_naming_the_cell_and_the_others_run(s
 def test_ctrl_c_while_a_run_is_committed_takes_effect_once_its_files_are_all_in_place(sleepy, monkeypatch):
     previous_result("alpha")
     plan = runner.plan_chapter("alpha", "quick", None)
-    result = runner.Result(runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": [], "run": "new"}',
-                           results='{"schema_version": 1, "run": "new"}')
+    result = runner.Result(
+        runner.Outcome("alpha", "executed", "", 1.0),
+        notebook='{"cells": [], "run": "new"}',
+        results='{"schema_version": 1, "run": "new"}',
+    )
     replace, renamed = os.replace, []
 
     def ctrl_c_after_the_first_rename(source, target):
@@ -285,16 +322,24 @@ def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(sleepy):
         os.killpg(proc.pid, signal.SIGINT)
         err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 130
-    assert one_line(err, "interrupted") == ("coursebook: interrupted by SIGINT during the build: "
-                                            "no chapter was being executed, nothing was changed")
+    assert one_line(err, "interrupted") == (
+        "coursebook: interrupted by SIGINT during the build: no chapter was being executed, nothing was changed"
+    )
     assert {path: path.read_bytes() for path in before} == before and kernels(sleepy) == []
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over(sleepy):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "from coursebook.book import lock; import time\n"
-         "with lock.build_lock():\n    print('held', flush=True); time.sleep(600)"],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "from coursebook.book import lock; import time\n"
+            "with lock.build_lock():\n    print('held', flush=True); time.sleep(600)",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     assert lock.holder() == holder.pid
     holder.kill()
@@ -317,8 +362,9 @@ def test_unwritable_checkout_is_one_line_and_keeps_the_previous_result(sleepy, m
         return mkstemp(*args, **kwargs)
 
     def succeeded(plan):  # the kernel's side ran well; the submitting side cannot write
-        return runner.Result(runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": []}',
-                             results='{"schema_version": 1}')
+        return runner.Result(
+            runner.Outcome("alpha", "executed", "", 1.0), notebook='{"cells": []}', results='{"schema_version": 1}'
+        )
 
     monkeypatch.setattr(runner, "run_safely", succeeded)
     monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
@@ -348,9 +394,16 @@ def _good_previous(chapter: str = "alpha") -> runner.Plan:
     cache.output_path(chapter).write_text('{"cells": []}')
     cache.results_path(chapter).write_text('{"schema_version": 1, "arms": "as the run wrote them"}')
     results_digest = hashlib.sha256(cache.results_path(chapter).read_bytes()).hexdigest()[:16]
-    cache.record_path(chapter).write_text(json.dumps({"key": plan.key, "components": plan.components,
-                                                      "results": f"{chapter}.results.json",
-                                                      "results_digest": results_digest}))
+    cache.record_path(chapter).write_text(
+        json.dumps(
+            {
+                "key": plan.key,
+                "components": plan.components,
+                "results": f"{chapter}.results.json",
+                "results_digest": results_digest,
+            }
+        )
+    )
     assert runner.plan_chapter(chapter, "quick", None).changed == []
     return plan
 
@@ -369,20 +422,33 @@ def _edit_record(path: Path) -> None:
     path.write_text(json.dumps(record))
 
 
-@pytest.mark.parametrize(("damage", "expected"), [
-    (lambda: cache.record_path("alpha").write_text('{"key": "ab'), "alpha.run.json (not a JSON object)"),
-    (lambda: cache.record_path("alpha").write_text("[1, 2]"), "alpha.run.json (not a JSON object)"),
-    (lambda: _edit_record(cache.record_path("alpha")), "alpha.run.json (its key does not match its inputs: edited, or written by another version of coursebook)"),
-    (lambda: cache.output_path("alpha").write_text('{"cells": [{"sou'), "alpha.ipynb (not valid JSON)"),
-    (lambda: cache.output_path("alpha").write_bytes(b"\xff\xfe\x00"), "alpha.ipynb (not valid JSON)"),
-    (lambda: cache.output_path("alpha").write_text('{"metadata": {}}'), "alpha.ipynb (not a notebook)"),
-    (lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "as the run w'),
-     "alpha.results.json (edited or truncated)"),
-    (lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "edited by hand"}'),
-     "alpha.results.json (edited or truncated)"),
-    (lambda: cache.results_path("alpha").unlink(), "alpha.results.json (missing)"),
-    (_record_without_results_digest, "alpha.results.json (not valid results JSON: Expecting value: line 1 column 34 (char 33))"),
-])
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda: cache.record_path("alpha").write_text('{"key": "ab'), "alpha.run.json (not a JSON object)"),
+        (lambda: cache.record_path("alpha").write_text("[1, 2]"), "alpha.run.json (not a JSON object)"),
+        (
+            lambda: _edit_record(cache.record_path("alpha")),
+            "alpha.run.json (its key does not match its inputs: edited, or written by another version of coursebook)",
+        ),
+        (lambda: cache.output_path("alpha").write_text('{"cells": [{"sou'), "alpha.ipynb (not valid JSON)"),
+        (lambda: cache.output_path("alpha").write_bytes(b"\xff\xfe\x00"), "alpha.ipynb (not valid JSON)"),
+        (lambda: cache.output_path("alpha").write_text('{"metadata": {}}'), "alpha.ipynb (not a notebook)"),
+        (
+            lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "as the run w'),
+            "alpha.results.json (edited or truncated)",
+        ),
+        (
+            lambda: cache.results_path("alpha").write_text('{"schema_version": 1, "arms": "edited by hand"}'),
+            "alpha.results.json (edited or truncated)",
+        ),
+        (lambda: cache.results_path("alpha").unlink(), "alpha.results.json (missing)"),
+        (
+            _record_without_results_digest,
+            "alpha.results.json (not valid results JSON: Expecting value: line 1 column 34 (char 33))",
+        ),
+    ],
+)
 def test_damaged_previous_state_is_said_in_one_line_and_executed_again(sleepy, damage, expected):
     _good_previous()
     damage()
@@ -418,12 +484,19 @@ def test_atomic_writes_follow_the_umask(tmp_path):
     assert stat.S_IMODE((tmp_path / "b.npy").stat().st_mode) == 0o640
 
 
-@pytest.mark.parametrize(("array", "replacement", "problem"), [
-    ("x_train", np.zeros((30, 32, 32, 3), np.float32), "x_train.npy is float32 (30, 32, 32, 3), expected uint8"),
-    ("x_test", np.zeros((20, 32, 32), np.uint8), "x_test.npy is uint8 (20, 32, 32), expected uint8 (20, 32, 32, 3)"),
-    ("y_train", np.zeros((29, 1), np.uint8), "y_train.npy is uint8 (29, 1), expected uint8 (30, 1)"),
-    ("y_test", None, "unreadable"),
-])
+@pytest.mark.parametrize(
+    ("array", "replacement", "problem"),
+    [
+        ("x_train", np.zeros((30, 32, 32, 3), np.float32), "x_train.npy is float32 (30, 32, 32, 3), expected uint8"),
+        (
+            "x_test",
+            np.zeros((20, 32, 32), np.uint8),
+            "x_test.npy is uint8 (20, 32, 32), expected uint8 (20, 32, 32, 3)",
+        ),
+        ("y_train", np.zeros((29, 1), np.uint8), "y_train.npy is uint8 (29, 1), expected uint8 (30, 1)"),
+        ("y_test", None, "unreadable"),
+    ],
+)
 def test_damaged_dataset_cache_is_said_and_rebuilt_never_served(tmp_path, capsys, array, replacement, problem):
     fresh = data.load_synthetic(30, 20, seed=1, cache_dir=tmp_path)
     target = tmp_path / fresh.fingerprint / f"{array}.npy"
@@ -434,7 +507,9 @@ def test_damaged_dataset_cache_is_said_and_rebuilt_never_served(tmp_path, capsys
     capsys.readouterr()
     again = data.load_synthetic(30, 20, seed=1, cache_dir=tmp_path)
     err = capsys.readouterr().err
-    assert one_line(err, "damaged").startswith(f"coursebook: the dataset cache {tmp_path / fresh.fingerprint} is damaged")
+    assert one_line(err, "damaged").startswith(
+        f"coursebook: the dataset cache {tmp_path / fresh.fingerprint} is damaged"
+    )
     assert problem in err and "rebuilding it" in err
     for name in data.ARRAY_NAMES:
         np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
@@ -451,8 +526,10 @@ def _batch_files(directory: Path) -> dict[str, bytes]:
     directory.mkdir(parents=True)
     files = {}
     for name in (*data.TRAIN_BATCHES, data.TEST_BATCH):
-        content = {b"labels": [int(v) for v in rng.integers(0, 10, 4)],
-                   b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8)}
+        content = {
+            b"labels": [int(v) for v in rng.integers(0, 10, 4)],
+            b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+        }
         files[name] = pickle.dumps(content, protocol=2)
     files[data.META_FILE] = pickle.dumps({b"label_names": [b"c%d" % i for i in range(10)]}, protocol=2)
     for name, raw in files.items():
@@ -476,7 +553,9 @@ def test_extracted_directory_is_checked_against_the_official_per_file_md5s(no_ci
     with pytest.raises(data.DataError) as error:
         data.load_dataset("cifar10")
     message = str(error.value)
-    assert f"{first} has md5 {hashlib.md5(files[first]).hexdigest()}, expected c99cafc152244af753f735de768cd75f" in message
+    assert (
+        f"{first} has md5 {hashlib.md5(files[first]).hexdigest()}, expected c99cafc152244af753f735de768cd75f" in message
+    )
     assert "provide the archive" in message and "cifar-10-python.tar.gz" in message and "\n" not in message
     with pytest.raises(data.DataError, match="has md5"):
         data.dataset_fingerprint("auto")  # the planner refuses it too, before any kernel
@@ -547,19 +626,27 @@ def test_a_malicious_batch_pickle_cannot_run_code(tmp_path):
 def test_yaml_python_tags_are_refused_in_model_specs(mini_project):
     marker = mini_project / "ran"
     (mini_project / "params" / "models" / "tiny.yaml").write_text(
-        f"title: !!python/object/apply:os.system ['touch {marker}']\n")
-    (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {models: [tiny]}\n")
+        f"title: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    (mini_project / "params" / "alpha.yaml").write_text(
+        "notebook: train.ipynb\ntitle: A\nparameters: {models: [tiny]}\n"
+    )
     with pytest.raises(params.ParameterError, match="not valid YAML"):
         runner.plan_chapter("alpha", "quick", None)
     assert not marker.exists()
 
 
 def test_no_shell_eval_or_unsafe_yaml_in_the_package():
-    unsafe = re.compile(r"shell\s*=\s*True|os\.system\(|os\.popen\(|\beval\(|\bexec\(|yaml\.load\((?![^)]*Loader=_SafeLoader)"
-                        r"|yaml\.unsafe_load|pickle\.loads?\(")
-    found = [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
-             for path in sorted((REPO / "coursebook").rglob("*.py"))
-             for n, line in enumerate(path.read_text().splitlines(), 1) if unsafe.search(line)]
+    unsafe = re.compile(
+        r"shell\s*=\s*True|os\.system\(|os\.popen\(|\beval\(|\bexec\(|yaml\.load\((?![^)]*Loader=_SafeLoader)"
+        r"|yaml\.unsafe_load|pickle\.loads?\("
+    )
+    found = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in sorted((REPO / "coursebook").rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if unsafe.search(line)
+    ]
     assert found == []
 
 
@@ -579,9 +666,12 @@ def test_a_parameter_value_is_passed_as_data_never_run(sleepy):
 @pytest.fixture
 def project(mini_project, monkeypatch):
     """The mini project with an optimizer choice; no kernel may start, no network is tried."""
-    write_notebook(mini_project / "notebooks" / "train.ipynb",
-                   PARAMETERS_CELL + 'optimizer = "adam"      # {adam, sgd} optimizer\n'
-                   'arms = [{"name": "a", "model": "tiny"}]  # {@arms} arms compared\n', "result = epochs * 2")
+    write_notebook(
+        mini_project / "notebooks" / "train.ipynb",
+        PARAMETERS_CELL + 'optimizer = "adam"      # {adam, sgd} optimizer\n'
+        'arms = [{"name": "a", "model": "tiny"}]  # {@arms} arms compared\n',
+        "result = epochs * 2",
+    )
     monkeypatch.setattr(data.cifar10, "network_reachable", lambda *a, **k: False)
     monkeypatch.setenv("KERAS_HOME", str(mini_project / "keras-home"))
     monkeypatch.setenv("COURSEBOOK_CACHE", str(mini_project / "cache"))
@@ -605,79 +695,194 @@ def _chapter(parameters: str) -> dict[str, str]:
 
 
 def _spec(layers: str, input_shape: str = "[32, 32, 3]") -> dict[str, str]:
-    return {"params/models/bad.yaml": f"title: Bad\nsource: tests\ninput_shape: {input_shape}\nlayers:\n{layers}",
-            **_chapter("  models: [bad]\n")}
+    return {
+        "params/models/bad.yaml": f"title: Bad\nsource: tests\ninput_shape: {input_shape}\nlayers:\n{layers}",
+        **_chapter("  models: [bad]\n"),
+    }
 
 
-TOC_WITHOUT_BETA = ("format: jb-book\nroot: book/index\nparts:\n  - caption: Part\n    chapters:\n"
-                    "      - file: book/chapters/alpha\n")
+TOC_WITHOUT_BETA = (
+    "format: jb-book\nroot: book/index\nparts:\n  - caption: Part\n    chapters:\n      - file: book/chapters/alpha\n"
+)
 SPEC = "params/models/bad.yaml: key 'layers"
 
 BAD_INPUT = {
     # name: (files to write, command line, fragments of the one line)
-    "unknown key": (_chapter("  epoch: 3\n"), [], ["params/alpha.yaml", "key 'epoch' is not allowed", "allowed: seed, epochs"]),
-    "unknown key on the command line": ({}, ["--chapter", "alpha", "--set", "epoch=3"],
-                                        ["command line", "key 'epoch' is not allowed", "the parameters chapter alpha declares"]),
+    "unknown key": (
+        _chapter("  epoch: 3\n"),
+        [],
+        ["params/alpha.yaml", "key 'epoch' is not allowed", "allowed: seed, epochs"],
+    ),
+    "unknown key on the command line": (
+        {},
+        ["--chapter", "alpha", "--set", "epoch=3"],
+        ["command line", "key 'epoch' is not allowed", "the parameters chapter alpha declares"],
+    ),
     "wrong type": (_chapter("  epochs: ten\n"), [], ["params/alpha.yaml", "key 'epochs'", "'ten'", "int in [1, 1000]"]),
-    "wrong type bool": ({}, ["--chapter", "alpha", "--set", "use_bn=maybe"], ["command line", "key 'use_bn'", "value 'maybe' is not allowed", "(expected true or false)"]),
+    "wrong type bool": (
+        {},
+        ["--chapter", "alpha", "--set", "use_bn=maybe"],
+        ["command line", "key 'use_bn'", "value 'maybe' is not allowed", "(expected true or false)"],
+    ),
     "out of range": (_chapter("  epochs: 0\n"), [], ["params/alpha.yaml", "key 'epochs'", "value 0", "[1, 1000]"]),
-    "NaN": (_chapter("  learning_rate: .nan\n"), [], ["params/alpha.yaml", "key 'learning_rate'", "value nan is not allowed", "a number in (0, 1)"]),
-    "inf": ({}, ["--chapter", "alpha", "--set", "learning_rate=.inf"], ["command line", "key 'learning_rate'", "value inf is not allowed", "a number in (0, 1)"]),
-    "malformed YAML": ({"params/alpha.yaml": "notebook: [train.ipynb\ntitle: A\n"}, [],
-                       ["params/alpha.yaml", "not valid YAML (line 2)"]),
-    "duplicate key": (_chapter("  epochs: 3\n  seed: 1\n  epochs: 4\n"), [],
-                      ["params/alpha.yaml", "(line 6)", "key 'epochs' is given twice (lines 4 and 6)"]),
-    "duplicate key in a profile": ({"params/profiles/quick.yaml": "defaults: {}\nchapters: {}\ndefaults: {epochs: 1}\n"}, [],
-                                   ["params/profiles/quick.yaml", "key 'defaults' is given twice (lines 1 and 3)"]),
-    "duplicate key in a model spec": ({"params/models/bad.yaml": "title: A\ntitle: B\n", **_chapter("  models: [bad]\n")}, [],
-                                      ["params/alpha.yaml", "key 'models'", "model 'bad'", "key 'title' is given twice"]),
-    "unknown chapter": ({}, ["--chapter", "gamma"], ["command line: key 'chapter'", "unknown chapter 'gamma'",
-                                                      "params/gamma.yaml", "alpha, beta"]),
+    "NaN": (
+        _chapter("  learning_rate: .nan\n"),
+        [],
+        ["params/alpha.yaml", "key 'learning_rate'", "value nan is not allowed", "a number in (0, 1)"],
+    ),
+    "inf": (
+        {},
+        ["--chapter", "alpha", "--set", "learning_rate=.inf"],
+        ["command line", "key 'learning_rate'", "value inf is not allowed", "a number in (0, 1)"],
+    ),
+    "malformed YAML": (
+        {"params/alpha.yaml": "notebook: [train.ipynb\ntitle: A\n"},
+        [],
+        ["params/alpha.yaml", "not valid YAML (line 2)"],
+    ),
+    "duplicate key": (
+        _chapter("  epochs: 3\n  seed: 1\n  epochs: 4\n"),
+        [],
+        ["params/alpha.yaml", "(line 6)", "key 'epochs' is given twice (lines 4 and 6)"],
+    ),
+    "duplicate key in a profile": (
+        {"params/profiles/quick.yaml": "defaults: {}\nchapters: {}\ndefaults: {epochs: 1}\n"},
+        [],
+        ["params/profiles/quick.yaml", "key 'defaults' is given twice (lines 1 and 3)"],
+    ),
+    "duplicate key in a model spec": (
+        {"params/models/bad.yaml": "title: A\ntitle: B\n", **_chapter("  models: [bad]\n")},
+        [],
+        ["params/alpha.yaml", "key 'models'", "model 'bad'", "key 'title' is given twice"],
+    ),
+    "unknown chapter": (
+        {},
+        ["--chapter", "gamma"],
+        ["command line: key 'chapter'", "unknown chapter 'gamma'", "params/gamma.yaml", "alpha, beta"],
+    ),
     "unknown profile": ({}, [], ["command line: key 'profile'", "'huge'", "unknown profile", "{full, quick, smoke}"]),
-    "unknown model": (_chapter("  models: [huge]\n"), [], ["params/alpha.yaml", "key 'models'", "huge", "{tiny, wide}"]),
-    "unknown layer type": (_spec("  - convolution: {filters: 8, kernel: 3}\n"), [],
-                           ["params/alpha.yaml", "key 'models'", "model 'bad'", f"{SPEC}[0]'", "'convolution'", "expected a layer type in {conv,"]),
-    "unknown layer option": (_spec("  - conv: {filters: 8, kernel: 3, dilation: 2}\n"), [],
-                             [f"{SPEC}[0].conv.dilation' is not allowed", "allowed: filters, kernel,"]),
-    "unknown optimizer": (_chapter("  optimizer: adagrad\n"), [], ["params/alpha.yaml", "key 'optimizer'", "'adagrad'", "{adam, sgd}"]),
-    "unknown activation": (_spec("  - conv: {filters: 8, kernel: 3, activation: relu7}\n"), [],
-                           [f"{SPEC}[0].conv.activation'", "'relu7'", "expected one of {elu,"]),
-    "negative filters": (_spec("  - conv: {filters: -8, kernel: 3}\n"), [],
-                         [f"{SPEC}[0].conv.filters'", "-8", "an int in [1, ]"]),
-    "zero units": (_spec("  - flatten\n  - dense: {units: 0}\n"), [], [f"{SPEC}[1].dense.units'", "value 0", "num_classes or an int in [1, ]"]),
-    "zero kernel": (_spec("  - conv: {filters: 8, kernel: 0}\n"), [], [f"{SPEC}[0].conv.kernel'", "value 0", "a positive int or a list of two"]),
-    "kernel larger than its input": (_spec("  - conv: {filters: 8, kernel: 40}\n"), [],
-                                     [f"{SPEC}[0]' (conv)", "input is too small", "(-7, -7, 8)"]),
-    "shapes that cannot chain": (_spec("  - flatten\n  - conv: {filters: 8, kernel: 3}\n"), [],
-                                 [f"{SPEC}[1]' (conv)", "needs a (height, width, channels) input", "(3072,)"]),
-    "unknown arm key": (_chapter("  arms: [{name: a, model: tiny, colour: red}]\n"), [],
-                        ["params/alpha.yaml", "arm 'a' (arms[0])", "key 'colour' is not allowed", "allowed: name, model"]),
-    "patience over the epochs": (_chapter("  epochs: 5\n  arms: [{name: a, model: tiny, early_stopping: {patience: 5}}]\n"),
-                                 [], ["params/alpha.yaml", "arm 'a'", "early_stopping.patience", "5"]),
+    "unknown model": (
+        _chapter("  models: [huge]\n"),
+        [],
+        ["params/alpha.yaml", "key 'models'", "huge", "{tiny, wide}"],
+    ),
+    "unknown layer type": (
+        _spec("  - convolution: {filters: 8, kernel: 3}\n"),
+        [],
+        [
+            "params/alpha.yaml",
+            "key 'models'",
+            "model 'bad'",
+            f"{SPEC}[0]'",
+            "'convolution'",
+            "expected a layer type in {conv,",
+        ],
+    ),
+    "unknown layer option": (
+        _spec("  - conv: {filters: 8, kernel: 3, dilation: 2}\n"),
+        [],
+        [f"{SPEC}[0].conv.dilation' is not allowed", "allowed: filters, kernel,"],
+    ),
+    "unknown optimizer": (
+        _chapter("  optimizer: adagrad\n"),
+        [],
+        ["params/alpha.yaml", "key 'optimizer'", "'adagrad'", "{adam, sgd}"],
+    ),
+    "unknown activation": (
+        _spec("  - conv: {filters: 8, kernel: 3, activation: relu7}\n"),
+        [],
+        [f"{SPEC}[0].conv.activation'", "'relu7'", "expected one of {elu,"],
+    ),
+    "negative filters": (
+        _spec("  - conv: {filters: -8, kernel: 3}\n"),
+        [],
+        [f"{SPEC}[0].conv.filters'", "-8", "an int in [1, ]"],
+    ),
+    "zero units": (
+        _spec("  - flatten\n  - dense: {units: 0}\n"),
+        [],
+        [f"{SPEC}[1].dense.units'", "value 0", "num_classes or an int in [1, ]"],
+    ),
+    "zero kernel": (
+        _spec("  - conv: {filters: 8, kernel: 0}\n"),
+        [],
+        [f"{SPEC}[0].conv.kernel'", "value 0", "a positive int or a list of two"],
+    ),
+    "kernel larger than its input": (
+        _spec("  - conv: {filters: 8, kernel: 40}\n"),
+        [],
+        [f"{SPEC}[0]' (conv)", "input is too small", "(-7, -7, 8)"],
+    ),
+    "shapes that cannot chain": (
+        _spec("  - flatten\n  - conv: {filters: 8, kernel: 3}\n"),
+        [],
+        [f"{SPEC}[1]' (conv)", "needs a (height, width, channels) input", "(3072,)"],
+    ),
+    "unknown arm key": (
+        _chapter("  arms: [{name: a, model: tiny, colour: red}]\n"),
+        [],
+        ["params/alpha.yaml", "arm 'a' (arms[0])", "key 'colour' is not allowed", "allowed: name, model"],
+    ),
+    "patience over the epochs": (
+        _chapter("  epochs: 5\n  arms: [{name: a, model: tiny, early_stopping: {patience: 5}}]\n"),
+        [],
+        ["params/alpha.yaml", "arm 'a'", "early_stopping.patience", "5"],
+    ),
     "empty arm list": (_chapter("  arms: []\n"), [], ["params/alpha.yaml", "key 'arms'", "value []", "non-empty list"]),
-    "duplicated arm name": (_chapter("  arms: [{name: a, model: tiny}, {name: a, model: wide}]\n"), [],
-                            ["params/alpha.yaml", "arm 'a' (arms[1])", "key 'name'", "'a'", "arms[0] has the same name"]),
-    "arm whose model spec is broken": ({**_spec("  - conv: {filters: 8, kernel: 3}\n  - dense: {units: 4}\n"),
-                                        **_chapter("  arms: [{name: a, model: bad}]\n")}, [],
-                                       ["params/alpha.yaml", "key 'arms'", "model 'bad'", f"{SPEC}[1]' (dense)",
-                                        "needs a flat input"]),
-    "toc entry without a params file": ({"_toc.yml": TOC_WITHOUT_BETA.replace("alpha", "gamma")
-                                         + "      - file: book/chapters/alpha\n      - file: book/chapters/beta\n"}, [],
-                                        ["_toc.yml", "entry 'book/chapters/gamma'", "no params/gamma.yaml"]),
-    "params file not in the toc": ({"_toc.yml": TOC_WITHOUT_BETA}, [],
-                                   ["params/beta.yaml", "chapter 'beta' is not in _toc.yml", "- file: book/chapters/beta"]),
-    "profile key no chapter declares": ({"params/profiles/quick.yaml": "defaults: {epoch: 1}\nchapters: {}\n"}, [],
-                                        ["params/profiles/quick.yaml", "key 'defaults.epoch'", "declared by no chapter"]),
-    "train_size beyond the data": ({}, ["--chapter", "alpha", "--set", "train_size=50001"],
-                                   ["command line", "key 'train_size'", "50001", "at most the 50,000 training images"]),
-    "an arm's train_size beyond the data": (_chapter("  arms: [{name: a, model: tiny, train_size: 60000}]\n"), [],
-                                            ["params/alpha.yaml", "key 'arms[0].train_size'", "60000",
-                                             "at most the 50,000 training images"]),
+    "duplicated arm name": (
+        _chapter("  arms: [{name: a, model: tiny}, {name: a, model: wide}]\n"),
+        [],
+        ["params/alpha.yaml", "arm 'a' (arms[1])", "key 'name'", "'a'", "arms[0] has the same name"],
+    ),
+    "arm whose model spec is broken": (
+        {
+            **_spec("  - conv: {filters: 8, kernel: 3}\n  - dense: {units: 4}\n"),
+            **_chapter("  arms: [{name: a, model: bad}]\n"),
+        },
+        [],
+        ["params/alpha.yaml", "key 'arms'", "model 'bad'", f"{SPEC}[1]' (dense)", "needs a flat input"],
+    ),
+    "toc entry without a params file": (
+        {
+            "_toc.yml": TOC_WITHOUT_BETA.replace("alpha", "gamma")
+            + "      - file: book/chapters/alpha\n      - file: book/chapters/beta\n"
+        },
+        [],
+        ["_toc.yml", "entry 'book/chapters/gamma'", "no params/gamma.yaml"],
+    ),
+    "params file not in the toc": (
+        {"_toc.yml": TOC_WITHOUT_BETA},
+        [],
+        ["params/beta.yaml", "chapter 'beta' is not in _toc.yml", "- file: book/chapters/beta"],
+    ),
+    "profile key no chapter declares": (
+        {"params/profiles/quick.yaml": "defaults: {epoch: 1}\nchapters: {}\n"},
+        [],
+        ["params/profiles/quick.yaml", "key 'defaults.epoch'", "declared by no chapter"],
+    ),
+    "train_size beyond the data": (
+        {},
+        ["--chapter", "alpha", "--set", "train_size=50001"],
+        ["command line", "key 'train_size'", "50001", "at most the 50,000 training images"],
+    ),
+    "an arm's train_size beyond the data": (
+        _chapter("  arms: [{name: a, model: tiny, train_size: 60000}]\n"),
+        [],
+        ["params/alpha.yaml", "key 'arms[0].train_size'", "60000", "at most the 50,000 training images"],
+    ),
     "PARAMS without CHAPTER": ({}, ["--set", "epochs=2"], ["command line", "--set/PARAMS needs --chapter/CHAPTER"]),
-    "override without =": ({}, ["--chapter", "alpha", "--set", "epochs"], ["command line", "override 'epochs'", "key=value"]),
+    "override without =": (
+        {},
+        ["--chapter", "alpha", "--set", "epochs"],
+        ["command line", "override 'epochs'", "key=value"],
+    ),
     "non-integer JOBS": ({}, ["--jobs", "two"], ["command line", "key 'jobs'", "'two'", "integer >= 1"]),
     "zero JOBS": ({}, ["--jobs", "0"], ["command line", "key 'jobs'", "'0'", "integer >= 1"]),
-    "DATA outside its choices": ({}, ["--data", "mnist"], ["command line", "key 'data'", "'mnist'", "{auto, cifar10, synthetic}"]),
+    "DATA outside its choices": (
+        {},
+        ["--data", "mnist"],
+        ["command line", "key 'data'", "'mnist'", "{auto, cifar10, synthetic}"],
+    ),
 }
 
 
@@ -702,20 +907,29 @@ def test_there_are_at_least_25_bad_input_cases():
 MARKER = "touch-marker"
 
 
-@pytest.mark.parametrize(("variables", "fragments"), [
-    (["JOBS=x"], ["key 'jobs'", "'x'", "integer >= 1"]),
-    (["DATA=mnist"], ["key 'data'", "'mnist'", "{auto, cifar10, synthetic}"]),
-    (["PARAMS=epochs=2"], ["--set/PARAMS needs --chapter/CHAPTER"]),
-    (["PROFILE=huge"], ["key 'profile'", "'huge'", "unknown profile"]),
-    # values that a shell would run, were they ever shell text
-    ([f"JOBS=$$(touch {MARKER})"], ["key 'jobs'", f"'$(touch {MARKER})'"]),  # $$: make passes a literal $
-    ([f"PROFILE=`touch {MARKER}`"], ["key 'profile'", f"'`touch {MARKER}`'"]),
-    ([f"DATA=x\"; touch {MARKER}; echo \""], ["key 'data'", f"touch {MARKER}"]),
-    ([f"PARAMS=epochs=$$(touch {MARKER})"], [f"command line: override '{MARKER})' is not of the form key=value"]),
-])
+@pytest.mark.parametrize(
+    ("variables", "fragments"),
+    [
+        (["JOBS=x"], ["key 'jobs'", "'x'", "integer >= 1"]),
+        (["DATA=mnist"], ["key 'data'", "'mnist'", "{auto, cifar10, synthetic}"]),
+        (["PARAMS=epochs=2"], ["--set/PARAMS needs --chapter/CHAPTER"]),
+        (["PROFILE=huge"], ["key 'profile'", "'huge'", "unknown profile"]),
+        # values that a shell would run, were they ever shell text
+        ([f"JOBS=$$(touch {MARKER})"], ["key 'jobs'", f"'$(touch {MARKER})'"]),  # $$: make passes a literal $
+        ([f"PROFILE=`touch {MARKER}`"], ["key 'profile'", f"'`touch {MARKER}`'"]),
+        ([f'DATA=x"; touch {MARKER}; echo "'], ["key 'data'", f"touch {MARKER}"]),
+        ([f"PARAMS=epochs=$$(touch {MARKER})"], [f"command line: override '{MARKER})' is not of the form key=value"]),
+    ],
+)
 def test_make_passes_bad_values_to_the_runner_which_says_them_in_one_line(project, variables, fragments):
-    result = subprocess.run(["make", "--no-print-directory", "-s", "book", *variables], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "COURSEBOOK_ROOT": str(project)})
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "book", *variables],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COURSEBOOK_ROOT": str(project)},
+    )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and all(f in errors[0] for f in fragments), result.stderr
@@ -724,11 +938,18 @@ def test_make_passes_bad_values_to_the_runner_which_says_them_in_one_line(projec
 
 
 def test_make_run_without_chapter_says_so(project):
-    result = subprocess.run(["make", "--no-print-directory", "-s", "run"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "COURSEBOOK_ROOT": str(project)})
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "run"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COURSEBOOK_ROOT": str(project)},
+    )
     assert result.returncode == 2
     assert one_line(result.stderr, "error:") == (
-        "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)")
+        "error: command line: make run needs CHAPTER=<id> (the book/chapters/<id> entries of _toc.yml)"
+    )
 
 
 # --------------------------------------------------------------------------- determinism
@@ -765,15 +986,33 @@ def test_the_same_chapter_twice_on_cpu_writes_identical_histories(tmp_path):
     (project / "params" / "models" / f"{DETERMINISM_CHAPTER}.yaml").write_text(
         "title: Tiny CNN\nsource: tests\ninput_shape: [32, 32, 3]\nlayers:\n"
         "  - conv: {filters: 4, kernel: 3, activation: relu}\n  - maxpool: {size: 4}\n  - flatten\n"
-        "  - dense: {units: num_classes, activation: softmax}\n")
+        "  - dense: {units: num_classes, activation: softmax}\n"
+    )
     (project / "params" / f"{DETERMINISM_CHAPTER}.yaml").write_text(DETERMINISM_PARAMS)
     env = {k: v for k, v in os.environ.items() if k != "COURSEBOOK_ROOT"}
     env |= {"PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
     histories = []
     for _ in range(2):
-        result = subprocess.run([sys.executable, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
-                                 "--chapter", DETERMINISM_CHAPTER, "--no-html"], cwd=project, env=env,
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "coursebook",
+                "build",
+                "--profile",
+                "smoke",
+                "--data",
+                "synthetic",
+                "--chapter",
+                DETERMINISM_CHAPTER,
+                "--no-html",
+            ],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         saved = json.loads((project / "book" / "chapters" / f"{DETERMINISM_CHAPTER}.results.json").read_text())
         histories.append([run["history"] for arm in saved["arms"] for run in arm["runs"]])

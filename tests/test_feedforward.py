@@ -12,10 +12,17 @@ from coursebook.course.data import Dataset
 
 def tiny_dataset(n_train=20, n_test=10):
     rng = np.random.default_rng(0)
-    return Dataset("tiny", True, rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
-                   (np.arange(n_train) % 2).astype(np.uint8).reshape(-1, 1),
-                   rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
-                   (np.arange(n_test) % 2).astype(np.uint8).reshape(-1, 1), ("a", "b"), "fp", "test")
+    return Dataset(
+        "tiny",
+        True,
+        rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
+        (np.arange(n_train) % 2).astype(np.uint8).reshape(-1, 1),
+        rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
+        (np.arange(n_test) % 2).astype(np.uint8).reshape(-1, 1),
+        ("a", "b"),
+        "fp",
+        "test",
+    )
 
 
 def test_shapes_before_and_after_flattening():
@@ -80,7 +87,8 @@ def test_the_walkthrough_records_its_standardization_and_its_shown_code_reproduc
     exec(code.data_code(entry.settings["scaling"], flatten=True, num_classes=2), namespace)
     keras.utils.set_random_seed(run.seed)
     exec(code.model_code(entry.model, num_classes=2), namespace)
-    exec(code.training_code(entry.settings, recompute=code.recomputes_batch_norm(entry.settings, entry.model)),
-         namespace)
+    exec(
+        code.training_code(entry.settings, recompute=code.recomputes_batch_norm(entry.settings, entry.model)), namespace
+    )
     for metric, values in run.history.items():
         np.testing.assert_allclose(namespace["history"].history[metric], values, rtol=1e-5, err_msg=metric)

@@ -35,18 +35,29 @@ def executed_notebook(path, outputs):
 
 
 def glued(name, data):
-    return nbformat.v4.new_output("display_data", data={PREFIX + k: v for k, v in data.items()},
-                                  metadata={"scrapbook": {"name": name, "mime_prefix": PREFIX}})
+    return nbformat.v4.new_output(
+        "display_data",
+        data={PREFIX + k: v for k, v in data.items()},
+        metadata={"scrapbook": {"name": name, "mime_prefix": PREFIX}},
+    )
 
 
 def test_glued_and_displayed_figures_are_found_in_page_order(tmp_path):
     vector = b"%PDF-1.4 a vector figure"
-    notebook = executed_notebook(tmp_path / "c.ipynb", [
-        glued("curves", {"image/png": b64(png_bytes(30, 20)), "application/pdf": b64(vector), "text/plain": "<Figure>"}),
-        glued("accuracy", {"text/plain": "0.5"}),  # a glued number: not a figure
-        nbformat.v4.new_output("display_data", data={"image/png": b64(png_bytes(10, 10)), "text/plain": "<Figure>"}),
-        glued("samples", {"image/png": b64(png_bytes(40, 10))}),
-    ])
+    notebook = executed_notebook(
+        tmp_path / "c.ipynb",
+        [
+            glued(
+                "curves",
+                {"image/png": b64(png_bytes(30, 20)), "application/pdf": b64(vector), "text/plain": "<Figure>"},
+            ),
+            glued("accuracy", {"text/plain": "0.5"}),  # a glued number: not a figure
+            nbformat.v4.new_output(
+                "display_data", data={"image/png": b64(png_bytes(10, 10)), "text/plain": "<Figure>"}
+            ),
+            glued("samples", {"image/png": b64(png_bytes(40, 10))}),
+        ],
+    )
     found = figures.notebook_figures(notebook)
     assert [f.name for f in found] == ["curves", "figure-1", "samples"]
     assert found[0].pdf == vector and found[0].png == png_bytes(30, 20)

@@ -16,10 +16,19 @@ def test_e4742_original_forward_flops_by_hand():
 
 
 def test_strides_valid_padding_and_layers_without_weights():
-    spec = models.parse_spec({
-        "title": "t", "source": "s", "input_shape": [9, 9, 2],
-        "layers": [{"conv": {"filters": 4, "kernel": 3, "strides": 2}},  # valid: 4x4x4 outputs
-                   "batchnorm", {"maxpool": {"size": 2}}, "gap",            # no multiply-accumulates
-                   {"dense": {"units": "num_classes"}}],
-    }, path=Path("hand-counted.yaml"))
+    spec = models.parse_spec(
+        {
+            "title": "t",
+            "source": "s",
+            "input_shape": [9, 9, 2],
+            "layers": [
+                {"conv": {"filters": 4, "kernel": 3, "strides": 2}},  # valid: 4x4x4 outputs
+                "batchnorm",
+                {"maxpool": {"size": 2}},
+                "gap",  # no multiply-accumulates
+                {"dense": {"units": "num_classes"}},
+            ],
+        },
+        path=Path("hand-counted.yaml"),
+    )
     assert models.forward_flops(spec, num_classes=3) == 2 * (4 * 4 * 4 * (3 * 3 * 2) + 4 * 3)

@@ -20,8 +20,13 @@ from tests.conftest import PROJECT
 from tests.road import fresh_clone, git, make, origin_repository, user_env
 
 TRAINS, COUNTS = "a12-e-baseline", "e4742-p1b-parameter-count"  # the cheapest chapter that trains, one that does not
-FROZEN = {f"book/chapters/{TRAINS}.ipynb", f"book/chapters/{TRAINS}.run.json", f"book/chapters/{TRAINS}.results.json",
-          f"book/chapters/{COUNTS}.ipynb", f"book/chapters/{COUNTS}.run.json"}
+FROZEN = {
+    f"book/chapters/{TRAINS}.ipynb",
+    f"book/chapters/{TRAINS}.run.json",
+    f"book/chapters/{TRAINS}.results.json",
+    f"book/chapters/{COUNTS}.ipynb",
+    f"book/chapters/{COUNTS}.run.json",
+}
 
 # In a clone: plan the whole book as make book would, execute (only what is out of date) the two
 # frozen chapters, build the HTML; print what happened to each chapter as JSON.
@@ -37,8 +42,14 @@ print(json.dumps({{"changed": changed, "status": {{o.chapter_id: o.status for o 
 
 
 def python(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=project, env=user_env(PYTHONPATH=str(project)),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=project,
+        env=user_env(PYTHONPATH=str(project)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def build_two(project: Path) -> dict:
@@ -53,8 +64,19 @@ def frozen(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("freeze")
     computed = fresh_clone(origin_repository(base / "origin"), base / "gpu-machine")
     for chapter in (TRAINS, COUNTS):
-        built = python(computed, "-m", "coursebook", "build", "--profile", "smoke", "--data", "synthetic",
-                       "--chapter", chapter, "--no-html")
+        built = python(
+            computed,
+            "-m",
+            "coursebook",
+            "build",
+            "--profile",
+            "smoke",
+            "--data",
+            "synthetic",
+            "--chapter",
+            chapter,
+            "--no-html",
+        )
         assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     froze = make(computed, "freeze", timeout=300)
     assert froze.returncode == 0, froze.stdout + froze.stderr
@@ -93,7 +115,9 @@ def test_committed_chapters_win_over_a_stale_actions_cache(frozen, tmp_path):
         (clone / name).write_text((clone / name).read_text().replace('"', "'", 3))
     (chapters / f"{TRAINS}.failed.ipynb").write_text("{}")
     workflow = yaml.safe_load((PROJECT / ".github" / "workflows" / "book.yml").read_text())
-    step = next(s for s in workflow["jobs"]["build"]["steps"] if s.get("name") == "Committed chapters win over cached ones")
+    step = next(
+        s for s in workflow["jobs"]["build"]["steps"] if s.get("name") == "Committed chapters win over cached ones"
+    )
     ran = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=clone, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
     assert git(clone, "status", "--porcelain", "--", "book/chapters").strip() == ""

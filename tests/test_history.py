@@ -15,18 +15,23 @@ from coursebook.course.history import HISTORY_COLUMNS, HistoryError
 
 def frame_of(values: dict) -> pd.DataFrame:
     """A history frame from {(arm, seed): {metric: per-epoch values}}, built by hand."""
-    rows = [(arm, seed, epoch + 1, metric, value)
-            for (arm, seed), metrics in values.items()
-            for metric, series in metrics.items() for epoch, value in enumerate(series)]
+    rows = [
+        (arm, seed, epoch + 1, metric, value)
+        for (arm, seed), metrics in values.items()
+        for metric, series in metrics.items()
+        for epoch, value in enumerate(series)
+    ]
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
 def hand_history() -> pd.DataFrame:
-    return frame_of({
-        ("a", 0): {"val_loss": [0.9, 0.5, 0.7], "val_accuracy": [0.4, 0.6, 0.7]},
-        ("a", 1): {"val_loss": [0.8, 0.6, 0.6], "val_accuracy": [0.5, 0.6, 0.5]},
-        ("b", 0): {"val_loss": [1.0, 0.9, 0.8], "val_accuracy": [0.3, 0.4, 0.5]},
-    })
+    return frame_of(
+        {
+            ("a", 0): {"val_loss": [0.9, 0.5, 0.7], "val_accuracy": [0.4, 0.6, 0.7]},
+            ("a", 1): {"val_loss": [0.8, 0.6, 0.6], "val_accuracy": [0.5, 0.6, 0.5]},
+            ("b", 0): {"val_loss": [1.0, 0.9, 0.8], "val_accuracy": [0.3, 0.4, 0.5]},
+        }
+    )
 
 
 def test_history_columns_are_the_tidy_ones():
@@ -113,15 +118,18 @@ def test_mean_table_is_epochs_by_metrics_of_one_variant():
         history.mean_table(hand_history())
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f: f.drop(columns="seed"), r"lacks columns \['seed'\]"),
-    (lambda f: f.iloc[0:0], "has no rows"),
-    (lambda f: pd.concat([f, f.iloc[[0]]]), "duplicate rows for metric 'val_loss' of 'a', seed 0, epoch 1"),
-    (lambda f: f.assign(epoch=f["epoch"] - 1), "epochs are whole numbers from 1"),
-    (lambda f: f.assign(value=f["value"].where(f.index != 4, np.nan)), "'val_accuracy' of 'a' is not finite"),
-    (lambda f: f.assign(value=f["value"].where(f.index != 4, 1.5)), r"'val_accuracy' of 'a' is 1.5 .* in \[0, 1\]"),
-    (lambda f: f.assign(value=f["value"].where(f.index != 4, 70.0)), r"accuracies lie in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.drop(columns="seed"), r"lacks columns \['seed'\]"),
+        (lambda f: f.iloc[0:0], "has no rows"),
+        (lambda f: pd.concat([f, f.iloc[[0]]]), "duplicate rows for metric 'val_loss' of 'a', seed 0, epoch 1"),
+        (lambda f: f.assign(epoch=f["epoch"] - 1), "epochs are whole numbers from 1"),
+        (lambda f: f.assign(value=f["value"].where(f.index != 4, np.nan)), "'val_accuracy' of 'a' is not finite"),
+        (lambda f: f.assign(value=f["value"].where(f.index != 4, 1.5)), r"'val_accuracy' of 'a' is 1.5 .* in \[0, 1\]"),
+        (lambda f: f.assign(value=f["value"].where(f.index != 4, 70.0)), r"accuracies lie in \[0, 1\]"),
+    ],
+)
 def test_bad_frames_give_clear_errors(change, message):
     with pytest.raises(HistoryError, match=message):
         history.check(change(hand_history()))
@@ -142,8 +150,13 @@ def test_losses_may_exceed_one_but_accuracies_may_not():
 
 
 def test_epoch_time_is_the_median_after_the_first_epoch_of_every_run():
-    frame = frame_of({("a", 0): {"seconds": [30.0, 2.0, 4.0, 3.0]}, ("a", 1): {"seconds": [12.0]},
-                      ("b", 0): {"seconds": [20.0, 5.0]}})
+    frame = frame_of(
+        {
+            ("a", 0): {"seconds": [30.0, 2.0, 4.0, 3.0]},
+            ("a", 1): {"seconds": [12.0]},
+            ("b", 0): {"seconds": [20.0, 5.0]},
+        }
+    )
     per_run = history.seconds_per_epoch(frame)
     assert per_run.to_dict() == {("a", 0): statistics.median([2.0, 4.0, 3.0]), ("a", 1): 12.0, ("b", 0): 5.0}
     assert history.seconds_per_epoch(frame, "b").to_dict() == {("b", 0): 5.0}

@@ -24,8 +24,27 @@ from coursebook.book import params, paths, runner, schema
 PROJECT = Path(__file__).resolve().parents[1]
 CASES_PER_KIND = 70  # 210 cases in all, each planned under every profile: about 30 s on 2 cores (marked slow)
 STRANGE_VALUES: list[Any] = [
-    "text", "", "   ", [], [1, "two"], {}, {"unknown": 1}, None, True, False, 0, -1, -0.5, 1.5, 10**12,
-    float("nan"), float("inf"), float("-inf"), "ünïcödé ☃", "<b>*bold*</b> | `code` [link](x) _u_", "a\nb",
+    "text",
+    "",
+    "   ",
+    [],
+    [1, "two"],
+    {},
+    {"unknown": 1},
+    None,
+    True,
+    False,
+    0,
+    -1,
+    -0.5,
+    1.5,
+    10**12,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    "ünïcödé ☃",
+    "<b>*bold*</b> | `code` [link](x) _u_",
+    "a\nb",
 ]
 KINDS = {  # which files a kind mutates
     "chapter": lambda: sorted(paths.PARAMS_DIR.glob("*.yaml")),
@@ -44,11 +63,18 @@ def project(tmp_path, monkeypatch) -> Path:
         shutil.copy2(PROJECT / name, root / name)
     monkeypatch.delenv("COURSEBOOK_DATA", raising=False)
     for name, value in {
-        "ROOT": root, "PARAMS_DIR": root / "params", "MODELS_DIR": root / "params" / "models",
-        "PROFILES_DIR": root / "params" / "profiles", "NOTEBOOKS_DIR": root / "notebooks",
-        "BOOK_DIR": root / "book", "CHAPTERS_DIR": root / "book" / "chapters", "BUILD_DIR": root / "_build",
-        "TOC_FILE": root / "_toc.yml", "REQUIREMENTS_FILE": root / "requirements.txt",
-        "DATA_DIR": root / "data", "DATASET_CACHE_DIR": root / ".cache" / "datasets",
+        "ROOT": root,
+        "PARAMS_DIR": root / "params",
+        "MODELS_DIR": root / "params" / "models",
+        "PROFILES_DIR": root / "params" / "profiles",
+        "NOTEBOOKS_DIR": root / "notebooks",
+        "BOOK_DIR": root / "book",
+        "CHAPTERS_DIR": root / "book" / "chapters",
+        "BUILD_DIR": root / "_build",
+        "TOC_FILE": root / "_toc.yml",
+        "REQUIREMENTS_FILE": root / "requirements.txt",
+        "DATA_DIR": root / "data",
+        "DATASET_CACHE_DIR": root / ".cache" / "datasets",
     }.items():
         monkeypatch.setattr(paths, name, value)
     return root
@@ -105,8 +131,11 @@ def test_a_mutated_input_is_accepted_or_refused_in_one_line_and_its_schema_agree
     refusal is one line naming the file and a key. ``make schema`` writes JSON Schemas from the same
     checks, for editors: whatever the book accepts, the schema accepts too, and it flags most of what
     the book refuses (not all: a schema cannot compare a patience with the epochs or chain layer shapes)."""
-    schemas = {file: jsonschema.Draft202012Validator(found)
-               for pattern, found in schema.schemas().values() for file in project.glob(pattern)}
+    schemas = {
+        file: jsonschema.Draft202012Validator(found)
+        for pattern, found in schema.schemas().values()
+        for file in project.glob(pattern)
+    }
     files = KINDS[kind]()
     assert files, f"no {kind} files to mutate"
     problems, flagged_good, refused, flagged = [], [], 0, 0

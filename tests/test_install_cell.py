@@ -31,8 +31,14 @@ def test_the_install_cell_installs_the_project_in_a_clean_virtualenv(tmp_path):
     assert cell.metadata.tags == [notebook.INSTALL_TAG]
     script = cell.source + "\nimport coursebook.book.params as p\nprint(p.__file__)\n"
     for _ in range(2):  # a second run (the notebook run again) finds the clone and installs nothing new
-        ran = subprocess.run([str(clean / "bin" / "python"), "-c", script], cwd=work, capture_output=True,
-                             text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        ran = subprocess.run(
+            [str(clean / "bin" / "python"), "-c", script],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
         assert ran.returncode == 0, ran.stderr[-3000:]
         assert ran.stdout.strip() == str(work / "coursebook-src" / "coursebook" / "book" / "params.py")
     assert git(work / "coursebook-src", "rev-parse", "HEAD").strip() == commit
@@ -40,8 +46,14 @@ def test_the_install_cell_installs_the_project_in_a_clean_virtualenv(tmp_path):
 
 def test_the_install_cell_does_nothing_where_the_project_is_installed(tmp_path):
     cell = notebook.install_cell(str(tmp_path / "no-such-repository"), "0" * 40)
-    ran = subprocess.run([sys.executable, "-c", cell.source], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT)})
+    ran = subprocess.run(
+        [sys.executable, "-c", cell.source],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT)},
+    )
     assert ran.returncode == 0, ran.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -21,8 +21,13 @@ BIN = Path(sys.executable).parent
 
 def _installed_outside(tmp_path: Path) -> bool:
     """Whether a Python started outside the project, without PYTHONPATH, imports coursebook from here."""
-    probe = subprocess.run([sys.executable, "-c", "import coursebook, pathlib; print(pathlib.Path(coursebook.__file__).resolve())"],
-                           cwd=tmp_path, env=user_env(), capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import coursebook, pathlib; print(pathlib.Path(coursebook.__file__).resolve())"],
+        cwd=tmp_path,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+    )
     return probe.returncode == 0 and Path(probe.stdout.strip()).is_relative_to(PROJECT)
 
 
@@ -44,9 +49,28 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
 
 def test_a_written_training_chapter_runs_under_jupyter_execute_outside_the_project(outside):
     notebook = outside / "a12-e-baseline.ipynb"
-    written = subprocess.run([sys.executable, "-m", "coursebook", "notebook", "a12-e-baseline", "--output", str(notebook),
-                              "--profile", "smoke", "--data", "synthetic", "--set", "epochs=1", "train_size=200"],
-                             cwd=outside, env=user_env(), capture_output=True, text=True)
+    written = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coursebook",
+            "notebook",
+            "a12-e-baseline",
+            "--output",
+            str(notebook),
+            "--profile",
+            "smoke",
+            "--data",
+            "synthetic",
+            "--set",
+            "epochs=1",
+            "train_size=200",
+        ],
+        cwd=outside,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+    )
     assert written.returncode == 0, written.stderr
     source = nbformat.read(notebook, as_version=4)
     nbformat.validate(source)
@@ -56,9 +80,14 @@ def test_a_written_training_chapter_runs_under_jupyter_execute_outside_the_proje
     assert source.cells[0].source.startswith("# ")  # the chapter's title
 
     executed = outside / "executed.ipynb"
-    result = subprocess.run([str(BIN / "jupyter"), "execute", notebook.name, "--output", executed.stem],
-                            cwd=outside, env=user_env(),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(BIN / "jupyter"), "execute", notebook.name, "--output", executed.stem],
+        cwd=outside,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     text = outputs_text(nbformat.read(executed, as_version=4))
     assert "Traceback" not in text
@@ -75,9 +104,14 @@ def test_a_source_notebook_opened_by_hand_says_what_it_runs(outside):
     source.cells = [c for c in source.cells[: setup + 1] if c.cell_type == "code"]
     notebook = outside / "compare-models.ipynb"
     nbformat.write(source, notebook)
-    result = subprocess.run([str(BIN / "jupyter"), "execute", notebook.name, "--inplace"],
-                            cwd=outside, env=user_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(BIN / "jupyter"), "execute", notebook.name, "--inplace"],
+        cwd=outside,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     text = outputs_text(nbformat.read(notebook, as_version=4))
     assert "compare-models.ipynb opened by hand" in text and "epochs=20" in text
@@ -91,8 +125,13 @@ def test_jupyterlab_is_in_the_environment():
 
 
 def test_bad_input_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "coursebook", "notebook", "no-such-chapter", "--output",
-                             str(tmp_path / "x.ipynb")], cwd=PROJECT, env=user_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursebook", "notebook", "no-such-chapter", "--output", str(tmp_path / "x.ipynb")],
+        cwd=PROJECT,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "x.ipynb").exists()
 
@@ -118,7 +157,9 @@ def test_make_lab_writes_the_chapter_notebook_and_opens_jupyterlab_on_it(tmp_pat
     assert (venv / "jupyter-called").read_text().split() == ["lab", "work/q6-p5-data-subset.ipynb"]
     written = nbformat.read(clone / "work" / "q6-p5-data-subset.ipynb", as_version=4)
     injected = next(c for c in written.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "epochs = 6" in injected.source and "sizes = [500, 1000, 2000, 4000]" in injected.source  # PARAMS, then quick
+    assert (
+        "epochs = 6" in injected.source and "sizes = [500, 1000, 2000, 4000]" in injected.source
+    )  # PARAMS, then quick
     assert "work/" in (clone / ".gitignore").read_text()
     assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
 
@@ -127,8 +168,17 @@ def test_a_value_edited_after_the_injected_cell_is_reported_as_run(monkeypatch):
     from coursebook.book import runtime
 
     monkeypatch.delenv(runtime.RUN_ENV, raising=False)
-    monkeypatch.setattr(runtime, "_opened", {"chapter": "a12-e-baseline", "title": "E", "profile": "smoke",
-                                             "parameters": {"seed": 0, "epochs": 2}, "origin": {"seed": "chapter", "epochs": "profile"}})
+    monkeypatch.setattr(
+        runtime,
+        "_opened",
+        {
+            "chapter": "a12-e-baseline",
+            "title": "E",
+            "profile": "smoke",
+            "parameters": {"seed": 0, "epochs": 2},
+            "origin": {"seed": "chapter", "epochs": "profile"},
+        },
+    )
     monkeypatch.setattr(runtime, "_user_namespace", lambda: {"seed": 0, "epochs": 5})
     monkeypatch.setattr(runtime, "describe_device", lambda: "tensorflow on CPU")
     monkeypatch.setattr(runtime, "_figures_as_images", lambda: None)

@@ -48,8 +48,11 @@ def test_a_fresh_session_restores_what_finished_and_computes_only_the_rest(mini_
     _session_one(mini_project)
     saved = tmp_path / "drive"
     copied = keep.save(saved)
-    assert [str(p) for p in copied] == ["book/chapters/alpha.ipynb", "book/chapters/alpha.run.json",
-                                       f".cache/runs/{RUN}"]  # the record after the notebook; no lock
+    assert [str(p) for p in copied] == [
+        "book/chapters/alpha.ipynb",
+        "book/chapters/alpha.run.json",
+        f".cache/runs/{RUN}",
+    ]  # the record after the notebook; no lock
     assert keep.save(saved) == []  # nothing changed since: nothing copied again
 
     _fresh_session(mini_project)
@@ -86,8 +89,26 @@ def test_save_runs_the_build_and_saves_each_chapter_as_it_finishes(mini_project,
         sys.exit(0 if record.exists() else 3)
     """)
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "COURSEBOOK_ROOT": str(mini_project)}
-    result = subprocess.run([sys.executable, "-m", "coursebook", "keep", "save", str(saved), "--every", "0.2",
-                             "--", sys.executable, "-c", build], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coursebook",
+            "keep",
+            "save",
+            str(saved),
+            "--every",
+            "0.2",
+            "--",
+            sys.executable,
+            "-c",
+            build,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"coursebook keep: saved chapter(s) alpha to {saved}" in result.stdout
     assert (saved / "book" / "chapters" / "alpha.ipynb").read_bytes() == cache.output_path("alpha").read_bytes()
@@ -95,7 +116,22 @@ def test_save_runs_the_build_and_saves_each_chapter_as_it_finishes(mini_project,
 
 def test_save_exits_with_the_commands_status(mini_project, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "COURSEBOOK_ROOT": str(mini_project)}
-    result = subprocess.run([sys.executable, "-m", "coursebook", "keep", "save", str(tmp_path / "d"), "--",
-                             sys.executable, "-c", "raise SystemExit(7)"], env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coursebook",
+            "keep",
+            "save",
+            str(tmp_path / "d"),
+            "--",
+            sys.executable,
+            "-c",
+            "raise SystemExit(7)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 7

@@ -39,8 +39,14 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _make(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=project, env=user_env(),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=project,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _pipless_venv(directory: Path) -> None:
@@ -57,8 +63,10 @@ def test_make_venv_recreates_a_virtualenv_without_pip(tmp_path):
     result = _make(project, "venv", f"PYTHON={tmp_path / 'python-stand-in'}")
     assert result.returncode == 0, result.stdout + result.stderr
     said = [line for line in result.stdout.splitlines() if "recreating" in line]
-    assert said == ["make: .venv has no working pip (a 'python -m venv' that stopped, "
-                    "e.g. at 'ensurepip is not available'): recreating it"]
+    assert said == [
+        "make: .venv has no working pip (a 'python -m venv' that stopped, "
+        "e.g. at 'ensurepip is not available'): recreating it"
+    ]
     assert not (project / ".venv" / "pyvenv.cfg").exists()  # the old one is gone, the stand-in's is there
     calls = (project / ".venv" / "calls.log").read_text().splitlines()
     assert calls[0].startswith("-m pip install") and calls[0].endswith("--upgrade pip")
@@ -89,7 +97,8 @@ def test_make_status_without_a_virtualenv_installs_nothing(tmp_path):
         venv = ".venv-gpu" if args else ".venv"
         assert result.stderr.splitlines()[0:1] == [
             f"make status: no virtualenv is installed yet, and make status installs nothing: "
-            f"'make venv' creates {venv} (a minute or two)"]
+            f"'make venv' creates {venv} (a minute or two)"
+        ]
         assert not (project / ".venv").exists() and not (project / ".venv-gpu").exists()
 
 

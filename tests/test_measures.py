@@ -11,9 +11,16 @@ from tests import factories
 
 def results():
     history = {"eval_loss": [1.4, 1.1, 1.0, 0.95]}
-    return factories.results(factories.arm("a", [
-        factories.run(0, train=0.9, val=0.6, evaluated=2, history=history, seconds=[9.0, 2.0, 4.0, 3.0]),
-        factories.run(1, train=0.8, val=0.5, learned=False)]), sizes=(500, 120, 300))
+    return factories.results(
+        factories.arm(
+            "a",
+            [
+                factories.run(0, train=0.9, val=0.6, evaluated=2, history=history, seconds=[9.0, 2.0, 4.0, 3.0]),
+                factories.run(1, train=0.8, val=0.5, learned=False),
+            ],
+        ),
+        sizes=(500, 120, 300),
+    )
 
 
 def test_values_are_those_of_the_evaluated_weights_and_skip_failed_runs():

@@ -14,10 +14,18 @@ from coursebook.book import paths
 from coursebook.course import models
 
 ASSIGNED_MODELS = {
-    "e4742-original", "e4742-extra-block", "e4742-batchnorm",
-    "q6-simple-cnn", "q6-deeper-gap", "q6-bn-dropout",
-    "aml-mlp", "aml-lenet5", "aml-lenet5-dropout", "aml-lenet5-batchnorm",
-    "a12-baseline", "a12-batchnorm",
+    "e4742-original",
+    "e4742-extra-block",
+    "e4742-batchnorm",
+    "q6-simple-cnn",
+    "q6-deeper-gap",
+    "q6-bn-dropout",
+    "aml-mlp",
+    "aml-lenet5",
+    "aml-lenet5-dropout",
+    "aml-lenet5-batchnorm",
+    "a12-baseline",
+    "a12-batchnorm",
 }
 
 
@@ -48,6 +56,7 @@ def total(name, **kwargs):
 
 
 # --- every architecture ------------------------------------------------------------------
+
 
 def test_every_assigned_architecture_has_a_spec():
     assert ASSIGNED_MODELS <= set(models.available_models())
@@ -91,9 +100,11 @@ def test_overview_lists_every_spec_with_matching_counts():
 
 # --- totals stated in the assignments ----------------------------------------------------
 
+
 def test_e4742_original_and_extra_block_totals():
-    original = (conv(3, 3, 32) + conv(3, 32, 64) + conv(3, 64, 128)
-                + dense(4 * 4 * 128, 128) + dense(128, 64) + dense(64, 10))
+    original = (
+        conv(3, 3, 32) + conv(3, 32, 64) + conv(3, 64, 128) + dense(4 * 4 * 128, 128) + dense(128, 64) + dense(64, 10)
+    )
     extra = original - dense(2048, 128) + conv(3, 128, 256) + dense(2 * 2 * 256, 128)
     assert original == 364_426 == total("e4742-original")
     assert extra == 528_522 == total("e4742-extra-block")
@@ -120,41 +131,69 @@ def test_aml_mlp_first_layer_depends_on_image_size():
 
 
 def test_lenet5_total():
-    lenet = (conv(5, 3, 6) + conv(5, 6, 16) + dense(5 * 5 * 16, 120)
-             + dense(120, 84) + dense(84, 10))
+    lenet = conv(5, 3, 6) + conv(5, 6, 16) + dense(5 * 5 * 16, 120) + dense(120, 84) + dense(84, 10)
     assert lenet == 62_006 == total("aml-lenet5") == total("aml-lenet5-dropout")
 
 
 def test_a12_baseline_total():
-    baseline = (conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64)
-                + dense(8 * 8 * 64, 512) + dense(512, 10))
+    baseline = (
+        conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64) + dense(8 * 8 * 64, 512) + dense(512, 10)
+    )
     assert baseline == 2_168_362 == total("a12-baseline")
 
 
 # --- totals the assignments do not state, recomputed by hand -----------------------------
 
+
 def test_batchnorm_variant_totals():
     e4742 = 364_426 + sum(batchnorm(c) for c in (32, 64, 128, 128, 64))
     lenet = 62_006 + sum(batchnorm(c) for c in (6, 16, 120, 84))
-    a12 = (conv(3, 3, 32, bias=False) + conv(3, 32, 32, bias=False) + conv(3, 32, 64, bias=False)
-           + conv(3, 64, 64, bias=False) + dense(4096, 512, bias=False) + dense(512, 10)
-           + sum(batchnorm(c) for c in (32, 32, 64, 64, 512)))
+    a12 = (
+        conv(3, 3, 32, bias=False)
+        + conv(3, 32, 32, bias=False)
+        + conv(3, 32, 64, bias=False)
+        + conv(3, 64, 64, bias=False)
+        + dense(4096, 512, bias=False)
+        + dense(512, 10)
+        + sum(batchnorm(c) for c in (32, 32, 64, 64, 512))
+    )
     assert total("e4742-batchnorm") == e4742
     assert total("aml-lenet5-batchnorm") == lenet
     assert models.parameter_summary("a12-batchnorm") == {
-        "total": a12, "trainable": a12 - 2 * (32 + 32 + 64 + 64 + 512),
-        "non_trainable": 2 * (32 + 32 + 64 + 64 + 512)}
+        "total": a12,
+        "trainable": a12 - 2 * (32 + 32 + 64 + 64 + 512),
+        "non_trainable": 2 * (32 + 32 + 64 + 64 + 512),
+    }
 
 
 def test_q6_totals():
-    simple = (conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64)
-              + conv(3, 64, 128) + conv(3, 128, 128) + dense(4 * 4 * 128, 128) + dense(128, 10))
+    simple = (
+        conv(3, 3, 32)
+        + conv(3, 32, 32)
+        + conv(3, 32, 64)
+        + conv(3, 64, 64)
+        + conv(3, 64, 128)
+        + conv(3, 128, 128)
+        + dense(4 * 4 * 128, 128)
+        + dense(128, 10)
+    )
     filters = [3, 32, 64, 128, 256, 512]
-    deeper = (sum(conv(3, c_in, c_out) for c_in, c_out in zip(filters, filters[1:]))
-              + dense(512, 128) + dense(128, 32) + dense(32, 10))
-    bn_dropout = (conv(5, 3, 32) + conv(3, 32, 64) + conv(3, 64, 128)
-                  + batchnorm(32) + batchnorm(64) + batchnorm(128)
-                  + dense(4 * 4 * 128, 128) + dense(128, 10))
+    deeper = (
+        sum(conv(3, c_in, c_out) for c_in, c_out in zip(filters, filters[1:]))
+        + dense(512, 128)
+        + dense(128, 32)
+        + dense(32, 10)
+    )
+    bn_dropout = (
+        conv(5, 3, 32)
+        + conv(3, 32, 64)
+        + conv(3, 64, 128)
+        + batchnorm(32)
+        + batchnorm(64)
+        + batchnorm(128)
+        + dense(4 * 4 * 128, 128)
+        + dense(128, 10)
+    )
     assert total("q6-simple-cnn") == simple
     assert total("q6-deeper-gap") == deeper
     assert total("q6-bn-dropout") == bn_dropout
@@ -166,6 +205,7 @@ def test_num_classes_sets_the_output_layer():
 
 
 # --- formulas and shapes ------------------------------------------------------------------
+
 
 def test_formula_text():
     rows = table("a12-batchnorm")
@@ -185,24 +225,31 @@ def test_q6_deeper_gap_shapes_with_same_pool_padding():
 
 def write_spec(tmp_path, layers, input_shape="[15, 15, 3]", name="tiny"):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         title: test model
         source: tests
         input_shape: {input_shape}
         layers:
-        """) + textwrap.indent(textwrap.dedent(layers), "  "))
+        """)
+        + textwrap.indent(textwrap.dedent(layers), "  ")
+    )
     return path
 
 
 def test_strides_and_padding_shapes(tmp_path):
-    path = write_spec(tmp_path, """\
+    path = write_spec(
+        tmp_path,
+        """\
         - conv: {filters: 4, kernel: 3, strides: 2, padding: same}
         - conv: {filters: 4, kernel: [3, 1], strides: 2}
         - maxpool: {size: 2, padding: same}
         - maxpool: {size: 3, strides: 1}
         - gap
         - dense: {units: num_classes, activation: softmax}
-        """, input_shape="[31, 30, 3]")
+        """,
+        input_shape="[31, 30, 3]",
+    )
     # same: ceil(n/s); valid: floor((n-k)/s) + 1
     expected = ["(16, 15, 4)", "(7, 8, 4)", "(4, 4, 4)", "(2, 2, 4)", "(4,)", "(10,)"]
     assert list(models.parameter_table(path)["output_shape"]) == expected
@@ -224,11 +271,23 @@ def test_window_output_size_counts_window_positions(size, window, stride):
 BAD_LAYERS = [
     ("- pool: {size: 2}", "key 'layers[1]': value 'pool' is not allowed (expected a layer type in {conv,"),
     ("- conv: {filters: 8, kernel: 3, filter: 8}", "key 'layers[1].conv.filter' is not allowed (allowed: filters,"),
-    ("- conv: {filters: '8', kernel: 3}", "key 'layers[1].conv.filters': value '8' is not allowed (expected an int in [1, ])"),
+    (
+        "- conv: {filters: '8', kernel: 3}",
+        "key 'layers[1].conv.filters': value '8' is not allowed (expected an int in [1, ])",
+    ),
     ("- conv: {filters: true, kernel: 3}", "key 'layers[1].conv.filters': value True is not allowed"),
-    ("- conv: {filters: 8, kernel: [3, 3, 3]}", "key 'layers[1].conv.kernel': value [3, 3, 3] is not allowed (expected a positive int or a list of two)"),
-    ("- conv: {filters: 8, kernel: 3, padding: full}", "key 'layers[1].conv.padding': value 'full' is not allowed (expected one of {valid, same})"),
-    ("- conv: {filters: 8, kernel: 3, activation: relux}", "key 'layers[1].conv.activation': value 'relux' is not allowed (expected one of {elu,"),
+    (
+        "- conv: {filters: 8, kernel: [3, 3, 3]}",
+        "key 'layers[1].conv.kernel': value [3, 3, 3] is not allowed (expected a positive int or a list of two)",
+    ),
+    (
+        "- conv: {filters: 8, kernel: 3, padding: full}",
+        "key 'layers[1].conv.padding': value 'full' is not allowed (expected one of {valid, same})",
+    ),
+    (
+        "- conv: {filters: 8, kernel: 3, activation: relux}",
+        "key 'layers[1].conv.activation': value 'relux' is not allowed (expected one of {elu,",
+    ),
     ("- conv: {kernel: 3}", "key 'layers[1].conv.filters' is missing (expected an int in [1, ])"),
     ("- dropout: {rate: 1.5}", "key 'layers[1].dropout.rate': value 1.5 is not allowed (expected a number in [0, 1))"),
     ("- dropout", "key 'layers[1].dropout.rate' is missing (expected a number in [0, 1))"),
@@ -254,13 +313,28 @@ def test_conv_after_flatten_is_rejected(tmp_path):
         models.load_spec(path)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: [flatten]\nlayer: []\n", "key 'layer' is not allowed (allowed: title, source, description, input_shape, layers)"),
-    ("title: t\nsource: s\nlayers: [flatten]\n", "key 'input_shape' is missing (expected [height, width, channels] or [features] of positive ints)"),
-    ("title: t\nsource: s\ninput_shape: [8, 8]\nlayers: [flatten]\n", "key 'input_shape': value [8, 8] is not allowed"),
-    ("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: []\n", "key 'layers': value [] is not allowed (expected a non-empty list of layers)"),
-    ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: [flatten]\nlayer: []\n",
+            "key 'layer' is not allowed (allowed: title, source, description, input_shape, layers)",
+        ),
+        (
+            "title: t\nsource: s\nlayers: [flatten]\n",
+            "key 'input_shape' is missing (expected [height, width, channels] or [features] of positive ints)",
+        ),
+        (
+            "title: t\nsource: s\ninput_shape: [8, 8]\nlayers: [flatten]\n",
+            "key 'input_shape': value [8, 8] is not allowed",
+        ),
+        (
+            "title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers: []\n",
+            "key 'layers': value [] is not allowed (expected a non-empty list of layers)",
+        ),
+        ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
+    ],
+)
 def test_invalid_spec_file(tmp_path, text, message):
     path = tmp_path / "broken.yaml"
     path.write_text(text)
@@ -283,16 +357,23 @@ def test_every_allowed_activation_is_known_to_keras():
 
 # --- the specs follow the assignments' wording ----------------------------------------------
 
+
 def weighted_layers(name):
-    return [(layer.type, layer.options) for layer in models.load_spec(name).layers
-            if layer.type not in {"batchnorm", "dropout"}]
+    return [
+        (layer.type, layer.options)
+        for layer in models.load_spec(name).layers
+        if layer.type not in {"batchnorm", "dropout"}
+    ]
 
 
-@pytest.mark.parametrize("variant, base", [
-    ("e4742-batchnorm", "e4742-original"),
-    ("aml-lenet5-dropout", "aml-lenet5"),
-    ("aml-lenet5-batchnorm", "aml-lenet5"),
-])
+@pytest.mark.parametrize(
+    "variant, base",
+    [
+        ("e4742-batchnorm", "e4742-original"),
+        ("aml-lenet5-dropout", "aml-lenet5"),
+        ("aml-lenet5-batchnorm", "aml-lenet5"),
+    ],
+)
 def test_regularized_variants_keep_their_base(variant, base):
     assert weighted_layers(variant) == weighted_layers(base)
 

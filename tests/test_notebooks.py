@@ -17,7 +17,9 @@ CHAPTERS = toc_chapter_ids()
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_source_notebook_has_no_outputs(notebook):
     nb = json.loads(notebook.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+    dirty = [
+        i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])
+    ]
     assert not dirty, f"{notebook.name}: cells {dirty} have outputs; clear them before committing"
 
 
@@ -34,8 +36,11 @@ def outline_cells(*headings: str, card: bool = True) -> list:
     """Title, parameters, setup, one markdown cell per heading, then the run card."""
     parameters = nbformat.v4.new_code_cell("seed = 0  # [0, ] seed")
     parameters.metadata.tags = ["parameters"]
-    cells = [nbformat.v4.new_markdown_cell("# Title"), parameters,
-             nbformat.v4.new_code_cell('run = runtime.start("x", seed=seed)')]
+    cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        parameters,
+        nbformat.v4.new_code_cell('run = runtime.start("x", seed=seed)'),
+    ]
     cells += [nbformat.v4.new_markdown_cell(f"## {heading}\n\ntext") for heading in headings]
     if card:
         cells += [nbformat.v4.new_markdown_cell("## Run card"), nbformat.v4.new_code_cell("run.card();")]

@@ -42,17 +42,31 @@ def test_parts_follow_the_toc(mini_project):
 
 
 def test_one_row_per_arm_with_mean_and_sd_over_runs(mini_project):
-    publish("alpha", results([("base", 1234567, [run(0, 0.5, 0.4), run(1, 0.7, 0.6)]),
-                              ("b|*x_", 10, [run(0, 0.25, 0.2, evaluated_epoch=2), run(1, 0.5, 0.3)])]))
+    publish(
+        "alpha",
+        results(
+            [
+                ("base", 1234567, [run(0, 0.5, 0.4), run(1, 0.7, 0.6)]),
+                ("b|*x_", 10, [run(0, 0.25, 0.2, evaluated_epoch=2), run(1, 0.5, 0.3)]),
+            ]
+        ),
+    )
     text = overview.overview_markdown(toc_parts())
     first, second = table_rows(text)
     sd = math.sqrt(((0.5 - 0.6) ** 2 + (0.7 - 0.6) ** 2) / 1)
     pm = "\u00a0±\u00a0"
     images = factories.results_dict()["dataset"]["sizes"]["train"]  # the chapter's training part
     # the runs trained 3 epochs of the arm's settings' 4: "3 of 4"
-    assert first.split(" | ") == ["| {doc}`Chapter alpha </book/chapters/alpha>` (2 runs; CIFAR-10, full)", "base",
-                                  "1,234,567", f"{images:,}", f"3 of {factories.SETTINGS['epochs']}", f"0.6000{pm}{sd:.4f}", f"0.5000{pm}{sd:.4f}",
-                                  f"4.0{pm}0.0\u00a0s |"]
+    assert first.split(" | ") == [
+        "| {doc}`Chapter alpha </book/chapters/alpha>` (2 runs; CIFAR-10, full)",
+        "base",
+        "1,234,567",
+        f"{images:,}",
+        f"3 of {factories.SETTINGS['epochs']}",
+        f"0.6000{pm}{sd:.4f}",
+        f"0.5000{pm}{sd:.4f}",
+        f"4.0{pm}0.0\u00a0s |",
+    ]
     cells = second.split(" | ")
     assert cells[0] == "| " and cells[1] == "b\\|\\*x\\_"  # chapter link only on its first row; name escaped
     assert cells[4] == f"3 of {factories.SETTINGS['epochs']} (evaluated 2, 3)"  # evaluated before the last: said
@@ -95,32 +109,52 @@ def test_write_is_atomic_and_creates_the_folder(mini_project):
 
 def test_training_images_and_epochs_trained_say_why_two_rows_of_one_model_differ(mini_project):
     runs = [factories.run(0, val=0.5, epochs=10, stopped=7, evaluated=4), factories.run(1, val=0.5, epochs=10)]
-    arms = [factories.arm("small", runs, model="tiny", train_size=1500, epochs=10),
-            factories.arm("all", [factories.run(0, val=0.6, epochs=5)], model="tiny", epochs=5)]
+    arms = [
+        factories.arm("small", runs, model="tiny", train_size=1500, epochs=10),
+        factories.arm("all", [factories.run(0, val=0.6, epochs=5)], model="tiny", epochs=5),
+    ]
     publish("alpha", factories.results(*arms, profile="full", synthetic=False, sizes=(4000, 500, 1000)).to_dict())
     small, whole = (row.split(" | ") for row in table_rows(overview.overview_markdown(toc_parts())))
     assert small[3:5] == ["1,500", "7, 10 of 10 (evaluated 4, 10)"]  # its own train_size; one run stopped early
-    assert whole[3:5] == ["4,000", "5"]  # the chapter's training part; every run trained all its epochs, the last evaluated
+    assert whole[3:5] == [
+        "4,000",
+        "5",
+    ]  # the chapter's training part; every run trained all its epochs, the last evaluated
 
 
 def test_the_page_opens_with_the_data_profile_and_budgets_as_run(mini_project):
-    publish("alpha", factories.results(factories.arm("a", [factories.run(0, epochs=12), factories.run(1, epochs=12)],
-                                                     model="tiny", epochs=12),
-                                       profile="quick", synthetic=False, sizes=(1500, 500, 1000),
-                                       dataset_name="5,170-image sample of CIFAR-10").to_dict())
-    publish("beta", factories.results(factories.arm("b", [factories.run(0, epochs=5)], model="tiny", epochs=5,
-                                                    train_size=4000), profile="quick", synthetic=False,
-                                      sizes=(4000, 500, 1000), dataset_name="5,170-image sample of CIFAR-10").to_dict())
+    publish(
+        "alpha",
+        factories.results(
+            factories.arm("a", [factories.run(0, epochs=12), factories.run(1, epochs=12)], model="tiny", epochs=12),
+            profile="quick",
+            synthetic=False,
+            sizes=(1500, 500, 1000),
+            dataset_name="5,170-image sample of CIFAR-10",
+        ).to_dict(),
+    )
+    publish(
+        "beta",
+        factories.results(
+            factories.arm("b", [factories.run(0, epochs=5)], model="tiny", epochs=5, train_size=4000),
+            profile="quick",
+            synthetic=False,
+            sizes=(4000, 500, 1000),
+            dataset_name="5,170-image sample of CIFAR-10",
+        ).to_dict(),
+    )
     text = overview.overview_markdown(toc_parts())
     opening = text.split("\n\n")[1]
-    assert opening.startswith("**What this build was computed on.** Data: 5,170-image sample of CIFAR-10. "
-                              "Profile: **quick** (reduced budgets")
+    assert opening.startswith(
+        "**What this build was computed on.** Data: 5,170-image sample of CIFAR-10. Profile: **quick** (reduced budgets"
+    )
     assert "Budgets as run: training images 1,500 to 4,000; epochs trained 5 to 12; runs per arm 1 to 2" in opening
 
 
 def record(chapter_id, finished, seconds, **extra):
-    (paths.CHAPTERS_DIR / f"{chapter_id}.run.json").write_text(json.dumps(
-        {"chapter": chapter_id, "finished": finished, "seconds": seconds, **extra}))
+    (paths.CHAPTERS_DIR / f"{chapter_id}.run.json").write_text(
+        json.dumps({"chapter": chapter_id, "finished": finished, "seconds": seconds, **extra})
+    )
 
 
 def test_run_times_say_when_chapters_executed_side_by_side(mini_project):
@@ -133,7 +167,8 @@ def test_run_times_say_when_chapters_executed_side_by_side(mini_project):
     assert "with one chapter executing at a time." in overview.overview_markdown(toc_parts())
     record("beta", "2026-01-01T10:05:00+0000", 400.0, rerendered="2026-01-01T11:00:00+0000")
     assert "one chapter executing at a time (1 chapter without a timing record)" in overview.overview_markdown(
-        toc_parts())
+        toc_parts()
+    )
 
 
 def test_most_at_once_counts_overlapping_intervals():
@@ -146,7 +181,8 @@ def test_most_at_once_counts_overlapping_intervals():
 def test_a_part_with_an_introduction_page_gets_its_own_table(mini_project):
     (mini_project / "_toc.yml").write_text(
         "format: jb-book\nroot: book/index\nparts:\n  - caption: Part\n    chapters:\n      - file: book/part\n"
-        "        sections:\n          - file: book/chapters/alpha\n          - file: book/chapters/beta\n")
+        "        sections:\n          - file: book/chapters/alpha\n          - file: book/chapters/beta\n"
+    )
     publish("beta", results([("base", 10, [run(0, 0.5, 0.4)])], profile="quick"))
     overview.write()
     part = (mini_project / "book" / "_generated" / "part.md").read_text()

@@ -21,7 +21,8 @@ def test_declarations_read_type_range_and_choices(mini_project):
 
 def test_precedence_notebook_chapter_profile_override(mini_project):
     (mini_project / "params" / "profiles" / "smoke.yaml").write_text(
-        "defaults: {epochs: 2, learning_rate: 0.5}\nchapters: {beta: {epochs: 3}}\n")
+        "defaults: {epochs: 2, learning_rate: 0.5}\nchapters: {beta: {epochs: 3}}\n"
+    )
     alpha = resolve("alpha", "smoke", {"learning_rate": 0.25})
     assert alpha.values["epochs"] == 2 and alpha.origin["epochs"] == "profile"
     assert alpha.values["learning_rate"] == 0.25 and alpha.overridden == ["learning_rate"]
@@ -33,8 +34,10 @@ def test_precedence_notebook_chapter_profile_override(mini_project):
 def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
     from conftest import PARAMETERS_CELL, write_notebook
 
-    write_notebook(mini_project / "notebooks" / "train.ipynb",
-                   PARAMETERS_CELL + "scale = 1.5             # [0, 10] a float whose range holds integers\n")
+    write_notebook(
+        mini_project / "notebooks" / "train.ipynb",
+        PARAMETERS_CELL + "scale = 1.5             # [0, 10] a float whose range holds integers\n",
+    )
     resolved = resolve("alpha", "full", {"scale": 2, "train_size": None})
     assert resolved.values["scale"] == 2 and resolved.values["train_size"] is None
     assert sorted(resolved.overridden) == ["scale", "train_size"]
@@ -53,10 +56,19 @@ def test_int_is_accepted_for_float_and_none_for_optional(mini_project):
         ({"models": ["tiny", "huge"]}, ["key 'models'", "huge", "{tiny, wide}"]),
         ({"use_bn": "yes"}, ["key 'use_bn'", "value 'yes' is not allowed (expected true or false)"]),
         ({"seed": None}, ["key 'seed'", "None"]),
-        ({"learning_rate": float("nan")}, ["key 'learning_rate'", "value nan is not allowed (expected a number in (0, 1))"]),
+        (
+            {"learning_rate": float("nan")},
+            ["key 'learning_rate'", "value nan is not allowed (expected a number in (0, 1))"],
+        ),
         ({"epochs": float("inf")}, ["key 'epochs'", "inf"]),
-        ({"models": ["tiny", "tiny"]}, ["key 'models'", "value ['tiny', 'tiny'] is not allowed (expected a non-empty list of distinct entries"]),
-        ({"epoch": 3}, ["key 'epoch' is not allowed (allowed: seed, epochs", ": the parameters chapter alpha declares)"]),
+        (
+            {"models": ["tiny", "tiny"]},
+            ["key 'models'", "value ['tiny', 'tiny'] is not allowed (expected a non-empty list of distinct entries"],
+        ),
+        (
+            {"epoch": 3},
+            ["key 'epoch' is not allowed (allowed: seed, epochs", ": the parameters chapter alpha declares)"],
+        ),
     ],
 )
 def test_bad_override_is_one_line_naming_key_value_and_allowed(mini_project, overrides, fragments):
@@ -76,10 +88,15 @@ def test_bad_value_in_chapter_file_names_the_file(mini_project):
 
 def test_unknown_key_in_chapter_file_and_in_its_top_level(mini_project):
     (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparameters: {epohcs: 1}\n")
-    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: key 'epohcs' is not allowed \(allowed: seed, epochs"):
+    with pytest.raises(
+        ParameterError, match=r"^params/alpha.yaml: key 'epohcs' is not allowed \(allowed: seed, epochs"
+    ):
         resolve("alpha")
     (mini_project / "params" / "alpha.yaml").write_text("notebook: train.ipynb\ntitle: A\nparams: {}\n")
-    with pytest.raises(ParameterError, match=r"^params/alpha.yaml: key 'params' is not allowed \(allowed: notebook, title, parameters, timeout\)"):
+    with pytest.raises(
+        ParameterError,
+        match=r"^params/alpha.yaml: key 'params' is not allowed \(allowed: notebook, title, parameters, timeout\)",
+    ):
         resolve("alpha")
 
 
@@ -88,17 +105,25 @@ def test_profile_errors_name_the_profile_file(mini_project):
     with pytest.raises(ParameterError, match=r"^params/profiles/smoke.yaml: key 'epochs': value 0"):
         resolve("alpha", "smoke")
     (mini_project / "params" / "profiles" / "smoke.yaml").write_text("defaults: {epoch: 1}\n")
-    with pytest.raises(ParameterError, match=r"params/profiles/smoke.yaml: key 'defaults.epoch' is declared by no chapter"):
+    with pytest.raises(
+        ParameterError, match=r"params/profiles/smoke.yaml: key 'defaults.epoch' is declared by no chapter"
+    ):
         params.check_profile_keys("smoke", ["alpha", "beta"])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("defaults: [epochs]\n", r"key 'defaults': value \['epochs'\] is not allowed \(expected a mapping"),
-    ("chapters: {alpha: -1}\n", r"key 'chapters.alpha': value -1 is not allowed \(expected a mapping"),
-    ("chapters: .inf\n", r"key 'chapters': value inf is not allowed \(expected a mapping"),
-    ("- defaults\n", r"value \['defaults'\] is not allowed \(expected a mapping with keys \{defaults, chapters, timeout\}\)"),
-    ("defaults: {}\nepochs: 3\n", r"key 'epochs' is not allowed \(allowed: defaults, chapters, timeout\)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("defaults: [epochs]\n", r"key 'defaults': value \['epochs'\] is not allowed \(expected a mapping"),
+        ("chapters: {alpha: -1}\n", r"key 'chapters.alpha': value -1 is not allowed \(expected a mapping"),
+        ("chapters: .inf\n", r"key 'chapters': value inf is not allowed \(expected a mapping"),
+        (
+            "- defaults\n",
+            r"value \['defaults'\] is not allowed \(expected a mapping with keys \{defaults, chapters, timeout\}\)",
+        ),
+        ("defaults: {}\nepochs: 3\n", r"key 'epochs' is not allowed \(allowed: defaults, chapters, timeout\)"),
+    ],
+)
 def test_a_profile_of_the_wrong_shape_is_one_line_naming_its_key(mini_project, text, message):
     (mini_project / "params" / "profiles" / "smoke.yaml").write_text(text)
     with pytest.raises(ParameterError, match=r"^params/profiles/smoke.yaml: " + message):
@@ -108,7 +133,9 @@ def test_a_profile_of_the_wrong_shape_is_one_line_naming_its_key(mini_project, t
 def test_unknown_chapter_and_profile(mini_project):
     with pytest.raises(ParameterError, match=r"unknown chapter 'gamma'.*alpha, beta"):
         resolve("gamma")
-    with pytest.raises(ParameterError, match=r"key 'profile'.*'fast'.*unknown profile \(expected one of \{full, quick, smoke\}\)"):
+    with pytest.raises(
+        ParameterError, match=r"key 'profile'.*'fast'.*unknown profile \(expected one of \{full, quick, smoke\}\)"
+    ):
         resolve("alpha", "fast")
 
 
@@ -134,7 +161,13 @@ def test_every_chapter_must_declare_seed(mini_project):
 
 def test_overrides_parse_as_yaml_scalars():
     assert parse_overrides(["epochs=3", "lr=1e-3", "data=synthetic", "flag=true", "size=null", "models=[a, b]"]) == {
-        "epochs": 3, "lr": 1e-3, "data": "synthetic", "flag": True, "size": None, "models": ["a", "b"]}
+        "epochs": 3,
+        "lr": 1e-3,
+        "data": "synthetic",
+        "flag": True,
+        "size": None,
+        "models": ["a", "b"],
+    }
     with pytest.raises(ParameterError, match="command line: override 'epochs' is not of the form key=value"):
         parse_overrides(["epochs"])
 
@@ -174,17 +207,37 @@ def test_model_choices_are_the_model_specs(mini_project):
     assert names == ["tiny", "wide"]
     decl = params.Declaration("models", list, ["tiny"], choices=("@models",))
     assert params.check_value(decl, ["wide", "tiny"], "here") == ["wide", "tiny"]
-    with pytest.raises(ParameterError, match=r"here: key 'models': value \['nope'\] is not allowed \(expected a non-empty list of distinct entries, each one of \{tiny, wide\}\)"):
+    with pytest.raises(
+        ParameterError,
+        match=r"here: key 'models': value \['nope'\] is not allowed \(expected a non-empty list of distinct entries, each one of \{tiny, wide\}\)",
+    ):
         params.check_value(decl, ["nope"], "here")
 
 
-@pytest.mark.parametrize(("chapter", "overrides", "fragments"), [
-    ("q6-p5-data-subset", {"sizes": [400, 45001]},  # quick holds out 10% (5,000) of the 50,000
-     ["command line: key 'sizes'", "[400, 45001]", "at most the 45,000 training images left after the validation split"]),
-    ("e4742-p1a-extra-conv-layer", {"train_size": 45001},  # quick holds out 10%
-     ["command line: key 'train_size'", "45001", "the 45,000 training images"]),
-    ("e4742-p2-batch-norm", {"test_size": 10001}, ["command line: key 'test_size'", "at most the 10,000 test images"]),
-])
+@pytest.mark.parametrize(
+    ("chapter", "overrides", "fragments"),
+    [
+        (
+            "q6-p5-data-subset",
+            {"sizes": [400, 45001]},  # quick holds out 10% (5,000) of the 50,000
+            [
+                "command line: key 'sizes'",
+                "[400, 45001]",
+                "at most the 45,000 training images left after the validation split",
+            ],
+        ),
+        (
+            "e4742-p1a-extra-conv-layer",
+            {"train_size": 45001},  # quick holds out 10%
+            ["command line: key 'train_size'", "45001", "the 45,000 training images"],
+        ),
+        (
+            "e4742-p2-batch-norm",
+            {"test_size": 10001},
+            ["command line: key 'test_size'", "at most the 10,000 test images"],
+        ),
+    ],
+)
 def test_image_counts_beyond_the_data_are_refused_before_any_kernel(chapter, overrides, fragments):
     with pytest.raises(ParameterError) as error:
         resolve(chapter, "quick", overrides)
@@ -199,8 +252,11 @@ def test_image_counts_up_to_the_data_are_accepted():
 
 def test_full_repeats_every_training_chapter_over_at_least_three_seeds():
     """The assignments ran each model once; the full book reports mean ± sd over >= 3 seeds."""
-    trained = [chapter for chapter in params.toc_chapter_ids() if "repeats" in params.declarations(
-        params.load_chapter(chapter).notebook)]
+    trained = [
+        chapter
+        for chapter in params.toc_chapter_ids()
+        if "repeats" in params.declarations(params.load_chapter(chapter).notebook)
+    ]
     assert len(trained) >= 11
     repeats = {chapter: resolve(chapter, "full").values["repeats"] for chapter in trained}
     assert {chapter: n for chapter, n in repeats.items() if n < 3} == {}

@@ -19,8 +19,9 @@ from tests.conftest import project_env
 
 GLUE_PREFIX = "application/papermill.record/"
 
-needs_xelatex = pytest.mark.skipif(shutil.which("xelatex") is None,
-                                   reason=f"no xelatex (Debian: apt-get install {pdf.DEBIAN_PACKAGES})")
+needs_xelatex = pytest.mark.skipif(
+    shutil.which("xelatex") is None, reason=f"no xelatex (Debian: apt-get install {pdf.DEBIAN_PACKAGES})"
+)
 
 
 def squeezed(text: str) -> str:
@@ -31,20 +32,32 @@ def squeezed(text: str) -> str:
 def glued_numbers(notebook: Path) -> list[str]:
     """Every glued number of a chapter as ``{glue:text}`name:format``` shows it."""
     nb = nbformat.read(notebook, as_version=4)
-    values = {o.metadata["scrapbook"]["name"]: o.data[GLUE_PREFIX + "text/plain"]
-              for c in nb.cells for o in c.get("outputs", [])
-              if "scrapbook" in o.get("metadata", {}) and GLUE_PREFIX + "text/plain" in o.get("data", {})}
-    return [format(ast.literal_eval(values[name]), spec) for c in nb.cells if c.cell_type == "markdown"
-            for name, spec in re.findall(r"\{glue:text\}`([^`:]+):([^`]*)`", c.source)]
+    values = {
+        o.metadata["scrapbook"]["name"]: o.data[GLUE_PREFIX + "text/plain"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "scrapbook" in o.get("metadata", {}) and GLUE_PREFIX + "text/plain" in o.get("data", {})
+    }
+    return [
+        format(ast.literal_eval(values[name]), spec)
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for name, spec in re.findall(r"\{glue:text\}`([^`:]+):([^`]*)`", c.source)
+    ]
 
 
 @needs_xelatex
 def test_pdf_of_one_part(smoke_book):
     project = smoke_book.root
     part = next(p for p in pdf.parts(project / "_toc.yml") if p.name == "aml")
-    result = subprocess.run([sys.executable, "-m", "coursebook", "pdf", "--part", part.name, "--profile", "smoke",
-                             "--data", "synthetic"], cwd=project, env=project_env(project), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursebook", "pdf", "--part", part.name, "--profile", "smoke", "--data", "synthetic"],
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "executing" not in result.stdout  # the smoke book's chapters are reused, not re-run
     written = project / "_build" / "pdf" / f"{part.name}.pdf"
@@ -61,16 +74,29 @@ def test_pdf_of_one_part(smoke_book):
     numbers = [n for c in part.chapters for n in glued_numbers(project / "book" / "chapters" / f"{c}.ipynb")]
     assert numbers and all(squeezed(n) in text for n in numbers), numbers
     assert "runcard" in text and "wall time".replace(" ", "") in text
-    log = (project / "_build" / "parts" / part.name / "_build" / "latex" / f"{part.name}.log").read_text(errors="replace")
+    log = (project / "_build" / "parts" / part.name / "_build" / "latex" / f"{part.name}.log").read_text(
+        errors="replace"
+    )
     assert "Missing character" not in log
-    assert not re.search(r"Overfull \\[hv]box \((\d{2,}|[5-9])\.\d+pt too (wide|high)\)", log), "something sticks out of the page"
+    assert not re.search(r"Overfull \\[hv]box \((\d{2,}|[5-9])\.\d+pt too (wide|high)\)", log), (
+        "something sticks out of the page"
+    )
 
 
 def test_pdf_refuses_an_unknown_part_in_one_line(smoke_book):
-    result = subprocess.run([sys.executable, "-m", "coursebook", "pdf", "--part", "no-such-part"], cwd=smoke_book.root,
-                            env=project_env(smoke_book.root), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursebook", "pdf", "--part", "no-such-part"],
+        cwd=smoke_book.root,
+        env=project_env(smoke_book.root),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     names = ", ".join(p.name for p in pdf.parts(smoke_book.root / "_toc.yml"))
-    assert result.returncode == 2 and result.stderr.strip() == f"make pdf: _toc.yml: no part 'no-such-part' (allowed: {names})"
+    assert (
+        result.returncode == 2
+        and result.stderr.strip() == f"make pdf: _toc.yml: no part 'no-such-part' (allowed: {names})"
+    )
 
 
 def test_missing_xelatex_is_named_with_the_install_command(tmp_path):
@@ -80,9 +106,14 @@ def test_missing_xelatex_is_named_with_the_install_command(tmp_path):
     for tool in ("make", "latexmk", "fc-list"):
         if shutil.which(tool):
             (tools / tool).symlink_to(shutil.which(tool))
-    result = subprocess.run([sys.executable, "-m", "coursebook", "pdf", "--part", "aml"], cwd=tmp_path,
-                            env={"PATH": str(tools), "PYTHONPATH": str(Path(pdf.__file__).parents[2])},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursebook", "pdf", "--part", "aml"],
+        cwd=tmp_path,
+        env={"PATH": str(tools), "PYTHONPATH": str(Path(pdf.__file__).parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("make pdf: missing xelatex")
     assert result.stderr.rstrip().endswith(f"install: sudo apt-get install {pdf.DEBIAN_PACKAGES}   (Debian/Ubuntu)")

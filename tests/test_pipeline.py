@@ -20,9 +20,11 @@ SEEDS = [0, 1]
 def experiment(tmp_path_factory):
     ds = data.load_dataset("synthetic", synthetic_sizes=(1500, 300), cache_dir=tmp_path_factory.mktemp("cache"))
     splits = data.preprocess(data.make_splits(ds, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True)
-    effective = arms.check_arms([{"name": "lenet5", "model": "aml-lenet5"},
-                                 {"name": "lenet5-bn", "model": "aml-lenet5-batchnorm"}],
-                                {"epochs": 2, "batch_size": 64}, where="test")
+    effective = arms.check_arms(
+        [{"name": "lenet5", "model": "aml-lenet5"}, {"name": "lenet5-bn", "model": "aml-lenet5-batchnorm"}],
+        {"epochs": 2, "batch_size": 64},
+        where="test",
+    )
     results = experiments.Experiment(ds, splits, effective, SEEDS, validation_fraction=0.2).train(verbose=0)
     return ds, splits, results, results.history_frame()
 
@@ -31,8 +33,11 @@ def test_every_run_is_in_the_tidy_frame(experiment):
     _, _, results, frame = experiment
     assert set(frame.columns) == {"arm", "seed", "epoch", "metric", "value"}
     runs = {(arm.name, run.seed) for arm in results.arms for run in arm.runs}
-    assert set(map(tuple, frame[["arm", "seed"]].drop_duplicates().values)) == runs == {
-        (arm, seed) for arm in ("lenet5", "lenet5-bn") for seed in SEEDS}
+    assert (
+        set(map(tuple, frame[["arm", "seed"]].drop_duplicates().values))
+        == runs
+        == {(arm, seed) for arm in ("lenet5", "lenet5-bn") for seed in SEEDS}
+    )
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(frame["metric"])
     for arm in results.arms:
         for run in arm.runs:

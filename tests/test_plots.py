@@ -21,9 +21,16 @@ def history(arms=("original", "extra"), seeds=(0, 1, 2), epochs=4) -> pd.DataFra
     """value = 10*arm index + seed + epoch/10 (+1 for validation), so means are known;
     accuracies are that value / 100, so they stay in [0, 1]."""
     rows = [
-        (arm, seed, epoch, metric,
-         (10 * v + seed + epoch / 10 + metric.startswith("val_")) / (100 if "accuracy" in metric else 1))
-        for v, arm in enumerate(arms) for seed in seeds for epoch in range(1, epochs + 1)
+        (
+            arm,
+            seed,
+            epoch,
+            metric,
+            (10 * v + seed + epoch / 10 + metric.startswith("val_")) / (100 if "accuracy" in metric else 1),
+        )
+        for v, arm in enumerate(arms)
+        for seed in seeds
+        for epoch in range(1, epochs + 1)
         for metric in ("loss", "val_loss", "accuracy", "val_accuracy")
     ]
     return pd.DataFrame(rows, columns=["arm", "seed", "epoch", "metric", "value"])
@@ -174,7 +181,7 @@ def tile(fig, row: int, column: int, size: int) -> np.ndarray:
     """The image at (row, column) of a sample grid's montage (tiles of size x size, 2 pixels apart)."""
     canvas = fig.axes[0].images[0].get_array()
     step = size + 2
-    return np.asarray(canvas[row * step:row * step + size, column * step:column * step + size])
+    return np.asarray(canvas[row * step : row * step + size, column * step : column * step + size])
 
 
 def test_sample_grid_rows_are_classes_with_their_first_images(tmp_path):

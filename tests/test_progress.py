@@ -10,7 +10,7 @@ import pytest
 from coursebook.book import cache, estimates, progress, runner
 from tests.conftest import write_notebook
 
-SIMPLE = 'seed = 0  # [0, ] seed\nepochs = 2  # [1, 100] epochs'
+SIMPLE = "seed = 0  # [0, ] seed\nepochs = 2  # [1, 100] epochs"
 REPORTING = """\
 from coursebook.book import progress
 for run, arm in enumerate(["small", "large"], start=1):
@@ -34,8 +34,9 @@ def test_a_chapter_reports_its_epochs_as_timestamped_lines_off_a_terminal(mini_p
     assert re.search(r"alpha · small seed 0 \(run 1/2\) · epoch 1/2 · \d+:\d\d elapsed · ~0:06 left$", shown[1])
     assert re.search(r"alpha · large seed 0 \(run 2/2\) · epoch 1/2 · \d+:\d\d elapsed · ~0:02 left$", shown[-2])
     # after the last epoch: the estimate (no earlier run: the throughput model) less the time elapsed
-    assert re.search(r"alpha · large seed 0 \(run 2/2\) · training done, evaluating · \d+:\d\d elapsed · ~\d+:\d\d left$",
-                     shown[-1])
+    assert re.search(
+        r"alpha · large seed 0 \(run 2/2\) · training done, evaluating · \d+:\d\d elapsed · ~\d+:\d\d left$", shown[-1]
+    )
     printed = capfd.readouterr()
     # ipykernel's start-up warning is written, but to the kernel's log, not to the console
     assert "without encryption" in (mini_project / "_build" / "logs" / "alpha.kernel.log").read_text()
@@ -48,15 +49,27 @@ def test_an_experiment_reports_every_epoch_with_arm_seed_and_run(tmp_path, monke
     target = tmp_path / "progress.jsonl"
     monkeypatch.setenv(progress.RUN_ENV, json.dumps({"chapter": "alpha", "progress_file": str(target)}))
     dataset = data.load_dataset("synthetic", synthetic_sizes=(120, 20), cache_dir=tmp_path / "cache")
-    effective = arms.check_arms([{"name": "a", "model": "e4742-original"},
-                                     {"name": "b", "model": "e4742-original", "learning_rate": 0.01}],
-                                {"epochs": 2, "batch_size": 32}, where="test")
+    effective = arms.check_arms(
+        [{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original", "learning_rate": 0.01}],
+        {"epochs": 2, "batch_size": 32},
+        where="test",
+    )
     splits = data.preprocess(data.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True)
     experiments.Experiment(dataset, splits, effective, seeds=[3, 4]).train(verbose=0)
     events, _ = progress.read_events(target, 0)
-    epochs = [(e["arm"], e["seed"], e["run"], e["runs"], e["epoch"], e["epochs"]) for e in events if e["event"] == "epoch"]
-    assert epochs == [("a", 3, 1, 4, 1, 2), ("a", 3, 1, 4, 2, 2), ("b", 3, 2, 4, 1, 2), ("b", 3, 2, 4, 2, 2),
-                      ("a", 4, 3, 4, 1, 2), ("a", 4, 3, 4, 2, 2), ("b", 4, 4, 4, 1, 2), ("b", 4, 4, 4, 2, 2)]
+    epochs = [
+        (e["arm"], e["seed"], e["run"], e["runs"], e["epoch"], e["epochs"]) for e in events if e["event"] == "epoch"
+    ]
+    assert epochs == [
+        ("a", 3, 1, 4, 1, 2),
+        ("a", 3, 1, 4, 2, 2),
+        ("b", 3, 2, 4, 1, 2),
+        ("b", 3, 2, 4, 2, 2),
+        ("a", 4, 3, 4, 1, 2),
+        ("a", 4, 3, 4, 2, 2),
+        ("b", 4, 4, 4, 1, 2),
+        ("b", 4, 4, 4, 2, 2),
+    ]
     assert all(e["seconds"] > 0 for e in events if e["event"] == "epoch")
 
 
@@ -91,7 +104,12 @@ def test_estimate_from_the_last_run_scaled_by_the_parameters(mini_project):
     seconds, basis = estimates.estimate("alpha", "quick", values)
     assert basis == "last run" and seconds == pytest.approx(100.0 * new / old, rel=1e-12)  # float rounding only
     # another profile's run says nothing: the throughput model, two arms, three repeats
-    many = {"epochs": 5, "train_size": 2200, "repeats": 3, "arms": [{"name": "a", "model": "a"}, {"name": "b", "model": "b"}]}
+    many = {
+        "epochs": 5,
+        "train_size": 2200,
+        "repeats": 3,
+        "arms": [{"name": "a", "model": "a"}, {"name": "b", "model": "b"}],
+    }
     seconds, basis = estimates.estimate("alpha", "full", many)
     assert basis == "estimated" and seconds == pytest.approx(base + 6 * (per_run + 5 * 2200 / rate), rel=1e-12)
 
@@ -100,7 +118,18 @@ def test_time_left_uses_the_time_between_runs_once_two_runs_ended():
     state = progress.ChapterProgress("alpha", started=0.0)
     events = [(10.0, 1, 1), (12.0, 1, 2), (40.0, 2, 1), (42.0, 2, 2), (70.0, 3, 1)]  # (time, run, epoch)
     for t, run, epoch in events:
-        state.apply({"event": "epoch", "time": t, "arm": "a", "seed": 0, "run": run, "runs": 4, "epoch": epoch,
-                     "epochs": 2, "seconds": 2.0})
+        state.apply(
+            {
+                "event": "epoch",
+                "time": t,
+                "arm": "a",
+                "seed": 0,
+                "run": run,
+                "runs": 4,
+                "epoch": epoch,
+                "epochs": 2,
+                "seconds": 2.0,
+            }
+        )
     # runs take 30 s (end to end); run 3 started at 42 s, so at 50 s it has 22 s left, and run 4 takes 30 s
     assert state.left(now=50.0) == 22.0 + 30.0

@@ -16,13 +16,18 @@ from coursebook.book import paths
 from coursebook.book.publish import site_url
 
 CHAPTERS = ("alpha", "beta")
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout
 
 
 def _bare(path: Path) -> Path:
@@ -41,8 +46,9 @@ def project(tmp_path, monkeypatch) -> Path:
         shutil.copy2(prerequisite, project)  # with their times kept: the shared .venv's stamp stays newer
     (project / ".venv").symlink_to(Path(sys.prefix))
     (project / ".gitignore").write_text("/.venv\n/_build/\nbook/chapters/\n__pycache__/\n")
-    (project / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n"
-                                      + "".join(f"  - file: book/chapters/{c}\n" for c in CHAPTERS))
+    (project / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n" + "".join(f"  - file: book/chapters/{c}\n" for c in CHAPTERS)
+    )
     (project / "notes.md").write_text("committed\n")
     _git(project, "init", "-q", "-b", "main")
     _git(project, "add", ".")
@@ -71,16 +77,31 @@ def write_book(project: Path, profile: str = "quick") -> None:
 
 
 def publish(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", "publish", *args], cwd=project, capture_output=True,
-                          text=True, env={**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]}, timeout=300)
+    return subprocess.run(
+        ["make", "--no-print-directory", "publish", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]},
+        timeout=300,
+    )
 
 
 def source_state(project: Path) -> tuple[str, ...]:
     """HEAD, index, working tree changes and the files under _build: what publishing must leave alone."""
-    built = sorted((str(p.relative_to(project)), p.read_bytes()) for p in (project / "_build").rglob("*") if p.is_file()) \
-        if (project / "_build").exists() else []
-    return (_git(project, "rev-parse", "HEAD"), _git(project, "symbolic-ref", "HEAD"), _git(project, "diff", "--cached"),
-            _git(project, "diff"), _git(project, "status", "--porcelain"), repr(built))
+    built = (
+        sorted((str(p.relative_to(project)), p.read_bytes()) for p in (project / "_build").rglob("*") if p.is_file())
+        if (project / "_build").exists()
+        else []
+    )
+    return (
+        _git(project, "rev-parse", "HEAD"),
+        _git(project, "symbolic-ref", "HEAD"),
+        _git(project, "diff", "--cached"),
+        _git(project, "diff"),
+        _git(project, "status", "--porcelain"),
+        repr(built),
+    )
 
 
 def remote_branches(remote: Path) -> str:
@@ -170,15 +191,18 @@ def test_rejected_push_leaves_everything_as_it_was(project):
     assert source_state(project) == before
 
 
-@pytest.mark.parametrize("remote, expected", [
-    ("git@github.com:Ada/coursework.git", "https://ada.github.io/coursework/"),
-    ("https://github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
-    ("https://github.com/Ada/coursework", "https://ada.github.io/coursework/"),
-    ("ssh://git@github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
-    ("https://token@github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
-    ("git@github.com:Ada/ada.github.io.git", "https://ada.github.io/"),
-    ("https://gitlab.com/Ada/coursework.git", None),
-    ("/srv/git/coursework.git", None),
-])
+@pytest.mark.parametrize(
+    "remote, expected",
+    [
+        ("git@github.com:Ada/coursework.git", "https://ada.github.io/coursework/"),
+        ("https://github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
+        ("https://github.com/Ada/coursework", "https://ada.github.io/coursework/"),
+        ("ssh://git@github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
+        ("https://token@github.com/Ada/coursework.git", "https://ada.github.io/coursework/"),
+        ("git@github.com:Ada/ada.github.io.git", "https://ada.github.io/"),
+        ("https://gitlab.com/Ada/coursework.git", None),
+        ("/srv/git/coursework.git", None),
+    ],
+)
 def test_site_url_of_a_remote(remote, expected):
     assert site_url(remote) == expected

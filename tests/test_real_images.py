@@ -33,8 +33,14 @@ def test_any_other_archive_still_needs_the_official_md5(real_sample, tmp_path, m
 
 
 def train_batch_norm_model(mode: str):
-    arm = {"name": "with batch norm", "model": "e4742-batchnorm", "epochs": 3, "batch_size": 64,
-           "train_size": 2000, "batch_norm": mode}
+    arm = {
+        "name": "with batch norm",
+        "model": "e4742-batchnorm",
+        "epochs": 3,
+        "batch_size": 64,
+        "train_size": 2000,
+        "batch_norm": mode,
+    }
     experiment = experiments.prepare(None, [arm], data="cifar10", seed=0, validation_fraction=0.1, test_size=500)
     return experiment.train(verbose=0).arms[0].runs[0]
 
@@ -59,14 +65,22 @@ def test_a_page_built_on_the_sample_says_so_and_its_runs_carry_their_verdicts(re
 
     clone = fresh_clone(origin_repository(tmp_path / "origin"), tmp_path / "clone")
     chapter = "e4742-p2-batch-norm"
-    built = subprocess.run(["make", "--no-print-directory", "run", f"CHAPTER={chapter}", "PROFILE=smoke"], cwd=clone,
-                           env=user_env(COURSEBOOK_DATA=str(real_sample)), capture_output=True, text=True, timeout=900)
+    built = subprocess.run(
+        ["make", "--no-print-directory", "run", f"CHAPTER={chapter}", "PROFILE=smoke"],
+        cwd=clone,
+        env=user_env(COURSEBOOK_DATA=str(real_sample)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     results = json.loads((clone / "book" / "chapters" / f"{chapter}.results.json").read_text())
     assert results["dataset"]["name"] == "5,170-image sample of CIFAR-10" and not results["dataset"]["synthetic"]
     runs = [run for arm in results["arms"] for run in arm["runs"]]
-    assert all(isinstance(run["learned"], bool) and run["learned_rule"] and set(run["training"]) == {"loss", "accuracy"}
-               for run in runs)
+    assert all(
+        isinstance(run["learned"], bool) and run["learned_rule"] and set(run["training"]) == {"loss", "accuracy"}
+        for run in runs
+    )
     page = (clone / "_build" / "html" / "book" / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
     assert "Computed on a 5,170-image sample of CIFAR-10" in page and "Synthetic data" not in page
     assert "Settings reduced from the assignment" in page  # smoke's epochs and sizes, said on the page

@@ -17,8 +17,14 @@ def test_parameter_change_explains_the_extra_block():
     assert (change.first_dense_before, change.first_dense_after) == (dense_before, dense_after)
     assert change.difference == conv4 - (dense_before - dense_after) == 164_096
     assert (change.dense_base.size, change.dense_extended.size) == (4 * 4 * 128, 2 * 2 * 256)
-    for fragment in ["164,096 more", "shrinks from 262,272 to 131,200", "half as many inputs",
-                     "flattened (4, 4, 128) → 2,048 values", "295,168 − 131,072 (first dense layer) = +164,096", "Yet"]:
+    for fragment in [
+        "164,096 more",
+        "shrinks from 262,272 to 131,200",
+        "half as many inputs",
+        "flattened (4, 4, 128) → 2,048 values",
+        "295,168 − 131,072 (first dense layer) = +164,096",
+        "Yet",
+    ]:
         assert fragment in change.text
 
 
@@ -47,8 +53,10 @@ def test_parameter_change_without_a_count_difference_or_a_shared_dense_layer():
 
 def test_a_model_without_a_dense_layer_is_a_clear_error(tmp_path):
     spec = tmp_path / "no-dense.yaml"
-    spec.write_text("title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers:\n"
-                    "  - conv: {filters: 4, kernel: 3}\n  - gap\n", encoding="utf-8")
+    spec.write_text(
+        "title: t\nsource: s\ninput_shape: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n  - gap\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="model 'no-dense' has no dense layer"):
         parameter_counts.parameter_change("e4742-original", str(spec))
 
@@ -67,12 +75,15 @@ def test_constant_predictor_loss_is_the_best_constant():
     assert backprop_checks.constant_predictor_loss(y) == pytest.approx(best, abs=1e-6)
 
 
-@pytest.mark.parametrize(("losses", "baseline", "words"), [
-    ([0.2, 0.1], 0.15, ["lowered the loss from 0.2000 to 0.1000", "below", "by 0.0500"]),
-    ([0.2, 0.18], 0.1, ["lowered the loss from 0.2000 to 0.1800", "above", "by 0.0800", "more steps would help"]),
-    ([0.2, 0.3], 0.1, ["diverged", "raised the loss from 0.2000 to 0.3000", "above", "smaller learning rate"]),
-    ([0.125, 0.125], 0.125, ["left the loss at 0.1250", "equal to"]),
-])
+@pytest.mark.parametrize(
+    ("losses", "baseline", "words"),
+    [
+        ([0.2, 0.1], 0.15, ["lowered the loss from 0.2000 to 0.1000", "below", "by 0.0500"]),
+        ([0.2, 0.18], 0.1, ["lowered the loss from 0.2000 to 0.1800", "above", "by 0.0800", "more steps would help"]),
+        ([0.2, 0.3], 0.1, ["diverged", "raised the loss from 0.2000 to 0.3000", "above", "smaller learning rate"]),
+        ([0.125, 0.125], 0.125, ["left the loss at 0.1250", "equal to"]),
+    ],
+)
 def test_training_verdict_words_follow_the_numbers(losses, baseline, words):
     text = backprop_checks.training_verdict(np.array(losses), baseline)
     for word in words:
@@ -106,10 +117,15 @@ def test_backprop_checks_against_the_stated_values():
 
 
 def test_backprop_checks_loss_match_is_judged_to_three_decimals():
-    assert "not matching" in backprop_checks.backprop_checks(0.1336, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12),
-                                                             seed=0, stated=STATED).text
-    close = backprop_checks.backprop_checks(0.13349, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12), seed=0,
-                                            stated=STATED)
+    assert (
+        "not matching"
+        in backprop_checks.backprop_checks(
+            0.1336, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12), seed=0, stated=STATED
+        ).text
+    )
+    close = backprop_checks.backprop_checks(
+        0.13349, np.array(ASSIGNMENT_DB1), _table(1e-9, 1e-12), seed=0, stated=STATED
+    )
     assert "(matching to the 3 decimals stated)" in close.text and round(0.13349, 3) == ASSIGNMENT_LOSS
     assert "is 0%" in close.text and "rounded or approximate" not in close.text
 

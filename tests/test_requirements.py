@@ -22,8 +22,8 @@ def test_every_line_is_pinned_to_one_version():
 
 def test_the_gpu_file_is_the_cpu_file_with_cuda_builds():
     cpu, gpu = _pins("requirements.txt"), _pins("requirements-gpu.txt")
-    assert [line for line in cpu if not TENSORFLOW.match(line)] == [line for line in gpu[:len(cpu) - 2]]
-    cuda = gpu[len(cpu) - 2:]
+    assert [line for line in cpu if not TENSORFLOW.match(line)] == [line for line in gpu[: len(cpu) - 2]]
+    cuda = gpu[len(cpu) - 2 :]
     assert cuda[:2] == ["tensorflow[and-cuda]==2.21.0", "jax[cuda12]==0.10.2"]
     assert all(line.startswith(("nvidia-", "jax-cuda12-")) for line in cuda[2:])
     newest = [line for line in cpu if 'python_full_version < "3.11.5"' not in line]  # the GPU environment's Pythons
@@ -33,4 +33,7 @@ def test_the_gpu_file_is_the_cpu_file_with_cuda_builds():
 
 def test_macos_gets_the_same_tensorflow_as_linux_and_windows():
     tensorflow = [line for line in _pins("requirements.txt") if TENSORFLOW.match(line)]
-    assert tensorflow == ['tensorflow_cpu==2.21.0; sys_platform != "darwin"', 'tensorflow==2.21.0; sys_platform == "darwin"']
+    assert tensorflow == [
+        'tensorflow_cpu==2.21.0; sys_platform != "darwin"',
+        'tensorflow==2.21.0; sys_platform == "darwin"',
+    ]

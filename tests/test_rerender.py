@@ -22,11 +22,17 @@ def _notebook(root, intro="Some words.", code=COUNTING):
     params.metadata.tags = ["parameters"]
     quoted = nbformat.v4.new_markdown_cell("> (the question)")
     quoted.metadata.tags = ["question"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Title\n\n" + intro), params, quoted, nbformat.v4.new_code_cell(code),
-                nbformat.v4.new_markdown_cell("## Closing words")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\n" + intro),
+        params,
+        quoted,
+        nbformat.v4.new_code_cell(code),
+        nbformat.v4.new_markdown_cell("## Closing words"),
+    ]
     nbformat.write(nb, root / "notebooks" / "train.ipynb")
     (root / "params" / "alpha.yaml").write_text(
-        "notebook: train.ipynb\ntitle: First title\nparameters:\n  value: 4\n  question: Why?\n")
+        "notebook: train.ipynb\ntitle: First title\nparameters:\n  value: 4\n  question: Why?\n"
+    )
 
 
 def _build(root):

@@ -16,14 +16,28 @@ def _run(seed: int, losses: list[float], evaluated: int) -> dict:
     0.1 per epoch, validation accuracy 0.05 per epoch; inference-mode training loss 0.1 below."""
     n = len(losses)
     return factories.run(
-        seed, epochs=n, evaluated=evaluated, classes=["cat", "dog"],
-        history={"loss": losses, "accuracy": [0.1 * (e + 1) for e in range(n)],
-                 "val_loss": [x + 0.5 for x in losses], "val_accuracy": [0.05 * (e + 1) for e in range(n)]},
-        train_loss=losses[evaluated - 1] - 0.1, train=0.1 * evaluated,
-        val_loss=losses[evaluated - 1] + 0.5, val=0.05 * evaluated, test_loss=1.5, test=0.4,
-        report={"cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
-                "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
-        confusion={"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]})
+        seed,
+        epochs=n,
+        evaluated=evaluated,
+        classes=["cat", "dog"],
+        history={
+            "loss": losses,
+            "accuracy": [0.1 * (e + 1) for e in range(n)],
+            "val_loss": [x + 0.5 for x in losses],
+            "val_accuracy": [0.05 * (e + 1) for e in range(n)],
+        },
+        train_loss=losses[evaluated - 1] - 0.1,
+        train=0.1 * evaluated,
+        val_loss=losses[evaluated - 1] + 0.5,
+        val=0.05 * evaluated,
+        test_loss=1.5,
+        test=0.4,
+        report={
+            "cat": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4},
+            "dog": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4},
+        },
+        confusion={"training": [[3, 1], [1, 3]], "validation": [[2, 2], [1, 3]], "test": [[1, 3], [1, 3]]},
+    )
 
 
 def _data() -> dict:
@@ -31,11 +45,25 @@ def _data() -> dict:
     counts = {"total": 10, "trainable": 8, "non_trainable": 2}
     stopping = {"monitor": "val_loss", "patience": 1, "min_delta": 0.0, "restore_best_weights": True, "mode": "min"}
     return factories.results_dict(
-        factories.arm("plain", [_run(0, [1.0, 0.8, 0.7], 3), _run(1, [1.1, 0.9, 0.6], 3)],
-                      parameters=counts, batch_size=8, epochs=3),
-        factories.arm("stops", [_run(0, [1.0, 0.5], 1), _run(1, [1.2, 0.9, 0.95], 2)],
-                      parameters=counts, batch_size=8, epochs=3, early_stopping=stopping),
-        classes=["cat", "dog"], sizes=(8, 8, 8), dataset_name="d")
+        factories.arm(
+            "plain",
+            [_run(0, [1.0, 0.8, 0.7], 3), _run(1, [1.1, 0.9, 0.6], 3)],
+            parameters=counts,
+            batch_size=8,
+            epochs=3,
+        ),
+        factories.arm(
+            "stops",
+            [_run(0, [1.0, 0.5], 1), _run(1, [1.2, 0.9, 0.95], 2)],
+            parameters=counts,
+            batch_size=8,
+            epochs=3,
+            early_stopping=stopping,
+        ),
+        classes=["cat", "dog"],
+        sizes=(8, 8, 8),
+        dataset_name="d",
+    )
 
 
 def test_save_and_load_round_trip_as_plain_json(tmp_path):
@@ -60,11 +88,14 @@ def test_values_at_the_evaluated_epoch_and_the_tidy_frame():
     assert frame[(frame.metric == "seconds") & (frame.epoch == 1)]["value"].tolist() == [2.0] * 4
 
 
-@pytest.mark.parametrize("where, value, expected", [
-    (("history", "val_loss", 1), float("nan"), "arm 'plain', seed 1: history metric 'val_loss' at epoch 2 is nan"),
-    (("test", "accuracy"), float("inf"), "arm 'plain', seed 1: test metric 'accuracy' is inf"),
-    (("seconds_per_epoch", 0), float("-inf"), "arm 'plain', seed 1: seconds_per_epoch at epoch 1 is -inf"),
-])
+@pytest.mark.parametrize(
+    "where, value, expected",
+    [
+        (("history", "val_loss", 1), float("nan"), "arm 'plain', seed 1: history metric 'val_loss' at epoch 2 is nan"),
+        (("test", "accuracy"), float("inf"), "arm 'plain', seed 1: test metric 'accuracy' is inf"),
+        (("seconds_per_epoch", 0), float("-inf"), "arm 'plain', seed 1: seconds_per_epoch at epoch 1 is -inf"),
+    ],
+)
 def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, where, value, expected):
     good = Results.from_dict(_data())
     path = good.save(tmp_path / "c.results.json")
@@ -81,32 +112,71 @@ def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, w
     assert path.read_bytes() == before  # the good file is untouched
 
 
-@pytest.mark.parametrize("damage, expected", [
-    (lambda d: d.pop("device"), "key 'device' is missing"),
-    (lambda d: d["arms"][1]["runs"][0].pop("evaluated_epoch"), "results.json: key 'arms[1].runs[0].evaluated_epoch' is missing (expected an int)"),
-    (lambda d: d["arms"][0].update(colour="red"), ": key 'arms[0].colour' is not allowed (allowed: name, model, parameters, settings, runs, source_chapter)"),
-    (lambda d: d["arms"][0]["runs"][0]["history"].update(loss="high"), ": key 'arms[0].runs[0].history.loss': value 'high' is not allowed (expected a list)"),
-    (lambda d: d["arms"][0]["runs"][0].update(seed="0"), ": key 'arms[0].runs[0].seed': value '0' is not allowed (expected an int)"),
-    (lambda d: d["arms"][0]["runs"][0]["test"].update(loss=True), ": key 'arms[0].runs[0].test.loss': value True is not allowed (expected a number)"),
-    (lambda d: d.update(schema_version=99), "key 'schema_version': value 99 is not allowed (expected 2)"),
-    (lambda d: d.update(schema_version=1), "key 'schema_version': value 1 is not allowed (expected 2)"),
-    (lambda d: d["arms"][0]["runs"][1]["validation"].pop("accuracy"),
-     "arm 'plain', seed 1: validation lacks metric 'accuracy' (expected loss and accuracy)"),
-    (lambda d: d["arms"][0]["runs"][0].pop("training"), ": key 'arms[0].runs[0].training' is missing (expected an object)"),
-    (lambda d: d["arms"][0]["runs"][0]["history"].pop("val_accuracy"),
-     "arm 'plain', seed 0: history lacks metric 'val_accuracy' (every run records loss, accuracy, val_loss, val_accuracy)"),
-    (lambda d: d["arms"][0]["runs"][0]["training"].update(accuracy=1.4),
-     "arm 'plain', seed 0: training metric 'accuracy' is 1.4 (accuracies lie in [0, 1])"),
-    (lambda d: d["arms"][0]["runs"][0]["history"]["val_accuracy"].__setitem__(0, -0.1),
-     "arm 'plain', seed 0: history metric 'val_accuracy' at epoch 1 is -0.1 (accuracies lie in [0, 1])"),
-    (lambda d: d["arms"][0]["runs"][0].update(learned=False),
-     "arm 'plain', seed 0: failure_cause must be '' exactly when learned is true"),
-    (lambda d: d["arms"][0]["runs"][0].update(learned="yes"), ": key 'arms[0].runs[0].learned': value 'yes' is not allowed (expected true or false)"),
-    (lambda d: d["arms"][1]["runs"][0].update(evaluated_epoch=3), "arm 'stops', seed 0: evaluated_epoch 3 is not in [1, 2]"),
-    (lambda d: d["arms"][0]["runs"][0].update(stopped_epoch=4), "arm 'plain', seed 0: every history list and "
-                                                                "seconds_per_epoch must have stopped_epoch = 4 values"),
-    (lambda d: d["arms"].clear(), "no arm"),
-])
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda d: d.pop("device"), "key 'device' is missing"),
+        (
+            lambda d: d["arms"][1]["runs"][0].pop("evaluated_epoch"),
+            "results.json: key 'arms[1].runs[0].evaluated_epoch' is missing (expected an int)",
+        ),
+        (
+            lambda d: d["arms"][0].update(colour="red"),
+            ": key 'arms[0].colour' is not allowed (allowed: name, model, parameters, settings, runs, source_chapter)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0]["history"].update(loss="high"),
+            ": key 'arms[0].runs[0].history.loss': value 'high' is not allowed (expected a list)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0].update(seed="0"),
+            ": key 'arms[0].runs[0].seed': value '0' is not allowed (expected an int)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0]["test"].update(loss=True),
+            ": key 'arms[0].runs[0].test.loss': value True is not allowed (expected a number)",
+        ),
+        (lambda d: d.update(schema_version=99), "key 'schema_version': value 99 is not allowed (expected 2)"),
+        (lambda d: d.update(schema_version=1), "key 'schema_version': value 1 is not allowed (expected 2)"),
+        (
+            lambda d: d["arms"][0]["runs"][1]["validation"].pop("accuracy"),
+            "arm 'plain', seed 1: validation lacks metric 'accuracy' (expected loss and accuracy)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0].pop("training"),
+            ": key 'arms[0].runs[0].training' is missing (expected an object)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0]["history"].pop("val_accuracy"),
+            "arm 'plain', seed 0: history lacks metric 'val_accuracy' (every run records loss, accuracy, val_loss, val_accuracy)",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0]["training"].update(accuracy=1.4),
+            "arm 'plain', seed 0: training metric 'accuracy' is 1.4 (accuracies lie in [0, 1])",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0]["history"]["val_accuracy"].__setitem__(0, -0.1),
+            "arm 'plain', seed 0: history metric 'val_accuracy' at epoch 1 is -0.1 (accuracies lie in [0, 1])",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0].update(learned=False),
+            "arm 'plain', seed 0: failure_cause must be '' exactly when learned is true",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0].update(learned="yes"),
+            ": key 'arms[0].runs[0].learned': value 'yes' is not allowed (expected true or false)",
+        ),
+        (
+            lambda d: d["arms"][1]["runs"][0].update(evaluated_epoch=3),
+            "arm 'stops', seed 0: evaluated_epoch 3 is not in [1, 2]",
+        ),
+        (
+            lambda d: d["arms"][0]["runs"][0].update(stopped_epoch=4),
+            "arm 'plain', seed 0: every history list and seconds_per_epoch must have stopped_epoch = 4 values",
+        ),
+        (lambda d: d["arms"].clear(), "no arm"),
+    ],
+)
 def test_a_damaged_file_gives_one_clear_error(tmp_path, damage, expected):
     data = _data()
     damage(data)

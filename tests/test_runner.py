@@ -9,7 +9,7 @@ import nbformat
 from coursebook.book import cache, runner
 from tests.conftest import write_notebook
 
-SIMPLE = 'seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number'
+SIMPLE = "seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number"
 
 
 def _use_notebook(root, *body):
@@ -80,15 +80,21 @@ def _results_notebook(root):
     """A chapter whose kernel saves a results object with test accuracy value/100, then fails for value >= 50."""
     from tests.test_results import _data
 
-    _use_notebook(root, "\n".join([
-        "import json",
-        "from coursebook.book import runtime",
-        "from coursebook.course.results import Results",
-        "run = runtime.start(None, seed=seed)",
-        f"data = json.loads({json.dumps(_data())!r})",
-        "data['arms'][0]['runs'][0]['test']['accuracy'] = value / 100",
-        "print('saved to', run.save_results(Results.from_dict(data)))",
-    ]), "assert value < 50, 'value too large'")
+    _use_notebook(
+        root,
+        "\n".join(
+            [
+                "import json",
+                "from coursebook.book import runtime",
+                "from coursebook.course.results import Results",
+                "run = runtime.start(None, seed=seed)",
+                f"data = json.loads({json.dumps(_data())!r})",
+                "data['arms'][0]['runs'][0]['test']['accuracy'] = value / 100",
+                "print('saved to', run.save_results(Results.from_dict(data)))",
+            ]
+        ),
+        "assert value < 50, 'value too large'",
+    )
 
 
 def _saved_accuracy() -> float:
@@ -110,7 +116,11 @@ def test_results_file_is_kept_only_with_a_successful_run(mini_project):
     assert cache.results_path("alpha").read_bytes() == good
     assert "saved to" in _outputs(cache.failed_path("alpha"))  # it did write, to a temporary path
     assert sorted(p.name for p in cache.results_path("alpha").parent.iterdir()) == [
-        "alpha.failed.ipynb", "alpha.ipynb", "alpha.results.json", "alpha.run.json"]  # no temporary file left
+        "alpha.failed.ipynb",
+        "alpha.ipynb",
+        "alpha.results.json",
+        "alpha.run.json",
+    ]  # no temporary file left
 
     assert runner.execute(runner.plan_chapter("alpha", "quick", {"value": 4})).status == "executed"
     assert _saved_accuracy() == 0.04
@@ -118,7 +128,8 @@ def test_results_file_is_kept_only_with_a_successful_run(mini_project):
     assert runner.plan_chapter("alpha", "quick", {"value": 4}).changed == []
     cache.results_path("alpha").unlink()  # a page whose results file is gone is not reused, and that is said
     assert runner.plan_chapter("alpha", "quick", {"value": 4}).changed == [
-        "damaged book/chapters/alpha.results.json (missing)"]
+        "damaged book/chapters/alpha.results.json (missing)"
+    ]
 
 
 def test_a_successful_run_that_saves_no_results_leaves_no_stale_file(mini_project):

@@ -22,7 +22,11 @@ DATA = runstore.data_inputs("fp-1", "holdout", 0.1, 1000, "unit", 0)
 
 def fake_run(seed: int) -> tuple[results.Run, dict[str, int]]:
     """A trained run as the trainer hands it back (its numbers depend on the seed)."""
-    return results.build_run(factories.run(seed, val=0.3 + seed / 100)), {"total": 10, "trainable": 10, "non_trainable": 0}
+    return results.build_run(factories.run(seed, val=0.3 + seed / 100)), {
+        "total": 10,
+        "trainable": 10,
+        "non_trainable": 0,
+    }
 
 
 def counting_jobs(seeds, calls: list[int], settings=SETTINGS, data=DATA, fail_at: int | None = None):
@@ -32,7 +36,9 @@ def counting_jobs(seeds, calls: list[int], settings=SETTINGS, data=DATA, fail_at
                 raise KeyboardInterrupt  # Ctrl-C while this run trains
             calls.append(seed)
             return fake_run(seed)
+
         return train
+
     return [runstore.Job(runstore.RunInputs(settings, seed, data), trainer(seed), seed) for seed in seeds]
 
 
@@ -107,9 +113,13 @@ def test_a_damaged_entry_is_trained_again_and_rewritten(tmp_path, damage):
     runstore.run_all(counting_jobs([0], calls), "a", "CPU", store)
     entry = next(tmp_path.glob("*.json"))
     text = entry.read_text()
-    damaged = {"a number": text.replace('"seed": 0', '"seed": 7', 1),  # the inputs' seed
-               "a result": text.replace('"val_accuracy": [', '"val_accuracy": [0.9, ', 1), "truncated": text[: len(text) // 2],
-               "not json": "\x00garbage", "another key": text.replace(entry.stem, "0" * 64)}[damage]
+    damaged = {
+        "a number": text.replace('"seed": 0', '"seed": 7', 1),  # the inputs' seed
+        "a result": text.replace('"val_accuracy": [', '"val_accuracy": [0.9, ', 1),
+        "truncated": text[: len(text) // 2],
+        "not json": "\x00garbage",
+        "another key": text.replace(entry.stem, "0" * 64),
+    }[damage]
     entry.write_text(damaged)
     again = runstore.run_all(counting_jobs([0], calls), "b", "CPU", store)
     assert calls == [0, 0] and not again[0].read
@@ -136,7 +146,9 @@ def _two_kernels_worker(directory: str, own_seed: int, log: str) -> None:
                 out.write(f"{seed}\n")
             time.sleep(1.0)
             return fake_run(seed)
+
         return train
+
     jobs = [runstore.Job(runstore.RunInputs(SETTINGS, seed, DATA), trainer(seed), seed) for seed in (0, own_seed)]
     runstore.run_all(jobs, f"chapter-{own_seed}", "CPU", runstore.RunStore(Path(directory)))
 
@@ -144,8 +156,9 @@ def _two_kernels_worker(directory: str, own_seed: int, log: str) -> None:
 def test_two_kernels_that_need_the_same_run_at_once_train_it_once(tmp_path):
     log = tmp_path / "trained.log"
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_two_kernels_worker, args=(str(tmp_path / "runs"), seed, str(log)))
-               for seed in (1, 2)]
+    workers = [
+        context.Process(target=_two_kernels_worker, args=(str(tmp_path / "runs"), seed, str(log))) for seed in (1, 2)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -205,13 +218,34 @@ def test_an_interrupted_chapter_trains_only_the_runs_it_had_not_finished(monkeyp
 
 
 def test_the_plan_keys_the_runs_as_the_experiment_does():
-    values = {"seed": 3, "repeats": 2, "arms": [{"name": "E", "model": "a12-baseline"},
-                                                {"name": "F", "model": "a12-baseline", "epochs": 7}],
-              "epochs": 5, "batch_size": 32, "optimizer": "adam", "learning_rate": None, "train_size": 300,
-              "validation": "holdout", "validation_fraction": 0.1, "test_size": 200}
-    experiment = experiments.prepare(None, values["arms"], data="synthetic", seed=3, repeats=2, validation="holdout",
-                                     validation_fraction=0.1, test_size=200, epochs=5, batch_size=32,
-                                     optimizer="adam", learning_rate=None, train_size=300)
+    values = {
+        "seed": 3,
+        "repeats": 2,
+        "arms": [{"name": "E", "model": "a12-baseline"}, {"name": "F", "model": "a12-baseline", "epochs": 7}],
+        "epochs": 5,
+        "batch_size": 32,
+        "optimizer": "adam",
+        "learning_rate": None,
+        "train_size": 300,
+        "validation": "holdout",
+        "validation_fraction": 0.1,
+        "test_size": 200,
+    }
+    experiment = experiments.prepare(
+        None,
+        values["arms"],
+        data="synthetic",
+        seed=3,
+        repeats=2,
+        validation="holdout",
+        validation_fraction=0.1,
+        test_size=200,
+        epochs=5,
+        batch_size=32,
+        optimizer="adam",
+        learning_rate=None,
+        train_size=300,
+    )
     executed = [experiment.run_inputs(arm, seed).key() for seed in experiment.seeds for arm in experiment.arms]
     planned = [inputs.key() for inputs in runstore.planned_runs(values, experiment.dataset.fingerprint)]
     assert planned == executed and len(set(planned)) == 4
@@ -220,8 +254,16 @@ def test_the_plan_keys_the_runs_as_the_experiment_does():
 def test_a_real_run_read_back_has_every_number_of_the_trained_one(tmp_path):
     """Train one tiny run for real, read it back through a second experiment."""
     arm = {"name": "E", "model": "a12-baseline"}
-    options = dict(data="synthetic", seed=0, repeats=1, epochs=1, train_size=200, test_size=100,
-                   validation_fraction=0.1, batch_size=64)
+    options = dict(
+        data="synthetic",
+        seed=0,
+        repeats=1,
+        epochs=1,
+        train_size=200,
+        test_size=100,
+        validation_fraction=0.1,
+        batch_size=64,
+    )
     store = runstore.RunStore(tmp_path)
     trained = experiments.prepare(None, [arm], **options).train(verbose=0, store=store)
     read = experiments.prepare(None, [arm], **options).train(verbose=0, store=store)
@@ -239,9 +281,18 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
     from coursebook.book import hooks, runner
 
     held = {"k1"}
-    monkeypatch.setattr(hooks, "_registered", hooks.course().__class__(**{
-        **hooks.course().__dict__,
-        "run_store": hooks.RunStore(keys=lambda v, f: v["keys"], holds=held.__contains__, counts=lambda t: (0, 0))}))
+    monkeypatch.setattr(
+        hooks,
+        "_registered",
+        hooks.course().__class__(
+            **{
+                **hooks.course().__dict__,
+                "run_store": hooks.RunStore(
+                    keys=lambda v, f: v["keys"], holds=held.__contains__, counts=lambda t: (0, 0)
+                ),
+            }
+        ),
+    )
 
     def plan(chapter, keys, changed=("no previous result",)):
         return SimpleNamespace(chapter_id=chapter, run_keys=keys, changed=list(changed), text_only=False)
@@ -255,9 +306,14 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
 # --------------------------------------------------------------------------- another chapter's arm
 
 
-REFERENCE = [{"name": "Part 3 early stopping", "model": "q6-simple-cnn",
-              "early_stopping": {"monitor": "val_loss", "patience": 3}},
-             {"from": "q6-p1-simple-cnn", "name": "Part 1 (no early stopping)"}]
+REFERENCE = [
+    {
+        "name": "Part 3 early stopping",
+        "model": "q6-simple-cnn",
+        "early_stopping": {"monitor": "val_loss", "patience": 3},
+    },
+    {"from": "q6-p1-simple-cnn", "name": "Part 1 (no early stopping)"},
+]
 
 
 def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
@@ -276,12 +332,15 @@ def test_another_chapters_arm_is_that_chapters_run_read_from_the_store():
     assert keys[1] == own_keys[0] and keys[3] == own_keys[1]  # seeds 0 and 1 of Part 1: the same runs
 
 
-@pytest.mark.parametrize("reference, overrides, words", [
-    ({"from": "no-such-chapter"}, {}, ["key 'from'", "'no-such-chapter'", "unknown chapter"]),
-    ({"from": "q6-p1-simple-cnn", "arm": "zzz"}, {}, ["key 'arm'", "'zzz'", "Part 1 CNN"]),
-    ({"from": "q6-p1-simple-cnn", "epochs": 3}, {}, ["key 'epochs'", "from"]),
-    ({"from": "aml-p2-mlp"}, {}, ["key 'from'", "no arms"]),
-])
+@pytest.mark.parametrize(
+    "reference, overrides, words",
+    [
+        ({"from": "no-such-chapter"}, {}, ["key 'from'", "'no-such-chapter'", "unknown chapter"]),
+        ({"from": "q6-p1-simple-cnn", "arm": "zzz"}, {}, ["key 'arm'", "'zzz'", "Part 1 CNN"]),
+        ({"from": "q6-p1-simple-cnn", "epochs": 3}, {}, ["key 'epochs'", "from"]),
+        ({"from": "aml-p2-mlp"}, {}, ["key 'from'", "no arms"]),
+    ],
+)
 def test_a_reference_that_cannot_be_read_is_refused_in_one_line(reference, overrides, words):
     from coursebook.book import params
 
@@ -295,12 +354,15 @@ def test_a_reference_that_cannot_be_read_is_refused_in_one_line(reference, overr
 def test_another_chapters_arm_is_read_with_this_chapters_data_and_splits():
     from coursebook.book import params
 
-    linked = params.resolve("q6-p3-early-stopping", "quick", {"arms": REFERENCE, "validation_fraction": 0.3,
-                                                              "test_size": 500}).values
+    linked = params.resolve(
+        "q6-p3-early-stopping", "quick", {"arms": REFERENCE, "validation_fraction": 0.3, "test_size": 500}
+    ).values
     own = params.resolve("q6-p1-simple-cnn", "quick", {"validation_fraction": 0.3, "test_size": 500}).values
     keys = [inputs.key() for inputs in runstore.planned_runs(linked, "fp")]
     assert keys[1] == runstore.planned_runs(own, "fp")[0].key()  # Part 1 as q6-p1 would train it on these splits
-    default = [inputs.key() for inputs in runstore.planned_runs(params.resolve("q6-p1-simple-cnn", "quick").values, "fp")]
+    default = [
+        inputs.key() for inputs in runstore.planned_runs(params.resolve("q6-p1-simple-cnn", "quick").values, "fp")
+    ]
     assert keys[1] not in default  # not the run q6-p1 trains on its own splits
 
 

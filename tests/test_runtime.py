@@ -19,8 +19,15 @@ def shown(monkeypatch):
 
 
 def _start(monkeypatch, **overrides):
-    description = {"chapter": "alpha", "title": "A", "profile": "smoke", "parameters": {"seed": 3, "epochs": 2},
-                   "origin": {"seed": "override", "epochs": "profile"}, "commit": "abc1234", "started": 0.0}
+    description = {
+        "chapter": "alpha",
+        "title": "A",
+        "profile": "smoke",
+        "parameters": {"seed": 3, "epochs": 2},
+        "origin": {"seed": "override", "epochs": "profile"},
+        "commit": "abc1234",
+        "started": 0.0,
+    }
     monkeypatch.setenv(runtime.RUN_ENV, json.dumps(description | overrides))
     monkeypatch.setattr(runtime, "describe_device", lambda: "tensorflow on CPU")
     return runtime.start("alpha", seed=3)
@@ -28,8 +35,13 @@ def _start(monkeypatch, **overrides):
 
 def _dataset(synthetic: bool):
     x = np.zeros((5, 32, 32, 3), np.uint8)
-    return SimpleNamespace(name="synthetic stand-in" if synthetic else "CIFAR-10", is_synthetic=synthetic,
-                           fingerprint="f00d", x_train=x, x_test=x[:2])
+    return SimpleNamespace(
+        name="synthetic stand-in" if synthetic else "CIFAR-10",
+        is_synthetic=synthetic,
+        fingerprint="f00d",
+        x_train=x,
+        x_test=x[:2],
+    )
 
 
 def test_start_seeds_numpy_and_card_lists_everything(monkeypatch, shown):
@@ -39,9 +51,18 @@ def test_start_seeds_numpy_and_card_lists_everything(monkeypatch, shown):
     assert first == np.random.rand()
     run.use_dataset(_dataset(False), SimpleNamespace(x_train=[0] * 4, x_val=[0] * 1, x_test=[0] * 2))
     card = run.card()
-    for fragment in ["`alpha`", "`smoke`", "CIFAR-10; 4 train, 1 validation, 2 test images", "`f00d`",
-                     "tensorflow on CPU", "Keras 3", "`abc1234`", "wall time", "| `seed` | `3` | **override** |",
-                     "| `epochs` | `2` | profile |"]:
+    for fragment in [
+        "`alpha`",
+        "`smoke`",
+        "CIFAR-10; 4 train, 1 validation, 2 test images",
+        "`f00d`",
+        "tensorflow on CPU",
+        "Keras 3",
+        "`abc1234`",
+        "wall time",
+        "| `seed` | `3` | **override** |",
+        "| `epochs` | `2` | profile |",
+    ]:
         assert fragment in card
     assert shown == [card]  # a real dataset shows no warning
 
@@ -89,8 +110,14 @@ def test_a_dataset_other_than_the_planned_one_fails_the_chapter(monkeypatch, sho
 def test_table_latex_fits_the_page_and_wraps_long_text():
     import pandas as pd
 
-    frame = pd.DataFrame({"model": ["a", "b"], "title": ["Original model with an extra Conv2D 256 block", "short"],
-                          "total": [364426, 528522], "ratio": [0.5, 0.25]})
+    frame = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "title": ["Original model with an extra Conv2D 256 block", "short"],
+            "total": [364426, 528522],
+            "ratio": [0.5, 0.25],
+        }
+    )
     latex = runtime.table(frame)._repr_latex_()
     assert latex.startswith(r"\adjustbox{max width=\linewidth}{\begin{tabular}{lp{5cm}rr}")
     assert latex.rstrip().endswith(r"\end{tabular}" + "\n}")

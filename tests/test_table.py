@@ -29,8 +29,14 @@ def cell_rules(html: str) -> dict[str, str]:
 
 
 def test_numbers_and_short_texts_stay_on_one_line_long_texts_wrap():
-    frame = pd.DataFrame({"arm": ["LeNet-5 + dropout 0.3"], "accuracy": ["0.4560 ± 0.0180"], "count": [1234567],
-                          "batch-norm statistics": ["recomputed from training images before each evaluation"]})
+    frame = pd.DataFrame(
+        {
+            "arm": ["LeNet-5 + dropout 0.3"],
+            "accuracy": ["0.4560 ± 0.0180"],
+            "count": [1234567],
+            "batch-norm statistics": ["recomputed from training images before each evaluation"],
+        }
+    )
     rules = cell_rules(runtime.table(frame)._repr_html_())
     assert "white-space: nowrap" in rules[1] and "white-space: nowrap" in rules[2]  # 15 characters, a number
     assert "white-space: normal" in rules[0] and "white-space: normal" in rules[3]  # longer than 16 characters
@@ -41,8 +47,11 @@ def test_layers_table_lists_each_model_once_with_the_assignments_totals():
 
     from coursebook.course.prose import parameter_counts as reports
 
-    arms = [SimpleNamespace(name="E", model="a12-baseline"), SimpleNamespace(name="F", model="a12-baseline"),
-            SimpleNamespace(name="LeNet", model="aml-lenet5")]
+    arms = [
+        SimpleNamespace(name="E", model="a12-baseline"),
+        SimpleNamespace(name="F", model="a12-baseline"),
+        SimpleNamespace(name="LeNet", model="aml-lenet5"),
+    ]
     table = reports.layers_table(arms)
     totals = table[table["layer"] == "total"]
     assert totals["params"].tolist() == [2_168_362, 62_006]  # the counts the assignments state

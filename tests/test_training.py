@@ -40,12 +40,14 @@ def data() -> SimpleNamespace:
 
 
 def tiny_cnn(learning_rate: float = 0.01, trainable: bool = True) -> keras.Model:
-    model = keras.Sequential([
-        keras.Input(IMAGE_SHAPE),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(N_CLASSES, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(IMAGE_SHAPE),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(N_CLASSES, activation="softmax"),
+        ]
+    )
     model.trainable = trainable
     return training.compile_model(model, learning_rate=learning_rate)
 
@@ -84,11 +86,14 @@ def test_optimizer_by_name_with_and_without_learning_rate():
     assert float(keras.ops.convert_to_numpy(default.learning_rate)) == pytest.approx(float(expected))
 
 
-@pytest.mark.parametrize("name, learning_rate, message", [
-    ("adamm", None, "unknown optimizer 'adamm'; allowed: .*adam.*sgd"),
-    ("adam", -0.1, "learning_rate must be a positive number, got -0.1"),
-    ("adam", "fast", "learning_rate must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "name, learning_rate, message",
+    [
+        ("adamm", None, "unknown optimizer 'adamm'; allowed: .*adam.*sgd"),
+        ("adam", -0.1, "learning_rate must be a positive number, got -0.1"),
+        ("adam", "fast", "learning_rate must be a positive number"),
+    ],
+)
 def test_bad_optimizer_settings_are_rejected(name, learning_rate, message):
     with pytest.raises(ValueError, match=message):
         training.make_optimizer(name, learning_rate)
@@ -108,7 +113,8 @@ def test_recorded_accuracy_equals_accuracy_of_predictions(data, augmented):
     history = model.history.history
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy"}
     assert history["val_accuracy"][-1] == pytest.approx(
-        accuracy_from_predictions(result.model, data.x_val, data.y_val), abs=1e-6)
+        accuracy_from_predictions(result.model, data.x_val, data.y_val), abs=1e-6
+    )
 
 
 def test_recorded_training_accuracy_equals_predictions_when_weights_are_frozen(data):
@@ -149,7 +155,9 @@ def test_augmented_model_keeps_parameters_and_inference_output():
     assert augmented.count_params() == model.count_params()
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(augmented(images, training=False)),
-        keras.ops.convert_to_numpy(model(images, training=False)), rtol=1e-6)
+        keras.ops.convert_to_numpy(model(images, training=False)),
+        rtol=1e-6,
+    )
 
 
 # --------------------------------------------------------------------------- early stopping, checkpoint
@@ -159,8 +167,9 @@ def test_early_stopping_stops_after_patience_on_a_constant_monitor(data):
     model = tiny_cnn(trainable=False)  # frozen weights: val_loss is the same every epoch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        result = training.train(model, data, epochs=20, batch_size=64, verbose=0,
-                                early_stopping={"monitor": "val_loss", "patience": 2})
+        result = training.train(
+            model, data, epochs=20, batch_size=64, verbose=0, early_stopping={"monitor": "val_loss", "patience": 2}
+        )
     # epoch 1 sets the best value; epochs 2 and 3 do not improve on it -> stop after epoch 3
     assert (result.stopped_epoch, result.epochs_run, result.best_epoch) == (3, 3, 1)
     assert result.history["epoch"].max() == 3
@@ -168,8 +177,14 @@ def test_early_stopping_stops_after_patience_on_a_constant_monitor(data):
 
 def test_early_stopping_restores_the_best_epoch(data):
     # min_delta larger than any possible change: only epoch 1 counts as an improvement
-    result = training.train(tiny_cnn(learning_rate=0.05), data, epochs=10, batch_size=32, verbose=0,
-                            early_stopping={"patience": 2, "min_delta": 100.0, "restore_best_weights": True})
+    result = training.train(
+        tiny_cnn(learning_rate=0.05),
+        data,
+        epochs=10,
+        batch_size=32,
+        verbose=0,
+        early_stopping={"patience": 2, "min_delta": 100.0, "restore_best_weights": True},
+    )
     val_loss = result.model.history.history["val_loss"]
     assert (result.stopped_epoch, result.epochs_run, result.best_epoch) == (3, 3, 1)
     assert val_loss[0] != pytest.approx(val_loss[-1], rel=1e-3)
@@ -180,8 +195,9 @@ def test_checkpoint_returns_weights_of_lowest_validation_loss(data):
     # validation labels contradict the training rule, so validation loss rises as the model learns
     flipped = SimpleNamespace(**vars(data))
     flipped.y_val = np.roll(data.y_val, 1, axis=1)
-    result = training.train(tiny_cnn(learning_rate=0.05), flipped, epochs=5, batch_size=32,
-                            checkpoint_best=True, verbose=0)
+    result = training.train(
+        tiny_cnn(learning_rate=0.05), flipped, epochs=5, batch_size=32, checkpoint_best=True, verbose=0
+    )
     val_loss = result.model.history.history["val_loss"]
     best = int(np.argmin(val_loss))
     assert result.best_epoch == best + 1 < result.epochs_run == 5
@@ -199,13 +215,16 @@ def test_without_restoring_the_model_keeps_the_last_epoch(data):
 # --------------------------------------------------------------------------- checks before training
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
-    ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
-    ({"early_stopping": {"patience": 2, "monitr": "val_loss"}}, r"unknown early_stopping key\(s\) \['monitr'\]"),
-    ({"early_stopping": {"monitor": "val_acc"}}, "monitor 'val_acc' is not recorded; allowed: .*'val_accuracy'"),
-    ({"early_stopping": {"mode": "lowest"}}, "mode must be 'auto', 'min' or 'max', got 'lowest'"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
+        ({"early_stopping": {"patience": 2, "monitr": "val_loss"}}, r"unknown early_stopping key\(s\) \['monitr'\]"),
+        ({"early_stopping": {"monitor": "val_acc"}}, "monitor 'val_acc' is not recorded; allowed: .*'val_accuracy'"),
+        ({"early_stopping": {"mode": "lowest"}}, "mode must be 'auto', 'min' or 'max', got 'lowest'"),
+    ],
+)
 def test_bad_fit_settings_are_rejected_before_training(data, settings, message):
     model = tiny_cnn()
     fit = {"epochs": 1, "batch_size": 32, **settings}
@@ -239,17 +258,27 @@ def repeated(tmp_path_factory) -> Results:
     from coursebook.course import arms, experiments
     from coursebook.course import data as data_module
 
-    dataset = data_module.load_dataset("synthetic", synthetic_sizes=(200, 40), cache_dir=tmp_path_factory.mktemp("cache"))
-    splits = data_module.preprocess(data_module.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit",
-                                    one_hot=True)
-    effective = arms.check_arms([{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original"}],
-                                {"epochs": 2, "batch_size": 32}, where="test")
+    dataset = data_module.load_dataset(
+        "synthetic", synthetic_sizes=(200, 40), cache_dir=tmp_path_factory.mktemp("cache")
+    )
+    splits = data_module.preprocess(
+        data_module.make_splits(dataset, validation_fraction=0.2, seed=0), scaling="unit", one_hot=True
+    )
+    effective = arms.check_arms(
+        [{"name": "a", "model": "e4742-original"}, {"name": "b", "model": "e4742-original"}],
+        {"epochs": 2, "batch_size": 32},
+        where="test",
+    )
     return experiments.Experiment(dataset, splits, effective, seeds=[7, 8]).train(verbose=0)
 
 
 def test_an_experiment_trains_every_arm_with_every_seed(repeated):
     assert sorted((arm.name, run.seed) for arm in repeated.arms for run in arm.runs) == [
-        ("a", 7), ("a", 8), ("b", 7), ("b", 8)]
+        ("a", 7),
+        ("a", 8),
+        ("b", 7),
+        ("b", 8),
+    ]
 
 
 def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
@@ -265,8 +294,15 @@ def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
 def test_the_history_frame_is_tidy_and_matches_each_run(repeated):
     frame = repeated.history_frame()
     assert list(frame.columns) == ["arm", "seed", "epoch", "metric", "value"]
-    assert set(frame["metric"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "eval_loss", "eval_accuracy",
-                                    "seconds"}
+    assert set(frame["metric"]) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "eval_loss",
+        "eval_accuracy",
+        "seconds",
+    }
     assert len(frame) == 4 * 2 * 7  # runs x epochs x metrics
     for arm in repeated.arms:
         for run in arm.runs:
@@ -314,12 +350,21 @@ def test_train_and_evaluate_on_other_backends(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed in this environment, so the {backend} backend cannot run")
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(paths.ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run([sys.executable, "-c", BACKEND_SCRIPT], env=env, cwd=paths.ROOT,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", BACKEND_SCRIPT], env=env, cwd=paths.ROOT, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["backend"] == backend and report["device"].startswith(f"{backend} on ")
-    assert report["metrics"] == ["accuracy", "eval_accuracy", "eval_loss", "loss", "seconds", "val_accuracy", "val_loss"]
+    assert report["metrics"] == [
+        "accuracy",
+        "eval_accuracy",
+        "eval_loss",
+        "loss",
+        "seconds",
+        "val_accuracy",
+        "val_loss",
+    ]
     by_split = {row["split"]: row for row in report["evaluation"]}
     assert sorted(by_split) == ["train", "validation"]
     assert by_split["validation"]["loss"] == pytest.approx(report["val_loss"], rel=1e-5)

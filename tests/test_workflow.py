@@ -43,8 +43,13 @@ def test_workflow_builds_then_deploys_to_pages():
     workflow = yaml.safe_load(WORKFLOW.read_text())
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
     uses = [step.get("uses", "").split("@")[0] for step in build["steps"]]
-    assert {"actions/checkout", "actions/setup-python", "actions/cache/restore", "actions/cache/save",
-            "actions/upload-pages-artifact"} <= set(uses)
+    assert {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/cache/restore",
+        "actions/cache/save",
+        "actions/upload-pages-artifact",
+    } <= set(uses)
     cached = "\n".join(s["with"]["path"] for s in build["steps"] if s.get("uses", "").startswith("actions/cache"))
     assert "book/chapters/" in cached and ".cache/" in cached and "~/.keras/datasets" in cached
     run = "\n".join(s.get("run", "") for s in build["steps"])
@@ -58,19 +63,24 @@ def test_workflow_builds_then_deploys_to_pages():
 
 def test_every_job_has_a_time_limit_under_githubs_six_hours():
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
-    assert all(0 < job["timeout-minutes"] < 360 for job in jobs.values()), {n: j.get("timeout-minutes") for n, j in jobs.items()}
+    assert all(0 < job["timeout-minutes"] < 360 for job in jobs.values()), {
+        n: j.get("timeout-minutes") for n, j in jobs.items()
+    }
 
 
 def test_the_pages_artifact_is_uploaded_with_v5():
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["build"]["steps"]
-    assert [s["uses"] for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact")] == \
-        ["actions/upload-pages-artifact@v5"]
+    assert [s["uses"] for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact")] == [
+        "actions/upload-pages-artifact@v5"
+    ]
 
 
 def test_executed_chapters_are_saved_even_when_the_build_fails():
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["build"]["steps"]
     names = [s.get("name") for s in steps]
-    restore, save = (next(s for s in steps if s.get("name") == f"{verb} executed chapters") for verb in ("Restore", "Save"))
+    restore, save = (
+        next(s for s in steps if s.get("name") == f"{verb} executed chapters") for verb in ("Restore", "Save")
+    )
     assert save["uses"].startswith("actions/cache/save@") and save["if"] == "always()"
     assert names.index("Save executed chapters") > names.index("Build the book")
     assert save["with"]["path"] == restore["with"]["path"] and "book/chapters/" in save["with"]["path"].split()
@@ -127,18 +137,28 @@ exit "${STATUS:-0}"
 """
 
 
-def _run_build_step(tmp_path: Path, profile: str = "quick", data: str = "", status: int = 0,
-                    failed: str = "", says: str = "") -> tuple[int, str, str]:
+def _run_build_step(
+    tmp_path: Path, profile: str = "quick", data: str = "", status: int = 0, failed: str = "", says: str = ""
+) -> tuple[int, str, str]:
     """The build step's script run by bash in an empty directory with a stand-in ``make``: its exit
     status, the make arguments, and what it wrote to ``$GITHUB_OUTPUT``."""
     work = tmp_path / f"run-{profile}-{data}-{status}-{len(failed)}-{len(says)}"
     (work / "bin").mkdir(parents=True)
     (work / "bin" / "make").write_text(FAKE_MAKE)
     (work / "bin" / "make").chmod(0o755)
-    env = {"PATH": f"{work / 'bin'}:/usr/bin:/bin", "PROFILE": profile, "DATA": data, "CALLS": str(work / "calls"),
-           "GITHUB_OUTPUT": str(work / "output"), "STATUS": str(status), "FAILED_CHAPTERS": failed, "SAYS": says}
-    result = subprocess.run(["bash", "-c", _step("Build the book")["run"]], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": f"{work / 'bin'}:/usr/bin:/bin",
+        "PROFILE": profile,
+        "DATA": data,
+        "CALLS": str(work / "calls"),
+        "GITHUB_OUTPUT": str(work / "output"),
+        "STATUS": str(status),
+        "FAILED_CHAPTERS": failed,
+        "SAYS": says,
+    }
+    result = subprocess.run(
+        ["bash", "-c", _step("Build the book")["run"]], cwd=work, env=env, capture_output=True, text=True, timeout=60
+    )
     output = (work / "output").read_text() if (work / "output").exists() else ""
     return result.returncode, (work / "calls").read_text().strip(), output
 
@@ -168,8 +188,13 @@ def test_the_run_ends_red_naming_the_failed_chapters_after_deploying(tmp_path):
     last = steps[-1]
     assert [s.get("id") for s in steps[:-1]] == ["deployment"] and last["if"] == "needs.build.outputs.failed != ''"
     assert last["env"]["FAILED"] == "${{ needs.build.outputs.failed }}"
-    result = subprocess.run(["bash", "-c", last["run"]], env={"PATH": "/usr/bin:/bin", "FAILED": "alpha beta"},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", "-c", last["run"]],
+        env={"PATH": "/usr/bin:/bin", "FAILED": "alpha beta"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and result.stdout.startswith("::error::chapter(s) failed: alpha beta (")
     artifact = next(s for s in jobs["build"]["steps"] if s.get("name") == "Keep what a failed build left")
     assert artifact["if"] == "failure() || steps.book.outputs.failed != ''"

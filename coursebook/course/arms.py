@@ -34,8 +34,14 @@ from coursebook.course import models
 RECORDED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 VALIDATION_METRICS = ("val_loss", "val_accuracy")
 OPTIMIZERS = {
-    "adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
-    "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "nadam": "Nadam",
 }
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 FILL_MODE = "nearest"  # what the classic ImageDataGenerator did: empty areas take the nearest pixel
@@ -43,9 +49,17 @@ FILL_MODE = "nearest"  # what the classic ImageDataGenerator did: empty areas ta
 # Settings an arm may take from the chapter (in the order the page shows them) and their defaults
 # when neither the arm nor the chapter sets them.
 SETTING_DEFAULTS: dict[str, Any] = {
-    "model": None, "optimizer": "adam", "learning_rate": None, "batch_size": 64, "epochs": 20,
-    "train_size": None, "early_stopping": None, "checkpoint": None, "augmentation": [],
-    "batch_norm": "recompute", "monitor_images": None,
+    "model": None,
+    "optimizer": "adam",
+    "learning_rate": None,
+    "batch_size": 64,
+    "epochs": 20,
+    "train_size": None,
+    "early_stopping": None,
+    "checkpoint": None,
+    "augmentation": [],
+    "batch_norm": "recompute",
+    "monitor_images": None,
 }
 BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
 ARM_KEYS = ("name", *SETTING_DEFAULTS, "source_chapter")  # source_chapter: set by a reference (below)
@@ -63,8 +77,9 @@ class ArmError(ValueError):
 def _model() -> checks.Check:
     """A model spec's name, among those in params/models now."""
     names = models.available_models()
-    return checks.Check(f"a model in params/models: one of {checks.listed(names)}", lambda value: value in names,
-                        {"enum": names})
+    return checks.Check(
+        f"a model in params/models: one of {checks.listed(names)}", lambda value: value in names, {"enum": names}
+    )
 
 
 def _mode_for(monitor: str) -> str:
@@ -79,15 +94,21 @@ def _with_mode(parsed: dict[str, Any]) -> dict[str, Any]:
 AUGMENTATION_LAYERS: dict[str, checks.Options] = {
     # layer: {option: (check, default or REQUIRED)}; built by training.augmentation_layers
     "rotation": {"factor_degrees": (checks.number(0, 180, low_open=True), REQUIRED)},
-    "translation": {"height": (checks.number(0, 1, high_open=True), REQUIRED),
-                    "width": (checks.number(0, 1, high_open=True), REQUIRED)},
+    "translation": {
+        "height": (checks.number(0, 1, high_open=True), REQUIRED),
+        "width": (checks.number(0, 1, high_open=True), REQUIRED),
+    },
     "flip": {"mode": (checks.choice(FLIP_MODES), "horizontal")},
     "zoom": {"factor": (checks.number(0, 1, low_open=True, high_open=True), REQUIRED)},
 }
 MODES = checks.optional(checks.choice(("min", "max")))
 EARLY_STOPPING_KEYS: checks.Options = {
-    "monitor": (checks.choice(RECORDED_METRICS), "val_loss"), "patience": (checks.integer(0), REQUIRED),
-    "min_delta": (checks.number(0), 0.0), "restore_best_weights": (checks.boolean, True), "mode": (MODES, None)}
+    "monitor": (checks.choice(RECORDED_METRICS), "val_loss"),
+    "patience": (checks.integer(0), REQUIRED),
+    "min_delta": (checks.number(0), 0.0),
+    "restore_best_weights": (checks.boolean, True),
+    "mode": (MODES, None),
+}
 CHECKPOINT_KEYS: checks.Options = {"monitor": (checks.choice(VALIDATION_METRICS), REQUIRED), "mode": (MODES, None)}
 
 
@@ -100,8 +121,9 @@ def _augmentation(value: Any) -> list[dict[str, dict[str, Any]]]:
     layers = []
     for index, entry in enumerate(value):
         if (parsed := models.layer_entry(entry)) is None:
-            raise Invalid(f"one layer as {{layer: {{options}}}} with a layer in {checks.listed(AUGMENTATION_LAYERS)}",
-                          value=entry).under(f"[{index}]")
+            raise Invalid(
+                f"one layer as {{layer: {{options}}}} with a layer in {checks.listed(AUGMENTATION_LAYERS)}", value=entry
+            ).under(f"[{index}]")
         layer, options = parsed
         if layer not in AUGMENTATION_LAYERS:
             raise Invalid(f"a layer in {checks.listed(AUGMENTATION_LAYERS)}", value=layer).under(f"[{index}]")
@@ -113,12 +135,33 @@ def _augmentation(value: Any) -> list[dict[str, dict[str, Any]]]:
 
 
 AUGMENTATION = checks.Check(
-    "a list of layers such as [{rotation: {factor_degrees: 10}}]", lambda value: True,
-    {"type": ["array", "null"], "items": {"anyOf": [
-        {"enum": [name for name, options in AUGMENTATION_LAYERS.items() if not checks.mapping_schema(options)["required"]]},
-        {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
-         "properties": {name: checks.mapping_schema(options) for name, options in AUGMENTATION_LAYERS.items()}}]}},
-    _augmentation)
+    "a list of layers such as [{rotation: {factor_degrees: 10}}]",
+    lambda value: True,
+    {
+        "type": ["array", "null"],
+        "items": {
+            "anyOf": [
+                {
+                    "enum": [
+                        name
+                        for name, options in AUGMENTATION_LAYERS.items()
+                        if not checks.mapping_schema(options)["required"]
+                    ]
+                },
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": False,
+                    "properties": {
+                        name: checks.mapping_schema(options) for name, options in AUGMENTATION_LAYERS.items()
+                    },
+                },
+            ]
+        },
+    },
+    _augmentation,
+)
 
 
 def parse_augmentation(spec: Any) -> list[dict[str, dict[str, Any]]]:
@@ -172,8 +215,12 @@ class _TooPatient(Invalid):
 def _check_consistency(settings: dict[str, Any]) -> None:
     stopping, epochs = settings["early_stopping"], settings["epochs"]
     if stopping is not None and stopping["patience"] >= epochs:
-        raise _TooPatient(f"an int in [0, {epochs - 1}]: smaller than the arm's epochs ({epochs}), "
-                      "or early stopping could never stop", value=stopping["patience"], key="early_stopping.patience")
+        raise _TooPatient(
+            f"an int in [0, {epochs - 1}]: smaller than the arm's epochs ({epochs}), "
+            "or early stopping could never stop",
+            value=stopping["patience"],
+            key="early_stopping.patience",
+        )
 
 
 ARMS_ALLOWED = "a non-empty list of arms, each a mapping with at least 'name' and 'model'"
@@ -181,17 +228,19 @@ ARMS_ALLOWED = "a non-empty list of arms, each a mapping with at least 'name' an
 
 def arm_schema() -> dict[str, Any]:
     """One arm as JSON Schema: its name, its model and the settings it may set for itself."""
-    options: checks.Options = {"name": (checks.text, REQUIRED),
-                               **{key: (check, REQUIRED if key == "model" else None)
-                                  for key, check in setting_checks().items()}}
+    options: checks.Options = {
+        "name": (checks.text, REQUIRED),
+        **{key: (check, REQUIRED if key == "model" else None) for key, check in setting_checks().items()},
+    }
     return checks.mapping_schema(options)
 
 
 ARM = checks.Check(f"a mapping with keys {checks.listed(ARM_KEYS)}", lambda value: isinstance(value, Mapping))
 
 
-def check_arms(arms: Any, chapter: Mapping[str, Any], where: str = "arms",
-               describe: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+def check_arms(
+    arms: Any, chapter: Mapping[str, Any], where: str = "arms", describe: Callable[[str], str] | None = None
+) -> list[dict[str, Any]]:
     """Validate a list of arms against the chapter-level settings and return each arm's
     effective settings (with its ``name``). ``where`` names the file (or command line) the arms
     come from; ``describe(key)`` may say where a chapter-level value came from, for errors that
@@ -221,13 +270,21 @@ def check_arms(arms: Any, chapter: Mapping[str, Any], where: str = "arms",
 
 def reference_schema() -> dict[str, Any]:
     """An arm of another chapter as JSON Schema: ``{name?, from: <chapter id>, arm?: <its arm's name>}``."""
-    return {"type": "object", "required": ["from"], "additionalProperties": False,
-            "properties": {"name": {"type": "string", "minLength": 1}, "from": {"type": "string", "minLength": 1},
-                           "arm": {"type": "string", "minLength": 1}}}
+    return {
+        "type": "object",
+        "required": ["from"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "from": {"type": "string", "minLength": 1},
+            "arm": {"type": "string", "minLength": 1},
+        },
+    }
 
 
-def link_references(arms: Any, values: Mapping[str, Any], read_chapter: Callable[[str, dict], Mapping[str, Any]],
-                    where: str) -> Any:
+def link_references(
+    arms: Any, values: Mapping[str, Any], read_chapter: Callable[[str, dict], Mapping[str, Any]], where: str
+) -> Any:
     """``arms`` with every reference to another chapter's arm (``{name?, from, arm?}``) replaced by
     that arm's effective settings as that chapter trains it (its own epochs, training images, ...)
     and ``source_chapter``, so the run store gives this chapter the very runs that chapter trained.
@@ -236,29 +293,44 @@ def link_references(arms: Any, values: Mapping[str, Any], read_chapter: Callable
     are that chapter's whenever the two agree). Raises :class:`ArmError` with one line."""
     if not isinstance(arms, list):
         return arms
-    return [_linked(arm, index, values, read_chapter, where) if isinstance(arm, Mapping) and "from" in arm else arm
-            for index, arm in enumerate(arms)]
+    return [
+        _linked(arm, index, values, read_chapter, where) if isinstance(arm, Mapping) and "from" in arm else arm
+        for index, arm in enumerate(arms)
+    ]
 
 
-def _linked(reference: Mapping[str, Any], index: int, values: Mapping[str, Any],
-            read_chapter: Callable[[str, dict], Mapping[str, Any]], where: str) -> dict[str, Any]:
+def _linked(
+    reference: Mapping[str, Any],
+    index: int,
+    values: Mapping[str, Any],
+    read_chapter: Callable[[str, dict], Mapping[str, Any]],
+    where: str,
+) -> dict[str, Any]:
     label = f"{where}: arm {_label(reference, index)}"
     unknown = [key for key in reference if key not in REFERENCE_KEYS]
     if unknown:
-        raise ArmError(Invalid(f"{checks.listed(REFERENCE_KEYS)} (an arm of another chapter takes its settings from "
-                               "there)", key=str(unknown[0]), problem="unknown").line(label))
+        raise ArmError(
+            Invalid(
+                f"{checks.listed(REFERENCE_KEYS)} (an arm of another chapter takes its settings from there)",
+                key=str(unknown[0]),
+                problem="unknown",
+            ).line(label)
+        )
     chapter = reference["from"]
     try:
         other = read_chapter(str(chapter), {key: values[key] for key in SHARED if key in values})
         other_arms = check_arms(other["arms"], other, where=str(chapter))
     except (ValueError, KeyError, TypeError) as err:
         reason = " ".join(str(err).split()) if not isinstance(err, KeyError) else "it has no arms"
-        raise ArmError(Invalid(f"a chapter whose arms are its own ({reason})", value=chapter,
-                               key="from").line(label)) from None
+        raise ArmError(
+            Invalid(f"a chapter whose arms are its own ({reason})", value=chapter, key="from").line(label)
+        ) from None
     names = [arm["name"] for arm in other_arms]
     wanted = reference.get("arm", names[0])
     if wanted not in names:
-        raise ArmError(Invalid(f"an arm of {chapter}: one of {checks.listed(names)}", value=wanted, key="arm").line(label))
+        raise ArmError(
+            Invalid(f"an arm of {chapter}: one of {checks.listed(names)}", value=wanted, key="arm").line(label)
+        )
     settings = dict(other_arms[names.index(wanted)])
     return {**settings, "name": reference.get("name", wanted), "source_chapter": str(chapter)}
 
@@ -285,8 +357,9 @@ def _label(arm: Any, index: int) -> str:
     return f"'{name}' (arms[{index}])" if isinstance(name, str) and name else f"arms[{index}]"
 
 
-def _origin_note(bad: Invalid, arm: Mapping[str, Any], chapter: Mapping[str, Any],
-                 describe: Callable[[str], str] | None) -> str:
+def _origin_note(
+    bad: Invalid, arm: Mapping[str, Any], chapter: Mapping[str, Any], describe: Callable[[str], str] | None
+) -> str:
     """Where a value that the arm did not set came from (the chapter, a profile, the default)."""
 
     def origin(key: str) -> str:

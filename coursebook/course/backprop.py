@@ -26,6 +26,7 @@ PARAMETER_SHAPES = {"W1": (3, 2), "b1": (3,), "W2": (3,), "b2": ()}
 
 # --- data and weights ------------------------------------------------------------------
 
+
 def assignment_setup(seed: int = 0) -> tuple[Params, np.ndarray, np.ndarray]:
     """Weights, inputs X (1000, 2) and 0/1 targets Y (1000,), drawn as the assignment does.
 
@@ -57,14 +58,13 @@ def copy_weights(weights: Mapping[str, np.ndarray]) -> Params:
 
 # --- pieces: forward and backward ------------------------------------------------------
 
+
 def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """z = x W^T + b for x (N, n). W (m, n), b (m,) give z (N, m); W (n,), b () give z (N,)."""
     return x @ W.T + b
 
 
-def affine_backward(
-    d_z: np.ndarray, x: np.ndarray, W: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def affine_backward(d_z: np.ndarray, x: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients (d_x, d_W, d_b) of the affine piece, given d_z = dL/dz."""
     d_z2 = d_z.reshape(len(x), -1)  # a single output unit becomes one column
     d_x = d_z2 @ W.reshape(d_z2.shape[1], -1)
@@ -95,6 +95,7 @@ def half_mse_backward(y: np.ndarray, y_true: np.ndarray) -> np.ndarray:
 
 # --- the network -----------------------------------------------------------------------
 
+
 class ForwardCache(NamedTuple):
     """Intermediate values of the forward pass, kept for the backward pass."""
 
@@ -112,9 +113,7 @@ def forward(weights: Mapping[str, np.ndarray], X: np.ndarray) -> ForwardCache:
     return ForwardCache(Z1=Z1, H=H, Z2=Z2, Y=sigmoid_forward(Z2))
 
 
-def backward(
-    weights: Mapping[str, np.ndarray], X: np.ndarray, Y_true: np.ndarray, cache: ForwardCache
-) -> Params:
+def backward(weights: Mapping[str, np.ndarray], X: np.ndarray, Y_true: np.ndarray, cache: ForwardCache) -> Params:
     """Gradients of the half-MSE loss with respect to W1, b1, W2, b2 (same shapes)."""
     d_Z2 = sigmoid_backward(half_mse_backward(cache.Y, Y_true), cache.Y)
     d_H, d_W2, d_b2 = affine_backward(d_Z2, cache.H, weights["W2"])
@@ -134,6 +133,7 @@ def gradients(weights: Mapping[str, np.ndarray], X: np.ndarray, Y_true: np.ndarr
 
 
 # --- independent checks ----------------------------------------------------------------
+
 
 def finite_difference_gradients(
     weights: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, eps: float = 1e-6
@@ -211,9 +211,7 @@ def backend_gradient(loss_fn: Callable, params: Mapping[str, np.ndarray], *args:
     elif backend == "torch":
         import torch
 
-        tensors = {
-            name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True) for name in names
-        }
+        tensors = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True) for name in names}
         constants = [torch.tensor(arg, dtype=torch.float64) for arg in args]
         value = loss_fn(tensors, *constants)
         grads = dict(zip(names, torch.autograd.grad(value, [tensors[name] for name in names])))
@@ -230,6 +228,7 @@ def keras_autodiff_gradients(weights: Mapping[str, np.ndarray], X: np.ndarray, Y
 
 # --- training and reporting ------------------------------------------------------------
 
+
 def train(
     weights: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, steps: int, learning_rate: float
 ) -> tuple[Params, np.ndarray]:
@@ -240,9 +239,7 @@ def train(
     """
     validate_weights(weights)
     if steps < 0 or learning_rate <= 0:
-        raise ValueError(
-            f"need steps >= 0 and learning_rate > 0, got steps={steps}, learning_rate={learning_rate}"
-        )
+        raise ValueError(f"need steps >= 0 and learning_rate > 0, got steps={steps}, learning_rate={learning_rate}")
     current = copy_weights(weights)
     losses = np.empty(steps + 1)
     for step in range(steps):

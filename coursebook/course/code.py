@@ -20,8 +20,16 @@ from typing import Any
 
 from coursebook.course import models
 
-OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
-                     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
+OPTIMIZER_CLASSES = {
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "nadam": "Nadam",
+}
 
 
 def _tuple(value: Any) -> str:
@@ -72,9 +80,13 @@ def _layer_code(layer: models.LayerSpec, num_classes: int) -> str:
 def model_code(spec_or_name: models.SpecLike, *, num_classes: int = 10, variable: str = "model") -> str:
     """Python source that builds the spec as a ``keras.Sequential`` named ``variable``."""
     spec = models.as_spec(spec_or_name)
-    lines = ["import keras", "from keras import layers", "",
-             f"{variable} = keras.Sequential([",
-             f"    keras.Input(shape={tuple(spec.input_shape)}),"]
+    lines = [
+        "import keras",
+        "from keras import layers",
+        "",
+        f"{variable} = keras.Sequential([",
+        f"    keras.Input(shape={tuple(spec.input_shape)}),",
+    ]
     lines += [f"    {_layer_code(layer, num_classes)}," for layer in spec.layers]
     lines.append(f"], name={spec.name.replace('-', '_')!r})")
     return "\n".join(lines)
@@ -89,11 +101,17 @@ def _augmentation_code(augmentation: list[Any]) -> list[str]:
         "flip": lambda o: f"layers.RandomFlip({o['mode']!r})",
         "zoom": lambda o: f"layers.RandomZoom({o['factor']:g}, {o['factor']:g}, fill_mode='nearest')",
     }
-    entries = [built[name](options) for entry in parse_augmentation(list(augmentation))
-               for name, options in entry.items()]
-    return (["# augmentation: active in training only (identity at inference)",
-             "model = keras.Sequential([keras.Input(shape=model.input_shape[1:]), keras.Sequential(["]
-             + [f"    {entry}," for entry in entries] + ["]), model])"])
+    entries = [
+        built[name](options) for entry in parse_augmentation(list(augmentation)) for name, options in entry.items()
+    ]
+    return (
+        [
+            "# augmentation: active in training only (identity at inference)",
+            "model = keras.Sequential([keras.Input(shape=model.input_shape[1:]), keras.Sequential([",
+        ]
+        + [f"    {entry}," for entry in entries]
+        + ["]), model])"]
+    )
 
 
 PARTS = "(x_train, x_val, x_test)"
@@ -109,17 +127,21 @@ def data_code(scaling: str | None, *, flatten: bool = False, num_classes: int = 
     if scaling == "unit":
         lines.append(f"x_train, x_val, x_test = [x.astype('float32') / 255 for x in {PARTS}]  # pixels to [0, 1]")
     elif scaling == "standardize":
-        lines += ["mean = x_train.mean(axis=(0, 1, 2))  # per colour channel, from the training part only",
-                  "std = x_train.std(axis=(0, 1, 2))",
-                  "std[std == 0] = 1",
-                  "mean, std = mean.astype('float32'), std.astype('float32')",
-                  f"x_train, x_val, x_test = [(x.astype('float32') - mean) / std for x in {PARTS}]"]
+        lines += [
+            "mean = x_train.mean(axis=(0, 1, 2))  # per colour channel, from the training part only",
+            "std = x_train.std(axis=(0, 1, 2))",
+            "std[std == 0] = 1",
+            "mean, std = mean.astype('float32'), std.astype('float32')",
+            f"x_train, x_val, x_test = [(x.astype('float32') - mean) / std for x in {PARTS}]",
+        ]
     else:
         lines.append("# (how the pixels were scaled is not recorded in this results file)")
     if flatten:
         lines.append(f"x_train, x_val, x_test = [x.reshape(len(x), -1) for x in {PARTS}]  # one vector per image")
-    lines.append(f"y_train, y_val, y_test = [keras.utils.to_categorical(y, {num_classes}).astype('float32') "
-                 "for y in (y_train, y_val, y_test)]  # one-hot")
+    lines.append(
+        f"y_train, y_val, y_test = [keras.utils.to_categorical(y, {num_classes}).astype('float32') "
+        "for y in (y_train, y_val, y_test)]  # one-hot"
+    )
     return "\n".join(lines)
 
 
@@ -131,21 +153,29 @@ def _callback_code(settings: Mapping[str, Any], recompute: bool) -> list[str]:
     batch = settings["batch_size"]
     lines = ["callbacks = []"]
     if recompute:
-        lines += [f"# before validation, each batch-norm layer's statistics re-estimated on {BATCH_NORM_IMAGES:,} "
-                  "training images",
-                  f"callbacks.append(BatchNormStatistics(x_train[:{BATCH_NORM_IMAGES}], batch_size={batch}))"]
-    lines += [f"# eval_loss, eval_accuracy: inference mode on {PROBE_IMAGES} training images (changes no weight)",
-              f"callbacks.append(TrainingProbe(x_train[:{PROBE_IMAGES}], y_train[:{PROBE_IMAGES}], batch_size={batch}))"]
+        lines += [
+            f"# before validation, each batch-norm layer's statistics re-estimated on {BATCH_NORM_IMAGES:,} "
+            "training images",
+            f"callbacks.append(BatchNormStatistics(x_train[:{BATCH_NORM_IMAGES}], batch_size={batch}))",
+        ]
+    lines += [
+        f"# eval_loss, eval_accuracy: inference mode on {PROBE_IMAGES} training images (changes no weight)",
+        f"callbacks.append(TrainingProbe(x_train[:{PROBE_IMAGES}], y_train[:{PROBE_IMAGES}], batch_size={batch}))",
+    ]
     stopping, checkpoint = settings.get("early_stopping"), settings.get("checkpoint")
     if stopping:
-        lines.append(f"callbacks.append(keras.callbacks.EarlyStopping(monitor={stopping['monitor']!r}, "
-                     f"mode={stopping.get('mode', 'auto')!r}, patience={stopping['patience']}, "
-                     f"min_delta={stopping.get('min_delta', 0):g}, "
-                     f"restore_best_weights={bool(stopping.get('restore_best_weights', True))}))")
+        lines.append(
+            f"callbacks.append(keras.callbacks.EarlyStopping(monitor={stopping['monitor']!r}, "
+            f"mode={stopping.get('mode', 'auto')!r}, patience={stopping['patience']}, "
+            f"min_delta={stopping.get('min_delta', 0):g}, "
+            f"restore_best_weights={bool(stopping.get('restore_best_weights', True))}))"
+        )
     if checkpoint:
-        lines.append(f"callbacks.append(keras.callbacks.ModelCheckpoint({CHECKPOINT_FILE!r}, "
-                     f"monitor={checkpoint['monitor']!r}, mode={checkpoint.get('mode', 'auto')!r}, "
-                     "save_best_only=True, save_weights_only=True))")
+        lines.append(
+            f"callbacks.append(keras.callbacks.ModelCheckpoint({CHECKPOINT_FILE!r}, "
+            f"monitor={checkpoint['monitor']!r}, mode={checkpoint.get('mode', 'auto')!r}, "
+            "save_best_only=True, save_weights_only=True))"
+        )
     return lines
 
 
@@ -164,19 +194,23 @@ def training_code(settings: Mapping[str, Any], *, recompute: bool = False) -> st
     imports = ["BatchNormStatistics", "TrainingProbe"] if recompute else ["TrainingProbe"]
     lines = [f"from coursebook.course.training import {', '.join(imports)}  # this package's callbacks", ""]
     lines += _augmentation_code(settings["augmentation"]) if settings.get("augmentation") else []
-    lines += ["model.compile(",
-              f"    optimizer=keras.optimizers.{optimizer}({'' if rate is None else f'learning_rate={rate:g}'}),",
-              "    loss='categorical_crossentropy',",
-              "    metrics=['accuracy'],",
-              ")"]
+    lines += [
+        "model.compile(",
+        f"    optimizer=keras.optimizers.{optimizer}({'' if rate is None else f'learning_rate={rate:g}'}),",
+        "    loss='categorical_crossentropy',",
+        "    metrics=['accuracy'],",
+        ")",
+    ]
     lines += _callback_code(settings, recompute)
-    lines += ["keras.utils.set_random_seed(seed)  # each run's seed, also set before its model was built",
-              "history = model.fit(",
-              "    x_train, y_train,",
-              _validation_line(settings.get("monitor_images")),
-              f"    epochs={settings['epochs']}, batch_size={settings['batch_size']},",
-              "    callbacks=callbacks,",
-              ")"]
+    lines += [
+        "keras.utils.set_random_seed(seed)  # each run's seed, also set before its model was built",
+        "history = model.fit(",
+        "    x_train, y_train,",
+        _validation_line(settings.get("monitor_images")),
+        f"    epochs={settings['epochs']}, batch_size={settings['batch_size']},",
+        "    callbacks=callbacks,",
+        ")",
+    ]
     if settings.get("checkpoint"):
         lines.append(f"model.load_weights({CHECKPOINT_FILE!r})  # evaluate the checkpoint's weights")
     return "\n".join(lines)
@@ -186,8 +220,10 @@ def _validation_line(monitor_images: int | None) -> str:
     """The fit's validation data: the held-out part, or its first ``monitor_images`` images."""
     if not monitor_images:
         return "    validation_data=(x_val, y_val),  # the held-out validation part, never the test set"
-    return (f"    validation_data=(x_val[:{monitor_images}], y_val[:{monitor_images}]),  # each epoch's curves: the first "
-            f"{monitor_images:,} held-out images (the final weights are measured on all)")
+    return (
+        f"    validation_data=(x_val[:{monitor_images}], y_val[:{monitor_images}]),  # each epoch's curves: the first "
+        f"{monitor_images:,} held-out images (the final weights are measured on all)"
+    )
 
 
 def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: bool = False) -> str:
@@ -195,14 +231,17 @@ def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: 
     callback or layer that changes the run."""
     from coursebook.course.prose.numbers import md
 
-    scaling = {"unit": "pixels scaled to [0, 1]",
-               "standardize": "pixels standardized per colour channel with the training part's mean and sd"
-               }.get(settings.get("scaling"), "pixel scaling not recorded")
+    scaling = {
+        "unit": "pixels scaled to [0, 1]",
+        "standardize": "pixels standardized per colour channel with the training part's mean and sd",
+    }.get(settings.get("scaling"), "pixel scaling not recorded")
     rate = settings.get("learning_rate")
-    parts = [scaling + (", images flattened" if flatten else "") + ", one-hot labels",
-             f"{OPTIMIZER_CLASSES[str(settings.get('optimizer', 'adam')).lower()]} "
-             f"({'default learning rate' if rate is None else f'learning rate {rate:g}'}), "
-             f"batch {settings['batch_size']}, at most {settings['epochs']} epochs"]
+    parts = [
+        scaling + (", images flattened" if flatten else "") + ", one-hot labels",
+        f"{OPTIMIZER_CLASSES[str(settings.get('optimizer', 'adam')).lower()]} "
+        f"({'default learning rate' if rate is None else f'learning rate {rate:g}'}), "
+        f"batch {settings['batch_size']}, at most {settings['epochs']} epochs",
+    ]
     if settings.get("augmentation"):
         parts.append("random augmentation layers in front of the model (training only)")
     if monitor := settings.get("monitor_images"):
@@ -210,8 +249,9 @@ def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: 
     if recompute:
         from coursebook.course.training import BATCH_NORM_IMAGES
 
-        parts.append(f"batch-norm statistics re-estimated from {BATCH_NORM_IMAGES:,} training images before "
-                     "every evaluation")
+        parts.append(
+            f"batch-norm statistics re-estimated from {BATCH_NORM_IMAGES:,} training images before every evaluation"
+        )
     if stopping := settings.get("early_stopping"):
         kept = "the best weights restored" if stopping.get("restore_best_weights", True) else "the last weights kept"
         parts.append(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}, {kept})")
@@ -225,15 +265,28 @@ def summary_text(spec_or_name: models.SpecLike, *, num_classes: int = 10) -> str
     the totals), from the Keras model itself, in plain columns that fit a laptop-width page (Keras'
     own box table is cut at the console's width)."""
     model = models.build_model(spec_or_name, num_classes=num_classes)
-    rows = [(f"{layer.name} ({type(layer).__name__})", str(tuple(layer.output.shape)).replace(",)", ")"),
-             f"{layer.count_params():,}") for layer in model.layers]
+    rows = [
+        (
+            f"{layer.name} ({type(layer).__name__})",
+            str(tuple(layer.output.shape)).replace(",)", ")"),
+            f"{layer.count_params():,}",
+        )
+        for layer in model.layers
+    ]
     head = ("Layer (type)", "Output shape", "Param #")
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(3)]
     line = lambda row: f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"  # noqa: E731
     counts = models.keras_parameter_counts(model)
-    return "\n".join([f'Model: "{model.name}"', line(head), *map(line, rows),
-                      f"Total params: {counts['total']:,}", f"Trainable params: {counts['trainable']:,}",
-                      f"Non-trainable params: {counts['non_trainable']:,}"])
+    return "\n".join(
+        [
+            f'Model: "{model.name}"',
+            line(head),
+            *map(line, rows),
+            f"Total params: {counts['total']:,}",
+            f"Trainable params: {counts['trainable']:,}",
+            f"Non-trainable params: {counts['non_trainable']:,}",
+        ]
+    )
 
 
 def _fence(text: str, language: str = "") -> str:
@@ -249,14 +302,22 @@ def code_block(arm_name: str, model_name: str, settings: Mapping[str, Any], *, n
 
     total = models.parameter_summary(model_name, num_classes=num_classes)["total"]
     recompute, flatten = recomputes_batch_norm(settings, model_name), len(models.as_spec(model_name).input_shape) == 1
-    body = "\n\n".join([
-        "The model, as Keras code (runnable as shown):", _fence(model_code(model_name, num_classes=num_classes),
-                                                                "python"),
-        "`model.summary()`:", _fence(summary_text(model_name, num_classes=num_classes)),
-        training_sentence(settings, recompute=recompute, flatten=flatten),
-        "Data and training, as run:",
-        _fence(data_code(settings.get("scaling"), flatten=flatten, num_classes=num_classes) + "\n\n"
-               + training_code(settings, recompute=recompute), "python")])
+    body = "\n\n".join(
+        [
+            "The model, as Keras code (runnable as shown):",
+            _fence(model_code(model_name, num_classes=num_classes), "python"),
+            "`model.summary()`:",
+            _fence(summary_text(model_name, num_classes=num_classes)),
+            training_sentence(settings, recompute=recompute, flatten=flatten),
+            "Data and training, as run:",
+            _fence(
+                data_code(settings.get("scaling"), flatten=flatten, num_classes=num_classes)
+                + "\n\n"
+                + training_code(settings, recompute=recompute),
+                "python",
+            ),
+        ]
+    )
     return f":::{{dropdown}} Code: {md(arm_name)} ({model_name}, {total:,} parameters)\n{body}\n:::"
 
 

@@ -21,8 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 FALLING, FLAT, RISING = "still falling", "flat", "rising"
-OVER, STILL_IMPROVING, LEVELLED, UNDER = ("over-fitting", "still improving when the budget ran out",
-                                          "levelled off", "under-fitting")
+OVER, STILL_IMPROVING, LEVELLED, UNDER = (
+    "over-fitting",
+    "still improving when the budget ran out",
+    "levelled off",
+    "under-fitting",
+)
 MIN_RISE = 0.02  # a rise after the minimum smaller than this share of the minimum is never called rising
 
 
@@ -82,8 +86,9 @@ def gap_grows(train: Sequence[float], val: Sequence[float], after: int) -> bool:
     return float(gaps[-1] - gaps[after - 1]) > max(2 * noise(gaps), 0.01)
 
 
-def fit_state(val_loss: Sequence[float], train_accuracy: Sequence[float], val_accuracy: Sequence[float],
-              gap_noise: float = 0.0) -> str:
+def fit_state(
+    val_loss: Sequence[float], train_accuracy: Sequence[float], val_accuracy: Sequence[float], gap_noise: float = 0.0
+) -> str:
     """One run's fit: over-fitting needs the validation loss past its minimum and rising beyond
     noise, or flat with a gap that grows; a loss still falling at the last epoch is
     :data:`STILL_IMPROVING` (a limit of the budget, never over-fitting); a flat loss with a training
@@ -139,10 +144,14 @@ def equal_epochs(arm: Mapping[int, Sequence[float]], reference: Mapping[int, Seq
     common = min(len(values) for values in runs)
     epochs = tuple(range(1, common + 1))
     mean = lambda curves, i: math.fsum(float(c[i]) for c in curves.values()) / len(curves)  # noqa: E731
-    paired = {seed: tuple(float(arm[seed][i]) - float(reference[seed][i]) for i in range(common))
-              for seed in arm if seed in reference}
-    return EqualEpochs(epochs, tuple(mean(arm, i) for i in range(common)),
-                       tuple(mean(reference, i) for i in range(common)), paired)
+    paired = {
+        seed: tuple(float(arm[seed][i]) - float(reference[seed][i]) for i in range(common))
+        for seed in arm
+        if seed in reference
+    }
+    return EqualEpochs(
+        epochs, tuple(mean(arm, i) for i in range(common)), tuple(mean(reference, i) for i in range(common)), paired
+    )
 
 
 def epochs_to_mark(values: Sequence[float], mark: float) -> int | None:

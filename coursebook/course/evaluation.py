@@ -20,7 +20,8 @@ def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
     """{split: (x, y)} from a Splits-like object (x_train, x_val, x_test, ...; absent or None splits
     are skipped) or from a mapping of split name to an (x, y) pair."""
     if isinstance(splits_or_arrays, Mapping) and all(
-            isinstance(pair, (tuple, list)) for pair in splits_or_arrays.values()):
+        isinstance(pair, (tuple, list)) for pair in splits_or_arrays.values()
+    ):
         return dict(splits_or_arrays)
     found = {}
     for split, (x_name, y_name) in SPLITS.items():
@@ -28,8 +29,10 @@ def split_arrays(splits_or_arrays: Any) -> dict[str, tuple[Any, Any]]:
         if x is not None and y is not None:
             found[split] = (x, y)
     if not found:
-        raise ValueError("no split found: pass an object with x_train/y_train, x_val/y_val, x_test/y_test "
-                         "or a mapping {split: (x, y)}")
+        raise ValueError(
+            "no split found: pass an object with x_train/y_train, x_val/y_val, x_test/y_test "
+            "or a mapping {split: (x, y)}"
+        )
     return found
 
 
@@ -71,8 +74,10 @@ def scores_from_probabilities(y_true: Any, probabilities: np.ndarray, *, clip: b
     p = raw / raw.sum(axis=-1, keepdims=True)
     low = keras.config.epsilon() if clip else float(np.finfo(np.float32).tiny)
     p = np.clip(p, low, 1.0 - keras.config.epsilon() if clip else 1.0)
-    return {"loss": float(-np.log(p[np.arange(len(labels)), labels]).mean()),
-            "accuracy": float((raw.argmax(axis=-1) == labels).mean())}
+    return {
+        "loss": float(-np.log(p[np.arange(len(labels)), labels]).mean()),
+        "accuracy": float((raw.argmax(axis=-1) == labels).mean()),
+    }
 
 
 def predict_labels(model: Any, x: Any, *, batch_size: int = 256) -> np.ndarray:
@@ -88,8 +93,12 @@ def confusion(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
 def classification_report_frame(y_true: Any, y_pred: Any, class_names: Sequence[str]) -> pd.DataFrame:
     """Precision, recall, F1 and support per class (index: class name), then macro and weighted averages."""
     report = classification_report(
-        to_labels(y_true), to_labels(y_pred), labels=np.arange(len(class_names)),
-        target_names=list(class_names), output_dict=True, zero_division=0,
+        to_labels(y_true),
+        to_labels(y_pred),
+        labels=np.arange(len(class_names)),
+        target_names=list(class_names),
+        output_dict=True,
+        zero_division=0,
     )
     report.pop("accuracy", None)
     frame = pd.DataFrame(report).T.rename(columns={"f1-score": "f1"})

@@ -39,8 +39,9 @@ class HistoryError(ValueError):
 # --- building ------------------------------------------------------------------------------
 
 
-def from_keras(history: Mapping[str, Sequence[float]], seconds: Sequence[float] | None = None,
-               *, arm: str, seed: int) -> pd.DataFrame:
+def from_keras(
+    history: Mapping[str, Sequence[float]], seconds: Sequence[float] | None = None, *, arm: str, seed: int
+) -> pd.DataFrame:
     """The tidy frame of one run from a Keras ``History.history`` dict and its epoch times.
 
     >>> from_keras({"loss": [0.9, 0.5]}, [1.5, 1.0], arm="a", seed=0).to_dict(orient="list")
@@ -51,8 +52,11 @@ def from_keras(history: Mapping[str, Sequence[float]], seconds: Sequence[float] 
     series = {name: [float(v) for v in values] for name, values in history.items()}
     if seconds is not None:
         series["seconds"] = [float(v) for v in seconds]
-    rows = [(arm, seed, epoch, metric, value)
-            for metric, values in series.items() for epoch, value in enumerate(values, start=1)]
+    rows = [
+        (arm, seed, epoch, metric, value)
+        for metric, values in series.items()
+        for epoch, value in enumerate(values, start=1)
+    ]
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
@@ -68,8 +72,9 @@ def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 # --- checking ------------------------------------------------------------------------------
 
 
-def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = True,
-          purpose: str = "history") -> pd.DataFrame:
+def check(
+    frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = True, purpose: str = "history"
+) -> pd.DataFrame:
     """Return ``frame`` if it is a valid history frame, else raise :class:`HistoryError` saying
     what is wrong: a missing column, no rows, an epoch that is not a whole number >= 1, a
     duplicate (arm, seed, epoch, metric) row, a run lacking one of ``metrics``, (with
@@ -86,13 +91,17 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
     bad_epochs = ~((epochs >= 1) & (epochs == np.floor(epochs)))
     if bad_epochs.any():
         row = frame[bad_epochs].iloc[0]
-        raise HistoryError(f"{purpose}: epochs are whole numbers from 1, but {row['metric']!r} of "
-                           f"{row['arm']!r}, seed {row['seed']} has epoch {row['epoch']!r}")
+        raise HistoryError(
+            f"{purpose}: epochs are whole numbers from 1, but {row['metric']!r} of "
+            f"{row['arm']!r}, seed {row['seed']} has epoch {row['epoch']!r}"
+        )
     duplicated = frame.duplicated(list(ROW_KEYS), keep=False)
     if duplicated.any():
         row = frame[duplicated].iloc[0]
-        raise HistoryError(f"{purpose}: duplicate rows for metric {row['metric']!r} of {row['arm']!r}, "
-                           f"seed {row['seed']}, epoch {row['epoch']} ({int(duplicated.sum())} rows in all)")
+        raise HistoryError(
+            f"{purpose}: duplicate rows for metric {row['metric']!r} of {row['arm']!r}, "
+            f"seed {row['seed']}, epoch {row['epoch']} ({int(duplicated.sum())} rows in all)"
+        )
     _check_metrics(frame, metrics, purpose)
     if finite:
         chosen = frame[frame["metric"].isin(metrics)] if metrics else frame
@@ -100,8 +109,10 @@ def check(frame: pd.DataFrame, metrics: Sequence[str] = (), *, finite: bool = Tr
         bad = ~np.isfinite(values)
         if bad.any():
             row = chosen[bad].iloc[0]
-            raise HistoryError(f"{purpose}: {row['metric']!r} of {row['arm']!r} is not finite "
-                               f"({_value(row['value'])}) at seed {row['seed']}, epoch {row['epoch']}")
+            raise HistoryError(
+                f"{purpose}: {row['metric']!r} of {row['arm']!r} is not finite "
+                f"({_value(row['value'])}) at seed {row['seed']}, epoch {row['epoch']}"
+            )
     _check_accuracies(frame, purpose)
     return frame
 
@@ -122,8 +133,10 @@ def _check_accuracies(frame: pd.DataFrame, purpose: str) -> None:
     outside = rows[np.isfinite(values) & ((values < 0) | (values > 1))]
     if not outside.empty:
         row = outside.iloc[0]
-        raise HistoryError(f"{purpose}: {row['metric']!r} of {row['arm']!r} is {_value(row['value'])} at seed "
-                           f"{row['seed']}, epoch {row['epoch']}; accuracies lie in [0, 1]")
+        raise HistoryError(
+            f"{purpose}: {row['metric']!r} of {row['arm']!r} is {_value(row['value'])} at seed "
+            f"{row['seed']}, epoch {row['epoch']}; accuracies lie in [0, 1]"
+        )
 
 
 def _check_metrics(frame: pd.DataFrame, metrics: Sequence[str], purpose: str) -> None:
@@ -134,8 +147,9 @@ def _check_metrics(frame: pd.DataFrame, metrics: Sequence[str], purpose: str) ->
     for (arm, seed), names in present.items():
         lacking = [metric for metric in metrics if metric not in names]
         if lacking:
-            raise HistoryError(f"{purpose} needs metric(s) {lacking}, but run {arm!r} seed {seed} "
-                               f"records only {sorted(names)}")
+            raise HistoryError(
+                f"{purpose} needs metric(s) {lacking}, but run {arm!r} seed {seed} records only {sorted(names)}"
+            )
 
 
 # --- choosing rows -------------------------------------------------------------------------
@@ -285,6 +299,7 @@ def _in_order(frame: pd.DataFrame):
         if column.name in order:
             return column.map({name: i for i, name in enumerate(order[column.name])})
         return column
+
     return key
 
 
@@ -315,8 +330,10 @@ def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
 
 EPOCH_TIME = "median after epoch 1"
 """How the book defines time per epoch, as a label's qualifier: "seconds per epoch (median after epoch 1)"."""
-EPOCH_TIME_SENTENCE = ("Seconds per epoch are each run's median over its epochs after the first, "
-                       "because the first includes one-off compilation.")
+EPOCH_TIME_SENTENCE = (
+    "Seconds per epoch are each run's median over its epochs after the first, "
+    "because the first includes one-off compilation."
+)
 """The same definition as a sentence for a page (a run of one epoch has only that one)."""
 
 

@@ -25,12 +25,16 @@ def check_sizes(sizes: Any, available: int | None = None) -> list[int]:
     """``sizes`` as a list of at least two increasing image counts in [MIN_SIZE, available];
     one ValueError line naming the parameter, the value and what is allowed otherwise."""
     top = "" if available is None else f"{available:,}"
-    allowed = (f"at least two increasing whole numbers of training images in [{MIN_SIZE}, {top}]"
-               + ("" if available is None else f" ({available:,}: all training images after the validation split)"))
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or any(not isinstance(s, int) or isinstance(s, bool) or s < MIN_SIZE for s in sizes)
-            or any(b <= a for a, b in zip(sizes, sizes[1:]))
-            or (available is not None and sizes[-1] > available)):
+    allowed = f"at least two increasing whole numbers of training images in [{MIN_SIZE}, {top}]" + (
+        "" if available is None else f" ({available:,}: all training images after the validation split)"
+    )
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or any(not isinstance(s, int) or isinstance(s, bool) or s < MIN_SIZE for s in sizes)
+        or any(b <= a for a, b in zip(sizes, sizes[1:]))
+        or (available is not None and sizes[-1] > available)
+    ):
         raise ValueError(f"parameter 'sizes': value {sizes!r} is not allowed (expected {allowed})")
     return list(sizes)
 
@@ -53,9 +57,17 @@ def curve_frame(results: Any) -> pd.DataFrame:
         for run in arm.runs:
             accuracy = {"validation": measures.value(run, "val_accuracy"), "test": measures.value(run, "test_accuracy")}
             for part, value in accuracy.items():
-                rows.append({"size": arm.settings["train_size"], "seed": run.seed, "part": part,
-                             "accuracy": value, "gap": measures.value(run, "gap"),
-                             "evaluated epoch": run.evaluated_epoch, "learned": run.learned})
+                rows.append(
+                    {
+                        "size": arm.settings["train_size"],
+                        "seed": run.seed,
+                        "part": part,
+                        "accuracy": value,
+                        "gap": measures.value(run, "gap"),
+                        "evaluated epoch": run.evaluated_epoch,
+                        "learned": run.learned,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -69,12 +81,17 @@ def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
     rows = []
     for size, group in frame.groupby("size", sort=True):
         val, test = (group[group["part"] == part] for part in ("validation", "test"))
-        rows.append({"training images": int(size), "share of all": f"{size / available:.1%}",
-                     "validation accuracy": mean_sd(val["accuracy"], digits),
-                     "test accuracy": mean_sd(test["accuracy"], digits),
-                     "train-validation gap": mean_sd(val["gap"], digits),
-                     "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"]),
-                     "runs that learned": f"{int(val['learned'].sum())} of {len(val)}"})
+        rows.append(
+            {
+                "training images": int(size),
+                "share of all": f"{size / available:.1%}",
+                "validation accuracy": mean_sd(val["accuracy"], digits),
+                "test accuracy": mean_sd(test["accuracy"], digits),
+                "train-validation gap": mean_sd(val["gap"], digits),
+                "evaluated epoch": ", ".join(str(e) for e in val["evaluated epoch"]),
+                "runs that learned": f"{int(val['learned'].sum())} of {len(val)}",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -83,8 +100,11 @@ def model_text(model: str) -> str:
     from coursebook.course import models
 
     spec, totals = models.load_spec(model), models.parameter_summary(model)
-    fixed = (f"{totals['non_trainable']:,} non-trainable (the moving statistics of batch normalization)"
-             if totals["non_trainable"] else "none non-trainable")
+    fixed = (
+        f"{totals['non_trainable']:,} non-trainable (the moving statistics of batch normalization)"
+        if totals["non_trainable"]
+        else "none non-trainable"
+    )
     return f"`{model}` ({spec.title}) has {totals['total']:,} parameters: {totals['trainable']:,} trainable, {fixed}."
 
 
@@ -94,16 +114,20 @@ def caption(results: Any) -> str:
 
     runs = measures.runs_count(results)
     spread = f"mean ± sd over {runs} seeds, one dot per run" if runs > 1 else "one run per size"
-    return ("Learning curve: validation and test accuracy against the number of training images (logarithmic axis), "
-            f"for the weights of each run's evaluated epoch; {spread}.")
+    return (
+        "Learning curve: validation and test accuracy against the number of training images (logarithmic axis), "
+        f"for the weights of each run's evaluated epoch; {spread}."
+    )
 
 
 def sizes_text(sizes: Sequence[int], available: int) -> str:
     """What each arm trains on, in one sentence."""
     listed = ", ".join(f"{s:,}" for s in sizes[:-1]) + f" and {sizes[-1]:,}"
     whole = " (all of them)" if sizes[-1] == available else ""
-    return (f"Each size is a seeded, stratified subset of these {available:,} training images: {listed}{whole}; "
-            "the validation and test images are the same for every size.")
+    return (
+        f"Each size is a seeded, stratified subset of these {available:,} training images: {listed}{whole}; "
+        "the validation and test images are the same for every size."
+    )
 
 
 def settings_table(results: Any) -> pd.DataFrame:

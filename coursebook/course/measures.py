@@ -14,13 +14,24 @@ from typing import Any
 
 from coursebook.course import history
 
-MEASURES = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss", "gap",
-            "seconds")
-HIGHER_IS_BETTER = {"val_accuracy": True, "val_loss": False, "test_accuracy": True, "test_loss": False,
-                    "train_accuracy": None, "train_loss": None, "gap": False, "seconds": False}
+MEASURES = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss", "gap", "seconds")
+HIGHER_IS_BETTER = {
+    "val_accuracy": True,
+    "val_loss": False,
+    "test_accuracy": True,
+    "test_loss": False,
+    "train_accuracy": None,
+    "train_loss": None,
+    "gap": False,
+    "seconds": False,
+}
 PART = {"val_accuracy": "validation", "test_accuracy": "test", "train_accuracy": "train"}  # dataset part measured on
-CURVE = {"val_accuracy": ("val_accuracy",), "val_loss": ("val_loss",), "train_accuracy": ("eval_accuracy", "accuracy"),
-         "train_loss": ("eval_loss", "loss")}
+CURVE = {
+    "val_accuracy": ("val_accuracy",),
+    "val_loss": ("val_loss",),
+    "train_accuracy": ("eval_accuracy", "accuracy"),
+    "train_loss": ("eval_loss", "loss"),
+}
 
 READERS: dict[str, Callable[[Any], float]] = {
     "val_accuracy": lambda run: float(run.validation["accuracy"]),
@@ -52,7 +63,7 @@ def values(arm: Any, measure: str) -> tuple[float, ...]:
 def curve(run: Any, measure: str) -> list[float]:
     """The per-epoch values of ``measure`` up to the run's last epoch."""
     key = curve_key(run, measure)
-    return [float(v) for v in run.history[key][:run.stopped_epoch]]
+    return [float(v) for v in run.history[key][: run.stopped_epoch]]
 
 
 def curve_key(run: Any, measure: str) -> str:
@@ -75,9 +86,16 @@ def words(measure: str, runs: Sequence[Any] = (), curve_of: bool = False) -> str
         if runs and all(curve_key(run, measure).startswith("eval_") for run in runs):
             return f"training {what} (inference mode)"
         return f"training {what} (Keras' running value over each epoch)"
-    return {"val_accuracy": "validation accuracy", "val_loss": "validation loss", "test_accuracy": "test accuracy",
-            "test_loss": "test loss", "train_accuracy": "training accuracy", "train_loss": "training loss",
-            "gap": "training − validation accuracy", "seconds": f"seconds per epoch ({history.EPOCH_TIME})"}[measure]
+    return {
+        "val_accuracy": "validation accuracy",
+        "val_loss": "validation loss",
+        "test_accuracy": "test accuracy",
+        "test_loss": "test loss",
+        "train_accuracy": "training accuracy",
+        "train_loss": "training loss",
+        "gap": "training − validation accuracy",
+        "seconds": f"seconds per epoch ({history.EPOCH_TIME})",
+    }[measure]
 
 
 def images(results: Any, measure: str) -> int | None:

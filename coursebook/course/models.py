@@ -32,8 +32,26 @@ from coursebook.yamlfile import safe_load
 
 NUM_CLASSES = "num_classes"
 ACTIVATIONS = frozenset(
-    {"elu", "exponential", "gelu", "hard_sigmoid", "leaky_relu", "linear", "log_softmax", "mish",
-     "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign", "swish", "tanh"}
+    {
+        "elu",
+        "exponential",
+        "gelu",
+        "hard_sigmoid",
+        "leaky_relu",
+        "linear",
+        "log_softmax",
+        "mish",
+        "relu",
+        "relu6",
+        "selu",
+        "sigmoid",
+        "silu",
+        "softmax",
+        "softplus",
+        "softsign",
+        "swish",
+        "tanh",
+    }
 )
 Shape = tuple[int, ...]
 
@@ -73,11 +91,15 @@ PAIR = checks.Check(
     "a positive int or a list of two",
     lambda v: POSITIVE.test(v) or (isinstance(v, list) and len(v) == 2 and all(map(POSITIVE.test, v))),
     {"anyOf": [POSITIVE.schema, {"type": "array", "items": POSITIVE.schema, "minItems": 2, "maxItems": 2}]},
-    lambda v: tuple(v) if isinstance(v, list) else (v, v))
+    lambda v: tuple(v) if isinstance(v, list) else (v, v),
+)
 PADDING = checks.choice(("valid", "same"))
 ACTIVATION = checks.choice(sorted(ACTIVATIONS))
-UNITS = checks.Check(f"{NUM_CLASSES} or {POSITIVE.allowed}", lambda v: v == NUM_CLASSES or POSITIVE.test(v),
-                     {"anyOf": [{"const": NUM_CLASSES}, POSITIVE.schema]})
+UNITS = checks.Check(
+    f"{NUM_CLASSES} or {POSITIVE.allowed}",
+    lambda v: v == NUM_CLASSES or POSITIVE.test(v),
+    {"anyOf": [{"const": NUM_CLASSES}, POSITIVE.schema]},
+)
 
 
 def _maxpool_strides(options: dict[str, Any]) -> dict[str, Any]:
@@ -86,13 +108,21 @@ def _maxpool_strides(options: dict[str, Any]) -> dict[str, Any]:
 
 
 LAYER_OPTIONS: dict[str, checks.Options] = {
-    "conv": {"filters": (POSITIVE, REQUIRED), "kernel": (PAIR, REQUIRED),
-             "strides": (PAIR, (1, 1)), "padding": (PADDING, "valid"),
-             "activation": (checks.optional(ACTIVATION), None), "use_bias": (checks.boolean, True)},
+    "conv": {
+        "filters": (POSITIVE, REQUIRED),
+        "kernel": (PAIR, REQUIRED),
+        "strides": (PAIR, (1, 1)),
+        "padding": (PADDING, "valid"),
+        "activation": (checks.optional(ACTIVATION), None),
+        "use_bias": (checks.boolean, True),
+    },
     "maxpool": {"size": (PAIR, REQUIRED), "strides": (checks.optional(PAIR), None), "padding": (PADDING, "valid")},
     "flatten": {},
-    "dense": {"units": (UNITS, REQUIRED), "activation": (checks.optional(ACTIVATION), None),
-              "use_bias": (checks.boolean, True)},
+    "dense": {
+        "units": (UNITS, REQUIRED),
+        "activation": (checks.optional(ACTIVATION), None),
+        "use_bias": (checks.boolean, True),
+    },
     "dropout": {"rate": (checks.number(0, 1, high_open=True), REQUIRED)},
     "batchnorm": {"center": (checks.boolean, True), "scale": (checks.boolean, True)},
     "activation": {"name": (ACTIVATION, REQUIRED)},
@@ -102,20 +132,24 @@ LAYER_FINISH = {"maxpool": _maxpool_strides}
 INPUT_SHAPE = checks.Check(
     "[height, width, channels] or [features] of positive ints",
     lambda v: isinstance(v, list) and len(v) in (1, 3) and all(map(POSITIVE.test, v)),
-    {"type": "array", "items": POSITIVE.schema, "minItems": 1, "maxItems": 3}, tuple)
+    {"type": "array", "items": POSITIVE.schema, "minItems": 1, "maxItems": 3},
+    tuple,
+)
 
 
 def _layer(entry: Any) -> LayerSpec:
     """One entry of ``layers``: ``type`` or ``{type: {options}}``, options checked, defaults filled."""
     if (parsed := layer_entry(entry)) is None or not isinstance(parsed[0], str):
-        raise checks.Invalid(f"a layer type or {{type: {{options}}}} with a type in {checks.listed(LAYER_OPTIONS)}",
-                             value=entry)
+        raise checks.Invalid(
+            f"a layer type or {{type: {{options}}}} with a type in {checks.listed(LAYER_OPTIONS)}", value=entry
+        )
     layer_type, options = parsed
     if layer_type not in LAYER_OPTIONS:
         raise checks.Invalid(f"a layer type in {checks.listed(LAYER_OPTIONS)}", value=layer_type)
     try:
-        return LayerSpec(layer_type, checks.check_options(options, LAYER_OPTIONS[layer_type],
-                                                          finish=LAYER_FINISH.get(layer_type)))
+        return LayerSpec(
+            layer_type, checks.check_options(options, LAYER_OPTIONS[layer_type], finish=LAYER_FINISH.get(layer_type))
+        )
     except checks.Invalid as bad:
         raise bad.under(layer_type) from None
 
@@ -132,20 +166,47 @@ def _layers(value: Any) -> list[LayerSpec]:
     return layers
 
 
-LAYERS = checks.Check("a non-empty list of layers", lambda value: True,
-                      {"type": "array", "minItems": 1, "items": {"anyOf": [
-                          {"enum": sorted(name for name, options in LAYER_OPTIONS.items()
-                                          if not checks.mapping_schema(options)["required"])},
-                          {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
-                              name: {"anyOf": [checks.mapping_schema(options), {"type": "null"}]}
-                              for name, options in LAYER_OPTIONS.items()}, "additionalProperties": False}]}},
-                      _layers)
-SPEC_KEYS: checks.Options = {"title": (checks.string, REQUIRED), "source": (checks.string, REQUIRED),
-                             "description": (checks.string, ""), "input_shape": (INPUT_SHAPE, REQUIRED),
-                             "layers": (LAYERS, REQUIRED)}
+LAYERS = checks.Check(
+    "a non-empty list of layers",
+    lambda value: True,
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "anyOf": [
+                {
+                    "enum": sorted(
+                        name
+                        for name, options in LAYER_OPTIONS.items()
+                        if not checks.mapping_schema(options)["required"]
+                    )
+                },
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "properties": {
+                        name: {"anyOf": [checks.mapping_schema(options), {"type": "null"}]}
+                        for name, options in LAYER_OPTIONS.items()
+                    },
+                    "additionalProperties": False,
+                },
+            ]
+        },
+    },
+    _layers,
+)
+SPEC_KEYS: checks.Options = {
+    "title": (checks.string, REQUIRED),
+    "source": (checks.string, REQUIRED),
+    "description": (checks.string, ""),
+    "input_shape": (INPUT_SHAPE, REQUIRED),
+    "layers": (LAYERS, REQUIRED),
+}
 
 
 # --- loading and validation ---------------------------------------------------------------
+
 
 def available_models() -> list[str]:
     """Names of the specs in ``params/models`` (file stems), sorted."""
@@ -217,6 +278,7 @@ def as_spec(spec_or_name: SpecLike) -> ModelSpec:
 
 # --- shape arithmetic ---------------------------------------------------------------------
 
+
 def window_output_size(size: int, window: int, stride: int, padding: str) -> int:
     """Output length of a sliding window: ceil(n/s) for 'same', floor((n-k)/s)+1 for 'valid'."""
     if padding == "same":
@@ -224,10 +286,10 @@ def window_output_size(size: int, window: int, stride: int, padding: str) -> int
     return (size - window) // stride + 1
 
 
-def _windowed_shape(shape: Shape, window: tuple[int, int], strides: tuple[int, int],
-                    padding: str, channels: int) -> Shape:
-    height, width = (window_output_size(n, k, s, padding)
-                     for n, k, s in zip(shape[:2], window, strides))
+def _windowed_shape(
+    shape: Shape, window: tuple[int, int], strides: tuple[int, int], padding: str, channels: int
+) -> Shape:
+    height, width = (window_output_size(n, k, s, padding) for n, k, s in zip(shape[:2], window, strides))
     return (height, width, channels)
 
 
@@ -250,8 +312,7 @@ NEEDS_IMAGE = {"conv", "maxpool", "gap"}
 NEEDS_VECTOR = {"dense"}
 
 
-def layer_shapes(spec: ModelSpec, *, num_classes: int = 10,
-                 input_shape: Shape | None = None) -> list[Shape]:
+def layer_shapes(spec: ModelSpec, *, num_classes: int = 10, input_shape: Shape | None = None) -> list[Shape]:
     """Output shape of every layer (without the batch axis); raises on impossible shapes."""
     shape = tuple(input_shape or spec.input_shape)
     shapes = []
@@ -269,6 +330,7 @@ def layer_shapes(spec: ModelSpec, *, num_classes: int = 10,
 
 
 # --- parameter counts by formula ----------------------------------------------------------
+
 
 def layer_names(spec: ModelSpec) -> list[str]:
     """Readable, unique layer names: the type and its running number (conv1, maxpool1, ...)."""
@@ -327,8 +389,7 @@ def format_shape(shape: Shape) -> str:
     return f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
 
 
-def parameter_table(spec_or_name: SpecLike, *, num_classes: int = 10,
-                    input_shape: Shape | None = None):
+def parameter_table(spec_or_name: SpecLike, *, num_classes: int = 10, input_shape: Shape | None = None):
     """One row per layer: layer, output_shape, formula, params, trainable, non_trainable.
 
     Computed from the spec by formula alone (no Keras): (k·k·C_in + 1)·C_out for a
@@ -343,50 +404,69 @@ def parameter_table(spec_or_name: SpecLike, *, num_classes: int = 10,
     rows = []
     for name, layer, in_shape, out_shape in zip(layer_names(spec), spec.layers, in_shapes, shapes):
         formula, trainable, non_trainable = _layer_params(layer, in_shape, out_shape)
-        rows.append({"layer": name, "output_shape": format_shape(out_shape), "formula": formula,
-                     "params": trainable + non_trainable, "trainable": trainable,
-                     "non_trainable": non_trainable})
+        rows.append(
+            {
+                "layer": name,
+                "output_shape": format_shape(out_shape),
+                "formula": formula,
+                "params": trainable + non_trainable,
+                "trainable": trainable,
+                "non_trainable": non_trainable,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def parameter_summary(spec_or_name: SpecLike, *, num_classes: int = 10,
-                      input_shape: Shape | None = None) -> dict[str, int]:
+def parameter_summary(
+    spec_or_name: SpecLike, *, num_classes: int = 10, input_shape: Shape | None = None
+) -> dict[str, int]:
     """Totals by formula: ``{"total", "trainable", "non_trainable"}``."""
     table = parameter_table(spec_or_name, num_classes=num_classes, input_shape=input_shape)
-    return {"total": int(table["params"].sum()), "trainable": int(table["trainable"].sum()),
-            "non_trainable": int(table["non_trainable"].sum())}
+    return {
+        "total": int(table["params"].sum()),
+        "trainable": int(table["trainable"].sum()),
+        "non_trainable": int(table["non_trainable"].sum()),
+    }
 
 
 # --- the one Keras builder ----------------------------------------------------------------
+
 
 def _keras_layer(layer: LayerSpec, name: str, num_classes: int):
     import keras
 
     opts, image = layer.options, {"data_format": "channels_last"}
     if layer.type == "conv":
-        return keras.layers.Conv2D(opts["filters"], opts["kernel"], strides=opts["strides"],
-                                   padding=opts["padding"], activation=opts["activation"],
-                                   use_bias=opts["use_bias"], name=name, **image)
+        return keras.layers.Conv2D(
+            opts["filters"],
+            opts["kernel"],
+            strides=opts["strides"],
+            padding=opts["padding"],
+            activation=opts["activation"],
+            use_bias=opts["use_bias"],
+            name=name,
+            **image,
+        )
     if layer.type == "maxpool":
-        return keras.layers.MaxPooling2D(opts["size"], strides=opts["strides"],
-                                         padding=opts["padding"], name=name, **image)
+        return keras.layers.MaxPooling2D(
+            opts["size"], strides=opts["strides"], padding=opts["padding"], name=name, **image
+        )
     if layer.type == "dense":
         units = num_classes if opts["units"] == NUM_CLASSES else opts["units"]
-        return keras.layers.Dense(units, activation=opts["activation"],
-                                  use_bias=opts["use_bias"], name=name)
+        return keras.layers.Dense(units, activation=opts["activation"], use_bias=opts["use_bias"], name=name)
     simple = {
         "flatten": lambda: keras.layers.Flatten(name=name, **image),
         "gap": lambda: keras.layers.GlobalAveragePooling2D(name=name, **image),
         "dropout": lambda: keras.layers.Dropout(opts["rate"], name=name),
-        "batchnorm": lambda: keras.layers.BatchNormalization(
-            center=opts["center"], scale=opts["scale"], name=name),
+        "batchnorm": lambda: keras.layers.BatchNormalization(center=opts["center"], scale=opts["scale"], name=name),
         "activation": lambda: keras.layers.Activation(opts["name"], name=name),
     }
     return simple[layer.type]()
 
 
-def build_model(spec_or_name: SpecLike, *, num_classes: int = 10,
-                input_shape: Shape | None = None, name: str | None = None):
+def build_model(
+    spec_or_name: SpecLike, *, num_classes: int = 10, input_shape: Shape | None = None, name: str | None = None
+):
     """Build the spec as an (uncompiled) ``keras.Sequential`` with layers named as in
     :func:`parameter_table`; ``input_shape`` overrides the spec's (e.g. other image sizes)."""
     import keras
@@ -394,8 +474,7 @@ def build_model(spec_or_name: SpecLike, *, num_classes: int = 10,
     spec = as_spec(spec_or_name)
     shape = tuple(input_shape or spec.input_shape)
     layer_shapes(spec, num_classes=num_classes, input_shape=shape)  # fail before Keras does
-    layers = [_keras_layer(layer, layer_name, num_classes)
-              for layer, layer_name in zip(spec.layers, layer_names(spec))]
+    layers = [_keras_layer(layer, layer_name, num_classes) for layer, layer_name in zip(spec.layers, layer_names(spec))]
     model_name = (name or spec.name).replace("-", "_")
     return keras.Sequential([keras.Input(shape=shape, name="input"), *layers], name=model_name)
 
@@ -404,8 +483,7 @@ def keras_parameter_counts(model) -> dict[str, int]:
     """Keras' own count: ``{"total", "trainable", "non_trainable"}`` from the model's weights."""
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    return {"total": int(trainable + non_trainable), "trainable": int(trainable),
-            "non_trainable": int(non_trainable)}
+    return {"total": int(trainable + non_trainable), "trainable": int(trainable), "non_trainable": int(non_trainable)}
 
 
 def parameter_overview(names: list[str] | None = None, *, num_classes: int = 10):
@@ -418,8 +496,16 @@ def parameter_overview(names: list[str] | None = None, *, num_classes: int = 10)
         spec = load_spec(model_name)
         formula = parameter_summary(spec, num_classes=num_classes)
         counted = keras_parameter_counts(build_model(spec, num_classes=num_classes))
-        rows.append({"model": model_name, "title": spec.title, "layers": len(spec.layers),
-                     "total": formula["total"], "trainable": formula["trainable"],
-                     "non_trainable": formula["non_trainable"], "keras_total": counted["total"],
-                     "matches_keras": formula == counted})
+        rows.append(
+            {
+                "model": model_name,
+                "title": spec.title,
+                "layers": len(spec.layers),
+                "total": formula["total"],
+                "trainable": formula["trainable"],
+                "non_trainable": formula["non_trainable"],
+                "keras_total": counted["total"],
+                "matches_keras": formula == counted,
+            }
+        )
     return pd.DataFrame(rows)

@@ -25,8 +25,11 @@ from coursebook.course.data import to_labels
 TRAIN_STYLE = "--"  # Keras' running training metric (training mode, averaged over the epoch)
 EVAL_STYLE = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
 VALIDATION_STYLE = "-"
-SERIES_LABELS = {TRAIN_STYLE: "training, running (training mode)", EVAL_STYLE: "training, inference mode",
-                 VALIDATION_STYLE: "validation"}
+SERIES_LABELS = {
+    TRAIN_STYLE: "training, running (training mode)",
+    EVAL_STYLE: "training, inference mode",
+    VALIDATION_STYLE: "validation",
+}
 LOG_SCALE_RATIO = 10  # a loss panel whose largest value is this many times its median is drawn on a log scale
 WRONG_COLOUR = "tab:red"
 PALETTE = "colorblind"
@@ -38,14 +41,16 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     import matplotlib as mpl
 
-    mpl.rcParams.update({
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "savefig.bbox": "tight",
-        "axes.titlesize": "medium",
-        "legend.frameon": False,
-        "image.interpolation": "nearest",
-    })
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titlesize": "medium",
+            "legend.frameon": False,
+            "image.interpolation": "nearest",
+        }
+    )
 
 
 def variant_colours(arms: Sequence[str]) -> dict[str, tuple[float, float, float]]:
@@ -85,8 +90,7 @@ def training_curves(
         for arm in arms:
             for name in series:
                 style = _style(name)
-                _mean_line(ax, means[(means["arm"] == arm) & (means["metric"] == name)],
-                           colours[arm], style, band)
+                _mean_line(ax, means[(means["arm"] == arm) & (means["metric"] == name)], colours[arm], style, band)
                 if history.ragged(rows, arm):
                     _run_lines(ax, history.per_seed(rows, name, arm), colours[arm], style)
         _label_panel(ax, rows, metric)
@@ -141,10 +145,12 @@ def _mean_line(ax: Axes, means: pd.DataFrame, colour, style: str, band: str) -> 
     means = means.dropna(subset=["mean"])
     ax.plot(means["epoch"], means["mean"].to_numpy(), linestyle=style, color=colour)
     if (means["of"] > 1).any():
-        low, high = ((means["mean"] - means["sd"], means["mean"] + means["sd"]) if band == "sd"
-                     else (means["min"], means["max"]))
-        ax.fill_between(means["epoch"], low.fillna(means["mean"]), high.fillna(means["mean"]),
-                        color=colour, alpha=0.2, linewidth=0)
+        low, high = (
+            (means["mean"] - means["sd"], means["mean"] + means["sd"]) if band == "sd" else (means["min"], means["max"])
+        )
+        ax.fill_between(
+            means["epoch"], low.fillna(means["mean"]), high.fillna(means["mean"]), color=colour, alpha=0.2, linewidth=0
+        )
 
 
 def _run_lines(ax: Axes, curves: pd.DataFrame, colour, style: str) -> None:
@@ -167,12 +173,22 @@ def _legend_handles(colours: Mapping[str, tuple], rows: pd.DataFrame) -> list[Li
 def _style_handles(rows: pd.DataFrame) -> list[Line2D]:
     """One legend entry per kind of series the frame holds (running, inference-mode, validation)."""
     styles = {_style(str(name)) for name in pd.unique(rows["metric"]) if name != "seconds"}
-    return [Line2D([], [], color="black", linestyle=style, label=label)
-            for style, label in SERIES_LABELS.items() if style in styles]
+    return [
+        Line2D([], [], color="black", linestyle=style, label=label)
+        for style, label in SERIES_LABELS.items()
+        if style in styles
+    ]
 
 
-def loss_curve(values: Sequence[float], *, start: int = 1, xlabel: str = "iteration", ylabel: str = "loss",
-               title: str | None = None, baseline: float | None = None) -> Figure:
+def loss_curve(
+    values: Sequence[float],
+    *,
+    start: int = 1,
+    xlabel: str = "iteration",
+    ylabel: str = "loss",
+    title: str | None = None,
+    baseline: float | None = None,
+) -> Figure:
     """A single curve of ``values`` against start, start + 1, ...; ``baseline``, if given, is
     drawn as a dotted line labelled as the loss of the best constant prediction."""
     fig, (ax,) = _new_figure(1, 1, (6, 3.5))
@@ -223,13 +239,27 @@ def learning_curves(frame: pd.DataFrame, *, value: str = "accuracy", logx: bool 
         rows = frame[frame["part"] == part]
         summary = rows.groupby("size")[value].agg(["mean", "std", "count"])
         errors = summary["std"].where(summary["count"] > 1)
-        ax.errorbar(summary.index, summary["mean"], yerr=errors.fillna(0).to_numpy(), marker="o", capsize=3,
-                    color=colours[part], label=f"{part} (mean ± sd)" if summary["count"].max() > 1 else part)
+        ax.errorbar(
+            summary.index,
+            summary["mean"],
+            yerr=errors.fillna(0).to_numpy(),
+            marker="o",
+            capsize=3,
+            color=colours[part],
+            label=f"{part} (mean ± sd)" if summary["count"].max() > 1 else part,
+        )
         learned = rows["learned"] if "learned" in rows else pd.Series(True, index=rows.index)
         ax.scatter(rows["size"][learned], rows[value][learned], s=12, color=colours[part], alpha=0.5, zorder=3)
         if (~learned).any():  # a run that did not learn is no point of the curve's trend: a cross marks it
-            ax.scatter(rows["size"][~learned], rows[value][~learned], s=40, marker="x", color=colours[part], zorder=3,
-                       label=f"{part}: run that did not learn")
+            ax.scatter(
+                rows["size"][~learned],
+                rows[value][~learned],
+                s=40,
+                marker="x",
+                color=colours[part],
+                zorder=3,
+                label=f"{part}: run that did not learn",
+            )
     sizes = sorted(pd.unique(frame["size"]))
     ax.set(xlabel="training images", ylabel=value.replace("_", " "), xscale="log" if logx else "linear")
     ax.set_xticks(sizes, labels=[f"{size:,.0f}" for size in sizes])
@@ -271,9 +301,18 @@ def confusion_heatmap(
     if ax is None:
         _, (ax,) = _new_figure(1, 1, (6, 5.2))
     shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
-    sns.heatmap(shown, ax=ax, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False,
-                square=True, xticklabels=list(class_names), yticklabels=list(class_names),
-                annot_kws={"fontsize": "x-small"})
+    sns.heatmap(
+        shown,
+        ax=ax,
+        annot=True,
+        fmt=".2f" if normalize else "d",
+        cmap="Blues",
+        cbar=False,
+        square=True,
+        xticklabels=list(class_names),
+        yticklabels=list(class_names),
+        annot_kws={"fontsize": "x-small"},
+    )
     ax.set(xlabel="predicted", ylabel="true", title=title or "")
     ax.tick_params(axis="y", labelrotation=0)
     for label in ax.get_xticklabels():
@@ -291,7 +330,7 @@ def confusion_grid(
     fig, axes = _new_figure(math.ceil(len(named_cms) / ncols), ncols, (5.5, 5))
     for ax, (name, cm) in zip(axes, named_cms.items()):
         confusion_heatmap(cm, class_names, title=name, ax=ax, normalize=normalize)
-    for ax in axes[len(named_cms):]:
+    for ax in axes[len(named_cms) :]:
         fig.delaxes(ax)
     return fig
 
@@ -348,8 +387,9 @@ def sample_grid(
     ``image_shape`` unflattens vectors (e.g. (32, 32, 3)). Drawn as one image (:func:`image_montage`):
     one axis with one picture renders, as PNG and PDF, in a fraction of the time of an axis per image."""
     images, labels = _images(x, image_shape), to_labels(y)
-    rows = [[images[index] for index in np.flatnonzero(labels == label)[:per_class]]
-            for label in range(len(class_names))]
+    rows = [
+        [images[index] for index in np.flatnonzero(labels == label)[:per_class]] for label in range(len(class_names))
+    ]
     canvas, centres = image_montage(rows, per_class)
     fig = Figure(figsize=(1.1 * per_class, 1.1 * len(class_names)), layout="constrained")
     ax = fig.add_subplot()
@@ -370,8 +410,9 @@ def image_montage(rows: Sequence[Sequence[np.ndarray]], columns: int) -> tuple[n
     for r, row in enumerate(rows):
         for c, image in enumerate(row[:columns]):
             tile = displayable(image)
-            canvas[r * step_y:r * step_y + height, c * step_x:c * step_x + width] = (
-                tile[..., None] if tile.ndim == 2 else tile)
+            canvas[r * step_y : r * step_y + height, c * step_x : c * step_x + width] = (
+                tile[..., None] if tile.ndim == 2 else tile
+            )
     return canvas, [r * step_y + (height - 1) / 2 for r in range(len(rows))]
 
 
@@ -388,15 +429,14 @@ def prediction_grid(
     Labels may be integers ((n,) or (n, 1)), one-hot rows or predicted probabilities."""
     images, true, pred = _images(x, image_shape), to_labels(y_true), to_labels(y_pred)
     if not len(images) == len(true) == len(pred):
-        raise ValueError(
-            f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels"
-        )
+        raise ValueError(f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels")
     fig, axes = _new_figure(math.ceil(len(images) / ncols), ncols, (1.9, 1.9))
     for ax, image, t, p in zip(axes, images, true, pred):
         _show(ax, image)
-        ax.set_title(f"{class_names[t]} / {class_names[p]}", fontsize="x-small",
-                     color=WRONG_COLOUR if t != p else "black")
-    for ax in axes[len(images):]:
+        ax.set_title(
+            f"{class_names[t]} / {class_names[p]}", fontsize="x-small", color=WRONG_COLOUR if t != p else "black"
+        )
+    for ax in axes[len(images) :]:
         ax.set_axis_off()
     fig.suptitle(f"true / predicted ({int((true != pred).sum())} of {len(true)} wrong, in red)")
     return fig
@@ -432,6 +472,8 @@ def run_curves(
                         ax.plot(point["epoch"], point["value"], marker="o", color=colours[arm], linestyle="")
         _label_panel(ax, rows, metric)
     handles = [Line2D([], [], color=colour, label=arm) for arm, colour in colours.items()] + [
-        *_style_handles(rows), Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch")]
+        *_style_handles(rows),
+        Line2D([], [], color="black", marker="o", linestyle="", label="evaluated epoch"),
+    ]
     _outside_legend(fig, handles)
     return fig

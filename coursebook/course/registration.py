@@ -33,8 +33,11 @@ def arms_kind() -> Check:
     arm its own or another chapter's."""
     from coursebook.course.arms import ARMS_ALLOWED, arm_schema, reference_schema
 
-    return Check(ARMS_ALLOWED, lambda value: isinstance(value, list) and bool(value),
-                 {"type": "array", "minItems": 1, "items": {"anyOf": [arm_schema(), reference_schema()]}})
+    return Check(
+        ARMS_ALLOWED,
+        lambda value: isinstance(value, list) and bool(value),
+        {"type": "array", "minItems": 1, "items": {"anyOf": [arm_schema(), reference_schema()]}},
+    )
 
 
 def link(values: dict[str, Any], read_chapter: Any, where_of: Mapping[str, str]) -> dict[str, Any]:
@@ -82,8 +85,11 @@ def check_questions(values: dict[str, Any], name: str, kinds: Mapping[str, str],
     from coursebook.course.answers.registry import check_questions as check_each
 
     arms = next((values[key] for key, kind in kinds.items() if kind == ARMS), None)
-    names = None if values.get("sizes") or not isinstance(arms, list) else [
-        arm.get("name") for arm in arms if isinstance(arm, dict)]
+    names = (
+        None
+        if values.get("sizes") or not isinstance(arms, list)
+        else [arm.get("name") for arm in arms if isinstance(arm, dict)]
+    )
     check_each(values[name], names, where, name)
 
 
@@ -118,11 +124,16 @@ def check_data_sizes(values: dict[str, Any], where_of: Mapping[str, str]) -> Non
         left = f"the {available:,} training images left after the validation split (validation_fraction {fraction})"
     else:
         available, left = n_train, f"the {n_train:,} training images"
-    counts = [("train_size", values.get("train_size"), available, left),
-              ("sizes", values.get("sizes"), available, left),
-              ("test_size", values.get("test_size"), n_test, f"the {n_test:,} test images")]
-    counts += [(f"arms[{i}].train_size", arm.get("train_size"), available, left)
-               for i, arm in enumerate(values.get("arms") or []) if isinstance(arm, dict)]
+    counts = [
+        ("train_size", values.get("train_size"), available, left),
+        ("sizes", values.get("sizes"), available, left),
+        ("test_size", values.get("test_size"), n_test, f"the {n_test:,} test images"),
+    ]
+    counts += [
+        (f"arms[{i}].train_size", arm.get("train_size"), available, left)
+        for i, arm in enumerate(values.get("arms") or [])
+        if isinstance(arm, dict)
+    ]
     for key, value, limit, what in counts:
         numbers = value if isinstance(value, list) else [value]
         if any(isinstance(n, int) and n > limit for n in numbers):
@@ -322,12 +333,26 @@ def versions() -> str:
 
 COURSE = Course(
     choices={MODELS: model_names},
-    kinds={ARMS: arms_kind, QUESTIONS: questions_kind}, check=check, training_runs=training_runs, data_fingerprint=data_fingerprint,
+    kinds={ARMS: arms_kind, QUESTIONS: questions_kind},
+    check=check,
+    training_runs=training_runs,
+    data_fingerprint=data_fingerprint,
     cache_components={"models": models_digest, "data": data_digest},
-    results_problem=results_problem, overview=summary.overview, overview_columns=summary.COLUMNS,
-    overview_introduction=summary.INTRODUCTION, seed=seed, determinism=determinism, style_figures=style_figures,
-    device=device, versions=versions, file_schemas=file_schemas, data_notice=data_notice,
-    stand_in_flag="synthetic stand-in, not CIFAR-10", prepare_data=prepare_data, describe_data=describe_data,
+    results_problem=results_problem,
+    overview=summary.overview,
+    overview_columns=summary.COLUMNS,
+    overview_introduction=summary.INTRODUCTION,
+    seed=seed,
+    determinism=determinism,
+    style_figures=style_figures,
+    device=device,
+    versions=versions,
+    file_schemas=file_schemas,
+    data_notice=data_notice,
+    stand_in_flag="synthetic stand-in, not CIFAR-10",
+    prepare_data=prepare_data,
+    describe_data=describe_data,
     session_dirs=session_dirs,
-    link=link, run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
+    link=link,
+    run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
 )

@@ -136,15 +136,27 @@ class Results:
     def history_frame(self) -> pd.DataFrame:
         """The tidy history frame of :mod:`coursebook.course.history` (arm name, seed,
         epoch, metric, value), epoch times as metric ``seconds``; runs end where they stopped."""
-        return history.concat(history.from_keras(run.history, run.seconds_per_epoch, arm=arm.name, seed=run.seed)
-                              for arm in self.arms for run in arm.runs)
+        return history.concat(
+            history.from_keras(run.history, run.seconds_per_epoch, arm=arm.name, seed=run.seed)
+            for arm in self.arms
+            for run in arm.runs
+        )
 
     def runs_frame(self) -> pd.DataFrame:
         """One row per run: arm, seed, epochs configured, stopped and evaluated epoch."""
-        return pd.DataFrame([
-            {"arm": arm.name, "seed": run.seed, "epochs": int(arm.settings["epochs"]),
-             "stopped_epoch": run.stopped_epoch, "evaluated_epoch": run.evaluated_epoch}
-            for arm in self.arms for run in arm.runs])
+        return pd.DataFrame(
+            [
+                {
+                    "arm": arm.name,
+                    "seed": run.seed,
+                    "epochs": int(arm.settings["epochs"]),
+                    "stopped_epoch": run.stopped_epoch,
+                    "evaluated_epoch": run.evaluated_epoch,
+                }
+                for arm in self.arms
+                for run in arm.runs
+            ]
+        )
 
     # ------------------------------------------------------------------ checking, JSON
 
@@ -183,8 +195,10 @@ class Results:
     def from_dict(cls, data: Any, where: str = "results") -> Results:
         """Build from parsed JSON, checking every field's presence and type."""
         if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
-            raise ResultsError(f"{where}: key 'schema_version': value {data.get('schema_version')!r} is not "
-                               f"allowed (expected {SCHEMA_VERSION})")
+            raise ResultsError(
+                f"{where}: key 'schema_version': value {data.get('schema_version')!r} is not "
+                f"allowed (expected {SCHEMA_VERSION})"
+            )
         try:
             built = _build(cls, data)
         except checks.Invalid as bad:
@@ -233,12 +247,15 @@ def _check_run(arm: str, run: Run) -> None:
     where = f"results: arm {arm!r}, seed {run.seed}" if arm else f"results: seed {run.seed}"
     lengths = {len(values) for values in run.history.values()}
     if not run.history or lengths != {run.stopped_epoch} or len(run.seconds_per_epoch) != run.stopped_epoch:
-        raise ResultsError(f"{where}: every history list and seconds_per_epoch must have stopped_epoch = "
-                           f"{run.stopped_epoch} values (found {sorted(lengths)} and {len(run.seconds_per_epoch)})")
+        raise ResultsError(
+            f"{where}: every history list and seconds_per_epoch must have stopped_epoch = "
+            f"{run.stopped_epoch} values (found {sorted(lengths)} and {len(run.seconds_per_epoch)})"
+        )
     if not 1 <= run.evaluated_epoch <= run.stopped_epoch:
         raise ResultsError(f"{where}: evaluated_epoch {run.evaluated_epoch} is not in [1, {run.stopped_epoch}]")
-    numbers = [(f"history metric {m!r} at epoch {e}", v) for m, vs in run.history.items()
-               for e, v in enumerate(vs, start=1)]
+    numbers = [
+        (f"history metric {m!r} at epoch {e}", v) for m, vs in run.history.items() for e, v in enumerate(vs, start=1)
+    ]
     numbers += [(f"seconds_per_epoch at epoch {e}", v) for e, v in enumerate(run.seconds_per_epoch, start=1)]
     for part in SCORED_PARTS:
         missing = [m for m in ("loss", "accuracy") if m not in getattr(run, part)]
@@ -246,10 +263,15 @@ def _check_run(arm: str, run: Run) -> None:
             raise ResultsError(f"{where}: {part} lacks metric {missing[0]!r} (expected loss and accuracy)")
     missing = [m for m in HISTORY_METRICS if m not in run.history]
     if missing:
-        raise ResultsError(f"{where}: history lacks metric {missing[0]!r} (every run records {', '.join(HISTORY_METRICS)})")
+        raise ResultsError(
+            f"{where}: history lacks metric {missing[0]!r} (every run records {', '.join(HISTORY_METRICS)})"
+        )
     numbers += [(f"{part} metric {m!r}", v) for part in SCORED_PARTS for m, v in getattr(run, part).items()]
-    numbers += [(f"classification_report {c!r} {m!r}", v) for c, row in run.classification_report.items()
-                for m, v in row.items()]
+    numbers += [
+        (f"classification_report {c!r} {m!r}", v)
+        for c, row in run.classification_report.items()
+        for m, v in row.items()
+    ]
     for what, value in numbers:
         if not math.isfinite(value):
             raise ResultsError(f"{where}: {what} is {value} (not a finite number)")
@@ -262,8 +284,9 @@ def _check_run(arm: str, run: Run) -> None:
 # --------------------------------------------------------------------------- typed building
 
 
-NUMBER = checks.Check("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), {"type": "number"},
-                      float)  # non-finite numbers are refused by Results.check, naming arm, seed and metric
+NUMBER = checks.Check(
+    "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), {"type": "number"}, float
+)  # non-finite numbers are refused by Results.check, naming arm, seed and metric
 LEAVES = {float: NUMBER, int: checks.integer(), str: checks.string, bool: checks.boolean}
 
 
@@ -273,8 +296,10 @@ def _build(kind: Any, value: Any) -> Any:
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        schema = {f.name: (_Built(hints[f.name]), checks.REQUIRED if f.default is dataclasses.MISSING else f.default)
-                  for f in dataclasses.fields(kind)}  # a field with a plain default may be absent
+        schema = {
+            f.name: (_Built(hints[f.name]), checks.REQUIRED if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(kind)
+        }  # a field with a plain default may be absent
         return kind(**checks.check_options(value, schema))
     if origin is dict:
         if not isinstance(value, dict):

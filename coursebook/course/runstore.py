@@ -34,11 +34,22 @@ from coursebook.yamlfile import safe_load
 
 STORE_FORMAT = 1
 # the package's files whose code decides what a run computes (training, measuring, data, models)
-TRAINING_CODE = ("course/training.py", "course/models.py", "course/evaluation.py", "course/learned.py",
-                 "course/arms.py", "course/experiments.py", "course/runstore.py", "course/data")
+TRAINING_CODE = (
+    "course/training.py",
+    "course/models.py",
+    "course/evaluation.py",
+    "course/learned.py",
+    "course/arms.py",
+    "course/experiments.py",
+    "course/runstore.py",
+    "course/data",
+)
 # where each backend's version comes from (the first installed distribution)
-BACKEND_DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos"),
-                         "jax": ("jax", "jaxlib"), "torch": ("torch",)}
+BACKEND_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos"),
+    "jax": ("jax", "jaxlib"),
+    "torch": ("torch",),
+}
 NOT_IN_KEY = ("name", "source_chapter")  # an arm's label and where it was declared change no number
 
 
@@ -61,8 +72,10 @@ def code_digest() -> str:
     for entry in TRAINING_CODE:
         target = root / entry
         files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        found += [f"{file.relative_to(root).as_posix()}:{_digest(file.read_bytes()) if file.is_file() else 'missing'}"
-                  for file in files]
+        found += [
+            f"{file.relative_to(root).as_posix()}:{_digest(file.read_bytes()) if file.is_file() else 'missing'}"
+            for file in files
+        ]
     return _digest("\n".join(found))
 
 
@@ -96,8 +109,13 @@ class RunInputs:
 
     def describe(self) -> dict[str, Any]:
         settings = {k: v for k, v in self.settings.items() if k not in NOT_IN_KEY}
-        return {"format": STORE_FORMAT, "model": model_spec(settings["model"]), "settings": settings,
-                "seed": self.seed, "data": dict(self.data)}
+        return {
+            "format": STORE_FORMAT,
+            "model": model_spec(settings["model"]),
+            "settings": settings,
+            "seed": self.seed,
+            "data": dict(self.data),
+        }
 
     def identity(self, code: str | None = None, versions: Mapping[str, str] | None = None) -> dict[str, Any]:
         """What the key is the digest of: the description, the training code and the library versions."""
@@ -112,11 +130,18 @@ def seeds_for(seed: int, repeats: int) -> list[int]:
     return [seed + i for i in range(repeats)]
 
 
-def data_inputs(fingerprint: str, validation: str, validation_fraction: float, test_size: int | None,
-                scaling: str, split_seed: int) -> dict[str, Any]:
+def data_inputs(
+    fingerprint: str, validation: str, validation_fraction: float, test_size: int | None, scaling: str, split_seed: int
+) -> dict[str, Any]:
     """The data a run trains and is measured on, as its key in the run store sees it."""
-    return {"fingerprint": fingerprint, "validation": validation, "validation_fraction": validation_fraction,
-            "test_size": test_size, "scaling": scaling, "split_seed": split_seed}
+    return {
+        "fingerprint": fingerprint,
+        "validation": validation,
+        "validation_fraction": validation_fraction,
+        "test_size": test_size,
+        "scaling": scaling,
+        "split_seed": split_seed,
+    }
 
 
 def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
@@ -133,8 +158,14 @@ def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
     chapter = {k: values[k] for k in arms_module.SETTING_DEFAULTS if k in values and k != "model"}
     effective = arms_module.check_arms(arms, chapter, where="parameters")
     seeds = seeds_for(int(values["seed"]), int(values.get("repeats", 1) or 1))
-    data_part = data_inputs(fingerprint, values.get("validation", "holdout"), values.get("validation_fraction", 0.2),
-                            values.get("test_size"), values.get("scaling", "unit"), seeds[0])
+    data_part = data_inputs(
+        fingerprint,
+        values.get("validation", "holdout"),
+        values.get("validation_fraction", 0.2),
+        values.get("test_size"),
+        values.get("scaling", "unit"),
+        seeds[0],
+    )
     return [RunInputs(arm, seed, data_part) for seed in seeds for arm in effective]
 
 
@@ -174,17 +205,26 @@ class RunStore:
         try:
             return _parse(path.read_text(encoding="utf-8"), key)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, results_module.ResultsError) as err:
-            self.warn(f"run store: {paths.relative(path)} is damaged ({' '.join(str(err).split())}): "
-                      "training the run again")
+            self.warn(
+                f"run store: {paths.relative(path)} is damaged ({' '.join(str(err).split())}): training the run again"
+            )
             return None
 
     def write(self, key: str, identity: Mapping[str, Any], stored: Stored) -> None:
         """Store ``stored`` under ``key``, with the ``identity`` that ``key`` is the digest of."""
         body = {"run": _run_dict(stored.run), "parameters": stored.parameters}
-        entry = {"format": STORE_FORMAT, "key": key, "digest": _digest(_canonical(body)),
-                 "computed": {"chapter": stored.chapter, "device": stored.device,
-                              "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-                 "identity": dict(identity), **body}
+        entry = {
+            "format": STORE_FORMAT,
+            "key": key,
+            "digest": _digest(_canonical(body)),
+            "computed": {
+                "chapter": stored.chapter,
+                "device": stored.device,
+                "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            },
+            "identity": dict(identity),
+            **body,
+        }
         self.directory.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path(key), json.dumps(entry, indent=1, allow_nan=False) + "\n")
 
@@ -207,8 +247,10 @@ def _run_dict(run: results_module.Run) -> dict[str, Any]:
 def _parse(text: str, key: str) -> Stored:
     entry = json.loads(text, parse_constant=results_module._reject_constant)
     if entry.get("format") != STORE_FORMAT or entry.get("key") != key or _digest(_canonical(entry["identity"])) != key:
-        raise ValueError(f"its format ({entry.get('format')!r}), key and inputs do not match format {STORE_FORMAT} "
-                         "and the file's name")
+        raise ValueError(
+            f"its format ({entry.get('format')!r}), key and inputs do not match format {STORE_FORMAT} "
+            "and the file's name"
+        )
     body = {"run": entry["run"], "parameters": entry["parameters"]}
     if entry.get("digest") != _digest(_canonical(body)):
         raise ValueError("its digest does not match its contents")
@@ -231,8 +273,13 @@ class Job:
     key: str = field(default="", init=False)
 
 
-def run_all(jobs: list[Job], chapter: str, device: str, store: RunStore | None = None,
-            announce: Callable[[Job, bool], None] | None = None) -> list[Stored]:
+def run_all(
+    jobs: list[Job],
+    chapter: str,
+    device: str,
+    store: RunStore | None = None,
+    announce: Callable[[Job, bool], None] | None = None,
+) -> list[Stored]:
     """Every job's run, read from the store or trained (and stored as soon as it finished), in
     the jobs' order. A run whose lock another kernel holds is left for later while this chapter
     has other runs to train, then waited for (and read once the other kernel stored it)."""
@@ -256,8 +303,9 @@ def run_all(jobs: list[Job], chapter: str, device: str, store: RunStore | None =
     return [done[index] for index in range(len(jobs))]
 
 
-def _run_one(job: Job, chapter: str, device: str, store: RunStore,
-             announce: Callable[[Job, bool], None] | None, wait: bool) -> Stored | None:
+def _run_one(
+    job: Job, chapter: str, device: str, store: RunStore, announce: Callable[[Job, bool], None] | None, wait: bool
+) -> Stored | None:
     lock = store.lock(job.key)
     try:
         lock.acquire(timeout=-1 if wait else 0)

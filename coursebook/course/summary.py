@@ -15,17 +15,25 @@ from typing import Any
 from coursebook.book.hooks import Overview
 from coursebook.course.prose.numbers import md, mean_sd
 
-COLUMNS = ("arm", "parameters", "training images", "epochs trained", "validation accuracy", "test accuracy",
-           "time per run")
+COLUMNS = (
+    "arm",
+    "parameters",
+    "training images",
+    "epochs trained",
+    "validation accuracy",
+    "test accuracy",
+    "time per run",
+)
 NBSP = "\u00a0"  # keeps 'mean ± sd' on one line
 INTRODUCTION = (
     "Every chapter that trains, one row per arm, read from its results file; beside each chapter, its runs per arm, "
     "data and profile. *Training images* and *epochs trained* are each arm's budget as run (the epochs of each run, "
-    "\"of\" the most it could train when early stopping ended it sooner), so two rows of one model with different "
+    '"of" the most it could train when early stopping ended it sooner), so two rows of one model with different '
     "budgets differ for that reason. Accuracies are those of the evaluated weights (the last epoch's, or those of "
     "the epoch in parentheses, restored as the best) as mean ± sd over the runs; the test set played no part in "
     "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near chance "
-    "on its validation images (its chapter says why): its accuracy is no measure of its arm.")
+    "on its validation images (its chapter says why): its accuracy is no measure of its arm."
+)
 
 
 def overview(path: Path) -> Overview:
@@ -41,9 +49,11 @@ def overview(path: Path) -> Overview:
     return Overview(
         runs=f"{'/'.join(map(str, runs))} run{'s' if runs != [1] else ''}",
         data="**synthetic**" if synthetic else md(" ".join(str(dataset.get("name", "?")).split())),
-        profile=str(results.get("profile", "?")), stand_in=synthetic,
+        profile=str(results.get("profile", "?")),
+        stand_in=synthetic,
         rows=[_arm_row(arm, chapter_images) for arm in results["arms"]],
-        budget=_budget(arms, chapter_images))
+        budget=_budget(arms, chapter_images),
+    )
 
 
 def _arm_row(arm: Any, chapter_images: Any = None) -> list[str]:

@@ -150,14 +150,14 @@ def augmentation_layers(spec: Sequence[Any]) -> keras.Sequential:
     return keras.Sequential(layers, name="augmentation")
 
 
-def augmentation(
-    rotation_degrees: float = 10, shift: float = 0.1, horizontal_flip: bool = True
-) -> keras.Sequential:
+def augmentation(rotation_degrees: float = 10, shift: float = 0.1, horizontal_flip: bool = True) -> keras.Sequential:
     """Random rotation (within +-degrees), height/width shift (fraction) and horizontal flip,
     through :func:`augmentation_layers`; a zero or False leaves that layer out."""
-    spec = ([{"rotation": {"factor_degrees": rotation_degrees}}] if rotation_degrees else []) + (
-        [{"translation": {"height": shift, "width": shift}}] if shift else []) + (
-        [{"flip": {"mode": "horizontal"}}] if horizontal_flip else [])
+    spec = (
+        ([{"rotation": {"factor_degrees": rotation_degrees}}] if rotation_degrees else [])
+        + ([{"translation": {"height": shift, "width": shift}}] if shift else [])
+        + ([{"flip": {"mode": "horizontal"}}] if horizontal_flip else [])
+    )
     return augmentation_layers(spec)
 
 
@@ -188,8 +188,11 @@ class EpochTimer(keras.callbacks.Callback):
 
 def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every BatchNormalization layer of ``model``, nested models included."""
-    return [layer for layer in model._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def recompute_batch_norm_statistics(model: keras.Model, x: Any, batch_size: int) -> None:
@@ -203,7 +206,7 @@ def recompute_batch_norm_statistics(model: keras.Model, x: Any, batch_size: int)
         for index, start in enumerate(range(0, len(x), batch_size)):
             for layer in layers:
                 layer.momentum = index / (index + 1)  # the running average of the batch statistics
-            model(x[start:start + batch_size], training=True)
+            model(x[start : start + batch_size], training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
@@ -260,28 +263,24 @@ class ProgressCallback(keras.callbacks.Callback):
         progress.report("epoch", epoch=epoch + 1, epochs=self.epochs, seconds=time.perf_counter() - self._start)
 
 
-def early_stopping_callback(
-    params: Mapping[str, Any] | None, verbose: int = 0
-) -> keras.callbacks.EarlyStopping:
+def early_stopping_callback(params: Mapping[str, Any] | None, verbose: int = 0) -> keras.callbacks.EarlyStopping:
     """EarlyStopping from parameters (monitor, patience, restore_best_weights, mode, min_delta);
     unset keys take :data:`EARLY_STOPPING_DEFAULTS`, unknown keys raise. ``verbose`` > 0 prints
     the stopping and restored epochs."""
     unknown = set(params or {}) - set(EARLY_STOPPING_DEFAULTS)
     if unknown:
-        raise ValueError(
-            f"unknown early_stopping key(s) {sorted(unknown)}; allowed: {sorted(EARLY_STOPPING_DEFAULTS)}"
-        )
+        raise ValueError(f"unknown early_stopping key(s) {sorted(unknown)}; allowed: {sorted(EARLY_STOPPING_DEFAULTS)}")
     settings = {**EARLY_STOPPING_DEFAULTS, **(params or {})}
     if settings["mode"] not in ("auto", "min", "max"):
         raise ValueError(f"early_stopping mode must be 'auto', 'min' or 'max', got {settings['mode']!r}")
     if not isinstance(settings["patience"], int) or settings["patience"] < 0:
-        raise ValueError(
-            f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
+        raise ValueError(f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
     return keras.callbacks.EarlyStopping(**settings, verbose=int(verbose > 0))
 
 
-def best_checkpoint_callback(directory: str | Path, monitor: str = "val_loss",
-                             mode: str = "min") -> keras.callbacks.ModelCheckpoint:
+def best_checkpoint_callback(
+    directory: str | Path, monitor: str = "val_loss", mode: str = "min"
+) -> keras.callbacks.ModelCheckpoint:
     """Keeps the weights of the epoch with the best ``monitor`` (``mode`` min or max; the first
     such epoch on ties) in ``directory``."""
     if mode not in ("min", "max"):
@@ -335,8 +334,14 @@ def _check_lengths(split: str, x: Any, y: Any) -> None:
         raise ValueError(f"{split} data: {len(x)} images but {len(y)} labels")
 
 
-def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, has_validation: bool,
-                        checkpoint: Mapping[str, str] | None, stopper: keras.callbacks.EarlyStopping | None) -> None:
+def _check_fit_settings(
+    model: keras.Model,
+    epochs: int,
+    batch_size: int,
+    has_validation: bool,
+    checkpoint: Mapping[str, str] | None,
+    stopper: keras.callbacks.EarlyStopping | None,
+) -> None:
     if not getattr(model, "compiled", False):
         raise ValueError(f"model {model.name!r} is not compiled: call compile_model(model, ...) first")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -353,8 +358,9 @@ def _check_fit_settings(model: keras.Model, epochs: int, batch_size: int, has_va
 def _check_monitor(model: keras.Model, monitor: str, has_validation: bool, what: str = "early_stopping") -> None:
     if monitor.startswith("val_") and not has_validation:
         raise ValueError(f"{what.replace('_', ' ')} on {monitor} needs validation data (x_val, y_val)")
-    metric_names = [m if isinstance(m, str) else getattr(m, "name", str(m))
-                    for m in model.get_compile_config().get("metrics") or []]
+    metric_names = [
+        m if isinstance(m, str) else getattr(m, "name", str(m)) for m in model.get_compile_config().get("metrics") or []
+    ]
     names = ["loss", *metric_names]
     allowed = names + ([f"val_{n}" for n in names] if has_validation else [])
     if monitor not in allowed:
@@ -404,8 +410,11 @@ def train(
     if batch_norm not in BATCH_NORM_MODES:
         raise ValueError(f"batch_norm must be one of {BATCH_NORM_MODES}, got {batch_norm!r}")
     timer = EpochTimer()
-    statistics = (BatchNormStatistics(x[:BATCH_NORM_IMAGES], batch_size)
-                  if batch_norm == "recompute" and batch_norm_layers(model) else None)
+    statistics = (
+        BatchNormStatistics(x[:BATCH_NORM_IMAGES], batch_size)
+        if batch_norm == "recompute" and batch_norm_layers(model)
+        else None
+    )
     probe = TrainingProbe(x[:PROBE_IMAGES], y[:PROBE_IMAGES], batch_size)
     reporter = ProgressCallback(epochs) if progress.active() else None
     with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
@@ -413,8 +422,15 @@ def train(
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
         callbacks = (timer, statistics, probe, stopper, checkpoint, reporter)
-        history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                            callbacks=[c for c in callbacks if c is not None], verbose=verbose)
+        history = model.fit(
+            x,
+            y,
+            validation_data=validation,
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=[c for c in callbacks if c is not None],
+            verbose=verbose,
+        )
         seconds = time.perf_counter() - start
         if checkpoint is not None:
             model.load_weights(checkpoint.filepath)
@@ -443,5 +459,3 @@ def _weights_epoch(history: Mapping[str, Sequence[float]], stopper: Any, checkpo
     if stopper is not None and stopper.restore_best_weights and stopper.best_weights is not None:
         return stopper.best_epoch + 1
     return len(history["loss"])
-
-

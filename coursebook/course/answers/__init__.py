@@ -21,8 +21,19 @@ from coursebook.course.answers.facts import name
 from coursebook.course.answers.registry import Question, Section
 from coursebook.course.prose.numbers import fmt, join, md
 
-__all__ = ["Question", "Section", "answer", "section", "backprop", "feedforward", "limits", "parameter_count", "sentences",
-           "summary_block", "template"]
+__all__ = [
+    "Question",
+    "Section",
+    "answer",
+    "section",
+    "backprop",
+    "feedforward",
+    "limits",
+    "parameter_count",
+    "sentences",
+    "summary_block",
+    "template",
+]
 
 
 def summary_block(text: str) -> str:
@@ -69,27 +80,39 @@ def limits(results: Any) -> str:
     batch-normalization statistics, runs that did not learn."""
     n = measures.runs_count(results)
     runs = f"{n} run{'s' if n != 1 else ''} (seeds) per arm" if n > 1 else "one run per arm, so no run-to-run spread"
-    parts = [f"These results rest on {runs}. An accuracy is judged by the sampling error of the images it was "
-             "measured on (binomial); the runs store confusion matrices, not per-image predictions, so two models "
-             "scored on the same images are not paired image by image and a difference gets the error of two "
-             "independent proportions, on the cautious side; where seeds spread more, their spread is used. A "
-             "difference within two standard errors is reported as the same within ±that margin."]
+    parts = [
+        f"These results rest on {runs}. An accuracy is judged by the sampling error of the images it was "
+        "measured on (binomial); the runs store confusion matrices, not per-image predictions, so two models "
+        "scored on the same images are not paired image by image and a difference gets the error of two "
+        "independent proportions, on the cautious side; where seeds spread more, their spread is used. A "
+        "difference within two standard errors is reported as the same within ±that margin."
+    ]
     if results.profile in ("smoke", "quick"):
-        parts.append(f"The {results.profile} profile trains fewer epochs on fewer images than the assignment, so "
-                     "these are not the assignment's numbers.")
+        parts.append(
+            f"The {results.profile} profile trains fewer epochs on fewer images than the assignment, so "
+            "these are not the assignment's numbers."
+        )
     if results.dataset.synthetic:
         parts.append(f"The images are the {results.dataset.name}, not CIFAR-10.")
     normed = [arm.name for arm in results.arms if _has_batchnorm(arm)]
     if normed:
-        parts.append(f"Batch-normalization statistics of {join([name(a) for a in normed])} were re-estimated from "
-                     "training images before every evaluation.")
-    borrowed = [f"{name(arm.name)} from chapter {md(arm.source_chapter)}" for arm in results.arms
-                if getattr(arm, "source_chapter", None)]
+        parts.append(
+            f"Batch-normalization statistics of {join([name(a) for a in normed])} were re-estimated from "
+            "training images before every evaluation."
+        )
+    borrowed = [
+        f"{name(arm.name)} from chapter {md(arm.source_chapter)}"
+        for arm in results.arms
+        if getattr(arm, "source_chapter", None)
+    ]
     if borrowed:
         parts.append("Arms computed by another chapter and read from its runs: " + "; ".join(borrowed) + ".")
-    failed = [f"{sum(not r.learned for r in arm.runs)} of {len(arm.runs)} runs of {name(arm.name)} "
-              f"({'; '.join(dict.fromkeys(r.failure_cause for r in arm.runs if not r.learned))})"
-              for arm in results.arms if any(not r.learned for r in arm.runs)]
+    failed = [
+        f"{sum(not r.learned for r in arm.runs)} of {len(arm.runs)} runs of {name(arm.name)} "
+        f"({'; '.join(dict.fromkeys(r.failure_cause for r in arm.runs if not r.learned))})"
+        for arm in results.arms
+        if any(not r.learned for r in arm.runs)
+    ]
     if failed:
         parts.append("Runs that did not learn are left out of every number: " + "; ".join(failed) + ".")
     return "**Limits.** " + " ".join(parts)
@@ -112,12 +135,16 @@ def parameter_count(change: Any) -> str:
     (``change``: :func:`coursebook.course.prose.parameter_counts.parameter_change`)."""
     added = int(change.only_in_extended["params"].sum()) if len(change.only_in_extended) else 0
     before, after = change.dense_base, change.dense_extended
-    text = (f"The original model learns {change.base_total:,} parameters; with the extra block it learns "
-            f"{change.extended_total:,}, {change.difference:+,}. The new layers add {added:,} weights, ")
+    text = (
+        f"The original model learns {change.base_total:,} parameters; with the extra block it learns "
+        f"{change.extended_total:,}, {change.difference:+,}. The new layers add {added:,} weights, "
+    )
     if before.layer_params != after.layer_params:
-        text += (f"while the first dense layer changes from {before.layer_params:,} to {after.layer_params:,} "
-                 f"parameters because the vector it receives changes from {before.size:,} values "
-                 f"{before.feature_map} to {after.size:,} {after.feature_map}.")
+        text += (
+            f"while the first dense layer changes from {before.layer_params:,} to {after.layer_params:,} "
+            f"parameters because the vector it receives changes from {before.size:,} values "
+            f"{before.feature_map} to {after.size:,} {after.feature_map}."
+        )
     else:
         text += "and no other layer changes."
     return summary_block(text)
@@ -130,29 +157,44 @@ def backprop(checks: Any, losses: Sequence[float], verdict: str) -> str:
 
     db1 = ", ".join(f"{v:.3g}" for v in checks.db1)
     fine = checks.max_rel_error_fd < bc.GRADIENT_TOLERANCE and (
-        not math.isfinite(checks.max_rel_error_autodiff) or checks.max_rel_error_autodiff < bc.GRADIENT_TOLERANCE)
+        not math.isfinite(checks.max_rel_error_autodiff) or checks.max_rel_error_autodiff < bc.GRADIENT_TOLERANCE
+    )
     about = "" if checks.stated_loss is None else f" (the assignment: about {checks.stated_loss:g})"
-    text = (f"The forward pass gives L = {number(checks.loss)}{about} and the "
-            f"backward pass dL/db1 = [{db1}]. The gradients are {'right' if fine else 'NOT confirmed'}: the largest "
-            f"relative error is {checks.max_rel_error_fd:.1e} against central finite differences and "
-            f"{checks.max_rel_error_autodiff:.1e} against automatic differentiation. {verdict}")
+    text = (
+        f"The forward pass gives L = {number(checks.loss)}{about} and the "
+        f"backward pass dL/db1 = [{db1}]. The gradients are {'right' if fine else 'NOT confirmed'}: the largest "
+        f"relative error is {checks.max_rel_error_fd:.1e} against central finite differences and "
+        f"{checks.max_rel_error_autodiff:.1e} against automatic differentiation. {verdict}"
+    )
     return summary_block(text)
 
 
-def feedforward(results: Any, model: str, image_shapes: Sequence[Sequence[int]],
-                questions: Sequence[Mapping[str, Any] | Question], num_classes: int = 10) -> str:
+def feedforward(
+    results: Any,
+    model: str,
+    image_shapes: Sequence[Sequence[int]],
+    questions: Sequence[Mapping[str, Any] | Question],
+    num_classes: int = 10,
+) -> str:
     """Part 2 answered first: the parameter count and its dependence on the image size (totals by formula
     for every (height, width, channels) in ``image_shapes``, the first the data's), then the questions."""
     from coursebook.course import models
 
-    first_layer = [(tuple(int(v) for v in shape), models.parameter_summary(
-        model, num_classes=num_classes, input_shape=(math.prod(shape),))["total"]) for shape in image_shapes]
+    first_layer = [
+        (
+            tuple(int(v) for v in shape),
+            models.parameter_summary(model, num_classes=num_classes, input_shape=(math.prod(shape),))["total"],
+        )
+        for shape in image_shapes
+    ]
     (shape, total), *others = first_layer
     size = "; ".join(f"{h}×{w}×{c} images give {t:,}" for (h, w, c), t in others)
     units = next(layer.options["units"] for layer in models.load_spec(model).layers if layer.type == "dense")
-    head = (f"The network has {total:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images, and the count "
-            f"depends on the image height and width through the first dense layer only, (H · W · C + 1) · {units}"
-            + (f" ({size})." if size else "."))
+    head = (
+        f"The network has {total:,} parameters for {shape[0]}×{shape[1]}×{shape[2]} images, and the count "
+        f"depends on the image height and width through the first dense layer only, (H · W · C + 1) · {units}"
+        + (f" ({size})." if size else ".")
+    )
     return answer(results, questions, head=[head])
 
 
@@ -161,8 +203,9 @@ def feedforward(results: Any, model: str, image_shapes: Sequence[Sequence[int]],
 
 def sentences(markdown: str) -> list[str]:
     """The prose sentences of a Markdown text (tables, fences and admonition options left out)."""
-    lines = [line for line in markdown.splitlines()
-             if line.strip() and not line.lstrip().startswith(("|", "```", ":", "<"))]
+    lines = [
+        line for line in markdown.splitlines() if line.strip() and not line.lstrip().startswith(("|", "```", ":", "<"))
+    ]
     text = " ".join(lines)
     text = re.sub(r"\*\*", "", text)
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=\S)", text) if s.strip()]

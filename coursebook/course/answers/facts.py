@@ -68,8 +68,9 @@ def run_fit(results: Any, run: Any) -> RunFit:
     n_val = int(results.dataset.sizes["validation"])
     gap_noise = 2 * uncertainty.binomial_se(float(run.validation["accuracy"]), n_val)
     val_loss = measures.curve(run, "val_loss")
-    state = curves.fit_state(val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"),
-                             gap_noise)
+    state = curves.fit_state(
+        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise
+    )
     return RunFit(run.seed, curves.loss_shape(val_loss), state, measures.value(run, "gap"))
 
 
@@ -95,17 +96,24 @@ def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
     falling = [f for f in fits if f.shape.state == curves.FALLING]
     if len(falling) == len(fits):
         last = epochs_list([f.shape.epochs for f in fits])
-        return (f"{who} was lowest at the last epoch trained, epoch {last}: the model was still improving when the "
-                "budget ran out.")
+        return (
+            f"{who} was lowest at the last epoch trained, epoch {last}: the model was still improving when the "
+            "budget ran out."
+        )
     best = epochs_list([f.shape.best_epoch for f in fits])
     rising = [f for f in fits if f.shape.state == curves.RISING]
     if len(rising) == len(fits):
         rise = average([f.shape.rise for f in fits])
-        return (f"{who} was lowest at epoch {best} and then rose beyond its epoch-to-epoch noise, by "
-                f"{rise:.{digits}f} on average by the last epoch.")
+        return (
+            f"{who} was lowest at epoch {best} and then rose beyond its epoch-to-epoch noise, by "
+            f"{rise:.{digits}f} on average by the last epoch."
+        )
     counts = {s: sum(f.shape.state == s for f in fits) for s in (curves.RISING, curves.FLAT, curves.FALLING)}
-    words = {curves.RISING: "had risen beyond its epoch-to-epoch noise", curves.FLAT: "stayed within noise of it",
-             curves.FALLING: "was still falling"}
+    words = {
+        curves.RISING: "had risen beyond its epoch-to-epoch noise",
+        curves.FLAT: "stayed within noise of it",
+        curves.FALLING: "was still falling",
+    }
     parts = [f"{words[s]} in {c} of {len(fits)} runs" for s, c in counts.items() if c]
     return f"{who} was lowest at epoch {best}; by the last epoch it {join(parts)}."
 
@@ -116,8 +124,10 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     if {f.shape.state for f in fits} == {curves.FALLING}:
         return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
     rise = average([f.shape.rise for f in fits])
-    return (f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
-            f"{rise:.2f} on average")
+    return (
+        f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
+        f"{rise:.2f} on average"
+    )
 
 
 # --------------------------------------------------------------------------- differences
@@ -134,8 +144,9 @@ def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertai
         return uncertainty.accuracy_difference(a, b, n)
     if measure == "gap":
         n_val = int(results.dataset.sizes["validation"])
-        found = uncertainty.accuracy_difference(measures.values(arm, "val_accuracy"),
-                                                measures.values(reference, "val_accuracy"), n_val)
+        found = uncertainty.accuracy_difference(
+            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val
+        )
         seeds = uncertainty.mean_difference(a, b)
         se = max(found.se, seeds.se if seeds else 0.0)
         return uncertainty.Difference(average(a) - average(b), se, found.basis if se == found.se else seeds.basis)
@@ -151,10 +162,11 @@ def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: A
         return f"{head} cannot be judged for {name(arm.name)} against {name(reference.name)}: too few runs"
     if d.direction == "same":
         value, margin = d.text().split(" ± ")
-        return (f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±{margin} "
-                f"({d.basis}; difference {value})")
-    return (f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} "
-            f"({d.text()}, {d.basis})")
+        return (
+            f"{head} was the same for {name(arm.name)} and {name(reference.name)} within ±{margin} "
+            f"({d.basis}; difference {value})"
+        )
+    return f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} ({d.text()}, {d.basis})"
 
 
 def mean_text(values: Sequence[float], error: float | None) -> str:
@@ -165,10 +177,16 @@ def mean_text(values: Sequence[float], error: float | None) -> str:
 def per_run_table(results: Any, arms_: Sequence[Any], measures_: Sequence[str]) -> str:
     """Per run: arm, seed, evaluated epoch and each measure (3 decimals): per-run values live in
     tables, never in parentheses."""
-    rows = [[md(arm.name), run.seed, run.evaluated_epoch, *(f"{measures.value(run, m):.3f}" for m in measures_)]
-            for arm in arms_ for run in measures.learned_runs(arm)]
-    return markdown.table(["arm", "seed", "evaluated epoch", *(measures.words(m) for m in measures_)], rows,
-                          numeric=[False, True, True, *[True] * len(measures_)])
+    rows = [
+        [md(arm.name), run.seed, run.evaluated_epoch, *(f"{measures.value(run, m):.3f}" for m in measures_)]
+        for arm in arms_
+        for run in measures.learned_runs(arm)
+    ]
+    return markdown.table(
+        ["arm", "seed", "evaluated epoch", *(measures.words(m) for m in measures_)],
+        rows,
+        numeric=[False, True, True, *[True] * len(measures_)],
+    )
 
 
 # --------------------------------------------------------------------------- models
@@ -199,7 +217,18 @@ def setting(arm: Any, key: str) -> Any:
 
 def setting_differences(arm: Any, reference: Any, besides: Sequence[str] = ()) -> list[tuple[str, Any, Any]]:
     """(setting, arm's value, reference's) for every training setting that differs."""
-    keys = ("optimizer", "learning_rate", "batch_size", "epochs", "train_size", "early_stopping", "checkpoint",
-            "augmentation")
-    return [(key, setting(arm, key), setting(reference, key)) for key in keys
-            if key not in besides and arm.settings.get(key) != reference.settings.get(key)]
+    keys = (
+        "optimizer",
+        "learning_rate",
+        "batch_size",
+        "epochs",
+        "train_size",
+        "early_stopping",
+        "checkpoint",
+        "augmentation",
+    )
+    return [
+        (key, setting(arm, key), setting(reference, key))
+        for key in keys
+        if key not in besides and arm.settings.get(key) != reference.settings.get(key)
+    ]

@@ -24,6 +24,7 @@ def mechanism(key: str):
     def add(function):
         MECHANISMS[key] = function
         return function
+
     return add
 
 
@@ -33,8 +34,10 @@ def explain(key: str, results: Any, arms: Sequence[Any], fits: Fits) -> list[str
     failed = [arm for arm in arms if not fits.get(arm.name)]
     if not failed:
         return MECHANISMS[key](results, arms, fits) if arms else []
-    text = [f"No run of {join([name(arm.name) for arm in failed])} learned (the limits below say why), so the "
-            "mechanism cannot be weighed against its curves."]
+    text = [
+        f"No run of {join([name(arm.name) for arm in failed])} learned (the limits below say why), so the "
+        "mechanism cannot be weighed against its curves."
+    ]
     if key == "depth" and len(arms) >= 2:
         text.insert(0, depth_layers(arms[0], arms[-1]))
     return text
@@ -57,16 +60,24 @@ def _gap(arm: Any) -> float:
 def augmentation(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     base, augmented = arms[0], arms[-1]
     later = facts.average([f.shape.best_epoch for f in fits[augmented.name]]) > facts.average(
-        [f.shape.best_epoch for f in fits[base.name]])
+        [f.shape.best_epoch for f in fits[base.name]]
+    )
     narrower = _gap(augmented) < _gap(base)
-    verdict = ("consistent with that" if later and narrower else
-               "partly consistent with that" if later or narrower else "not what that predicts")
-    return [f"Augmentation acts as a regularizer: every epoch shows the network shifted, rotated and flipped variants "
-            f"of its {facts.parameter_place(results, augmented).images:,} training images, so memorizing the exact "
-            "images pays less, which predicts a validation loss that keeps falling for more epochs and a smaller "
-            f"training − validation gap. The runs are {verdict}: {_curve_fact(augmented, fits[augmented.name])}, "
-            f"while {_curve_fact(base, fits[base.name])}; "
-            f"the gap was {_gap(augmented):.2f} for {name(augmented.name)} against {_gap(base):.2f} for {name(base.name)}."]
+    verdict = (
+        "consistent with that"
+        if later and narrower
+        else "partly consistent with that"
+        if later or narrower
+        else "not what that predicts"
+    )
+    return [
+        f"Augmentation acts as a regularizer: every epoch shows the network shifted, rotated and flipped variants "
+        f"of its {facts.parameter_place(results, augmented).images:,} training images, so memorizing the exact "
+        "images pays less, which predicts a validation loss that keeps falling for more epochs and a smaller "
+        f"training − validation gap. The runs are {verdict}: {_curve_fact(augmented, fits[augmented.name])}, "
+        f"while {_curve_fact(base, fits[base.name])}; "
+        f"the gap was {_gap(augmented):.2f} for {name(augmented.name)} against {_gap(base):.2f} for {name(base.name)}."
+    ]
 
 
 @mechanism("batch-norm")
@@ -76,17 +87,20 @@ def batch_norm(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     lower = found.lower_epochs()
     faster = len(lower) > len(found.epochs) / 2
     sooner = facts.average([f.shape.best_epoch for f in fits[normed.name]]) < facts.average(
-        [f.shape.best_epoch for f in fits[base.name]])
+        [f.shape.best_epoch for f in fits[base.name]]
+    )
     layers = len(facts.layers_of(normed, "batchnorm"))
-    text = [f"The {layers} batch-normalization layers of {name(normed.name)} rescale their inputs with each batch's "
-            "statistics, which keeps activations in a range where larger steps stay stable; that predicts a training "
-            f"loss falling faster per epoch than {name(base.name)}'s and, with the training images fitted sooner, a "
-            f"validation loss that bottoms sooner. The runs are {'consistent' if faster else 'inconsistent'} with the "
-            f"first: {name(normed.name)}'s training loss was below {name(base.name)}'s at {len(lower)} of "
-            f"{len(found.epochs)} equal epochs (epoch {found.epochs[-1]}: {found.arm[-1]:.2f} against "
-            f"{found.reference[-1]:.2f}); and {'consistent' if sooner else 'inconsistent'} with the second: validation "
-            f"loss was lowest at epoch {_best(fits[normed.name])} for {name(normed.name)} and {_best(fits[base.name])} "
-            f"for {name(base.name)}."]
+    text = [
+        f"The {layers} batch-normalization layers of {name(normed.name)} rescale their inputs with each batch's "
+        "statistics, which keeps activations in a range where larger steps stay stable; that predicts a training "
+        f"loss falling faster per epoch than {name(base.name)}'s and, with the training images fitted sooner, a "
+        f"validation loss that bottoms sooner. The runs are {'consistent' if faster else 'inconsistent'} with the "
+        f"first: {name(normed.name)}'s training loss was below {name(base.name)}'s at {len(lower)} of "
+        f"{len(found.epochs)} equal epochs (epoch {found.epochs[-1]}: {found.arm[-1]:.2f} against "
+        f"{found.reference[-1]:.2f}); and {'consistent' if sooner else 'inconsistent'} with the second: validation "
+        f"loss was lowest at epoch {_best(fits[normed.name])} for {name(normed.name)} and {_best(fits[base.name])} "
+        f"for {name(base.name)}."
+    ]
     confounds = facts.setting_differences(normed, base)
     if confounds:
         said = join([f"{key.replace('_', ' ')} {a}" for key, a, _ in confounds])
@@ -94,16 +108,23 @@ def batch_norm(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         direction = []
         keys = {key: (a, b) for key, a, b in confounds}
         if "learning_rate" in keys and _larger(keys["learning_rate"]) is not None:
-            direction.append("a larger learning rate takes larger steps (the same direction as batch normalization's "
-                             "faster fall)" if _larger(keys["learning_rate"]) else
-                             "a smaller learning rate takes smaller steps (against a faster fall)")
+            direction.append(
+                "a larger learning rate takes larger steps (the same direction as batch normalization's faster fall)"
+                if _larger(keys["learning_rate"])
+                else "a smaller learning rate takes smaller steps (against a faster fall)"
+            )
         if "batch_size" in keys and _larger(keys["batch_size"]) is not None:
-            direction.append("a larger batch takes fewer steps per epoch (against a faster fall per epoch)"
-                             if _larger(keys["batch_size"]) else "a smaller batch takes more steps per epoch (the "
-                             "same direction as a faster fall)")
-        text.append(f"The arms differ in more than batch normalization: {name(normed.name)} used {said}, "
-                    f"{name(base.name)} {other}; " + ("; ".join(direction) if direction else "each may matter")
-                    + ", so the difference cannot be put on batch normalization alone.")
+            direction.append(
+                "a larger batch takes fewer steps per epoch (against a faster fall per epoch)"
+                if _larger(keys["batch_size"])
+                else "a smaller batch takes more steps per epoch (the same direction as a faster fall)"
+            )
+        text.append(
+            f"The arms differ in more than batch normalization: {name(normed.name)} used {said}, "
+            f"{name(base.name)} {other}; "
+            + ("; ".join(direction) if direction else "each may matter")
+            + ", so the difference cannot be put on batch normalization alone."
+        )
     return text
 
 
@@ -130,11 +151,13 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             verdict = f"not yet visible: {fact}, so the budget ended before any over-fitting could show"
         else:
             verdict = f"not clearly visible: {fact}"
-        text.append(f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
-                    f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
-                    f"images ({place.per_image:,.0f} weights per image){regular}. With far more weights than images a "
-                    "network can fit the particulars of each training image, which predicts a validation loss that "
-                    f"bottoms and then rises while training accuracy keeps climbing; here that is {verdict}.")
+        text.append(
+            f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
+            f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
+            f"images ({place.per_image:,.0f} weights per image){regular}. With far more weights than images a "
+            "network can fit the particulars of each training image, which predicts a validation loss that "
+            f"bottoms and then rises while training accuracy keeps climbing; here that is {verdict}."
+        )
     return text
 
 
@@ -152,8 +175,10 @@ def depth_layers(shallow: Any, deep: Any) -> str:
 
     (c1, d1, _), (c2, d2, _) = _layer_counts(shallow), _layer_counts(deep)
     p1, p2 = (models.parameter_summary(arm.model)["total"] for arm in (shallow, deep))
-    text = (f"The model {name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) "
-            f"against {c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {p2:,} parameters against {p1:,}")
+    text = (
+        f"The model {name(deep.name)} has {c2} convolutional and {d2} dense layers ({c2 + d2} weight layers) "
+        f"against {c1} and {d1} ({c1 + d1}) in {name(shallow.name)}, and {p2:,} parameters against {p1:,}"
+    )
     if c2 + d2 <= c1 + d1:
         text += "; so it is not deeper in weight layers, only in pooling stages that shrink the maps"
     return text + "."
@@ -165,15 +190,22 @@ def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     b1, b2 = (_layer_counts(arm)[2] for arm in (shallow, deep))
     train = facts.difference(results, deep, shallow, "train_accuracy")
     text = [depth_layers(shallow, deep)]
-    norm = ("neither model has normalization layers, so their absence does not separate them" if not (b1 or b2) else
-            f"normalization layers: {b2} against {b1}")
+    norm = (
+        "neither model has normalization layers, so their absence does not separate them"
+        if not (b1 or b2)
+        else f"normalization layers: {b2} against {b1}"
+    )
     if train is not None and train.direction == "lower":
-        text.append(f"More depth without normalization or shortcuts makes optimization harder (gradients pass through "
-                    f"more layers); that predicts a worse fit of the training images, and the runs are consistent with "
-                    f"it: {facts.verdict(train, 'training accuracy', deep, shallow, start=False)}; {norm}.")
+        text.append(
+            f"More depth without normalization or shortcuts makes optimization harder (gradients pass through "
+            f"more layers); that predicts a worse fit of the training images, and the runs are consistent with "
+            f"it: {facts.verdict(train, 'training accuracy', deep, shallow, start=False)}; {norm}."
+        )
     else:
-        text.append(f"Harder optimization would show as a worse fit of the training images, which these runs do not "
-                    f"show ({facts.verdict(train, 'training accuracy', deep, shallow, start=False)}); {norm}.")
+        text.append(
+            f"Harder optimization would show as a worse fit of the training images, which these runs do not "
+            f"show ({facts.verdict(train, 'training accuracy', deep, shallow, start=False)}); {norm}."
+        )
     return text
 
 
@@ -187,24 +219,32 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         dropout, norm = facts.layers_of(arm, "dropout"), facts.layers_of(arm, "batchnorm")
         if dropout:
             rates = join(list(dict.fromkeys(f"{layer.options.get('rate'):g}" for layer in dropout)))
-            ideas.append(f"dropout (rate {rates}, {len(dropout)} layer{'s' if len(dropout) > 1 else ''}) silences "
-                         "random units at every step, so no unit can rely on particular others, which predicts a "
-                         "narrower gap and, in a short budget, slower fitting")
+            ideas.append(
+                f"dropout (rate {rates}, {len(dropout)} layer{'s' if len(dropout) > 1 else ''}) silences "
+                "random units at every step, so no unit can rely on particular others, which predicts a "
+                "narrower gap and, in a short budget, slower fitting"
+            )
         if norm:
-            ideas.append(f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) adds batch-to-batch "
-                         "noise to each layer's inputs and speeds optimization, which predicts faster fitting and, "
-                         "since its statistics are estimated from batches of training images, a noisier validation "
-                         "curve")
+            ideas.append(
+                f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) adds batch-to-batch "
+                "noise to each layer's inputs and speeds optimization, which predicts faster fitting and, "
+                "since its statistics are estimated from batches of training images, a noisier validation "
+                "curve"
+            )
         if not ideas:
             continue
         against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""
         moved = ""
         if min(run.stopped_epoch for a in (arm, base) for run in measures.learned_runs(a)) >= 3:
-            moved = (f"; its validation accuracy moved by about {_accuracy_noise(arm):.3f} from epoch to epoch beyond "
-                     "its trend" + (f", against {_accuracy_noise(base):.3f} for {name(base.name)}" if arm is not base
-                                    else ""))
-        text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
-                    f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}.")
+            moved = (
+                f"; its validation accuracy moved by about {_accuracy_noise(arm):.3f} from epoch to epoch beyond "
+                "its trend"
+                + (f", against {_accuracy_noise(base):.3f} for {name(base.name)}" if arm is not base else "")
+            )
+        text.append(
+            f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
+            f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}."
+        )
     return text
 
 
@@ -225,12 +265,14 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         watched = measures.words(monitor) if monitor in measures.MEASURES else monitor
         at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
         on_time = sum(run.stopped_epoch == min(run.evaluated_epoch + patience, budget) for run in runs)
-        text.append(f"Early stopping watches the {watched} and ends training once it has not improved for "
-                    f"{epochs(patience)}, then restores the best epoch's weights; it predicts runs that end "
-                    f"{epochs(patience)} after their best epoch, or at the budget's {budget}. In {name(arm.name)}, the "
-                    f"restored epoch was the validation-loss minimum in {at_minimum} of {len(runs)} runs and {on_time} "
-                    f"of {len(runs)} runs ended as predicted, at epoch "
-                    f"{facts.epochs_list([r.stopped_epoch for r in runs])}.")
+        text.append(
+            f"Early stopping watches the {watched} and ends training once it has not improved for "
+            f"{epochs(patience)}, then restores the best epoch's weights; it predicts runs that end "
+            f"{epochs(patience)} after their best epoch, or at the budget's {budget}. In {name(arm.name)}, the "
+            f"restored epoch was the validation-loss minimum in {at_minimum} of {len(runs)} runs and {on_time} "
+            f"of {len(runs)} runs ended as predicted, at epoch "
+            f"{facts.epochs_list([r.stopped_epoch for r in runs])}."
+        )
     return text
 
 
@@ -239,8 +281,10 @@ def data_size(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     ordered = sorted(arms, key=lambda a: a.settings["train_size"] or 0)
     small, large = ordered[0], ordered[-1]
     narrower = _gap(large) < _gap(small)
-    return [f"With more images, the same {facts.parameter_place(results, large).total:,} weights cannot fit the "
-            "particulars of each image as closely, which predicts a training − validation gap that narrows as the "
-            f"set grows; the runs are {'consistent' if narrower else 'inconsistent'} with that: the gap was "
-            f"{_gap(small):.2f} with {small.settings['train_size']:,} images and {_gap(large):.2f} with "
-            f"{large.settings['train_size']:,}."]
+    return [
+        f"With more images, the same {facts.parameter_place(results, large).total:,} weights cannot fit the "
+        "particulars of each image as closely, which predicts a training − validation gap that narrows as the "
+        f"set grows; the runs are {'consistent' if narrower else 'inconsistent'} with that: the gap was "
+        f"{_gap(small):.2f} with {small.settings['train_size']:,} images and {_gap(large):.2f} with "
+        f"{large.settings['train_size']:,}."
+    ]

@@ -66,13 +66,16 @@ class Section:
     why: list[str] = field(default_factory=list)
 
 
-def register(kind: str, epochs: tuple[str, ...] = ("evaluated",)
-             ) -> Callable[[Callable[[Any, Question], Section]], Callable[[Any, Question], Section]]:
+def register(
+    kind: str, epochs: tuple[str, ...] = ("evaluated",)
+) -> Callable[[Callable[[Any, Question], Section]], Callable[[Any, Question], Section]]:
     """Register ``strategy`` as the answer of questions of ``kind``, which read ``epochs`` (each
     run's evaluated weights, equal epochs, or whole curves; the first is the default)."""
+
     def add(strategy: Callable[[Any, Question], Section]) -> Callable[[Any, Question], Section]:
         KINDS[kind], KIND_EPOCHS[kind] = strategy, epochs
         return strategy
+
     return add
 
 
@@ -94,24 +97,35 @@ def strategy(kind: str) -> Callable[[Any, Question], Section]:
 
 def schema_of() -> checks.Options:
     """The options of one question, as :func:`coursebook.checks.check_options` reads them."""
-    names = checks.Check("a non-empty list of arm names", lambda v: isinstance(v, list) and bool(v) and all(
-        isinstance(n, str) and n.strip() for n in v), {"type": "array", "minItems": 1, "items": {"type": "string"}},
-        tuple)
-    return {"ask": (checks.text, checks.REQUIRED), "kind": (checks.choice(kinds()), checks.REQUIRED),
-            "label": (checks.string, ""), "arms": (names, ()), "measure": (checks.optional(checks.choice(MEASURES)), None),
-            "epochs": (checks.optional(checks.choice(EPOCHS)), None), "explain": (checks.optional(checks.choice(MECHANISMS)), None),
-            "mark": (checks.number(0, 1, low_open=True), 0.9),
-            "highlight": (checks.optional(checks.integer(1)), None)}
+    names = checks.Check(
+        "a non-empty list of arm names",
+        lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) and n.strip() for n in v),
+        {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        tuple,
+    )
+    return {
+        "ask": (checks.text, checks.REQUIRED),
+        "kind": (checks.choice(kinds()), checks.REQUIRED),
+        "label": (checks.string, ""),
+        "arms": (names, ()),
+        "measure": (checks.optional(checks.choice(MEASURES)), None),
+        "epochs": (checks.optional(checks.choice(EPOCHS)), None),
+        "explain": (checks.optional(checks.choice(MECHANISMS)), None),
+        "mark": (checks.number(0, 1, low_open=True), 0.9),
+        "highlight": (checks.optional(checks.integer(1)), None),
+    }
 
 
 def questions_kind() -> checks.Check:
     """A ``@questions`` parameter, coarsely (each question is checked by :func:`check_questions`)."""
-    return checks.Check(QUESTIONS_ALLOWED, lambda value: isinstance(value, list) and bool(value),
-                        {"type": "array", "minItems": 1, "items": checks.mapping_schema(schema_of())})
+    return checks.Check(
+        QUESTIONS_ALLOWED,
+        lambda value: isinstance(value, list) and bool(value),
+        {"type": "array", "minItems": 1, "items": checks.mapping_schema(schema_of())},
+    )
 
 
-def check_questions(value: Any, arm_names: Sequence[str] | None, where: str, key: str = "questions"
-                    ) -> list[Question]:
+def check_questions(value: Any, arm_names: Sequence[str] | None, where: str, key: str = "questions") -> list[Question]:
     """Every question of ``value``, checked: known kind, mechanism, measure and epochs, and arms that
     the chapter has (``arm_names``; None: not known here). Raises ValueError with one line."""
     if not isinstance(value, list) or not value:
@@ -124,13 +138,19 @@ def check_questions(value: Any, arm_names: Sequence[str] | None, where: str, key
             raise ValueError(bad.under(f"{key}[{index}]").line(where)) from None
         allowed = KIND_EPOCHS[parsed["kind"]]
         if parsed["epochs"] not in (None, *allowed):
-            bad = checks.Invalid(f"{checks.listed(allowed)} for kind {parsed['kind']!r}", value=parsed["epochs"],
-                                 key=f"{key}[{index}].epochs")
+            bad = checks.Invalid(
+                f"{checks.listed(allowed)} for kind {parsed['kind']!r}",
+                value=parsed["epochs"],
+                key=f"{key}[{index}].epochs",
+            )
             raise ValueError(bad.line(where))
         unknown = [arm for arm in parsed["arms"] if arm_names is not None and arm not in arm_names]
         if unknown:
-            bad = checks.Invalid(f"names of the chapter's arms {checks.listed(arm_names or [])}", value=unknown[0],
-                                 key=f"{key}[{index}].arms")
+            bad = checks.Invalid(
+                f"names of the chapter's arms {checks.listed(arm_names or [])}",
+                value=unknown[0],
+                key=f"{key}[{index}].arms",
+            )
             raise ValueError(bad.line(where))
         found.append(Question(**{**parsed, "epochs": parsed["epochs"] or allowed[0]}))
     return found

@@ -131,7 +131,9 @@ def near_misses(dirs: Sequence[Path]) -> list[Path]:
             continue
         for entry in entries:
             squashed = entry.name.lower().replace("-", "").replace("_", "")
-            if "cifar10" in squashed and entry.name not in wanted and not entry.name.startswith("."):  # a download's lock
+            if (
+                "cifar10" in squashed and entry.name not in wanted and not entry.name.startswith(".")
+            ):  # a download's lock
                 found.append(entry)
     return found
 
@@ -184,7 +186,8 @@ def cifar10_fingerprint(location: Path, cache_dir: Path | None = None) -> str:
             raise DataError(
                 f"CIFAR-10 directory {location}: {name} has md5 {md5}, expected {OFFICIAL_FILE_MD5[name]}: "
                 f"it is damaged or not from the official archive; remove the directory or provide the archive. "
-                f"{placement_hint()}")
+                f"{placement_hint()}"
+            )
     return "batches-md5:" + content_md5([location / n for n in REQUIRED_FILES], cache_dir)
 
 
@@ -260,14 +263,10 @@ def decode_archive(archive: Path) -> tuple[dict, tuple[str, ...]]:
             members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
             missing = [name for name in REQUIRED_FILES if name not in members]
             if missing:
-                raise DataError(
-                    f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {placement_hint()}"
-                )
+                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {placement_hint()}")
             return _decode_all(lambda name: tar.extractfile(members[name]).read(), str(archive))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        raise DataError(
-            f"CIFAR-10 archive {archive} is corrupt or truncated ({error}). {placement_hint()}"
-        ) from error
+        raise DataError(f"CIFAR-10 archive {archive} is corrupt or truncated ({error}). {placement_hint()}") from error
 
 
 def decode_batch_dir(directory: Path) -> tuple[dict, tuple[str, ...]]:

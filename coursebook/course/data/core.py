@@ -73,12 +73,11 @@ def unwritable(directory: Path, error: OSError) -> DataError:
     """The one-line error for a cache or data directory that cannot be written."""
     return DataError(
         f"cannot write to {directory} ({error.strerror or error}): make it writable or free space, "
-        f"or set ${CACHE_ENV} to another directory.")
+        f"or set ${CACHE_ENV} to another directory."
+    )
 
 
-def load_arrays(
-    directory: Path, sizes: tuple[int, int] | None = None
-) -> tuple[dict[str, np.ndarray], dict] | None:
+def load_arrays(directory: Path, sizes: tuple[int, int] | None = None) -> tuple[dict[str, np.ndarray], dict] | None:
     """The arrays and metadata saved by `save_arrays`, or None when the cache is absent,
     incomplete or damaged (an unreadable file, or an array that is not a `Dataset` array: uint8
     (N, 32, 32, 3) images with (N, 1) labels, N = ``sizes`` (train, test) when given). Damage is

@@ -42,9 +42,7 @@ def _stratified_pick(labels: np.ndarray, size: int | float, seed: int, what: str
     from sklearn.model_selection import train_test_split
 
     try:
-        picked, _ = train_test_split(
-            np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
-        )
+        picked, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
     except ValueError as error:
         raise DataError(f"{what}: cannot draw a stratified subset ({error}).") from error
     return np.sort(picked)
@@ -115,8 +113,9 @@ def _first_test_images(ds: Dataset, test_size: int | None) -> tuple[np.ndarray, 
     return ds.x_test[:test_size], ds.y_test[:test_size]
 
 
-def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int,
-              n_all_test: int | None = None) -> str:
+def _describe(
+    validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int, n_all_test: int | None = None
+) -> str:
     """The protocol sentence for a page, with the actual counts and shares.
 
     >>> _describe("holdout", 5170, 4000, 517, 1000, 0, 1017)  # doctest: +NORMALIZE_WHITESPACE
@@ -124,8 +123,11 @@ def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int
     model trains on 4,000 of the other 4,653 (653 unused), and the first 1,000 of the 1,017 test images are
     used only for the final evaluation.'
     """
-    tests = (f"the {n_test:,} test images" if n_all_test in (None, n_test)
-             else f"the first {n_test:,} of the {n_all_test:,} test images")
+    tests = (
+        f"the {n_test:,} test images"
+        if n_all_test in (None, n_test)
+        else f"the first {n_test:,} of the {n_all_test:,} test images"
+    )
     if validation == "test":
         return (
             f"The model trains on {n_train:,} of the {n_all:,} training images. Reference protocol: {tests} "
@@ -133,10 +135,15 @@ def _describe(validation: str, n_all: int, n_train: int, n_val: int, n_test: int
             "the model and test scores are optimistic."
         )
     left = n_all - n_val
-    trained = (f"trains on all {left:,} others" if n_train == left
-               else f"trains on {n_train:,} of the other {left:,} ({left - n_train:,} unused)")
-    return (f"A stratified random {n_val:,} of the {n_all:,} training images ({n_val / n_all:.0%}, seed {seed}) "
-            f"are held out for validation; the model {trained}, and {tests} are used only for the final evaluation.")
+    trained = (
+        f"trains on all {left:,} others"
+        if n_train == left
+        else f"trains on {n_train:,} of the other {left:,} ({left - n_train:,} unused)"
+    )
+    return (
+        f"A stratified random {n_val:,} of the {n_all:,} training images ({n_val / n_all:.0%}, seed {seed}) "
+        f"are held out for validation; the model {trained}, and {tests} are used only for the final evaluation."
+    )
 
 
 # --- preprocessing ----------------------------------------------------------------------
@@ -173,9 +180,7 @@ def to_one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[np.asarray(labels).ravel()]
 
 
-def preprocess(
-    splits: Splits, *, scaling: str = "unit", one_hot: bool = True, flatten: bool = False
-) -> Splits:
+def preprocess(splits: Splits, *, scaling: str = "unit", one_hot: bool = True, flatten: bool = False) -> Splits:
     """float32 images scaled to [0, 1] (``unit``) or standardized per colour channel with
     statistics of the training part only (``standardize``); optionally flattened to
     vectors and with one-hot labels."""
@@ -231,9 +236,7 @@ def sample_per_class(data, per_class: int = 5, seed: int = 0) -> tuple[np.ndarra
     for label in range(num_classes):
         candidates = np.flatnonzero(labels == label)
         if len(candidates) < per_class:
-            raise DataError(
-                f"per_class={per_class}: class {label} has only {len(candidates)} images."
-            )
+            raise DataError(f"per_class={per_class}: class {label} has only {len(candidates)} images.")
         picked.append(np.sort(rng.choice(candidates, per_class, replace=False)))
     order = np.concatenate(picked)
     return x[order], labels[order]

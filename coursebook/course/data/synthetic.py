@@ -66,8 +66,13 @@ _TRAIN_STREAM, _TEST_STREAM = 0, 1
 
 def synthetic_fingerprint(n_train: int = 50_000, n_test: int = 10_000, seed: int = 0) -> str:
     """A hash of generator version and source, seed and sizes: equal fingerprints, equal images."""
-    spec = {"version": GENERATOR_VERSION, "source": GENERATOR_SOURCE_DIGEST, "seed": seed,
-            "n_train": n_train, "n_test": n_test}
+    spec = {
+        "version": GENERATOR_VERSION,
+        "source": GENERATOR_SOURCE_DIGEST,
+        "seed": seed,
+        "n_train": n_train,
+        "n_test": n_test,
+    }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     return f"synthetic-v{GENERATOR_VERSION}-{digest[:16]}"
 
@@ -208,9 +213,7 @@ def _foreground_colour(labels: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return _hsv_to_rgb(hue, rng.uniform(0.4, 1.0, n), rng.uniform(0.3, 1.0, n))
 
 
-def _contrasting(
-    colour: np.ndarray, background: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _contrasting(colour: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """`colour` at least `_MIN_CONTRAST` away from `background`, except for a `_FAINT` share
     of the images, where it is set only 8-25 away (hard, sometimes hopeless, cases)."""
     offset = colour - background

@@ -26,8 +26,14 @@ def most_confused_pairs(cm: np.ndarray, class_names: Sequence[str], k: int = 3) 
     counts = _check_confusion(cm, class_names)
     totals = counts.sum(axis=1)
     rows = [
-        (true, predicted, class_names[true], class_names[predicted], int(counts[true, predicted]),
-         counts[true, predicted] / totals[true])
+        (
+            true,
+            predicted,
+            class_names[true],
+            class_names[predicted],
+            int(counts[true, predicted]),
+            counts[true, predicted] / totals[true],
+        )
         for true in range(len(class_names))
         for predicted in range(len(class_names))
         if true != predicted and counts[true, predicted] > 0

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from coursebook.course.prose.numbers import capitalized, join
 
 
-def describe_dataset(name: str, n_train: int, n_val: int, n_test: int, shape: Sequence[int], *,
-                     validation_is_test: bool = False) -> str:
+def describe_dataset(
+    name: str, n_train: int, n_val: int, n_test: int, shape: Sequence[int], *, validation_is_test: bool = False
+) -> str:
     """One sentence on split sizes and image shape (channels last; no channel axis or 1 channel
     is grayscale, 3 channels are colour). With ``validation_is_test`` (the reference protocol)
     the test images are counted once and said to serve as validation data too.
@@ -18,8 +19,9 @@ def describe_dataset(name: str, n_train: int, n_val: int, n_test: int, shape: Se
     """
     if validation_is_test:
         if n_val != n_test:
-            raise ValueError(f"describe_dataset: validation on the test set needs n_val == n_test, "
-                             f"got {n_val:,} and {n_test:,}")
+            raise ValueError(
+                f"describe_dataset: validation on the test set needs n_val == n_test, got {n_val:,} and {n_test:,}"
+            )
         counts = f"{n_train:,} training and {n_test:,} test images (the test images also serve as validation data)"
     else:
         splits = [f"{n_train:,} training"] + ([f"{n_val:,} validation"] if n_val else []) + [f"{n_test:,} test"]

@@ -14,7 +14,6 @@ import numpy as np
 from coursebook.markdown import escape as md  # noqa: F401  (the prose's name for it)
 
 
-
 def shown(value: float, digits: int) -> float:
     """``value`` rounded half-even to ``digits`` decimals as printed; -0.0 becomes 0.0.
 
@@ -104,8 +103,10 @@ def runs_note(lengths: Sequence[int]) -> str:
         return ""
     if len(set(lengths)) == 1:
         return f" (mean of {len(lengths)} runs)"
-    return (f" (mean of {len(lengths)} runs over the {epochs(min(lengths))} every run reached; "
-            f"the runs ran {join([str(n) for n in lengths])} epochs)")
+    return (
+        f" (mean of {len(lengths)} runs over the {epochs(min(lengths))} every run reached; "
+        f"the runs ran {join([str(n) for n in lengths])} epochs)"
+    )
 
 
 def capitalized(text: str) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from coursebook.course import models
 
+
 @dataclass
 class DenseInput:
     """What feeds a model's first dense layer: the feature map and how it is reduced to a vector."""
@@ -90,10 +91,15 @@ def layers_table(arms: Sequence[Any], *, num_classes: int = 10) -> pd.DataFrame:
             continue
         done.add(arm.model)
         table = verified_table(arm.model, num_classes=num_classes).drop(columns=["keras"])
-        total = {"layer": "total", "output_shape": "", "formula": "",
-                 **{c: int(table[c].sum()) for c in ("params", "trainable", "non_trainable")}}
-        frames.append(pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-                      .assign(model=[arm.model] + [""] * len(table)))
+        total = {
+            "layer": "total",
+            "output_shape": "",
+            "formula": "",
+            **{c: int(table[c].sum()) for c in ("params", "trainable", "non_trainable")},
+        }
+        frames.append(
+            pd.concat([table, pd.DataFrame([total])], ignore_index=True).assign(model=[arm.model] + [""] * len(table))
+        )
     combined = pd.concat(frames, ignore_index=True)
     if len(frames) == 1:
         return combined.drop(columns="model")
@@ -108,8 +114,10 @@ def _first_dense(spec: models.ModelSpec) -> int:
     """Index of the first dense layer; a clear error for a spec without one."""
     types = [layer.type for layer in spec.layers]
     if "dense" not in types:
-        raise ValueError(f"parameter_change: model {spec.name!r} has no dense layer (its layers: {', '.join(types)}); "
-                         "the explanation follows how the first dense layer's inputs change")
+        raise ValueError(
+            f"parameter_change: model {spec.name!r} has no dense layer (its layers: {', '.join(types)}); "
+            "the explanation follows how the first dense layer's inputs change"
+        )
     return types.index("dense")
 
 
@@ -148,17 +156,25 @@ def parameter_change(base: str, extended: str, *, num_classes: int = 10) -> Para
     base_spec, ext_spec = models.load_spec(base), models.load_spec(extended)
     base_table = models.parameter_table(base_spec, num_classes=num_classes)
     ext_table = models.parameter_table(ext_spec, num_classes=num_classes)
-    matcher = difflib.SequenceMatcher(a=[_signature(l) for l in base_spec.layers],
-                                      b=[_signature(l) for l in ext_spec.layers], autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        a=[_signature(l) for l in base_spec.layers], b=[_signature(l) for l in ext_spec.layers], autojunk=False
+    )
     opcodes = matcher.get_opcodes()
     differing = [op for op in opcodes if op[0] != "equal"]
     shared = {i1 + k: j1 + k for op, i1, i2, j1, _ in opcodes if op == "equal" for k in range(i2 - i1)}
     first_base, first_ext = _first_dense(base_spec), _first_dense(ext_spec)
     only_ext = ext_table.iloc[[j for _, _, _, j1, j2 in differing for j in range(j1, j2)]]
     only_base = base_table.iloc[[i for _, i1, i2, _, _ in differing for i in range(i1, i2)]]
-    change = ParameterChange(int(base_table["params"].sum()), int(ext_table["params"].sum()), only_ext, only_base,
-                             _dense_input(base_spec, base_table), _dense_input(ext_spec, ext_table),
-                             dense_shared=shared.get(first_base) == first_ext, text="")
+    change = ParameterChange(
+        int(base_table["params"].sum()),
+        int(ext_table["params"].sum()),
+        only_ext,
+        only_base,
+        _dense_input(base_spec, base_table),
+        _dense_input(ext_spec, ext_table),
+        dense_shared=shared.get(first_base) == first_ext,
+        text="",
+    )
     change.text = _parameter_change_text(change, base, extended)
     return change
 
@@ -169,11 +185,18 @@ def _layer_list(rows: pd.DataFrame) -> str:
 
 def _parameter_change_text(c: ParameterChange, base: str, extended: str) -> str:
     diff = c.difference
-    parts = [f"`{extended}` learns {c.extended_total:,} parameters against {c.base_total:,} for `{base}`"
-             + (": the same number." if diff == 0 else
-                f": {abs(diff):,} {'more' if diff > 0 else 'fewer'} ({diff / c.base_total:+.1%}).")]
+    parts = [
+        f"`{extended}` learns {c.extended_total:,} parameters against {c.base_total:,} for `{base}`"
+        + (
+            ": the same number."
+            if diff == 0
+            else f": {abs(diff):,} {'more' if diff > 0 else 'fewer'} ({diff / c.base_total:+.1%})."
+        )
+    ]
     if len(c.only_in_extended):
-        parts.append(f"Layers only in `{extended}` hold {c.added_params:,} parameters ({_layer_list(c.only_in_extended)}).")
+        parts.append(
+            f"Layers only in `{extended}` hold {c.added_params:,} parameters ({_layer_list(c.only_in_extended)})."
+        )
     if len(c.only_in_base):
         parts.append(f"Layers only in `{base}` hold {c.removed_params:,} parameters ({_layer_list(c.only_in_base)}).")
     dense_change = (c.first_dense_after - c.first_dense_before) if c.dense_shared else 0
@@ -189,10 +212,10 @@ def _parameter_change_text(c: ParameterChange, base: str, extended: str) -> str:
             f"{b.size:,} values in `{extended}`: {_ratio_words(a.size, b.size)} inputs."
         )
     other = diff - layers_change - dense_change
-    terms = ([f"{c.added_params:,}"] if c.added_params or not c.removed_params else [f"−{c.removed_params:,}"])
+    terms = [f"{c.added_params:,}"] if c.added_params or not c.removed_params else [f"−{c.removed_params:,}"]
     terms += [_signed(-c.removed_params)] if c.removed_params and c.added_params else []
-    terms += ([_signed(dense_change) + " (first dense layer)"] if dense_change else [])
-    terms += ([_signed(other) + " (other shared layers)"] if other else [])
+    terms += [_signed(dense_change) + " (first dense layer)"] if dense_change else []
+    terms += [_signed(other) + " (other shared layers)"] if other else []
     if len(terms) > 1:
         parts.append(f"Net change: {' '.join(terms)} = {diff:+,}.")
     return " ".join(parts)

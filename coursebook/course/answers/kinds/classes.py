@@ -24,18 +24,25 @@ def answer(results: Any, question: Question) -> Section:
     arm = arms[0]
     runs = measures.learned_runs(arm)
     classes = list(results.dataset.class_names)
-    scores = {c: {m: facts.average([r.classification_report[c][m] for r in runs]) for m in ("precision", "recall", "f1")}
-              for c in classes}
+    scores = {
+        c: {m: facts.average([r.classification_report[c][m] for r in runs]) for m in ("precision", "recall", "f1")}
+        for c in classes
+    }
     best = max(classes, key=lambda c: scores[c]["f1"])
     worst = min(classes, key=lambda c: scores[c]["f1"])
     summed = np.sum([np.asarray(r.confusion["test"]) for r in runs], axis=0)
     pairs = confusion.most_confused_pairs(summed, classes)
     n_test = int(results.dataset.sizes["test"])
-    direct = (f"On the {n_test:,} test images ({facts.name(arm.name)}, seed means), the best-recognized class was "
-              f"{md(best)} (precision {scores[best]['precision']:.2f}, recall {scores[best]['recall']:.2f}, "
-              f"F1 {scores[best]['f1']:.2f}) and the worst {md(worst)} (precision {scores[worst]['precision']:.2f}, "
-              f"recall {scores[worst]['recall']:.2f}, F1 {scores[worst]['f1']:.2f}).")
+    direct = (
+        f"On the {n_test:,} test images ({facts.name(arm.name)}, seed means), the best-recognized class was "
+        f"{md(best)} (precision {scores[best]['precision']:.2f}, recall {scores[best]['recall']:.2f}, "
+        f"F1 {scores[best]['f1']:.2f}) and the worst {md(worst)} (precision {scores[worst]['precision']:.2f}, "
+        f"recall {scores[worst]['recall']:.2f}, F1 {scores[worst]['f1']:.2f})."
+    )
     detail = [f"Summed over {facts.seeds(arm)}, {pairs.sentence[:1].lower()}{pairs.sentence[1:]}"]
     rows = [[md(c), *(f"{scores[c][m]:.2f}" for m in ("precision", "recall", "f1"))] for c in classes]
-    return Section(direct, detail, [markdown.table(["class", "precision", "recall", "F1"], rows,
-                                                   numeric=[False, True, True, True])])
+    return Section(
+        direct,
+        detail,
+        [markdown.table(["class", "precision", "recall", "F1"], rows, numeric=[False, True, True, True])],
+    )

@@ -19,10 +19,14 @@ def answer(results: Any, question: Question) -> Section:
     if len(arms) < 2:
         return Section(f"No comparison of {words} is possible: fewer than two arms have a run that learned.")
     reference = arms[0]
-    said = [facts.verdict(facts.difference(results, arm, reference, measure), words, arm, reference)
-            for arm in arms[1:]]
+    said = [
+        facts.verdict(facts.difference(results, arm, reference, measure), words, arm, reference) for arm in arms[1:]
+    ]
     shown = list(dict.fromkeys([measure, "val_accuracy", "test_accuracy", "train_accuracy"]))
-    others = [facts.verdict(facts.difference(results, arm, reference, m), measures.words(m), arm, reference)
-              for m in shown[1:] for arm in arms[1:]]
+    others = [
+        facts.verdict(facts.difference(results, arm, reference, m), measures.words(m), arm, reference)
+        for m in shown[1:]
+        for arm in arms[1:]
+    ]
     section = Section(". ".join(said) + ".", [". ".join(others) + "."], [facts.per_run_table(results, arms, shown)])
     return section

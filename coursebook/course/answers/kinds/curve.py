@@ -29,9 +29,11 @@ def answer(results: Any, question: Question) -> Section:
         tables.append(table(arm, reference, found))
     evaluated = {arm.name: [run.evaluated_epoch for run in measures.learned_runs(arm)] for arm in arms}
     if len({tuple(v) for v in evaluated.values()}) > 1:
-        sections.append("The arms' evaluated weights come from different epochs ("
-                        + "; ".join(f"{facts.name(a)}: {facts.epochs_list(e)}" for a, e in evaluated.items())
-                        + "), so the comparison is made epoch by epoch instead.")
+        sections.append(
+            "The arms' evaluated weights come from different epochs ("
+            + "; ".join(f"{facts.name(a)}: {facts.epochs_list(e)}" for a, e in evaluated.items())
+            + "), so the comparison is made epoch by epoch instead."
+        )
     section = Section(" ".join(direct), sections, tables)
     return section
 
@@ -42,21 +44,33 @@ def sentence(arm: Any, reference: Any, found: curves.EqualEpochs, words: str) ->
     lower, higher = found.lower_epochs(), found.higher_epochs()
     parts = [f"{side} at {_epochs(epochs)}" for side, epochs in (("lower", lower), ("higher", higher)) if epochs]
     every = " in every seed" if len(found.per_seed) > 1 else ""
-    text = (f"At equal epochs, {facts.name(arm.name)}'s {words} was "
-            + (f"{' and '.join(parts)} than {facts.name(reference.name)}'s{every}" if parts else
-               f"neither lower nor higher than {facts.name(reference.name)}'s{every} at any epoch"))
+    text = f"At equal epochs, {facts.name(arm.name)}'s {words} was " + (
+        f"{' and '.join(parts)} than {facts.name(reference.name)}'s{every}"
+        if parts
+        else f"neither lower nor higher than {facts.name(reference.name)}'s{every} at any epoch"
+    )
     mixed = len(found.epochs) - len(lower) - len(higher)
     if parts and mixed:
         text += f"; at {mixed} other epoch{'s' if mixed > 1 else ''} the seeds disagreed"
     last = found.epochs[-1]
-    return (f"{text}. At epoch {last}, the last both trained, it was {found.arm[-1]:.2f} against "
-            f"{found.reference[-1]:.2f} (seed means).")
+    return (
+        f"{text}. At epoch {last}, the last both trained, it was {found.arm[-1]:.2f} against "
+        f"{found.reference[-1]:.2f} (seed means)."
+    )
 
 
 def table(arm: Any, reference: Any, found: curves.EqualEpochs) -> str:
     """Epoch by epoch: both seed means, their difference and each paired seed's difference."""
     seeds = sorted(found.per_seed)
     head = ["epoch", md(reference.name), md(arm.name), "difference", *(f"difference, seed {s}" for s in seeds)]
-    rows = [[epoch, f"{found.reference[i]:.3f}", f"{found.arm[i]:.3f}", f"{found.difference[i]:+.3f}",
-             *(f"{found.per_seed[s][i]:+.3f}" for s in seeds)] for i, epoch in enumerate(found.epochs)]
+    rows = [
+        [
+            epoch,
+            f"{found.reference[i]:.3f}",
+            f"{found.arm[i]:.3f}",
+            f"{found.difference[i]:+.3f}",
+            *(f"{found.per_seed[s][i]:+.3f}" for s in seeds),
+        ]
+        for i, epoch in enumerate(found.epochs)
+    ]
     return markdown.table(head, rows, numeric=[True] * len(head))

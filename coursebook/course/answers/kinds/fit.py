@@ -17,8 +17,10 @@ from coursebook.course.prose.numbers import md
 def answer(results: Any, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
-    states = [f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
-              for i, arm in enumerate(arms)]
+    states = [
+        f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
+        for i, arm in enumerate(arms)
+    ]
     failed = [arm for arm in facts.arms(results, question) if arm not in arms]
     direct = "; ".join(states) + "." if states else "No fit can be read."
     if failed:
@@ -26,8 +28,16 @@ def answer(results: Any, question: Question) -> Section:
     detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
     if len(arms) >= 2 and question.measure == "val_loss":  # the question compares the validation losses
         direct += " " + " ".join(equal_epoch_loss(arm, arms[0]) for arm in arms[1:])
-        detail += [facts.verdict(facts.difference(results, arm, arms[0], "val_loss"),
-                                 "validation loss of the evaluated weights", arm, arms[0]) + "." for arm in arms[1:]]
+        detail += [
+            facts.verdict(
+                facts.difference(results, arm, arms[0], "val_loss"),
+                "validation loss of the evaluated weights",
+                arm,
+                arms[0],
+            )
+            + "."
+            for arm in arms[1:]
+        ]
     return Section(direct, detail, [fit_table(arms, fits)])
 
 
@@ -36,8 +46,10 @@ def _gap_note(fits: list[facts.RunFit]) -> str:
     by_gap = [f for f in fits if f.state == curves.OVER and f.shape.state != curves.RISING]
     if not by_gap:
         return ""
-    return (f" In {len(by_gap)} of {len(fits)} runs the over-fitting shows in the training − validation accuracy gap, "
-            "which grew beyond its noise after the validation-loss minimum.")
+    return (
+        f" In {len(by_gap)} of {len(fits)} runs the over-fitting shows in the training − validation accuracy gap, "
+        "which grew beyond its noise after the validation-loss minimum."
+    )
 
 
 def _state_words(state: str) -> str:
@@ -62,8 +74,10 @@ def equal_epoch_loss(arm: Any, reference: Any) -> str:
     trend = " and ".join(where) if where else "neither lower nor higher in every seed at any epoch"
     mixed = len(found.epochs) - len(lower) - len(higher)
     disagree = f"; at {mixed} other epoch{'s' if mixed > 1 else ''} the seeds disagreed" if where and mixed else ""
-    return (f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s"
-            f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means).")
+    return (
+        f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s"
+        f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means)."
+    )
 
 
 def _epochs(epochs: tuple[int, ...]) -> str:
@@ -76,7 +90,27 @@ def _epochs(epochs: tuple[int, ...]) -> str:
 
 
 def fit_table(arms: list[Any], fits: dict[str, list[facts.RunFit]]) -> str:
-    rows = [[md(arm.name), f.seed, f"{f.shape.best:.3f} ({f.shape.best_epoch})", f"{f.shape.last:.3f} ({f.shape.epochs})",
-             f"{f.gap:.3f}", f.state] for arm in arms for f in fits[arm.name]]
-    return markdown.table(["arm", "seed", "lowest validation loss (epoch)", "validation loss at the last epoch (epoch)",
-                           "training − validation accuracy", "fit"], rows, numeric=[False, True, True, True, True])
+    rows = [
+        [
+            md(arm.name),
+            f.seed,
+            f"{f.shape.best:.3f} ({f.shape.best_epoch})",
+            f"{f.shape.last:.3f} ({f.shape.epochs})",
+            f"{f.gap:.3f}",
+            f.state,
+        ]
+        for arm in arms
+        for f in fits[arm.name]
+    ]
+    return markdown.table(
+        [
+            "arm",
+            "seed",
+            "lowest validation loss (epoch)",
+            "validation loss at the last epoch (epoch)",
+            "training − validation accuracy",
+            "fit",
+        ],
+        rows,
+        numeric=[False, True, True, True, True],
+    )

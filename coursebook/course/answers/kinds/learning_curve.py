@@ -28,25 +28,43 @@ def answer(results: Any, question: Question) -> Section:
     monotone = all(step.value > 0 for step in steps)
     beyond = [f"{s:,} → {t:,}" for s, t, step in zip(sizes, sizes[1:], steps) if step.direction == "higher"]
     if monotone and overall.direction == "higher":
-        direct = (f"More training images helped: validation accuracy rose at every step ({points} images), "
-                  f"{overall.text()} from the smallest to the largest size, beyond the sampling error of {n:,} "
-                  f"validation images{caveat}.")
+        direct = (
+            f"More training images helped: validation accuracy rose at every step ({points} images), "
+            f"{overall.text()} from the smallest to the largest size, beyond the sampling error of {n:,} "
+            f"validation images{caveat}."
+        )
     elif overall.direction == "higher":
-        direct = (f"Validation accuracy rose overall ({points} images; {overall.text()}, beyond the sampling error of "
-                  f"{n:,} images) but not at every step{caveat}.")
+        direct = (
+            f"Validation accuracy rose overall ({points} images; {overall.text()}, beyond the sampling error of "
+            f"{n:,} images) but not at every step{caveat}."
+        )
     else:
-        direct = (f"Validation accuracy did not change beyond the sampling error of {n:,} images between the smallest "
-                  f"and the largest size ({points} images; {overall.text()}){caveat}.")
-    detail = [f"Steps beyond the error on their own: {', '.join(beyond)}." if beyond else
-              "No single step is beyond the error on its own; the conclusion rests on the whole curve."
-              if overall.direction == "higher" else ""]
+        direct = (
+            f"Validation accuracy did not change beyond the sampling error of {n:,} images between the smallest "
+            f"and the largest size ({points} images; {overall.text()}){caveat}."
+        )
+    detail = [
+        f"Steps beyond the error on their own: {', '.join(beyond)}."
+        if beyond
+        else "No single step is beyond the error on its own; the conclusion rests on the whole curve."
+        if overall.direction == "higher"
+        else ""
+    ]
     last = steps[-1]
-    detail.append("Between the two largest sizes it " + ("still rose beyond the error, so more images would likely "
-                  "help further." if last.direction == "higher" else f"changed by {last.text()}, within the error."))
+    detail.append(
+        "Between the two largest sizes it "
+        + (
+            "still rose beyond the error, so more images would likely help further."
+            if last.direction == "higher"
+            else f"changed by {last.text()}, within the error."
+        )
+    )
     if question.highlight and question.highlight in sizes and question.highlight != sizes[-1]:
         i = sizes.index(question.highlight)
-        detail.append(f"The assignment's {question.highlight:,}-image subset reached "
-                      f"{uncertainty.rounded(means[i], error)}, against {uncertainty.rounded(means[-1], error)} with "
-                      f"{sizes[-1]:,}.")
+        detail.append(
+            f"The assignment's {question.highlight:,}-image subset reached "
+            f"{uncertainty.rounded(means[i], error)}, against {uncertainty.rounded(means[-1], error)} with "
+            f"{sizes[-1]:,}."
+        )
     section = Section(direct, detail, [facts.per_run_table(results, arms, ["val_accuracy", "gap", "test_accuracy"])])
     return section

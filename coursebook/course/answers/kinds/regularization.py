@@ -29,22 +29,32 @@ def answer(results: Any, question: Question) -> Section:
         cost = val is not None and val.direction == "lower"
         if narrower and not cost:
             helped.append(arm)
-        detail.append(f"{facts.verdict(gap, 'training − validation accuracy gap', arm, base)}; "
-                      f"{facts.verdict(val, 'validation accuracy', arm, base, start=False)}; "
-                      f"{facts.after_minimum(fits[arm.name], 'its validation loss')}.")
+        detail.append(
+            f"{facts.verdict(gap, 'training − validation accuracy gap', arm, base)}; "
+            f"{facts.verdict(val, 'validation accuracy', arm, base, start=False)}; "
+            f"{facts.after_minimum(fits[arm.name], 'its validation loss')}."
+        )
     if base_state == curves.STILL_IMPROVING:
-        direct = (f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its validation loss "
-                  "still falling at the last epoch), so this budget shows no over-fitting for either technique to "
-                  "reduce; which helps more against it cannot be read here.")
+        direct = (
+            f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its validation loss "
+            "still falling at the last epoch), so this budget shows no over-fitting for either technique to "
+            "reduce; which helps more against it cannot be read here."
+        )
     elif len(helped) == 1:
-        direct = (f"Against over-fitting, {facts.name(helped[0].name)} helped more: only it narrowed the gap to "
-                  f"{facts.name(base.name)} beyond the error without costing validation accuracy.")
+        direct = (
+            f"Against over-fitting, {facts.name(helped[0].name)} helped more: only it narrowed the gap to "
+            f"{facts.name(base.name)} beyond the error without costing validation accuracy."
+        )
     elif helped:
         between = facts.difference(results, helped[1], helped[0], "gap")
-        direct = (f"Both {join([facts.name(a.name) for a in helped])} narrowed the gap without costing accuracy; "
-                  f"between them, {facts.verdict(between, 'gap', helped[1], helped[0], start=False)}.")
+        direct = (
+            f"Both {join([facts.name(a.name) for a in helped])} narrowed the gap without costing accuracy; "
+            f"between them, {facts.verdict(between, 'gap', helped[1], helped[0], start=False)}."
+        )
     else:
-        direct = ("Neither technique narrowed the gap beyond the error without costing validation accuracy, so "
-                  "these runs do not show one helping more against over-fitting.")
+        direct = (
+            "Neither technique narrowed the gap beyond the error without costing validation accuracy, so "
+            "these runs do not show one helping more against over-fitting."
+        )
     section = Section(direct, detail, [facts.per_run_table(results, arms, ["gap", "val_accuracy", "test_accuracy"])])
     return section

@@ -20,13 +20,24 @@ def answer(results: Any, question: Question) -> Section:
         return Section("No run learned, so there is nothing to report.")
     first = question.measure if question.measure in ACCURACIES else "test_accuracy"
     order = [first, *(m for m in ACCURACIES if m != first)]
-    direct = [f"Evaluated weights of {facts.name(arm.name)} ({facts.seeds(arm)}): " + ", ".join(score(results, arm, m) for m in order)
-              for arm in arms]
-    losses = [f"{facts.name(arm.name)}: " + ", ".join(
-        f"{measures.words(m)} {facts.average(measures.values(arm, m)):.2f}" for m in ("train_loss", "val_loss", "test_loss"))
-        for arm in arms]
-    section = Section(". ".join(direct) + ".", ["Losses, seed means: " + "; ".join(losses) + "."],
-                      [facts.per_run_table(results, arms, [*order, "val_loss"])])
+    direct = [
+        f"Evaluated weights of {facts.name(arm.name)} ({facts.seeds(arm)}): "
+        + ", ".join(score(results, arm, m) for m in order)
+        for arm in arms
+    ]
+    losses = [
+        f"{facts.name(arm.name)}: "
+        + ", ".join(
+            f"{measures.words(m)} {facts.average(measures.values(arm, m)):.2f}"
+            for m in ("train_loss", "val_loss", "test_loss")
+        )
+        for arm in arms
+    ]
+    section = Section(
+        ". ".join(direct) + ".",
+        ["Losses, seed means: " + "; ".join(losses) + "."],
+        [facts.per_run_table(results, arms, [*order, "val_loss"])],
+    )
     return section
 
 

@@ -20,13 +20,17 @@ def answer(results: Any, question: Question) -> Section:
         return Section("No run learned, so there is no learning speed to read.")
     curves_ = [c for arm in arms for c in measures.curves(arm, "val_accuracy").values()]
     mark = curves.reachable_mark(curves_, question.mark)
-    reached = {arm.name: [curves.epochs_to_mark(c, mark) for c in measures.curves(arm, "val_accuracy").values()]
-               for arm in arms}
+    reached = {
+        arm.name: [curves.epochs_to_mark(c, mark) for c in measures.curves(arm, "val_accuracy").values()]
+        for arm in arms
+    }
     mean_epochs = {name: facts.average(epochs) for name, epochs in reached.items()}
     order = sorted(arms, key=lambda arm: mean_epochs[arm.name])
     each = "; ".join(f"{facts.name(arm.name)} at epoch {facts.epochs_list(reached[arm.name])}" for arm in order)
-    direct = (f"With validation accuracy {mark:.2f} as the mark ({question.mark:.0%} of the lowest best value any run "
-              f"reached, so every run reached it), the runs reached it at these epochs: {each}.")
+    direct = (
+        f"With validation accuracy {mark:.2f} as the mark ({question.mark:.0%} of the lowest best value any run "
+        f"reached, so every run reached it), the runs reached it at these epochs: {each}."
+    )
     detail = [first_epoch_sentence(results, arms), time_sentence(arms)]
     section = Section(direct, detail, [table(arms, reached)])
     return section
@@ -55,13 +59,36 @@ def time_sentence(arms: list[Any]) -> str:
         total = facts.average([curves.total_time(run.seconds_per_epoch) for run in runs])
         per_epoch = facts.average([history.epoch_time(run.seconds_per_epoch) for run in runs])
         parts.append(f"{facts.name(arm.name)} {total:.0f} s in all, {per_epoch:.2g} s per epoch")
-    return ("Training time, seed means: " + "; ".join(parts) + f" (time per epoch: the {history.EPOCH_TIME}, since "
-            "the first epoch includes compilation).")
+    return (
+        "Training time, seed means: " + "; ".join(parts) + f" (time per epoch: the {history.EPOCH_TIME}, since "
+        "the first epoch includes compilation)."
+    )
 
 
 def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
-    rows = [[md(arm.name), run.seed, epoch, f"{run.history['val_accuracy'][0]:.3f}", run.stopped_epoch,
-             f"{curves.total_time(run.seconds_per_epoch):.1f}", f"{history.epoch_time(run.seconds_per_epoch):.2f}"]
-            for arm in arms for run, epoch in zip(measures.learned_runs(arm), reached[arm.name])]
-    return markdown.table(["arm", "seed", "epoch reaching the mark", "validation accuracy after epoch 1", "epochs trained",
-                           "training time (s)", "seconds per epoch"], rows, numeric=[False, *[True] * 6])
+    rows = [
+        [
+            md(arm.name),
+            run.seed,
+            epoch,
+            f"{run.history['val_accuracy'][0]:.3f}",
+            run.stopped_epoch,
+            f"{curves.total_time(run.seconds_per_epoch):.1f}",
+            f"{history.epoch_time(run.seconds_per_epoch):.2f}",
+        ]
+        for arm in arms
+        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name])
+    ]
+    return markdown.table(
+        [
+            "arm",
+            "seed",
+            "epoch reaching the mark",
+            "validation accuracy after epoch 1",
+            "epochs trained",
+            "training time (s)",
+            "seconds per epoch",
+        ],
+        rows,
+        numeric=[False, *[True] * 6],
+    )

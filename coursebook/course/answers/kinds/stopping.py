@@ -27,25 +27,49 @@ def answer(results: Any, question: Question) -> Section:
         early = sum(s < configured for s in stopped)
         after = [_accuracy_after(run, n_val) for run in runs]
         rose = sum(gain is not None for gain, _ in after)
-        text = (f"For {facts.name(arm.name)}, {early} of {len(runs)} runs stopped before epoch {configured} "
-                f"(at epoch {facts.epochs_list(stopped)}), and the restored weights were those of epoch "
-                f"{facts.epochs_list(restored)}")
+        text = (
+            f"For {facts.name(arm.name)}, {early} of {len(runs)} runs stopped before epoch {configured} "
+            f"(at epoch {facts.epochs_list(stopped)}), and the restored weights were those of epoch "
+            f"{facts.epochs_list(restored)}"
+        )
         if rose:
-            text += (f"; in {rose} of {len(runs)} runs validation accuracy rose beyond its sampling error after the "
-                     "restored epoch, so restoring the lowest validation loss gave up accuracy that later epochs had")
+            text += (
+                f"; in {rose} of {len(runs)} runs validation accuracy rose beyond its sampling error after the "
+                "restored epoch, so restoring the lowest validation loss gave up accuracy that later epochs had"
+            )
         else:
             text += "; after the restored epoch validation accuracy never rose beyond its sampling error"
         direct.append(text + ".")
         why += [loss_against_accuracy(arm, run, epoch) for run, (gain, epoch) in zip(runs, after) if epoch is not None]
-        rows += [[md(arm.name), run.seed, run.stopped_epoch, run.evaluated_epoch,
-                  f"{run.history['val_accuracy'][run.evaluated_epoch - 1]:.3f}",
-                  f"{max(run.history['val_accuracy'][:run.stopped_epoch]):.3f}"] for run in runs]
-    table = markdown.table(["arm", "seed", "stopped at epoch", "restored epoch", "validation accuracy, restored",
-                            "best validation accuracy, any epoch"], rows, numeric=[False, *[True] * 5])
+        rows += [
+            [
+                md(arm.name),
+                run.seed,
+                run.stopped_epoch,
+                run.evaluated_epoch,
+                f"{run.history['val_accuracy'][run.evaluated_epoch - 1]:.3f}",
+                f"{max(run.history['val_accuracy'][: run.stopped_epoch]):.3f}",
+            ]
+            for run in runs
+        ]
+    table = markdown.table(
+        [
+            "arm",
+            "seed",
+            "stopped at epoch",
+            "restored epoch",
+            "validation accuracy, restored",
+            "best validation accuracy, any epoch",
+        ],
+        rows,
+        numeric=[False, *[True] * 5],
+    )
     return Section(" ".join(direct), [], [table], [WATCHED, *why] if why else [])
 
 
-WATCHED = "The restored weights were not the most accurate ones because loss and accuracy parted after the restored epoch."
+WATCHED = (
+    "The restored weights were not the most accurate ones because loss and accuracy parted after the restored epoch."
+)
 
 
 def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
@@ -54,22 +78,28 @@ def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
     history, restored = run.history, run.evaluated_epoch
     loss = history["val_loss"][restored - 1], history["val_loss"][epoch - 1]
     accuracy = history["val_accuracy"][restored - 1], history["val_accuracy"][epoch - 1]
-    said = (f"In {facts.name(arm.name)}'s seed {run.seed}, from epoch {restored} to epoch {epoch} validation accuracy "
-            f"rose from {accuracy[0]:.3f} to {accuracy[1]:.3f} while validation loss went from {loss[0]:.3f} to "
-            f"{loss[1]:.3f}")
+    said = (
+        f"In {facts.name(arm.name)}'s seed {run.seed}, from epoch {restored} to epoch {epoch} validation accuracy "
+        f"rose from {accuracy[0]:.3f} to {accuracy[1]:.3f} while validation loss went from {loss[0]:.3f} to "
+        f"{loss[1]:.3f}"
+    )
     if round(loss[1], 3) > round(loss[0], 3):
-        return (said + ": the later weights classified more validation images correctly, but gave the right class "
-                "less probability on the images they found hard, which cross-entropy penalizes and accuracy does "
-                "not count.")
-    return said + ": the loss did not fall below its restored value, so the later, more accurate weights were not chosen."
+        return (
+            said + ": the later weights classified more validation images correctly, but gave the right class "
+            "less probability on the images they found hard, which cross-entropy penalizes and accuracy does "
+            "not count."
+        )
+    return (
+        said + ": the loss did not fall below its restored value, so the later, more accurate weights were not chosen."
+    )
 
 
 def _accuracy_after(run: Any, n_val: int) -> tuple[float | None, int | None]:
     """The largest validation-accuracy gain after the restored epoch, if beyond twice the sampling
     error of a difference on ``n_val`` images, and its epoch."""
-    curve = run.history["val_accuracy"][:run.stopped_epoch]
+    curve = run.history["val_accuracy"][: run.stopped_epoch]
     at = float(curve[run.evaluated_epoch - 1])
-    later = curve[run.evaluated_epoch:]
+    later = curve[run.evaluated_epoch :]
     if not later:
         return None, None
     best = max(later)
