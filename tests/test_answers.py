@@ -470,3 +470,46 @@ def test_a_question_whose_arms_all_failed_shows_no_empty_table():
     )
     assert "No fit can be read." in page
     assert "|" not in page  # a table of headings alone: nothing to show (and Sphinx's LaTeX writer fails on it)
+
+
+def test_convolution_against_a_dense_network_is_weighed_by_accuracy_and_gap():
+    # LeNet-5 higher by 0.10 on 10,000 images (sampling error of the difference about 0.007) with a gap
+    # of 0.05 against the MLP's 0.30: both predictions hold
+    results = factories.results(
+        factories.arm("MLP", [run(0, train=0.70, val=0.40), run(1, train=0.72, val=0.42)], model="aml-mlp-images"),
+        factories.arm("LeNet-5", [run(0, train=0.55, val=0.50), run(1, train=0.57, val=0.52)], model="aml-lenet5"),
+        sizes=(4000, 10_000, 1000),
+    )
+    q = registry.Question(ask="LeNet-5 against the MLP?", kind="compare", arms=("MLP", "LeNet-5"), explain="convolution")
+    why = " ".join(answers.section(results, q).why)
+    # the specs: 3072·128 + 128 = 393,344 of 402,250 weights in the first dense layer; LeNet-5 62,006
+    assert "393,344 of its 402,250 weights" in why and "62,006 against 402,250, 6.5 times fewer" in why
+    assert "The runs are consistent with it" in why and "the gap was 0.05 against 0.30" in why
+    worse = factories.results(
+        factories.arm("MLP", [run(0, train=0.70, val=0.50), run(1, train=0.72, val=0.52)], model="aml-mlp-images"),
+        factories.arm("LeNet-5", [run(0, train=0.90, val=0.40), run(1, train=0.92, val=0.42)], model="aml-lenet5"),
+        sizes=(4000, 10_000, 1000),
+    )
+    assert "The runs are inconsistent with it" in " ".join(answers.section(worse, q).why)
+
+
+def test_a_capacity_explanation_with_runs_that_disagree_says_which_did_what():
+    falling = [2.0, 1.8, 1.6, 1.5, 1.4, 1.3]
+    rising = [2.0, 1.5, 1.2, 1.4, 1.6, 1.8]  # lowest at epoch 3, then up by 0.60
+    growing = {"accuracy": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95], "val_accuracy": [0.3, 0.4, 0.42, 0.41, 0.40, 0.40]}
+    results = factories.results(
+        factories.arm(
+            "LeNet-5",
+            [
+                run(0, epochs=6, val_losses=falling),
+                run(1, epochs=6, val_losses=falling),
+                run(2, epochs=6, val_losses=rising, history=growing),
+            ],
+            model="aml-lenet5",
+        ),
+        sizes=(3000, 517, 1000),
+    )
+    q = registry.Question(ask="Curves?", kind="fit", explain="capacity")
+    why = " ".join(answers.section(results, q).why)
+    assert "showed in 1 of 3 runs only" in why
+    assert "was still falling at the last epoch in 2 of 3 runs; in the other it bottomed at epoch 3 and then rose by 0.60" in why

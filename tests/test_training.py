@@ -281,6 +281,17 @@ def test_an_experiment_trains_every_arm_with_every_seed(repeated):
     ]
 
 
+def test_each_run_records_which_images_it_got_right_as_its_confusion_matrix_counts(repeated):
+    for arm in repeated.arms:
+        for run in arm.runs:
+            for part in ("validation", "test"):
+                correct = run.correct_images(part)
+                matrix = np.asarray(run.confusion[part])
+                assert correct.size == matrix.sum()  # one entry per image of the part
+                assert int(correct.sum()) == int(np.trace(matrix))  # right exactly where the diagonal counts
+                assert correct.mean() == pytest.approx(getattr(run, part)["accuracy"])
+
+
 def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):
     def history(arm, seed):
         return next(run.history for run in repeated.arm(arm).runs if run.seed == seed)

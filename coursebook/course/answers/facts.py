@@ -121,12 +121,20 @@ def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
 def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     """'its validation loss was still falling at epoch 8 in all 3 runs, its last' or '… bottomed at
     epoch 3, 2 and 2 and then rose by 0.35 on average'."""
-    if {f.shape.state for f in fits} == {curves.FALLING}:
+    falling = [f for f in fits if f.shape.state == curves.FALLING]
+    if len(falling) == len(fits):
         return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
-    rise = average([f.shape.rise for f in fits])
+    others = [f for f in fits if f.shape.state != curves.FALLING]
+    rise = average([f.shape.rise for f in others])
+    bottomed = (
+        f"bottomed at epoch {epochs_list([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}"
+        + (" on average" if len(others) > 1 else "")
+    )
+    if not falling:
+        return f"{subject} {bottomed}"
     return (
-        f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
-        f"{rise:.2f} on average"
+        f"{subject} was still falling at the last epoch in {len(falling)} of {len(fits)} runs; in the "
+        f"other{'s' if len(others) > 1 else ''} it {bottomed}"
     )
 
 
@@ -135,22 +143,41 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
 
 def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertainty.Difference | None:
     """``arm`` − ``reference`` on ``measure`` with its error: accuracies also by the sampling error
-    of the images they were measured on, other measures by the seeds alone (None: too few)."""
+    of the images they were measured on, other measures by the seeds alone (None: too few). Arms
+    whose learned runs have the same seeds are paired seed by seed: a chapter's arms, and arms read
+    from another chapter, are trained on this chapter's data and splits with those seeds."""
     a, b = measures.values(arm, measure), measures.values(reference, measure)
     if not a or not b:
         return None
+    pair = paired(arm, reference)
     n = measures.images(results, measure)
     if n:
-        return uncertainty.accuracy_difference(a, b, n)
+        return uncertainty.accuracy_difference(a, b, n, pair, same_images(arm, reference, measure, n))
     if measure == "gap":
         n_val = int(results.dataset.sizes["validation"])
         found = uncertainty.accuracy_difference(
-            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val
+            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val, pair
         )
-        seeds = uncertainty.mean_difference(a, b)
+        seeds = uncertainty.mean_difference(a, b, pair)
         se = max(found.se, seeds.se if seeds else 0.0)
         return uncertainty.Difference(average(a) - average(b), se, found.basis if se == found.se else seeds.basis)
-    return uncertainty.mean_difference(a, b)
+    return uncertainty.mean_difference(a, b, pair)
+
+
+def same_images(arm: Any, reference: Any, measure: str, n: int) -> tuple[list[Any], list[Any]] | None:
+    """Each learned run's correctness on the ``n`` images ``measure`` is computed on, for both arms
+    (None where a run did not record it: then they cannot be paired image by image)."""
+    part = measures.PART[measure]
+    found = [[run.correct_images(part) for run in measures.learned_runs(a)] for a in (arm, reference)]
+    if any(c is None or len(c) != n for side in found for c in side):
+        return None
+    return found[0], found[1]
+
+
+def paired(arm: Any, reference: Any) -> bool:
+    """Whether the two arms' learned runs come from the same seeds, in the same order."""
+    seeds = [tuple(run.seed for run in measures.learned_runs(a)) for a in (arm, reference)]
+    return seeds[0] == seeds[1] and len(seeds[0]) >= 2
 
 
 def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any, start: bool = True) -> str:
