@@ -126,9 +126,8 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
         return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
     others = [f for f in fits if f.shape.state != curves.FALLING]
     rise = average([f.shape.rise for f in others])
-    bottomed = (
-        f"bottomed at epoch {epochs_list([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}"
-        + (" on average" if len(others) > 1 else "")
+    bottomed = f"bottomed at epoch {epochs_list([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}" + (
+        " on average" if len(others) > 1 else ""
     )
     if not falling:
         return f"{subject} {bottomed}"

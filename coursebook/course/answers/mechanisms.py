@@ -277,8 +277,22 @@ def convolution(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         f"accuracy from fewer weights (here {conv_place.total:,} against {dense_place.total:,}, "
         f"{dense_place.total / conv_place.total:.1f} times fewer) and a narrower training − validation gap. The "
         f"runs are {agree}: validation accuracy was {_direction(accuracy, conv)} (the difference above), and the "
-        f"gap was {_gap(conv):.2f} against {_gap(dense):.2f}."
+        f"gap was {_gap(conv):.2f} against {_gap(dense):.2f}{_wider_gap(results, conv, dense)}."
     ]
+
+
+def _wider_gap(results: Any, arm: Any, reference: Any) -> str:
+    """Where ``arm``'s gap is the wider but it also fit its training images better: a narrow gap that
+    comes from learning less."""
+    train = facts.difference(results, arm, reference, "train_accuracy")
+    if _gap(arm) <= _gap(reference) or train is None or train.direction != "higher":
+        return ""
+    fitted = [facts.average(measures.values(a, "train_accuracy")) for a in (arm, reference)]
+    return (
+        f", but {name(arm.name)} also fit its training images better (training accuracy {fitted[0]:.2f} against "
+        f"{fitted[1]:.2f}): {name(reference.name)}'s narrower gap comes from learning less, not from "
+        "generalizing better"
+    )
 
 
 def _kernel(size: Any) -> str:
