@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from coursebook.book.params import ParameterError, resolve
 from coursebook.course import answers, learning_curve
+from coursebook.course import arms as arms_module
 from coursebook.course.answers import registry
 from tests import factories
 from tests.factories import run
@@ -63,7 +64,8 @@ def chapter_results(chapter: str, seed: int = 0):
                     seconds=1.0 + index,
                 )
             )
-        extra = {k: v for k, v in arm.items() if k not in ("name", "model")}
+        effective = arms_module.check_arms([arm], values, where="test")[0]  # every setting, as a run records it
+        extra = {k: v for k, v in effective.items() if k not in ("name", "model", "source_chapter")}
         built.append(factories.arm(arm["name"], runs, model=arm["model"], **extra))
     return factories.results(*built, chapter=chapter, sizes=(1500, 517, 1000)), values["questions"]
 

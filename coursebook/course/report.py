@@ -81,9 +81,9 @@ EVALUATED_MEASURES = {
 
 
 def describe_setting(key: str, value: Any) -> str:
-    """One effective setting in words, as the settings table shows it."""
+    """One effective setting in words, as the settings table and the answers' sentences show it."""
     if key == "learning_rate" and value is None:
-        return "optimizer default"
+        return "the optimizer's default"
     if key == "train_size" and value is None:
         return "all"
     if key in ("early_stopping", "checkpoint") and not value:
@@ -105,6 +105,8 @@ def describe_setting(key: str, value: Any) -> str:
         }[value]
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 

@@ -234,11 +234,11 @@ def layers_of(arm: Any, layer_type: str) -> list[Any]:
     return [layer for layer in models.load_spec(arm.model).layers if layer.type == layer_type]
 
 
-def setting(arm: Any, key: str) -> Any:
-    value = arm.settings.get(key)
-    if key == "learning_rate" and value is None:
-        return "the optimizer's default"
-    return f"{value:g}" if isinstance(value, float) else value
+def setting(arm: Any, key: str) -> str:
+    """One of the arm's effective settings in words (:func:`coursebook.course.report.describe_setting`)."""
+    from coursebook.course import report
+
+    return report.describe_setting(key, arm.settings.get(key))
 
 
 def setting_differences(arm: Any, reference: Any, besides: Sequence[str] = ()) -> list[tuple[str, Any, Any]]:
