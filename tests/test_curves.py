@@ -44,6 +44,10 @@ def test_fit_state_follows_the_validation_loss_and_the_gap():
     flat = [1.0, 0.8, 0.801, 0.8005]
     assert curves.fit_state(flat, [0.5, 0.55, 0.56, 0.56], [0.5, 0.55, 0.56, 0.56], gap_noise=0.02) == curves.UNDER
     assert curves.fit_state(flat, [0.6, 0.7, 0.7, 0.7], [0.5, 0.55, 0.56, 0.56]) == curves.LEVELLED
+    # the evaluated weights' gap, the one a page shows, decides: 0.057 is beyond a noise of 0.043
+    same_last = [0.5, 0.55, 0.56, 0.56]
+    assert curves.fit_state(flat, same_last, same_last, gap_noise=0.043, gap=0.057) == curves.LEVELLED
+    assert curves.fit_state(flat, same_last, same_last, gap_noise=0.043, gap=0.030) == curves.UNDER
     # flat loss but a gap growing from 0.0 at the minimum to 0.2
     assert curves.fit_state(flat, [0.5, 0.55, 0.66, 0.76], [0.5, 0.55, 0.56, 0.56]) == curves.OVER
 

@@ -68,10 +68,11 @@ def run_fit(results: Any, run: Any) -> RunFit:
     n_val = int(results.dataset.sizes["validation"])
     gap_noise = 2 * uncertainty.binomial_se(float(run.validation["accuracy"]), n_val)
     val_loss = measures.curve(run, "val_loss")
+    gap = measures.value(run, "gap")
     state = curves.fit_state(
-        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise
+        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise, gap
     )
-    return RunFit(run.seed, curves.loss_shape(val_loss), state, measures.value(run, "gap"))
+    return RunFit(run.seed, curves.loss_shape(val_loss), state, gap)
 
 
 def arm_fits(results: Any, arm: Any) -> list[RunFit]:
