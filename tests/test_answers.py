@@ -524,3 +524,14 @@ def test_a_capacity_explanation_with_runs_that_disagree_says_which_did_what():
         "was still falling at the last epoch in 2 of 3 runs; in the other it bottomed at epoch 3 and then rose by 0.60"
         in why
     )
+
+
+def test_a_runs_history_is_read_in_one_module():
+    # measures is the one reader of a run's curves (results.py, the file format, checks and frames them)
+    readers = []
+    for path in sorted((ROOT / "coursebook").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "history" and isinstance(node.value, ast.Name):
+                if node.value.id == "run":
+                    readers.append(path.relative_to(ROOT).as_posix())
+    assert set(readers) == {"coursebook/course/measures.py", "coursebook/course/results.py"}, readers

@@ -80,10 +80,6 @@ class Run:
         """Whether the evaluated weights classified each image of ``part`` correctly (None: not recorded)."""
         return unpack_correct(self.correct[part]) if part in self.correct else None
 
-    def at_evaluated(self, metric: str) -> float:
-        """``metric`` of the history at the evaluated epoch."""
-        return self.history[metric][self.evaluated_epoch - 1]
-
 
 @dataclass
 class ArmResult:
@@ -99,10 +95,6 @@ class ArmResult:
     def stopped_early(self, run: Run) -> bool:
         """Whether ``run`` ended before the arm's configured epochs."""
         return run.stopped_epoch < int(self.settings["epochs"])
-
-    def evaluated(self, metric: str) -> list[float]:
-        """``metric`` at each run's evaluated epoch (one value per seed)."""
-        return [run.at_evaluated(metric) for run in self.runs]
 
 
 @dataclass
