@@ -248,7 +248,39 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
             f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}."
         )
+        if arm is not base:
+            text.append(_regularizers_verdict(results, arm, base, bool(dropout), bool(norm)))
     return text
+
+
+def _regularizers_verdict(results: Any, arm: Any, base: Any, dropout: bool, norm: bool) -> str:
+    """Which of the regularizers' predictions the arm bears out against the base: dropout's narrower
+    gap, batch normalization's faster fit of the training images."""
+    gap, train = (facts.difference(results, arm, base, m) for m in ("gap", "train_accuracy"))
+    predictions = []
+    if dropout:
+        predictions.append(("dropout's narrower gap", gap is not None and gap.direction == "lower"))
+    if norm:
+        predictions.append(("batch normalization's faster fit", train is not None and train.direction == "higher"))
+    held = [p for p, ok in predictions if ok]
+    missed = [p for p, ok in predictions if not ok]
+    bears = (f"bear out {join(held)}" if held else "bear out neither prediction") + (
+        f" and not {join(missed)}" if held and missed else ""
+    )
+    return (
+        f"Against {name(base.name)}, the gap was {_changed(gap, 'wider', 'narrower')} and training accuracy "
+        f"{_changed(train, 'higher', 'lower')}, so the runs {bears}."
+    )
+
+
+def _changed(d: Any, up: str, down: str) -> str:
+    """'wider (+0.080 ± 0.050)', or 'the same within ±0.050'."""
+    if d is None:
+        return "not measurable with these runs"
+    value, margin = d.text().split(" ± ")
+    if d.direction == "same":
+        return f"the same within ±{margin}"
+    return f"{up if d.direction == 'higher' else down} ({value} ± {margin})"
 
 
 def _accuracy_noise(arm: Any) -> float:
