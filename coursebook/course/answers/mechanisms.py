@@ -274,12 +274,12 @@ def _regularizers_verdict(results: Any, arm: Any, base: Any, dropout: bool, norm
 
 
 def _changed(d: Any, up: str, down: str) -> str:
-    """'wider (+0.080 ± 0.050)', or 'the same within ±0.050'."""
+    """'wider (+0.080 ± 0.050)', or 'the same within ±0.050 (difference +0.030)'."""
     if d is None:
         return "not measurable with these runs"
     value, margin = d.text().split(" ± ")
     if d.direction == "same":
-        return f"the same within ±{margin}"
+        return f"the same within ±{margin} (difference {value})"
     return f"{up if d.direction == 'higher' else down} ({value} ± {margin})"
 
 
