@@ -157,9 +157,9 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         text.append(
             f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
             f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
-            f"images ({place.per_image:,.0f} weights per image){regular}. With far more weights than images a "
-            "network can fit the particulars of each training image, which predicts a validation loss that "
-            f"bottoms and then rises while training accuracy keeps climbing; here {verdict}."
+            f"images{regular}. With {place.per_image:,.0f} weights for each of those images it can fit their "
+            f"particulars, which predicts a validation loss that bottoms and then rises while training accuracy "
+            f"keeps climbing; here {verdict}."
         )
     return text
 
