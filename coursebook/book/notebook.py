@@ -40,7 +40,6 @@ INTRO = """\
 def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: dict[str, Any] | None = None,
             data: str | None = None) -> Resolved:
     """The chapter's effective parameters, as ``make run CHAPTER=<id>`` would resolve them."""
-    overrides = dict(overrides or {})
     params.check_profile(profile)
     try:
         chapter = params.load_chapter(chapter_id)
@@ -48,9 +47,7 @@ def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: d
         if str(err).startswith("unknown chapter"):
             raise ParameterError(f"command line: key 'chapter' (CHAPTER=): {err}") from None
         raise
-    if data is not None and "data" in params.declarations(chapter.notebook):
-        overrides.setdefault("data", data)
-    return params.resolve(chapter_id, profile, overrides)
+    return params.resolve(chapter_id, profile, params.with_data(overrides, chapter.notebook, data))
 
 
 INSTALL = """\
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", help="a chapter id (the book/chapters/<id> entries of _toc.yml)")
     parser.add_argument("--output", required=True, type=Path, help="the notebook to write")
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument("--data", help="the parameter data of a chapter that declares it (auto | cifar10 | synthetic)")
+    parser.add_argument("--data", help=params.data_help("a chapter that declares it"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="parameter overrides")
     args = parser.parse_args(argv)
     try:

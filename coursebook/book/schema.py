@@ -65,7 +65,7 @@ def schemas() -> dict[str, tuple[str, dict[str, Any]]]:
     found = {f"chapter-{chapter_id}.schema.json": (f"{paths.relative(paths.PARAMS_DIR)}/{chapter_id}.yaml",
                                                    chapter_schema(chapter_id)) for chapter_id in chapter_ids}
     found["profile.schema.json"] = (f"{paths.relative(paths.PROFILES_DIR)}/*.yaml", profile_schema(chapter_ids))
-    for name, (pattern, schema) in course().file_schemas().items():
+    for name, (pattern, schema) in course().parameters.file_schemas().items():
         found[f"{name}.schema.json"] = (pattern, {"$schema": DRAFT, **schema})
     return found
 
