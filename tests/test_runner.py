@@ -155,7 +155,9 @@ def test_the_backend_s_start_up_lines_leave_a_cell_s_stderr_and_its_own_lines_st
     kept = "UserWarning: the chapter's own warning\n"
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stderr", text="".join(noise))]),
+        nbformat.v4.new_code_cell(
+            "x = 1", outputs=[nbformat.v4.new_output("stream", name="stderr", text="".join(noise))]
+        ),
         nbformat.v4.new_code_cell(
             "y = 2",
             outputs=[

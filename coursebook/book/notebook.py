@@ -37,8 +37,12 @@ INTRO = """\
 """
 
 
-def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: dict[str, Any] | None = None,
-            data: str | None = None) -> Resolved:
+def resolve(
+    chapter_id: str,
+    profile: str = params.DEFAULT_PROFILE,
+    overrides: dict[str, Any] | None = None,
+    data: str | None = None,
+) -> Resolved:
     """The chapter's effective parameters, as ``make run CHAPTER=<id>`` would resolve them."""
     params.check_profile(profile)
     try:
@@ -85,20 +89,28 @@ def build(resolved: Resolved, source: tuple[str, str] | None = None) -> nbformat
     nb.metadata["papermill"] = {}
     nb = parameterize_notebook(nb, resolved.values, kernel_name="python3", language="python")
     description = {
-        "chapter": chapter.id, "title": chapter.title, "profile": resolved.profile,
-        "parameters": resolved.values, "origin": resolved.origin,
+        "chapter": chapter.id,
+        "title": chapter.title,
+        "profile": resolved.profile,
+        "parameters": resolved.values,
+        "origin": resolved.origin,
         "text_parameters": pagetext.text_parameters(chapter.notebook, list(resolved.values)),
     }
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source += ("\n# the chapter these values are for (runtime.start reports it on the run card)\n"
-                            "from coursebook.book import runtime as _runtime\n"
-                            f"_runtime.opened_as({description!r})\n")
+            cell.source += (
+                "\n# the chapter these values are for (runtime.start reports it on the run card)\n"
+                "from coursebook.book import runtime as _runtime\n"
+                f"_runtime.opened_as({description!r})\n"
+            )
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     overridden = resolved.overridden
-    intro = INTRO.format(chapter=chapter.id, profile=resolved.profile,
-                         overrides=f" and {', '.join(f'`{k}`' for k in overridden)} overridden" if overridden else "")
+    intro = INTRO.format(
+        chapter=chapter.id,
+        profile=resolved.profile,
+        overrides=f" and {', '.join(f'`{k}`' for k in overridden)} overridden" if overridden else "",
+    )
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(intro))
     if source is not None:
         nb.cells.insert(2, install_cell(*source))
