@@ -3,7 +3,7 @@
 A chapter's key is built from named components (the source notebook's code cells, its text (Markdown
 cells, title, quoted question: see ``pagetext``), the effective parameters,
 the package source, the architecture specs, the dataset fingerprint, the pinned requirements and
-the Keras backend).
+the backend the kernels use, ``hooks.Kernel.backend``).
 Each executed chapter stores its components in a record beside the executed notebook, so the
 runner can say not only *that* a chapter is stale but *which* input changed.
 
@@ -12,7 +12,7 @@ PROFILE=full GPU=1``, frozen with ``make freeze`` and committed, is reused by a 
 the same commit): it holds everything that changes what a run computes or means, i.e. the code, the
 text, the effective parameters and profile, the model specs, the dataset's fingerprint, the pinned
 versions (``requirements.txt`` always, also under ``GPU=1``: ``requirements-gpu.txt`` pins the same
-versions, TensorFlow and JAX as their CUDA builds of the same releases) and the Keras backend with
+versions, TensorFlow and JAX as their CUDA builds of the same releases) and the course's backend with
 the determinism switch (``backend``). It holds nothing about where the run happened: not the device
 (CPU or GPU, which is on the run card), the virtualenv, the machine, paths, times or the git commit
 (a commit that changes nothing a chapter reads must not re-execute it). Numbers computed on a GPU
@@ -35,9 +35,9 @@ BOOK_COMPONENTS = ("notebook", "text", "parameters", "package", "requirements", 
 
 
 def components() -> tuple[str, ...]:
-    """Every component's name: the book's own, then the course's (``hooks.Course.cache_components``:
+    """Every component's name: the book's own, then the course's (``hooks.Runs.cache_components``:
     the model specs, the dataset's fingerprint)."""
-    return BOOK_COMPONENTS + tuple(course().cache_components)
+    return BOOK_COMPONENTS + tuple(course().runs.cache_components)
 
 
 def digest(data: bytes | str) -> str:
@@ -51,8 +51,9 @@ def notebook_digest(notebook: Path) -> str:
     """Hash of a notebook's code cells (source, tags): what a run computes. Markdown cells count in
     the ``text`` component (``pagetext.text_digest``); outputs and other metadata do not count."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    content = [("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
-               for c in cells if c["cell_type"] == "code"]
+    content = [
+        ("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", []))) for c in cells if c["cell_type"] == "code"
+    ]
     return digest(json.dumps(content))
 
 
@@ -130,7 +131,10 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"damaged {paths.relative(record_file)} (not a JSON object)"
     found = record.get("components")
     if not (isinstance(found, dict) and set(components()) <= set(found) and record.get("key") == key_of(found)):
-        return None, f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)"
+        return (
+            None,
+            f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)",
+        )
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -149,7 +153,7 @@ def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
     if written is not None and file_digest(results) != written:
         return f"damaged {paths.relative(results)} (edited or truncated)"
     if written is None and results.exists():  # a record from before the digest: check the schema
-        problem = course().results_problem(results)
+        problem = course().runs.results_problem(results)
         if problem:
             return f"damaged {paths.relative(results)} ({problem})"
     return ""

@@ -1,4 +1,4 @@
-"""The chapter side of a run: seeding, the synthetic-data warning and the run card.
+"""The chapter side of a run: seeding, the stand-in data's warning and the run card.
 
 A chapter notebook starts with ``run = runtime.start("<chapter id>", seed=seed)`` right after its
 ``parameters`` cell and ends with ``run.card()``. Executed by the book runner, the run knows the
@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from coursebook.book import paths
-from coursebook.book.hooks import course
+from coursebook.book.hooks import DataCard, course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 from coursebook.markdown import quote  # noqa: F401  (notebooks quote the question with runtime.quote)
+
 
 @dataclass
 class ChapterRun:
@@ -36,7 +37,7 @@ class ChapterRun:
     commit: str
     started: float
     interactive: bool
-    dataset: dict[str, Any] | None = None
+    dataset: DataCard | None = None
     planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
     results_path: str | None = None  # where the runner wants the results file (None: opened by hand)
     device: str = ""
@@ -45,21 +46,17 @@ class ChapterRun:
     extra: dict[str, str] = field(default_factory=dict)
 
     def use_dataset(self, dataset: Any, splits: Any = None) -> None:
-        """Record the dataset for the card; show a loud warning when it is the synthetic stand-in.
-        Fails when the runner planned (and keyed its cache on) another dataset, e.g. a download
+        """Record the dataset (``hooks.Pages.data_card``) for the card; show a loud warning when it is a
+        stand-in. Fails when the runner planned (and keyed its cache on) another dataset, e.g. a download
         that failed and fell back to the stand-in: such a page must not be cached as the real data."""
-        if self.planned_fingerprint not in (None, "none") and dataset.fingerprint != self.planned_fingerprint:
+        card = course().pages.data_card(dataset, splits)
+        if self.planned_fingerprint not in (None, "none") and card.fingerprint != self.planned_fingerprint:
             raise RuntimeError(
-                f"loaded {dataset.name} ({dataset.fingerprint}) but the book runner planned dataset "
-                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned")
-        counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
-        if splits is not None:
-            counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
-        self.dataset = {
-            "name": dataset.name, "fingerprint": dataset.fingerprint,
-            "synthetic": bool(dataset.is_synthetic), "counts": counts,
-        }
-        if notice := course().data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
+                f"loaded {card.name} ({card.fingerprint}) but the book runner planned dataset "
+                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned"
+            )
+        self.dataset = card
+        if notice := course().pages.data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
             show_markdown(notice)
         if departed := departures_text(self.departures(), self.chapter):
             show_markdown(departed)
@@ -74,9 +71,13 @@ class ChapterRun:
             assignment = (load_yaml(paths.PARAMS_DIR / f"{self.chapter}.yaml") or {}).get("parameters") or {}
         except Exception:  # noqa: BLE001 - opened by hand without a chapter file: nothing departs
             return []
-        return [(name, value, assignment.get(name), self.origin[name]) for name, value in self.parameters.items()
-                if self.origin.get(name) in ("profile", "override") and value != assignment.get(name)
-                and name not in self.text_parameters]
+        return [
+            (name, value, assignment.get(name), self.origin[name])
+            for name, value in self.parameters.items()
+            if self.origin.get(name) in ("profile", "override")
+            and value != assignment.get(name)
+            and name not in self.text_parameters
+        ]
 
     def save_results(self, results: Any) -> str | None:
         """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the
@@ -86,8 +87,9 @@ class ChapterRun:
         text = results.to_json()  # checks the schema and that every number is finite
         if not self.results_path:
             return None
-        self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
-                                      f"(schema version {results.schema_version})")
+        self.extra["results file"] = (
+            f"`book/chapters/{self.chapter}.results.json` (schema version {results.schema_version})"
+        )
         from coursebook.atomic import atomic_write_text
 
         atomic_write_text(Path(self.results_path), text)
@@ -119,21 +121,30 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
     elif _opened is not None and chapter in (None, _opened["chapter"]):
         info = _edited(_opened)  # a chapter's notebook written by `python -m coursebook notebook` (make lab)
         interactive = True
-        print(f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
-              f"(written by python -m coursebook notebook); the book itself is built by make book")
+        print(
+            f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
+            f"(written by python -m coursebook notebook); the book itself is built by make book"
+        )
     else:
         info = _resolve_interactively(chapter)
         interactive = True
     determinism = bool(info.get("deterministic", os.environ.get("COURSEBOOK_DETERMINISTIC", "") in ("1", "true")))
-    course().seed(seed)
+    course().kernel.seed(seed)
     if determinism:
-        course().determinism()
+        course().kernel.determinism()
     _figures_as_images()
     run = ChapterRun(
-        chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
-        origin=info["origin"], commit=info.get("commit") or _commit(), started=info.get("started", time.time()),
-        interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
-        text_parameters=list(info.get("text_parameters", [])), deterministic=determinism,
+        chapter=info.get("chapter", chapter),
+        title=info["title"],
+        profile=info["profile"],
+        parameters=info["parameters"],
+        origin=info["origin"],
+        commit=info.get("commit") or _commit(),
+        started=info.get("started", time.time()),
+        interactive=interactive,
+        planned_fingerprint=info.get("data_fingerprint"),
+        text_parameters=list(info.get("text_parameters", [])),
+        deterministic=determinism,
         results_path=info.get("results_path"),
     )
     run.device = describe_device()
@@ -143,7 +154,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 def _figures_as_images() -> None:
     """Figures are built without pyplot, so tell IPython to render them as PNG (the web page) and
     PDF (vector, for the PDF book and the figure files); set the plot style."""
-    course().style_figures()
+    course().kernel.style_figures()
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
@@ -156,8 +167,10 @@ WRAP_TEXT = 16  # characters: a longer text column wraps on the web page (number
 
 
 # Numbers stay on one line; headings and long texts wrap, so that a table fits the page's content column
-TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.5em; text-align: right"},
-               {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"}]
+TABLE_STYLE = [
+    {"selector": "th, td", "props": "padding: 0.3em 0.5em; text-align: right"},
+    {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"},
+]
 ONE_LINE = {"white-space": "nowrap"}
 WRAPPED_TEXT = {"white-space": "normal", "min-width": "8em", "text-align": "left"}
 
@@ -220,8 +233,9 @@ class Table:
         return spec
 
 
-def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False,
-          transpose: bool = False) -> Table:
+def table(
+    frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False, transpose: bool = False
+) -> Table:
     """Show a DataFrame in the book: thousands separators, fixed precision (``formats`` overrides
     per column, e.g. ``{"error": "{:.1e}"}``), no row numbers unless ``index``. ``transpose`` turns
     a wide table of few rows on its side: the first column's values become the column headings."""
@@ -235,20 +249,24 @@ def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None,
 def reproducibility_text(deterministic: bool) -> str:
     """What the run card says about repeating the run bit for bit."""
     if deterministic:
-        return ("bit-reproducible: seeded, op determinism on (DETERMINISTIC=1); the same software and "
-                "device give the same numbers")
-    return ("seeded, but not guaranteed bit-reproducible: op determinism is off "
-            "(DETERMINISTIC=1 turns it on, at some cost in speed on GPUs)")
+        return (
+            "bit-reproducible: seeded, op determinism on (DETERMINISTIC=1); the same software and "
+            "device give the same numbers"
+        )
+    return (
+        "seeded, but not guaranteed bit-reproducible: op determinism is off "
+        "(DETERMINISTIC=1 turns it on, at some cost in speed on GPUs)"
+    )
 
 
 def describe_device() -> str:
-    """The course's backend and device, e.g. 'tensorflow on CPU'."""
-    return course().device()
+    """The course's backend and device (``hooks.Kernel.device``)."""
+    return course().kernel.device()
 
 
 def versions() -> str:
     """The software versions, in one line (the course says which matter)."""
-    return course().versions()
+    return course().kernel.versions()
 
 
 def run_card_markdown(run: ChapterRun) -> str:
@@ -283,19 +301,20 @@ def departures_text(departures: list[tuple[str, Any, Any, str]], chapter: str) -
     if not departures:
         return ""
     where = {"profile": "profile", "override": "command line"}
-    items = "; ".join(f"`{name}` {_setting(name, value)} instead of {_setting(name, assignment)} ({where[origin]})"
-                      for name, value, assignment, origin in departures)
-    return ("```{admonition} Settings reduced from the assignment's\n:class: note\n\n"
-            f"This run departs from the assignment's protocol (`params/{chapter}.yaml`) in: {items}. Every number "
-            "and sentence below describes this run.\n```")
-
-
-NONE_MEANS = {"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"}
+    items = "; ".join(
+        f"`{name}` {_setting(name, value)} instead of {_setting(name, assignment)} ({where[origin]})"
+        for name, value, assignment, origin in departures
+    )
+    return (
+        "```{admonition} Settings reduced from the assignment's\n:class: note\n\n"
+        f"This run departs from the assignment's protocol (`params/{chapter}.yaml`) in: {items}. Every number "
+        "and sentence below describes this run.\n```"
+    )
 
 
 def _setting(name: str, value: Any) -> str:
     if value is None:
-        return NONE_MEANS.get(name, "none")
+        return course().parameters.none_means.get(name, "none")
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
@@ -305,12 +324,12 @@ def _setting(name: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _dataset_text(dataset: dict[str, Any] | None) -> str:
+def _dataset_text(dataset: DataCard | None) -> str:
     if dataset is None:
         return "none (this chapter trains on no image data)"
-    counts = ", ".join(f"{n:,} {split}" for split, n in dataset["counts"].items())
-    flag = f" **({course().stand_in_flag})**" if dataset["synthetic"] else ""
-    return f"{dataset['name']}{flag}; {counts} images; fingerprint `{dataset['fingerprint']}`"
+    counts = ", ".join(f"{n:,} {split}" for split, n in dataset.counts.items())
+    flag = f" **({course().pages.stand_in_flag})**" if dataset.stand_in else ""
+    return f"{dataset.name}{flag}; {counts} images; fingerprint `{dataset.fingerprint}`"
 
 
 # The chapter a notebook written by `python -m coursebook notebook` is for (its injected cell calls
@@ -357,13 +376,20 @@ def _resolve_interactively(chapter: str | None) -> dict[str, Any]:
     values = {name: d.default for name, d in declarations(notebook).items()}
     namespace = _user_namespace()
     values.update({name: namespace[name] for name in values if name in namespace})
-    shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in ("epochs", "repeats", "train_size", "sizes", "data"))
-    print(f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
-          f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "
-          f"make lab CHAPTER=<id> (chapters on this notebook: {', '.join(chapters) or 'none'}).")
+    budget = course().parameters.budget
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in budget)
+    print(
+        f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
+        f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "
+        f"make lab CHAPTER=<id> (chapters on this notebook: {', '.join(chapters) or 'none'})."
+    )
     return {
-        "chapter": chapter or notebook.stem, "title": title, "profile": "none (parameters cell values)",
-        "parameters": values, "origin": dict.fromkeys(values, "notebook"), "commit": _commit(),
+        "chapter": chapter or notebook.stem,
+        "title": title,
+        "profile": "none (parameters cell values)",
+        "parameters": values,
+        "origin": dict.fromkeys(values, "notebook"),
+        "commit": _commit(),
     }
 
 
@@ -396,8 +422,10 @@ def _this_notebook():
         if names and names <= set(namespace):
             candidates.append((len(names), notebook))
     if not candidates:
-        raise RuntimeError("runtime.start(None, ...) outside the book runner: run the notebook's parameters cell first, "
-                           "or write a chapter's notebook with make lab CHAPTER=<id>")
+        raise RuntimeError(
+            "runtime.start(None, ...) outside the book runner: run the notebook's parameters cell first, "
+            "or write a chapter's notebook with make lab CHAPTER=<id>"
+        )
     return max(candidates)[1]
 
 
