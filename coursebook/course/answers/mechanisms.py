@@ -236,7 +236,7 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             )
         if not ideas:
             continue
-        against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""
+        against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""  # the verdict weighs it
         moved = ""
         if min(run.stopped_epoch for a in (arm, base) for run in measures.learned_runs(a)) >= 3:
             moved = (
