@@ -185,8 +185,8 @@ def test_the_run_ends_red_naming_the_failed_chapters_after_deploying(tmp_path):
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     assert jobs["build"]["outputs"]["failed"] == "${{ steps.book.outputs.failed }}"
     steps = jobs["deploy"]["steps"]
-    last = steps[-1]
-    assert [s.get("id") for s in steps[:-1]] == ["deployment"] and last["if"] == "needs.build.outputs.failed != ''"
+    last = next(s for s in steps if s.get("name") == "Failed chapters")
+    assert steps[0]["id"] == "deployment" and last["if"] == "needs.build.outputs.failed != ''"
     assert last["env"]["FAILED"] == "${{ needs.build.outputs.failed }}"
     result = subprocess.run(
         ["bash", "-c", last["run"]],
@@ -200,3 +200,26 @@ def test_the_run_ends_red_naming_the_failed_chapters_after_deploying(tmp_path):
     assert artifact["if"] == "failure() || steps.book.outputs.failed != ''"
     upload = next(s for s in jobs["build"]["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert "if" not in upload  # runs whenever the build step succeeded, failed chapters or not
+
+
+def test_the_runnable_notebooks_are_pushed_for_colab_without_holding_the_site_back():
+    """The pages' Colab links open notebooks/<id>.ipynb of gh-pages: the build job pushes them there
+    after the site's artifact is uploaded; a failed push still deploys and then ends the run red."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    build = jobs["build"]
+    names = [s.get("name") or s.get("uses") for s in build["steps"]]
+    step = build["steps"][names.index("Runnable notebooks for Colab")]
+    assert names.index("actions/upload-pages-artifact@v5") < names.index("Runnable notebooks for Colab")
+    assert step["run"] == ".venv/bin/python -m coursebook publish --notebooks" and step["continue-on-error"] is True
+    assert build["permissions"] == {"contents": "write"} and step["env"]["GIT_COMMITTER_EMAIL"].endswith(
+        "noreply.github.com"
+    )
+    assert build["outputs"]["notebooks"] == "${{ steps.notebooks.outcome }}" and step["id"] == "notebooks"
+    report = next(s for s in jobs["deploy"]["steps"] if s.get("name") == "Notebooks for Colab not pushed")
+    assert report["if"] == "${{ !cancelled() && needs.build.outputs.notebooks == 'failure' }}"
+    ran = subprocess.run(
+        ["bash", "-c", report["run"]], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 1 and ran.stdout.startswith(
+        "::error::the runnable notebooks were not pushed to the gh-pages"
+    )
