@@ -217,6 +217,7 @@ MARKED_FILES = {
         "test_input_fuzz.py",
         "test_jupyter.py",
         "test_notebooks.py",
+        "test_notebook_clean_venv.py",
         "test_pipeline.py",
         "test_publish.py",
         "test_real_images.py",
