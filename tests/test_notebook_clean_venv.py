@@ -94,7 +94,7 @@ def test_the_runnable_notebook_runs_in_a_clean_virtualenv_from_its_first_cell(tm
     assert _outputs(nb.cells[first]).strip() == "None"
     assert git(work / "coursebook-src", "rev-parse", "HEAD").strip() == commit
     assert _outputs(nb.cells[-1]).strip() == str(work / "coursebook-src" / "coursebook" / "__init__.py")
-    loss = next(m for c in nb.cells if (m := re.search(r"^L = (\d+\.\d+)$", _outputs(c), re.M)))
+    loss = next(m for c in nb.cells if (m := re.search(r"^L = (\d+\.\d+)$", _outputs(c), re.MULTILINE)))
     assert f"{float(loss[1]):.3f}" == STATED_LOSS
     card = _outputs(nb.cells[-2])
     assert "smoke" in card and CHAPTER in card, card[-2000:]
