@@ -7,7 +7,7 @@
                                                                  (what build would do, and what a session fits)
     python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
     python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
-    python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
+    python -m coursebook publish [--remote origin] [--force | --notebooks]  (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 
 Exit status: 0 done, 1 a chapter or the HTML build failed, 2 bad input, 75 another build holds the
