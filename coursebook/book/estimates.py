@@ -79,8 +79,10 @@ def session_text(seconds: list[tuple[str, float]], session: float, jobs: int = 1
         return f"{head}: nothing to execute"
     if len(fit) == len(seconds):
         return f"{head} fits all {len(seconds)} chapter(s) to execute (~{clock(needed)} by the estimates above)"
-    done = f"finishes {len(fit)} of the {len(seconds)} chapter(s) to execute (~{clock(needed)}): {', '.join(fit)}" if fit \
-        else f"finishes none of the {len(seconds)} chapter(s) to execute"
-    return (f"{head}, by the estimates above, {done}; {f'the other {len(seconds) - len(fit)}' if fit else 'all'} wait "
-            "for a later build, which "
-            "reuses what finished (a chapter cut short keeps its finished training runs)")
+    if fit:
+        done = f"finishes {len(fit)} of the {len(seconds)} chapter(s) to execute (~{clock(needed)}): {', '.join(fit)}"
+        waiting = f"the other {len(seconds) - len(fit)}"
+    else:
+        done, waiting = f"finishes none of the {len(seconds)} chapter(s) to execute", "all"
+    return (f"{head}, by the estimates above, {done}; {waiting} wait for a later build, which reuses what finished "
+            "(a chapter cut short keeps its finished training runs)")
