@@ -41,9 +41,10 @@ export XLA_PYTHON_CLIENT_PREALLOCATE ?= false  # JAX: take GPU memory as needed,
 export COURSEBOOK_DETERMINISTIC := $(DETERMINISTIC)
 
 NOWAIT ?=
+SESSION ?=  # make status: which chapters a session of this many hours finishes, by the estimates
 # The values reach the runner through the environment ("$$NAME"), never as shell text, so no value is
 # ever run by the shell; the runner checks them and says what is wrong in one line. set -f: no globbing.
-export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART
+export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART SESSION
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
@@ -80,7 +81,7 @@ STATUS_VENV := $(firstword $(patsubst %/,%,$(dir $(wildcard $(VENV)/.requirement
 
 status:  ## what make book (with CHAPTER: make run) would execute, why, and how long it should take; runs and installs nothing
 	@test -n "$(STATUS_VENV)" || { echo "make status: no virtualenv is installed yet, and make status installs nothing: 'make venv' creates $(VENV) (a minute or two)" >&2; exit 2; }
-	set -f; $(STATUS_VENV)/bin/python -m coursebook status $(RUNNER_ARGS) $(if $(CHAPTER),--chapter "$$CHAPTER") $(if $(PARAMS),--set $$PARAMS)
+	set -f; $(STATUS_VENV)/bin/python -m coursebook status $(RUNNER_ARGS) $(if $(CHAPTER),--chapter "$$CHAPTER") $(if $(PARAMS),--set $$PARAMS) $(if $(SESSION),--session "$$SESSION")
 
 lab: $(STAMP)  ## JupyterLab on one chapter's runnable notebook (CHAPTER=<id>; PROFILE, DATA, PARAMS as for make run), or on the project
 	@if [ -n "$$CHAPTER" ]; then \

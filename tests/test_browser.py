@@ -235,6 +235,12 @@ def test_glued_numbers_and_figure_files_on_each_chapter(site, browser, smoke_boo
         for href in [links.nth(i).get_attribute("href") for i in range(links.count())]:
             response = visit.page.request.get(f"{base}book/chapters/{href}")
             assert response.ok and len(response.body()) > 0, f"{chapter}: {href}"
+        colab = visit.page.locator("p.runnable-notebook a.open-in-colab")
+        assert colab.count() == 1 and colab.get_attribute("href") == (
+            f"https://colab.research.google.com/github/example/coursebook/blob/gh-pages/notebooks/{chapter}.ipynb"
+        ), chapter  # the smoke book is built as in GitHub Actions from example/coursebook (conftest.BUILT_FROM)
+        offered = visit.page.request.get(f"{base}notebooks/{chapter}.ipynb")  # what gh-pages will hold there
+        assert offered.ok and "https://github.com/example/coursebook.git" in offered.text(), chapter
         shown = figure_names(smoke_book.root / "book" / "chapters" / f"{chapter}.ipynb")
         linked = sorted(Path(links.nth(i).get_attribute("href")).name for i in range(links.count()))
         assert linked == sorted(f"{name}.{kind}" for name in shown for kind in ("png", "pdf")), chapter

@@ -51,3 +51,16 @@ def test_the_build_saves_finished_work_that_a_new_session_restores():
     assert restore < build  # what earlier sessions saved is back before make status and make book plan
     assert re.search(r"-m coursebook keep save \{SAVE_TO\} --every \d+ -- make book ", code[build])
     assert 'SAVE_TO = ""' in code[0]
+
+
+def test_it_says_which_chapters_fit_the_session_before_the_build():
+    code = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    status = next(i for i, source in enumerate(code) if source.startswith("!make status"))
+    build = next(i for i, source in enumerate(code) if "-- make book " in source)
+    assert status < build and "SESSION={SESSION_HOURS}" in code[status] and "PROFILE={PROFILE}" in code[status]
+    assert re.search(r"^SESSION_HOURS = \d+(\.\d+)? +# .*yours to set", code[0], re.MULTILINE)
+    assert (
+        code[status - 1]
+        == "if TIME_GPU:  # this GPU's training images/s, in _build/bench.json, which make status then uses\n    !make bench GPU=1"
+    )
+    assert re.search(r"^TIME_GPU = False +# ", code[0], re.MULTILINE)  # measuring takes minutes: the user's choice

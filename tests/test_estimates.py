@@ -80,3 +80,48 @@ def test_a_last_run_that_read_runs_is_scaled_to_what_this_one_reads(monkeypatch,
         start, per_run = estimates.START_UP_SECONDS, estimates.RUN_SECONDS + 15.0
         recorded = start + (6 - (read_before or 0)) * per_run
         assert basis == "last run" and seconds == pytest.approx(100.0 * (start + 6 * per_run) / recorded)
+
+
+# chapters in build order with their estimates (seconds): 1 h, 30 min, 2 h, 10 min
+PLANNED = [("alpha", 3600.0), ("beta", 1800.0), ("gamma", 7200.0), ("delta", 600.0)]
+
+
+@pytest.mark.parametrize(
+    ("hours", "jobs", "fits", "seconds"),
+    [
+        (3, 1, ["alpha", "beta"], 5400.0),  # gamma would end at 3.5 h: delta (10 min) waits behind it
+        (1.5, 1, ["alpha", "beta"], 5400.0),  # ends exactly at the session's end
+        (3.5, 1, ["alpha", "beta", "gamma"], 12600.0),
+        (0.5, 1, [], 0.0),
+        (1.75, 2, ["alpha", "beta", "gamma"], 6300.0),  # two at a time: half of each, (3600 + 1800 + 7200) / 2
+        (24, 1, ["alpha", "beta", "gamma", "delta"], 13200.0),
+    ],
+)
+def test_the_chapters_a_session_finishes(hours, jobs, fits, seconds):
+    assert estimates.session_fit(PLANNED, hours * 3600, jobs) == (fits, seconds)
+
+
+def test_the_session_line_names_what_fits_and_how_many_wait():
+    assert estimates.session_text(PLANNED, 3 * 3600) == (
+        "a session of 3:00:00, by the estimates above, finishes 2 of the 4 chapter(s) to execute (~1:30:00): "
+        "alpha, beta; the other 2 wait for a later build, which reuses what finished (a chapter cut short keeps "
+        "its finished training runs)"
+    )
+    assert estimates.session_text(PLANNED, 24 * 3600) == (
+        "a session of 24:00:00 fits all 4 chapter(s) to execute (~3:40:00 by the estimates above)"
+    )
+    assert estimates.session_text(PLANNED, 1800).startswith(
+        "a session of 30:00, by the estimates above, finishes none of the 4 chapter(s) to execute; all wait"
+    )
+    assert estimates.session_text([], 3600) == "a session of 1:00:00: nothing to execute"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "four", "inf", "nan"])
+def test_a_session_that_is_not_a_positive_number_of_hours_is_one_line(value, capsys):
+    from coursebook.book import cli
+
+    assert cli.main(["status", "--profile", "smoke", "--session", value]) == 2
+    assert capsys.readouterr().err == (
+        f"error: command line: key 'session' (--session, SESSION=): value {value!r} is not allowed "
+        "(expected a number of hours > 0, e.g. 4 or 1.5)\n"
+    )

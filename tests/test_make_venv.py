@@ -112,3 +112,14 @@ def test_make_status_gpu_uses_the_installed_cpu_virtualenv(tmp_path):
     assert not (project / ".venv-gpu").exists()
     calls = (project / ".venv" / "calls.log").read_text().splitlines()
     assert calls == ["-m coursebook status --profile smoke --jobs auto"]
+
+
+def test_make_status_passes_the_session_length(tmp_path):
+    project = _project(tmp_path)
+    stand_in = f"PYTHON={tmp_path / 'python-stand-in'}"
+    assert _make(project, "venv", stand_in).returncode == 0
+    (project / ".venv" / "calls.log").unlink()
+    result = _make(project, "status", "PROFILE=full", "SESSION=4.5", stand_in)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = (project / ".venv" / "calls.log").read_text().splitlines()
+    assert calls == ["-m coursebook status --profile full --jobs auto --session 4.5"]

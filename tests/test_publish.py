@@ -137,6 +137,34 @@ def test_publishes_html_to_gh_pages_without_touching_the_source_branch(project):
     assert _git(remote, "show", "gh-pages:index.html") == "<h1>second</h1>"
 
 
+def test_the_runnable_notebooks_alone_go_to_gh_pages_for_colab(project):
+    """What the Pages workflow pushes (it deploys the pages themselves as an artifact): the notebooks
+    its Colab links open, under notebooks/, from a smoke book too (nothing is refused)."""
+    write_book(project, profile="smoke")
+    notebooks = project / "_build" / "html" / "notebooks"
+    notebooks.mkdir()
+    for chapter in CHAPTERS:
+        (notebooks / f"{chapter}.ipynb").write_text(f'{{"chapter": "{chapter}"}}')
+    before = source_state(project)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursebook", "publish", "--notebooks"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"], "PYTHONPATH": str(project)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    remote = project.parent / "origin.git"
+    assert _git(remote, "ls-tree", "-r", "--name-only", "gh-pages").split() == [
+        "notebooks/alpha.ipynb",
+        "notebooks/beta.ipynb",
+    ]
+    assert _git(remote, "show", "gh-pages:notebooks/beta.ipynb") == '{"chapter": "beta"}'
+    assert source_state(project) == before
+    assert "published 2 runnable notebook(s)" in result.stdout
+
+
 def test_refuses_a_book_that_was_never_built(project):
     refused(project, publish(project), "build it first (make book)")
 

@@ -172,21 +172,25 @@ def test_a_profile_other_than_smoke_never_falls_back_to_the_stand_in(tmp_path):
 
 
 def test_the_build_step_publishes_past_failed_chapters_only(tmp_path):
-    assert _run_build_step(tmp_path)[::2] == (0, "failed=\n")
+    assert _run_build_step(tmp_path)[::2] == (0, "data=cifar10\nfailed=\n")
     # chapters failed, the HTML was built: go on to deploy, naming them
-    assert _run_build_step(tmp_path, status=1, failed="beta alpha")[::2] == (0, "failed=alpha beta\n")
+    assert _run_build_step(tmp_path, status=1, failed="beta alpha")[::2] == (0, "data=cifar10\nfailed=alpha beta\n")
     # the HTML build failed too, or nothing failed but make did (bad data, bad input): stop
     html = "FAILED: jupyter-book build exited with 2"
-    assert _run_build_step(tmp_path, status=1, failed="alpha", says=html)[::2] == (1, "failed=alpha\n")
-    assert _run_build_step(tmp_path, status=2, says="error: CIFAR-10 was not found")[::2] == (2, "failed=\n")
+    assert _run_build_step(tmp_path, status=1, failed="alpha", says=html)[::2] == (1, "data=cifar10\nfailed=alpha\n")
+    assert _run_build_step(tmp_path, status=2, says="error: CIFAR-10 was not found")[::2] == (
+        2,
+        "data=cifar10\nfailed=\n",
+    )
+    assert _run_build_step(tmp_path, "smoke")[::2] == (0, "data=\nfailed=\n")  # what the PDF step builds with
 
 
 def test_the_run_ends_red_naming_the_failed_chapters_after_deploying(tmp_path):
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     assert jobs["build"]["outputs"]["failed"] == "${{ steps.book.outputs.failed }}"
     steps = jobs["deploy"]["steps"]
-    last = steps[-1]
-    assert [s.get("id") for s in steps[:-1]] == ["deployment"] and last["if"] == "needs.build.outputs.failed != ''"
+    last = next(s for s in steps if s.get("name") == "Failed chapters")
+    assert steps[0]["id"] == "deployment" and last["if"] == "needs.build.outputs.failed != ''"
     assert last["env"]["FAILED"] == "${{ needs.build.outputs.failed }}"
     result = subprocess.run(
         ["bash", "-c", last["run"]],
@@ -200,3 +204,81 @@ def test_the_run_ends_red_naming_the_failed_chapters_after_deploying(tmp_path):
     assert artifact["if"] == "failure() || steps.book.outputs.failed != ''"
     upload = next(s for s in jobs["build"]["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert "if" not in upload  # runs whenever the build step succeeded, failed chapters or not
+
+
+def test_the_runnable_notebooks_are_pushed_for_colab_without_holding_the_site_back():
+    """The pages' Colab links open notebooks/<id>.ipynb of gh-pages: the build job pushes them there
+    after the site's artifact is uploaded; a failed push still deploys and then ends the run red."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    build = jobs["build"]
+    names = [s.get("name") or s.get("uses") for s in build["steps"]]
+    step = build["steps"][names.index("Runnable notebooks for Colab")]
+    assert names.index("actions/upload-pages-artifact@v5") < names.index("Runnable notebooks for Colab")
+    assert step["run"] == ".venv/bin/python -m coursebook publish --notebooks" and step["continue-on-error"] is True
+    assert build["permissions"] == {"contents": "write"} and step["env"]["GIT_COMMITTER_EMAIL"].endswith(
+        "noreply.github.com"
+    )
+    assert build["outputs"]["notebooks"] == "${{ steps.notebooks.outcome }}" and step["id"] == "notebooks"
+    report = next(s for s in jobs["deploy"]["steps"] if s.get("name") == "Notebooks for Colab not pushed")
+    assert report["if"] == "${{ !cancelled() && needs.build.outputs.notebooks == 'failure' }}"
+    ran = subprocess.run(
+        ["bash", "-c", report["run"]], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 1 and ran.stdout.startswith(
+        "::error::the runnable notebooks were not pushed to the gh-pages"
+    )
+
+
+FAKE_PDF_TOOLS = """#!/bin/bash
+# sudo (apt-get) and make pdf as the PDF step sees them: record their arguments; make writes
+# _build/pdf/$PART.pdf, except for the part named in $BROKEN, where it fails
+echo "$(basename "$0") $*" >> "$CALLS"
+if [ "$(basename "$0")" = make ]; then
+  for arg in "$@"; do case "$arg" in PART=*) PART="${arg#PART=}" ;; esac; done
+  [ "$PART" = "$BROKEN" ] && exit 2
+  mkdir -p _build/pdf && echo "%PDF-1.5 $PART" > "_build/pdf/$PART.pdf"
+fi
+exit 0
+"""
+
+
+def test_with_pdf_1_each_assignments_pdf_is_published_beside_the_html(tmp_path):
+    step = _step("PDFs of the assignments")
+    assert step["if"] == "vars.PDF == '1' && steps.book.outputs.failed == ''"
+    assert step["env"]["DATA"] == "${{ steps.book.outputs.data }}"
+    names = [_step(n)["name"] for n in ("Build the book", "PDFs of the assignments")]
+    steps = [s.get("name") or s.get("uses") for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["build"]["steps"]]
+    assert steps.index(names[0]) < steps.index(names[1]) < steps.index("actions/upload-pages-artifact@v5")
+    toc = yaml.safe_load((paths.ROOT / "_toc.yml").read_text())
+    parts = [part["chapters"][0]["file"].removeprefix("book/") for part in toc["parts"]]  # each part's first page
+    work = tmp_path / "work"
+    (work / "bin").mkdir(parents=True)
+    (work / ".venv" / "bin").mkdir(parents=True)
+    (work / ".venv" / "bin" / "python").write_text(f'#!/bin/bash\nexec "{sys.executable}" "$@"\n')
+    (work / ".venv" / "bin" / "python").chmod(0o755)
+    for tool in ("sudo", "make"):
+        (work / "bin" / tool).write_text(FAKE_PDF_TOOLS)
+        (work / "bin" / tool).chmod(0o755)
+    env = {
+        "PATH": f"{work / 'bin'}:/usr/bin:/bin",
+        "PYTHONPATH": str(paths.ROOT),
+        "PROFILE": "quick",
+        "DATA": "cifar10",
+        "CALLS": str(work / "calls"),
+        "BROKEN": parts[1],
+    }
+    ran = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    published = sorted(p.name for p in (work / "_build" / "html" / "pdf").iterdir())
+    assert published == sorted(f"{name}.pdf" for name in parts if name != parts[1])
+    assert ran.stdout.splitlines() == [
+        f"::warning::the PDF of {parts[1]} was not built (its log is above); the site is published without it"
+    ]
+    calls = (work / "calls").read_text().splitlines()
+    assert calls[:2] == [
+        "sudo apt-get update -qq",
+        "sudo apt-get install -y -qq texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core",
+    ]
+    assert calls[2:] == [f"make pdf PART={name} PROFILE=quick DATA=cifar10" for name in parts]

@@ -3,10 +3,11 @@
     python -m coursebook build [--profile quick] [--chapter ID] [--set key=value ...] [--jobs N] [--no-wait]
                                [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
-    python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...]   (what build would do)
+    python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...] [--session HOURS]
+                                                                 (what build would do, and what a session fits)
     python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
     python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
-    python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
+    python -m coursebook publish [--remote origin] [--force | --notebooks]  (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)
 
 Exit status: 0 done, 1 a chapter or the HTML build failed, 2 bad input, 75 another build holds the
@@ -53,7 +54,7 @@ def _main(args: argparse.Namespace, start: float) -> int:
             print(f"ok  {plan.chapter_id}  ({runner.describe_reason(plan.changed)})")
         return 0
     if args.command == "status":
-        print_status(plans, args.profile, args.jobs)
+        print_status(plans, args.profile, args.jobs, session=args.session)
         return 0
     return under_lock(lambda: _build(args, start), wait=not args.no_wait)
 
@@ -142,13 +143,16 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
     )
 
 
-def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=print) -> None:
-    """What ``build`` with the same options would do, one line per chapter, then the total; no
-    kernel starts and nothing is written."""
+def print_status(
+    plans: list[runner.Plan], profile: str, jobs: int = 1, log=print, session: float | None = None
+) -> None:
+    """What ``build`` with the same options would do, one line per chapter, then the total (and, with
+    ``session`` seconds, which chapters a session that long finishes); no kernel starts and nothing
+    is written."""
     log(f"coursebook: profile {profile}, {len(plans)} chapter(s); what make book (make run with CHAPTER) would do:")
     log(f"  {data_line(plans)}")
     width = max((len(p.chapter_id) for p in plans), default=0)
-    total, executing = 0.0, 0
+    total, executing, estimated = 0.0, 0, []
     counts = runner.store_counts(plans)
     for plan in plans:
         if not plan.changed:
@@ -160,6 +164,7 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
             seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)
             total += seconds
             executing += 1
+            estimated.append((plan.chapter_id, seconds))
             reason = (
                 "forced (make run always executes)"
                 if plan.changed == ["forced"]
@@ -176,6 +181,8 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
         f"  total  {executing} of {len(plans)} chapter(s) will execute, ~{progress.clock(total)} of chapter time"
         f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})"
     )
+    if session is not None:
+        log(f"  {estimates.session_text(estimated, session, jobs)}")
 
 
 def _build(args: argparse.Namespace, start: float) -> int:
@@ -201,6 +208,20 @@ def auto_jobs(cores: int | None = None) -> int:
     (1, 2, 4)
     """
     return max(1, min(cores if cores is not None else (os.cpu_count() or 1), MAX_AUTO_JOBS))
+
+
+def _hours(text: str) -> float:
+    """Seconds of a session given in hours (a number > 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"key 'session' (--session, SESSION=): value {text!r} is not allowed "
+            "(expected a number of hours > 0, e.g. 4 or 1.5)"
+        )
+    return value * 3600
 
 
 def _jobs(text: str) -> int:
@@ -230,6 +251,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="parameter overrides for --chapter")
     parser.add_argument("--builder", default="html", choices=["html", "pdflatex"])
     parser.add_argument("--no-html", action="store_true", help="execute chapters only")
+    parser.add_argument(
+        "--session",
+        type=_hours,
+        help="status: which chapters a session of this many hours finishes, by the estimates (e.g. 4 or 1.5)",
+    )
     return parser
 
 

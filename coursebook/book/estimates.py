@@ -53,3 +53,36 @@ def estimate(chapter_id: str, profile: str, values: dict[str, Any], read: int = 
         recorded = from_parameters(record.get("parameters") or values, int(record.get("runs_read") or 0))
         return float(record["seconds"]) * from_parameters(values, read) / recorded, "last run"
     return from_parameters(values, read), "estimated"
+
+
+def session_fit(seconds: list[tuple[str, float]], session: float, jobs: int = 1) -> tuple[list[str], float]:
+    """The chapters that finish within ``session`` seconds by their estimates, in the order the build
+    starts them (``seconds``: chapter id and estimate each), ``jobs`` at a time (chapter time divided by
+    the jobs, as the status total); and the seconds those take. The build stops at the first that does
+    not fit: the ones after it wait for it."""
+    share, elapsed, fit = max(1, min(jobs, len(seconds))), 0.0, []
+    for chapter, estimate_s in seconds:
+        if elapsed + estimate_s / share > session:
+            break
+        elapsed += estimate_s / share
+        fit.append(chapter)
+    return fit, elapsed
+
+
+def session_text(seconds: list[tuple[str, float]], session: float, jobs: int = 1) -> str:
+    """One line: which of the chapters to execute a session of ``session`` seconds finishes, by the estimates."""
+    from coursebook.book.progress import clock
+
+    fit, needed = session_fit(seconds, session, jobs)
+    head = f"a session of {clock(session)}"
+    if not seconds:
+        return f"{head}: nothing to execute"
+    if len(fit) == len(seconds):
+        return f"{head} fits all {len(seconds)} chapter(s) to execute (~{clock(needed)} by the estimates above)"
+    if fit:
+        done = f"finishes {len(fit)} of the {len(seconds)} chapter(s) to execute (~{clock(needed)}): {', '.join(fit)}"
+        waiting = f"the other {len(seconds) - len(fit)}"
+    else:
+        done, waiting = f"finishes none of the {len(seconds)} chapter(s) to execute", "all"
+    return (f"{head}, by the estimates above, {done}; {waiting} wait for a later build, which reuses what finished "
+            "(a chapter cut short keeps its finished training runs)")

@@ -1,12 +1,19 @@
 """``make publish``: push the built book (``_build/html``) to the ``gh-pages`` branch of a remote.
 
     python -m coursebook publish [--remote origin] [--force]
+    python -m coursebook publish --notebooks [--remote origin]
 
 It refuses, with one line per reason, a book that should not be read by anyone: a chapter whose
 last run failed, chapters computed with the smoke profile, HTML older than its executed chapters
 (``--force``/``FORCE=1`` publishes anyway). The commit is made with ghp-import, which writes the
 branch with ``git fast-import``: the working tree, the index and HEAD are never touched. If the push
 fails, the local ``gh-pages`` branch is put back where it was.
+
+Each chapter page links its runnable notebook in Colab (:func:`colab_url`), which opens files of
+GitHub repositories only: at ``notebooks/<id>.ipynb`` of the ``gh-pages`` branch, where ``make publish``
+puts it with the rest of the book. A book deployed by the Pages workflow (an artifact, no branch)
+pushes those notebooks alone to ``gh-pages`` with ``--notebooks``, which refuses nothing: the workflow
+deploys what it built.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from coursebook.book.params import toc_chapter_ids
 from coursebook.book.provenance import git_commit
 
 BRANCH = "gh-pages"
+NOTEBOOKS_DIR_NAME = "notebooks"  # under the HTML output: the runnable notebook of each chapter, <id>.ipynb
+COLAB = "https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{path}"
 GITHUB_REMOTE = re.compile(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
                            r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$")
 
@@ -58,15 +67,31 @@ def _page_older_than_chapter(chapter_id: str) -> bool:
     return not page.exists() or page.stat().st_mtime < cache.output_path(chapter_id).stat().st_mtime
 
 
+def github_repository(remote_url: str) -> tuple[str, str] | None:
+    """(owner, repository) of a GitHub remote (ssh or https form); None for other hosts."""
+    match = GITHUB_REMOTE.match(remote_url.strip())
+    return (match["owner"], match["repo"]) if match else None
+
+
 def site_url(remote_url: str) -> str | None:
     """The GitHub Pages address of a GitHub remote (ssh or https form); None for other hosts."""
-    match = GITHUB_REMOTE.match(remote_url.strip())
-    if not match:
+    found = github_repository(remote_url)
+    if found is None:
         return None
-    owner, repo = match["owner"], match["repo"]
+    owner, repo = found
     if repo.lower() == f"{owner.lower()}.github.io":
         return f"https://{owner.lower()}.github.io/"
     return f"https://{owner.lower()}.github.io/{repo}/"
+
+
+def colab_url(remote_url: str, chapter_id: str) -> str | None:
+    """Where Colab opens a chapter's runnable notebook as published on the ``gh-pages`` branch of a
+    GitHub remote; None for other hosts (Colab opens no other)."""
+    found = github_repository(remote_url)
+    if found is None:
+        return None
+    owner, repo = found
+    return COLAB.format(owner=owner, repo=repo, branch=BRANCH, path=f"{NOTEBOOKS_DIR_NAME}/{chapter_id}.ipynb")
 
 
 def _git(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -93,14 +118,20 @@ def remote_url(remote: str) -> str:
     return url
 
 
-def push(remote: str) -> None:
-    """Commit _build/html to the local gh-pages branch and push it; on failure, put the branch back."""
+def push(remote: str, notebooks_only: bool = False) -> None:
+    """Commit _build/html (or its runnable notebooks alone, under ``notebooks/``) to the local gh-pages
+    branch and push it; on failure, put the branch back."""
     import ghp_import
 
     before = _git("rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}").stdout.strip()
-    message = f"Publish the book built from {git_commit()}"
+    if notebooks_only:
+        source, prefix, message = html_dir() / NOTEBOOKS_DIR_NAME, NOTEBOOKS_DIR_NAME, "Publish the runnable notebooks"
+    else:
+        source, prefix, message = html_dir(), None, "Publish the book"
+    message += f" built from {git_commit()}"
     try:
-        ghp_import.ghp_import(str(html_dir()), mesg=message, remote=remote, branch=BRANCH, nojekyll=True, push=False)
+        ghp_import.ghp_import(str(source), mesg=message, remote=remote, branch=BRANCH, nojekyll=prefix is None,
+                              push=False, prefix=prefix)
         pushed = _git("push", "--force", remote, f"refs/heads/{BRANCH}:refs/heads/{BRANCH}", timeout=600)
         if pushed.returncode != 0:
             raise PublishError(f"push to '{remote}' failed: {_last_line(pushed)}")
@@ -134,13 +165,26 @@ def publish(remote: str = "origin", force: bool = False, log=print) -> None:
     log(f"the site: {site}" if site else f"the site: served from branch {BRANCH} of {url} (not a GitHub remote)")
 
 
+def publish_notebooks(remote: str = "origin", log=print) -> None:
+    """Push the book's runnable notebooks alone to gh-pages, where its Colab links open them."""
+    notebooks = html_dir() / NOTEBOOKS_DIR_NAME
+    if not any(notebooks.glob("*.ipynb")):
+        raise PublishError(f"no runnable notebooks in {notebooks}: build the book first (make book)")
+    url = remote_url(remote)
+    push(remote, notebooks_only=True)
+    log(f"published {len(list(notebooks.glob('*.ipynb')))} runnable notebook(s) to {remote} ({url}), branch {BRANCH}, "
+        f"folder {NOTEBOOKS_DIR_NAME}/")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursebook publish", description=__doc__.splitlines()[0])
     parser.add_argument("--remote", default="origin", help="git remote to push gh-pages to")
     parser.add_argument("--force", action="store_true", help="publish despite the refusals")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="push only the runnable notebooks (notebooks/), which the Colab links open")
     args = parser.parse_args(argv)
     try:
-        publish(args.remote, args.force)
+        publish_notebooks(args.remote) if args.notebooks else publish(args.remote, args.force)
     except PublishError as err:
         print(f"make publish: {err}", file=sys.stderr)
         return 1

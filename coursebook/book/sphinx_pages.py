@@ -8,6 +8,8 @@
   source notebook's defaults. Each chapter page therefore links ``notebooks/<id>.ipynb`` (written at
   the end of the HTML build by ``coursebook.book.notebook``, with the parameters that page was
   computed with, from its run record): it runs as it is in Jupyter with the project's environment.
+  For a book built from a GitHub repository the line also opens it in Colab, from the ``gh-pages``
+  branch, where it is published beside the pages (``publish.colab_url``).
 - The page's ``.ipynb`` download (``_sources/``) quotes its numbers as the page shows them, not as
   ``{glue:text}`` roles (``coursebook.book.download``).
 - A chapter whose last run failed (``book/chapters/<id>.failed.ipynb``) says so atop its page, which
@@ -22,10 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from coursebook.book.publish import NOTEBOOKS_DIR_NAME
+
 CHAPTERS_DOC_PREFIX = "book/chapters/"
 OVERVIEW_CLASS = "results-overview"  # coursebook.book.overview.CSS_CLASS
 NO_BREAK_SPACE = "\u00a0"
-NOTEBOOKS_DIR_NAME = "notebooks"  # under the HTML output: notebooks/<id>.ipynb
+COLAB_CLASS = "open-in-colab"
 
 
 def _script_key(script: Any) -> tuple:
@@ -56,6 +60,15 @@ def _executed_chapter(app: Any, docname: str) -> str | None:
     return docname.removeprefix(CHAPTERS_DOC_PREFIX)
 
 
+def colab_link(chapter: str) -> str | None:
+    """Where Colab opens the chapter's runnable notebook, for a book built from a GitHub repository
+    (``provenance.repository``); None otherwise."""
+    from coursebook.book import provenance, publish
+
+    source = provenance.repository()
+    return publish.colab_url(source[0], chapter) if source else None
+
+
 def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
     from docutils import nodes
 
@@ -65,6 +78,11 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
     line = nodes.paragraph(classes=["runnable-notebook"])
     line += nodes.strong(text="Run this chapter yourself: ")
     line += nodes.reference("", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb")
+    colab = colab_link(chapter)
+    if colab is not None:
+        line += nodes.Text(" (")
+        line += nodes.reference("", "open it in Colab", refuri=colab, classes=[COLAB_CLASS])
+        line += nodes.Text(")")
     line += nodes.Text(" has this page's parameters injected and runs as it is in any Jupyter: its first cell "
                        "installs the project from the repository the book was built from, where it is not installed "
                        f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
