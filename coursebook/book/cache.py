@@ -51,8 +51,9 @@ def notebook_digest(notebook: Path) -> str:
     """Hash of a notebook's code cells (source, tags): what a run computes. Markdown cells count in
     the ``text`` component (``pagetext.text_digest``); outputs and other metadata do not count."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    content = [("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
-               for c in cells if c["cell_type"] == "code"]
+    content = [
+        ("".join(c["source"]), sorted(c.get("metadata", {}).get("tags", []))) for c in cells if c["cell_type"] == "code"
+    ]
     return digest(json.dumps(content))
 
 
@@ -130,7 +131,10 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"damaged {paths.relative(record_file)} (not a JSON object)"
     found = record.get("components")
     if not (isinstance(found, dict) and set(components()) <= set(found) and record.get("key") == key_of(found)):
-        return None, f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)"
+        return (
+            None,
+            f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)",
+        )
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from coursebook.book import estimates, hooks, interrupts, lock, params, progress, runner
 
+
 class CommandLineError(Exception):
     """A bad option, said in one line (argparse would print its usage and a second line)."""
 
@@ -74,8 +75,9 @@ def under_lock(work: Callable[[], int], wait: bool = True, prefix: str = "error:
         return interrupts.report(interrupts.as_interrupted(err))
 
 
-def execute_chapters(plan: Callable[[], list[runner.Plan]], profile: str, jobs: int = 1,
-                     scheduler: str | None = None) -> runner.Summary:
+def execute_chapters(
+    plan: Callable[[], list[runner.Plan]], profile: str, jobs: int = 1, scheduler: str | None = None
+) -> runner.Summary:
     """Under the build lock: remove what a killed run left, plan (again: a build we waited for may
     have changed the records) and execute what is out of date; on an interruption every private
     run directory and temporary file is removed (they are all ours) before it goes on up."""
@@ -119,7 +121,9 @@ def data_line(plans: list[runner.Plan]) -> str:
 def _plan(args: argparse.Namespace) -> list[runner.Plan]:
     overrides = params.parse_overrides(args.set or [])
     if args.set and not args.chapter:
-        raise params.ParameterError("command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)")
+        raise params.ParameterError(
+            "command line: --set/PARAMS needs --chapter/CHAPTER (overrides apply to one chapter)"
+        )
     params.check_profile(args.profile)
     if args.chapter:
         try:
@@ -128,8 +132,14 @@ def _plan(args: argparse.Namespace) -> list[runner.Plan]:
             if str(err).startswith("unknown chapter"):
                 raise params.ParameterError(f"command line: key 'chapter' (--chapter, CHAPTER=): {err}") from None
             raise
-    return runner.plan_book(args.profile, [args.chapter] if args.chapter else None, overrides, args.data,
-                            force=bool(args.chapter), timeout=args.timeout)
+    return runner.plan_book(
+        args.profile,
+        [args.chapter] if args.chapter else None,
+        overrides,
+        args.data,
+        force=bool(args.chapter),
+        timeout=args.timeout,
+    )
 
 
 def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=print) -> None:
@@ -150,14 +160,22 @@ def print_status(plans: list[runner.Plan], profile: str, jobs: int = 1, log=prin
             seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)
             total += seconds
             executing += 1
-            reason = "forced (make run always executes)" if plan.changed == ["forced"] else runner.describe_reason(plan.changed)
+            reason = (
+                "forced (make run always executes)"
+                if plan.changed == ["forced"]
+                else runner.describe_reason(plan.changed)
+            )
             runs = f", {text}" if (text := runner.runs_text(train, read)) else ""
             state = f"will execute: {reason}{runs}, ~{progress.clock(seconds)} {basis}"
         log(f"  {plan.chapter_id:{width}s}  {state}")
-    jobs_text = f", ~{progress.clock(total / min(jobs, executing))} with {jobs} jobs" if jobs > 1 and executing > 1 else ""
+    jobs_text = (
+        f", ~{progress.clock(total / min(jobs, executing))} with {jobs} jobs" if jobs > 1 and executing > 1 else ""
+    )
     rate, source = estimates.throughput()
-    log(f"  total  {executing} of {len(plans)} chapter(s) will execute, ~{progress.clock(total)} of chapter time"
-        f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})")
+    log(
+        f"  total  {executing} of {len(plans)} chapter(s) will execute, ~{progress.clock(total)} of chapter time"
+        f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})"
+    )
 
 
 def _build(args: argparse.Namespace, start: float) -> int:
@@ -193,15 +211,15 @@ def _jobs(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"key 'jobs' (--jobs, JOBS=): value {text!r} is not allowed "
-                                         "(expected auto or an integer >= 1)")
+        raise argparse.ArgumentTypeError(
+            f"key 'jobs' (--jobs, JOBS=): value {text!r} is not allowed (expected auto or an integer >= 1)"
+        )
     return value
 
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage block
-        raise CommandLineError(message.removeprefix("argument ").split(": ", 1)[-1]
-                               if "key '" in message else message)
+        raise CommandLineError(message.removeprefix("argument ").split(": ", 1)[-1] if "key '" in message else message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -218,12 +236,17 @@ def _parser() -> argparse.ArgumentParser:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that executes chapters (the Makefile's RUNNER_ARGS)."""
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument("--data", help="the parameter data of every chapter that declares it (checked there: "
-                                        "auto | cifar10 | synthetic)")
-    parser.add_argument("--jobs", type=_jobs, default=1,
-                        help="chapters executed in parallel (auto: one per core, at most 4)")
+    parser.add_argument(
+        "--data",
+        help="the parameter data of every chapter that declares it (checked there: auto | cifar10 | synthetic)",
+    )
+    parser.add_argument(
+        "--jobs", type=_jobs, default=1, help="chapters executed in parallel (auto: one per core, at most 4)"
+    )
     parser.add_argument("--timeout", type=float, help="seconds any one cell may run, for this run (0: no limit)")
-    parser.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port): run the chapters on that cluster")
+    parser.add_argument(
+        "--scheduler", help="Dask scheduler address (tcp://host:port): run the chapters on that cluster"
+    )
     parser.add_argument("--no-wait", action="store_true", help="refuse at once if another build holds the lock")
 
 

@@ -110,8 +110,13 @@ def _init_worker(counter: Any, gpus: list[str]) -> None:
 # --------------------------------------------------------------------------- executors
 
 
-def run_all(plans: list[Any], run: Callable[[Any], Any], failed: Callable[[Any, str], Any], jobs: int = 1,
-            scheduler: str | None = None) -> Iterator[tuple[Any, Any]]:
+def run_all(
+    plans: list[Any],
+    run: Callable[[Any], Any],
+    failed: Callable[[Any, str], Any],
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> Iterator[tuple[Any, Any]]:
     """Yield ``(plan, run(plan))`` as chapters finish. ``failed(plan, message)`` stands in for a
     result when the executor itself loses a chapter (a worker that died, a lost connection)."""
     if scheduler:
@@ -137,8 +142,12 @@ def _on_dask(plans: list[Any], run: Callable, failed: Callable, scheduler: str) 
     from distributed import as_completed as dask_completed
 
     with Client(scheduler) as client:
-        futures = {client.submit(_isolated, run, plan, key=f"chapter-{plan.chapter_id}-{uuid.uuid4().hex[:8]}",
-                                 pure=False): plan for plan in plans}
+        futures = {
+            client.submit(
+                _isolated, run, plan, key=f"chapter-{plan.chapter_id}-{uuid.uuid4().hex[:8]}", pure=False
+            ): plan
+            for plan in plans
+        }
         for future in dask_completed(futures):
             yield futures[future], _result_or_failure(future, futures[future], failed)
 

@@ -44,7 +44,9 @@ def why_not(chapter_id: str) -> tuple[list[Path], str, dict]:
         return [], damage, {}
     if record is None:
         return [], "not built yet", {}
-    overrides = {k: record["parameters"][k] for k in record.get("overridden") or [] if k in record.get("parameters", {})}
+    overrides = {
+        k: record["parameters"][k] for k in record.get("overridden") or [] if k in record.get("parameters", {})
+    }
     try:
         plan = runner.plan_chapter(chapter_id, record.get("profile", params.DEFAULT_PROFILE), overrides)
     except params.ParameterError as err:
@@ -55,8 +57,9 @@ def why_not(chapter_id: str) -> tuple[list[Path], str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=paths.ROOT,
-                            capture_output=True, text=True)
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=paths.ROOT, capture_output=True, text=True
+    )
     if inside.returncode or inside.stdout.strip() != "true":
         print(f"error: {paths.ROOT} is not a git checkout: nothing to stage", file=sys.stderr)
         return 2
@@ -86,11 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     if not_built:
         print(f"  not built yet: {', '.join(not_built)} (a clone executes them)")
     if staged:
-        print(f"  profile(s): {', '.join(f'{p} ({n})' for p, n in profiles.items())}: CI reuses them when its "
-              "PROFILE (the repository variable) is the same")
+        print(
+            f"  profile(s): {', '.join(f'{p} ({n})' for p, n in profiles.items())}: CI reuses them when its "
+            "PROFILE (the repository variable) is the same"
+        )
     if overridden:
-        print(f"  run with overrides (make run PARAMS=...): {'; '.join(overridden)}: make book uses params/ "
-              "and would execute them again")
+        print(
+            f"  run with overrides (make run PARAMS=...): {'; '.join(overridden)}: make book uses params/ "
+            "and would execute them again"
+        )
     if staged:
         print('  next: git commit -m "Executed chapters" && git push')
     return 1 if problems else 0

@@ -98,8 +98,10 @@ class Course:
     # {key: where its value came from}) -> the values with what they take from other chapters filled in
     # (e.g. another chapter's arm, so its runs are read, not trained again); ValueError names the file,
     # key, value and what is allowed
-    link: Callable[[dict[str, Any], Callable[[str, dict[str, Any]], dict[str, Any]], Mapping[str, str]],
-                   dict[str, Any]] | None = None
+    link: (
+        Callable[[dict[str, Any], Callable[[str, dict[str, Any]], dict[str, Any]], Mapping[str, str]], dict[str, Any]]
+        | None
+    ) = None
     # the store of training runs (None: every run a chapter asks for is trained when it executes)
     run_store: RunStore | None = None
     # in the build, before any kernel starts: fetch, once, the data the values of the chapters about to

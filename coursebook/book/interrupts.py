@@ -164,12 +164,17 @@ def leaves_nothing(chapter_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def worker_pool(jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = (),
-                mp_context: Any = None) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(
+    jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = (), mp_context: Any = None
+) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers clean up like the main process when interrupted
     (``initializer(*initargs)`` runs in each worker after the signal handlers are installed)."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context or get_context("spawn"),
-                               initializer=_init_worker, initargs=(initializer, initargs))
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp_context or get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(initializer, initargs),
+    )
     try:
         yield pool
     except BaseException as error:
@@ -283,7 +288,11 @@ def report(interrupted: Interrupted) -> int:
         where, kept = f"chapter {current}", "nothing was changed (its previous notebook, record and results are kept)"
     elif cut:
         where = "chapter" + ("s " if len(cut) > 1 else " ") + ", ".join(cut)
-        kept = "nothing of " + ("theirs" if len(cut) > 1 else "it") + " was changed (previous notebooks, records and results are kept)"
+        kept = (
+            "nothing of "
+            + ("theirs" if len(cut) > 1 else "it")
+            + " was changed (previous notebooks, records and results are kept)"
+        )
     elif done:
         where, kept, after = "the HTML build", f"every chapter was executed and is kept ({', '.join(done)})", ""
     else:

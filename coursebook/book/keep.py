@@ -82,8 +82,10 @@ def save(folder: Path) -> list[Path]:
 
 def restore(folder: Path) -> list[Path]:
     """The work saved in ``folder`` copied back into the project (what differs), relative to it."""
-    saved = sorted((f for f in folder.rglob("*") if f.is_file() and not _transient(f.name)),
-                   key=lambda f: (f.parent, f.name.endswith(".run.json"), f.name))  # records last
+    saved = sorted(
+        (f for f in folder.rglob("*") if f.is_file() and not _transient(f.name)),
+        key=lambda f: (f.parent, f.name.endswith(".run.json"), f.name),
+    )  # records last
     pairs = [(f, paths.ROOT / f.relative_to(folder)) for f in saved]
     return [f.relative_to(folder) for f in copy_changed(pairs)]
 
@@ -124,8 +126,8 @@ def save_while(folder: Path, command: list[str], every: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    command = argv[argv.index("--") + 1:] if "--" in argv else []
-    options = argv[:argv.index("--")] if "--" in argv else argv
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    options = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="python -m coursebook keep")
     parser.add_argument("action", choices=("save", "restore"))
     parser.add_argument("folder", type=Path)

@@ -52,8 +52,13 @@ def write(target: Path | None = None) -> Path:
     parts = toc_parts()
     found = {part.name: chapters_with_results(part) for part in parts}
     texts = {target: overview_markdown(parts, found)}
-    texts.update({target.parent / f"{part.name}.md": part_markdown(found[part.name]) for part in parts
-                  if not part.root.startswith(CHAPTER_PREFIX)})  # a part with an introduction page of its own
+    texts.update(
+        {
+            target.parent / f"{part.name}.md": part_markdown(found[part.name])
+            for part in parts
+            if not part.root.startswith(CHAPTER_PREFIX)
+        }
+    )  # a part with an introduction page of its own
     atomic.atomic_write_texts(texts)
     return target
 
@@ -78,8 +83,15 @@ def overview_markdown(parts: Sequence[TocPart], found: dict[str, list[Chapter]] 
             sections.append(f"### {escape(' '.join(part.caption.split()))}\n\n{_table_block(found[part.name])}")
     if not sections:
         return f"## Results overview\n\n{NO_RESULTS}\n"
-    return ("## Results overview\n\n" + computed_on(chapters) + "\n\n" + _introduction(chapters) + "\n\n"
-            + "\n\n".join(sections) + "\n")
+    return (
+        "## Results overview\n\n"
+        + computed_on(chapters)
+        + "\n\n"
+        + _introduction(chapters)
+        + "\n\n"
+        + "\n\n".join(sections)
+        + "\n"
+    )
 
 
 def part_markdown(chapters: list[Chapter]) -> str:
@@ -105,9 +117,12 @@ def computed_on(chapters: list[Chapter]) -> str:
     profiles = list(dict.fromkeys(s.profile for s in read))
     named = " and ".join(f"**{escape(p)}**" if p in SMALL_PROFILES else escape(p) for p in profiles)
     reduced = [p for p in profiles if p in SMALL_PROFILES]
-    text = (f"**What this build was computed on.** Data: {'; '.join(data)}. Profile{'s' if len(profiles) > 1 else ''}: "
-            f"{named}" + (" (reduced budgets: fewer epochs, images or seeds than the assignments ask for)"
-                          if reduced else "") + ".")
+    text = (
+        f"**What this build was computed on.** Data: {'; '.join(data)}. Profile{'s' if len(profiles) > 1 else ''}: "
+        f"{named}"
+        + (" (reduced budgets: fewer epochs, images or seeds than the assignments ask for)" if reduced else "")
+        + "."
+    )
     budget: dict[str, list[int]] = {}
     for summary in read:
         for label, values in summary.budget.items():
@@ -138,8 +153,10 @@ def execution_interval(record: dict[str, Any] | None) -> tuple[float, float] | N
 
 def most_at_once(intervals: list[tuple[float, float]]) -> int:
     """The most intervals that overlap one another by more than :data:`OVERLAP_SECONDS` at one time."""
-    events = sorted([(start + OVERLAP_SECONDS, 1) for start, end in intervals if end - start > OVERLAP_SECONDS]
-                    + [(end, -1) for start, end in intervals if end - start > OVERLAP_SECONDS])
+    events = sorted(
+        [(start + OVERLAP_SECONDS, 1) for start, end in intervals if end - start > OVERLAP_SECONDS]
+        + [(end, -1) for start, end in intervals if end - start > OVERLAP_SECONDS]
+    )
     running = most = 0
     for _, step in events:  # at equal times an end (-1) sorts before a start (+1)
         running += step
@@ -150,16 +167,21 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
 def side_by_side(chapter_ids: list[str]) -> str:
     """How the run times were measured: with up to N chapters executing at once, or one at a time
     (from the chapters' run records); '' when no record says."""
-    intervals = [interval for chapter_id in chapter_ids
-                 if (interval := execution_interval(cache.read_record(chapter_id))) is not None]
+    intervals = [
+        interval
+        for chapter_id in chapter_ids
+        if (interval := execution_interval(cache.read_record(chapter_id))) is not None
+    ]
     if not intervals:
         return ""
     unknown = len(chapter_ids) - len(intervals)
     caveat = f" ({unknown} chapter{'s' if unknown > 1 else ''} without a timing record)" if unknown else ""
     at_once = most_at_once(intervals)
     if at_once > 1:
-        return (f"Run times were measured with up to {at_once} chapters executing at once on the same machine"
-                f"{caveat}: they compare the arms of one chapter, not one chapter with another.")
+        return (
+            f"Run times were measured with up to {at_once} chapters executing at once on the same machine"
+            f"{caveat}: they compare the arms of one chapter, not one chapter with another."
+        )
     return f"Run times were measured with one chapter executing at a time{caveat}."
 
 
@@ -168,9 +190,11 @@ def _introduction(chapters: list[Chapter]) -> str:
     marked = sum(1 for summary in read if _reduced(summary))
     text = course().overview_introduction
     if marked:
-        text += (f" **{marked} of {len(chapters)} chapters were computed with a reduced profile or on the synthetic "
-                 "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
-                 "effects' direction, they are not the assignments' results on the full real data.")
+        text += (
+            f" **{marked} of {len(chapters)} chapters were computed with a reduced profile or on the synthetic "
+            "stand-in** (marked in bold beside the chapter): their numbers check the pipeline and show the "
+            "effects' direction, they are not the assignments' results on the full real data."
+        )
     return text
 
 

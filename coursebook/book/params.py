@@ -39,9 +39,12 @@ DEFAULT_PROFILE = "quick"
 TIMEOUT = checks.Check(  # a chapter's, a profile's or the command line's limit per cell (book.timeouts)
     "seconds per cell, a number > 0, or 0/null for no limit",
     lambda value: value is None or (checks.is_number(value) and value >= 0),
-    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}, lambda value: None if value is None else float(value))
+    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]},
+    lambda value: None if value is None else float(value),
+)
 CHAPTER_FILE: checks.Options = {  # params/<id>.yaml (its parameters are checked against the notebook's declarations)
-    "notebook": (checks.text, checks.REQUIRED), "title": (checks.text, checks.REQUIRED),
+    "notebook": (checks.text, checks.REQUIRED),
+    "title": (checks.text, checks.REQUIRED),
     "parameters": (checks.optional(checks.kind(dict, "a mapping of name: value", "object")), None),
     "timeout": (TIMEOUT, None),
 }
@@ -139,8 +142,9 @@ def load_yaml(path: Path) -> Any:
 @dataclass(frozen=True)
 class TocPart:
     """One part (assignment) of ``_toc.yml``: its caption, its introduction page and its chapter ids."""
+
     caption: str
-    root: str            # the introduction's docname, e.g. book/e4742
+    root: str  # the introduction's docname, e.g. book/e4742
     chapters: list[str]  # chapter ids in order
 
     @property
@@ -161,16 +165,29 @@ def toc_parts(toc_file: Path | None = None) -> list[TocPart]:
     except FileNotFoundError:
         raise ParameterError(f"{paths.relative(path)}: file not found") from None
     except (MalformedError, yaml.YAMLError) as err:
-        raise ParameterError(f"{paths.relative(path)}: not a valid table of contents: {' '.join(str(err).split())}") from None
+        raise ParameterError(
+            f"{paths.relative(path)}: not a valid table of contents: {' '.join(str(err).split())}"
+        ) from None
 
     def chapters(docname: str) -> list[str]:
         own = [docname.removeprefix(CHAPTER_PREFIX)] if docname.startswith(CHAPTER_PREFIX) else []
-        return own + [c for tree in site[docname].subtrees for item in tree.items
-                      if isinstance(item, FileItem) for c in chapters(item)]
+        return own + [
+            c
+            for tree in site[docname].subtrees
+            for item in tree.items
+            if isinstance(item, FileItem)
+            for c in chapters(item)
+        ]
 
-    return [TocPart(str(tree.caption or ""), str(tree.items[0]),
-                    [c for item in tree.items if isinstance(item, FileItem) for c in chapters(item)])
-            for tree in site[site.root.docname].subtrees if tree.items]
+    return [
+        TocPart(
+            str(tree.caption or ""),
+            str(tree.items[0]),
+            [c for item in tree.items if isinstance(item, FileItem) for c in chapters(item)],
+        )
+        for tree in site[site.root.docname].subtrees
+        if tree.items
+    ]
 
 
 def toc_chapter_ids(toc_file: Path | None = None) -> list[str]:
@@ -184,12 +201,16 @@ def check_toc(chapter_ids: list[str]) -> None:
     for chapter_id in chapter_ids:
         params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
         if not params_file.is_file():
-            raise ParameterError(f"{toc}: entry '{CHAPTER_PREFIX}{chapter_id}' has no {paths.relative(params_file)} "
-                                 "(every chapter needs one: notebook, title, parameters)")
+            raise ParameterError(
+                f"{toc}: entry '{CHAPTER_PREFIX}{chapter_id}' has no {paths.relative(params_file)} "
+                "(every chapter needs one: notebook, title, parameters)"
+            )
     for params_file in sorted(paths.PARAMS_DIR.glob("*.yaml")):
         if params_file.stem not in chapter_ids:
-            raise ParameterError(f"{paths.relative(params_file)}: chapter '{params_file.stem}' is not in {toc} "
-                                 f"(add '- file: {CHAPTER_PREFIX}{params_file.stem}' there, or remove the file)")
+            raise ParameterError(
+                f"{paths.relative(params_file)}: chapter '{params_file.stem}' is not in {toc} "
+                f"(add '- file: {CHAPTER_PREFIX}{params_file.stem}' there, or remove the file)"
+            )
 
 
 def load_chapter(chapter_id: str) -> Chapter:
@@ -197,14 +218,19 @@ def load_chapter(chapter_id: str) -> Chapter:
     params_file = paths.PARAMS_DIR / f"{chapter_id}.yaml"
     if not params_file.exists():
         known = ", ".join(toc_chapter_ids()) or "none"
-        raise ParameterError(f"unknown chapter '{chapter_id}': no {paths.relative(params_file)} (chapters in _toc.yml: {known})")
+        raise ParameterError(
+            f"unknown chapter '{chapter_id}': no {paths.relative(params_file)} (chapters in _toc.yml: {known})"
+        )
     try:
         raw = checks.check_options(load_yaml(params_file) or {}, CHAPTER_FILE)
         notebook = paths.NOTEBOOKS_DIR / raw["notebook"]
         if not notebook.is_file():
             notebooks = sorted(path.name for path in paths.NOTEBOOKS_DIR.glob("*.ipynb"))
-            raise checks.Invalid(f"a notebook in {paths.relative(paths.NOTEBOOKS_DIR)}/: one of {checks.listed(notebooks)}",
-                                 value=raw["notebook"], key="notebook")
+            raise checks.Invalid(
+                f"a notebook in {paths.relative(paths.NOTEBOOKS_DIR)}/: one of {checks.listed(notebooks)}",
+                value=raw["notebook"],
+                key="notebook",
+            )
     except checks.Invalid as bad:
         raise ParameterError(bad.line(paths.relative(params_file))) from None
     return Chapter(chapter_id, raw["title"], notebook, params_file, raw["parameters"] or {}, raw["timeout"])
@@ -244,7 +270,7 @@ def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
     if type_name in _TYPES:
         kind = _TYPES[type_name]
     elif default is None:
-        raise ParameterError(f"{where}: a None default needs an annotation such as \"Optional[int]\"")
+        raise ParameterError(f'{where}: a None default needs an annotation such as "Optional[int]"')
     else:
         kind = type(default)
     if kind not in _TYPES.values():
@@ -258,10 +284,10 @@ def _declaration(notebook: Path, name: str, info: dict) -> Declaration:
             "low_open": match[1] == "(",
             "high_open": match[4] == ")",
         }
-        help_text = help_text[match.end():]
+        help_text = help_text[match.end() :]
     elif match := _CHOICES.match(help_text):
         fields = {"choices": tuple(c.strip() for c in match[1].split(",") if c.strip())}
-        help_text = help_text[match.end():]
+        help_text = help_text[match.end() :]
     return Declaration(name, kind, default, optional=optional or default is None, help=help_text, **fields)
 
 
@@ -284,24 +310,29 @@ def profiles() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in paths.PROFILES_DIR.glob("*.yaml")))
 
 
-
-
 def check_profile(profile: str) -> None:
     """A profile named on the command line (``--profile``, ``PROFILE=``) is one of :func:`profiles`."""
     if profile not in profiles():
-        raise ParameterError(f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
-                             f"allowed: unknown profile (expected one of {{{', '.join(profiles())}}})")
+        raise ParameterError(
+            f"command line: key 'profile' (--profile, PROFILE=): value {profile!r} is not "
+            f"allowed: unknown profile (expected one of {{{', '.join(profiles())}}})"
+        )
 
 
 def _mapping_of(entries: str) -> checks.Check:
     """A mapping (null: an empty one) of the ``entries`` named in words."""
-    return checks.Check(f"a mapping of {entries}", lambda value: value is None or isinstance(value, dict),
-                        {"type": ["object", "null"]}, lambda value: dict(value or {}))
+    return checks.Check(
+        f"a mapping of {entries}",
+        lambda value: value is None or isinstance(value, dict),
+        {"type": ["object", "null"]},
+        lambda value: dict(value or {}),
+    )
 
 
 PARAMETER_VALUES = _mapping_of("parameter: value")
 PROFILE_FILE: checks.Options = {  # params/profiles/<name>.yaml
-    "defaults": (PARAMETER_VALUES, {}), "chapters": (_mapping_of("chapter id: {parameter: value}"), {}),
+    "defaults": (PARAMETER_VALUES, {}),
+    "chapters": (_mapping_of("chapter id: {parameter: value}"), {}),
     "timeout": (TIMEOUT, None),
 }
 
@@ -336,8 +367,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None,
-            link: bool = True) -> Resolved:
+def resolve(
+    chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None, link: bool = True
+) -> Resolved:
     """Effective, validated parameters of one chapter. What it takes from another chapter (the
     course's ``link``) is read from that chapter's parameters under the same profile, with the
     overrides the course names (``link=False``: without linking, for such a read)."""
@@ -362,7 +394,9 @@ def resolve(chapter_id: str, profile: str = DEFAULT_PROFILE, overrides: dict[str
             origin[key] = source
             where_of[key] = where
     if "seed" not in decls:
-        raise ParameterError(f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter")
+        raise ParameterError(
+            f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter"
+        )
     if link and course().link is not None:
         values = _linked(values, profile, where_of)
     try:

@@ -171,8 +171,14 @@ class Display:
     ``files`` maps chapter id -> progress file; ``estimates`` maps chapter id -> expected seconds.
     ``live`` chooses the terminal form (default: when stdout is a terminal)."""
 
-    def __init__(self, files: dict[str, Path], estimates: dict[str, float | None] | None = None,
-                 live: bool | None = None, interval: float = 1.0, write: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        files: dict[str, Path],
+        estimates: dict[str, float | None] | None = None,
+        live: bool | None = None,
+        interval: float = 1.0,
+        write: Callable[[str], None] | None = None,
+    ):
         self.files, self.estimates, self.interval = files, estimates or {}, interval
         self.live = sys.stdout.isatty() if live is None else live
         self.write = write or (lambda text: print(text, flush=True))

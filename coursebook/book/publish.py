@@ -22,8 +22,10 @@ from coursebook.book.params import toc_chapter_ids
 from coursebook.book.provenance import git_commit
 
 BRANCH = "gh-pages"
-GITHUB_REMOTE = re.compile(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
-                           r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$")
+GITHUB_REMOTE = re.compile(
+    r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"
+)
 
 
 class PublishError(Exception):
@@ -40,10 +42,14 @@ def refusals() -> list[str]:
     chapters = toc_chapter_ids()
     failed = [c for c in chapters if cache.failed_path(c).exists()]
     if failed:
-        reasons.append(f"chapter(s) failed: {', '.join(failed)} (see book/chapters/<id>.failed.ipynb; fix and run make book)")
+        reasons.append(
+            f"chapter(s) failed: {', '.join(failed)} (see book/chapters/<id>.failed.ipynb; fix and run make book)"
+        )
     smoke = [c for c in chapters if (cache.read_record(c) or {}).get("profile") == "smoke"]
     if smoke:
-        reasons.append(f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or full)")
+        reasons.append(
+            f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or full)"
+        )
     missing = [c for c in chapters if not cache.output_path(c).exists()]
     if missing:
         reasons.append(f"never executed: {', '.join(missing)} (run make book)")

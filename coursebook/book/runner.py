@@ -27,10 +27,17 @@ from coursebook.atomic import atomic_write_texts
 from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
 from coursebook.book.hooks import CourseInputError, course
 from coursebook.book.provenance import git_commit
-from coursebook.book.params import (ParameterError, Resolved, check_profile_keys, check_toc, declarations, load_chapter, resolve,
-                               toc_chapter_ids)
+from coursebook.book.params import (
+    ParameterError,
+    Resolved,
+    check_profile_keys,
+    check_toc,
+    declarations,
+    load_chapter,
+    resolve,
+    toc_chapter_ids,
+)
 from coursebook.book.timeouts import chapter_timeout
-
 
 
 @dataclass
@@ -95,14 +102,19 @@ def data_fingerprint(resolved: Resolved) -> str:
     try:
         return course().data_fingerprint(resolved.values)
     except CourseInputError as err:  # e.g. data=cifar10 without the archive: say so before any kernel starts
-        where = "command line" if resolved.origin.get(err.key) == "override" else str(
-            resolved.chapter.params_file.relative_to(paths.ROOT))
-        raise ParameterError(f"{where}: key '{err.key}' = {resolved.values[err.key]!r} for chapter "
-                             f"{resolved.chapter.id}: {err}") from None
+        where = (
+            "command line"
+            if resolved.origin.get(err.key) == "override"
+            else str(resolved.chapter.params_file.relative_to(paths.ROOT))
+        )
+        raise ParameterError(
+            f"{where}: key '{err.key}' = {resolved.values[err.key]!r} for chapter {resolved.chapter.id}: {err}"
+        ) from None
 
 
-def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False,
-                 timeout: float | None = None) -> Plan:
+def plan_chapter(
+    chapter_id: str, profile: str, overrides: dict[str, Any] | None, force: bool = False, timeout: float | None = None
+) -> Plan:
     """Validate one chapter and compare its inputs with the last run's; ``timeout`` (seconds, from
     the command line) wins over the chapter's and the profile's."""
     resolved = resolve(chapter_id, profile, overrides)
@@ -116,7 +128,8 @@ def plan_chapter(chapter_id: str, profile: str, overrides: dict[str, Any] | None
         "package": cache.package_digest(),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         # DETERMINISTIC=1 changes the kernels a run uses: its results are not those of a plain run
-        "backend": os.environ.get("KERAS_BACKEND", "tensorflow") + (" (deterministic)" if executors.deterministic() else ""),
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow")
+        + (" (deterministic)" if executors.deterministic() else ""),
         **{name: component(resolved.values, fingerprint) for name, component in course().cache_components.items()},
     }
     record, damage = cache.previous_run(chapter_id)
@@ -153,8 +166,14 @@ def runs_text(train: int, read: int) -> str:
     return f"{train} run{'s' if train != 1 else ''} to train" + (f", {read} read from the run store" if read else "")
 
 
-def plan_book(profile: str, chapters: list[str] | None = None, overrides: dict[str, Any] | None = None,
-              data: str | None = None, force: bool = False, timeout: float | None = None) -> list[Plan]:
+def plan_book(
+    profile: str,
+    chapters: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    data: str | None = None,
+    force: bool = False,
+    timeout: float | None = None,
+) -> list[Plan]:
     """Validate and plan the given chapters (default: every chapter in ``_toc.yml``)."""
     all_ids = toc_chapter_ids()
     if chapters is None:  # the whole book: _toc.yml and params/ must agree (one chapter may be tried alone)
@@ -209,21 +228,28 @@ def run_chapter(plan: Plan) -> Result:
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
-                pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values), str(tmp),
-                parameters=plan.resolved.values, kernel_name="python3", cwd=str(paths.ROOT),
-                progress_bar=False, log_output=False, execution_timeout=plan.timeout,
+                pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values),
+                str(tmp),
+                parameters=plan.resolved.values,
+                kernel_name="python3",
+                cwd=str(paths.ROOT),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=plan.timeout,
                 kernel_manager_class=manager,
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
             seconds = time.perf_counter() - start
             failed = tmp.read_text(encoding="utf-8") if tmp.exists() else None
-            return Result(Outcome(chapter.id, "failed", reason, seconds, describe_failure(err, tmp, plan)),
-                          failed_notebook=failed)
+            return Result(
+                Outcome(chapter.id, "failed", reason, seconds, describe_failure(err, tmp, plan)), failed_notebook=failed
+            )
         seconds = time.perf_counter() - start
         tidy_outputs(tmp)
         results = tmp_results.read_text(encoding="utf-8") if tmp_results.exists() else None
-        return Result(Outcome(chapter.id, "executed", reason, seconds), notebook=tmp.read_text(encoding="utf-8"),
-                      results=results)
+        return Result(
+            Outcome(chapter.id, "executed", reason, seconds), notebook=tmp.read_text(encoding="utf-8"), results=results
+        )
 
 
 UNWRITABLE = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT}
@@ -267,12 +293,23 @@ def commit(plan: Plan, result: Result) -> Outcome:
     if store is not None and result.results and any(counts := store.counts(result.results)):
         outcome.runs = counts
     trained, read = outcome.runs or (None, None)
-    record = record_text(plan, outcome.seconds, results=results.name if result.results else None,
-                         results_digest=cache.digest(result.results) if result.results else None,
-                         runs_trained=trained, runs_read=read)
+    record = record_text(
+        plan,
+        outcome.seconds,
+        results=results.name if result.results else None,
+        results_digest=cache.digest(result.results) if result.results else None,
+        runs_trained=trained,
+        runs_read=read,
+    )
     with interrupts.deferred():
-        atomic_write_texts({results: result.results, cache.output_path(chapter_id): result.notebook,
-                            cache.record_path(chapter_id): record, cache.failed_path(chapter_id): None})
+        atomic_write_texts(
+            {
+                results: result.results,
+                cache.output_path(chapter_id): result.notebook,
+                cache.record_path(chapter_id): record,
+                cache.failed_path(chapter_id): None,
+            }
+        )
     return outcome
 
 
@@ -283,7 +320,9 @@ def commit_safely(plan: Plan, result: Result) -> Outcome:
     except OSError as err:
         if err.errno not in UNWRITABLE:
             raise
-        return Outcome(plan.chapter_id, "failed", describe_reason(plan.changed), result.outcome.seconds, unwritable(err))
+        return Outcome(
+            plan.chapter_id, "failed", describe_reason(plan.changed), result.outcome.seconds, unwritable(err)
+        )
 
 
 def unwritable(err: OSError) -> str:
@@ -298,9 +337,16 @@ def write_record(plan: Plan, seconds: float, **extra: Any) -> None:
 def record_text(plan: Plan, seconds: float, **extra: Any) -> str:
     """The run's record (``<id>.run.json``): key, components, parameters, commit, seconds."""
     record = {
-        "chapter": plan.chapter_id, "key": plan.key, "components": plan.components, "profile": plan.resolved.profile,
-        "parameters": plan.resolved.values, "overridden": plan.resolved.overridden, "seconds": round(seconds, 2),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": git_commit(), **extra,
+        "chapter": plan.chapter_id,
+        "key": plan.key,
+        "components": plan.components,
+        "profile": plan.resolved.profile,
+        "parameters": plan.resolved.values,
+        "overridden": plan.resolved.overridden,
+        "seconds": round(seconds, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": git_commit(),
+        **extra,
     }
     return json.dumps(record, indent=2) + "\n"
 
@@ -315,11 +361,17 @@ def rerender(plan: Plan) -> Outcome:
     source = pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values)
     page = pagetext.rerender(executed, source, plan.resolved.values)
     old = cache.read_record(chapter.id) or {}
-    record = record_text(plan, float(old.get("seconds", 0.0)), results=old.get("results"),
-                         results_digest=old.get("results_digest"), rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record = record_text(
+        plan,
+        float(old.get("seconds", 0.0)),
+        results=old.get("results"),
+        results_digest=old.get("results_digest"),
+        rerendered=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
     with interrupts.deferred():
-        atomic_write_texts({cache.output_path(chapter.id): nbformat.writes(page) + "\n",
-                            cache.record_path(chapter.id): record})
+        atomic_write_texts(
+            {cache.output_path(chapter.id): nbformat.writes(page) + "\n", cache.record_path(chapter.id): record}
+        )
     return Outcome(chapter.id, "re-rendered", describe_reason(plan.changed), time.perf_counter() - start)
 
 
@@ -332,9 +384,15 @@ def run_description(plan: Plan, progress_file: Path | None = None, results_path:
     the temporary file ``run.save_results`` writes to."""
     r = plan.resolved
     return {
-        "chapter": r.chapter.id, "title": r.chapter.title, "profile": r.profile, "parameters": r.values,
-        "origin": r.origin, "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
-        "commit": git_commit(), "started": time.time(), "data_fingerprint": plan.data_fingerprint,
+        "chapter": r.chapter.id,
+        "title": r.chapter.title,
+        "profile": r.profile,
+        "parameters": r.values,
+        "origin": r.origin,
+        "params_file": str(r.chapter.params_file.relative_to(paths.ROOT)),
+        "commit": git_commit(),
+        "started": time.time(),
+        "data_fingerprint": plan.data_fingerprint,
         "text_parameters": pagetext.text_parameters(r.chapter.notebook, list(r.values)),
         "deterministic": executors.deterministic(),
         "progress_file": str(progress_file) if progress_file else None,
@@ -382,9 +440,11 @@ def describe_failure(err: Exception, notebook: Path, plan: Plan) -> str:
         cell = last_started_cell(notebook)
     where = f"cell [{cell}]" if cell is not None else "before the first cell"
     if timed_out:
-        return (f"{where} ran longer than the time limit of {plan.timeout:g} s per cell and was stopped "
-                f"(its kernel was shut down); raise the limit with TIMEOUT=<seconds> or 'timeout' in "
-                f"{plan.resolved.chapter.params_file.relative_to(paths.ROOT)}")
+        return (
+            f"{where} ran longer than the time limit of {plan.timeout:g} s per cell and was stopped "
+            f"(its kernel was shut down); raise the limit with TIMEOUT=<seconds> or 'timeout' in "
+            f"{plan.resolved.chapter.params_file.relative_to(paths.ROOT)}"
+        )
     if type(err).__name__ == "DeadKernelError":
         where, ename, evalue = dying_cell(notebook), "kernel died", "killed (out of memory, or a signal)"
     return f"{where}: {ename}: {' '.join(str(evalue).split())[:300]}"
@@ -420,8 +480,9 @@ def dying_cell(notebook: Path) -> str:
 # --------------------------------------------------------------------------- the whole book
 
 
-def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | None = None,
-                live: bool | None = None) -> Summary:
+def execute_all(
+    plans: list[Plan], jobs: int = 1, log=print, scheduler: str | None = None, live: bool | None = None
+) -> Summary:
     """Reuse the up-to-date chapters, re-render those whose text alone changed, execute the others
     (``jobs`` at a time, or on the Dask cluster at ``scheduler``) with live progress; one failure
     stops nothing."""
@@ -447,7 +508,10 @@ def execute_all(plans: list[Plan], jobs: int = 1, log=print, scheduler: str | No
             display.done(plan.chapter_id)
             summary.outcomes.append(outcome)
             verb = "executed" if outcome.status == "executed" else "FAILED  "
-            log(f"  {verb}  {outcome.chapter_id}  in {outcome.seconds:.1f} s" + (f"  -- {outcome.error}" if outcome.error else ""))
+            log(
+                f"  {verb}  {outcome.chapter_id}  in {outcome.seconds:.1f} s"
+                + (f"  -- {outcome.error}" if outcome.error else "")
+            )
     order = {p.chapter_id: i for i, p in enumerate(plans)}
     summary.outcomes.sort(key=lambda o: order[o.chapter_id])
     return summary
@@ -463,8 +527,10 @@ def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
         expected[plan.chapter_id] = seconds
         limit = f", limit {plan.timeout:g} s per cell" if plan.timeout else ""
         runs = f"; {text}" if (text := runs_text(train, read)) else ""
-        log(f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}{runs}; "
-            f"~{progress.clock(seconds)} {basis}{limit})")
+        log(
+            f"  executing {plan.chapter_id}  ({describe_reason(plan.changed)}{runs}; "
+            f"~{progress.clock(seconds)} {basis}{limit})"
+        )
     if len(todo) > 1:
         total = sum(expected.values())
         parallel = f", about ~{progress.clock(total / min(jobs, len(todo)))} with {jobs} jobs" if jobs > 1 else ""
@@ -484,7 +550,11 @@ def print_summary(summary: Summary, html_seconds: float | None, log=print) -> No
     log("\nSummary")
     for o in summary.outcomes:
         seconds = f"{o.seconds:7.1f} s" if o.status != "reused" else "        -"
-        runs = f"; {o.runs[0]} run{'s' if o.runs[0] != 1 else ''} trained, {o.runs[1]} read from the run store" if o.runs else ""
+        runs = (
+            f"; {o.runs[0]} run{'s' if o.runs[0] != 1 else ''} trained, {o.runs[1]} read from the run store"
+            if o.runs
+            else ""
+        )
         log(f"  {o.status:11s} {seconds}  {o.chapter_id}  ({o.reason}{runs})")
     if html_seconds is not None:
         log(f"  {'html':11s} {html_seconds:7.1f} s  _build/html")

@@ -24,6 +24,7 @@ from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 from coursebook.markdown import quote  # noqa: F401  (notebooks quote the question with runtime.quote)
 
+
 @dataclass
 class ChapterRun:
     """One execution of one chapter; collects what the run card reports."""
@@ -51,13 +52,16 @@ class ChapterRun:
         if self.planned_fingerprint not in (None, "none") and dataset.fingerprint != self.planned_fingerprint:
             raise RuntimeError(
                 f"loaded {dataset.name} ({dataset.fingerprint}) but the book runner planned dataset "
-                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned")
+                f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned"
+            )
         counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
         if splits is not None:
             counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
         self.dataset = {
-            "name": dataset.name, "fingerprint": dataset.fingerprint,
-            "synthetic": bool(dataset.is_synthetic), "counts": counts,
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "synthetic": bool(dataset.is_synthetic),
+            "counts": counts,
         }
         if notice := course().data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
             show_markdown(notice)
@@ -74,9 +78,13 @@ class ChapterRun:
             assignment = (load_yaml(paths.PARAMS_DIR / f"{self.chapter}.yaml") or {}).get("parameters") or {}
         except Exception:  # noqa: BLE001 - opened by hand without a chapter file: nothing departs
             return []
-        return [(name, value, assignment.get(name), self.origin[name]) for name, value in self.parameters.items()
-                if self.origin.get(name) in ("profile", "override") and value != assignment.get(name)
-                and name not in self.text_parameters]
+        return [
+            (name, value, assignment.get(name), self.origin[name])
+            for name, value in self.parameters.items()
+            if self.origin.get(name) in ("profile", "override")
+            and value != assignment.get(name)
+            and name not in self.text_parameters
+        ]
 
     def save_results(self, results: Any) -> str | None:
         """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the
@@ -86,8 +94,9 @@ class ChapterRun:
         text = results.to_json()  # checks the schema and that every number is finite
         if not self.results_path:
             return None
-        self.extra["results file"] = (f"`book/chapters/{self.chapter}.results.json` "
-                                      f"(schema version {results.schema_version})")
+        self.extra["results file"] = (
+            f"`book/chapters/{self.chapter}.results.json` (schema version {results.schema_version})"
+        )
         from coursebook.atomic import atomic_write_text
 
         atomic_write_text(Path(self.results_path), text)
@@ -119,8 +128,10 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
     elif _opened is not None and chapter in (None, _opened["chapter"]):
         info = _edited(_opened)  # a chapter's notebook written by `python -m coursebook notebook` (make lab)
         interactive = True
-        print(f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
-              f"(written by python -m coursebook notebook); the book itself is built by make book")
+        print(
+            f"coursebook: chapter {info['chapter']} with the settings of profile {info['profile']} "
+            f"(written by python -m coursebook notebook); the book itself is built by make book"
+        )
     else:
         info = _resolve_interactively(chapter)
         interactive = True
@@ -130,10 +141,17 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         course().determinism()
     _figures_as_images()
     run = ChapterRun(
-        chapter=info.get("chapter", chapter), title=info["title"], profile=info["profile"], parameters=info["parameters"],
-        origin=info["origin"], commit=info.get("commit") or _commit(), started=info.get("started", time.time()),
-        interactive=interactive, planned_fingerprint=info.get("data_fingerprint"),
-        text_parameters=list(info.get("text_parameters", [])), deterministic=determinism,
+        chapter=info.get("chapter", chapter),
+        title=info["title"],
+        profile=info["profile"],
+        parameters=info["parameters"],
+        origin=info["origin"],
+        commit=info.get("commit") or _commit(),
+        started=info.get("started", time.time()),
+        interactive=interactive,
+        planned_fingerprint=info.get("data_fingerprint"),
+        text_parameters=list(info.get("text_parameters", [])),
+        deterministic=determinism,
         results_path=info.get("results_path"),
     )
     run.device = describe_device()
@@ -156,8 +174,10 @@ WRAP_TEXT = 16  # characters: a longer text column wraps on the web page (number
 
 
 # Numbers stay on one line; headings and long texts wrap, so that a table fits the page's content column
-TABLE_STYLE = [{"selector": "th, td", "props": "padding: 0.3em 0.5em; text-align: right"},
-               {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"}]
+TABLE_STYLE = [
+    {"selector": "th, td", "props": "padding: 0.3em 0.5em; text-align: right"},
+    {"selector": "th", "props": "font-weight: 600; border-bottom: 1px solid #888"},
+]
 ONE_LINE = {"white-space": "nowrap"}
 WRAPPED_TEXT = {"white-space": "normal", "min-width": "8em", "text-align": "left"}
 
@@ -220,8 +240,9 @@ class Table:
         return spec
 
 
-def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False,
-          transpose: bool = False) -> Table:
+def table(
+    frame: Any, precision: int = 4, formats: dict[str, str] | None = None, index: bool = False, transpose: bool = False
+) -> Table:
     """Show a DataFrame in the book: thousands separators, fixed precision (``formats`` overrides
     per column, e.g. ``{"error": "{:.1e}"}``), no row numbers unless ``index``. ``transpose`` turns
     a wide table of few rows on its side: the first column's values become the column headings."""
@@ -235,10 +256,14 @@ def table(frame: Any, precision: int = 4, formats: dict[str, str] | None = None,
 def reproducibility_text(deterministic: bool) -> str:
     """What the run card says about repeating the run bit for bit."""
     if deterministic:
-        return ("bit-reproducible: seeded, op determinism on (DETERMINISTIC=1); the same software and "
-                "device give the same numbers")
-    return ("seeded, but not guaranteed bit-reproducible: op determinism is off "
-            "(DETERMINISTIC=1 turns it on, at some cost in speed on GPUs)")
+        return (
+            "bit-reproducible: seeded, op determinism on (DETERMINISTIC=1); the same software and "
+            "device give the same numbers"
+        )
+    return (
+        "seeded, but not guaranteed bit-reproducible: op determinism is off "
+        "(DETERMINISTIC=1 turns it on, at some cost in speed on GPUs)"
+    )
 
 
 def describe_device() -> str:
@@ -283,11 +308,15 @@ def departures_text(departures: list[tuple[str, Any, Any, str]], chapter: str) -
     if not departures:
         return ""
     where = {"profile": "profile", "override": "command line"}
-    items = "; ".join(f"`{name}` {_setting(name, value)} instead of {_setting(name, assignment)} ({where[origin]})"
-                      for name, value, assignment, origin in departures)
-    return ("```{admonition} Settings reduced from the assignment's\n:class: note\n\n"
-            f"This run departs from the assignment's protocol (`params/{chapter}.yaml`) in: {items}. Every number "
-            "and sentence below describes this run.\n```")
+    items = "; ".join(
+        f"`{name}` {_setting(name, value)} instead of {_setting(name, assignment)} ({where[origin]})"
+        for name, value, assignment, origin in departures
+    )
+    return (
+        "```{admonition} Settings reduced from the assignment's\n:class: note\n\n"
+        f"This run departs from the assignment's protocol (`params/{chapter}.yaml`) in: {items}. Every number "
+        "and sentence below describes this run.\n```"
+    )
 
 
 NONE_MEANS = {"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"}
@@ -357,13 +386,21 @@ def _resolve_interactively(chapter: str | None) -> dict[str, Any]:
     values = {name: d.default for name, d in declarations(notebook).items()}
     namespace = _user_namespace()
     values.update({name: namespace[name] for name in values if name in namespace})
-    shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in ("epochs", "repeats", "train_size", "sizes", "data"))
-    print(f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
-          f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "
-          f"make lab CHAPTER=<id> (chapters on this notebook: {', '.join(chapters) or 'none'}).")
+    shown = ", ".join(
+        f"{k}={v!r}" for k, v in values.items() if k in ("epochs", "repeats", "train_size", "sizes", "data")
+    )
+    print(
+        f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
+        f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "
+        f"make lab CHAPTER=<id> (chapters on this notebook: {', '.join(chapters) or 'none'})."
+    )
     return {
-        "chapter": chapter or notebook.stem, "title": title, "profile": "none (parameters cell values)",
-        "parameters": values, "origin": dict.fromkeys(values, "notebook"), "commit": _commit(),
+        "chapter": chapter or notebook.stem,
+        "title": title,
+        "profile": "none (parameters cell values)",
+        "parameters": values,
+        "origin": dict.fromkeys(values, "notebook"),
+        "commit": _commit(),
     }
 
 
@@ -396,8 +433,10 @@ def _this_notebook():
         if names and names <= set(namespace):
             candidates.append((len(names), notebook))
     if not candidates:
-        raise RuntimeError("runtime.start(None, ...) outside the book runner: run the notebook's parameters cell first, "
-                           "or write a chapter's notebook with make lab CHAPTER=<id>")
+        raise RuntimeError(
+            "runtime.start(None, ...) outside the book runner: run the notebook's parameters cell first, "
+            "or write a chapter's notebook with make lab CHAPTER=<id>"
+        )
     return max(candidates)[1]
 
 

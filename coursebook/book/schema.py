@@ -31,9 +31,14 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 def parameters_schema(chapter_id: str) -> dict[str, Any]:
     """The ``parameters`` of one chapter file: each declared parameter's check, its help as description."""
     declared = params.declarations(params.load_chapter(chapter_id).notebook)
-    return {"type": ["object", "null"], "additionalProperties": False, "properties": {
-        name: {**decl.check().schema, **({"description": decl.help} if decl.help else {})}
-        for name, decl in declared.items()}}
+    return {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {
+            name: {**decl.check().schema, **({"description": decl.help} if decl.help else {})}
+            for name, decl in declared.items()
+        },
+    }
 
 
 def chapter_schema(chapter_id: str) -> dict[str, Any]:
@@ -53,17 +58,28 @@ def profile_schema(chapter_ids: list[str]) -> dict[str, Any]:
                 defaults[name].append(schema)
     schema = mapping_schema(params.PROFILE_FILE)
     schema["properties"].update(
-        defaults={"type": ["object", "null"], "additionalProperties": False, "properties": {
-            name: variants[0] if len(variants) == 1 else {"anyOf": variants} for name, variants in defaults.items()}},
-        chapters={"type": ["object", "null"], "additionalProperties": False, "properties": per_chapter})
+        defaults={
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {
+                name: variants[0] if len(variants) == 1 else {"anyOf": variants} for name, variants in defaults.items()
+            },
+        },
+        chapters={"type": ["object", "null"], "additionalProperties": False, "properties": per_chapter},
+    )
     return {"$schema": DRAFT, "title": "coursebook profile", **schema}
 
 
 def schemas() -> dict[str, tuple[str, dict[str, Any]]]:
     """Every schema: its file name -> (the files it checks, relative to the project; the schema)."""
     chapter_ids = params.toc_chapter_ids()
-    found = {f"chapter-{chapter_id}.schema.json": (f"{paths.relative(paths.PARAMS_DIR)}/{chapter_id}.yaml",
-                                                   chapter_schema(chapter_id)) for chapter_id in chapter_ids}
+    found = {
+        f"chapter-{chapter_id}.schema.json": (
+            f"{paths.relative(paths.PARAMS_DIR)}/{chapter_id}.yaml",
+            chapter_schema(chapter_id),
+        )
+        for chapter_id in chapter_ids
+    }
     found["profile.schema.json"] = (f"{paths.relative(paths.PROFILES_DIR)}/*.yaml", profile_schema(chapter_ids))
     for name, (pattern, schema) in course().file_schemas().items():
         found[f"{name}.schema.json"] = (pattern, {"$schema": DRAFT, **schema})
@@ -96,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except params.ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"coursebook: {len(written) - 1} JSON Schemas in {paths.relative(args.output.resolve())}/; "
-          f"for VS Code's YAML extension, put the contents of {written[-1].name} under the setting yaml.schemas")
+    print(
+        f"coursebook: {len(written) - 1} JSON Schemas in {paths.relative(args.output.resolve())}/; "
+        f"for VS Code's YAML extension, put the contents of {written[-1].name} under the setting yaml.schemas"
+    )
     return 0
