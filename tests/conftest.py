@@ -15,7 +15,6 @@ import nbformat
 import pytest
 from hypothesis import settings
 
-
 from coursebook.book import paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -195,7 +194,8 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 
 # The fast inner loop (`make test-fast`, `pytest -m "not slow and not browser and not latex"`) leaves out
 # the test files that execute notebooks in kernels, build the smoke book, train on real images or fuzz
-# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
+# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex).
+# `make test` runs them all.
 MARKED_FILES = {
     "slow": {
         "test_book.py",

@@ -104,10 +104,11 @@ def test_every_explain_question_gets_an_explanation():
 def two_arms(reference_curves, arm_curves, *, evaluated=(6, 7, 4, 5), sizes=(1500, 517, 1000), **arm_settings):
     ref = [
         run(s, epochs=len(c["loss"]), evaluated=e, history=c)
-        for s, (c, e) in enumerate(zip(reference_curves, evaluated[:2]))
+        for s, (c, e) in enumerate(zip(reference_curves, evaluated[:2], strict=True))
     ]
     arm = [
-        run(s, epochs=len(c["loss"]), evaluated=e, history=c) for s, (c, e) in enumerate(zip(arm_curves, evaluated[2:]))
+        run(s, epochs=len(c["loss"]), evaluated=e, history=c)
+        for s, (c, e) in enumerate(zip(arm_curves, evaluated[2:], strict=True))
     ]
     return factories.results(
         factories.arm("E", ref, model="a12-baseline"),
@@ -223,7 +224,7 @@ def test_a_monotone_learning_curve_beyond_the_sampling_error_is_concluded_with_t
     assert section.direct.startswith("More training images helped") and "ran once" in section.direct
     # the last step, 0.073, against 2 × its error on 517 images: beyond
     se = np.hypot(np.sqrt(0.526 * 0.474 / 517), np.sqrt(0.453 * 0.547 / 517))
-    assert 0.073 > 2 * se and "still rose beyond the error" in " ".join(section.detail)
+    assert 2 * se < 0.073 and "still rose beyond the error" in " ".join(section.detail)
     assert "1,000-image subset reached 0.43" in " ".join(section.detail)
 
 

@@ -1,13 +1,13 @@
 """Tests of coursebook.course.history: the one history frame and its queries."""
 
 import math
+import re
 import statistics
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from coursebook.course import history
 from coursebook.course.history import HISTORY_COLUMNS, HistoryError
@@ -79,7 +79,7 @@ def test_at_epoch_reads_each_run_at_its_own_epoch():
     assert chosen["val_loss"].tolist() == [0.5, 0.8, 0.8]
     as_frame = pd.DataFrame({"arm": ["a", "a", "b"], "seed": [0, 1, 0], "epoch": [2, 1, 3]})
     pd.testing.assert_frame_equal(history.at_epoch(frame, as_frame), chosen)
-    with pytest.raises(HistoryError, match="epoch 4 of run 'a' seed 0 is outside its 1..3 epochs"):
+    with pytest.raises(HistoryError, match=re.escape("epoch 4 of run 'a' seed 0 is outside its 1..3 epochs")):
         history.at_epoch(frame, {("a", 0): 4, ("a", 1): 1, ("b", 0): 3})
     with pytest.raises(HistoryError, match="no epoch given for run 'b' seed 0"):
         history.at_epoch(frame, {("a", 0): 1, ("a", 1): 1})

@@ -4,7 +4,8 @@
                                [--timeout SECONDS] [--scheduler tcp://host:port]
     python -m coursebook validate [--profile quick]
     python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...]   (what build would do)
-    python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
+    python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]
+                                         (see coursebook.book.notebook)
     python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
     python -m coursebook publish [--remote origin] [--force]      (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)

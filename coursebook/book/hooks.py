@@ -3,7 +3,8 @@
 The book runs chapters, caches their results and assembles pages; deep learning is the course's
 business. Where the book needs the course (the names a ``@models`` parameter may take, the checks of
 the course's own parameter kinds, the training a chapter asks for, the fingerprint of its data,
-whether a results file is sound, its rows on the landing page, a kernel's set-up), it asks the :class:`Course` found here.
+whether a results file is sound, its rows on the landing page, a kernel's set-up), it asks the
+:class:`Course` found here.
 
 The package's top level names the module that builds it (``coursebook.COURSE_MODULE``), so this
 subpackage imports nothing of the course: :func:`course` imports that module on first use, the way

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -222,16 +222,12 @@ def stop_kernels(timeout: float = KERNEL_STOP_SECONDS) -> None:
     terminal's Ctrl-C does not reach it); kill those still running after ``timeout`` seconds."""
     kernels = [p for p in _children(recursive=True) if is_kernel(p)]
     for kernel in kernels:
-        try:
+        with suppress(psutil.Error):
             kernel.terminate()
-        except psutil.Error:
-            pass
     _, alive = psutil.wait_procs(kernels, timeout=timeout)
     for kernel in alive:
-        try:
+        with suppress(psutil.Error):
             kernel.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=timeout)
 
 

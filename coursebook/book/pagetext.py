@@ -107,7 +107,7 @@ def rerender(
     new = [c for c in fresh.cells if c.cell_type == "code"]
     if len(ran) != len(new):
         raise RenderError(f"{len(new)} code cells in the source, {len(ran)} in the cached execution")
-    for old, cell in zip(ran, new):
+    for old, cell in zip(ran, new, strict=True):
         injected = INJECTED_TAG in cell.metadata.get("tags", [])
         if injected != (INJECTED_TAG in old.metadata.get("tags", [])) or (not injected and old.source != cell.source):
             raise RenderError("the code cells of the source differ from the cached execution")

@@ -12,16 +12,18 @@ the lines are a live ``rich`` display; otherwise (CI, a log file) each event is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 RUN_ENV = "COURSEBOOK_RUN"  # the run description (JSON) the runner gives each kernel; runtime reads it too
 _labels: dict[str, Any] = {}
@@ -112,7 +114,7 @@ class ChapterProgress:
         last, the chapter's estimate minus the time elapsed, when there is an estimate."""
         if self.epoch_seconds and self.epochs and not self.training_done:
             per_epoch = statistics.median(self.epoch_seconds)
-            gaps = [b - a for a, b in zip(self.run_ends, self.run_ends[1:])]
+            gaps = [b - a for a, b in itertools.pairwise(self.run_ends)]
             per_run = statistics.median(gaps) if gaps else per_epoch * self.epochs
             this_run = max(per_run - (now - self.run_ends[-1]), 0.0) if self.run_ends and gaps else 0.0
             this_run = max(this_run, (self.epochs - self.epoch) * per_epoch)
@@ -141,7 +143,7 @@ class ChapterProgress:
 
 def clock(seconds: float) -> str:
     """0:42, 12:05 or 1:02:05."""
-    seconds = int(round(max(seconds, 0)))
+    seconds = round(max(seconds, 0))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -188,7 +190,7 @@ class Display:
         self._thread = threading.Thread(target=self._loop, name="coursebook-progress", daemon=True)
         self._rich_live = None
 
-    def __enter__(self) -> "Display":
+    def __enter__(self) -> Display:
         if self.live:
             from rich.console import Console
             from rich.live import Live

@@ -48,7 +48,8 @@ def refusals() -> list[str]:
     smoke = [c for c in chapters if (cache.read_record(c) or {}).get("profile") == "smoke"]
     if smoke:
         reasons.append(
-            f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or full)"
+            f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or "
+            "full)"
         )
     missing = [c for c in chapters if not cache.output_path(c).exists()]
     if missing:

@@ -14,8 +14,8 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,6 @@ import nbformat
 from coursebook.atomic import atomic_write_texts
 from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
 from coursebook.book.hooks import CourseInputError, course
-from coursebook.book.provenance import git_commit
 from coursebook.book.params import (
     ParameterError,
     Resolved,
@@ -37,6 +36,7 @@ from coursebook.book.params import (
     resolve,
     toc_chapter_ids,
 )
+from coursebook.book.provenance import git_commit
 from coursebook.book.timeouts import chapter_timeout
 
 

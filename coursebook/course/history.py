@@ -201,7 +201,7 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame.pivot(index=list(ROW_KEYS[:3]), columns="metric", values="value").reset_index()
     table.columns.name = None
     order = {run: i for i, run in enumerate(run_lengths(frame).index)}
-    table["_run"] = [order[run] for run in zip(table["arm"], table["seed"])]
+    table["_run"] = [order[run] for run in zip(table["arm"], table["seed"], strict=True)]
     return table.sort_values(["_run", "epoch"], kind="stable").drop(columns="_run").reset_index(drop=True)
 
 

@@ -55,7 +55,7 @@ def set_style() -> None:
 
 def variant_colours(arms: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """A fixed colour per arm, in the given order (the same arm list gives the same colours)."""
-    return dict(zip(arms, sns.color_palette(PALETTE, max(len(arms), 1))))
+    return dict(zip(arms, sns.color_palette(PALETTE, max(len(arms), 1)), strict=False))  # no arm: one colour, unused
 
 
 def _new_figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -84,7 +84,7 @@ def training_curves(
         raise ValueError(f"training_curves: band must be one of {BANDS}, got {band!r}")
     colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         series = _series_of(rows, metric)
         means = history.seed_mean(rows, series)
         for arm in arms:
@@ -277,7 +277,7 @@ def _learning_table(sizes, accuracies) -> pd.DataFrame:
     if accuracies is None or len(sizes) != len(accuracies):
         raise ValueError("learning_curve: give one accuracy (or list over seeds) per size")
     return pd.DataFrame(
-        [(size, float(v)) for size, values in zip(sizes, accuracies) for v in np.atleast_1d(values)],
+        [(size, float(v)) for size, values in zip(sizes, accuracies, strict=True) for v in np.atleast_1d(values)],
         columns=["size", "value"],
     )
 
@@ -328,7 +328,7 @@ def confusion_grid(
         raise ValueError("confusion_grid needs at least one confusion matrix")
     ncols = min(ncols, len(named_cms))
     fig, axes = _new_figure(math.ceil(len(named_cms) / ncols), ncols, (5.5, 5))
-    for ax, (name, cm) in zip(axes, named_cms.items()):
+    for ax, (name, cm) in zip(axes, named_cms.items(), strict=False):  # the last row may have spare panels
         confusion_heatmap(cm, class_names, title=name, ax=ax, normalize=normalize)
     for ax in axes[len(named_cms) :]:
         fig.delaxes(ax)
@@ -348,7 +348,7 @@ def displayable(image: np.ndarray) -> np.ndarray:
         return image / 255.0
     image = image.astype(float)
     low, high = float(image.min()), float(image.max())
-    if 0.0 <= low and high <= 1.0:
+    if low >= 0.0 and high <= 1.0:
         return image
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
@@ -431,7 +431,7 @@ def prediction_grid(
     if not len(images) == len(true) == len(pred):
         raise ValueError(f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels")
     fig, axes = _new_figure(math.ceil(len(images) / ncols), ncols, (1.9, 1.9))
-    for ax, image, t, p in zip(axes, images, true, pred):
+    for ax, image, t, p in zip(axes, images, true, pred, strict=False):  # the last row may have spare panels
         _show(ax, image)
         ax.set_title(
             f"{class_names[t]} / {class_names[p]}", fontsize="x-small", color=WRONG_COLOUR if t != p else "black"
@@ -458,7 +458,7 @@ def run_curves(
     arms = _variants(rows, arms)
     colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for arm in arms:
             mine = rows[rows["arm"] == arm]
             for seed, run in mine.groupby("seed", sort=True):

@@ -1,7 +1,7 @@
 """The course as the book sees it (``coursebook.book.hooks.Course``): the architectures a chapter may
 name, the checks of arms, model specs and image counts, the training a chapter asks for, its data's
-fingerprint, the results check, the landing page's rows (``summary``) and a kernel's set-up. Importing this module imports no Keras; each
-function imports what it needs."""
+fingerprint, the results check, the landing page's rows (``summary``) and a kernel's set-up. Importing
+this module imports no Keras; each function imports what it needs."""
 
 from __future__ import annotations
 

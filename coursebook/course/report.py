@@ -304,7 +304,8 @@ def curves_caption(results: results_module.Results, what: str = "Loss and accura
     return (
         f"{what} per epoch, one line per run (runs stopped early end where they stopped): "
         "training dashed (Keras' running value, in training mode), training in inference mode dotted (at most "
-        f"the first {PROBE_IMAGES:,} training images), validation solid; a dot marks the epoch whose weights were evaluated."
+        f"the first {PROBE_IMAGES:,} training images), validation solid; a dot marks the epoch whose weights were "
+        "evaluated."
     )
 
 

@@ -31,8 +31,8 @@ INTRODUCTION = (
     '"of" the most it could train when early stopping ended it sooner), so two rows of one model with different '
     "budgets differ for that reason. Accuracies are those of the evaluated weights (the last epoch's, or those of "
     "the epoch in parentheses, restored as the best) as mean ± sd over the runs; the test set played no part in "
-    "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near chance "
-    "on its validation images (its chapter says why): its accuracy is no measure of its arm."
+    "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near "
+    "chance on its validation images (its chapter says why): its accuracy is no measure of its arm."
 )
 
 

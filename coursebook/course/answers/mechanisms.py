@@ -263,7 +263,7 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         runs, budget = measures.learned_runs(arm), int(arm.settings["epochs"])
         patience, monitor = int(stopping.get("patience", 0)), str(stopping.get("monitor", "val_loss"))
         watched = measures.words(monitor) if monitor in measures.MEASURES else monitor
-        at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
+        at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name], strict=True))
         on_time = sum(run.stopped_epoch == min(run.evaluated_epoch + patience, budget) for run in runs)
         text.append(
             f"Early stopping watches the {watched} and ends training once it has not improved for "

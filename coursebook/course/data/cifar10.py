@@ -24,14 +24,15 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import filelock
 import numpy as np
 
 from coursebook.book import paths
 from coursebook.course.data.core import (
-    Dataset,
     DataError,
+    Dataset,
     atomic_write_bytes,
     default_cache_dir,
     load_arrays,
@@ -197,7 +198,7 @@ def cifar10_fingerprint(location: Path, cache_dir: Path | None = None) -> str:
 class _BatchUnpickler(pickle.Unpickler):
     """Unpickles only plain containers and numpy arrays: a batch file cannot run code."""
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
@@ -284,7 +285,7 @@ def _class_names_ok(names) -> bool:
 # --- download ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def network_reachable(url: str | None = None, timeout: float = _NETWORK_TIMEOUT_S) -> bool:
     """Whether a TCP connection to the host of `url` (default `ORIGIN`) opens within `timeout` seconds.
 

@@ -97,7 +97,7 @@ def load_arrays(directory: Path, sizes: tuple[int, int] | None = None) -> tuple[
 
 
 def _array_problem(arrays: dict[str, np.ndarray], sizes: tuple[int, int] | None) -> str:
-    for part, expected_n in zip(("train", "test"), sizes or (None, None)):
+    for part, expected_n in zip(("train", "test"), sizes or (None, None), strict=True):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         n = expected_n if expected_n is not None else len(x)
         for name, array, shape in ((f"x_{part}", x, (n, 32, 32, 3)), (f"y_{part}", y, (n, 1))):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from coursebook.course.data.core import Dataset, DataError
+from coursebook.course.data.core import DataError, Dataset
 
 VALIDATION_PROTOCOLS = ("holdout", "test")
 SCALINGS = ("unit", "standardize")

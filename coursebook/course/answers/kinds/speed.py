@@ -77,7 +77,7 @@ def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
             f"{history.epoch_time(run.seconds_per_epoch):.2f}",
         ]
         for arm in arms
-        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name])
+        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name], strict=True)
     ]
     return markdown.table(
         [
