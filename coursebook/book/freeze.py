@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     if inside.returncode or inside.stdout.strip() != "true":
         print(f"error: {paths.ROOT} is not a git checkout: nothing to stage", file=sys.stderr)
         return 2
-    staged, problems, not_built, profiles, overridden = [], [], [], Counter(), []
+    staged, problems, not_built, overridden = [], [], [], []
+    profiles: Counter[str] = Counter()
     for chapter_id in params.toc_chapter_ids():
         files, problem, record = why_not(chapter_id)
         if problem == "not built yet":
@@ -75,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             profiles[record.get("profile", "?")] += 1
             if record.get("overridden"):
                 overridden.append(f"{chapter_id} ({', '.join(record['overridden'])})")
-    files = [str(f.relative_to(paths.ROOT)) for _, chapter in staged for f in chapter]
-    if files:
-        added = subprocess.run(["git", "add", "-f", "--", *files], cwd=paths.ROOT, capture_output=True, text=True)
+    names = [str(f.relative_to(paths.ROOT)) for _, chapter in staged for f in chapter]
+    if names:
+        added = subprocess.run(["git", "add", "-f", "--", *names], cwd=paths.ROOT, capture_output=True, text=True)
         if added.returncode:
             print(f"error: git add: {(added.stderr or added.stdout).strip().splitlines()[-1]}", file=sys.stderr)
             return 1
-    print(f"coursebook: staged {len(staged)} chapter(s), {len(files)} file(s) (git add -f):")
+    print(f"coursebook: staged {len(staged)} chapter(s), {len(names)} file(s) (git add -f):")
     for chapter_id, chapter in staged:
         print(f"  staged      {chapter_id}  ({', '.join(f.name for f in chapter)})")
     for line in problems:

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import psutil
 
@@ -127,6 +127,10 @@ def deferred() -> Iterator[None]:
             _on_signal(signum, None)
 
 
+@overload
+def as_interrupted(error: KeyboardInterrupt) -> Interrupted: ...
+@overload
+def as_interrupted(error: BaseException) -> Interrupted | None: ...
 def as_interrupted(error: BaseException) -> Interrupted | None:
     """`Interrupted` for a KeyboardInterrupt too (SIGINT before `install`)."""
     if isinstance(error, Interrupted):
@@ -178,8 +182,8 @@ def worker_pool(
     try:
         yield pool
     except BaseException as error:
-        if as_interrupted(error) is not None:
-            _forward_to_workers(as_interrupted(error).signum)
+        if (interrupted := as_interrupted(error)) is not None:
+            _forward_to_workers(interrupted.signum)
             pool.shutdown(wait=True, cancel_futures=True)
         raise
     else:
@@ -269,7 +273,10 @@ def _finished(plan) -> bool:
 
     record = cache.record_path(plan.chapter_id)
     try:
-        return record.stat().st_mtime >= _watch_started and cache.read_record(plan.chapter_id)["key"] == plan.key
+        return (
+            record.stat().st_mtime >= _watch_started
+            and (cache.read_record(plan.chapter_id) or {}).get("key") == plan.key
+        )
     except (OSError, TypeError, KeyError):
         return False
 

@@ -19,11 +19,14 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 RUN_ENV = "COURSEBOOK_RUN"  # the run description (JSON) the runner gives each kernel; runtime reads it too
 _labels: dict[str, Any] = {}
@@ -176,7 +179,7 @@ class Display:
     def __init__(
         self,
         files: dict[str, Path],
-        estimates: dict[str, float | None] | None = None,
+        estimates: Mapping[str, float | None] | None = None,
         live: bool | None = None,
         interval: float = 1.0,
         write: Callable[[str], None] | None = None,
@@ -188,7 +191,7 @@ class Display:
         self.finished: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="coursebook-progress", daemon=True)
-        self._rich_live = None
+        self._rich_live: Live | None = None
 
     def __enter__(self) -> Display:
         if self.live:

@@ -20,6 +20,7 @@ This module imports pandas only (no Keras), so tests and the book machinery can 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ RUN_KEYS = ("arm", "seed")
 ROW_KEYS = ("arm", "seed", "epoch", "metric")
 
 Run = tuple[str, int]
-EpochsPerRun = Mapping[Run, int] | pd.DataFrame
+EpochsPerRun: TypeAlias = "Mapping[Run, int] | pd.DataFrame"
 
 
 class HistoryError(ValueError):
@@ -117,7 +118,7 @@ def check(
     return frame
 
 
-def _value(value: object) -> str:
+def _value(value: Any) -> str:
     """A value for a message: numbers as plain floats (not np.float64(...)), anything else quoted."""
     try:
         return str(float(value))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,11 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from coursebook.course import history
 from coursebook.course.data import to_labels
 
-TRAIN_STYLE = "--"  # Keras' running training metric (training mode, averaged over the epoch)
-EVAL_STYLE = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
-VALIDATION_STYLE = "-"
-SERIES_LABELS = {
+LineStyle = Literal["--", ":", "-"]
+TRAIN_STYLE: LineStyle = "--"  # Keras' running training metric (training mode, averaged over the epoch)
+EVAL_STYLE: LineStyle = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
+VALIDATION_STYLE: LineStyle = "-"
+SERIES_LABELS: dict[LineStyle, str] = {
     TRAIN_STYLE: "training, running (training mode)",
     EVAL_STYLE: "training, inference mode",
     VALIDATION_STYLE: "validation",
@@ -98,7 +100,7 @@ def training_curves(
     return fig
 
 
-def _style(name: str) -> str:
+def _style(name: str) -> LineStyle:
     return VALIDATION_STYLE if name.startswith("val_") else EVAL_STYLE if name.startswith("eval_") else TRAIN_STYLE
 
 
@@ -317,7 +319,10 @@ def confusion_heatmap(
     ax.tick_params(axis="y", labelrotation=0)
     for label in ax.get_xticklabels():
         label.set(rotation=45, ha="right", rotation_mode="anchor")
-    return ax.figure
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise ValueError("confusion_heatmap: the axes belong to no figure")
+    return figure
 
 
 def confusion_grid(

@@ -133,7 +133,7 @@ SCALING_TEXT = {
 def preprocessing_text(settings: dict[str, Any], model: str) -> str:
     """The preprocessing the arm's run applied: the scaling its settings record, flattening when
     its model takes vectors, one-hot labels."""
-    text = SCALING_TEXT.get(settings.get("scaling"), "pixel scaling not recorded")
+    text = SCALING_TEXT.get(settings.get("scaling") or "", "pixel scaling not recorded")
     flat = len(models.load_spec(model).input_shape) == 1 if model in models.available_models() else False
     return text + ("; images flattened to vectors" if flat else "") + "; one-hot labels"
 

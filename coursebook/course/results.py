@@ -294,7 +294,7 @@ def _build(kind: Any, value: Any) -> Any:
     """``value`` (parsed JSON) as ``kind`` (a dataclass, dict[str, X], list[X], int, float, str,
     bool or Any); raise :class:`~coursebook.checks.Invalid` at the key path of the first wrong field."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         schema = {
             f.name: (_Built(hints[f.name]), checks.REQUIRED if f.default is dataclasses.MISSING else f.default)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def arm_cells(arm: Mapping[str, Any], chapter_images: Any = None) -> list[str]:
     ]
 
 
-def _budget(arms: list[Mapping[str, Any]], chapter_images: Any) -> dict[str, list[int]]:
+def _budget(arms: Sequence[Mapping[str, Any]], chapter_images: Any) -> dict[str, list[int]]:
     """Training images per arm, epochs trained per run and runs per arm, where the file says them."""
     budget: dict[str, list[int]] = {"training images": [], "epochs trained": [], "runs per arm": []}
     for arm in arms:

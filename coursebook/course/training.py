@@ -308,7 +308,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     seconds_per_epoch: list[float]
-    raw_history: dict[str, list[float]] | None = None  # Keras' History.history, metric -> per-epoch values
+    raw_history: dict[str, list[float]]  # Keras' History.history, metric -> per-epoch values
 
 
 def fit_arrays(data: Any, validation_data: tuple | None = None) -> tuple[Any, Any, tuple | None]:

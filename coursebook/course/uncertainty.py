@@ -91,8 +91,8 @@ def accuracy_difference(arm: Sequence[float], reference: Sequence[float], n: int
     more seeds per arm, the seeds' standard error of the difference."""
     a, b = math.fsum(arm) / len(arm), math.fsum(reference) / len(reference)
     sampling = difference_se(a, b, n)
-    seeds = [seed_se(arm), seed_se(reference)]
-    spread = math.hypot(*seeds) if None not in seeds else None
+    arm_se, reference_se = seed_se(arm), seed_se(reference)
+    spread = math.hypot(arm_se, reference_se) if arm_se is not None and reference_se is not None else None
     if spread is not None and spread > sampling:
         return Difference(a - b, spread, f"the spread over seeds, {len(arm)} and {len(reference)} runs")
     return Difference(a - b, sampling, f"the sampling error of {n:,} images")
@@ -101,8 +101,9 @@ def accuracy_difference(arm: Sequence[float], reference: Sequence[float], n: int
 def mean_difference(arm: Sequence[float], reference: Sequence[float]) -> Difference | None:
     """A difference of means judged by the seeds alone (losses, times); None with fewer than two
     seeds in an arm."""
-    seeds = [seed_se(arm), seed_se(reference)]
-    if None in seeds:
+    arm_se, reference_se = seed_se(arm), seed_se(reference)
+    if arm_se is None or reference_se is None:
         return None
     a, b = math.fsum(arm) / len(arm), math.fsum(reference) / len(reference)
-    return Difference(a - b, math.hypot(*seeds), f"the spread over seeds, {len(arm)} and {len(reference)} runs")
+    spread = math.hypot(arm_se, reference_se)
+    return Difference(a - b, spread, f"the spread over seeds, {len(arm)} and {len(reference)} runs")

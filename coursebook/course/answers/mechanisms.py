@@ -166,7 +166,8 @@ def _layer_counts(arm: Any) -> tuple[int, int, int]:
     from coursebook.course import models
 
     layers = models.load_spec(arm.model).layers
-    return tuple(sum(layer.type == kind for layer in layers) for kind in ("conv", "dense", "batchnorm"))
+    conv, dense, batchnorm = (sum(layer.type == kind for layer in layers) for kind in ("conv", "dense", "batchnorm"))
+    return conv, dense, batchnorm
 
 
 def depth_layers(shallow: Any, deep: Any) -> str:

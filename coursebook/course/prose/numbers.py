@@ -69,8 +69,8 @@ def mean_sd(values: float | Sequence[float] | np.ndarray, digits: int = 4, what:
     ('0.60 ± 0.14', '3.14')
     """
     array = finite_values(values, what)
-    text = fmt(mean(array), digits)
-    return text if array.size == 1 else f"{text} ± {fmt(sd(array), digits)}"
+    text, spread = fmt(mean(array), digits), sd(array)  # sd: None for one value
+    return text if spread is None else f"{text} ± {fmt(spread, digits)}"
 
 
 def join(items: Sequence[str]) -> str:
