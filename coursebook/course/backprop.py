@@ -201,7 +201,7 @@ def backend_gradient(loss_fn: Callable, params: Mapping[str, np.ndarray], *args:
         try:
             from jax import enable_x64
         except ImportError:  # JAX before 0.7 (the older pins, for Python 3.10 to 3.11.4)
-            from jax.experimental import enable_x64  # type: ignore[attr-defined,no-redef]  # gone from newer JAX
+            from jax.experimental import enable_x64
 
         with enable_x64(True):
             tensors = {name: jnp.asarray(params[name], dtype=jnp.float64) for name in names}
