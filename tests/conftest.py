@@ -194,7 +194,8 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 
 # The fast inner loop (`make test-fast`, `pytest -m "not slow and not browser and not latex"`) leaves out
 # the test files that execute notebooks in kernels, build the smoke book, train on real images or fuzz
-# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex).
+# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex),
+# and every test that reads the smoke book (``smoke_book``, minutes to build: slow wherever it is).
 # `make test` runs them all.
 MARKED_FILES = {
     "slow": {
@@ -221,8 +222,13 @@ MARKED_FILES = {
 }
 
 
+BOOK_FIXTURES = {"smoke_book"}  # fixtures that build a book
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for marker, files in MARKED_FILES.items():
             if item.path.name in files:
                 item.add_marker(marker)
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("slow")
