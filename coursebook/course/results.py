@@ -142,22 +142,6 @@ class Results:
             for run in arm.runs
         )
 
-    def runs_frame(self) -> pd.DataFrame:
-        """One row per run: arm, seed, epochs configured, stopped and evaluated epoch."""
-        return pd.DataFrame(
-            [
-                {
-                    "arm": arm.name,
-                    "seed": run.seed,
-                    "epochs": int(arm.settings["epochs"]),
-                    "stopped_epoch": run.stopped_epoch,
-                    "evaluated_epoch": run.evaluated_epoch,
-                }
-                for arm in self.arms
-                for run in arm.runs
-            ]
-        )
-
     # ------------------------------------------------------------------ checking, JSON
 
     def check(self) -> Results:

@@ -91,23 +91,5 @@ def runs(count: int) -> str:
     return f"{count} run" + ("" if count == 1 else "s")
 
 
-def runs_note(lengths: Sequence[int]) -> str:
-    """What a mean over runs covers, after an arm's name: '' for one run, ' (mean of 3 runs)',
-    or, for runs of different lengths, which epochs the mean covers and how long each run ran.
-
-    >>> runs_note([5]), runs_note([4, 4]), runs_note([5, 3])
-    ('', ' (mean of 2 runs)', ' (mean of 2 runs over the 3 epochs every run reached; the runs ran 5 and 3 epochs)')
-    """
-    lengths = [int(n) for n in lengths]
-    if len(lengths) <= 1:
-        return ""
-    if len(set(lengths)) == 1:
-        return f" (mean of {len(lengths)} runs)"
-    return (
-        f" (mean of {len(lengths)} runs over the {epochs(min(lengths))} every run reached; "
-        f"the runs ran {join([str(n) for n in lengths])} epochs)"
-    )
-
-
 def capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]
