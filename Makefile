@@ -105,8 +105,8 @@ lint: $(STAMP)  ## ruff check, ruff format --check and mypy (seconds; make test 
 test: lint  ## lint, then the test suite (what CI runs)
 	$(PY) -m pytest
 
-test-fast: lint  ## lint, then the fast inner loop: every test but the slow, browser and latex ones (about a minute)
-	$(PY) -m pytest -m "not slow and not browser and not latex"
+test-fast: lint  ## lint, then the fast inner loop: every test but the slow, browser and latex ones, one worker per core (about a minute)
+	$(PY) -m pytest -n auto -m "not slow and not browser and not latex"
 
 bench: $(STAMP)  ## benchmarks of the whole pipeline: a table, and _build/bench.json
 	$(PY) benchmarks/run.py
