@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from coursebook.book.params import ParameterError, resolve
-from coursebook.course import answers, learning_curve
+from coursebook.course import answers, arms as arms_module, learning_curve
 from coursebook.course.answers import registry
 from tests import factories
 from tests.factories import run
@@ -63,7 +63,8 @@ def chapter_results(chapter: str, seed: int = 0):
                     seconds=1.0 + index,
                 )
             )
-        extra = {k: v for k, v in arm.items() if k not in ("name", "model")}
+        effective = arms_module.check_arms([arm], values, where="test")[0]  # every setting, as a run records it
+        extra = {k: v for k, v in effective.items() if k not in ("name", "model", "source_chapter")}
         built.append(factories.arm(arm["name"], runs, model=arm["model"], **extra))
     return factories.results(*built, chapter=chapter, sizes=(1500, 517, 1000)), values["questions"]
 
@@ -471,3 +472,82 @@ def test_a_question_whose_arms_all_failed_shows_no_empty_table():
     )
     assert "No fit can be read." in page
     assert "|" not in page  # a table of headings alone: nothing to show (and Sphinx's LaTeX writer fails on it)
+
+
+def test_convolution_against_a_dense_network_is_weighed_by_accuracy_and_gap():
+    # LeNet-5 higher by 0.10 on 10,000 images (sampling error of the difference about 0.007) with a gap
+    # of 0.05 against the MLP's 0.30: both predictions hold
+    results = factories.results(
+        factories.arm("MLP", [run(0, train=0.70, val=0.40), run(1, train=0.72, val=0.42)], model="aml-mlp-images"),
+        factories.arm("LeNet-5", [run(0, train=0.55, val=0.50), run(1, train=0.57, val=0.52)], model="aml-lenet5"),
+        sizes=(4000, 10_000, 1000),
+    )
+    q = registry.Question(
+        ask="LeNet-5 against the MLP?", kind="compare", arms=("MLP", "LeNet-5"), explain="convolution"
+    )
+    why = " ".join(answers.section(results, q).why)
+    # the specs: 3072·128 + 128 = 393,344 of 402,250 weights in the first dense layer; LeNet-5 62,006
+    assert "393,344 of its 402,250 weights" in why and "62,006 against 402,250, 6.5 times fewer" in why
+    assert "The runs are consistent with it" in why and "the gap was 0.05 against 0.30" in why
+    worse = factories.results(
+        factories.arm("MLP", [run(0, train=0.70, val=0.50), run(1, train=0.72, val=0.52)], model="aml-mlp-images"),
+        factories.arm("LeNet-5", [run(0, train=0.90, val=0.40), run(1, train=0.92, val=0.42)], model="aml-lenet5"),
+        sizes=(4000, 10_000, 1000),
+    )
+    assert "The runs are inconsistent with it" in " ".join(answers.section(worse, q).why)
+    # a wider gap from a model that fit its training images better (0.91 against 0.71, far beyond the
+    # sampling error of 4,000 images): the narrow gap of the other is learning less
+    assert "narrower gap comes from learning less" in " ".join(answers.section(worse, q).why)
+    assert "learning less" not in why  # LeNet-5's gap was the narrower there
+
+
+def test_a_capacity_explanation_with_runs_that_disagree_says_which_did_what():
+    falling = [2.0, 1.8, 1.6, 1.5, 1.4, 1.3]
+    rising = [2.0, 1.5, 1.2, 1.4, 1.6, 1.8]  # lowest at epoch 3, then up by 0.60
+    growing = {"accuracy": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95], "val_accuracy": [0.3, 0.4, 0.42, 0.41, 0.40, 0.40]}
+    results = factories.results(
+        factories.arm(
+            "LeNet-5",
+            [
+                run(0, epochs=6, val_losses=falling),
+                run(1, epochs=6, val_losses=falling),
+                run(2, epochs=6, val_losses=rising, history=growing),
+            ],
+            model="aml-lenet5",
+        ),
+        sizes=(3000, 517, 1000),
+    )
+    q = registry.Question(ask="Curves?", kind="fit", explain="capacity")
+    why = " ".join(answers.section(results, q).why)
+    assert "showed in 1 of 3 runs only" in why
+    assert (
+        "was still falling at the last epoch in 2 of 3 runs; in the other it bottomed at epoch 3 and then rose by 0.60"
+        in why
+    )
+
+
+def test_a_runs_history_is_read_in_one_module():
+    # measures is the one reader of a run's curves (results.py, the file format, checks and frames them)
+    readers = []
+    for path in sorted((ROOT / "coursebook").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "history"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "run"
+            ):
+                readers.append(path.relative_to(ROOT).as_posix())
+    assert set(readers) == {"coursebook/course/measures.py", "coursebook/course/results.py"}, readers
+
+
+def test_regularizers_against_a_base_say_which_prediction_the_runs_bear_out():
+    # the regularized arm fits its training images better (0.75 against 0.57 on 1,500 images) with a wider
+    # gap (0.27 against 0.19): batch normalization's faster fit holds, dropout's narrower gap does not
+    base = factories.arm("Part 1", [run(0, train=0.55, val=0.36), run(1, train=0.59, val=0.40)], model="q6-simple-cnn")
+    both = factories.arm("Part 4", [run(0, train=0.73, val=0.46), run(1, train=0.77, val=0.50)], model="q6-bn-dropout")
+    results = factories.results(base, both, sizes=(1500, 10_000, 1000))
+    q = registry.Question(ask="Curves?", kind="fit", arms=("Part 1", "Part 4"), explain="regularizers")
+    why = " ".join(answers.section(results, q).why)
+    assert "the gap was wider (+0.080 ± " in why and "training accuracy higher (+0.180 ± " in why
+    assert "bear out batch normalization's faster fit and not dropout's narrower gap" in why

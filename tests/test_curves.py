@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
@@ -42,6 +43,10 @@ def test_fit_state_follows_the_validation_loss_and_the_gap():
     flat = [1.0, 0.8, 0.801, 0.8005]
     assert curves.fit_state(flat, [0.5, 0.55, 0.56, 0.56], [0.5, 0.55, 0.56, 0.56], gap_noise=0.02) == curves.UNDER
     assert curves.fit_state(flat, [0.6, 0.7, 0.7, 0.7], [0.5, 0.55, 0.56, 0.56]) == curves.LEVELLED
+    # the evaluated weights' gap, the one a page shows, decides: 0.057 is beyond a noise of 0.043
+    same_last = [0.5, 0.55, 0.56, 0.56]
+    assert curves.fit_state(flat, same_last, same_last, gap_noise=0.043, gap=0.057) == curves.LEVELLED
+    assert curves.fit_state(flat, same_last, same_last, gap_noise=0.043, gap=0.030) == curves.UNDER
     # flat loss but a gap growing from 0.0 at the minimum to 0.2
     assert curves.fit_state(flat, [0.5, 0.55, 0.66, 0.76], [0.5, 0.55, 0.56, 0.56]) == curves.OVER
 
@@ -108,6 +113,37 @@ def test_a_large_difference_is_higher_and_seeds_count_when_they_spread_more():
     assert d.direction == "higher"
     spread = uncertainty.accuracy_difference([0.40, 0.70], [0.50, 0.52], 10_000)
     assert "seeds" in spread.basis and spread.se == pytest.approx(math.hypot(0.15, 0.01))
+
+
+def test_arms_paired_by_seed_are_judged_by_their_per_seed_differences():
+    # seed 1 is hard for both arms (0.30 and 0.32), seed 2 easy for both (0.70 and 0.73): unpaired, the
+    # seeds' spread hides a difference of +0.025 that every seed shows
+    arm, reference = [0.32, 0.73], [0.30, 0.70]
+    unpaired = uncertainty.accuracy_difference(arm, reference, 10_000)
+    paired = uncertainty.accuracy_difference(arm, reference, 10_000, paired=True)
+    assert unpaired.se == pytest.approx(math.hypot(0.205, 0.2)) and unpaired.direction == "same"
+    # per-seed differences 0.02 and 0.03: sd 0.00707, se 0.005; the sampling error of 10,000 images is larger
+    sampling = uncertainty.difference_se(0.525, 0.5, 10_000)
+    assert paired.se == pytest.approx(max(0.005, sampling)) and paired.direction == "higher"
+    losses = uncertainty.mean_difference([1.10, 1.50], [1.00, 1.42], paired=True)
+    assert losses.se == pytest.approx(0.01) and "2 seeds paired" in losses.basis  # differences 0.10, 0.08
+
+
+def test_two_models_scored_on_the_same_images_are_compared_image_by_image():
+    # 100 images: the reference gets the first 50 right, the arm the same 50 and 10 more, so the
+    # per-image differences are 1 on 10 images and 0 on 90: mean 0.1, sd √(0.1·0.9·100/99)
+    reference = np.arange(100) < 50
+    arm = np.arange(100) < 60
+    se = math.sqrt(0.1 * 0.9 * 100 / 99) / 10
+    assert uncertainty.paired_images_se([arm], [reference]) == pytest.approx(se)
+    paired = uncertainty.accuracy_difference([0.6], [0.5], 100, images=([arm], [reference]))
+    unpaired = uncertainty.accuracy_difference([0.6], [0.5], 100)
+    assert paired.direction == "higher" and "paired image by image" in paired.basis  # 0.1 > 2 · 0.030
+    assert unpaired.direction == "same"  # 0.1 < 2 · √(0.6·0.4/100 + 0.5·0.5/100) = 0.14
+    # two runs per arm: each image's correctness is averaged over the runs first
+    two = uncertainty.paired_images_se([arm, reference], [reference, reference])
+    # per image: 0.5 on the 10 images only one of the arm's runs got, 0 elsewhere; mean 0.05
+    assert two == pytest.approx(math.sqrt((10 * 0.45**2 + 90 * 0.05**2) / 99) / 10)
 
 
 def test_rounding_follows_the_uncertainty():

@@ -115,3 +115,21 @@ def test_the_run_card_says_whether_the_run_is_bit_reproducible():
     assert "| `question` | quoted at the top of the page | chapter |" in card and "Why?" not in card
     run.deterministic = False
     assert "| reproducibility | seeded, but not guaranteed bit-reproducible" in runtime.run_card_markdown(run)
+
+
+def test_a_plain_kernel_gets_the_backend_s_quiet_defaults_unless_the_environment_sets_them(monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
+    env = executors.kernel_env('{"chapter": "alpha"}', determinism=False)
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "2" and env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+    assert env[executors.RUN_ENV] == '{"chapter": "alpha"}'
+    assert not {"TF_DETERMINISTIC_OPS", "CUBLAS_WORKSPACE_CONFIG", "XLA_FLAGS"} & set(env)
+
+
+def test_deterministic_kernels_keep_the_xla_flags_already_set(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env = executors.kernel_env("{}", determinism=True)
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_gpu_deterministic_ops=true"
+    assert env["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
+    assert "XLA_FLAGS" not in executors.kernel_env("{}", determinism=True)  # the environment's own choice stands

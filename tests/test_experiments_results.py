@@ -30,7 +30,7 @@ def test_settings_table_shows_effective_values_and_marks_what_the_arm_sets():
     assert table.loc["stops", "early stopping"] == (
         "on val_loss (min), patience 1, min_delta 0, restores best weights (arm)"
     )
-    assert table.loc["stops", "learning rate"] == "optimizer default"
+    assert table.loc["stops", "learning rate"] == "the optimizer's default"
     # no train_size of its own: the number of images its run trained on, from the results' training part
     assert table.loc["stops", "training images"] == str(_results().dataset.sizes["train"])
 

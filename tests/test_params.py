@@ -265,3 +265,30 @@ def test_full_repeats_every_training_chapter_over_at_least_three_seeds():
     assert len(trained) >= 11
     repeats = {chapter: resolve(chapter, "full").values["repeats"] for chapter in trained}
     assert {chapter: n for chapter, n in repeats.items() if n < 3} == {}
+
+
+def _course_with(monkeypatch, **parameters):
+    """The registered course, its parameters role changed as given."""
+    import dataclasses
+
+    from coursebook.book import hooks
+
+    course = hooks.course()
+    changed = dataclasses.replace(course, parameters=dataclasses.replace(course.parameters, **parameters))
+    monkeypatch.setattr(hooks, "_registered", changed)
+
+
+def test_data_goes_to_the_parameter_the_course_names_where_a_chapter_declares_it(mini_project, monkeypatch):
+    from tests.conftest import write_notebook
+
+    declares = mini_project / "notebooks" / "train.ipynb"
+    other = mini_project / "notebooks" / "other.ipynb"
+    write_notebook(other, "seed = 0  # [0, ] random seed")
+    _course_with(monkeypatch, data="data", data_choices="a | b")
+    assert params.with_data({"epochs": 3}, declares, "b") == {"epochs": 3, "data": "b"}
+    assert params.with_data({"data": "a"}, declares, "b") == {"data": "a"}  # the chapter's own override wins
+    assert params.with_data({"epochs": 3}, declares, None) == {"epochs": 3}
+    assert params.with_data(None, other, "b") == {}
+    _course_with(monkeypatch, data="seed", data_choices="0 | 1")
+    assert params.with_data(None, other, 1) == {"seed": 1}
+    assert params.data_help("every chapter") == "the parameter seed of every chapter (checked there: 0 | 1)"

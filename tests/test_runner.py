@@ -140,3 +140,35 @@ def test_a_successful_run_that_saves_no_results_leaves_no_stale_file(mini_projec
     assert not cache.results_path("alpha").exists()
     assert json.loads(cache.record_path("alpha").read_text())["results"] is None
     assert runner.plan_chapter("alpha", "quick", {"value": 3}).changed == []
+
+
+def test_the_backend_s_start_up_lines_leave_a_cell_s_stderr_and_its_own_lines_stay(tmp_path):
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        "I0000 00:00:1733550000.123456    4242 cpu_feature_guard.cc:210] This TensorFlow binary is optimized\n",
+        "E0000 00:00:1733550000.223456    4242 cuda_dnn.cc:8310] Unable to register cuDNN factory\n",
+        (
+            "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+            "appropriate compiler flags.\n"
+        ),
+    ]
+    kept = "UserWarning: the chapter's own warning\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x = 1", outputs=[nbformat.v4.new_output("stream", name="stderr", text="".join(noise))]
+        ),
+        nbformat.v4.new_code_cell(
+            "y = 2",
+            outputs=[
+                nbformat.v4.new_output("stream", name="stderr", text=noise[1] + kept + noise[2]),
+                nbformat.v4.new_output("stream", name="stdout", text=noise[1]),
+            ],
+        ),
+    ]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    runner.tidy_outputs(path)
+    first, second = nbformat.read(path, as_version=4).cells
+    assert first.outputs == []  # nothing but noise: the output is gone
+    assert [(o.name, o.text) for o in second.outputs] == [("stderr", kept), ("stdout", noise[1])]

@@ -4,6 +4,7 @@ book says what it will train and read."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import time
@@ -284,13 +285,12 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
     monkeypatch.setattr(
         hooks,
         "_registered",
-        hooks.course().__class__(
-            **{
-                **hooks.course().__dict__,
-                "run_store": hooks.RunStore(
-                    keys=lambda v, f: v["keys"], holds=held.__contains__, counts=lambda t: (0, 0)
-                ),
-            }
+        dataclasses.replace(
+            hooks.course(),
+            runs=dataclasses.replace(
+                hooks.course().runs,
+                run_store=hooks.RunStore(keys=lambda v, f: v["keys"], holds=held.__contains__, counts=lambda t: (0, 0)),
+            ),
         ),
     )
 

@@ -121,3 +121,15 @@ def test_table_latex_fits_the_page_and_wraps_long_text():
     latex = runtime.table(frame)._repr_latex_()
     assert latex.startswith(r"\adjustbox{max width=\linewidth}{\begin{tabular}{lp{5cm}rr}")
     assert latex.rstrip().endswith(r"\end{tabular}" + "\n}")
+
+
+def test_a_setting_s_none_reads_as_the_course_says(monkeypatch):
+    import dataclasses
+
+    from coursebook.book import hooks
+
+    course = hooks.course()
+    words = dataclasses.replace(course.parameters, none_means={"patience": "never"})
+    monkeypatch.setattr(hooks, "_registered", dataclasses.replace(course, parameters=words))
+    text = runtime.departures_text([("patience", None, 3, "profile"), ("width", 8, None, "override")], "alpha")
+    assert "`patience` never instead of 3 (profile); `width` 8 instead of none (command line)." in text

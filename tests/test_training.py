@@ -220,9 +220,10 @@ def test_without_restoring_the_model_keeps_the_last_epoch(data):
     [
         ({"epochs": 0}, "epochs must be a positive integer, got 0"),
         ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
-        ({"early_stopping": {"patience": 2, "monitr": "val_loss"}}, r"unknown early_stopping key\(s\) \['monitr'\]"),
-        ({"early_stopping": {"monitor": "val_acc"}}, "monitor 'val_acc' is not recorded; allowed: .*'val_accuracy'"),
-        ({"early_stopping": {"mode": "lowest"}}, "mode must be 'auto', 'min' or 'max', got 'lowest'"),
+        ({"early_stopping": {"patience": 2, "monitr": "val_loss"}}, "early_stopping: key 'monitr' is not allowed"),
+        ({"early_stopping": {"patience": 2, "monitor": "val_acc"}}, "key 'monitor': value 'val_acc' .*val_accuracy"),
+        ({"early_stopping": {"patience": 2, "mode": "lowest"}}, "key 'mode': value 'lowest' is not allowed"),
+        ({"early_stopping": {"monitor": "val_loss"}}, "early_stopping: key 'patience' is missing"),  # no default
     ],
 )
 def test_bad_fit_settings_are_rejected_before_training(data, settings, message):
@@ -238,7 +239,9 @@ def test_checkpoint_and_validation_monitor_need_validation_data(data):
     with pytest.raises(ValueError, match="checkpoint_best need"):
         training.train(tiny_cnn(), arrays, epochs=1, batch_size=32, checkpoint_best=True)
     with pytest.raises(ValueError, match="early stopping on val_loss need"):
-        training.train(tiny_cnn(), arrays, epochs=1, batch_size=32, early_stopping={"monitor": "val_loss"})
+        training.train(
+            tiny_cnn(), arrays, epochs=1, batch_size=32, early_stopping={"monitor": "val_loss", "patience": 2}
+        )
 
 
 def test_uncompiled_model_and_mismatched_arrays_are_rejected(data):
@@ -278,6 +281,17 @@ def test_an_experiment_trains_every_arm_with_every_seed(repeated):
         ("b", 7),
         ("b", 8),
     ]
+
+
+def test_each_run_records_which_images_it_got_right_as_its_confusion_matrix_counts(repeated):
+    for arm in repeated.arms:
+        for run in arm.runs:
+            for part in ("validation", "test"):
+                correct = run.correct_images(part)
+                matrix = np.asarray(run.confusion[part])
+                assert correct.size == matrix.sum()  # one entry per image of the part
+                assert int(correct.sum()) == int(np.trace(matrix))  # right exactly where the diagonal counts
+                assert correct.mean() == pytest.approx(getattr(run, part)["accuracy"])
 
 
 def test_same_seed_gives_the_same_history_and_other_seeds_differ(repeated):

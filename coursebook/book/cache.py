@@ -3,7 +3,7 @@
 A chapter's key is built from named components (the source notebook's code cells, its text (Markdown
 cells, title, quoted question: see ``pagetext``), the effective parameters,
 the package source, the architecture specs, the dataset fingerprint, the pinned requirements and
-the Keras backend).
+the backend the kernels use, ``hooks.Kernel.backend``).
 Each executed chapter stores its components in a record beside the executed notebook, so the
 runner can say not only *that* a chapter is stale but *which* input changed.
 
@@ -12,7 +12,7 @@ PROFILE=full GPU=1``, frozen with ``make freeze`` and committed, is reused by a 
 the same commit): it holds everything that changes what a run computes or means, i.e. the code, the
 text, the effective parameters and profile, the model specs, the dataset's fingerprint, the pinned
 versions (``requirements.txt`` always, also under ``GPU=1``: ``requirements-gpu.txt`` pins the same
-versions, TensorFlow and JAX as their CUDA builds of the same releases) and the Keras backend with
+versions, TensorFlow and JAX as their CUDA builds of the same releases) and the course's backend with
 the determinism switch (``backend``). It holds nothing about where the run happened: not the device
 (CPU or GPU, which is on the run card), the virtualenv, the machine, paths, times or the git commit
 (a commit that changes nothing a chapter reads must not re-execute it). Numbers computed on a GPU
@@ -35,9 +35,9 @@ BOOK_COMPONENTS = ("notebook", "text", "parameters", "package", "requirements", 
 
 
 def components() -> tuple[str, ...]:
-    """Every component's name: the book's own, then the course's (``hooks.Course.cache_components``:
+    """Every component's name: the book's own, then the course's (``hooks.Runs.cache_components``:
     the model specs, the dataset's fingerprint)."""
-    return BOOK_COMPONENTS + tuple(course().cache_components)
+    return BOOK_COMPONENTS + tuple(course().runs.cache_components)
 
 
 def digest(data: bytes | str) -> str:
@@ -154,7 +154,7 @@ def _results_damage(chapter_id: str, record: dict[str, Any]) -> str:
     if written is not None and file_digest(results) != written:
         return f"damaged {paths.relative(results)} (edited or truncated)"
     if written is None and results.exists():  # a record from before the digest: check the schema
-        problem = course().results_problem(results)
+        problem = course().runs.results_problem(results)
         if problem:
             return f"damaged {paths.relative(results)} ({problem})"
     return ""

@@ -100,7 +100,7 @@ def prepare_data(plans: list[runner.Plan]) -> None:
     started at once never download it each); ParameterError when it cannot be fetched."""
     executing = [plan.resolved.values for plan in plans if plan.changed and not plan.text_only]
     try:
-        hooks.course().prepare_data(executing)
+        hooks.course().runs.prepare_data(executing)
     except hooks.CourseInputError as err:
         raise params.ParameterError(f"key '{err.key}' of the chapters about to execute: {err}") from None
 
@@ -115,7 +115,7 @@ def data_line(plans: list[runner.Plan]) -> str:
     parts = []
     for index, (fingerprint, ids) in enumerate(ordered):
         who = f"{len(ids)} chapters" if index == 0 and len(ids) > 3 else ", ".join(ids)
-        parts.append(f"{hooks.course().describe_data(fingerprint)} for {who}")
+        parts.append(f"{hooks.course().runs.describe_data(fingerprint)} for {who}")
     return "data: " + ("; ".join(parts) or "none")
 
 
@@ -237,10 +237,7 @@ def _parser() -> argparse.ArgumentParser:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that executes chapters (the Makefile's RUNNER_ARGS)."""
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument(
-        "--data",
-        help="the parameter data of every chapter that declares it (checked there: auto | cifar10 | synthetic)",
-    )
+    parser.add_argument("--data", help=params.data_help("every chapter that declares it"))
     parser.add_argument(
         "--jobs", type=_jobs, default=1, help="chapters executed in parallel (auto: one per core, at most 4)"
     )

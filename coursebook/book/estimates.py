@@ -3,8 +3,8 @@
 From the chapter's last recorded run (``<id>.run.json`` holds its seconds) when that run used the
 same profile (scaled by the model below when the parameters changed since); otherwise from a rough
 throughput model: a fixed start-up cost (kernel, imports, data, figures), plus for every training run
-the course says the parameters ask for (``hooks.Course.training_runs``: repeats x arms, x sizes for a
-learning curve) a fixed cost (building, compiling, evaluating) and its epochs x training images divided
+the course says the parameters ask for (``hooks.Runs.training_runs``: repeats x arms, x sizes for a
+learning curve) a fixed cost (building, compiling, evaluating) and its passes x training images divided
 by a training throughput. The throughput is the median images/s that ``make bench`` measured on this
 machine (``_build/bench.json``) when present, else :data:`CPU_IMAGES_PER_SECOND`, measured for the
 E4742 models on a 2-core laptop-class CPU. It is an order of magnitude for planning, not a promise:
@@ -39,8 +39,8 @@ def from_parameters(values: dict[str, Any], read: int = 0) -> float:
     """Seconds by the throughput model; a chapter that trains nothing costs the start-up only.
     ``read`` of its runs come from the run store: they cost (about) nothing."""
     rate = throughput()[0]
-    runs = course().training_runs(values)
-    seconds = [RUN_SECONDS + epochs * images / rate for epochs, images in runs]
+    runs = course().runs.training_runs(values)
+    seconds = [RUN_SECONDS + passes * images / rate for passes, images in runs]
     trained = sum(seconds) * (1 - min(read, len(runs)) / len(runs)) if runs else 0.0
     return START_UP_SECONDS + trained
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from coursebook.book import interrupts
+from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV
 
 QUIET_LOGGERS = ("papermill", "nbclient", "jupyter_client", "traitlets", "distributed", "tornado")
-KERNEL_ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 DETERMINISTIC_ENV = "COURSEBOOK_DETERMINISTIC"
 
 
@@ -45,17 +45,14 @@ def deterministic() -> bool:
 
 
 def kernel_env(run_description: str, determinism: bool | None = None) -> dict[str, str]:
-    """Variables set for one chapter's kernel on top of this process's environment."""
-    env = {name: os.environ.get(name, value) for name, value in KERNEL_ENV_DEFAULTS.items()}
+    """Variables set for one chapter's kernel on top of this process's environment: the course's
+    (``hooks.Kernel.environment``, deterministic ones with ``DETERMINISTIC=1``), the run description
+    and this package on ``PYTHONPATH``."""
+    wanted = deterministic() if determinism is None else determinism
+    env = course().kernel.environment(wanted, os.environ)
     env[RUN_ENV] = run_description
     source = str(Path(__file__).resolve().parents[2])  # the kernel imports this very coursebook
     env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
-    if deterministic() if determinism is None else determinism:
-        env["TF_DETERMINISTIC_OPS"] = "1"
-        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # deterministic cuBLAS (TensorFlow, PyTorch)
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "--xla_gpu_deterministic_ops" not in flags:  # JAX (and XLA in TensorFlow) on GPU
-            env["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
     return env
 
 

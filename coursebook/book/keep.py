@@ -40,7 +40,7 @@ def work_files() -> list[Path]:
             continue
         last = cache.record_path(chapter)
         files += [f for f in freeze.chapter_files(chapter, record) if f != last] + [last]
-    for directory in hooks.course().session_dirs():
+    for directory in hooks.course().runs.session_dirs():
         if directory.is_dir() and _inside_project(directory):
             files += sorted(f for f in directory.rglob("*") if f.is_file() and not _transient(f.name))
     return files

@@ -37,10 +37,13 @@ INTRO = """\
 """
 
 
-def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: dict[str, Any] | None = None,
-            data: str | None = None) -> Resolved:
+def resolve(
+    chapter_id: str,
+    profile: str = params.DEFAULT_PROFILE,
+    overrides: dict[str, Any] | None = None,
+    data: str | None = None,
+) -> Resolved:
     """The chapter's effective parameters, as ``make run CHAPTER=<id>`` would resolve them."""
-    overrides = dict(overrides or {})
     params.check_profile(profile)
     try:
         chapter = params.load_chapter(chapter_id)
@@ -48,9 +51,7 @@ def resolve(chapter_id: str, profile: str = params.DEFAULT_PROFILE, overrides: d
         if str(err).startswith("unknown chapter"):
             raise ParameterError(f"command line: key 'chapter' (CHAPTER=): {err}") from None
         raise
-    if data is not None and "data" in params.declarations(chapter.notebook):
-        overrides.setdefault("data", data)
-    return params.resolve(chapter_id, profile, overrides)
+    return params.resolve(chapter_id, profile, params.with_data(overrides, chapter.notebook, data))
 
 
 INSTALL = """\
@@ -88,20 +89,28 @@ def build(resolved: Resolved, source: tuple[str, str] | None = None) -> nbformat
     nb.metadata["papermill"] = {}
     nb = parameterize_notebook(nb, resolved.values, kernel_name="python3", language="python")
     description = {
-        "chapter": chapter.id, "title": chapter.title, "profile": resolved.profile,
-        "parameters": resolved.values, "origin": resolved.origin,
+        "chapter": chapter.id,
+        "title": chapter.title,
+        "profile": resolved.profile,
+        "parameters": resolved.values,
+        "origin": resolved.origin,
         "text_parameters": pagetext.text_parameters(chapter.notebook, list(resolved.values)),
     }
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source += ("\n# the chapter these values are for (runtime.start reports it on the run card)\n"
-                            "from coursebook.book import runtime as _runtime\n"
-                            f"_runtime.opened_as({description!r})\n")
+            cell.source += (
+                "\n# the chapter these values are for (runtime.start reports it on the run card)\n"
+                "from coursebook.book import runtime as _runtime\n"
+                f"_runtime.opened_as({description!r})\n"
+            )
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     overridden = resolved.overridden
-    intro = INTRO.format(chapter=chapter.id, profile=resolved.profile,
-                         overrides=f" and {', '.join(f'`{k}`' for k in overridden)} overridden" if overridden else "")
+    intro = INTRO.format(
+        chapter=chapter.id,
+        profile=resolved.profile,
+        overrides=f" and {', '.join(f'`{k}`' for k in overridden)} overridden" if overridden else "",
+    )
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(intro))
     if source is not None:
         nb.cells.insert(2, install_cell(*source))
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", help="a chapter id (the book/chapters/<id> entries of _toc.yml)")
     parser.add_argument("--output", required=True, type=Path, help="the notebook to write")
     parser.add_argument("--profile", default=params.DEFAULT_PROFILE, help="smoke | quick | full")
-    parser.add_argument("--data", help="the parameter data of a chapter that declares it (auto | cifar10 | synthetic)")
+    parser.add_argument("--data", help=params.data_help("a chapter that declares it"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="parameter overrides")
     args = parser.parse_args(argv)
     try:

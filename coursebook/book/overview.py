@@ -9,7 +9,7 @@ then one table per part, the chapter linked on its first row, beside it what its
 computed on (runs, data, profile). It also writes ``book/_generated/<part>.md`` for each part's
 introduction page (``book/<part>.md`` includes it): the same opening and table for that part alone,
 so the introductions state no budget that the run did not use. The rows themselves come from the
-course (``hooks.Course.overview``), which knows what a results file holds.
+course (``hooks.Pages.overview``), which knows what a results file holds.
 
 Side by side: each chapter's run record (``<id>.run.json``) says when its execution finished and how
 long it took; chapters whose execution intervals overlap ran at the same time on the same machine.
@@ -113,7 +113,7 @@ def computed_on(chapters: list[Chapter]) -> str:
     read = [chapter.summary for chapter in chapters if chapter.summary is not None]
     if not read:
         return ""
-    data = list(dict.fromkeys("the synthetic stand-in (not CIFAR-10)" if s.stand_in else s.data for s in read))
+    data = list(dict.fromkeys(course().pages.stand_in if s.stand_in else s.data for s in read))
     profiles = list(dict.fromkeys(s.profile for s in read))
     named = " and ".join(f"**{escape(p)}**" if p in SMALL_PROFILES else escape(p) for p in profiles)
     reduced = [p for p in profiles if p in SMALL_PROFILES]
@@ -188,7 +188,7 @@ def side_by_side(chapter_ids: list[str]) -> str:
 def _introduction(chapters: list[Chapter]) -> str:
     read = [chapter.summary for chapter in chapters if chapter.summary is not None]
     marked = sum(1 for summary in read if _reduced(summary))
-    text = course().overview_introduction
+    text = course().pages.overview_introduction
     if marked:
         text += (
             f" **{marked} of {len(chapters)} chapters were computed with a reduced profile or on the synthetic "
@@ -202,7 +202,7 @@ def read_results(chapter_id: str) -> tuple[Overview | None, str]:
     """(the course's overview of the results file, '') or (None, why the file cannot be read)."""
     path = cache.results_path(chapter_id)
     try:
-        return course().overview(path), ""
+        return course().pages.overview(path), ""
     except (OSError, ValueError) as err:
         return None, f"{path.relative_to(paths.ROOT)} cannot be read ({' '.join(str(err).split())[:120]})"
 
@@ -211,7 +211,7 @@ def chapter_rows(chapter_id: str, summary: Overview | None, problem: str = "") -
     """Table rows of one chapter: one per arm, the chapter link on the first."""
     link = _link(chapter_id)
     if summary is None:
-        return [[link, problem, *[""] * (len(course().overview_columns) - 1)]]
+        return [[link, problem, *[""] * (len(course().pages.overview_columns) - 1)]]
     profile = f"**{summary.profile}**" if summary.profile in SMALL_PROFILES else escape(summary.profile)
     first = f"{link} ({summary.runs}; {summary.data}, {profile})"
     return [[first if index == 0 else "", *cells] for index, cells in enumerate(summary.rows)]
@@ -234,7 +234,7 @@ def _chapter_title(chapter_id: str) -> str:
 
 
 def _table(rows: list[list[str]]) -> str:
-    columns = ["chapter", *course().overview_columns]
+    columns = ["chapter", *course().pages.overview_columns]
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join(["---"] * 2 + ["--:"] * (len(columns) - 2)) + "|"
     return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in rows)])

@@ -79,10 +79,10 @@ class Declaration:
 
     def check(self) -> checks.Check:
         """What this parameter accepts, as a check (its words are what error messages say)."""
-        if self.tag is not None and self.tag in course().kinds:  # the course checks the entries itself
-            base = course().kinds[self.tag]()
+        if self.tag is not None and self.tag in course().parameters.kinds:  # the course checks the entries itself
+            base = course().parameters.kinds[self.tag]()
         elif self.choices is not None:
-            names = tuple(course().choices[self.tag]()) if self.tag else self.choices
+            names = tuple(course().parameters.choices[self.tag]()) if self.tag else self.choices
             base = checks.each(checks.choice(names)) if self.type is list else checks.choice(names)
         elif self.type in (int, float):
             make = checks.integer if self.type is int else checks.number
@@ -353,6 +353,22 @@ def load_profile(profile: str) -> dict[str, Any]:
     return {**raw, "file": path}
 
 
+def with_data(overrides: dict[str, Any] | None, notebook: Path, data: str | None) -> dict[str, Any]:
+    """``overrides`` with ``data`` (``DATA=``, ``--data``) for the course's data parameter
+    (``hooks.Parameters.data``) when the notebook declares it; an override of its own wins."""
+    overrides = dict(overrides or {})
+    key = course().parameters.data
+    if data is not None and key in declarations(notebook):
+        overrides.setdefault(key, data)
+    return overrides
+
+
+def data_help(which: str) -> str:
+    """``--data``'s help: the course's data parameter of ``which`` chapters, the values it takes."""
+    parameters = course().parameters
+    return f"the parameter {parameters.data} of {which} (checked there: {parameters.data_choices})"
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["epochs=3", "data=synthetic"]`` -> values parsed as YAML scalars."""
     overrides = {}
@@ -397,10 +413,10 @@ def resolve(
         raise ParameterError(
             f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter"
         )
-    if link and (linker := course().link) is not None:
+    if link and (linker := course().parameters.link) is not None:
         values = _linked(linker, values, profile, where_of)
     try:
-        course().check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
+        course().parameters.check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
     except ValueError as err:  # the course's message names the file, key, value and what is allowed
         raise ParameterError(str(err)) from None
     return Resolved(chapter, profile, values, origin)

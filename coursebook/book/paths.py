@@ -17,7 +17,7 @@ TOC_FILE = ROOT / "_toc.yml"
 CONFIG_FILE = ROOT / "_config.yml"
 REQUIREMENTS_FILE = ROOT / "requirements.txt"
 PACKAGE_DIR = ROOT / "coursebook"
-DATA_DIR = ROOT / "data"  # put cifar-10-python.tar.gz here (or set COURSEBOOK_DATA)
+DATA_DIR = ROOT / "data"  # the course's data files (or set COURSEBOOK_DATA)
 DATASET_CACHE_DIR = ROOT / ".cache" / "datasets"  # decoded arrays (or set COURSEBOOK_CACHE)
 
 

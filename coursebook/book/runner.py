@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,10 @@ from coursebook.book.params import (
     Resolved,
     check_profile_keys,
     check_toc,
-    declarations,
     load_chapter,
     resolve,
     toc_chapter_ids,
+    with_data,
 )
 from coursebook.book.provenance import git_commit
 from coursebook.book.timeouts import chapter_timeout
@@ -100,8 +99,8 @@ class Summary:
 def data_fingerprint(resolved: Resolved) -> str:
     """Fingerprint of the dataset a chapter trains on ('none' for chapters without data)."""
     try:
-        return course().data_fingerprint(resolved.values)
-    except CourseInputError as err:  # e.g. data=cifar10 without the archive: say so before any kernel starts
+        return course().runs.data_fingerprint(resolved.values)
+    except CourseInputError as err:  # e.g. data the course cannot find: say so before any kernel starts
         where = (
             "command line"
             if resolved.origin.get(err.key) == "override"
@@ -128,15 +127,14 @@ def plan_chapter(
         "package": cache.package_digest(),
         "requirements": cache.file_digest(paths.REQUIREMENTS_FILE),
         # DETERMINISTIC=1 changes the kernels a run uses: its results are not those of a plain run
-        "backend": os.environ.get("KERAS_BACKEND", "tensorflow")
-        + (" (deterministic)" if executors.deterministic() else ""),
-        **{name: component(resolved.values, fingerprint) for name, component in course().cache_components.items()},
+        "backend": course().kernel.backend() + (" (deterministic)" if executors.deterministic() else ""),
+        **{name: component(resolved.values, fingerprint) for name, component in course().runs.cache_components.items()},
     }
     record, damage = cache.previous_run(chapter_id)
     changed = [damage] if damage else cache.changed_components(record and record["components"], components)
     if force and not changed:
         changed = ["forced"]
-    store = course().run_store
+    store = course().runs.run_store
     keys = store.keys(resolved.values, fingerprint) if store else []
     return Plan(resolved, components, changed, fingerprint, chapter_timeout(chapter, profile, timeout), keys)
 
@@ -144,7 +142,7 @@ def plan_chapter(
 def store_counts(plans: list[Plan]) -> dict[str, tuple[int, int]]:
     """(runs to train, runs to read) of every chapter that will execute, in build order: a run the
     store holds, or that an earlier chapter of the same build trains, is read."""
-    store, claimed, counts = course().run_store, set(), {}
+    store, claimed, counts = course().runs.run_store, set(), {}
     for plan in plans:
         if not plan.changed or plan.text_only:
             continue
@@ -181,9 +179,7 @@ def plan_book(
     check_profile_keys(profile, all_ids)
     plans = []
     for chapter_id in chapters or all_ids:
-        chapter_overrides = dict(overrides or {})
-        if data is not None and "data" in declarations(load_chapter(chapter_id).notebook):
-            chapter_overrides.setdefault("data", data)  # DATA= applies to the chapters that train
+        chapter_overrides = with_data(overrides, load_chapter(chapter_id).notebook, data)  # the chapters that train
         plans.append(plan_chapter(chapter_id, profile, chapter_overrides, force, timeout))
     return plans
 
@@ -289,7 +285,7 @@ def commit(plan: Plan, result: Result) -> Outcome:
         outcome.status = "failed"
         return outcome
     results = cache.results_path(chapter_id)
-    store = course().run_store
+    store = course().runs.run_store
     if store is not None and result.results and any(counts := store.counts(result.results)):
         outcome.runs = counts
     trained, read = outcome.runs or (None, None)
@@ -402,7 +398,7 @@ def run_description(plan: Plan, progress_file: Path | None = None, results_path:
 
 def tidy_outputs(notebook: Path) -> None:
     """Tag Papermill's injected cell so the book removes it (the run card shows the values), and
-    drop the backend's start-up log lines from stderr (C++ logging that no setting silences)."""
+    drop the backend's start-up log lines from stderr (``hooks.Kernel.log_noise``)."""
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
@@ -413,18 +409,11 @@ def tidy_outputs(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
-BACKEND_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+\.(cc|h):\d+\]"
-    r"|.*(oneDNN custom operations|cuda_(blas|dnn|fft)|TF-TRT|computation placer|Unable to register)"
-    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
-    r"|This TensorFlow binary is optimized to use available CPU instructions)"
-)
-
-
 def _without_backend_noise(output: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     if output.output_type != "stream" or output.name != "stderr":
         return output
-    kept = [line for line in output.text.splitlines(keepends=True) if not BACKEND_NOISE.match(line)]
+    noise = course().kernel.log_noise
+    kept = [line for line in output.text.splitlines(keepends=True) if not noise.match(line)]
     if not "".join(kept).strip():
         return None
     output.text = "".join(kept)

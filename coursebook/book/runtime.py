@@ -1,4 +1,4 @@
-"""The chapter side of a run: seeding, the synthetic-data warning and the run card.
+"""The chapter side of a run: seeding, the stand-in data's warning and the run card.
 
 A chapter notebook starts with ``run = runtime.start("<chapter id>", seed=seed)`` right after its
 ``parameters`` cell and ends with ``run.card()``. Executed by the book runner, the run knows the
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from coursebook.book import paths
-from coursebook.book.hooks import course
+from coursebook.book.hooks import DataCard, course
 from coursebook.book.progress import RUN_ENV  # JSON describing the run, set by the runner
 from coursebook.markdown import quote  # noqa: F401  (notebooks quote the question with runtime.quote)
 
@@ -37,7 +37,7 @@ class ChapterRun:
     commit: str
     started: float
     interactive: bool
-    dataset: dict[str, Any] | None = None
+    dataset: DataCard | None = None
     planned_fingerprint: str | None = None  # what the runner's cache key assumed ("none": no data)
     results_path: str | None = None  # where the runner wants the results file (None: opened by hand)
     device: str = ""
@@ -46,24 +46,17 @@ class ChapterRun:
     extra: dict[str, str] = field(default_factory=dict)
 
     def use_dataset(self, dataset: Any, splits: Any = None) -> None:
-        """Record the dataset for the card; show a loud warning when it is the synthetic stand-in.
-        Fails when the runner planned (and keyed its cache on) another dataset, e.g. a download
+        """Record the dataset (``hooks.Pages.data_card``) for the card; show a loud warning when it is a
+        stand-in. Fails when the runner planned (and keyed its cache on) another dataset, e.g. a download
         that failed and fell back to the stand-in: such a page must not be cached as the real data."""
-        if self.planned_fingerprint not in (None, "none") and dataset.fingerprint != self.planned_fingerprint:
+        card = course().pages.data_card(dataset, splits)
+        if self.planned_fingerprint not in (None, "none") and card.fingerprint != self.planned_fingerprint:
             raise RuntimeError(
-                f"loaded {dataset.name} ({dataset.fingerprint}) but the book runner planned dataset "
+                f"loaded {card.name} ({card.fingerprint}) but the book runner planned dataset "
                 f"{self.planned_fingerprint}; run again with DATA=synthetic or provide the data it planned"
             )
-        counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
-        if splits is not None:
-            counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
-        self.dataset = {
-            "name": dataset.name,
-            "fingerprint": dataset.fingerprint,
-            "synthetic": bool(dataset.is_synthetic),
-            "counts": counts,
-        }
-        if notice := course().data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
+        self.dataset = card
+        if notice := course().pages.data_notice(dataset, self.chapter):  # a stand-in or a sample says so loudly
             show_markdown(notice)
         if departed := departures_text(self.departures(), self.chapter):
             show_markdown(departed)
@@ -136,9 +129,9 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
         info = _resolve_interactively(chapter)
         interactive = True
     determinism = bool(info.get("deterministic", os.environ.get("COURSEBOOK_DETERMINISTIC", "") in ("1", "true")))
-    course().seed(seed)
+    course().kernel.seed(seed)
     if determinism:
-        course().determinism()
+        course().kernel.determinism()
     _figures_as_images()
     run = ChapterRun(
         chapter=info.get("chapter", chapter),
@@ -161,7 +154,7 @@ def start(chapter: str | None, seed: int) -> ChapterRun:
 def _figures_as_images() -> None:
     """Figures are built without pyplot, so tell IPython to render them as PNG (the web page) and
     PDF (vector, for the PDF book and the figure files); set the plot style."""
-    course().style_figures()
+    course().kernel.style_figures()
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
@@ -267,13 +260,13 @@ def reproducibility_text(deterministic: bool) -> str:
 
 
 def describe_device() -> str:
-    """The course's backend and device, e.g. 'tensorflow on CPU'."""
-    return course().device()
+    """The course's backend and device (``hooks.Kernel.device``)."""
+    return course().kernel.device()
 
 
 def versions() -> str:
     """The software versions, in one line (the course says which matter)."""
-    return course().versions()
+    return course().kernel.versions()
 
 
 def run_card_markdown(run: ChapterRun) -> str:
@@ -319,12 +312,9 @@ def departures_text(departures: list[tuple[str, Any, Any, str]], chapter: str) -
     )
 
 
-NONE_MEANS = {"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"}
-
-
 def _setting(name: str, value: Any) -> str:
     if value is None:
-        return NONE_MEANS.get(name, "none")
+        return course().parameters.none_means.get(name, "none")
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
@@ -334,12 +324,12 @@ def _setting(name: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _dataset_text(dataset: dict[str, Any] | None) -> str:
+def _dataset_text(dataset: DataCard | None) -> str:
     if dataset is None:
         return "none (this chapter trains on no image data)"
-    counts = ", ".join(f"{n:,} {split}" for split, n in dataset["counts"].items())
-    flag = f" **({course().stand_in_flag})**" if dataset["synthetic"] else ""
-    return f"{dataset['name']}{flag}; {counts} images; fingerprint `{dataset['fingerprint']}`"
+    counts = ", ".join(f"{n:,} {split}" for split, n in dataset.counts.items())
+    flag = f" **({course().pages.stand_in_flag})**" if dataset.stand_in else ""
+    return f"{dataset.name}{flag}; {counts} images; fingerprint `{dataset.fingerprint}`"
 
 
 # The chapter a notebook written by `python -m coursebook notebook` is for (its injected cell calls
@@ -386,9 +376,8 @@ def _resolve_interactively(chapter: str | None) -> dict[str, Any]:
     values = {name: d.default for name, d in declarations(notebook).items()}
     namespace = _user_namespace()
     values.update({name: namespace[name] for name in values if name in namespace})
-    shown = ", ".join(
-        f"{k}={v!r}" for k, v in values.items() if k in ("epochs", "repeats", "train_size", "sizes", "data")
-    )
+    budget = course().parameters.budget
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in budget)
     print(
         f"coursebook: {notebook.name} opened by hand: it runs with its parameters cell's values "
         f"({shown or 'see the run card'}), not a chapter's settings. For a chapter's own settings: "

@@ -81,7 +81,7 @@ def schemas() -> dict[str, tuple[str, dict[str, Any]]]:
         for chapter_id in chapter_ids
     }
     found["profile.schema.json"] = (f"{paths.relative(paths.PROFILES_DIR)}/*.yaml", profile_schema(chapter_ids))
-    for name, (pattern, schema) in course().file_schemas().items():
+    for name, (pattern, schema) in course().parameters.file_schemas().items():
         found[f"{name}.schema.json"] = (pattern, {"$schema": DRAFT, **schema})
     return found
 

@@ -110,6 +110,7 @@ EARLY_STOPPING_KEYS: checks.Options = {
     "mode": (MODES, None),
 }
 CHECKPOINT_KEYS: checks.Options = {"monitor": (checks.choice(VALIDATION_METRICS), REQUIRED), "mode": (MODES, None)}
+EARLY_STOPPING = checks.options(EARLY_STOPPING_KEYS, _with_mode)  # the one home of its defaults
 
 
 def _augmentation(value: Any) -> list[dict[str, dict[str, Any]]]:
@@ -183,7 +184,7 @@ def setting_checks() -> dict[str, Callable[[Any], Any]]:
         "batch_size": checks.integer(1, 4096),
         "epochs": checks.integer(1, 1000),
         "train_size": checks.optional(checks.integer(100)),
-        "early_stopping": checks.optional(checks.options(EARLY_STOPPING_KEYS, _with_mode)),
+        "early_stopping": checks.optional(EARLY_STOPPING),
         "checkpoint": checks.optional(checks.options(CHECKPOINT_KEYS, _with_mode)),
         "augmentation": AUGMENTATION,
         "batch_norm": checks.choice(BATCH_NORM_MODES),

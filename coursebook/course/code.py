@@ -18,18 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coursebook.course import models
+from coursebook.course import arms, models
 
-OPTIMIZER_CLASSES = {
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "sgd": "SGD",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-    "adadelta": "Adadelta",
-    "adamax": "Adamax",
-    "nadam": "Nadam",
-}
+OPTIMIZER_CLASSES = arms.OPTIMIZERS  # the keras.optimizers class of each optimizer name: one table, the arms'
 
 
 def _tuple(value: Any) -> str:

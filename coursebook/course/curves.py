@@ -87,19 +87,24 @@ def gap_grows(train: Sequence[float], val: Sequence[float], after: int) -> bool:
 
 
 def fit_state(
-    val_loss: Sequence[float], train_accuracy: Sequence[float], val_accuracy: Sequence[float], gap_noise: float = 0.0
+    val_loss: Sequence[float],
+    train_accuracy: Sequence[float],
+    val_accuracy: Sequence[float],
+    gap_noise: float = 0.0,
+    gap: float | None = None,
 ) -> str:
     """One run's fit: over-fitting needs the validation loss past its minimum and rising beyond
     noise, or flat with a gap that grows; a loss still falling at the last epoch is
     :data:`STILL_IMPROVING` (a limit of the budget, never over-fitting); a flat loss with a training
-    accuracy no more than ``gap_noise`` above the validation accuracy is under-fitting; otherwise
-    it levelled off."""
+    accuracy no more than ``gap_noise`` above the validation accuracy is under-fitting (``gap``: the
+    evaluated weights' training − validation accuracy, the one a page shows; else the last epoch's);
+    otherwise it levelled off."""
     shape = loss_shape(val_loss)
     if shape.state == FALLING:
         return STILL_IMPROVING
     if shape.state == RISING or gap_grows(train_accuracy, val_accuracy, shape.best_epoch):
         return OVER
-    if float(train_accuracy[-1]) - float(val_accuracy[-1]) <= gap_noise:
+    if (float(train_accuracy[-1]) - float(val_accuracy[-1]) if gap is None else gap) <= gap_noise:
         return UNDER
     return LEVELLED
 

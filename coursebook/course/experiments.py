@@ -343,4 +343,8 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
         failure_cause=verdict.cause,
         classification_report=per_class,
         confusion=confusion,
+        correct={
+            part: results_module.pack_correct(predicted[part] == evaluation.to_labels(y))
+            for part, y in (("validation", splits.y_val), ("test", splits.y_test))
+        },
     )

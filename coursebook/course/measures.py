@@ -32,6 +32,8 @@ READERS: dict[str, Callable[[Any], float]] = {
     "train_loss": lambda run: float(run.training["loss"]),
     "gap": lambda run: float(run.training["accuracy"]) - float(run.validation["accuracy"]),
     "seconds": lambda run: history.epoch_time(run.seconds_per_epoch),
+    # Keras' running training accuracy of the evaluated epoch (training mode: dropout on, batch statistics)
+    "running_train_accuracy": lambda run: float(run.history["accuracy"][run.evaluated_epoch - 1]),
 }
 
 

@@ -1,19 +1,22 @@
-"""The course as the book sees it (``coursebook.book.hooks.Course``): the architectures a chapter may
-name, the checks of arms, model specs and image counts, the training a chapter asks for, its data's
-fingerprint, the results check, the landing page's rows (``summary``) and a kernel's set-up. Importing
-this module imports no Keras; each function imports what it needs."""
+"""The course as the book sees it (``coursebook.book.hooks.Course``, by role): its parameters (the
+architectures a chapter may name, the checks of arms, model specs and image counts, the data
+parameter), the training a chapter asks for, its data's fingerprint and the results check, a kernel's
+environment, backend, log noise and set-up, and what the pages say (the run card's data, the landing
+page's rows, ``summary``). Importing this module imports no Keras; each function imports what it needs."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from coursebook.book import cache, paths
-from coursebook.book.hooks import Course, CourseInputError, RunStore
+from coursebook.book.hooks import Course, CourseInputError, DataCard, Kernel, Pages, Parameters, Runs, RunStore
 from coursebook.checks import Check
 from coursebook.course import summary
 
@@ -276,6 +279,38 @@ def run_counts(text: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------- a chapter's kernel
 
 
+# a kernel's environment: quiet TensorFlow C++ logs, JAX allocating GPU memory as it needs it
+KERNEL_ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops"
+
+
+def kernel_environment(deterministic: bool, environ: Mapping[str, str]) -> dict[str, str]:
+    """The backends' variables a kernel needs on top of ``environ`` (which keeps its own values);
+    with ``deterministic``, those that make TensorFlow, cuBLAS and XLA on GPU deterministic."""
+    env = {name: environ.get(name, value) for name, value in KERNEL_ENV_DEFAULTS.items()}
+    if deterministic:
+        env["TF_DETERMINISTIC_OPS"] = "1"
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # deterministic cuBLAS (TensorFlow, PyTorch)
+        flags = environ.get("XLA_FLAGS", "")
+        if DETERMINISTIC_XLA_FLAG not in flags:  # JAX (and XLA in TensorFlow) on GPU
+            env["XLA_FLAGS"] = (flags + f" {DETERMINISTIC_XLA_FLAG}=true").strip()
+    return env
+
+
+def backend() -> str:
+    """The Keras backend the kernels will use (they inherit this process's ``KERAS_BACKEND``)."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+# TensorFlow's and XLA's start-up lines on stderr (C++ logging that no setting silences)
+LOG_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+\.(cc|h):\d+\]"
+    r"|.*(oneDNN custom operations|cuda_(blas|dnn|fft)|TF-TRT|computation placer|Unable to register)"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
+    r"|This TensorFlow binary is optimized to use available CPU instructions)"
+)
+
+
 def seed(value: int) -> None:
     """Seed Python, NumPy and the Keras backend."""
     import numpy as np
@@ -331,28 +366,53 @@ def versions() -> str:
     return f"Python {v['python']}, NumPy {v['numpy']}, Keras {v['keras']}, {v['backend']} {v[v['backend']]}"
 
 
+def data_card(dataset: Any, splits: Any = None) -> DataCard:
+    """A loaded ``course.data`` dataset (and its splits, when the chapter made them) for the run card."""
+    counts = {"train": len(dataset.x_train), "test": len(dataset.x_test)}
+    if splits is not None:
+        counts = {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)}
+    return DataCard(dataset.name, dataset.fingerprint, bool(dataset.is_synthetic), counts)
+
+
 COURSE = Course(
-    choices={MODELS: model_names},
-    kinds={ARMS: arms_kind, QUESTIONS: questions_kind},
-    check=check,
-    training_runs=training_runs,
-    data_fingerprint=data_fingerprint,
-    cache_components={"models": models_digest, "data": data_digest},
-    results_problem=results_problem,
-    overview=summary.overview,
-    overview_columns=summary.COLUMNS,
-    overview_introduction=summary.INTRODUCTION,
-    seed=seed,
-    determinism=determinism,
-    style_figures=style_figures,
-    device=device,
-    versions=versions,
-    file_schemas=file_schemas,
-    data_notice=data_notice,
-    stand_in_flag="synthetic stand-in, not CIFAR-10",
-    prepare_data=prepare_data,
-    describe_data=describe_data,
-    session_dirs=session_dirs,
-    link=link,
-    run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
+    parameters=Parameters(
+        choices={MODELS: model_names},
+        kinds={ARMS: arms_kind, QUESTIONS: questions_kind},
+        check=check,
+        file_schemas=file_schemas,
+        data="data",
+        data_choices="auto | cifar10 | synthetic",
+        budget=("epochs", "repeats", "train_size", "sizes", "data"),
+        none_means={"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"},
+        link=link,
+    ),
+    runs=Runs(
+        training_runs=training_runs,
+        data_fingerprint=data_fingerprint,
+        cache_components={"models": models_digest, "data": data_digest},
+        results_problem=results_problem,
+        run_store=RunStore(keys=run_keys, holds=run_stored, counts=run_counts),
+        prepare_data=prepare_data,
+        describe_data=describe_data,
+        session_dirs=session_dirs,
+    ),
+    kernel=Kernel(
+        environment=kernel_environment,
+        backend=backend,
+        log_noise=LOG_NOISE,
+        seed=seed,
+        determinism=determinism,
+        style_figures=style_figures,
+        device=device,
+        versions=versions,
+    ),
+    pages=Pages(
+        data_card=data_card,
+        data_notice=data_notice,
+        stand_in_flag="synthetic stand-in, not CIFAR-10",
+        stand_in="the synthetic stand-in (not CIFAR-10)",
+        overview=summary.overview,
+        overview_columns=summary.COLUMNS,
+        overview_introduction=summary.INTRODUCTION,
+    ),
 )

@@ -18,6 +18,8 @@ Schema (``schema_version`` 2)::
                      test: {loss, accuracy}, learned, learned_rule, failure_cause,
                      classification_report: {class: {precision, recall, f1, support}},
                      confusion: {training, validation, test: [[counts]]},
+                     correct (optional: {validation, test: which images the evaluated weights classified
+                              correctly, one bit per image in order, packed and hex-encoded}),
                      read_from (optional: the chapter that computed it, when read from the run store)}]}]}
 """
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from coursebook import checks
@@ -71,10 +74,11 @@ class Run:
     classification_report: dict[str, dict[str, float]]
     confusion: dict[str, list[list[int]]]
     read_from: str = ""  # the chapter that computed it, when it was read from the run store ('' when trained here)
+    correct: dict[str, str] = field(default_factory=dict)  # per part: pack_correct of its images (paired comparisons)
 
-    def at_evaluated(self, metric: str) -> float:
-        """``metric`` of the history at the evaluated epoch."""
-        return self.history[metric][self.evaluated_epoch - 1]
+    def correct_images(self, part: str) -> np.ndarray | None:
+        """Whether the evaluated weights classified each image of ``part`` correctly (None: not recorded)."""
+        return unpack_correct(self.correct[part]) if part in self.correct else None
 
 
 @dataclass
@@ -91,10 +95,6 @@ class ArmResult:
     def stopped_early(self, run: Run) -> bool:
         """Whether ``run`` ended before the arm's configured epochs."""
         return run.stopped_epoch < int(self.settings["epochs"])
-
-    def evaluated(self, metric: str) -> list[float]:
-        """``metric`` at each run's evaluated epoch (one value per seed)."""
-        return [run.at_evaluated(metric) for run in self.runs]
 
 
 @dataclass
@@ -162,6 +162,7 @@ class Results:
             _drop_empty(arm, "source_chapter")
             for run in arm["runs"]:
                 _drop_empty(run, "read_from")
+                _drop_empty(run, "correct")
         return {"schema_version": data.pop("schema_version"), **data}
 
     def to_json(self) -> str:
@@ -206,6 +207,25 @@ class Results:
         except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as err:
             raise ResultsError(f"{path}: not valid results JSON: {' '.join(str(err).split())}") from None
         return cls.from_dict(data, str(path))
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """Booleans, one per image, as text: their count, a colon, then the bits packed 8 to a byte, in hex.
+
+    >>> pack_correct(np.array([True, False, True, True, False, False, False, False, True]))
+    '9:b080'
+    """
+    bits = np.asarray(correct, dtype=bool)
+    return f"{bits.size}:{np.packbits(bits).tobytes().hex()}"
+
+
+def unpack_correct(text: str) -> np.ndarray:
+    """The booleans :func:`pack_correct` wrote (ValueError for text it did not write)."""
+    count, _, packed = text.partition(":")
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(packed), dtype=np.uint8))
+    if not count.isdigit() or not int(count) <= bits.size < int(count) + 8:
+        raise ValueError(f"not a packed list of images: {text[:20]!r}")
+    return bits[: int(count)].astype(bool)
 
 
 def _drop_empty(entry: dict[str, Any], key: str) -> None:
@@ -281,9 +301,8 @@ def _build(kind: Any, value: Any) -> Any:
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         schema = {
-            f.name: (_Built(hints[f.name]), checks.REQUIRED if f.default is dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(kind)
-        }  # a field with a plain default may be absent
+            f.name: (_Built(hints[f.name]), _default(f)) for f in dataclasses.fields(kind)
+        }  # a field with a default may be absent
         return kind(**checks.check_options(value, schema))
     if origin is dict:
         if not isinstance(value, dict):
@@ -296,6 +315,12 @@ def _build(kind: Any, value: Any) -> Any:
     if kind is Any:
         return value
     return LEAVES[kind](value)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return checks.REQUIRED if f.default_factory is dataclasses.MISSING else f.default_factory()
 
 
 def _under(key: str, kind: Any, value: Any) -> Any:

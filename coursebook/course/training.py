@@ -23,24 +23,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coursebook import checks
 from coursebook.book import progress
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
 import keras
 
 from coursebook.course import history as history_frames
-from coursebook.course.arms import BATCH_NORM_MODES, FILL_MODE, OPTIMIZERS, parse_augmentation
+from coursebook.course.arms import (
+    BATCH_NORM_MODES,
+    EARLY_STOPPING,
+    FILL_MODE,
+    OPTIMIZERS,
+    parse_augmentation,
+)
 from coursebook.course.evaluation import attribute_or_key
 
 BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
 PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
-EARLY_STOPPING_DEFAULTS = {
-    "monitor": "val_loss",
-    "patience": 5,
-    "restore_best_weights": True,
-    "mode": "auto",
-    "min_delta": 0.0,
-}
 
 
 # --------------------------------------------------------------------------- backend
@@ -263,17 +263,14 @@ class ProgressCallback(keras.callbacks.Callback):
 
 
 def early_stopping_callback(params: Mapping[str, Any] | None, verbose: int = 0) -> keras.callbacks.EarlyStopping:
-    """EarlyStopping from parameters (monitor, patience, restore_best_weights, mode, min_delta);
-    unset keys take :data:`EARLY_STOPPING_DEFAULTS`, unknown keys raise. ``verbose`` > 0 prints
-    the stopping and restored epochs."""
-    unknown = set(params or {}) - set(EARLY_STOPPING_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown early_stopping key(s) {sorted(unknown)}; allowed: {sorted(EARLY_STOPPING_DEFAULTS)}")
-    settings = {**EARLY_STOPPING_DEFAULTS, **(params or {})}
-    if settings["mode"] not in ("auto", "min", "max"):
-        raise ValueError(f"early_stopping mode must be 'auto', 'min' or 'max', got {settings['mode']!r}")
-    if not isinstance(settings["patience"], int) or settings["patience"] < 0:
-        raise ValueError(f"early_stopping patience must be a non-negative integer, got {settings['patience']!r}")
+    """EarlyStopping from parameters (monitor, patience, restore_best_weights, mode, min_delta),
+    checked and completed as an arm's are (:data:`coursebook.course.arms.EARLY_STOPPING`: the one
+    home of their defaults); a bad one raises ValueError in one line. ``verbose`` > 0 prints the
+    stopping and restored epochs."""
+    try:
+        settings = EARLY_STOPPING(params or {})
+    except checks.Invalid as bad:
+        raise ValueError(bad.line("early_stopping")) from None
     return keras.callbacks.EarlyStopping(**settings, verbose=int(verbose > 0))
 
 

@@ -80,12 +80,20 @@ def limits(results: Any) -> str:
     batch-normalization statistics, runs that did not learn."""
     n = measures.runs_count(results)
     runs = f"{n} run{'s' if n != 1 else ''} (seeds) per arm" if n > 1 else "one run per arm, so no run-to-run spread"
+    recorded = all(run.correct for arm in results.arms for run in arm.runs)
+    pairing = (
+        "two models scored on the same images are compared image by image (the error of their per-image "
+        "differences, smaller than that of two independent proportions when they err on the same images)"
+        if recorded
+        else "these runs did not record which images each model got right, so two models scored on the same "
+        "images are not paired image by image and a difference gets the error of two independent proportions, "
+        "on the cautious side"
+    )
     parts = [
         f"These results rest on {runs}. An accuracy is judged by the sampling error of the images it was "
-        "measured on (binomial); the runs store confusion matrices, not per-image predictions, so two models "
-        "scored on the same images are not paired image by image and a difference gets the error of two "
-        "independent proportions, on the cautious side; where seeds spread more, their spread is used. A "
-        "difference within two standard errors is reported as the same within ±that margin."
+        f"measured on (binomial); {pairing}; where seeds spread more, their spread is used (seed by seed for arms "
+        "trained with the same seeds on the same splits). A difference within two standard errors is reported "
+        "as the same within ±that margin."
     ]
     if results.profile in ("smoke", "quick"):
         parts.append(

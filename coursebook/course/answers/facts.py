@@ -68,10 +68,11 @@ def run_fit(results: Any, run: Any) -> RunFit:
     n_val = int(results.dataset.sizes["validation"])
     gap_noise = 2 * uncertainty.binomial_se(float(run.validation["accuracy"]), n_val)
     val_loss = measures.curve(run, "val_loss")
+    gap = measures.value(run, "gap")
     state = curves.fit_state(
-        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise
+        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise, gap
     )
-    return RunFit(run.seed, curves.loss_shape(val_loss), state, measures.value(run, "gap"))
+    return RunFit(run.seed, curves.loss_shape(val_loss), state, gap)
 
 
 def arm_fits(results: Any, arm: Any) -> list[RunFit]:
@@ -121,12 +122,19 @@ def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
 def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     """'its validation loss was still falling at epoch 8 in all 3 runs, its last' or '… bottomed at
     epoch 3, 2 and 2 and then rose by 0.35 on average'."""
-    if {f.shape.state for f in fits} == {curves.FALLING}:
+    falling = [f for f in fits if f.shape.state == curves.FALLING]
+    if len(falling) == len(fits):
         return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
-    rise = average([f.shape.rise for f in fits])
+    others = [f for f in fits if f.shape.state != curves.FALLING]
+    rise = average([f.shape.rise for f in others])
+    bottomed = f"bottomed at epoch {epochs_list([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}" + (
+        " on average" if len(others) > 1 else ""
+    )
+    if not falling:
+        return f"{subject} {bottomed}"
     return (
-        f"{subject} bottomed at epoch {epochs_list([f.shape.best_epoch for f in fits])} and then rose by "
-        f"{rise:.2f} on average"
+        f"{subject} was still falling at the last epoch in {len(falling)} of {len(fits)} runs; in the "
+        f"other{'s' if len(others) > 1 else ''} it {bottomed}"
     )
 
 
@@ -135,23 +143,42 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
 
 def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertainty.Difference | None:
     """``arm`` − ``reference`` on ``measure`` with its error: accuracies also by the sampling error
-    of the images they were measured on, other measures by the seeds alone (None: too few)."""
+    of the images they were measured on, other measures by the seeds alone (None: too few). Arms
+    whose learned runs have the same seeds are paired seed by seed: a chapter's arms, and arms read
+    from another chapter, are trained on this chapter's data and splits with those seeds."""
     a, b = measures.values(arm, measure), measures.values(reference, measure)
     if not a or not b:
         return None
+    pair = paired(arm, reference)
     n = measures.images(results, measure)
     if n:
-        return uncertainty.accuracy_difference(a, b, n)
+        return uncertainty.accuracy_difference(a, b, n, pair, same_images(arm, reference, measure, n))
     if measure == "gap":
         n_val = int(results.dataset.sizes["validation"])
         found = uncertainty.accuracy_difference(
-            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val
+            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val, pair
         )
-        seeds = uncertainty.mean_difference(a, b)
+        seeds = uncertainty.mean_difference(a, b, pair)
         se = max(found.se, seeds.se if seeds else 0.0)
         basis = seeds.basis if seeds is not None and se != found.se else found.basis
         return uncertainty.Difference(average(a) - average(b), se, basis)
-    return uncertainty.mean_difference(a, b)
+    return uncertainty.mean_difference(a, b, pair)
+
+
+def same_images(arm: Any, reference: Any, measure: str, n: int) -> tuple[list[Any], list[Any]] | None:
+    """Each learned run's correctness on the ``n`` images ``measure`` is computed on, for both arms
+    (None where a run did not record it: then they cannot be paired image by image)."""
+    part = measures.PART[measure]
+    found = [[run.correct_images(part) for run in measures.learned_runs(a)] for a in (arm, reference)]
+    if any(c is None or len(c) != n for side in found for c in side):
+        return None
+    return found[0], found[1]
+
+
+def paired(arm: Any, reference: Any) -> bool:
+    """Whether the two arms' learned runs come from the same seeds, in the same order."""
+    seeds = [tuple(run.seed for run in measures.learned_runs(a)) for a in (arm, reference)]
+    return seeds[0] == seeds[1] and len(seeds[0]) >= 2
 
 
 def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any, start: bool = True) -> str:
@@ -209,11 +236,11 @@ def layers_of(arm: Any, layer_type: str) -> list[Any]:
     return [layer for layer in models.load_spec(arm.model).layers if layer.type == layer_type]
 
 
-def setting(arm: Any, key: str) -> Any:
-    value = arm.settings.get(key)
-    if key == "learning_rate" and value is None:
-        return "the optimizer's default"
-    return f"{value:g}" if isinstance(value, float) else value
+def setting(arm: Any, key: str) -> str:
+    """One of the arm's effective settings in words (:func:`coursebook.course.report.describe_setting`)."""
+    from coursebook.course import report
+
+    return report.describe_setting(key, arm.settings.get(key))
 
 
 def setting_differences(arm: Any, reference: Any, besides: Sequence[str] = ()) -> list[tuple[str, Any, Any]]:

@@ -145,18 +145,21 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         regular = f", dropout {join([f'{r:g}' for r in dropout])}" if dropout else ", no dropout"
         states = {f.state for f in fits[arm.name]}
         fact = _curve_fact(arm, fits[arm.name])
-        if curves.OVER in states:
-            verdict = f"consistent with that: {fact}"
+        over = sum(f.state == curves.OVER for f in fits[arm.name])
+        if states == {curves.OVER}:
+            verdict = f"the runs are consistent with it: {fact}"
+        elif over:
+            verdict = f"it showed in {over} of {len(fits[arm.name])} runs only: {fact}"
         elif states == {curves.STILL_IMPROVING}:
-            verdict = f"not yet visible: {fact}, so the budget ended before any over-fitting could show"
+            verdict = f"the budget ended first: {fact}, before any over-fitting could show"
         else:
-            verdict = f"not clearly visible: {fact}"
+            verdict = f"it did not clearly show: {fact}"
         text.append(
             f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
             f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
-            f"images ({place.per_image:,.0f} weights per image){regular}. With far more weights than images a "
-            "network can fit the particulars of each training image, which predicts a validation loss that "
-            f"bottoms and then rises while training accuracy keeps climbing; here that is {verdict}."
+            f"images{regular}. With {place.per_image:,.0f} weights for each of those images it can fit their "
+            f"particulars, which predicts a validation loss that bottoms and then rises while training accuracy "
+            f"keeps climbing; here {verdict}."
         )
     return text
 
@@ -246,12 +249,95 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
             f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}."
         )
+        if arm is not base:
+            text.append(_regularizers_verdict(results, arm, base, bool(dropout), bool(norm)))
     return text
+
+
+def _regularizers_verdict(results: Any, arm: Any, base: Any, dropout: bool, norm: bool) -> str:
+    """Which of the regularizers' predictions the arm bears out against the base: dropout's narrower
+    gap, batch normalization's faster fit of the training images."""
+    gap, train = (facts.difference(results, arm, base, m) for m in ("gap", "train_accuracy"))
+    predictions = []
+    if dropout:
+        predictions.append(("dropout's narrower gap", gap is not None and gap.direction == "lower"))
+    if norm:
+        predictions.append(("batch normalization's faster fit", train is not None and train.direction == "higher"))
+    held = [p for p, ok in predictions if ok]
+    missed = [p for p, ok in predictions if not ok]
+    bears = (f"bear out {join(held)}" if held else "bear out neither prediction") + (
+        f" and not {join(missed)}" if held and missed else ""
+    )
+    return (
+        f"Against {name(base.name)}, the gap was {_changed(gap, 'wider', 'narrower')} and training accuracy "
+        f"{_changed(train, 'higher', 'lower')}, so the runs {bears}."
+    )
+
+
+def _changed(d: Any, up: str, down: str) -> str:
+    """'wider (+0.080 ± 0.050)', or 'the same within ±0.050 (difference +0.030)'."""
+    if d is None:
+        return "not measurable with these runs"
+    value, margin = d.text().split(" ± ")
+    if d.direction == "same":
+        return f"the same within ±{margin} (difference {value})"
+    return f"{up if d.direction == 'higher' else down} ({value} ± {margin})"
 
 
 def _accuracy_noise(arm: Any) -> float:
     """The epoch-to-epoch noise of the arm's validation accuracy, averaged over its runs."""
     return facts.average([curves.noise(measures.curve(run, "val_accuracy")) for run in measures.learned_runs(arm)])
+
+
+@mechanism("convolution")
+def convolution(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+    """A convolutional model (the last arm) against a dense one (the first): shared local filters
+    against one weight per pixel and unit, which predicts more accuracy from fewer weights and a
+    narrower gap; weighed against the validation accuracies and gaps."""
+    dense, conv = arms[0], arms[-1]
+    dense_place, conv_place = facts.parameter_place(results, dense), facts.parameter_place(results, conv)
+    filters = facts.layers_of(conv, "conv")
+    sizes = join(list(dict.fromkeys(_kernel(layer.options.get("kernel")) for layer in filters)))
+    accuracy = facts.difference(results, conv, dense, "val_accuracy")
+    held = [accuracy is not None and accuracy.direction == "higher", _gap(conv) < _gap(dense)]
+    agree = {2: "consistent with it", 1: "partly consistent with it", 0: "inconsistent with it"}[sum(held)]
+    return [
+        f"A convolution applies one small filter ({sizes}) at every position of the image, so {name(conv.name)}'s "
+        f"{len(filters)} convolutional layers learn a local pattern once wherever it appears, and pooling keeps "
+        f"what a filter found while forgetting exactly where; {name(dense.name)}'s first dense layer instead "
+        f"gives every input value its own weight per unit, {dense_place.largest:,} of its {dense_place.total:,} "
+        "weights, so a pattern learned at one place says nothing about another. That predicts more validation "
+        f"accuracy from fewer weights (here {conv_place.total:,} against {dense_place.total:,}, "
+        f"{dense_place.total / conv_place.total:.1f} times fewer) and a narrower training − validation gap. The "
+        f"runs are {agree}: validation accuracy was {_direction(accuracy, conv)} (the difference above), and the "
+        f"gap was {_gap(conv):.2f} against {_gap(dense):.2f}{_wider_gap(results, conv, dense)}."
+    ]
+
+
+def _wider_gap(results: Any, arm: Any, reference: Any) -> str:
+    """Where ``arm``'s gap is the wider but it also fit its training images better: a narrow gap that
+    comes from learning less."""
+    train = facts.difference(results, arm, reference, "train_accuracy")
+    if _gap(arm) <= _gap(reference) or train is None or train.direction != "higher":
+        return ""
+    fitted = [facts.average(measures.values(a, "train_accuracy")) for a in (arm, reference)]
+    return (
+        f", but {name(arm.name)} also fit its training images better (training accuracy {fitted[0]:.2f} against "
+        f"{fitted[1]:.2f}): {name(reference.name)}'s narrower gap comes from learning less, not from "
+        "generalizing better"
+    )
+
+
+def _kernel(size: Any) -> str:
+    """'5×5' for a kernel given as 5 or (5, 5)."""
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    return f"{height}×{width}"
+
+
+def _direction(d: Any, arm: Any) -> str:
+    if d is None or d.direction == "same":
+        return "the same within its error"
+    return f"{d.direction} for {name(arm.name)}"
 
 
 @mechanism("early-stopping")

@@ -34,7 +34,16 @@ from coursebook import checks
 from coursebook.course.measures import MEASURES
 
 EPOCHS = ("evaluated", "equal", "curve")
-MECHANISMS = ("augmentation", "batch-norm", "capacity", "depth", "regularizers", "early-stopping", "data-size")
+MECHANISMS = (
+    "augmentation",
+    "batch-norm",
+    "capacity",
+    "convolution",
+    "depth",
+    "regularizers",
+    "early-stopping",
+    "data-size",
+)
 KINDS: dict[str, Callable[[Any, Question], Section]] = {}
 KIND_EPOCHS: dict[str, tuple[str, ...]] = {}  # kind -> the epochs it reads (the first is its default)
 QUESTIONS_ALLOWED = "a non-empty list of questions, each a mapping with keys ask and kind"

@@ -1,5 +1,5 @@
 """What a page says above its results about the data it was computed on (the book shows it:
-``hooks.Course.data_notice``): a loud warning for the synthetic stand-in, a note for the sample."""
+``hooks.Pages.data_notice``): a loud warning for the synthetic stand-in, a note for the sample."""
 
 from __future__ import annotations
 

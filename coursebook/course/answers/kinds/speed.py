@@ -69,7 +69,7 @@ def table(arms: list[Any], reached: Mapping[str, Sequence[int | None]]) -> str:
             md(arm.name),
             run.seed,
             epoch,
-            f"{run.history['val_accuracy'][0]:.3f}",
+            f"{measures.curve(run, 'val_accuracy')[0]:.3f}",
             run.stopped_epoch,
             f"{curves.total_time(run.seconds_per_epoch):.1f}",
             f"{history.epoch_time(run.seconds_per_epoch):.2f}",

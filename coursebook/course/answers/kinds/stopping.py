@@ -51,8 +51,8 @@ def answer(results: Any, question: Question) -> Section:
                 run.seed,
                 run.stopped_epoch,
                 run.evaluated_epoch,
-                f"{run.history['val_accuracy'][run.evaluated_epoch - 1]:.3f}",
-                f"{max(run.history['val_accuracy'][: run.stopped_epoch]):.3f}",
+                f"{measures.curve(run, 'val_accuracy')[run.evaluated_epoch - 1]:.3f}",
+                f"{max(measures.curve(run, 'val_accuracy')):.3f}",
             ]
             for run in runs
         ]
@@ -79,9 +79,10 @@ WATCHED = (
 def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
     """Why the restored weights scored lower: between the restored epoch and ``epoch`` (where accuracy
     was higher) the two validation curves, and which way the loss went."""
-    history, restored = run.history, run.evaluated_epoch
-    loss = history["val_loss"][restored - 1], history["val_loss"][epoch - 1]
-    accuracy = history["val_accuracy"][restored - 1], history["val_accuracy"][epoch - 1]
+    restored = run.evaluated_epoch
+    losses, accuracies = measures.curve(run, "val_loss"), measures.curve(run, "val_accuracy")
+    loss = losses[restored - 1], losses[epoch - 1]
+    accuracy = accuracies[restored - 1], accuracies[epoch - 1]
     said = (
         f"In {facts.name(arm.name)}'s seed {run.seed}, from epoch {restored} to epoch {epoch} validation accuracy "
         f"rose from {accuracy[0]:.3f} to {accuracy[1]:.3f} while validation loss went from {loss[0]:.3f} to "
@@ -101,7 +102,7 @@ def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
 def _accuracy_after(run: Any, n_val: int) -> tuple[float | None, int | None]:
     """The largest validation-accuracy gain after the restored epoch, if beyond twice the sampling
     error of a difference on ``n_val`` images, and its epoch."""
-    curve = run.history["val_accuracy"][: run.stopped_epoch]
+    curve = measures.curve(run, "val_accuracy")
     at = float(curve[run.evaluated_epoch - 1])
     later = curve[run.evaluated_epoch :]
     if not later:
