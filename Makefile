@@ -48,7 +48,7 @@ export PROFILE DATA JOBS CHAPTER PARAMS NOWAIT TIMEOUT SCHEDULER REMOTE PART SES
 RUNNER_ARGS = --profile "$$PROFILE" --jobs "$$JOBS" $(if $(DATA),--data "$$DATA") $(if $(NOWAIT),--no-wait) \
               $(if $(TIMEOUT),--timeout "$$TIMEOUT") $(if $(SCHEDULER),--scheduler "$$SCHEDULER")
 
-.PHONY: book run status lab freeze schema test test-fast bench publish pdf venv clean help check-lock
+.PHONY: book run status lab freeze schema lint test test-fast bench publish pdf venv clean help check-lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -95,11 +95,19 @@ freeze: $(STAMP)  ## stage the executed chapters (notebook, run record, results 
 schema: $(STAMP)  ## JSON Schemas of params/ files for editors, from the same checks (_build/schema; docs/authoring.md)
 	$(PY) -m coursebook schema
 
-test: $(STAMP)  ## the test suite (what CI runs)
+# the code ruff lints and formats; mypy checks the package (pyproject.toml configures both; caches in .cache)
+LINTED := coursebook tests benchmarks scripts
+
+lint: $(STAMP)  ## ruff check, ruff format --check and mypy (seconds; make test and make test-fast run it first)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy coursebook
+
+test: lint  ## lint, then the test suite (what CI runs)
 	$(PY) -m pytest
 
-test-fast: $(STAMP)  ## the fast inner loop: every test but the slow, browser and latex ones (about a minute)
-	$(PY) -m pytest -m "not slow and not browser and not latex"
+test-fast: lint  ## lint, then the fast inner loop: every test but the slow, browser and latex ones, one worker per core (about a minute)
+	$(PY) -m pytest -n auto -m "not slow and not browser and not latex"
 
 bench: $(STAMP)  ## benchmarks of the whole pipeline: a table, and _build/bench.json
 	$(PY) benchmarks/run.py

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coursebook.book import paths  # noqa: E402
+from coursebook.book import paths
 
 
 def chapter_profile(chapter: str, chapters_dir: Path) -> dict[str, Any] | None:
@@ -81,7 +81,8 @@ def main(chapters: list[str] | None = None, chapters_dir: Path | None = None) ->
         print("  no executed chapters in book/chapters (run make book first)")
         return {"chapters": []}
     print(
-        f"  {'chapter':30s} {'wall s':>7s} {'train s':>7s} {'trained':>7s} {'read':>5s} {'rest s':>7s}  costliest beyond training"
+        f"  {'chapter':30s} {'wall s':>7s} {'train s':>7s} {'trained':>7s} {'read':>5s} {'rest s':>7s}  costliest "
+        "beyond training"
     )
     for row in found:
         costliest = "; ".join(f"{source or '(empty)'} {seconds:.1f}" for source, seconds in row["costliest"][:2])

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from coursebook.course import data  # noqa: E402
+from coursebook.course import data
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
@@ -122,7 +121,7 @@ def overhead(images: int, epochs: int, pairs: int) -> dict[str, float]:
                 lambda: statistics.median(package_epochs(MODEL, x, y, epochs, validation)),
                 pairs,
             )
-            ratios = [p / b for p, b in zip(package, bare)]
+            ratios = [p / b for p, b in zip(package, bare, strict=True)]
             own = [package_own_seconds(MODEL, x, y, epochs, validation) for _ in range(3)]
         finally:
             del os.environ["COURSEBOOK_RUN"]
@@ -173,7 +172,8 @@ def _cached_project(project: Path) -> dict[str, str]:
         "from coursebook.book import cache, runner\n"
         "for plan in runner.plan_book('quick', data='synthetic'):\n"
         "    cache.output_path(plan.chapter_id).parent.mkdir(parents=True, exist_ok=True)\n"
-        "    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# ' + plan.resolved.chapter.title)])\n"
+        "    title = nbformat.v4.new_markdown_cell('# ' + plan.resolved.chapter.title)\n"
+        "    page = nbformat.v4.new_notebook(cells=[title])\n"
         "    nbformat.write(page, cache.output_path(plan.chapter_id))\n"
         "    runner.write_record(plan, 1.0)\n"
     )
@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     )
     results.update(throughput(args.images, args.epochs, args.repeats))
     print(
-        f"\ntraining throughput at batch {BATCH_SIZE} (FLOPs from the spec, x{models.TRAINING_FLOPS_FACTOR} for a training step):"
+        f"\ntraining throughput at batch {BATCH_SIZE} (FLOPs from the spec, x{models.TRAINING_FLOPS_FACTOR} for a "
+        "training step):"
     )
     print(f"  {'model':24s} {'MFLOP/img':>10s} {'img/s':>8s} {'GFLOP/s':>8s}")
     for name in results["img_per_s"]:
@@ -313,8 +314,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         f"{results['noop_build_s']:.2f} s (goal <= 3 s)"
     )
     print(
-        f"make run beyond the notebook's cells (start-up, kernel, Papermill, HTML of the {results['noop_build_chapters'] + 1}-chapter "
-        f"book): {results['run_overhead_s']:.2f} s (goal <= 5 s); the first HTML build took {results['first_html_build_s']:.1f} s"
+        "make run beyond the notebook's cells (start-up, kernel, Papermill, HTML of the "
+        f"{results['noop_build_chapters'] + 1}-chapter book): {results['run_overhead_s']:.2f} s (goal <= 5 s); "
+        f"the first HTML build took {results['first_html_build_s']:.1f} s"
     )
     results["quick_chapter_s"] = last_build_times()
     print("\nquick profile, seconds per chapter of the last build:")

@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from paired import alternating_pairs, random_images  # noqa: E402
+from paired import alternating_pairs, random_images
 
-from coursebook.course import training  # noqa: E402
+from coursebook.course import training
 
 MODEL = "e4742-original"
 IMAGE_SHAPE = (32, 32, 3)

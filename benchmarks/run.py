@@ -18,12 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench_chapters  # noqa: E402
-import bench_data  # noqa: E402
-import bench_pipeline  # noqa: E402
-import bench_training  # noqa: E402
+import bench_chapters
+import bench_data
+import bench_pipeline
+import bench_training
 
-from coursebook.book import cache, paths  # noqa: E402
+from coursebook.book import cache, paths
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     results["bench_seconds"] = time.perf_counter() - start
     cache.atomic_write_text(paths.BUILD_DIR / "bench.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(
-        f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} runs) =="
+        f"\n== summary ({results['device']}; ratios: medians over pairs of fits; times: medians of {args.repeats} "
+        "runs) =="
     )
     for label, key, note in (
         ("pipeline overhead (package / bare Keras)", "overhead_ratio", "goal <= 1.05 (a noisy A/B)"),

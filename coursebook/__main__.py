@@ -1,6 +1,6 @@
 """``python -m coursebook``: the book runner's command line. ``build``, ``validate`` and ``status`` are
-:mod:`coursebook.book.cli`; ``publish``, ``pdf``, ``notebook``, ``freeze``, ``schema`` and ``keep`` are commands of their own
-modules, which build on ``cli`` (so ``cli`` imports none of them)."""
+:mod:`coursebook.book.cli`; ``publish``, ``pdf``, ``notebook``, ``freeze``, ``schema`` and ``keep`` are commands of
+their own modules, which build on ``cli`` (so ``cli`` imports none of them)."""
 
 from __future__ import annotations
 

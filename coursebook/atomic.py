@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,7 +23,7 @@ def atomic_write_bytes(target: Path, write: Callable[[BinaryIO], object]) -> Non
         raise
 
 
-def atomic_write_texts(contents: dict[Path, str | None]) -> None:
+def atomic_write_texts(contents: Mapping[Path, str | None]) -> None:
     """Write several files as one: each text (UTF-8) goes to a temporary file beside its target
     first, and only when all are written are they renamed into place, in the given order (a
     ``None`` removes that file at its turn). A failed write (a full or read-only disk) changes

@@ -15,7 +15,7 @@ declarations give editors a schema for ``params/`` files (``python -m coursebook
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ def shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def listed(names: Sequence[Any]) -> str:
+def listed(names: Iterable[Any]) -> str:
     """``{a, b, c}``: a set of allowed names as messages write it."""
     return "{" + ", ".join(map(str, names)) + "}"
 
@@ -178,7 +178,7 @@ text = Check(
 )
 
 
-def optional(check: Callable[[Any], Any]) -> Check:
+def optional(check: Check | OptionsCheck) -> Check:
     """``check``'s values or null (``check`` is a :class:`Check` or :func:`options`)."""
     allowed = f"{check.allowed} or null"
 

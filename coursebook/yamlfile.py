@@ -40,4 +40,4 @@ _SafeLoader.add_implicit_resolver(
 
 
 def safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_SafeLoader)  # a SafeLoader subclass

@@ -106,7 +106,7 @@ def missing_dependencies(installed: list[dict], env: dict[str, str]) -> list[str
     names = {name_of(item["metadata"]["name"]) for item in installed}
     missing = set()
     for item in installed:
-        extras = [""] + list(item.get("requested_extras") or [])
+        extras = ["", *list(item.get("requested_extras") or [])]
         for text in item["metadata"].get("requires_dist") or []:
             requirement = Requirement(text)
             needed = requirement.marker is None or any(requirement.marker.evaluate({**env, "extra": e}) for e in extras)

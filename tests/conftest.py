@@ -15,7 +15,6 @@ import nbformat
 import pytest
 from hypothesis import settings
 
-
 from coursebook.book import paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -203,7 +202,9 @@ def real_sample(tmp_path, monkeypatch) -> Path:
 
 # The fast inner loop (`make test-fast`, `pytest -m "not slow and not browser and not latex"`) leaves out
 # the test files that execute notebooks in kernels, build the smoke book, train on real images or fuzz
-# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex). `make test` runs them all.
+# the inputs with hundreds of plans (slow), open pages in Chromium (browser) or typeset with xelatex (latex),
+# and every test that reads the smoke book (``smoke_book``, minutes to build: slow wherever it is).
+# `make test` runs them all.
 MARKED_FILES = {
     "slow": {
         "test_book.py",
@@ -230,8 +231,13 @@ MARKED_FILES = {
 }
 
 
+BOOK_FIXTURES = {"smoke_book"}  # fixtures that build a book
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for marker, files in MARKED_FILES.items():
             if item.path.name in files:
                 item.add_marker(marker)
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("slow")

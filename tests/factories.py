@@ -119,7 +119,7 @@ def results_dict(
             "name": dataset_name or ("synthetic stand-in" if synthetic else "CIFAR-10"),
             "fingerprint": "f",
             "synthetic": synthetic,
-            "sizes": dict(zip(("train", "validation", "test"), sizes)),
+            "sizes": dict(zip(("train", "validation", "test"), sizes, strict=True)),
             "class_names": list(classes),
         },
         "versions": {"python": "3", "keras": "3"},

@@ -74,7 +74,7 @@ def explains(root: Path, chapter: str) -> bool:
     return any(q.get("explain") for q in values.get("questions") or [])
 
 
-@pytest.mark.slow  # builds the smoke book, like every test that reads it (conftest.MARKED_FILES)
+@pytest.mark.slow  # builds the smoke book, like every test that reads it (conftest.BOOK_FIXTURES)
 def test_every_built_answer_section_reads_as_a_graders_answer(smoke_book):
     found = {}
     for chapter, page in chapter_pages(smoke_book.root).items():

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from coursebook.book.params import ParameterError, resolve
-from coursebook.course import answers, learning_curve
-from coursebook.course import arms as arms_module
+from coursebook.course import answers, arms as arms_module, learning_curve
 from coursebook.course.answers import registry
 from tests import factories
 from tests.factories import run
@@ -106,10 +105,11 @@ def test_every_explain_question_gets_an_explanation():
 def two_arms(reference_curves, arm_curves, *, evaluated=(6, 7, 4, 5), sizes=(1500, 517, 1000), **arm_settings):
     ref = [
         run(s, epochs=len(c["loss"]), evaluated=e, history=c)
-        for s, (c, e) in enumerate(zip(reference_curves, evaluated[:2]))
+        for s, (c, e) in enumerate(zip(reference_curves, evaluated[:2], strict=True))
     ]
     arm = [
-        run(s, epochs=len(c["loss"]), evaluated=e, history=c) for s, (c, e) in enumerate(zip(arm_curves, evaluated[2:]))
+        run(s, epochs=len(c["loss"]), evaluated=e, history=c)
+        for s, (c, e) in enumerate(zip(arm_curves, evaluated[2:], strict=True))
     ]
     return factories.results(
         factories.arm("E", ref, model="a12-baseline"),
@@ -225,7 +225,7 @@ def test_a_monotone_learning_curve_beyond_the_sampling_error_is_concluded_with_t
     assert section.direct.startswith("More training images helped") and "ran once" in section.direct
     # the last step, 0.073, against 2 × its error on 517 images: beyond
     se = np.hypot(np.sqrt(0.526 * 0.474 / 517), np.sqrt(0.453 * 0.547 / 517))
-    assert 0.073 > 2 * se and "still rose beyond the error" in " ".join(section.detail)
+    assert 2 * se < 0.073 and "still rose beyond the error" in " ".join(section.detail)
     assert "1,000-image subset reached 0.43" in " ".join(section.detail)
 
 
@@ -531,9 +531,13 @@ def test_a_runs_history_is_read_in_one_module():
     readers = []
     for path in sorted((ROOT / "coursebook").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr == "history" and isinstance(node.value, ast.Name):
-                if node.value.id == "run":
-                    readers.append(path.relative_to(ROOT).as_posix())
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "history"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "run"
+            ):
+                readers.append(path.relative_to(ROOT).as_posix())
     assert set(readers) == {"coursebook/course/measures.py", "coursebook/course/results.py"}, readers
 
 

@@ -114,7 +114,7 @@ def test_the_course_registered_with_the_book_is_the_package_s_own():
     from coursebook.course import registration
 
     hooks.use(None)
-    assert coursebook.COURSE_MODULE == registration.__name__ and hooks.course() is registration.COURSE
+    assert registration.__name__ == coursebook.COURSE_MODULE and hooks.course() is registration.COURSE
 
 
 # --------------------------------------------------------------------------- the book's vocabulary

@@ -117,7 +117,8 @@ GOOD = {"name": "base", "model": "tiny"}
         ),
         (
             {"name": "base", "model": "wide"},
-            "arm 'base' (arms[1]): key 'name': value 'base' is not allowed (expected a name of its own: arms[0] has the same name",
+            "arm 'base' (arms[1]): key 'name': value 'base' is not allowed (expected a name of its own: arms[0] has "
+            "the same name",
         ),
         (
             {"model": "tiny"},
@@ -125,7 +126,8 @@ GOOD = {"name": "base", "model": "tiny"}
         ),
         (
             {"name": "b"},
-            "params/alpha.yaml: arm 'b' (arms[1]): key 'model' is missing (expected a value: every arm needs name and model)",
+            "params/alpha.yaml: arm 'b' (arms[1]): key 'model' is missing (expected a value: every arm needs name and "
+            "model)",
         ),
         (
             {"name": "", "model": "tiny"},

@@ -9,12 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from coursebook.course import backprop as bp
 from coursebook.book import paths
+from coursebook.course import backprop as bp
 
 EPS = 1e-6
 NETWORK_RTOL = 1e-6  # relative error allowed between analytic and central differences
@@ -107,7 +106,7 @@ def test_db1_matches_assignment_to_one_unit_in_last_stated_digit(setup):
     db1 = bp.gradients(weights, X, Y)["b1"]
     stated = [0.00492, -0.000581, -0.00066]
     last_digit_unit = [1e-5, 1e-6, 1e-5]
-    for got, want, unit in zip(db1, stated, last_digit_unit):
+    for got, want, unit in zip(db1, stated, last_digit_unit, strict=True):
         assert abs(got - want) <= unit, (got, want)
 
 
@@ -214,9 +213,9 @@ def affine_inputs(draw):
     n_samples, n_in = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     out_shape = draw(st.sampled_from([(), (1,), (2,), (3,)]))
     x = draw(arrays(np.float64, (n_samples, n_in), elements=values))
-    W = draw(arrays(np.float64, out_shape + (n_in,), elements=values))
+    W = draw(arrays(np.float64, (*out_shape, n_in), elements=values))
     b = draw(arrays(np.float64, out_shape, elements=values))
-    upstream = draw(arrays(np.float64, (n_samples,) + out_shape, elements=values))
+    upstream = draw(arrays(np.float64, (n_samples, *out_shape), elements=values))
     return x, W, b, upstream
 
 

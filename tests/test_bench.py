@@ -11,8 +11,8 @@ from coursebook.book import params
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import bench_pipeline  # noqa: E402
-import paired  # noqa: E402
+import bench_pipeline
+import paired
 
 
 def test_noop_build_finds_every_chapter_cached():
@@ -46,6 +46,7 @@ def test_the_chapter_profile_splits_wall_time_into_training_reads_and_the_rest(t
     import json
 
     import bench_chapters
+
     from tests import factories
 
     results = factories.results_dict(

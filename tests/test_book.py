@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import project_env, smoke_build
 from coursebook.book.params import declarations, load_chapter, toc_chapter_ids
+from tests.conftest import project_env, smoke_build
 
 
 @pytest.fixture(scope="module")

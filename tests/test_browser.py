@@ -34,7 +34,7 @@ def site(smoke_book):
     html = smoke_book.root / "_build" / "html"
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # noqa: D102 - keep the test output readable
+        def log_message(self, *args):  # keep the test output readable
             pass
 
     class Server(http.server.ThreadingHTTPServer):
@@ -225,7 +225,7 @@ def test_the_site_root_leads_to_the_landing_page(site, browser):
 
 
 def test_glued_numbers_and_figure_files_on_each_chapter(site, browser, smoke_book):
-    base, html = site
+    base, _html = site
     for chapter in toc_chapter_ids(smoke_book.root / "_toc.yml"):
         visit = Visit(browser, f"{base}book/chapters/{chapter}.html")
         text = visit.text()

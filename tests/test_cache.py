@@ -148,8 +148,8 @@ def test_atomic_write_keeps_old_content_when_the_write_fails(tmp_path, monkeypat
 
 def test_missing_cifar10_is_a_clear_error_before_any_kernel(mini_project, monkeypatch, tmp_path):
     from coursebook.book import paths
-    from coursebook.course import data
     from coursebook.book.params import ParameterError
+    from coursebook.course import data
 
     monkeypatch.setenv("COURSEBOOK_DATA", str(tmp_path / "nothing-here"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -61,6 +61,7 @@ def test_it_says_which_chapters_fit_the_session_before_the_build():
     assert re.search(r"^SESSION_HOURS = \d+(\.\d+)? +# .*yours to set", code[0], re.MULTILINE)
     assert (
         code[status - 1]
-        == "if TIME_GPU:  # this GPU's training images/s, in _build/bench.json, which make status then uses\n    !make bench GPU=1"
+        == "if TIME_GPU:  # this GPU's training images/s, in _build/bench.json, which make status then uses\n"
+        "    !make bench GPU=1"
     )
     assert re.search(r"^TIME_GPU = False +# ", code[0], re.MULTILINE)  # measuring takes minutes: the user's choice

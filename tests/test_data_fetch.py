@@ -44,7 +44,7 @@ class _Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (the name http.server calls)
+            def do_GET(self):  # the name http.server calls
                 server.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -112,7 +112,7 @@ def test_a_download_with_another_md5_leaves_nothing(tmp_path, served):
     wrong = hashlib.md5(b"something else").hexdigest()
     root = tmp_path / "project"
     process = _fetcher(root, server.url, wrong)
-    out, err = process.communicate(timeout=120)
+    _out, err = process.communicate(timeout=120)
     assert process.returncode != 0
     last = err.strip().splitlines()[-1]
     actual = hashlib.md5(archive.read_bytes()).hexdigest()

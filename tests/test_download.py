@@ -47,6 +47,7 @@ def test_roles_become_the_values_the_page_shows():
     assert "{glue:text}`acc:.1%`" in original.cells[1].source  # the notebook given is not changed
 
 
+@pytest.mark.slow  # builds the smoke book, like every test that reads it (conftest.BOOK_FIXTURES)
 @pytest.mark.parametrize("chapter", toc_chapter_ids())
 def test_each_chapters_download_has_no_text_roles(smoke_book, chapter):
     from tests.test_browser import glued_texts

@@ -10,7 +10,6 @@ import pytest
 
 from coursebook.course import evaluation
 
-
 # six hand-made predictions for three classes
 Y_TRUE = [0, 0, 1, 1, 1, 2]
 Y_PRED = [0, 1, 1, 1, 0, 2]
@@ -48,14 +47,16 @@ def test_classification_report_frame_matches_hand_computed_scores():
     report = evaluation.classification_report_frame(one_hot(Y_TRUE, 3), Y_PRED, ["a", "b", "c"])
     # class a: TP 1, FP 1, FN 1; class b: TP 2, FP 1, FN 1; class c: TP 1, no errors
     precision, recall, support = [1 / 2, 2 / 3, 1.0], [1 / 2, 2 / 3, 1.0], [2, 3, 1]
-    f1 = [2 * p * r / (p + r) for p, r in zip(precision, recall)]
+    f1 = [2 * p * r / (p + r) for p, r in zip(precision, recall, strict=True)]
     classes = report.loc[["a", "b", "c"]]
     np.testing.assert_allclose(classes["precision"], precision)
     np.testing.assert_allclose(classes["recall"], recall)
     np.testing.assert_allclose(classes["f1"], f1)
     assert classes["support"].tolist() == support
     assert report.loc["macro avg", "precision"] == pytest.approx(sum(precision) / 3)
-    assert report.loc["weighted avg", "recall"] == pytest.approx(sum(r * s for r, s in zip(recall, support)) / 6)
+    assert report.loc["weighted avg", "recall"] == pytest.approx(
+        sum(r * s for r, s in zip(recall, support, strict=True)) / 6
+    )
     assert list(report.columns) == ["precision", "recall", "f1", "support"]
 
 
@@ -88,7 +89,7 @@ def test_evaluate_reports_cross_entropy_and_accuracy_per_split(softmax_of_inputs
     splits = SimpleNamespace(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=None, y_test=None)
 
     def cross_entropy(x, labels):  # -log softmax(x)[label], averaged
-        return np.mean([np.log(np.exp(row).sum()) - row[label] for row, label in zip(x, labels)])
+        return np.mean([np.log(np.exp(row).sum()) - row[label] for row, label in zip(x, labels, strict=True)])
 
     scores = evaluation.evaluate(softmax_of_inputs, splits).set_index("split")
     assert list(scores.index) == ["train", "validation"]

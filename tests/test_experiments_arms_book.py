@@ -47,21 +47,21 @@ layers:
 """
 # min_delta 10 on a loss near 2.3: no epoch after the first can improve, so with patience 1 early
 # stopping ends training after epoch 2 and restores epoch 1, whatever the data.
-PARAMS = f"""\
+PARAMS = """\
 notebook: compare-models.ipynb
 title: Arms check
 parameters:
   question: Does the page report the epoch whose weights were evaluated?
   arms:
-    - {{name: plain, model: tiny-cnn}}
-    - {{name: early stop, model: tiny-cnn, epochs: 4,
-       early_stopping: {{monitor: val_loss, patience: 1, min_delta: 10}}}}
+    - {name: plain, model: tiny-cnn}
+    - {name: early stop, model: tiny-cnn, epochs: 4,
+       early_stopping: {monitor: val_loss, patience: 1, min_delta: 10}}
     - name: augmented best
       model: tiny-cnn
       epochs: 3
       train_size: 300
-      augmentation: [{{rotation: {{factor_degrees: 10}}}}, {{translation: {{height: 0.1, width: 0.1}}}}, flip]
-      checkpoint: {{monitor: val_accuracy}}
+      augmentation: [{rotation: {factor_degrees: 10}}, {translation: {height: 0.1, width: 0.1}}, flip]
+      checkpoint: {monitor: val_accuracy}
   batch_size: 50
   seed: 0
 """
@@ -217,5 +217,5 @@ def test_the_summary_table_lists_the_evaluated_epochs_and_the_values_at_them(bui
         [run.history["accuracy"][0] for run in early.runs],
     ]
     after = measures[measures.index("evaluated epoch") + 1 :]
-    for measure, values in zip(after[:5], expected):
+    for measure, values in zip(after[:5], expected, strict=True):
         assert column[measure] == f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}", measure

@@ -132,7 +132,7 @@ def test_the_summary_table_uses_one_time_per_epoch():
     # (18 vs 12 s), the median after epoch 1 calls it faster (6 vs 12 s)
     data = copy.deepcopy(_data())
     data["arms"][1]["runs"] = copy.deepcopy(data["arms"][0]["runs"])  # the same curves, other times
-    for arm, times in zip(data["arms"], ([12.0, 12.0, 12.0], [42.0, 6.0, 6.0])):
+    for arm, times in zip(data["arms"], ([12.0, 12.0, 12.0], [42.0, 6.0, 6.0]), strict=True):
         for run in arm["runs"]:
             run["seconds_per_epoch"] = [t + run["seed"] for t in times]
     results = Results.from_dict(data)

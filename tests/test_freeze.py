@@ -35,7 +35,8 @@ import json
 from coursebook.book import runner
 plans = runner.plan_book("smoke", data="synthetic")
 changed = {{p.chapter_id: p.changed for p in plans}}
-summary = runner.execute_all([p for p in plans if p.chapter_id in ({TRAINS!r}, {COUNTS!r})], log=lambda line: None, live=False)
+chosen = [p for p in plans if p.chapter_id in ({TRAINS!r}, {COUNTS!r})]
+summary = runner.execute_all(chosen, log=lambda line: None, live=False)
 html = runner.build_html(log=lambda line: None)
 print(json.dumps({{"changed": changed, "status": {{o.chapter_id: o.status for o in summary.outcomes}}, "html": html}}))
 """

@@ -6,8 +6,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from coursebook.course import history
 from coursebook.course.history import HISTORY_COLUMNS, HistoryError
@@ -46,45 +45,6 @@ def test_from_keras_and_concat_give_the_tidy_frame():
     assert history.run_lengths(both).to_dict() == {("a", 3): 2, ("a", 4): 2}
 
 
-def test_last_epoch_takes_the_last_epoch_of_every_run():
-    final = history.last_epoch(hand_history())
-    assert final[["arm", "seed", "epoch"]].values.tolist() == [["a", 0, 3], ["a", 1, 3], ["b", 0, 3]]
-    assert final["val_loss"].tolist() == [0.7, 0.6, 0.8]
-    assert final["val_accuracy"].tolist() == [0.7, 0.5, 0.5]
-
-
-def test_best_epoch_takes_the_first_best_epoch():
-    best = history.best_epoch(hand_history())
-    assert best["epoch"].tolist() == [2, 2, 3]  # run (a, 1) ties at epochs 2 and 3: the first wins
-    assert best["val_accuracy"].tolist() == [0.6, 0.6, 0.5]
-    by_accuracy = history.best_epoch(hand_history(), monitor="val_accuracy", mode="max")
-    assert by_accuracy["epoch"].tolist() == [3, 2, 3]
-    with pytest.raises(ValueError, match="monitor 'val_acc' is not in the history"):
-        history.best_epoch(hand_history(), monitor="val_acc")
-
-
-def test_seed_summary_gives_mean_and_sample_std_over_seeds():
-    summary = history.seed_summary(history.last_epoch(hand_history())).set_index(["arm", "metric"])
-    a_loss = summary.loc[("a", "val_loss")]
-    assert a_loss["mean"] == pytest.approx((0.7 + 0.6) / 2, rel=1e-12)
-    assert a_loss["std"] == pytest.approx(math.sqrt(((0.7 - 0.65) ** 2 + (0.6 - 0.65) ** 2) / (2 - 1)), rel=1e-12)
-    assert a_loss["runs"] == 2
-    assert summary.loc[("b", "val_loss"), "runs"] == 1 and np.isnan(summary.loc[("b", "val_loss"), "std"])
-
-
-def test_at_epoch_reads_each_run_at_its_own_epoch():
-    frame = hand_history()
-    chosen = history.at_epoch(frame, {("a", 0): 2, ("a", 1): 1, ("b", 0): 3})
-    assert chosen["epoch"].tolist() == [2, 1, 3]
-    assert chosen["val_loss"].tolist() == [0.5, 0.8, 0.8]
-    as_frame = pd.DataFrame({"arm": ["a", "a", "b"], "seed": [0, 1, 0], "epoch": [2, 1, 3]})
-    pd.testing.assert_frame_equal(history.at_epoch(frame, as_frame), chosen)
-    with pytest.raises(HistoryError, match="epoch 4 of run 'a' seed 0 is outside its 1..3 epochs"):
-        history.at_epoch(frame, {("a", 0): 4, ("a", 1): 1, ("b", 0): 3})
-    with pytest.raises(HistoryError, match="no epoch given for run 'b' seed 0"):
-        history.at_epoch(frame, {("a", 0): 1, ("a", 1): 1})
-
-
 run_lengths = st.lists(st.integers(1, 6), min_size=1, max_size=4)
 
 
@@ -108,14 +68,6 @@ def test_seed_mean_is_masked_where_some_run_has_ended(lengths, data):
         reached = [curve[epoch - 1] for curve in curves if len(curve) >= epoch]
         assert row["mean"] == pytest.approx(statistics.fmean(reached), rel=1e-9, abs=1e-9)
     assert history.ragged(frame) == (len(set(lengths)) > 1)
-
-
-def test_mean_table_is_epochs_by_metrics_of_one_variant():
-    table = history.mean_table(hand_history(), "a")
-    assert table.index.tolist() == [1, 2, 3] and set(table.columns) == {"val_accuracy", "val_loss"}
-    assert table.loc[2, "val_loss"] == pytest.approx(0.55, rel=1e-12)
-    with pytest.raises(HistoryError, match="several arms"):
-        history.mean_table(hand_history())
 
 
 @pytest.mark.parametrize(

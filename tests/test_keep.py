@@ -25,7 +25,7 @@ def project_store(monkeypatch):
 
 def _reasons() -> dict[str, str]:
     """Why each chapter would execute ('' when it is reused)."""
-    return {p.chapter_id: p.changed and runner.describe_reason(p.changed) or "" for p in runner.plan_book("quick")}
+    return {p.chapter_id: (p.changed and runner.describe_reason(p.changed)) or "" for p in runner.plan_book("quick")}
 
 
 def _session_one(project):
@@ -40,7 +40,7 @@ def _session_one(project):
 
 def _fresh_session(project):
     """What a new session has before it restores: the sources, nothing executed, no run store."""
-    for path in sorted((project / "book" / "chapters").iterdir()) + [project / ".cache" / "runs" / RUN]:
+    for path in [*sorted((project / "book" / "chapters").iterdir()), project / ".cache" / "runs" / RUN]:
         path.unlink()
 
 

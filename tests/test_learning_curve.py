@@ -9,12 +9,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from coursebook.course import learning_curve, plots  # noqa: E402
-from coursebook.course.results import Results  # noqa: E402
-from tests import factories  # noqa: E402
+from coursebook.course import learning_curve, plots
+from coursebook.course.results import Results
+from tests import factories
 
 
 def run(seed, val, train, test):

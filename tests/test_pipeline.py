@@ -7,11 +7,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from coursebook.course import arms, data, experiments, plots, report  # noqa: E402
-from coursebook.course.prose import confusion  # noqa: E402
+from coursebook.course import arms, data, experiments, plots, report
+from coursebook.course.prose import confusion
 
 SEEDS = [0, 1]
 
@@ -61,7 +61,7 @@ def test_each_run_s_confusion_matrices_agree_with_its_scores_and_named_pairs(exp
 
 
 def test_figures_from_the_frame(experiment, tmp_path):
-    ds, splits, _, frame = experiment
+    ds, _splits, _, frame = experiment
     curves = plots.training_curves(frame)
     assert len(curves.axes) == 2
     x, y = data.sample_per_class(ds, per_class=5)

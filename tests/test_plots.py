@@ -4,14 +4,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.colors as mcolors  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 
-from coursebook.course import plots  # noqa: E402
+from coursebook.course import plots
 
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -192,7 +192,7 @@ def test_sample_grid_rows_are_classes_with_their_first_images(tmp_path):
     fig = plots.sample_grid(x, labels, NAMES, per_class=5)
     assert len(fig.axes) == 1 and fig.axes[0].images[0].get_array().shape == (10 * 10 - 2, 5 * 10 - 2, 3)
     assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == NAMES
-    for row, name in enumerate(NAMES):
+    for row, _name in enumerate(NAMES):
         for column, index in enumerate(np.flatnonzero(labels == row)[:5]):
             np.testing.assert_allclose(tile(fig, row, column, 8), x[index] / 255)
     assert saves_png(fig, tmp_path)

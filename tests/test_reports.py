@@ -109,7 +109,7 @@ def test_backprop_checks_against_the_stated_values():
     assert "L = 0.1332 (matching to the 3 decimals stated)" in checks.text and checks.stated_loss == ASSIGNMENT_LOSS
     # entry by entry: |0.00492577 - 0.00492| / 0.00492 = 0.117%, |−0.00058023 + 0.000581| / 0.000581 = 0.133%,
     # |−0.00065977 + 0.00066| / 0.00066 = 0.0348%: the largest is 0.133%, shown as 0.13%
-    gaps = [abs(x - s) / abs(s) * 100 for x, s in zip(db1, ASSIGNMENT_DB1)]
+    gaps = [abs(x - s) / abs(s) * 100 for x, s in zip(db1, ASSIGNMENT_DB1, strict=True)]
     assert max(gaps) == pytest.approx(0.13253, abs=1e-5)
     assert "from the stated values, entry by entry, is 0.13%" in checks.text
     assert "within 0.1%" not in checks.text  # the gap is 0.133%, not within 0.1%

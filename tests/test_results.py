@@ -71,7 +71,7 @@ def test_save_and_load_round_trip_as_plain_json(tmp_path):
     results = Results.from_dict(_data())
     path = results.save(tmp_path / "c.results.json")
     raw = json.loads(path.read_text())
-    assert raw == _data() and list(raw)[0] == "schema_version"
+    assert raw == _data() and next(iter(raw)) == "schema_version"
     assert Results.load(path) == results
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
@@ -150,7 +150,8 @@ def test_a_non_finite_number_fails_saving_naming_arm_seed_and_metric(tmp_path, w
         ),
         (
             lambda d: d["arms"][0]["runs"][0]["history"].pop("val_accuracy"),
-            "arm 'plain', seed 0: history lacks metric 'val_accuracy' (every run records loss, accuracy, val_loss, val_accuracy)",
+            "arm 'plain', seed 0: history lacks metric 'val_accuracy' (every run records loss, accuracy, val_loss, "
+            "val_accuracy)",
         ),
         (
             lambda d: d["arms"][0]["runs"][0]["training"].update(accuracy=1.4),

@@ -57,12 +57,14 @@ def test_command_line_beats_chapter_file_beats_profile(mini_project):
         (
             "alpha",
             "notebook: train.ipynb\ntitle: A\ntimeout: soon\n",
-            "params/alpha.yaml: key 'timeout': value 'soon' is not allowed (expected seconds per cell, a number > 0, or 0/null for no limit)",
+            "params/alpha.yaml: key 'timeout': value 'soon' is not allowed (expected seconds per cell, a number > 0, "
+            "or 0/null for no limit)",
         ),
         (
             "profile",
             "timeout: -5\ndefaults: {}\n",
-            "params/profiles/quick.yaml: key 'timeout': value -5 is not allowed (expected seconds per cell, a number > 0, or 0/null for no limit)",
+            "params/profiles/quick.yaml: key 'timeout': value -5 is not allowed (expected seconds per cell, a number > "
+            "0, or 0/null for no limit)",
         ),
     ],
 )

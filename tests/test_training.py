@@ -258,8 +258,7 @@ def test_uncompiled_model_and_mismatched_arrays_are_rejected(data):
 @pytest.fixture(scope="module")
 def repeated(tmp_path_factory) -> Results:
     """Two identical arms (same seed must give the same run) over two seeds, as a chapter trains them."""
-    from coursebook.course import arms, experiments
-    from coursebook.course import data as data_module
+    from coursebook.course import arms, data as data_module, experiments
 
     dataset = data_module.load_dataset(
         "synthetic", synthetic_sizes=(200, 40), cache_dir=tmp_path_factory.mktemp("cache")

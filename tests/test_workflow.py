@@ -279,6 +279,7 @@ def test_with_pdf_1_each_assignments_pdf_is_published_beside_the_html(tmp_path):
     calls = (work / "calls").read_text().splitlines()
     assert calls[:2] == [
         "sudo apt-get update -qq",
-        "sudo apt-get install -y -qq texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core",
+        "sudo apt-get install -y -qq texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk "
+        "fonts-dejavu-core",
     ]
     assert calls[2:] == [f"make pdf PART={name} PROFILE=quick DATA=cifar10" for name in parts]

@@ -133,7 +133,8 @@ def previous_run(chapter_id: str) -> tuple[dict[str, Any] | None, str]:
     if not (isinstance(found, dict) and set(components()) <= set(found) and record.get("key") == key_of(found)):
         return (
             None,
-            f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another version of coursebook)",
+            f"damaged {paths.relative(record_file)} (its key does not match its inputs: edited, or written by another "
+            "version of coursebook)",
         )
     try:
         notebook = json.loads(output.read_text(encoding="utf-8"))

@@ -5,7 +5,8 @@
     python -m coursebook validate [--profile quick]
     python -m coursebook status [--profile quick] [--chapter ID] [--set key=value ...] [--session HOURS]
                                                                  (what build would do, and what a session fits)
-    python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]  (see coursebook.book.notebook)
+    python -m coursebook notebook ID --output PATH [--profile quick] [--set key=value ...]
+                                         (see coursebook.book.notebook)
     python -m coursebook freeze          (stage the executed chapters for a commit; see coursebook.book.freeze)
     python -m coursebook publish [--remote origin] [--force | --notebooks]  (see coursebook.book.publish)
     python -m coursebook pdf [--part <assignment>] [--profile quick]  (see coursebook.book.pdf)

@@ -84,5 +84,7 @@ def session_text(seconds: list[tuple[str, float]], session: float, jobs: int = 1
         waiting = f"the other {len(seconds) - len(fit)}"
     else:
         done, waiting = f"finishes none of the {len(seconds)} chapter(s) to execute", "all"
-    return (f"{head}, by the estimates above, {done}; {waiting} wait for a later build, which reuses what finished "
-            "(a chapter cut short keeps its finished training runs)")
+    return (
+        f"{head}, by the estimates above, {done}; {waiting} wait for a later build, which reuses what finished "
+        "(a chapter cut short keeps its finished training runs)"
+    )

@@ -135,8 +135,7 @@ def _on_pool(plans: list[Any], run: Callable, failed: Callable, jobs: int) -> It
 
 
 def _on_dask(plans: list[Any], run: Callable, failed: Callable, scheduler: str) -> Iterator[tuple[Any, Any]]:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
+    from distributed import Client, as_completed as dask_completed
 
     with Client(scheduler) as client:
         futures = {

@@ -117,9 +117,11 @@ def export(chapters: dict[str, Path], roots: list[Path]) -> None:
 
 def _chapter_docs(app: Any) -> dict[str, Path]:
     """Chapter id -> executed notebook, for the chapter pages of this build."""
-    return {docname.removeprefix(CHAPTERS_DOC_PREFIX): Path(app.env.doc2path(docname))
-            for docname in sorted(app.env.found_docs)
-            if docname.startswith(CHAPTERS_DOC_PREFIX) and str(app.env.doc2path(docname)).endswith(".ipynb")}
+    return {
+        docname.removeprefix(CHAPTERS_DOC_PREFIX): Path(app.env.doc2path(docname))
+        for docname in sorted(app.env.found_docs)
+        if docname.startswith(CHAPTERS_DOC_PREFIX) and str(app.env.doc2path(docname)).endswith(".ipynb")
+    }
 
 
 def _link_figure_files(app: Any, doctree: Any, docname: str) -> None:

@@ -44,7 +44,9 @@ def why_not(chapter_id: str) -> tuple[list[Path], str, dict]:
         return [], damage, {}
     if record is None:
         return [], "not built yet", {}
-    overrides = {k: record["parameters"][k] for k in record.get("overridden") or [] if k in record.get("parameters", {})}
+    overrides = {
+        k: record["parameters"][k] for k in record.get("overridden") or [] if k in record.get("parameters", {})
+    }
     try:
         plan = runner.plan_chapter(chapter_id, record.get("profile", params.DEFAULT_PROFILE), overrides)
     except params.ParameterError as err:
@@ -55,12 +57,14 @@ def why_not(chapter_id: str) -> tuple[list[Path], str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=paths.ROOT,
-                            capture_output=True, text=True)
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=paths.ROOT, capture_output=True, text=True
+    )
     if inside.returncode or inside.stdout.strip() != "true":
         print(f"error: {paths.ROOT} is not a git checkout: nothing to stage", file=sys.stderr)
         return 2
-    staged, problems, not_built, profiles, overridden = [], [], [], Counter(), []
+    staged, problems, not_built, overridden = [], [], [], []
+    profiles: Counter[str] = Counter()
     for chapter_id in params.toc_chapter_ids():
         files, problem, record = why_not(chapter_id)
         if problem == "not built yet":
@@ -72,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             profiles[record.get("profile", "?")] += 1
             if record.get("overridden"):
                 overridden.append(f"{chapter_id} ({', '.join(record['overridden'])})")
-    files = [str(f.relative_to(paths.ROOT)) for _, chapter in staged for f in chapter]
-    if files:
-        added = subprocess.run(["git", "add", "-f", "--", *files], cwd=paths.ROOT, capture_output=True, text=True)
+    names = [str(f.relative_to(paths.ROOT)) for _, chapter in staged for f in chapter]
+    if names:
+        added = subprocess.run(["git", "add", "-f", "--", *names], cwd=paths.ROOT, capture_output=True, text=True)
         if added.returncode:
             print(f"error: git add: {(added.stderr or added.stdout).strip().splitlines()[-1]}", file=sys.stderr)
             return 1
-    print(f"coursebook: staged {len(staged)} chapter(s), {len(files)} file(s) (git add -f):")
+    print(f"coursebook: staged {len(staged)} chapter(s), {len(names)} file(s) (git add -f):")
     for chapter_id, chapter in staged:
         print(f"  staged      {chapter_id}  ({', '.join(f.name for f in chapter)})")
     for line in problems:
@@ -86,11 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     if not_built:
         print(f"  not built yet: {', '.join(not_built)} (a clone executes them)")
     if staged:
-        print(f"  profile(s): {', '.join(f'{p} ({n})' for p, n in profiles.items())}: CI reuses them when its "
-              "PROFILE (the repository variable) is the same")
+        print(
+            f"  profile(s): {', '.join(f'{p} ({n})' for p, n in profiles.items())}: CI reuses them when its "
+            "PROFILE (the repository variable) is the same"
+        )
     if overridden:
-        print(f"  run with overrides (make run PARAMS=...): {'; '.join(overridden)}: make book uses params/ "
-              "and would execute them again")
+        print(
+            f"  run with overrides (make run PARAMS=...): {'; '.join(overridden)}: make book uses params/ "
+            "and would execute them again"
+        )
     if staged:
         print('  next: git commit -m "Executed chapters" && git push')
     return 1 if problems else 0

@@ -25,6 +25,9 @@ from typing import Any
 
 from coursebook.checks import Check
 
+# Parameters.link: (a chapter's values, a reader of another chapter's values, where each value comes from) -> its values
+Linker = Callable[[dict[str, Any], Callable[[str, dict[str, Any]], dict[str, Any]], Mapping[str, str]], dict[str, Any]]
+
 
 class CourseInputError(ValueError):
     """A course check's verdict on one key: ``str(err)`` says what is wrong (without the file)."""
@@ -96,10 +99,7 @@ class Parameters:
     # {key: where its value came from}) -> the values with what they take from other chapters filled in
     # (e.g. another chapter's arm, so its runs are read, not trained again); ValueError names the file,
     # key, value and what is allowed
-    link: (
-        Callable[[dict[str, Any], Callable[[str, dict[str, Any]], dict[str, Any]], Mapping[str, str]], dict[str, Any]]
-        | None
-    ) = None
+    link: Linker | None = None
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import psutil
 
@@ -127,6 +127,10 @@ def deferred() -> Iterator[None]:
             _on_signal(signum, None)
 
 
+@overload
+def as_interrupted(error: KeyboardInterrupt) -> Interrupted: ...
+@overload
+def as_interrupted(error: BaseException) -> Interrupted | None: ...
 def as_interrupted(error: BaseException) -> Interrupted | None:
     """`Interrupted` for a KeyboardInterrupt too (SIGINT before `install`)."""
     if isinstance(error, Interrupted):
@@ -164,17 +168,22 @@ def leaves_nothing(chapter_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def worker_pool(jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = (),
-                mp_context: Any = None) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(
+    jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = (), mp_context: Any = None
+) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers clean up like the main process when interrupted
     (``initializer(*initargs)`` runs in each worker after the signal handlers are installed)."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp_context or get_context("spawn"),
-                               initializer=_init_worker, initargs=(initializer, initargs))
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp_context or get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(initializer, initargs),
+    )
     try:
         yield pool
     except BaseException as error:
-        if as_interrupted(error) is not None:
-            _forward_to_workers(as_interrupted(error).signum)
+        if (interrupted := as_interrupted(error)) is not None:
+            _forward_to_workers(interrupted.signum)
             pool.shutdown(wait=True, cancel_futures=True)
         raise
     else:
@@ -217,16 +226,12 @@ def stop_kernels(timeout: float = KERNEL_STOP_SECONDS) -> None:
     terminal's Ctrl-C does not reach it); kill those still running after ``timeout`` seconds."""
     kernels = [p for p in _children(recursive=True) if is_kernel(p)]
     for kernel in kernels:
-        try:
+        with suppress(psutil.Error):
             kernel.terminate()
-        except psutil.Error:
-            pass
     _, alive = psutil.wait_procs(kernels, timeout=timeout)
     for kernel in alive:
-        try:
+        with suppress(psutil.Error):
             kernel.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=timeout)
 
 
@@ -268,7 +273,10 @@ def _finished(plan) -> bool:
 
     record = cache.record_path(plan.chapter_id)
     try:
-        return record.stat().st_mtime >= _watch_started and cache.read_record(plan.chapter_id)["key"] == plan.key
+        return (
+            record.stat().st_mtime >= _watch_started
+            and (cache.read_record(plan.chapter_id) or {}).get("key") == plan.key
+        )
     except (OSError, TypeError, KeyError):
         return False
 
@@ -283,7 +291,11 @@ def report(interrupted: Interrupted) -> int:
         where, kept = f"chapter {current}", "nothing was changed (its previous notebook, record and results are kept)"
     elif cut:
         where = "chapter" + ("s " if len(cut) > 1 else " ") + ", ".join(cut)
-        kept = "nothing of " + ("theirs" if len(cut) > 1 else "it") + " was changed (previous notebooks, records and results are kept)"
+        kept = (
+            "nothing of "
+            + ("theirs" if len(cut) > 1 else "it")
+            + " was changed (previous notebooks, records and results are kept)"
+        )
     elif done:
         where, kept, after = "the HTML build", f"every chapter was executed and is kept ({', '.join(done)})", ""
     else:

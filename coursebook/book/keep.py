@@ -20,6 +20,7 @@ Exit status: the command's (0 without one), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -67,7 +68,7 @@ def copy_changed(pairs: list[tuple[Path, Path]]) -> list[Path]:
         except FileNotFoundError:
             pass
         with open(source, "rb") as stream:
-            atomic_write_bytes(target, lambda out, s=stream: shutil.copyfileobj(s, out))
+            atomic_write_bytes(target, functools.partial(shutil.copyfileobj, stream))
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         copied.append(source)
     return copied

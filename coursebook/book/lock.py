@@ -74,8 +74,10 @@ def _acquire(path: Path, wait: bool, log: Callable[[str], None]) -> FileLock:
         pid = holder()
         rel = path.relative_to(paths.ROOT)
         if not wait:
-            raise Busy(f"another build ({_describe(pid)}) is running in this checkout (lock {rel}); "
-                       "wait for it or run again without --no-wait/NOWAIT") from None
+            raise Busy(
+                f"another build ({_describe(pid)}) is running in this checkout (lock {rel}); "
+                "wait for it or run again without --no-wait/NOWAIT"
+            ) from None
         log(f"coursebook: waiting for the build of {_describe(pid)} to finish (lock {rel}) ...")
         lock.acquire()
     previous = holder()

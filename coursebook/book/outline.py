@@ -49,8 +49,7 @@ def outline_problems(cells: Sequence[Any]) -> list[str]:
         for heading in HEADING.findall(cell.source):
             section = section_of(heading)
             if section is None:
-                problems.append(f"cell {index}: heading '## {heading}' names no outline section "
-                                f"({', '.join(order)})")
+                problems.append(f"cell {index}: heading '## {heading}' names no outline section ({', '.join(order)})")
             elif order.index(section) < reached:
                 problems.append(f"cell {index}: '## {heading}' ({section}) comes after {order[reached]}")
             else:

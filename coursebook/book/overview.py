@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from coursebook import atomic
-from coursebook.markdown import escape, link_text
 from coursebook.book import cache, paths
 from coursebook.book.hooks import Overview, course
 from coursebook.book.params import CHAPTER_PREFIX, TocPart, load_yaml, toc_parts
+from coursebook.markdown import escape, link_text
 
 GENERATED = Path("_generated") / "overview.md"  # under book/, included by book/index.md
 SMALL_PROFILES = ("smoke", "quick")

@@ -44,8 +44,7 @@ def _tags(cell: dict[str, Any]) -> list[str]:
 def text_parameters(notebook: Path, names: list[str] | tuple[str, ...]) -> list[str]:
     """The parameters among ``names`` that are text: listed in TEXT_PARAMETERS and read by no code
     cell other than the parameters cell."""
-    code = "\n".join(_source(c) for c in _cells(notebook)
-                     if c["cell_type"] == "code" and "parameters" not in _tags(c))
+    code = "\n".join(_source(c) for c in _cells(notebook) if c["cell_type"] == "code" and "parameters" not in _tags(c))
     return [n for n in names if n in TEXT_PARAMETERS and not re.search(rf"\b{re.escape(n)}\b", code)]
 
 
@@ -87,8 +86,9 @@ class RenderError(ValueError):
     """The cached execution does not fit the source's code cells: the chapter must execute."""
 
 
-def rerender(executed: nbformat.NotebookNode, source: nbformat.NotebookNode,
-             parameters: dict[str, Any]) -> nbformat.NotebookNode:
+def rerender(
+    executed: nbformat.NotebookNode, source: nbformat.NotebookNode, parameters: dict[str, Any]
+) -> nbformat.NotebookNode:
     """The executed notebook with the Markdown of ``source`` (already prepared) and the outputs of
     ``executed``: every code cell of the source, in order, takes the outputs of the executed code
     cell with the same source; Papermill's injected cell is written afresh from ``parameters``."""
@@ -98,13 +98,16 @@ def rerender(executed: nbformat.NotebookNode, source: nbformat.NotebookNode,
         cell.metadata.setdefault("tags", [])
     source.metadata.setdefault("papermill", {})
     fresh = papermill.parameterize.parameterize_notebook(
-        source, parameters, kernel_name=executed.metadata.get("kernelspec", {}).get("name", "python3"),
-        language="python")
+        source,
+        parameters,
+        kernel_name=executed.metadata.get("kernelspec", {}).get("name", "python3"),
+        language="python",
+    )
     ran = [c for c in executed.cells if c.cell_type == "code"]
     new = [c for c in fresh.cells if c.cell_type == "code"]
     if len(ran) != len(new):
         raise RenderError(f"{len(new)} code cells in the source, {len(ran)} in the cached execution")
-    for old, cell in zip(ran, new):
+    for old, cell in zip(ran, new, strict=True):
         injected = INJECTED_TAG in cell.metadata.get("tags", [])
         if injected != (INJECTED_TAG in old.metadata.get("tags", [])) or (not injected and old.source != cell.source):
             raise RenderError("the code cells of the source differ from the cached execution")

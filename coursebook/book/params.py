@@ -32,7 +32,7 @@ import yaml
 
 from coursebook import checks
 from coursebook.book import paths
-from coursebook.book.hooks import course
+from coursebook.book.hooks import Linker, course
 from coursebook.yamlfile import safe_load
 
 DEFAULT_PROFILE = "quick"
@@ -79,7 +79,7 @@ class Declaration:
 
     def check(self) -> checks.Check:
         """What this parameter accepts, as a check (its words are what error messages say)."""
-        if self.tag in course().parameters.kinds:  # the course checks the entries itself
+        if self.tag is not None and self.tag in course().parameters.kinds:  # the course checks the entries itself
             base = course().parameters.kinds[self.tag]()
         elif self.choices is not None:
             names = tuple(course().parameters.choices[self.tag]()) if self.tag else self.choices
@@ -413,8 +413,8 @@ def resolve(
         raise ParameterError(
             f"{paths.relative(chapter.notebook)}: every chapter must declare an integer 'seed' parameter"
         )
-    if link and course().parameters.link is not None:
-        values = _linked(values, profile, where_of)
+    if link and (linker := course().parameters.link) is not None:
+        values = _linked(linker, values, profile, where_of)
     try:
         course().parameters.check(values, {name: d.tag for name, d in decls.items() if d.tag}, where_of)
     except ValueError as err:  # the course's message names the file, key, value and what is allowed
@@ -422,13 +422,13 @@ def resolve(
     return Resolved(chapter, profile, values, origin)
 
 
-def _linked(values: dict[str, Any], profile: str, where_of: dict[str, str]) -> dict[str, Any]:
+def _linked(linker: Linker, values: dict[str, Any], profile: str, where_of: dict[str, str]) -> dict[str, Any]:
     def read_chapter(other: str, overrides: dict[str, Any]) -> dict[str, Any]:
         declared = declarations(load_chapter(other).notebook)
         return resolve(other, profile, {k: v for k, v in overrides.items() if k in declared}, link=False).values
 
     try:
-        return course().parameters.link(values, read_chapter, where_of)
+        return linker(values, read_chapter, where_of)
     except ValueError as err:  # the course's message names the file, key, value and what is allowed
         raise ParameterError(str(err)) from None
 

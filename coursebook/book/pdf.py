@@ -62,8 +62,11 @@ def part_sources(part: TocPart) -> tuple[Path, Path]:
     """Write the part's own _toc.yml and _config.yml under _build/parts/<part>/; return their paths."""
     where = paths.BUILD_DIR / "parts" / part.name
     where.mkdir(parents=True, exist_ok=True)
-    toc = {"format": "jb-book", "root": part.root,
-           "chapters": [{"file": f"{CHAPTER_PREFIX}{chapter}"} for chapter in part.chapters]}
+    toc = {
+        "format": "jb-book",
+        "root": part.root,
+        "chapters": [{"file": f"{CHAPTER_PREFIX}{chapter}"} for chapter in part.chapters],
+    }
     config = params.load_yaml(paths.CONFIG_FILE)
     config["title"] = part.caption
     config.setdefault("latex", {})["latex_documents"] = {"targetname": f"{part.name}.tex"}
@@ -89,8 +92,11 @@ def build_pdf(part: TocPart | None) -> Path:
     result = subprocess.run(cmd, cwd=paths.ROOT, env=env)
     if result.returncode != 0 or not output.exists():
         raise PdfError(f"the LaTeX build failed (exit {result.returncode}); see {output.with_suffix('.log')}")
-    missing_glyphs = [line for line in output.with_suffix(".log").read_text(errors="replace").splitlines()
-                      if line.startswith("Missing character")]
+    missing_glyphs = [
+        line
+        for line in output.with_suffix(".log").read_text(errors="replace").splitlines()
+        if line.startswith("Missing character")
+    ]
     if missing_glyphs:
         raise PdfError(f"{len(missing_glyphs)} missing glyph(s) in {output.name}, e.g. {missing_glyphs[0]}")
     if part is None:
@@ -118,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         params.check_profile(args.profile)
 
         def plan() -> list[runner.Plan]:
-            return runner.plan_book(args.profile, part.chapters if part else None, None, args.data, timeout=args.timeout)
+            return runner.plan_book(
+                args.profile, part.chapters if part else None, None, args.data, timeout=args.timeout
+            )
 
         plan()  # bad input is said before the lock is waited for or any kernel starts
     except (PdfError, params.ParameterError) as err:

@@ -12,16 +12,21 @@ the lines are a live ``rich`` display; otherwise (CI, a log file) each event is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 RUN_ENV = "COURSEBOOK_RUN"  # the run description (JSON) the runner gives each kernel; runtime reads it too
 _labels: dict[str, Any] = {}
@@ -112,7 +117,7 @@ class ChapterProgress:
         last, the chapter's estimate minus the time elapsed, when there is an estimate."""
         if self.epoch_seconds and self.epochs and not self.training_done:
             per_epoch = statistics.median(self.epoch_seconds)
-            gaps = [b - a for a, b in zip(self.run_ends, self.run_ends[1:])]
+            gaps = [b - a for a, b in itertools.pairwise(self.run_ends)]
             per_run = statistics.median(gaps) if gaps else per_epoch * self.epochs
             this_run = max(per_run - (now - self.run_ends[-1]), 0.0) if self.run_ends and gaps else 0.0
             this_run = max(this_run, (self.epochs - self.epoch) * per_epoch)
@@ -141,7 +146,7 @@ class ChapterProgress:
 
 def clock(seconds: float) -> str:
     """0:42, 12:05 or 1:02:05."""
-    seconds = int(round(max(seconds, 0)))
+    seconds = round(max(seconds, 0))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -171,8 +176,14 @@ class Display:
     ``files`` maps chapter id -> progress file; ``estimates`` maps chapter id -> expected seconds.
     ``live`` chooses the terminal form (default: when stdout is a terminal)."""
 
-    def __init__(self, files: dict[str, Path], estimates: dict[str, float | None] | None = None,
-                 live: bool | None = None, interval: float = 1.0, write: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        files: dict[str, Path],
+        estimates: Mapping[str, float | None] | None = None,
+        live: bool | None = None,
+        interval: float = 1.0,
+        write: Callable[[str], None] | None = None,
+    ):
         self.files, self.estimates, self.interval = files, estimates or {}, interval
         self.live = sys.stdout.isatty() if live is None else live
         self.write = write or (lambda text: print(text, flush=True))
@@ -180,9 +191,9 @@ class Display:
         self.finished: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="coursebook-progress", daemon=True)
-        self._rich_live = None
+        self._rich_live: Live | None = None
 
-    def __enter__(self) -> "Display":
+    def __enter__(self) -> Display:
         if self.live:
             from rich.console import Console
             from rich.live import Live

@@ -31,8 +31,10 @@ from coursebook.book.provenance import git_commit
 BRANCH = "gh-pages"
 NOTEBOOKS_DIR_NAME = "notebooks"  # under the HTML output: the runnable notebook of each chapter, <id>.ipynb
 COLAB = "https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{path}"
-GITHUB_REMOTE = re.compile(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
-                           r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$")
+GITHUB_REMOTE = re.compile(
+    r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"
+)
 
 
 class PublishError(Exception):
@@ -49,10 +51,15 @@ def refusals() -> list[str]:
     chapters = toc_chapter_ids()
     failed = [c for c in chapters if cache.failed_path(c).exists()]
     if failed:
-        reasons.append(f"chapter(s) failed: {', '.join(failed)} (see book/chapters/<id>.failed.ipynb; fix and run make book)")
+        reasons.append(
+            f"chapter(s) failed: {', '.join(failed)} (see book/chapters/<id>.failed.ipynb; fix and run make book)"
+        )
     smoke = [c for c in chapters if (cache.read_record(c) or {}).get("profile") == "smoke"]
     if smoke:
-        reasons.append(f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or full)")
+        reasons.append(
+            f"built with PROFILE=smoke: {', '.join(smoke)} (a pipeline check, not a book: make book PROFILE=quick or "
+            "full)"
+        )
     missing = [c for c in chapters if not cache.output_path(c).exists()]
     if missing:
         reasons.append(f"never executed: {', '.join(missing)} (run make book)")
@@ -130,8 +137,9 @@ def push(remote: str, notebooks_only: bool = False) -> None:
         source, prefix, message = html_dir(), None, "Publish the book"
     message += f" built from {git_commit()}"
     try:
-        ghp_import.ghp_import(str(source), mesg=message, remote=remote, branch=BRANCH, nojekyll=prefix is None,
-                              push=False, prefix=prefix)
+        ghp_import.ghp_import(
+            str(source), mesg=message, remote=remote, branch=BRANCH, nojekyll=prefix is None, push=False, prefix=prefix
+        )
         pushed = _git("push", "--force", remote, f"refs/heads/{BRANCH}:refs/heads/{BRANCH}", timeout=600)
         if pushed.returncode != 0:
             raise PublishError(f"push to '{remote}' failed: {_last_line(pushed)}")
@@ -172,16 +180,21 @@ def publish_notebooks(remote: str = "origin", log=print) -> None:
         raise PublishError(f"no runnable notebooks in {notebooks}: build the book first (make book)")
     url = remote_url(remote)
     push(remote, notebooks_only=True)
-    log(f"published {len(list(notebooks.glob('*.ipynb')))} runnable notebook(s) to {remote} ({url}), branch {BRANCH}, "
-        f"folder {NOTEBOOKS_DIR_NAME}/")
+    log(
+        f"published {len(list(notebooks.glob('*.ipynb')))} runnable notebook(s) to {remote} ({url}), branch {BRANCH}, "
+        f"folder {NOTEBOOKS_DIR_NAME}/"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursebook publish", description=__doc__.splitlines()[0])
     parser.add_argument("--remote", default="origin", help="git remote to push gh-pages to")
     parser.add_argument("--force", action="store_true", help="publish despite the refusals")
-    parser.add_argument("--notebooks", action="store_true",
-                        help="push only the runnable notebooks (notebooks/), which the Colab links open")
+    parser.add_argument(
+        "--notebooks",
+        action="store_true",
+        help="push only the runnable notebooks (notebooks/), which the Colab links open",
+    )
     args = parser.parse_args(argv)
     try:
         publish_notebooks(args.remote) if args.notebooks else publish(args.remote, args.force)

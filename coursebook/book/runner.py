@@ -13,8 +13,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,6 @@ import nbformat
 from coursebook.atomic import atomic_write_texts
 from coursebook.book import cache, estimates, executors, interrupts, overview, pagetext, paths, progress
 from coursebook.book.hooks import CourseInputError, course
-from coursebook.book.provenance import git_commit
 from coursebook.book.params import (
     ParameterError,
     Resolved,
@@ -36,6 +35,7 @@ from coursebook.book.params import (
     toc_chapter_ids,
     with_data,
 )
+from coursebook.book.provenance import git_commit
 from coursebook.book.timeouts import chapter_timeout
 
 

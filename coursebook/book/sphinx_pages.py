@@ -77,15 +77,19 @@ def _link_runnable_notebook(app: Any, doctree: Any, docname: str) -> None:
         return
     line = nodes.paragraph(classes=["runnable-notebook"])
     line += nodes.strong(text="Run this chapter yourself: ")
-    line += nodes.reference("", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb")
+    line += nodes.reference(
+        "", f"{chapter}.ipynb", refuri="../" * docname.count("/") + f"{NOTEBOOKS_DIR_NAME}/{chapter}.ipynb"
+    )
     colab = colab_link(chapter)
     if colab is not None:
         line += nodes.Text(" (")
         line += nodes.reference("", "open it in Colab", refuri=colab, classes=[COLAB_CLASS])
         line += nodes.Text(")")
-    line += nodes.Text(" has this page's parameters injected and runs as it is in any Jupyter: its first cell "
-                       "installs the project from the repository the book was built from, where it is not installed "
-                       f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb).")
+    line += nodes.Text(
+        " has this page's parameters injected and runs as it is in any Jupyter: its first cell "
+        "installs the project from the repository the book was built from, where it is not installed "
+        f"(in a checkout: make lab CHAPTER={chapter}; no GPU of your own: gpu/colab.ipynb)."
+    )
     _below_title(doctree, line)
 
 
@@ -110,12 +114,15 @@ def failed_mark(chapter: str, executed: bool) -> Any:
     """The warning atop the page of a chapter whose last run failed: what the page shows instead."""
     from docutils import nodes
 
-    shown = ("This page shows its last good result, computed before that run." if executed
-             else "It has no good result yet.")
+    shown = (
+        "This page shows its last good result, computed before that run." if executed else "It has no good result yet."
+    )
     box = nodes.warning(classes=["chapter-failed"])
-    box += nodes.paragraph(text=f"The last run of this chapter failed. {shown} The failed notebook is "
-                                f"book/chapters/{chapter}.failed.ipynb (in CI: the artifact failed-book); "
-                                f"make run CHAPTER={chapter} executes it again.")
+    box += nodes.paragraph(
+        text=f"The last run of this chapter failed. {shown} The failed notebook is "
+        f"book/chapters/{chapter}.failed.ipynb (in CI: the artifact failed-book); "
+        f"make run CHAPTER={chapter} executes it again."
+    )
     return box
 
 
@@ -139,9 +146,13 @@ def runnable_notebook(chapter: str) -> Any:
     recorded = record.get("parameters") or {}
     overrides = {k: recorded[k] for k in record.get("overridden") or [] if k in recorded}
     try:
-        resolved = notebook.resolve(chapter, profile if profile in params.profiles() else params.DEFAULT_PROFILE, overrides)
+        resolved = notebook.resolve(
+            chapter, profile if profile in params.profiles() else params.DEFAULT_PROFILE, overrides
+        )
     except params.ParameterError:  # the parameters changed since the run: offer the recorded ones
-        resolved = params.Resolved(params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record"))
+        resolved = params.Resolved(
+            params.load_chapter(chapter), profile, recorded, dict.fromkeys(recorded, "run record")
+        )
     return notebook.build(resolved, provenance.repository())
 
 
@@ -159,7 +170,9 @@ def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
             continue
         offered = Path(app.outdir) / "_sources" / f"{docname}.ipynb"  # what the page's download button gives
         if offered.is_file():
-            atomic_write_text(offered, nbformat.writes(download.with_values(nbformat.read(offered, as_version=4))) + "\n")
+            atomic_write_text(
+                offered, nbformat.writes(download.with_values(nbformat.read(offered, as_version=4))) + "\n"
+            )
         target = Path(app.outdir) / NOTEBOOKS_DIR_NAME / f"{chapter}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(nbformat.writes(runnable_notebook(chapter)) + "\n", encoding="utf-8")
@@ -170,7 +183,9 @@ def _breakable_overview_on_paper(app: Any, doctree: Any, docname: str) -> None:
 
     if app.builder.format != "latex":
         return
-    for container in doctree.findall(lambda node: OVERVIEW_CLASS in node.get("classes", ()) if isinstance(node, nodes.Element) else False):
+    for container in doctree.findall(
+        lambda node: OVERVIEW_CLASS in node.get("classes", ()) if isinstance(node, nodes.Element) else False
+    ):
         for text in list(container.findall(nodes.Text)):
             if NO_BREAK_SPACE in text:
                 text.parent.replace(text, nodes.Text(text.replace(NO_BREAK_SPACE, " ")))

@@ -240,7 +240,7 @@ ARM = checks.Check(f"a mapping with keys {checks.listed(ARM_KEYS)}", lambda valu
 
 
 def check_arms(
-    arms: Any, chapter: Mapping[str, Any], where: str = "arms", describe: Callable[[str], str] | None = None
+    arms: Any, chapter: Mapping[str, Any], where: str = "arms", describe: Callable[[str], str | None] | None = None
 ) -> list[dict[str, Any]]:
     """Validate a list of arms against the chapter-level settings and return each arm's
     effective settings (with its ``name``). ``where`` names the file (or command line) the arms
@@ -359,12 +359,13 @@ def _label(arm: Any, index: int) -> str:
 
 
 def _origin_note(
-    bad: Invalid, arm: Mapping[str, Any], chapter: Mapping[str, Any], describe: Callable[[str], str] | None
+    bad: Invalid, arm: Mapping[str, Any], chapter: Mapping[str, Any], describe: Callable[[str], str | None] | None
 ) -> str:
     """Where a value that the arm did not set came from (the chapter, a profile, the default)."""
 
     def origin(key: str) -> str:
-        return describe(key) if describe and key in chapter else "the default"
+        said = describe(key) if describe and key in chapter else None
+        return said or "the default"
 
     top = bad.key.split(".")[0].split("[")[0]
     note = "" if top in arm else f"; {top} from {origin(top)}"

@@ -214,7 +214,7 @@ def backend_gradient(loss_fn: Callable, params: Mapping[str, np.ndarray], *args:
         tensors = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True) for name in names}
         constants = [torch.tensor(arg, dtype=torch.float64) for arg in args]
         value = loss_fn(tensors, *constants)
-        grads = dict(zip(names, torch.autograd.grad(value, [tensors[name] for name in names])))
+        grads = dict(zip(names, torch.autograd.grad(value, [tensors[name] for name in names]), strict=True))
     else:
         raise ValueError(f"keras backend {backend!r} is not supported; use tensorflow, jax or torch")
     return {name: np.asarray(keras.ops.convert_to_numpy(grads[name]), dtype=np.float64) for name in names}

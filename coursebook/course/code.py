@@ -225,7 +225,7 @@ def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: 
     scaling = {
         "unit": "pixels scaled to [0, 1]",
         "standardize": "pixels standardized per colour channel with the training part's mean and sd",
-    }.get(settings.get("scaling"), "pixel scaling not recorded")
+    }.get(settings.get("scaling") or "", "pixel scaling not recorded")
     rate = settings.get("learning_rate")
     parts = [
         scaling + (", images flattened" if flatten else "") + ", one-hot labels",

@@ -121,7 +121,7 @@ class EqualEpochs:
 
     @property
     def difference(self) -> tuple[float, ...]:
-        return tuple(a - b for a, b in zip(self.arm, self.reference))
+        return tuple(a - b for a, b in zip(self.arm, self.reference, strict=True))
 
     def lower_epochs(self) -> tuple[int, ...]:
         """Epochs at which the arm's mean was below the reference's in every paired seed (or, without

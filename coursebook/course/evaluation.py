@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
-from coursebook.course.data.splits import to_labels  # noqa: F401  (evaluation.to_labels for callers)
+from coursebook.course.data.splits import to_labels  # evaluation.to_labels for callers
 
 SPLITS = {"train": ("x_train", "y_train"), "validation": ("x_val", "y_val"), "test": ("x_test", "y_test")}
 

@@ -106,7 +106,11 @@ class Experiment:
         announce = _announcer(len(jobs), verbose)
         with progress.labels():  # the live progress line of each run (announce sets them)
             stored = dict(
-                zip((job.label for job in jobs), runstore.run_all(jobs, self.chapter, device, store, announce))
+                zip(
+                    (job.label for job in jobs),
+                    runstore.run_all(jobs, self.chapter, device, store, announce),
+                    strict=True,
+                )
             )
         if self.run is not None and hasattr(self.run, "extra"):
             self.run.extra["training runs"] = runstore.card_text(stored.values())
@@ -122,9 +126,9 @@ class Experiment:
             return ""
         worst = 0.5 / min(sizes) ** 0.5  # the standard error of an accuracy near 0.5
         return (
-            f"the curves, early stopping and the checkpoint use the first {join([f'{size:,}' for size in sizes])} of the {total:,} "
-            f"validation images (an accuracy's standard error at most {100 * worst:.1f} points); the weights "
-            f"each run ends with are measured on all {total:,}"
+            f"the curves, early stopping and the checkpoint use the first {join([f'{size:,}' for size in sizes])} "
+            f"of the {total:,} validation images (an accuracy's standard error at most {100 * worst:.1f} points); "
+            f"the weights each run ends with are measured on all {total:,}"
         )
 
     @property

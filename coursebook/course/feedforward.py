@@ -17,10 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import data, experiments, models, report, training
-from coursebook.course import arms as arms_module
-from coursebook.course import results as results_module
-
+from coursebook.course import (
+    arms as arms_module,
+    data,
+    experiments,
+    models,
+    report,
+    results as results_module,
+    training,
+)
 
 SCALING = "standardize"  # per colour channel, statistics of the training part (recorded with the arm's settings)
 

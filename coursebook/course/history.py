@@ -7,12 +7,10 @@ lives here, in one style:
 
 - :func:`check` validates a frame (columns, duplicates, missing metrics, non-finite values);
 - :func:`select`, :func:`per_seed` pick one arm (and seed) and one metric per seed;
-- :func:`wide` gives one row per run and epoch, one column per metric;
-- :func:`at_epoch` gives each run's values at a given epoch of that run (its evaluated epoch),
-  :func:`last_epoch` at its last epoch, :func:`best_epoch` at its best epoch by a monitor;
+- :func:`run_lengths` gives each run's last epoch, :func:`ragged` whether they differ;
 - :func:`seed_mean` averages over seeds per epoch, masked where some runs have ended, with
-  the run count per epoch; :func:`mean_table` is one arm's masked mean as epochs x metrics;
-- :func:`seed_summary` gives mean, sd and run count over seeds of per-run values.
+  the run count per epoch;
+- :func:`epoch_time`, :func:`seconds_per_epoch` give the time per epoch (:data:`EPOCH_TIME`).
 
 This module imports pandas only (no Keras), so tests and the book machinery can use it freely.
 """
@@ -20,6 +18,7 @@ This module imports pandas only (no Keras), so tests and the book machinery can 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,9 +26,6 @@ import pandas as pd
 HISTORY_COLUMNS = ("arm", "seed", "epoch", "metric", "value")
 RUN_KEYS = ("arm", "seed")
 ROW_KEYS = ("arm", "seed", "epoch", "metric")
-
-Run = tuple[str, int]
-EpochsPerRun = Mapping[Run, int] | pd.DataFrame
 
 
 class HistoryError(ValueError):
@@ -117,7 +113,7 @@ def check(
     return frame
 
 
-def _value(value: object) -> str:
+def _value(value: Any) -> str:
     """A value for a message: numbers as plain floats (not np.float64(...)), anything else quoted."""
     try:
         return str(float(value))
@@ -192,78 +188,13 @@ def per_seed(frame: pd.DataFrame, metric: str, arm: str | None = None) -> pd.Dat
     return table.astype(float)
 
 
-# --- one row per run -----------------------------------------------------------------------
-
-
-def wide(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (arm, seed, epoch) with one column per metric, runs in their order."""
-    check(frame, finite=False)
-    table = frame.pivot(index=list(ROW_KEYS[:3]), columns="metric", values="value").reset_index()
-    table.columns.name = None
-    order = {run: i for i, run in enumerate(run_lengths(frame).index)}
-    table["_run"] = [order[run] for run in zip(table["arm"], table["seed"])]
-    return table.sort_values(["_run", "epoch"], kind="stable").drop(columns="_run").reset_index(drop=True)
+# --- run lengths ---------------------------------------------------------------------------
 
 
 def run_lengths(frame: pd.DataFrame) -> pd.Series:
     """The last epoch of every run, indexed by (arm, seed), runs in their order."""
     check(frame, finite=False)
     return frame.groupby(list(RUN_KEYS), sort=False)["epoch"].max().astype(int)
-
-
-def at_epoch(frame: pd.DataFrame, epochs: EpochsPerRun | None = None) -> pd.DataFrame:
-    """Every run's metrics at one epoch of that run: ``epochs`` maps (arm, seed) to an epoch
-    (or is a frame with columns arm, seed, epoch), e.g. each run's evaluated epoch; None
-    means each run's last epoch. One row per run, in the runs' order, with its ``epoch``.
-
-    >>> frame = concat([from_keras({"loss": [3.0, 2.0, 1.0]}, arm="a", seed=0),
-    ...                 from_keras({"loss": [4.0, 2.5]}, arm="a", seed=1)])
-    >>> at_epoch(frame, {("a", 0): 2, ("a", 1): 1})[["seed", "epoch", "loss"]].to_dict(orient="list")
-    {'seed': [0, 1], 'epoch': [2, 1], 'loss': [2.0, 4.0]}
-    """
-    table = wide(frame)
-    lengths = run_lengths(frame)
-    chosen = lengths.to_dict() if epochs is None else _epochs_per_run(epochs)
-    unknown = [run for run in chosen if run not in lengths.index]
-    if unknown:
-        raise HistoryError(f"epochs given for runs {unknown} that are not in the history; it has {list(lengths.index)}")
-    rows = []
-    for run in lengths.index:
-        if run not in chosen:
-            raise HistoryError(f"no epoch given for run {run[0]!r} seed {run[1]}")
-        epoch = chosen[run]
-        if not 1 <= epoch <= lengths[run]:
-            raise HistoryError(f"epoch {epoch} of run {run[0]!r} seed {run[1]} is outside its 1..{lengths[run]} epochs")
-        rows.append(table[(table["arm"] == run[0]) & (table["seed"] == run[1]) & (table["epoch"] == epoch)])
-    return pd.concat(rows, ignore_index=True)
-
-
-def _epochs_per_run(epochs: EpochsPerRun) -> dict[Run, int]:
-    if isinstance(epochs, pd.DataFrame):
-        missing = {"arm", "seed", "epoch"} - set(epochs.columns)
-        if missing:
-            raise HistoryError(f"epochs per run need columns arm, seed, epoch; missing {sorted(missing)}")
-        epochs = {(v, s): e for v, s, e in epochs[["arm", "seed", "epoch"]].itertuples(index=False)}
-    return {(arm, seed): int(epoch) for (arm, seed), epoch in epochs.items()}
-
-
-def last_epoch(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every run's metrics at its last epoch (one row per run)."""
-    return at_epoch(frame, None)
-
-
-def best_epoch(frame: pd.DataFrame, monitor: str = "val_loss", mode: str = "min") -> pd.DataFrame:
-    """Every run's metrics at its best epoch by ``monitor`` (the first one on ties), ``mode``
-    ``"min"`` or ``"max"``."""
-    if mode not in ("min", "max"):
-        raise HistoryError(f"mode must be 'min' or 'max', got {mode!r}")
-    if monitor not in set(check(frame, finite=False)["metric"]):
-        raise HistoryError(f"monitor {monitor!r} is not in the history; recorded: {sorted(set(frame['metric']))}")
-    check(frame, [monitor], purpose=f"best epoch by {monitor!r}")
-    rows = frame[frame["metric"] == monitor].sort_values(["epoch"], kind="stable")
-    grouped = rows.groupby(list(RUN_KEYS), sort=False)["value"]
-    best = grouped.idxmin() if mode == "min" else grouped.idxmax()
-    return at_epoch(frame, {run: int(rows.at[index, "epoch"]) for run, index in best.items()})
 
 
 # --- over seeds ----------------------------------------------------------------------------
@@ -303,38 +234,16 @@ def _in_order(frame: pd.DataFrame):
     return key
 
 
-def mean_table(frame: pd.DataFrame, arm: str | None = None, *, masked: bool = True) -> pd.DataFrame:
-    """One arm's :func:`seed_mean` as epochs x metrics (masked where some run ended)."""
-    rows = select(frame, arm)
-    table = seed_mean(rows, masked=masked).pivot(index="epoch", columns="metric", values="mean").sort_index()
-    table.columns.name = None
-    return table
-
-
 def ragged(frame: pd.DataFrame, arm: str | None = None) -> bool:
     """Whether the runs (of ``arm``) have different lengths."""
     lengths = run_lengths(frame if arm is None else select(frame, arm))
     return lengths.nunique() > 1
 
 
-def seed_summary(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (ddof=1) and run count over seeds for each arm and metric,
-    from one row per run such as :func:`at_epoch` returns."""
-    metrics = [c for c in per_run.columns if c not in (*RUN_KEYS, "epoch")]
-    long = per_run.melt(id_vars=["arm"], value_vars=metrics, var_name="metric")
-    summary = long.groupby(["arm", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
-    return summary.rename(columns={"count": "runs"}).reset_index()
-
-
 # --- time per epoch ------------------------------------------------------------------------
 
 EPOCH_TIME = "median after epoch 1"
 """How the book defines time per epoch, as a label's qualifier: "seconds per epoch (median after epoch 1)"."""
-EPOCH_TIME_SENTENCE = (
-    "Seconds per epoch are each run's median over its epochs after the first, "
-    "because the first includes one-off compilation."
-)
-"""The same definition as a sentence for a page (a run of one epoch has only that one)."""
 
 
 def epoch_time(seconds: Sequence[float]) -> float:

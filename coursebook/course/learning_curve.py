@@ -8,6 +8,7 @@ tested on the same images.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ def check_sizes(sizes: Any, available: int | None = None) -> list[int]:
         not isinstance(sizes, list)
         or len(sizes) < 2
         or any(not isinstance(s, int) or isinstance(s, bool) or s < MIN_SIZE for s in sizes)
-        or any(b <= a for a, b in zip(sizes, sizes[1:]))
+        or any(b <= a for a, b in itertools.pairwise(sizes))
         or (available is not None and sizes[-1] > available)
     ):
         raise ValueError(f"parameter 'sizes': value {sizes!r} is not allowed (expected {allowed})")

@@ -15,16 +15,6 @@ from typing import Any
 from coursebook.course import history
 
 MEASURES = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss", "gap", "seconds")
-HIGHER_IS_BETTER = {
-    "val_accuracy": True,
-    "val_loss": False,
-    "test_accuracy": True,
-    "test_loss": False,
-    "train_accuracy": None,
-    "train_loss": None,
-    "gap": False,
-    "seconds": False,
-}
 PART = {"val_accuracy": "validation", "test_accuracy": "test", "train_accuracy": "train"}  # dataset part measured on
 CURVE = {
     "val_accuracy": ("val_accuracy",),

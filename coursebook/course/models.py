@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -81,7 +81,7 @@ class ModelSpec:
     path: Path | None = None
 
 
-SpecLike = Union[ModelSpec, str, Path]
+SpecLike = ModelSpec | str | Path
 
 
 # --- option checks (coursebook.checks): each returns the normalized value or raises Invalid ---
@@ -289,7 +289,7 @@ def window_output_size(size: int, window: int, stride: int, padding: str) -> int
 def _windowed_shape(
     shape: Shape, window: tuple[int, int], strides: tuple[int, int], padding: str, channels: int
 ) -> Shape:
-    height, width = (window_output_size(n, k, s, padding) for n, k, s in zip(shape[:2], window, strides))
+    height, width = (window_output_size(n, k, s, padding) for n, k, s in zip(shape[:2], window, strides, strict=True))
     return (height, width, channels)
 
 
@@ -352,7 +352,9 @@ def forward_flops(spec_or_name: SpecLike, *, num_classes: int = 10, input_shape:
     spec = as_spec(spec_or_name)
     shape = tuple(input_shape or spec.input_shape)
     total = 0
-    for layer, out in zip(spec.layers, layer_shapes(spec, num_classes=num_classes, input_shape=input_shape)):
+    for layer, out in zip(
+        spec.layers, layer_shapes(spec, num_classes=num_classes, input_shape=input_shape), strict=True
+    ):
         if layer.type == "conv":
             kh, kw = layer.options["kernel"]
             total += 2 * kh * kw * shape[-1] * math.prod(out)
@@ -400,9 +402,9 @@ def parameter_table(spec_or_name: SpecLike, *, num_classes: int = 10, input_shap
 
     spec = as_spec(spec_or_name)
     shapes = layer_shapes(spec, num_classes=num_classes, input_shape=input_shape)
-    in_shapes = [tuple(input_shape or spec.input_shape)] + shapes[:-1]
+    in_shapes = [tuple(input_shape or spec.input_shape), *shapes[:-1]]
     rows = []
-    for name, layer, in_shape, out_shape in zip(layer_names(spec), spec.layers, in_shapes, shapes):
+    for name, layer, in_shape, out_shape in zip(layer_names(spec), spec.layers, in_shapes, shapes, strict=True):
         formula, trainable, non_trainable = _layer_params(layer, in_shape, out_shape)
         rows.append(
             {
@@ -474,7 +476,10 @@ def build_model(
     spec = as_spec(spec_or_name)
     shape = tuple(input_shape or spec.input_shape)
     layer_shapes(spec, num_classes=num_classes, input_shape=shape)  # fail before Keras does
-    layers = [_keras_layer(layer, layer_name, num_classes) for layer, layer_name in zip(spec.layers, layer_names(spec))]
+    layers = [
+        _keras_layer(layer, layer_name, num_classes)
+        for layer, layer_name in zip(spec.layers, layer_names(spec), strict=True)
+    ]
     model_name = (name or spec.name).replace("-", "_")
     return keras.Sequential([keras.Input(shape=shape, name="input"), *layers], name=model_name)
 

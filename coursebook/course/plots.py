@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,11 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from coursebook.course import history
 from coursebook.course.data import to_labels
 
-TRAIN_STYLE = "--"  # Keras' running training metric (training mode, averaged over the epoch)
-EVAL_STYLE = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
-VALIDATION_STYLE = "-"
-SERIES_LABELS = {
+LineStyle = Literal["--", ":", "-"]
+TRAIN_STYLE: LineStyle = "--"  # Keras' running training metric (training mode, averaged over the epoch)
+EVAL_STYLE: LineStyle = ":"  # the inference-mode metric on a fixed subset of the training images (eval_*)
+VALIDATION_STYLE: LineStyle = "-"
+SERIES_LABELS: dict[LineStyle, str] = {
     TRAIN_STYLE: "training, running (training mode)",
     EVAL_STYLE: "training, inference mode",
     VALIDATION_STYLE: "validation",
@@ -55,7 +57,7 @@ def set_style() -> None:
 
 def variant_colours(arms: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """A fixed colour per arm, in the given order (the same arm list gives the same colours)."""
-    return dict(zip(arms, sns.color_palette(PALETTE, max(len(arms), 1))))
+    return dict(zip(arms, sns.color_palette(PALETTE, max(len(arms), 1)), strict=False))  # no arm: one colour, unused
 
 
 def _new_figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -84,7 +86,7 @@ def training_curves(
         raise ValueError(f"training_curves: band must be one of {BANDS}, got {band!r}")
     colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         series = _series_of(rows, metric)
         means = history.seed_mean(rows, series)
         for arm in arms:
@@ -98,7 +100,7 @@ def training_curves(
     return fig
 
 
-def _style(name: str) -> str:
+def _style(name: str) -> LineStyle:
     return VALIDATION_STYLE if name.startswith("val_") else EVAL_STYLE if name.startswith("eval_") else TRAIN_STYLE
 
 
@@ -277,7 +279,7 @@ def _learning_table(sizes, accuracies) -> pd.DataFrame:
     if accuracies is None or len(sizes) != len(accuracies):
         raise ValueError("learning_curve: give one accuracy (or list over seeds) per size")
     return pd.DataFrame(
-        [(size, float(v)) for size, values in zip(sizes, accuracies) for v in np.atleast_1d(values)],
+        [(size, float(v)) for size, values in zip(sizes, accuracies, strict=True) for v in np.atleast_1d(values)],
         columns=["size", "value"],
     )
 
@@ -317,7 +319,10 @@ def confusion_heatmap(
     ax.tick_params(axis="y", labelrotation=0)
     for label in ax.get_xticklabels():
         label.set(rotation=45, ha="right", rotation_mode="anchor")
-    return ax.figure
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise ValueError("confusion_heatmap: the axes belong to no figure")
+    return figure
 
 
 def confusion_grid(
@@ -328,7 +333,7 @@ def confusion_grid(
         raise ValueError("confusion_grid needs at least one confusion matrix")
     ncols = min(ncols, len(named_cms))
     fig, axes = _new_figure(math.ceil(len(named_cms) / ncols), ncols, (5.5, 5))
-    for ax, (name, cm) in zip(axes, named_cms.items()):
+    for ax, (name, cm) in zip(axes, named_cms.items(), strict=False):  # the last row may have spare panels
         confusion_heatmap(cm, class_names, title=name, ax=ax, normalize=normalize)
     for ax in axes[len(named_cms) :]:
         fig.delaxes(ax)
@@ -348,7 +353,7 @@ def displayable(image: np.ndarray) -> np.ndarray:
         return image / 255.0
     image = image.astype(float)
     low, high = float(image.min()), float(image.max())
-    if 0.0 <= low and high <= 1.0:
+    if low >= 0.0 and high <= 1.0:
         return image
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
@@ -431,7 +436,7 @@ def prediction_grid(
     if not len(images) == len(true) == len(pred):
         raise ValueError(f"prediction_grid: {len(images)} images, {len(true)} true and {len(pred)} predicted labels")
     fig, axes = _new_figure(math.ceil(len(images) / ncols), ncols, (1.9, 1.9))
-    for ax, image, t, p in zip(axes, images, true, pred):
+    for ax, image, t, p in zip(axes, images, true, pred, strict=False):  # the last row may have spare panels
         _show(ax, image)
         ax.set_title(
             f"{class_names[t]} / {class_names[p]}", fontsize="x-small", color=WRONG_COLOUR if t != p else "black"
@@ -458,7 +463,7 @@ def run_curves(
     arms = _variants(rows, arms)
     colours = variant_colours(arms)
     fig, axes = _new_figure(1, len(metrics), (4.5, 3.4))
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for arm in arms:
             mine = rows[rows["arm"] == arm]
             for seed, run in mine.groupby("seed", sort=True):

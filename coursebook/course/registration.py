@@ -91,7 +91,7 @@ def check_questions(values: dict[str, Any], name: str, kinds: Mapping[str, str],
     names = (
         None
         if values.get("sizes") or not isinstance(arms, list)
-        else [arm.get("name") for arm in arms if isinstance(arm, dict)]
+        else [arm["name"] for arm in arms if isinstance(arm, dict) and isinstance(arm.get("name"), str)]
     )
     check_each(values[name], names, where, name)
 

@@ -135,7 +135,7 @@ SCALING_TEXT = {
 def preprocessing_text(settings: dict[str, Any], model: str) -> str:
     """The preprocessing the arm's run applied: the scaling its settings record, flattening when
     its model takes vectors, one-hot labels."""
-    text = SCALING_TEXT.get(settings.get("scaling"), "pixel scaling not recorded")
+    text = SCALING_TEXT.get(settings.get("scaling") or "", "pixel scaling not recorded")
     flat = len(models.load_spec(model).input_shape) == 1 if model in models.available_models() else False
     return text + ("; images flattened to vectors" if flat else "") + "; one-hot labels"
 
@@ -306,7 +306,8 @@ def curves_caption(results: results_module.Results, what: str = "Loss and accura
     return (
         f"{what} per epoch, one line per run (runs stopped early end where they stopped): "
         "training dashed (Keras' running value, in training mode), training in inference mode dotted (at most "
-        f"the first {PROBE_IMAGES:,} training images), validation solid; a dot marks the epoch whose weights were evaluated."
+        f"the first {PROBE_IMAGES:,} training images), validation solid; a dot marks the epoch whose weights were "
+        "evaluated."
     )
 
 

@@ -142,22 +142,6 @@ class Results:
             for run in arm.runs
         )
 
-    def runs_frame(self) -> pd.DataFrame:
-        """One row per run: arm, seed, epochs configured, stopped and evaluated epoch."""
-        return pd.DataFrame(
-            [
-                {
-                    "arm": arm.name,
-                    "seed": run.seed,
-                    "epochs": int(arm.settings["epochs"]),
-                    "stopped_epoch": run.stopped_epoch,
-                    "evaluated_epoch": run.evaluated_epoch,
-                }
-                for arm in self.arms
-                for run in arm.runs
-            ]
-        )
-
     # ------------------------------------------------------------------ checking, JSON
 
     def check(self) -> Results:
@@ -314,7 +298,7 @@ def _build(kind: Any, value: Any) -> Any:
     """``value`` (parsed JSON) as ``kind`` (a dataclass, dict[str, X], list[X], int, float, str,
     bool or Any); raise :class:`~coursebook.checks.Invalid` at the key path of the first wrong field."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         schema = {
             f.name: (_Built(hints[f.name]), _default(f)) for f in dataclasses.fields(kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ INTRODUCTION = (
     '"of" the most it could train when early stopping ended it sooner), so two rows of one model with different '
     "budgets differ for that reason. Accuracies are those of the evaluated weights (the last epoch's, or those of "
     "the epoch in parentheses, restored as the best) as mean ± sd over the runs; the test set played no part in "
-    "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near chance "
-    "on its validation images (its chapter says why): its accuracy is no measure of its arm."
+    "training or model choice; *time per run* is the training time of one run. A run that *did not learn* stayed near "
+    "chance on its validation images (its chapter says why): its accuracy is no measure of its arm."
 )
 
 
@@ -107,7 +107,7 @@ def arm_cells(arm: Mapping[str, Any], chapter_images: Any = None) -> list[str]:
     ]
 
 
-def _budget(arms: list[Mapping[str, Any]], chapter_images: Any) -> dict[str, list[int]]:
+def _budget(arms: Sequence[Mapping[str, Any]], chapter_images: Any) -> dict[str, list[int]]:
     """Training images per arm, epochs trained per run and runs per arm, where the file says them."""
     budget: dict[str, list[int]] = {"training images": [], "epochs trained": [], "runs per arm": []}
     for arm in arms:

@@ -15,6 +15,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,17 @@ from coursebook import checks
 from coursebook.book import progress
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
-import keras  # noqa: E402
+import keras
 
-from coursebook.course import history as history_frames  # noqa: E402
-from coursebook.course.arms import (  # noqa: E402
+from coursebook.course import history as history_frames
+from coursebook.course.arms import (
     BATCH_NORM_MODES,
     EARLY_STOPPING,
     FILL_MODE,
     OPTIMIZERS,
     parse_augmentation,
 )
-from coursebook.course.evaluation import attribute_or_key  # noqa: E402
+from coursebook.course.evaluation import attribute_or_key
 
 BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
 PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
@@ -58,10 +59,8 @@ def _configure_tensorflow() -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
-        try:
+        with suppress(RuntimeError):  # already initialised: growth was set earlier or cannot change
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # already initialised: growth was set earlier or cannot change
-            pass
     if not gpus:
         return "CPU"
     name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
@@ -208,7 +207,7 @@ def recompute_batch_norm_statistics(model: keras.Model, x: Any, batch_size: int)
                 layer.momentum = index / (index + 1)  # the running average of the batch statistics
             model(x[start : start + batch_size], training=True)
     finally:
-        for layer, momentum in zip(layers, momenta):
+        for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum
 
 
@@ -306,7 +305,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     seconds_per_epoch: list[float]
-    raw_history: dict[str, list[float]] | None = None  # Keras' History.history, metric -> per-epoch values
+    raw_history: dict[str, list[float]]  # Keras' History.history, metric -> per-epoch values
 
 
 def fit_arrays(data: Any, validation_data: tuple | None = None) -> tuple[Any, Any, tuple | None]:

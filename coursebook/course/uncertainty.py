@@ -135,9 +135,10 @@ def seed_difference(arm: Sequence[float], reference: Sequence[float], paired: bo
     otherwise that of two independent means."""
     a, b = math.fsum(arm) / len(arm), math.fsum(reference) / len(reference)
     if paired and len(arm) == len(reference) >= 2:
-        se = seed_se([x - y for x, y in zip(arm, reference)])
+        se = seed_se([x - y for x, y in zip(arm, reference, strict=True)])
         return Difference(a - b, se or 0.0, f"the spread of the per-seed differences, {len(arm)} seeds paired")
-    seeds = [seed_se(arm), seed_se(reference)]
-    if seeds[0] is None or seeds[1] is None:
+    arm_se, reference_se = seed_se(arm), seed_se(reference)
+    if arm_se is None or reference_se is None:
         return None
-    return Difference(a - b, math.hypot(*seeds), f"the spread over seeds, {len(arm)} and {len(reference)} runs")
+    spread = math.hypot(arm_se, reference_se)
+    return Difference(a - b, spread, f"the spread over seeds, {len(arm)} and {len(reference)} runs")

@@ -160,7 +160,8 @@ def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertai
         )
         seeds = uncertainty.mean_difference(a, b, pair)
         se = max(found.se, seeds.se if seeds else 0.0)
-        return uncertainty.Difference(average(a) - average(b), se, found.basis if se == found.se else seeds.basis)
+        basis = seeds.basis if seeds is not None and se != found.se else found.basis
+        return uncertainty.Difference(average(a) - average(b), se, basis)
     return uncertainty.mean_difference(a, b, pair)
 
 

@@ -169,7 +169,8 @@ def _layer_counts(arm: Any) -> tuple[int, int, int]:
     from coursebook.course import models
 
     layers = models.load_spec(arm.model).layers
-    return tuple(sum(layer.type == kind for layer in layers) for kind in ("conv", "dense", "batchnorm"))
+    conv, dense, batchnorm = (sum(layer.type == kind for layer in layers) for kind in ("conv", "dense", "batchnorm"))
+    return conv, dense, batchnorm
 
 
 def depth_layers(shallow: Any, deep: Any) -> str:
@@ -349,7 +350,7 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         runs, budget = measures.learned_runs(arm), int(arm.settings["epochs"])
         patience, monitor = int(stopping.get("patience", 0)), str(stopping.get("monitor", "val_loss"))
         watched = measures.words(monitor) if monitor in measures.MEASURES else monitor
-        at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name]))
+        at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name], strict=True))
         on_time = sum(run.stopped_epoch == min(run.evaluated_epoch + patience, budget) for run in runs)
         text.append(
             f"Early stopping watches the {watched} and ends training once it has not improved for "

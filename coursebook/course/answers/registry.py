@@ -147,25 +147,25 @@ def check_questions(value: Any, arm_names: Sequence[str] | None, where: str, key
             raise ValueError(bad.under(f"{key}[{index}]").line(where)) from None
         allowed = KIND_EPOCHS[parsed["kind"]]
         if parsed["epochs"] not in (None, *allowed):
-            bad = checks.Invalid(
+            refusal = checks.Invalid(
                 f"{checks.listed(allowed)} for kind {parsed['kind']!r}",
                 value=parsed["epochs"],
                 key=f"{key}[{index}].epochs",
             )
-            raise ValueError(bad.line(where))
+            raise ValueError(refusal.line(where))
         unknown = [arm for arm in parsed["arms"] if arm_names is not None and arm not in arm_names]
         if unknown:
-            bad = checks.Invalid(
+            refusal = checks.Invalid(
                 f"names of the chapter's arms {checks.listed(arm_names or [])}",
                 value=unknown[0],
                 key=f"{key}[{index}].arms",
             )
-            raise ValueError(bad.line(where))
+            raise ValueError(refusal.line(where))
         found.append(Question(**{**parsed, "epochs": parsed["epochs"] or allowed[0]}))
     return found
 
 
-def questions(value: Sequence[Mapping[str, Any]] | Sequence[Question]) -> list[Question]:
+def questions(value: Sequence[Mapping[str, Any] | Question]) -> list[Question]:
     """``value`` as questions (already :class:`Question` objects are kept)."""
     kinds()
     parsed = [q if isinstance(q, Question) else Question(**checks.check_options(q, schema_of())) for q in value]

@@ -42,8 +42,8 @@ from coursebook.course.data.cifar10 import (
 from coursebook.course.data.core import (
     ARRAY_NAMES,
     CACHE_ENV,
-    Dataset,
     DataError,
+    Dataset,
     atomic_write_bytes,
     default_cache_dir,
     load_arrays,
@@ -83,7 +83,7 @@ from coursebook.course.data.synthetic import (
     synthetic_images,
 )
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - grouped by submodule, sorted within each group
     # core
     "ARRAY_NAMES", "CACHE_ENV", "DataError", "Dataset",
     "atomic_write_bytes", "default_cache_dir", "load_arrays", "report_damage", "save_arrays", "unwritable",

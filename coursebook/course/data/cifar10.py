@@ -24,14 +24,15 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import filelock
 import numpy as np
 
 from coursebook.book import paths
 from coursebook.course.data.core import (
-    Dataset,
     DataError,
+    Dataset,
     atomic_write_bytes,
     default_cache_dir,
     load_arrays,
@@ -154,7 +155,7 @@ def content_md5(files: Sequence[Path], cache_dir: Path | None = None) -> str:
     digest = hashlib.md5()
     for file in files:
         with open(file, "rb") as stream:
-            for chunk in iter(lambda s=stream: s.read(1 << 20), b""):
+            for chunk in iter(functools.partial(stream.read, 1 << 20), b""):
                 digest.update(chunk)
     index[key] = {"stamp": stamp, "md5": digest.hexdigest()}
     text = json.dumps(index, indent=1).encode()
@@ -197,7 +198,7 @@ def cifar10_fingerprint(location: Path, cache_dir: Path | None = None) -> str:
 class _BatchUnpickler(pickle.Unpickler):
     """Unpickles only plain containers and numpy arrays: a batch file cannot run code."""
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
@@ -244,6 +245,13 @@ def decode_class_names(raw: bytes, where: str) -> tuple[str, ...]:
     return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"])
 
 
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo, where: str) -> bytes:
+    stream = tar.extractfile(member)
+    if stream is None:  # only regular files are read
+        raise DataError(f"CIFAR-10 archive {where}: {member.name} is not a regular file")
+    return stream.read()
+
+
 def _decode_all(read: Callable[[str], bytes], where: str) -> tuple[dict, tuple[str, ...]]:
     train = [decode_batch(read(name), f"{where}: {name}") for name in TRAIN_BATCHES]
     x_test, y_test = decode_batch(read(TEST_BATCH), f"{where}: {TEST_BATCH}")
@@ -264,7 +272,7 @@ def decode_archive(archive: Path) -> tuple[dict, tuple[str, ...]]:
             missing = [name for name in REQUIRED_FILES if name not in members]
             if missing:
                 raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {placement_hint()}")
-            return _decode_all(lambda name: tar.extractfile(members[name]).read(), str(archive))
+            return _decode_all(lambda name: _member_bytes(tar, members[name], str(archive)), str(archive))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise DataError(f"CIFAR-10 archive {archive} is corrupt or truncated ({error}). {placement_hint()}") from error
 
@@ -284,7 +292,7 @@ def _class_names_ok(names) -> bool:
 # --- download ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def network_reachable(url: str | None = None, timeout: float = _NETWORK_TIMEOUT_S) -> bool:
     """Whether a TCP connection to the host of `url` (default `ORIGIN`) opens within `timeout` seconds.
 
@@ -372,7 +380,8 @@ def load_cifar10(
     array_dir = cache_dir / f"cifar10-{fingerprint.split(':')[-1]}-{DECODER_SOURCE_DIGEST}"
     cached = load_arrays(array_dir)
     if cached is not None and not _class_names_ok(cached[1].get("class_names")):
-        cached = report_damage(array_dir, "meta.json lacks the 10 class names")
+        report_damage(array_dir, "meta.json lacks the 10 class names")
+        cached = None
     if cached is None:
         arrays, class_names = (decode_archive if location.is_file() else decode_batch_dir)(location)
         save_arrays(array_dir, arrays, {"class_names": class_names, "source": str(location)})

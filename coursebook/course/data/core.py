@@ -3,6 +3,7 @@ cache (``.npy`` files written atomically, complete once ``meta.json`` is written
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -62,7 +63,7 @@ def save_arrays(directory: Path, arrays: dict[str, np.ndarray], meta: dict) -> N
     directory that cannot be written (read-only, full) is a DataError saying so."""
     try:
         for name, array in arrays.items():
-            atomic_write_bytes(directory / f"{name}.npy", lambda f, a=array: np.save(f, a))
+            atomic_write_bytes(directory / f"{name}.npy", functools.partial(np.save, arr=array))
         text = json.dumps(meta, indent=1, sort_keys=True).encode()
         atomic_write_bytes(directory / _COMPLETE_MARKER, lambda f: f.write(text))
     except OSError as error:
@@ -89,15 +90,17 @@ def load_arrays(directory: Path, sizes: tuple[int, int] | None = None) -> tuple[
         meta = json.loads(marker.read_text())
         arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in ARRAY_NAMES}
     except (OSError, ValueError, EOFError) as error:
-        return report_damage(directory, f"unreadable: {error}")
+        report_damage(directory, f"unreadable: {error}")
+        return None
     problem = _array_problem(arrays, sizes) or ("" if isinstance(meta, dict) else "meta.json is not an object")
     if problem:
-        return report_damage(directory, problem)
+        report_damage(directory, problem)
+        return None
     return arrays, meta
 
 
 def _array_problem(arrays: dict[str, np.ndarray], sizes: tuple[int, int] | None) -> str:
-    for part, expected_n in zip(("train", "test"), sizes or (None, None)):
+    for part, expected_n in zip(("train", "test"), sizes or (None, None), strict=True):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         n = expected_n if expected_n is not None else len(x)
         for name, array, shape in ((f"x_{part}", x, (n, 32, 32, 3)), (f"y_{part}", y, (n, 1))):
@@ -107,6 +110,5 @@ def _array_problem(arrays: dict[str, np.ndarray], sizes: tuple[int, int] | None)
 
 
 def report_damage(directory: Path, problem: str) -> None:
-    """Say in one line that a cache is damaged and will be rebuilt (None: treat it as absent)."""
+    """Say in one line that a cache is damaged and will be rebuilt (the caller treats it as absent)."""
     print(f"coursebook: the dataset cache {directory} is damaged ({problem}): rebuilding it", file=sys.stderr)
-    return None

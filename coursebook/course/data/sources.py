@@ -12,7 +12,7 @@ from pathlib import Path
 
 from coursebook.book import paths
 from coursebook.course.data import cifar10
-from coursebook.course.data.core import Dataset, DataError
+from coursebook.course.data.core import DataError, Dataset
 from coursebook.course.data.synthetic import load_synthetic, synthetic_fingerprint
 
 SOURCES = ("auto", "cifar10", "synthetic")

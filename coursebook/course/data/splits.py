@@ -4,10 +4,11 @@ per-class samples for figures. scikit-learn is imported only when splits are mad
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
-from coursebook.course.data.core import Dataset, DataError
+from coursebook.course.data.core import DataError, Dataset
 
 VALIDATION_PROTOCOLS = ("holdout", "test")
 SCALINGS = ("unit", "standardize")
@@ -188,6 +189,8 @@ def preprocess(splits: Splits, *, scaling: str = "unit", one_hot: bool = True, f
         raise DataError(f"scaling={scaling!r}: choose one of {SCALINGS}.")
     if splits.preprocessing != RAW or splits.x_train.dtype != np.uint8:
         raise DataError(f"preprocess: the splits are already preprocessed: {splits.preprocessing}.")
+    shift: float | np.ndarray
+    scale: float | np.ndarray
     if scaling == "unit":
         shift, scale, steps = 0.0, 255.0, ["pixels / 255"]
     else:
@@ -201,10 +204,11 @@ def preprocess(splits: Splits, *, scaling: str = "unit", one_hot: bool = True, f
     if one_hot:
         labels = {k: to_one_hot(y, len(splits.class_names)) for k, y in labels.items()}
         steps.append("one-hot labels")
-    return replace(splits, **images, **labels, preprocessing="; ".join(steps))
+    arrays: dict[str, Any] = {**images, **labels}  # the array fields; replace checks their names
+    return replace(splits, **arrays, preprocessing="; ".join(steps))
 
 
-def _scale(x: np.ndarray, shift, scale, flatten: bool) -> np.ndarray:
+def _scale(x: np.ndarray, shift: float | np.ndarray, scale: float | np.ndarray, flatten: bool) -> np.ndarray:
     """(x - shift) / scale in float32, computed in place to need one float32 copy only."""
     scaled = x.astype(np.float32)
     scaled -= np.asarray(shift, np.float32)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursebook.course.data.core import Dataset, DataError, default_cache_dir, load_arrays, save_arrays
+from coursebook.course.data.core import DataError, Dataset, default_cache_dir, load_arrays, save_arrays
 
 GENERATOR_VERSION = 1
 # The generator's own source is part of the fingerprint too, so an edit that changes the images

@@ -41,7 +41,7 @@ class BackpropChecks:
     stated_loss: float | None = None
 
 
-def _values(values: Sequence[float], digits: int = 3) -> str:
+def _values(values: Sequence[float] | np.ndarray, digits: int = 3) -> str:
     return ", ".join(f"{v:.{digits}g}" for v in values)
 
 
@@ -51,8 +51,8 @@ def _agree(error: float) -> str:
 
 def largest_relative_gap(db1: np.ndarray, stated_db1: Sequence[float]) -> float:
     """Largest relative difference of ``db1`` from the stated values, entry by entry, in percent."""
-    stated_db1 = np.asarray(stated_db1, dtype=float)
-    return float(np.max(np.abs(np.asarray(db1) - stated_db1) / np.abs(stated_db1))) * 100
+    stated = np.asarray(stated_db1, dtype=float)
+    return float(np.max(np.abs(np.asarray(db1) - stated) / np.abs(stated))) * 100
 
 
 def backprop_checks(

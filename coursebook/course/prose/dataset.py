@@ -14,8 +14,10 @@ def describe_dataset(
     is grayscale, 3 channels are colour). With ``validation_is_test`` (the reference protocol)
     the test images are counted once and said to serve as validation data too.
 
-    >>> describe_dataset("CIFAR-10", 50_000, 10_000, 10_000, (32, 32, 3), validation_is_test=True)
-    'CIFAR-10 has 50,000 training and 10,000 test images (the test images also serve as validation data); each is 32x32 pixels in colour (3 channels, RGB).'
+    >>> print(describe_dataset("CIFAR-10", 50_000, 10_000, 10_000, (32, 32, 3), validation_is_test=True))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    CIFAR-10 has 50,000 training and 10,000 test images (the test images also serve as validation data);
+    each is 32x32 pixels in colour (3 channels, RGB).
     """
     if validation_is_test:
         if n_val != n_test:

@@ -69,8 +69,8 @@ def mean_sd(values: float | Sequence[float] | np.ndarray, digits: int = 4, what:
     ('0.60 ± 0.14', '3.14')
     """
     array = finite_values(values, what)
-    text = fmt(mean(array), digits)
-    return text if array.size == 1 else f"{text} ± {fmt(sd(array), digits)}"
+    text, spread = fmt(mean(array), digits), sd(array)  # sd: None for one value
+    return text if spread is None else f"{text} ± {fmt(spread, digits)}"
 
 
 def join(items: Sequence[str]) -> str:
@@ -89,24 +89,6 @@ def epochs(count: int) -> str:
 def runs(count: int) -> str:
     """'1 run', '3 runs'."""
     return f"{count} run" + ("" if count == 1 else "s")
-
-
-def runs_note(lengths: Sequence[int]) -> str:
-    """What a mean over runs covers, after an arm's name: '' for one run, ' (mean of 3 runs)',
-    or, for runs of different lengths, which epochs the mean covers and how long each run ran.
-
-    >>> runs_note([5]), runs_note([4, 4]), runs_note([5, 3])
-    ('', ' (mean of 2 runs)', ' (mean of 2 runs over the 3 epochs every run reached; the runs ran 5 and 3 epochs)')
-    """
-    lengths = [int(n) for n in lengths]
-    if len(lengths) <= 1:
-        return ""
-    if len(set(lengths)) == 1:
-        return f" (mean of {len(lengths)} runs)"
-    return (
-        f" (mean of {len(lengths)} runs over the {epochs(min(lengths))} every run reached; "
-        f"the runs ran {join([str(n) for n in lengths])} epochs)"
-    )
 
 
 def capitalized(text: str) -> str:

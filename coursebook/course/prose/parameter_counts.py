@@ -157,7 +157,9 @@ def parameter_change(base: str, extended: str, *, num_classes: int = 10) -> Para
     base_table = models.parameter_table(base_spec, num_classes=num_classes)
     ext_table = models.parameter_table(ext_spec, num_classes=num_classes)
     matcher = difflib.SequenceMatcher(
-        a=[_signature(l) for l in base_spec.layers], b=[_signature(l) for l in ext_spec.layers], autojunk=False
+        a=[_signature(layer) for layer in base_spec.layers],
+        b=[_signature(layer) for layer in ext_spec.layers],
+        autojunk=False,
     )
     opcodes = matcher.get_opcodes()
     differing = [op for op in opcodes if op[0] != "equal"]

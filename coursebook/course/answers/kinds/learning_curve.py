@@ -4,6 +4,7 @@ validation images, is concluded: more images help (one clause says when each siz
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from coursebook.course import measures, uncertainty
@@ -19,14 +20,18 @@ def answer(results: Any, question: Question) -> Section:
     n = int(results.dataset.sizes["validation"])
     means = [facts.average(measures.values(arm, "val_accuracy")) for arm in arms]
     sizes = [int(arm.settings["train_size"]) for arm in arms]
-    steps = [facts.difference(results, b, a, "val_accuracy") for a, b in zip(arms, arms[1:])]
-    overall = facts.difference(results, arms[-1], arms[0], "val_accuracy")
+    steps = [_gain(results, b, a) for a, b in itertools.pairwise(arms)]
+    overall = _gain(results, arms[-1], arms[0])
     error = uncertainty.binomial_se(means[-1], n)
-    points = ", ".join(f"{uncertainty.rounded(m, error)} with {s:,}" for m, s in zip(means, sizes))
+    points = ", ".join(f"{uncertainty.rounded(m, error)} with {s:,}" for m, s in zip(means, sizes, strict=True))
     single = max(len(measures.learned_runs(arm)) for arm in arms) == 1
     caveat = ", though each size ran once, so a run-to-run spread is not measured" if single else ""
     monotone = all(step.value > 0 for step in steps)
-    beyond = [f"{s:,} → {t:,}" for s, t, step in zip(sizes, sizes[1:], steps) if step.direction == "higher"]
+    beyond = [
+        f"{s:,} → {t:,}"
+        for (s, t), step in zip(itertools.pairwise(sizes), steps, strict=True)
+        if step.direction == "higher"
+    ]
     if monotone and overall.direction == "higher":
         direct = (
             f"More training images helped: validation accuracy rose at every step ({points} images), "
@@ -68,3 +73,11 @@ def answer(results: Any, question: Question) -> Section:
         )
     section = Section(direct, detail, [facts.per_run_table(results, arms, ["val_accuracy", "gap", "test_accuracy"])])
     return section
+
+
+def _gain(results: Any, arm: Any, reference: Any) -> uncertainty.Difference:
+    """``arm``'s validation accuracy minus ``reference``'s (arms that learned, so both have runs)."""
+    found = facts.difference(results, arm, reference, "val_accuracy")
+    if found is None:
+        raise ValueError(f"learning-curve: arm {arm.name!r} or {reference.name!r} has no run")
+    return found

@@ -36,9 +36,9 @@ def answer(results: Any, question: Question) -> Section:
         )
     if base_state == curves.STILL_IMPROVING:
         direct = (
-            f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its validation loss "
-            "still falling at the last epoch), so this budget shows no over-fitting for either technique to "
-            "reduce; which helps more against it cannot be read here."
+            f"The base model {facts.name(base.name)} was itself still improving when the budget ran out (its "
+            "validation loss still falling at the last epoch), so this budget shows no over-fitting for either "
+            "technique to reduce; which helps more against it cannot be read here."
         )
     elif len(helped) == 1:
         direct = (

@@ -46,6 +46,8 @@ def score(results: Any, arm: Any, measure: str) -> str:
     values = measures.values(arm, measure)
     mean = facts.average(values)
     n = measures.images(results, measure)
+    if n is None:
+        raise ValueError(f"score: {measure!r} is no accuracy, so it has no sampling error")
     if measure == "train_accuracy":
         n = arm.settings.get("train_size") or n  # a learning curve's arm trains on its own subset
     se = uncertainty.binomial_se(mean, int(n))

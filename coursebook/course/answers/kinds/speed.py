@@ -4,6 +4,7 @@ the accuracy after epoch 1, and the whole training time beside the time per epoc
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coursebook import markdown
@@ -20,10 +21,7 @@ def answer(results: Any, question: Question) -> Section:
         return Section("No run learned, so there is no learning speed to read.")
     curves_ = [c for arm in arms for c in measures.curves(arm, "val_accuracy").values()]
     mark = curves.reachable_mark(curves_, question.mark)
-    reached = {
-        arm.name: [curves.epochs_to_mark(c, mark) for c in measures.curves(arm, "val_accuracy").values()]
-        for arm in arms
-    }
+    reached = {arm.name: [_reached(c, mark) for c in measures.curves(arm, "val_accuracy").values()] for arm in arms}
     mean_epochs = {name: facts.average(epochs) for name, epochs in reached.items()}
     order = sorted(arms, key=lambda arm: mean_epochs[arm.name])
     each = "; ".join(f"{facts.name(arm.name)} at epoch {facts.epochs_list(reached[arm.name])}" for arm in order)
@@ -65,7 +63,7 @@ def time_sentence(arms: list[Any]) -> str:
     )
 
 
-def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
+def table(arms: list[Any], reached: Mapping[str, Sequence[int | None]]) -> str:
     rows = [
         [
             md(arm.name),
@@ -77,7 +75,7 @@ def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
             f"{history.epoch_time(run.seconds_per_epoch):.2f}",
         ]
         for arm in arms
-        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name])
+        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name], strict=True)
     ]
     return markdown.table(
         [
@@ -92,3 +90,11 @@ def table(arms: list[Any], reached: dict[str, list[int | None]]) -> str:
         rows,
         numeric=[False, *[True] * 6],
     )
+
+
+def _reached(curve: Sequence[float], mark: float) -> int:
+    """The epoch ``curve`` first reaches ``mark``, a mark that every curve reached."""
+    epoch = curves.epochs_to_mark(curve, mark)
+    if epoch is None:
+        raise ValueError(f"speed: a curve never reached {mark}, which every curve should have")
+    return epoch

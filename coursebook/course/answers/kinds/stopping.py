@@ -40,7 +40,11 @@ def answer(results: Any, question: Question) -> Section:
         else:
             text += "; after the restored epoch validation accuracy never rose beyond its sampling error"
         direct.append(text + ".")
-        why += [loss_against_accuracy(arm, run, epoch) for run, (gain, epoch) in zip(runs, after) if epoch is not None]
+        why += [
+            loss_against_accuracy(arm, run, epoch)
+            for run, (gain, epoch) in zip(runs, after, strict=True)
+            if epoch is not None
+        ]
         rows += [
             [
                 md(arm.name),
