@@ -237,20 +237,18 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             )
         if not ideas:
             continue
-        against = f" against {_gap(base):.2f} for {name(base.name)}" if arm is not base else ""  # the verdict weighs it
         moved = ""
         if min(run.stopped_epoch for a in (arm, base) for run in measures.learned_runs(a)) >= 3:
-            moved = (
-                f"; its validation accuracy moved by about {_accuracy_noise(arm):.3f} from epoch to epoch beyond "
-                "its trend"
-                + (f", against {_accuracy_noise(base):.3f} for {name(base.name)}" if arm is not base else "")
-            )
-        text.append(
-            f"In {name(arm.name)}, {'; '.join(ideas)}. Its gap was {_gap(arm):.2f}{against} and "
-            f"{_curve_fact(arm, fits[arm.name], 'its validation loss')}{moved}."
-        )
-        if arm is not base:
-            text.append(_regularizers_verdict(results, arm, base, bool(dropout), bool(norm)))
+            noise = _accuracy_noise(arm)
+            moved = f"its validation accuracy moved by about {noise:.3f} from epoch to epoch beyond its trend"
+        if arm is base:  # one model: its own numbers
+            said = f"Its gap was {_gap(arm):.2f} and {_curve_fact(arm, fits[arm.name], 'its validation loss')}"
+            text.append(f"In {name(arm.name)}, {'; '.join(ideas)}. {said}{'; ' + moved if moved else ''}.")
+            continue
+        if moved:  # the curves themselves are described by the question's answer; the noise is not
+            moved = f" {moved[0].upper()}{moved[1:]}, against {_accuracy_noise(base):.3f} for {name(base.name)}."
+        text.append(f"In {name(arm.name)}, {'; '.join(ideas)}.{moved}")
+        text.append(_regularizers_verdict(results, arm, base, bool(dropout), bool(norm)))
     return text
 
 
