@@ -230,10 +230,9 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
             )
         if norm:
             ideas.append(
-                f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) adds batch-to-batch "
-                "noise to each layer's inputs and speeds optimization, which predicts faster fitting and, "
-                "since its statistics are estimated from batches of training images, a noisier validation "
-                "curve"
+                f"batch normalization ({len(norm)} layer{'s' if len(norm) > 1 else ''}) normalizes each layer's "
+                "inputs with its batch's statistics, which speeds optimization and adds batch-to-batch noise: it "
+                "predicts faster fitting and a noisier validation curve"
             )
         if not ideas:
             continue

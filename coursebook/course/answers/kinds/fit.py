@@ -28,15 +28,11 @@ def answer(results: Any, question: Question) -> Section:
     detail = [facts.shape_sentence(arm, fits[arm.name]) + _gap_note(fits[arm.name]) for arm in arms]
     if len(arms) >= 2 and question.measure == "val_loss":  # the question compares the validation losses
         direct += " " + " ".join(equal_epoch_loss(arm, arms[0]) for arm in arms[1:])
-        detail += [
-            facts.verdict(
-                facts.difference(results, arm, arms[0], "val_loss"),
-                "validation loss of the evaluated weights",
-                arm,
-                arms[0],
-            )
-            + "."
-            for arm in arms[1:]
+        differences = [(arm, facts.difference(results, arm, arms[0], "val_loss")) for arm in arms[1:]]
+        detail += [  # with one run per arm a loss has no error to judge it by: the table shows the values
+            facts.verdict(d, "validation loss of the evaluated weights", arm, arms[0]) + "."
+            for arm, d in differences
+            if d is not None
         ]
     return Section(direct, detail, [fit_table(arms, fits)])
 
