@@ -57,31 +57,43 @@ def test_softmax_check_says_whether_the_output_sums_to_one():
     assert "it does NOT sum to 1" in feedforward.softmax_check(Fixed([0.5, 0.75]), np.zeros((1, 4)))
 
 
-def test_prepare_standardizes_with_training_statistics_and_flattens(monkeypatch):
+def walkthrough(monkeypatch, **settings):
+    """The walkthrough's one-arm experiment on the tiny dataset, prepared as its notebook does."""
+    from coursebook.course import data, experiments
+
+    monkeypatch.setattr(data, "load_dataset", lambda source: tiny_dataset(40, 10))
+    return experiments.prepare(
+        None, [{"name": "MLP", "model": "aml-mlp"}], data="synthetic", seed=0, validation_fraction=0.25,
+        scaling="standardize", **settings,
+    )  # fmt: skip
+
+
+def test_the_walkthrough_standardizes_with_training_statistics_and_flattens_for_a_vector_model(monkeypatch):
     from coursebook.course import data
 
-    monkeypatch.setattr(data, "load_dataset", lambda source: tiny_dataset(40, 10))
-    prepared = feedforward.prepare(None, "synthetic", seed=0, validation_fraction=0.25)
-    splits = prepared.splits
+    experiment = walkthrough(monkeypatch)
+    splits = experiment.arm_splits(experiment.arms[0])
     assert splits.x_train.shape == (30, 3072) and splits.y_train.shape == (30, 2)
-    channels = prepared.raw.x_train.reshape(-1, 3).astype(float)
-    expected = (prepared.raw.x_val.reshape(-1, 3) - channels.mean(axis=0)) / channels.std(axis=0)
+    raw = data.make_splits(experiment.dataset, validation="holdout", validation_fraction=0.25, seed=0)
+    channels = raw.x_train.reshape(-1, 3).astype(float)
+    expected = (raw.x_val.reshape(-1, 3) - channels.mean(axis=0)) / channels.std(axis=0)
     assert splits.x_val.reshape(-1, 3) == pytest.approx(expected, abs=1e-4)
+    assert experiment.splits_for(None).x_train.shape == (30, 32, 32, 3)  # a convolutional arm keeps its images
 
 
-def test_the_walkthrough_records_its_standardization_and_its_shown_code_reproduces_the_run(monkeypatch, tmp_path):
+def test_the_walkthrough_run_records_its_standardization_and_predictions_and_its_shown_code_reproduces_it(
+    monkeypatch, tmp_path
+):
     import keras
 
-    from coursebook.course import code, data
+    from coursebook.course import code, data, runstore
 
-    monkeypatch.setattr(data, "load_dataset", lambda source: tiny_dataset(40, 10))
-    prepared = feedforward.prepare(None, "synthetic", seed=0, validation_fraction=0.25)
-    arm = feedforward.arm("aml-mlp", "MLP", epochs=2, batch_size=8)
-    results, _ = feedforward.train(None, prepared, arm, seed=4, verbose=0)
+    experiment = walkthrough(monkeypatch, epochs=2, batch_size=8)
+    results = experiment.train(verbose=0, store=runstore.RunStore(tmp_path / "store"))
     entry, run = results.arms[0], results.arms[0].runs[0]
-    assert entry.settings["scaling"] == "standardize" and "standardized" in prepared.splits.preprocessing
+    assert entry.settings["scaling"] == "standardize"
     monkeypatch.chdir(tmp_path)
-    raw = prepared.raw
+    raw = data.make_splits(experiment.dataset, validation="holdout", validation_fraction=0.25, seed=0)
     namespace = {name: getattr(raw, name) for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
     namespace |= {"keras": keras, "seed": run.seed}
     exec(code.data_code(entry.settings["scaling"], flatten=True, num_classes=2), namespace)
@@ -92,3 +104,10 @@ def test_the_walkthrough_records_its_standardization_and_its_shown_code_reproduc
     )
     for metric, values in run.history.items():
         np.testing.assert_allclose(namespace["history"].history[metric], values, rtol=1e-5, err_msg=metric)
+    # the prediction grid's classes are the shown model's predictions for the first test images
+    shown = np.argmax(namespace["model"].predict(namespace["x_test"], verbose=0), axis=-1)
+    x_first, y_first, predicted = feedforward.first_test_predictions(results, experiment.dataset, count=10)
+    assert predicted.tolist() == shown.tolist()
+    assert np.array_equal(x_first, experiment.dataset.x_test) and y_first.tolist() == [0, 1] * 5
+    with pytest.raises(ValueError, match="records 10 test predictions, not 50"):
+        feedforward.first_test_predictions(results, experiment.dataset)

@@ -203,7 +203,7 @@ def _experiment(monkeypatch, calls: list, fail_at: int | None = None) -> experim
     splits = SimpleNamespace(sizes={"train": 100, "val": 10, "test": 10}, class_names=factories.CIFAR_CLASSES)
     arms = [{"name": "E", **SETTINGS}, {"name": "H", **SETTINGS, "learning_rate": 0.01}]
     experiment = experiments.Experiment(dataset, splits, arms, [0, 1], None)
-    experiment._splits[None] = splits
+    experiment._splits[None, False] = splits
     return experiment
 
 
@@ -250,6 +250,27 @@ def test_the_plan_keys_the_runs_as_the_experiment_does():
     executed = [experiment.run_inputs(arm, seed).key() for seed in experiment.seeds for arm in experiment.arms]
     planned = [inputs.key() for inputs in runstore.planned_runs(values, experiment.dataset.fingerprint)]
     assert planned == executed and len(set(planned)) == 4
+
+
+def test_the_walkthrough_plans_its_one_model_as_the_run_its_notebook_trains():
+    from coursebook.book import params
+
+    values = params.resolve("aml-p2-mlp", "quick").values
+    settings = ("epochs", "batch_size", "optimizer", "learning_rate", "train_size", "monitor_images")
+    experiment = experiments.prepare(
+        None,
+        [{"name": "MLP", "model": values["model"]}],
+        data="synthetic",
+        seed=values["seed"],
+        scaling=values["scaling"],
+        validation_fraction=values["validation_fraction"],
+        **{key: values[key] for key in settings},
+    )
+    executed = [experiment.run_inputs(arm, seed).key() for seed in experiment.seeds for arm in experiment.arms]
+    planned = runstore.planned_runs(values, experiment.dataset.fingerprint)
+    assert [inputs.key() for inputs in planned] == executed and len(executed) == 1
+    assert planned[0].data["scaling"] == "standardize"  # the walkthrough's own scaling keys its run
+    assert runstore.planned_runs({**values, "model": None}, "fp") == []
 
 
 def test_a_real_run_read_back_has_every_number_of_the_trained_one(tmp_path):

@@ -292,7 +292,7 @@ def code_block(arm_name: str, model_name: str, settings: Mapping[str, Any], *, n
     from coursebook.course.prose.numbers import md
 
     total = models.parameter_summary(model_name, num_classes=num_classes)["total"]
-    recompute, flatten = recomputes_batch_norm(settings, model_name), len(models.as_spec(model_name).input_shape) == 1
+    recompute, flatten = recomputes_batch_norm(settings, model_name), models.takes_vectors(model_name)
     body = "\n\n".join(
         [
             "The model, as Keras code (runnable as shown):",

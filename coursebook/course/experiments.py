@@ -35,7 +35,6 @@ def prepare_data(
     train_size: int | None = None,
     test_size: int | None = None,
     scaling: str = "unit",
-    flatten: bool = False,
 ) -> tuple[data.Dataset, data.Splits]:
     """Load the dataset, split it (seeded) and preprocess it (one-hot labels). The dataset itself
     does not depend on ``seed`` (the synthetic stand-in is always generated with its default seed,
@@ -49,7 +48,7 @@ def prepare_data(
         test_size=test_size,
         seed=seed,
     )
-    return dataset, data.preprocess(splits, scaling=scaling, one_hot=True, flatten=flatten)
+    return dataset, data.preprocess(splits, scaling=scaling, one_hot=True)
 
 
 seeds_for = runstore.seeds_for
@@ -75,12 +74,13 @@ class Experiment:
     validation_fraction: float = 0.2
     test_size: int | None = None  # the first test_size test images (None: all), for every arm
     scaling: str = "unit"
-    _splits: dict[int | None, data.Splits] = field(default_factory=dict, repr=False)
+    _splits: dict[tuple[int | None, bool], data.Splits] = field(default_factory=dict, repr=False)
 
-    def splits_for(self, train_size: int | None) -> data.Splits:
+    def splits_for(self, train_size: int | None, flatten: bool = False) -> data.Splits:
         """The splits an arm with ``train_size`` trains on: the same validation and test parts, and
-        a seeded, stratified subset of the training part (all of it for None)."""
-        if train_size not in self._splits:
+        a seeded, stratified subset of the training part (all of it for None); ``flatten``: every
+        image as one vector (for a model whose input is a vector)."""
+        if (train_size, flatten) not in self._splits:
             raw = data.make_splits(
                 self.dataset,
                 validation=self.validation,
@@ -89,8 +89,15 @@ class Experiment:
                 train_size=train_size,
                 test_size=self.test_size,
             )
-            self._splits[train_size] = data.preprocess(raw, scaling=self.scaling, one_hot=True)
-        return self._splits[train_size]
+            self._splits[train_size, flatten] = data.preprocess(
+                raw, scaling=self.scaling, one_hot=True, flatten=flatten
+            )
+        return self._splits[train_size, flatten]
+
+    def arm_splits(self, arm: dict[str, Any]) -> data.Splits:
+        """The splits ``arm`` trains and is measured on: its training subset, flattened for a model
+        that takes vectors (the model spec, part of the run's key, decides)."""
+        return self.splits_for(arm["train_size"], flatten=models.takes_vectors(arm["model"]))
 
     def train(self, verbose: int = 2, store: runstore.RunStore | None = None) -> results_module.Results:
         """Every arm with every seed, on the same validation and test parts: each run is read from
@@ -152,7 +159,7 @@ class Experiment:
 
     def _trainer(self, arm: dict[str, Any], seed: int, verbose: int):
         def train() -> tuple[results_module.Run, dict[str, int]]:
-            return _train_run(arm, self.splits_for(arm["train_size"]), seed, verbose)
+            return _train_run(arm, self.arm_splits(arm), seed, verbose)
 
         return train
 
@@ -241,7 +248,7 @@ def prepare(
         test_size=test_size,
         scaling=scaling,
     )
-    experiment._splits[chapter_settings.get("train_size")] = splits  # already made: reuse it
+    experiment._splits[chapter_settings.get("train_size"), False] = splits  # already made: reuse it
     return experiment
 
 
@@ -296,7 +303,7 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
     training batch size, inference mode): training, validation and test loss and accuracy (computed
     from the predicted probabilities as ``model.evaluate`` computes them), whether the run learned
     (:func:`coursebook.course.learned.judge`), the test classification report and the confusion
-    matrices of every part."""
+    matrices of every part, and the predicted class of the first test images."""
     model, n_classes = fitted.model, len(splits.class_names)
     confusion, scores, predicted = {}, {}, {}
     for part, x, y in (
@@ -347,4 +354,5 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
             part: results_module.pack_correct(predicted[part] == evaluation.to_labels(y))
             for part, y in (("validation", splits.y_val), ("test", splits.y_test))
         },
+        first_test_predictions=predicted["test"][: results_module.FIRST_TEST_PREDICTIONS].tolist(),
     )

@@ -1,57 +1,24 @@
 """The feed-forward walkthrough of Applied ML HW4 Q3, Part 2 (2.1-2.9): the data as vectors, a
-dense network whose size follows from the data, one training run saved as a results file, and the
-sentences that answer 2.5 and check the softmax output.
+dense network whose size follows from the data, and the sentences that answer 2.5, check the
+softmax output and report the held-out metric. The network trains as a one-arm experiment
+(:mod:`coursebook.course.experiments`), through the run store like every other chapter.
 
 Preprocessing order: the development set (the training images) is split 80:20 first, so the
 standardization statistics come from the training part only (the validation part stays unseen, a
-stricter version of "fit on the development set only"); then every image is flattened to a vector.
+stricter version of "fit on the development set only"); then every image is flattened to a vector
+(the model's input is a vector: :func:`coursebook.course.models.takes_vectors`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from coursebook.course import (
-    arms as arms_module,
-    data,
-    experiments,
-    models,
-    report,
-    results as results_module,
-    training,
-)
-
-SCALING = "standardize"  # per colour channel, statistics of the training part (recorded with the arm's settings)
-
-
-@dataclass
-class Prepared:
-    """The raw dataset, its split (uint8 images) and the model-ready parts (flat, standardized, one-hot)."""
-
-    dataset: data.Dataset
-    raw: data.Splits
-    splits: data.Splits
-
-
-def prepare(
-    run: Any, source: str, *, seed: int, validation_fraction: float = 0.2, train_size: int | None = None
-) -> Prepared:
-    """Load, split (stratified, seeded) and preprocess: per-channel standardization fitted on the
-    training part, flattened vectors, one-hot labels; the dataset goes on the run card."""
-    dataset = data.load_dataset(source)
-    raw = data.make_splits(
-        dataset, validation="holdout", validation_fraction=validation_fraction, train_size=train_size, seed=seed
-    )
-    splits = data.preprocess(raw, scaling=SCALING, one_hot=True, flatten=True)
-    if run is not None:
-        run.use_dataset(dataset, splits)
-    return Prepared(dataset, raw, splits)
+from coursebook.course import data, models, report, results as results_module
 
 
 def shapes(arrays: Mapping[str, Any]) -> pd.DataFrame:
@@ -140,63 +107,7 @@ def softmax_check(model: Any, x: np.ndarray) -> str:
     )
 
 
-# --------------------------------------------------------------------------- training
-
-
-def arm(model: str, name: str, **settings: Any) -> dict[str, Any]:
-    """The one arm of the walkthrough, checked like any experiment arm."""
-    return arms_module.check_arms([{"name": name, "model": model}], settings, where="notebook parameters")[0]
-
-
-def train(
-    run: Any, prepared: Prepared, arm_settings: dict[str, Any], seed: int, verbose: int = 2
-) -> tuple[results_module.Results, Any]:
-    """Train the arm once and measure it as every experiment does; returns the Results (saved by
-    the notebook with ``run.save_results``) and the trained model (for the prediction grid)."""
-    import keras
-
-    splits = prepared.splits
-    keras.utils.set_random_seed(seed)
-    model = experiments.build_arm_model(arm_settings, len(splits.class_names))
-    counts = models.keras_parameter_counts(model)
-    fitted = training.train(
-        model,
-        splits,
-        epochs=arm_settings["epochs"],
-        batch_size=arm_settings["batch_size"],
-        seed=seed,
-        early_stopping=arm_settings["early_stopping"],
-        checkpoint_best=arm_settings["checkpoint"],
-        batch_norm=arm_settings["batch_norm"],
-        monitor_images=arm_settings["monitor_images"],
-        verbose=verbose,
-    )
-    measured = experiments.measure_run(fitted, splits, seed, arm_settings["batch_size"])
-    sizes = splits.sizes
-    results = results_module.Results(
-        chapter=getattr(run, "chapter", ""),
-        profile=getattr(run, "profile", ""),
-        parameters=dict(getattr(run, "parameters", {}) or {}),
-        dataset=results_module.DatasetInfo(
-            name=prepared.dataset.name,
-            fingerprint=prepared.dataset.fingerprint,
-            synthetic=bool(prepared.dataset.is_synthetic),
-            sizes={"train": sizes["train"], "validation": sizes["val"], "test": sizes["test"]},
-            class_names=list(splits.class_names),
-        ),
-        versions=training.backend_versions(),
-        device=getattr(run, "device", "") or training.configure_backend(),
-        arms=[
-            results_module.ArmResult(
-                arm_settings["name"],
-                arm_settings["model"],
-                counts,
-                {**{k: v for k, v in arm_settings.items() if k != "name"}, "scaling": SCALING},
-                [measured],
-            )
-        ],
-    )
-    return results.check(), fitted.model
+# --------------------------------------------------------------------------- after training
 
 
 def held_out_text(results: results_module.Results) -> str:
@@ -213,18 +124,19 @@ def held_out_text(results: results_module.Results) -> str:
 
 
 def first_test_predictions(
-    model: Any, prepared: Prepared, count: int = 50
+    results: results_module.Results, dataset: data.Dataset, count: int = results_module.FIRST_TEST_PREDICTIONS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The first ``count`` test images (as loaded, for display), their labels and the model's predictions."""
-    from coursebook.course import evaluation
+    """The first ``count`` test images (as loaded, for display), their labels and the classes the
+    run's evaluated weights predicted for them (recorded in the results file)."""
+    predicted = results.arms[0].runs[0].first_test_predictions
+    if len(predicted) < count:
+        raise ValueError(f"the results file records {len(predicted)} test predictions, not {count}")
+    return dataset.x_test[:count], dataset.y_test[:count].ravel(), np.asarray(predicted[:count])
 
-    predicted = evaluation.predict_labels(model, prepared.splits.x_test[:count])
-    return prepared.dataset.x_test[:count], prepared.dataset.y_test[:count].ravel(), predicted
 
-
-def describe(prepared: Prepared) -> str:
+def describe(dataset: data.Dataset, splits: data.Splits) -> str:
     """The parts used and how they were made, with the standardization check."""
     return (
-        f"{report.data_description(prepared.dataset, prepared.splits)} Preprocessing: "
-        f"{prepared.splits.preprocessing}. {standardization_check(prepared.splits)}"
+        f"{report.data_description(dataset, splits)} Preprocessing: "
+        f"{splits.preprocessing}. {standardization_check(splits)}"
     )

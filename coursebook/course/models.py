@@ -232,6 +232,11 @@ def has_batch_norm(spec: SpecLike) -> bool:
     return any(layer.type == "batchnorm" for layer in spec.layers)
 
 
+def takes_vectors(spec: SpecLike) -> bool:
+    """Whether the model's input is one vector per image (its images are flattened before training)."""
+    return len(as_spec(spec).input_shape) == 1
+
+
 def load_spec(name_or_path: str | Path) -> ModelSpec:
     """Load, validate and normalize a spec given by name (``params/models/<name>.yaml``) or path."""
     path = _spec_path(name_or_path)

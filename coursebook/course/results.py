@@ -20,6 +20,8 @@ Schema (``schema_version`` 2)::
                      confusion: {training, validation, test: [[counts]]},
                      correct (optional: {validation, test: which images the evaluated weights classified
                               correctly, one bit per image in order, packed and hex-encoded}),
+                     first_test_predictions (optional: the class index the evaluated weights predicted
+                                             for each of the first FIRST_TEST_PREDICTIONS test images),
                      read_from (optional: the chapter that computed it, when read from the run store)}]}]}
 """
 
@@ -42,6 +44,7 @@ from coursebook.course import history
 SCHEMA_VERSION = 2
 SCORED_PARTS = ("training", "validation", "test")  # each {loss, accuracy} of the evaluated weights, inference mode
 HISTORY_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # every run records these per epoch
+FIRST_TEST_PREDICTIONS = 50  # predicted classes kept per run: a page shows them beside their images
 
 
 class ResultsError(ValueError):
@@ -75,6 +78,7 @@ class Run:
     confusion: dict[str, list[list[int]]]
     read_from: str = ""  # the chapter that computed it, when it was read from the run store ('' when trained here)
     correct: dict[str, str] = field(default_factory=dict)  # per part: pack_correct of its images (paired comparisons)
+    first_test_predictions: list[int] = field(default_factory=list)  # predicted class of the first test images
 
     def correct_images(self, part: str) -> np.ndarray | None:
         """Whether the evaluated weights classified each image of ``part`` correctly (None: not recorded)."""
@@ -163,6 +167,7 @@ class Results:
             for run in arm["runs"]:
                 _drop_empty(run, "read_from")
                 _drop_empty(run, "correct")
+                _drop_empty(run, "first_test_predictions")
         return {"schema_version": data.pop("schema_version"), **data}
 
     def to_json(self) -> str:

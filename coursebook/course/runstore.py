@@ -146,13 +146,14 @@ def data_inputs(
 
 def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
     """The runs a chapter's parameters ask for, as ``Experiment.train`` keys them (seeds outer,
-    arms inner; a learning curve's arm at every size), without loading any data: [] for a chapter
-    without arms."""
+    arms inner; a learning curve's arm at every size), without loading any data. A chapter that
+    trains one ``model`` for ``epochs`` (the walkthrough) has that model as its one arm; one with
+    neither arms nor such a model has no runs."""
     from coursebook.course import learning_curve
 
-    if not values.get("arms"):
+    arms = values.get("arms") or model_arm(values)
+    if not arms:
         return []
-    arms = values["arms"]
     if values.get("sizes"):
         arms = learning_curve.size_arms(arms[0], values["sizes"])
     chapter = {k: values[k] for k in arms_module.SETTING_DEFAULTS if k in values and k != "model"}
@@ -167,6 +168,11 @@ def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
         seeds[0],
     )
     return [RunInputs(arm, seed, data_part) for seed in seeds for arm in effective]
+
+
+def model_arm(values: dict[str, Any], name: str = "model") -> list[dict[str, Any]]:
+    """The one arm of a chapter whose parameters name a ``model`` to train for ``epochs`` ([] otherwise)."""
+    return [{"name": name, "model": values["model"]}] if values.get("model") and "epochs" in values else []
 
 
 @dataclass
