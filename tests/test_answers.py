@@ -527,7 +527,7 @@ def test_a_capacity_explanation_with_runs_that_disagree_says_which_did_what():
 
 
 def test_a_runs_history_is_read_in_one_module():
-    # measures is the one reader of a run's curves (results.py, the file format, checks and frames them)
+    # results.py is the one reader of a run's values and curves (Run.value, Run.curve) and of its file
     readers = []
     for path in sorted((ROOT / "coursebook").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -538,7 +538,7 @@ def test_a_runs_history_is_read_in_one_module():
                 and node.value.id == "run"
             ):
                 readers.append(path.relative_to(ROOT).as_posix())
-    assert set(readers) == {"coursebook/course/measures.py", "coursebook/course/results.py"}, readers
+    assert set(readers) == {"coursebook/course/results.py"}, readers
 
 
 def test_regularizers_against_a_base_say_which_prediction_the_runs_bear_out():

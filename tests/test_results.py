@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from coursebook.course import measures
 from coursebook.course.results import Results, ResultsError
 from tests import factories
 
@@ -79,7 +78,7 @@ def test_save_and_load_round_trip_as_plain_json(tmp_path):
 def test_values_at_the_evaluated_epoch_and_the_tidy_frame():
     results = Results.from_dict(_data())
     stops = results.arm("stops")
-    running = [measures.value(run, "running_train_accuracy") for run in stops.runs]
+    running = [run.value("running_train_accuracy") for run in stops.runs]
     assert running == pytest.approx([0.1, 0.2])  # the history's accuracy at epoch 1 of seed 0, epoch 2 of seed 1
     assert [stops.stopped_early(run) for run in stops.runs] == [True, False]
     frame = results.history_frame()

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from coursebook.course import arms, models
+from coursebook.course.results import Results
 
 OPTIMIZER_CLASSES = arms.OPTIMIZERS  # the keras.optimizers class of each optimizer name: one table, the arms'
 
@@ -312,7 +313,7 @@ def code_block(arm_name: str, model_name: str, settings: Mapping[str, Any], *, n
     return f":::{{dropdown}} Code: {md(arm_name)} ({model_name}, {total:,} parameters)\n{body}\n:::"
 
 
-def arms_code(results: Any, first_only: bool = False) -> str:
+def arms_code(results: Results, first_only: bool = False) -> str:
     """One dropdown per arm of a :class:`~coursebook.course.results.Results` (``first_only``: the first
     arm's, for pages whose arms differ only in their data, such as a learning curve)."""
     classes = len(results.dataset.class_names) or 10

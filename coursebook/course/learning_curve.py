@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from coursebook.course.results import Results
+
 MIN_SIZE = 100  # the smallest train_size an arm accepts (coursebook.course.arms)
 
 
@@ -46,17 +48,15 @@ def size_arms(base: Mapping[str, Any], sizes: Sequence[int]) -> list[dict[str, A
     return [{**base, "name": arm_name(size), "train_size": size} for size in check_sizes(list(sizes))]
 
 
-def curve_frame(results: Any) -> pd.DataFrame:
+def curve_frame(results: Results) -> pd.DataFrame:
     """Tidy frame, one row per run and part: size, seed, part (validation/test), accuracy, the
     train-validation accuracy gap and whether the run learned (``learned``), all for the weights of
     the run's evaluated epoch (validation values from the history at that epoch, as every other
     table of the book)."""
-    from coursebook.course import measures
-
     rows = []
     for arm in results.arms:
         for run in arm.runs:
-            accuracy = {"validation": measures.value(run, "val_accuracy"), "test": measures.value(run, "test_accuracy")}
+            accuracy = {"validation": run.value("val_accuracy"), "test": run.value("test_accuracy")}
             for part, value in accuracy.items():
                 rows.append(
                     {
@@ -64,7 +64,7 @@ def curve_frame(results: Any) -> pd.DataFrame:
                         "seed": run.seed,
                         "part": part,
                         "accuracy": value,
-                        "gap": measures.value(run, "gap"),
+                        "gap": run.value("gap"),
                         "evaluated epoch": run.evaluated_epoch,
                         "learned": run.learned,
                     }
@@ -72,7 +72,7 @@ def curve_frame(results: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def curve_table(results: Any, available: int, digits: int = 4) -> pd.DataFrame:
+def curve_table(results: Results, available: int, digits: int = 4) -> pd.DataFrame:
     """One row per size: training images, their share of all training images, validation and test
     accuracy and the train-validation gap as mean ± sd over seeds, the evaluated epochs, and how
     many runs learned at all (:mod:`coursebook.course.learned`)."""
@@ -109,11 +109,9 @@ def model_text(model: str) -> str:
     return f"`{model}` ({spec.title}) has {totals['total']:,} parameters: {totals['trainable']:,} trainable, {fixed}."
 
 
-def caption(results: Any) -> str:
+def caption(results: Results) -> str:
     """The learning-curve figure's caption, saying how many runs each point summarises."""
-    from coursebook.course import measures
-
-    runs = measures.runs_count(results)
+    runs = results.runs_count()
     spread = f"mean ± sd over {runs} seeds, one dot per run" if runs > 1 else "one run per size"
     return (
         "Learning curve: validation and test accuracy against the number of training images (logarithmic axis), "
@@ -131,7 +129,7 @@ def sizes_text(sizes: Sequence[int], available: int) -> str:
     )
 
 
-def settings_table(results: Any) -> pd.DataFrame:
+def settings_table(results: Results) -> pd.DataFrame:
     """The settings every size trained with, one row per setting (the sizes themselves in one row):
     the comparison page's settings table turned on its side, since only the size differs."""
     from coursebook.course import report

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursebook.course import arms as arms_module, data, history, measures, models, results as results_module
+from coursebook.course import arms as arms_module, data, history, models, results as results_module
 from coursebook.course.prose import confusion
 from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
@@ -71,7 +71,7 @@ SETTING_LABELS = {
 }
 # The summary's measures at the evaluated epoch: (label, how to read it from a run). Training scores
 # come in both modes: inference (the weights as evaluated) and Keras' running value (training mode).
-EVALUATED_MEASURES = {  # label: the measure (coursebook.course.measures, the one reader)
+EVALUATED_MEASURES = {  # label: the measure (Run.value reads it)
     "validation accuracy": "val_accuracy",
     "validation loss": "val_loss",
     "training accuracy (inference mode)": "train_accuracy",
@@ -200,7 +200,7 @@ def evaluated_summary_table(results: results_module.Results, digits: int = 4) ->
             "evaluated epoch": ", ".join(str(run.evaluated_epoch) for run in arm.runs),
         }
         for label, measure in EVALUATED_MEASURES.items():
-            row[label] = mean_sd([measures.value(run, measure) for run in arm.runs], digits, f"{label} of {arm.name!r}")
+            row[label] = mean_sd([run.value(measure) for run in arm.runs], digits, f"{label} of {arm.name!r}")
         failed = sum(not run.learned for run in arm.runs)
         row["runs that learned"] = f"{len(arm.runs) - failed} of {len(arm.runs)}"
         row[f"seconds per epoch ({history.EPOCH_TIME})"] = mean_sd(

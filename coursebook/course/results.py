@@ -44,6 +44,15 @@ from coursebook.course import history
 SCHEMA_VERSION = 2
 SCORED_PARTS = ("training", "validation", "test")  # each {loss, accuracy} of the evaluated weights, inference mode
 HISTORY_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # every run records these per epoch
+# what a question can compare (params: questions[].measure): each run's value of its evaluated weights
+MEASURES = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss", "gap", "seconds")
+MEASURED_PART = {"val_accuracy": "validation", "test_accuracy": "test", "train_accuracy": "train"}  # (sampling error)
+CURVES = {  # the history metric a measure's per-epoch curve is read from, the inference-mode one first
+    "val_accuracy": ("val_accuracy",),
+    "val_loss": ("val_loss",),
+    "train_accuracy": ("eval_accuracy", "accuracy"),
+    "train_loss": ("eval_loss", "loss"),
+}
 FIRST_TEST_PREDICTIONS = 50  # predicted classes kept per run: a page shows them beside their images
 
 
@@ -80,6 +89,24 @@ class Run:
     correct: dict[str, str] = field(default_factory=dict)  # per part: pack_correct of its images (paired comparisons)
     first_test_predictions: list[int] = field(default_factory=list)  # predicted class of the first test images
 
+    # ------------------------------------------------------------------ the one reader of measures
+
+    def value(self, measure: str) -> float:
+        """``measure`` (one of MEASURES) of the evaluated weights; ``running_train_accuracy`` is
+        Keras' running training accuracy of the evaluated epoch (training mode)."""
+        return _VALUES[measure](self)
+
+    def curve_key(self, measure: str) -> str:
+        """The history metric ``measure``'s curve is read from (the inference-mode one where recorded)."""
+        keys = CURVES.get(measure)
+        if keys is None:
+            raise KeyError(f"measure {measure!r} has no per-epoch curve (curves: {', '.join(CURVES)})")
+        return next((key for key in keys if key in self.history), keys[-1])
+
+    def curve(self, measure: str) -> list[float]:
+        """The per-epoch values of ``measure`` up to the last epoch trained."""
+        return [float(v) for v in self.history[self.curve_key(measure)][: self.stopped_epoch]]
+
     def correct_images(self, part: str) -> np.ndarray | None:
         """Whether the evaluated weights classified each image of ``part`` correctly (None: not recorded)."""
         return unpack_correct(self.correct[part]) if part in self.correct else None
@@ -95,6 +122,18 @@ class ArmResult:
     settings: dict[str, Any]
     runs: list[Run]
     source_chapter: str = ""  # the chapter that declares this arm, when it is another chapter's arm
+
+    def learned_runs(self) -> list[Run]:
+        """The runs that learned: a failed run is left out of every measure."""
+        return [run for run in self.runs if run.learned]
+
+    def values(self, measure: str) -> tuple[float, ...]:
+        """``measure`` of every run that learned, in run order."""
+        return tuple(run.value(measure) for run in self.learned_runs())
+
+    def curves(self, measure: str) -> dict[int, list[float]]:
+        """Seed -> ``measure``'s curve, for every run that learned."""
+        return {run.seed: run.curve(measure) for run in self.learned_runs()}
 
     def stopped_early(self, run: Run) -> bool:
         """Whether ``run`` ended before the arm's configured epochs."""
@@ -136,6 +175,15 @@ class Results:
     @property
     def arm_names(self) -> list[str]:
         return [arm.name for arm in self.arms]
+
+    def images(self, measure: str) -> int | None:
+        """How many images an accuracy was measured on (None for a measure without a sampling error)."""
+        part = MEASURED_PART.get(measure)
+        return int(self.dataset.sizes[part]) if part else None
+
+    def runs_count(self) -> int:
+        """The smallest number of runs of any arm."""
+        return min(len(arm.runs) for arm in self.arms)
 
     def history_frame(self) -> pd.DataFrame:
         """The tidy history frame of :mod:`coursebook.course.history` (arm name, seed,
@@ -212,6 +260,19 @@ class Results:
         except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as err:
             raise ResultsError(f"{path}: not valid results JSON: {' '.join(str(err).split())}") from None
         return cls.from_dict(data, str(path))
+
+
+_VALUES: dict[str, typing.Callable[[Run], float]] = {
+    "val_accuracy": lambda run: float(run.validation["accuracy"]),
+    "val_loss": lambda run: float(run.validation["loss"]),
+    "test_accuracy": lambda run: float(run.test["accuracy"]),
+    "test_loss": lambda run: float(run.test["loss"]),
+    "train_accuracy": lambda run: float(run.training["accuracy"]),
+    "train_loss": lambda run: float(run.training["loss"]),
+    "gap": lambda run: float(run.training["accuracy"]) - float(run.validation["accuracy"]),
+    "seconds": lambda run: history.epoch_time(run.seconds_per_epoch),
+    "running_train_accuracy": lambda run: float(run.history["accuracy"][run.evaluated_epoch - 1]),
+}
 
 
 def pack_correct(correct: np.ndarray) -> str:

@@ -15,11 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from coursebook.course import measures
 from coursebook.course.answers import facts, mechanisms, registry
 from coursebook.course.answers.facts import name
 from coursebook.course.answers.registry import Question, Section
 from coursebook.course.prose.numbers import fmt, join, md
+from coursebook.course.results import ArmResult, Results
 
 __all__ = [
     "Question",
@@ -45,7 +45,7 @@ def number(value: float, digits: int = 4) -> str:
     return fmt(value, digits)
 
 
-def answer(results: Any, questions: Sequence[Mapping[str, Any] | Question], head: Sequence[str] = ()) -> str:
+def answer(results: Results, questions: Sequence[Mapping[str, Any] | Question], head: Sequence[str] = ()) -> str:
     """The whole Answer section: each question's direct answer first (after ``head``), then per
     question its evidence, tables and explanation, then the limits once."""
     asked = registry.questions(questions)
@@ -64,21 +64,21 @@ def answer(results: Any, questions: Sequence[Mapping[str, Any] | Question], head
     return "\n\n".join(blocks)
 
 
-def section(results: Any, question: Question) -> Section:
+def section(results: Results, question: Question) -> Section:
     """One question answered by its kind's strategy, with the explanation it asks for weighed against
     the facts of every arm it names (:mod:`.mechanisms`)."""
     answered = registry.strategy(question.kind)(results, question)
     if question.explain:
         arms = facts.arms(results, question)
-        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms if measures.learned_runs(arm)}
+        fits = {arm.name: facts.arm_fits(results, arm) for arm in arms if arm.learned_runs()}
         answered.why = [*mechanisms.explain(question.explain, results, arms, fits), *answered.why]
     return answered
 
 
-def limits(results: Any) -> str:
+def limits(results: Results) -> str:
     """The limits of the evidence, once: how differences are judged, the profile, the data, the
     batch-normalization statistics, runs that did not learn."""
-    n = measures.runs_count(results)
+    n = results.runs_count()
     runs = f"{n} run{'s' if n != 1 else ''} (seeds) per arm" if n > 1 else "one run per arm, so no run-to-run spread"
     recorded = all(run.correct for arm in results.arms for run in arm.runs)
     paired = "image by image for models scored on the same images" if recorded else "unpaired: no per-image record"
@@ -118,7 +118,7 @@ def limits(results: Any) -> str:
     return "**Limits.** " + " ".join(parts)
 
 
-def _has_batchnorm(arm: Any) -> bool:
+def _has_batchnorm(arm: ArmResult) -> bool:
     from coursebook.course import models
 
     try:
@@ -170,7 +170,7 @@ def backprop(checks: Any, losses: Sequence[float], verdict: str) -> str:
 
 
 def feedforward(
-    results: Any,
+    results: Results,
     model: str,
     image_shapes: Sequence[Sequence[int]],
     questions: Sequence[Mapping[str, Any] | Question],

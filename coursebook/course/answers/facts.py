@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from coursebook import markdown
-from coursebook.course import curves, measures, uncertainty
+from coursebook.course import curves, results as results_module, uncertainty
+from coursebook.course.prose import measure_names
 from coursebook.course.prose.numbers import capitalized, join, md
+from coursebook.course.results import ArmResult, Results, Run
 
 
 def name(text: str) -> str:
@@ -23,7 +25,7 @@ def average(values: Sequence[float]) -> float:
     return math.fsum(float(v) for v in values) / len(values)
 
 
-def arms(results: Any, question: Any) -> list[Any]:
+def arms(results: Results, question: Any) -> list[Any]:
     """The arms a question names (every arm when it names none), in the question's order; arms read
     from another chapter are found by name like the chapter's own."""
     if not question.arms:
@@ -31,13 +33,13 @@ def arms(results: Any, question: Any) -> list[Any]:
     return [results.arm(arm) for arm in question.arms]
 
 
-def learned(arms_: Sequence[Any]) -> list[Any]:
+def learned(arms_: Sequence[ArmResult]) -> list[Any]:
     """The arms with at least one run that learned."""
-    return [arm for arm in arms_ if measures.learned_runs(arm)]
+    return [arm for arm in arms_ if arm.learned_runs()]
 
 
-def seeds(arm: Any) -> str:
-    runs = measures.learned_runs(arm)
+def seeds(arm: ArmResult) -> str:
+    runs = arm.learned_runs()
     return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
 
 
@@ -62,21 +64,19 @@ class RunFit:
     gap: float  # training − validation accuracy of the evaluated weights
 
 
-def run_fit(results: Any, run: Any) -> RunFit:
+def run_fit(results: Results, run: Run) -> RunFit:
     """The run's fit from its curves: the gap counts as growing beyond twice the validation
     accuracy's sampling error (:func:`coursebook.course.curves.fit_state`)."""
     n_val = int(results.dataset.sizes["validation"])
     gap_noise = 2 * uncertainty.binomial_se(float(run.validation["accuracy"]), n_val)
-    val_loss = measures.curve(run, "val_loss")
-    gap = measures.value(run, "gap")
-    state = curves.fit_state(
-        val_loss, measures.curve(run, "train_accuracy"), measures.curve(run, "val_accuracy"), gap_noise, gap
-    )
+    val_loss = run.curve("val_loss")
+    gap = run.value("gap")
+    state = curves.fit_state(val_loss, run.curve("train_accuracy"), run.curve("val_accuracy"), gap_noise, gap)
     return RunFit(run.seed, curves.loss_shape(val_loss), state, gap)
 
 
-def arm_fits(results: Any, arm: Any) -> list[RunFit]:
-    return [run_fit(results, run) for run in measures.learned_runs(arm)]
+def arm_fits(results: Results, arm: ArmResult) -> list[RunFit]:
+    return [run_fit(results, run) for run in arm.learned_runs()]
 
 
 def arm_state(fits: Sequence[RunFit]) -> str:
@@ -90,7 +90,7 @@ def arm_state(fits: Sequence[RunFit]) -> str:
     return "; ".join(f"{s} in {c} of {len(states)} runs" for s, c in counts.items())
 
 
-def shape_sentence(arm: Any, fits: Sequence[RunFit], digits: int = 2) -> str:
+def shape_sentence(arm: ArmResult, fits: Sequence[RunFit], digits: int = 2) -> str:
     """What the validation loss did, per run where the runs differ: '**E**'s validation loss was
     lowest at epochs 6 and 7 and then rose beyond its noise, to 1.3 at epoch 10'."""
     who = f"The validation loss of {name(arm.name)}"
@@ -141,22 +141,22 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
 # --------------------------------------------------------------------------- differences
 
 
-def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertainty.Difference | None:
+def difference(results: Results, arm: ArmResult, reference: ArmResult, measure: str) -> uncertainty.Difference | None:
     """``arm`` − ``reference`` on ``measure`` with its error: accuracies also by the sampling error
     of the images they were measured on, other measures by the seeds alone (None: too few). Arms
     whose learned runs have the same seeds are paired seed by seed: a chapter's arms, and arms read
     from another chapter, are trained on this chapter's data and splits with those seeds."""
-    a, b = measures.values(arm, measure), measures.values(reference, measure)
+    a, b = arm.values(measure), reference.values(measure)
     if not a or not b:
         return None
     pair = paired(arm, reference)
-    n = measures.images(results, measure)
+    n = results.images(measure)
     if n:
         return uncertainty.accuracy_difference(a, b, n, pair, same_images(arm, reference, measure, n))
     if measure == "gap":
         n_val = int(results.dataset.sizes["validation"])
         found = uncertainty.accuracy_difference(
-            measures.values(arm, "val_accuracy"), measures.values(reference, "val_accuracy"), n_val, pair
+            arm.values("val_accuracy"), reference.values("val_accuracy"), n_val, pair
         )
         seeds = uncertainty.mean_difference(a, b, pair)
         se = max(found.se, seeds.se if seeds else 0.0)
@@ -165,23 +165,25 @@ def difference(results: Any, arm: Any, reference: Any, measure: str) -> uncertai
     return uncertainty.mean_difference(a, b, pair)
 
 
-def same_images(arm: Any, reference: Any, measure: str, n: int) -> tuple[list[Any], list[Any]] | None:
+def same_images(arm: ArmResult, reference: ArmResult, measure: str, n: int) -> tuple[list[Any], list[Any]] | None:
     """Each learned run's correctness on the ``n`` images ``measure`` is computed on, for both arms
     (None where a run did not record it: then they cannot be paired image by image)."""
-    part = measures.PART[measure]
-    found = [[run.correct_images(part) for run in measures.learned_runs(a)] for a in (arm, reference)]
+    part = results_module.MEASURED_PART[measure]
+    found = [[run.correct_images(part) for run in a.learned_runs()] for a in (arm, reference)]
     if any(c is None or len(c) != n for side in found for c in side):
         return None
     return found[0], found[1]
 
 
-def paired(arm: Any, reference: Any) -> bool:
+def paired(arm: ArmResult, reference: ArmResult) -> bool:
     """Whether the two arms' learned runs come from the same seeds, in the same order."""
-    seeds = [tuple(run.seed for run in measures.learned_runs(a)) for a in (arm, reference)]
+    seeds = [tuple(run.seed for run in a.learned_runs()) for a in (arm, reference)]
     return seeds[0] == seeds[1] and len(seeds[0]) >= 2
 
 
-def verdict(d: uncertainty.Difference | None, words: str, arm: Any, reference: Any, start: bool = True) -> str:
+def verdict(
+    d: uncertainty.Difference | None, words: str, arm: ArmResult, reference: ArmResult, start: bool = True
+) -> str:
     """'Validation accuracy was higher for **A** than for **B** (+0.060 ± 0.044, the sampling error of
     517 images)' or 'the same … within ±x'; with too few runs for an error, says so. Starts with the
     measure (capitalized when it ``start``s a sentence), never with an arm's name."""
@@ -202,16 +204,16 @@ def mean_text(values: Sequence[float], error: float | None) -> str:
     return uncertainty.rounded(average(values), error if error else 0.01)
 
 
-def per_run_table(results: Any, arms_: Sequence[Any], measures_: Sequence[str]) -> str:
+def per_run_table(results: Results, arms_: Sequence[ArmResult], measures_: Sequence[str]) -> str:
     """Per run: arm, seed, evaluated epoch and each measure (3 decimals): per-run values live in
     tables, never in parentheses."""
     rows = [
-        [md(arm.name), run.seed, run.evaluated_epoch, *(f"{measures.value(run, m):.3f}" for m in measures_)]
+        [md(arm.name), run.seed, run.evaluated_epoch, *(f"{run.value(m):.3f}" for m in measures_)]
         for arm in arms_
-        for run in measures.learned_runs(arm)
+        for run in arm.learned_runs()
     ]
     return markdown.table(
-        ["arm", "seed", "evaluated epoch", *(measures.words(m) for m in measures_)],
+        ["arm", "seed", "evaluated epoch", *(measure_names.words(m) for m in measures_)],
         rows,
         numeric=[False, True, True, *[True] * len(measures_)],
     )
@@ -220,7 +222,7 @@ def per_run_table(results: Any, arms_: Sequence[Any], measures_: Sequence[str]) 
 # --------------------------------------------------------------------------- models
 
 
-def parameter_place(results: Any, arm: Any) -> curves.ParameterPlace:
+def parameter_place(results: Results, arm: ArmResult) -> curves.ParameterPlace:
     """Where ``arm``'s parameters sit, against the images it trained on."""
     from coursebook.course import models
 
@@ -230,20 +232,22 @@ def parameter_place(results: Any, arm: Any) -> curves.ParameterPlace:
     return curves.where_parameters_sit(layers, int(images))
 
 
-def layers_of(arm: Any, layer_type: str) -> list[Any]:
+def layers_of(arm: ArmResult, layer_type: str) -> list[Any]:
     from coursebook.course import models
 
     return [layer for layer in models.load_spec(arm.model).layers if layer.type == layer_type]
 
 
-def setting(arm: Any, key: str) -> str:
+def setting(arm: ArmResult, key: str) -> str:
     """One of the arm's effective settings in words (:func:`coursebook.course.report.describe_setting`)."""
     from coursebook.course import report
 
     return report.describe_setting(key, arm.settings.get(key))
 
 
-def setting_differences(arm: Any, reference: Any, besides: Sequence[str] = ()) -> list[tuple[str, Any, Any]]:
+def setting_differences(
+    arm: ArmResult, reference: ArmResult, besides: Sequence[str] = ()
+) -> list[tuple[str, Any, Any]]:
     """(setting, arm's value, reference's) for every training setting that differs."""
     keys = (
         "optimizer",

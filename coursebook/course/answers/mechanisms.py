@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from coursebook.course import curves, measures
+from coursebook.course import curves, results as results_module
 from coursebook.course.answers import facts
 from coursebook.course.answers.facts import name
+from coursebook.course.prose import measure_names
 from coursebook.course.prose.numbers import epochs, join
+from coursebook.course.results import ArmResult, Results
 
 Fits = dict[str, list[facts.RunFit]]
 MECHANISMS: dict[str, Callable[[Any, Sequence[Any], Fits], list[str]]] = {}
@@ -28,7 +30,7 @@ def mechanism(key: str):
     return add
 
 
-def explain(key: str, results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def explain(key: str, results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     """The explanation ``key`` for the question's ``arms``; where an arm has no run that learned,
     what can be said without its curves (its architecture, for depth) and that the rest cannot."""
     failed = [arm for arm in arms if not fits.get(arm.name)]
@@ -47,17 +49,17 @@ def _best(fits: Sequence[facts.RunFit]) -> str:
     return facts.epochs_list([f.shape.best_epoch for f in fits])
 
 
-def _curve_fact(arm: Any, fits: Sequence[facts.RunFit], subject: str | None = None) -> str:
+def _curve_fact(arm: ArmResult, fits: Sequence[facts.RunFit], subject: str | None = None) -> str:
     """What the arm's validation loss did after its minimum (``subject`` replaces its name)."""
     return facts.after_minimum(fits, subject or f"{name(arm.name)}'s validation loss")
 
 
-def _gap(arm: Any) -> float:
-    return facts.average(measures.values(arm, "gap"))
+def _gap(arm: ArmResult) -> float:
+    return facts.average(arm.values("gap"))
 
 
 @mechanism("augmentation")
-def augmentation(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def augmentation(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     base, augmented = arms[0], arms[-1]
     later = facts.average([f.shape.best_epoch for f in fits[augmented.name]]) > facts.average(
         [f.shape.best_epoch for f in fits[base.name]]
@@ -81,9 +83,9 @@ def augmentation(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
 
 
 @mechanism("batch-norm")
-def batch_norm(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def batch_norm(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     base, normed = arms[0], arms[-1]
-    found = curves.equal_epochs(measures.curves(normed, "train_loss"), measures.curves(base, "train_loss"))
+    found = curves.equal_epochs(normed.curves("train_loss"), base.curves("train_loss"))
     lower = found.lower_epochs()
     faster = len(lower) > len(found.epochs) / 2
     sooner = facts.average([f.shape.best_epoch for f in fits[normed.name]]) < facts.average(
@@ -137,7 +139,7 @@ def _larger(pair: tuple[Any, Any]) -> bool | None:
 
 
 @mechanism("capacity")
-def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def capacity(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     text = []
     for arm in arms:
         place = facts.parameter_place(results, arm)
@@ -164,7 +166,7 @@ def capacity(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     return text
 
 
-def _layer_counts(arm: Any) -> tuple[int, int, int]:
+def _layer_counts(arm: ArmResult) -> tuple[int, int, int]:
     """Convolutional, dense and batch-normalization layers of the arm's model."""
     from coursebook.course import models
 
@@ -189,7 +191,7 @@ def depth_layers(shallow: Any, deep: Any) -> str:
 
 
 @mechanism("depth")
-def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def depth(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     shallow, deep = arms[0], arms[-1]
     b1, b2 = (_layer_counts(arm)[2] for arm in (shallow, deep))
     train = facts.difference(results, deep, shallow, "train_accuracy")
@@ -214,7 +216,7 @@ def depth(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
 
 
 @mechanism("regularizers")
-def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def regularizers(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     """Each arm's dropout and batch-normalization layers against its curves (and the first arm's,
     where there are several)."""
     base, text = arms[0], []
@@ -237,7 +239,7 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
         if not ideas:
             continue
         moved = ""
-        if min(run.stopped_epoch for a in (arm, base) for run in measures.learned_runs(a)) >= 3:
+        if min(run.stopped_epoch for a in (arm, base) for run in a.learned_runs()) >= 3:
             noise = _accuracy_noise(arm)
             moved = f"its validation accuracy moved by about {noise:.3f} from epoch to epoch beyond its trend"
         if arm is base:  # one model: its own numbers
@@ -251,7 +253,7 @@ def regularizers(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     return text
 
 
-def _regularizers_verdict(results: Any, arm: Any, base: Any, dropout: bool, norm: bool) -> str:
+def _regularizers_verdict(results: Results, arm: ArmResult, base: ArmResult, dropout: bool, norm: bool) -> str:
     """Which of the regularizers' predictions the arm bears out against the base: dropout's narrower
     gap, batch normalization's faster fit of the training images."""
     gap, train = (facts.difference(results, arm, base, m) for m in ("gap", "train_accuracy"))
@@ -281,13 +283,13 @@ def _changed(d: Any, up: str, down: str) -> str:
     return f"{up if d.direction == 'higher' else down} ({value} ± {margin})"
 
 
-def _accuracy_noise(arm: Any) -> float:
+def _accuracy_noise(arm: ArmResult) -> float:
     """The epoch-to-epoch noise of the arm's validation accuracy, averaged over its runs."""
-    return facts.average([curves.noise(measures.curve(run, "val_accuracy")) for run in measures.learned_runs(arm)])
+    return facts.average([curves.noise(run.curve("val_accuracy")) for run in arm.learned_runs()])
 
 
 @mechanism("convolution")
-def convolution(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def convolution(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     """A convolutional model (the last arm) against a dense one (the first): shared local filters
     against one weight per pixel and unit, which predicts more accuracy from fewer weights and a
     narrower gap; weighed against the validation accuracies and gaps."""
@@ -311,13 +313,13 @@ def convolution(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
     ]
 
 
-def _wider_gap(results: Any, arm: Any, reference: Any) -> str:
+def _wider_gap(results: Results, arm: ArmResult, reference: ArmResult) -> str:
     """Where ``arm``'s gap is the wider but it also fit its training images better: a narrow gap that
     comes from learning less."""
     train = facts.difference(results, arm, reference, "train_accuracy")
     if _gap(arm) <= _gap(reference) or train is None or train.direction != "higher":
         return ""
-    fitted = [facts.average(measures.values(a, "train_accuracy")) for a in (arm, reference)]
+    fitted = [facts.average(a.values("train_accuracy")) for a in (arm, reference)]
     return (
         f", but {name(arm.name)} also fit its training images better (training accuracy {fitted[0]:.2f} against "
         f"{fitted[1]:.2f}): {name(reference.name)}'s narrower gap comes from learning less, not from "
@@ -331,22 +333,22 @@ def _kernel(size: Any) -> str:
     return f"{height}×{width}"
 
 
-def _direction(d: Any, arm: Any) -> str:
+def _direction(d: Any, arm: ArmResult) -> str:
     if d is None or d.direction == "same":
         return "the same within its error"
     return f"{d.direction} for {name(arm.name)}"
 
 
 @mechanism("early-stopping")
-def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def early_stopping(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     text = []
     for arm in arms:
         stopping = arm.settings.get("early_stopping") or {}
         if not stopping:
             continue
-        runs, budget = measures.learned_runs(arm), int(arm.settings["epochs"])
+        runs, budget = arm.learned_runs(), int(arm.settings["epochs"])
         patience, monitor = int(stopping.get("patience", 0)), str(stopping.get("monitor", "val_loss"))
-        watched = measures.words(monitor) if monitor in measures.MEASURES else monitor
+        watched = measure_names.words(monitor) if monitor in results_module.MEASURES else monitor
         at_minimum = sum(run.evaluated_epoch == f.shape.best_epoch for run, f in zip(runs, fits[arm.name], strict=True))
         on_time = sum(run.stopped_epoch == min(run.evaluated_epoch + patience, budget) for run in runs)
         text.append(
@@ -361,7 +363,7 @@ def early_stopping(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
 
 
 @mechanism("data-size")
-def data_size(results: Any, arms: Sequence[Any], fits: Fits) -> list[str]:
+def data_size(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
     ordered = sorted(arms, key=lambda a: a.settings["train_size"] or 0)
     small, large = ordered[0], ordered[-1]
     narrower = _gap(large) < _gap(small)

@@ -8,7 +8,7 @@ with what it turns on::
         ask: "Compare the validation loss of E and F: is either model over- or under-fitting? Explain."
         kind: fit                       # the answer strategy (one of KINDS)
         arms: ["E: baseline", "F: augmented"]   # by name, as in the results (default: every arm)
-        measure: val_loss               # what it compares (coursebook.course.measures.MEASURES)
+        measure: val_loss               # what it compares (coursebook.course.results.MEASURES)
         epochs: curve                   # evaluated (each run's evaluated weights), equal (epoch by epoch) or
                                         # curve (whole curves); each kind reads some (KIND_EPOCHS), its first by default
         explain: augmentation           # the mechanism to weigh against the run's facts (MECHANISMS), or null
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coursebook import checks
-from coursebook.course.measures import MEASURES
+from coursebook.course.results import MEASURES
 
 EPOCHS = ("evaluated", "equal", "curve")
 MECHANISMS = (

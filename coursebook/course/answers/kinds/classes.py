@@ -3,26 +3,24 @@ over seeds) and the most confused pairs of classes, named by class."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from coursebook import markdown
-from coursebook.course import measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
+from coursebook.course.results import Results
 
 
 @register("classes")
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     from coursebook.course.prose import confusion
 
     arms = facts.learned(facts.arms(results, question))
     if not arms:
         return Section("No run learned, so there is no classification report to read.")
     arm = arms[0]
-    runs = measures.learned_runs(arm)
+    runs = arm.learned_runs()
     classes = list(results.dataset.class_names)
     scores = {
         c: {m: facts.average([r.classification_report[c][m] for r in runs]) for m in ("precision", "recall", "f1")}

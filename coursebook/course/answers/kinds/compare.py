@@ -4,18 +4,17 @@ where larger); a difference inside it is "the same within ±x", never higher or 
 
 from __future__ import annotations
 
-from typing import Any
-
-from coursebook.course import measures
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
+from coursebook.course.prose import measure_names
+from coursebook.course.results import Results
 
 
 @register("compare")
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     measure = question.measure or "val_accuracy"
-    words = measures.words(measure)
+    words = measure_names.words(measure)
     if len(arms) < 2:
         return Section(f"No comparison of {words} is possible: fewer than two arms have a run that learned.")
     reference = arms[0]
@@ -24,7 +23,7 @@ def answer(results: Any, question: Question) -> Section:
     ]
     shown = list(dict.fromkeys([measure, "val_accuracy", "test_accuracy", "train_accuracy"]))
     others = [
-        facts.verdict(facts.difference(results, arm, reference, m), measures.words(m), arm, reference)
+        facts.verdict(facts.difference(results, arm, reference, m), measure_names.words(m), arm, reference)
         for m in shown[1:]
         for arm in arms[1:]
     ]

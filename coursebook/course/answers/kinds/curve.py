@@ -3,31 +3,31 @@ each arm's own evaluated epoch (arms evaluated at different epochs would mix tra
 
 from __future__ import annotations
 
-from typing import Any
-
 from coursebook import markdown
-from coursebook.course import curves, measures
+from coursebook.course import curves
 from coursebook.course.answers import facts
 from coursebook.course.answers.kinds.fit import _epochs
 from coursebook.course.answers.registry import Question, Section, register
+from coursebook.course.prose import measure_names
 from coursebook.course.prose.numbers import md
+from coursebook.course.results import ArmResult, Results
 
 
 @register("curve", epochs=("equal", "curve"))
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     measure = question.measure or "train_loss"
-    runs = [run for arm in arms for run in measures.learned_runs(arm)]
-    words = measures.words(measure, runs, curve_of=True)
+    runs = [run for arm in arms for run in arm.learned_runs()]
+    words = measure_names.words(measure, runs, curve_of=True)
     if len(arms) < 2:
         return Section(f"No comparison of the {words} is possible: fewer than two arms have a run that learned.")
     reference, sections = arms[0], []
     tables, direct = [], []
     for arm in arms[1:]:
-        found = curves.equal_epochs(measures.curves(arm, measure), measures.curves(reference, measure))
+        found = curves.equal_epochs(arm.curves(measure), reference.curves(measure))
         direct.append(sentence(arm, reference, found, words))
         tables.append(table(arm, reference, found))
-    evaluated = {arm.name: [run.evaluated_epoch for run in measures.learned_runs(arm)] for arm in arms}
+    evaluated = {arm.name: [run.evaluated_epoch for run in arm.learned_runs()] for arm in arms}
     if len({tuple(v) for v in evaluated.values()}) > 1:
         sections.append(
             "The arms' evaluated weights come from different epochs ("
@@ -38,7 +38,7 @@ def answer(results: Any, question: Question) -> Section:
     return section
 
 
-def sentence(arm: Any, reference: Any, found: curves.EqualEpochs, words: str) -> str:
+def sentence(arm: ArmResult, reference: ArmResult, found: curves.EqualEpochs, words: str) -> str:
     """Where the arm's curve lay below or above the reference's (in every paired seed), and the
     values at the last epoch both trained."""
     lower, higher = found.lower_epochs(), found.higher_epochs()
@@ -59,7 +59,7 @@ def sentence(arm: Any, reference: Any, found: curves.EqualEpochs, words: str) ->
     )
 
 
-def table(arm: Any, reference: Any, found: curves.EqualEpochs) -> str:
+def table(arm: ArmResult, reference: ArmResult, found: curves.EqualEpochs) -> str:
     """Epoch by epoch: both seed means, their difference and each paired seed's difference."""
     seeds = sorted(found.per_seed)
     head = ["epoch", md(reference.name), md(arm.name), "difference", *(f"difference, seed {s}" for s in seeds)]

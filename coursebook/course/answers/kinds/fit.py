@@ -4,17 +4,16 @@ also compared epoch by epoch."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from coursebook import markdown
-from coursebook.course import curves, measures
+from coursebook.course import curves
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
+from coursebook.course.results import ArmResult, Results
 
 
 @register("fit", epochs=("curve",))
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
     states = [
@@ -56,10 +55,10 @@ def _state_words(state: str) -> str:
     return f"was {state}"
 
 
-def equal_epoch_loss(arm: Any, reference: Any) -> str:
+def equal_epoch_loss(arm: ArmResult, reference: ArmResult) -> str:
     """The two arms' validation losses at equal epochs: where the arm was lower in every paired
     seed, where higher, and the values at the last common epoch."""
-    found = curves.equal_epochs(measures.curves(arm, "val_loss"), measures.curves(reference, "val_loss"))
+    found = curves.equal_epochs(arm.curves("val_loss"), reference.curves("val_loss"))
     last = found.epochs[-1]
     lower, higher = found.lower_epochs(), found.higher_epochs()
     where = []
@@ -85,7 +84,7 @@ def _epochs(epochs: tuple[int, ...]) -> str:
     return "epochs " + facts.epochs_list(list(epochs))
 
 
-def fit_table(arms: list[Any], fits: dict[str, list[facts.RunFit]]) -> str:
+def fit_table(arms: list[ArmResult], fits: dict[str, list[facts.RunFit]]) -> str:
     rows = [
         [
             md(arm.name),

@@ -5,26 +5,26 @@ validation images, is concluded: more images help (one clause says when each siz
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
-from coursebook.course import measures, uncertainty
+from coursebook.course import uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
+from coursebook.course.results import ArmResult, Results
 
 
 @register("learning-curve")
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = sorted(facts.learned(facts.arms(results, question)), key=lambda a: a.settings["train_size"] or 0)
     if len(arms) < 2:
         return Section("Fewer than two sizes have runs that learned, so there is no curve to read.")
     n = int(results.dataset.sizes["validation"])
-    means = [facts.average(measures.values(arm, "val_accuracy")) for arm in arms]
+    means = [facts.average(arm.values("val_accuracy")) for arm in arms]
     sizes = [int(arm.settings["train_size"]) for arm in arms]
     steps = [_gain(results, b, a) for a, b in itertools.pairwise(arms)]
     overall = _gain(results, arms[-1], arms[0])
     error = uncertainty.binomial_se(means[-1], n)
     points = ", ".join(f"{uncertainty.rounded(m, error)} with {s:,}" for m, s in zip(means, sizes, strict=True))
-    single = max(len(measures.learned_runs(arm)) for arm in arms) == 1
+    single = max(len(arm.learned_runs()) for arm in arms) == 1
     caveat = ", though each size ran once, so a run-to-run spread is not measured" if single else ""
     monotone = all(step.value > 0 for step in steps)
     beyond = [
@@ -75,7 +75,7 @@ def answer(results: Any, question: Question) -> Section:
     return section
 
 
-def _gain(results: Any, arm: Any, reference: Any) -> uncertainty.Difference:
+def _gain(results: Results, arm: ArmResult, reference: ArmResult) -> uncertainty.Difference:
     """``arm``'s validation accuracy minus ``reference``'s (arms that learned, so both have runs)."""
     found = facts.difference(results, arm, reference, "val_accuracy")
     if found is None:

@@ -5,16 +5,15 @@ validation accuracy; the verdict follows those numbers and names any accuracy it
 
 from __future__ import annotations
 
-from typing import Any
-
 from coursebook.course import curves
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import join
+from coursebook.course.results import Results
 
 
 @register("regularization", epochs=("curve",))
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if len(arms) < 2:
         return Section("No comparison is possible: fewer than two arms have a run that learned.")

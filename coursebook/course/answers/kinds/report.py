@@ -4,17 +4,17 @@ images each was measured on or the seeds' spread where larger, and the losses be
 
 from __future__ import annotations
 
-from typing import Any
-
-from coursebook.course import measures, uncertainty
+from coursebook.course import uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
+from coursebook.course.prose import measure_names
+from coursebook.course.results import ArmResult, Results
 
 ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
 
 
 @register("report")
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if not arms:
         return Section("No run learned, so there is nothing to report.")
@@ -28,7 +28,7 @@ def answer(results: Any, question: Question) -> Section:
     losses = [
         f"{facts.name(arm.name)}: "
         + ", ".join(
-            f"{measures.words(m)} {facts.average(measures.values(arm, m)):.2f}"
+            f"{measure_names.words(m)} {facts.average(arm.values(m)):.2f}"
             for m in ("train_loss", "val_loss", "test_loss")
         )
         for arm in arms
@@ -41,11 +41,11 @@ def answer(results: Any, question: Question) -> Section:
     return section
 
 
-def score(results: Any, arm: Any, measure: str) -> str:
+def score(results: Results, arm: ArmResult, measure: str) -> str:
     """'test accuracy 0.41 ± 0.03' (±2 standard errors: sampling, or the seeds' where larger)."""
-    values = measures.values(arm, measure)
+    values = arm.values(measure)
     mean = facts.average(values)
-    n = measures.images(results, measure)
+    n = results.images(measure)
     if n is None:
         raise ValueError(f"score: {measure!r} is no accuracy, so it has no sampling error")
     if measure == "train_accuracy":
@@ -53,4 +53,4 @@ def score(results: Any, arm: Any, measure: str) -> str:
     se = uncertainty.binomial_se(mean, int(n))
     seeds = uncertainty.seed_se(values)
     margin = 2 * max(se, seeds or 0.0)
-    return f"{measures.words(measure)} {uncertainty.rounded(mean, margin)} ± {uncertainty.rounded(margin, margin)}"
+    return f"{measure_names.words(measure)} {uncertainty.rounded(mean, margin)} ± {uncertainty.rounded(margin, margin)}"

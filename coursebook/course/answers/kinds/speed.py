@@ -5,23 +5,23 @@ the accuracy after epoch 1, and the whole training time beside the time per epoc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from coursebook import markdown
-from coursebook.course import curves, history, measures, uncertainty
+from coursebook.course import curves, history, uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
+from coursebook.course.results import ArmResult, Results
 
 
 @register("speed", epochs=("curve",))
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if not arms:
         return Section("No run learned, so there is no learning speed to read.")
-    curves_ = [c for arm in arms for c in measures.curves(arm, "val_accuracy").values()]
+    curves_ = [c for arm in arms for c in arm.curves("val_accuracy").values()]
     mark = curves.reachable_mark(curves_, question.mark)
-    reached = {arm.name: [_reached(c, mark) for c in measures.curves(arm, "val_accuracy").values()] for arm in arms}
+    reached = {arm.name: [_reached(c, mark) for c in arm.curves("val_accuracy").values()] for arm in arms}
     mean_epochs = {name: facts.average(epochs) for name, epochs in reached.items()}
     order = sorted(arms, key=lambda arm: mean_epochs[arm.name])
     each = "; ".join(f"{facts.name(arm.name)} at epoch {facts.epochs_list(reached[arm.name])}" for arm in order)
@@ -34,11 +34,11 @@ def answer(results: Any, question: Question) -> Section:
     return section
 
 
-def first_epoch_sentence(results: Any, arms: list[Any]) -> str:
+def first_epoch_sentence(results: Results, arms: list[ArmResult]) -> str:
     """How far each arm got in epoch 1, against the first arm, judged by the validation images'
     sampling error (and the seeds' spread where larger)."""
     n_val = int(results.dataset.sizes["validation"])
-    first = {arm.name: [c[0] for c in measures.curves(arm, "val_accuracy").values()] for arm in arms}
+    first = {arm.name: [c[0] for c in arm.curves("val_accuracy").values()] for arm in arms}
     reference = arms[0]
     parts = []
     for arm in arms[1:]:
@@ -49,11 +49,11 @@ def first_epoch_sentence(results: Any, arms: list[Any]) -> str:
     return f"After epoch 1, validation accuracy was {values} (seed means); " + "; ".join(parts) + "."
 
 
-def time_sentence(arms: list[Any]) -> str:
+def time_sentence(arms: list[ArmResult]) -> str:
     """Whole training time and time per epoch, as seed means (each run's in the table)."""
     parts = []
     for arm in arms:
-        runs = measures.learned_runs(arm)
+        runs = arm.learned_runs()
         total = facts.average([curves.total_time(run.seconds_per_epoch) for run in runs])
         per_epoch = facts.average([history.epoch_time(run.seconds_per_epoch) for run in runs])
         parts.append(f"{facts.name(arm.name)} {total:.0f} s in all, {per_epoch:.2g} s per epoch")
@@ -63,19 +63,19 @@ def time_sentence(arms: list[Any]) -> str:
     )
 
 
-def table(arms: list[Any], reached: Mapping[str, Sequence[int | None]]) -> str:
+def table(arms: list[ArmResult], reached: Mapping[str, Sequence[int | None]]) -> str:
     rows = [
         [
             md(arm.name),
             run.seed,
             epoch,
-            f"{measures.curve(run, 'val_accuracy')[0]:.3f}",
+            f"{run.curve('val_accuracy')[0]:.3f}",
             run.stopped_epoch,
             f"{curves.total_time(run.seconds_per_epoch):.1f}",
             f"{history.epoch_time(run.seconds_per_epoch):.2f}",
         ]
         for arm in arms
-        for run, epoch in zip(measures.learned_runs(arm), reached[arm.name], strict=True)
+        for run, epoch in zip(arm.learned_runs(), reached[arm.name], strict=True)
     ]
     return markdown.table(
         [

@@ -3,24 +3,23 @@ restored, and what the validation curves did after that epoch (did accuracy stil
 
 from __future__ import annotations
 
-from typing import Any
-
 from coursebook import markdown
-from coursebook.course import measures, uncertainty
+from coursebook.course import uncertainty
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
 from coursebook.course.prose.numbers import md
+from coursebook.course.results import ArmResult, Results, Run
 
 
 @register("stopping", epochs=("curve",))
-def answer(results: Any, question: Question) -> Section:
+def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     if not arms:
         return Section("No run learned, so early stopping cannot be read.")
     n_val = int(results.dataset.sizes["validation"])
     direct, rows, why = [], [], []
     for arm in arms:
-        runs = measures.learned_runs(arm)
+        runs = arm.learned_runs()
         configured = int(arm.settings["epochs"])
         stopped = [run.stopped_epoch for run in runs]
         restored = [run.evaluated_epoch for run in runs]
@@ -51,8 +50,8 @@ def answer(results: Any, question: Question) -> Section:
                 run.seed,
                 run.stopped_epoch,
                 run.evaluated_epoch,
-                f"{measures.curve(run, 'val_accuracy')[run.evaluated_epoch - 1]:.3f}",
-                f"{max(measures.curve(run, 'val_accuracy')):.3f}",
+                f"{run.curve('val_accuracy')[run.evaluated_epoch - 1]:.3f}",
+                f"{max(run.curve('val_accuracy')):.3f}",
             ]
             for run in runs
         ]
@@ -76,11 +75,11 @@ WATCHED = (
 )
 
 
-def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
+def loss_against_accuracy(arm: ArmResult, run: Run, epoch: int) -> str:
     """Why the restored weights scored lower: between the restored epoch and ``epoch`` (where accuracy
     was higher) the two validation curves, and which way the loss went."""
     restored = run.evaluated_epoch
-    losses, accuracies = measures.curve(run, "val_loss"), measures.curve(run, "val_accuracy")
+    losses, accuracies = run.curve("val_loss"), run.curve("val_accuracy")
     loss = losses[restored - 1], losses[epoch - 1]
     accuracy = accuracies[restored - 1], accuracies[epoch - 1]
     said = (
@@ -99,10 +98,10 @@ def loss_against_accuracy(arm: Any, run: Any, epoch: int) -> str:
     )
 
 
-def _accuracy_after(run: Any, n_val: int) -> tuple[float | None, int | None]:
+def _accuracy_after(run: Run, n_val: int) -> tuple[float | None, int | None]:
     """The largest validation-accuracy gain after the restored epoch, if beyond twice the sampling
     error of a difference on ``n_val`` images, and its epoch."""
-    curve = measures.curve(run, "val_accuracy")
+    curve = run.curve("val_accuracy")
     at = float(curve[run.evaluated_epoch - 1])
     later = curve[run.evaluated_epoch :]
     if not later:
