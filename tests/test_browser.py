@@ -218,7 +218,9 @@ def test_the_backprop_page_renders_its_math_with_the_network_blocked(site, brows
 
 
 def test_the_site_root_leads_to_the_landing_page(site, browser):
-    base, _ = site
+    base, html = site
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', (html / "index.html").read_text(encoding="utf-8"))
+    assert icon and (html / icon.group(1)).is_file()  # named, a browser asks for no /favicon.ico
     visit = Visit(browser, base)
     visit.page.wait_for_url(f"{base}book/index.html")
     assert visit.problems == []

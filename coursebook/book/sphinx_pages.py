@@ -17,6 +17,9 @@
 - In the PDF, the results overview's cells may break where the web page keeps them on one line: its
   eight columns are far narrower on paper than in a browser, so "mean ± sd" breaks at its spaces there
   (``_config.yml`` sets that table in a smaller type too).
+- The site's root (``index.html``) sends the browser to the landing page and names the book's icon,
+  as every page does: sphinx-external-toc's bare redirect named none, so a browser asked the server
+  for ``/favicon.ico``, which does not exist, before it followed the redirect.
 """
 
 from __future__ import annotations
@@ -156,6 +159,32 @@ def runnable_notebook(chapter: str) -> Any:
     return notebook.build(resolved, provenance.repository())
 
 
+SITE_ROOT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+{icon}<meta http-equiv="Refresh" content="0; url={landing}">
+</head>
+<body><p><a href="{landing}">{title}</a></p></body>
+</html>
+"""
+
+
+def _write_site_root(app: Any, exception: Exception | None) -> None:
+    from html import escape
+
+    from coursebook.atomic import atomic_write_text
+
+    if exception is not None or app.builder.name != "html" or app.config.root_doc == "index":
+        return
+    favicon = app.config.html_favicon
+    icon = f'<link rel="icon" href="_static/{escape(Path(favicon).name)}">\n' if favicon else ""
+    landing = f"{app.config.root_doc}.html"
+    title = escape(app.config.html_title or app.config.project)
+    atomic_write_text(Path(app.outdir) / "index.html", SITE_ROOT.format(title=title, icon=icon, landing=landing))
+
+
 def _write_runnable_notebooks(app: Any, exception: Exception | None) -> None:
     import nbformat
 
@@ -197,4 +226,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("doctree-resolved", _mark_failed)  # after the link: the warning comes first under the title
     app.connect("doctree-resolved", _breakable_overview_on_paper)
     app.connect("build-finished", _write_runnable_notebooks)
+    app.connect("build-finished", _write_site_root, priority=400)  # before sphinx-external-toc's bare one
     return {"parallel_read_safe": True, "parallel_write_safe": True}
