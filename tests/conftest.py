@@ -234,10 +234,14 @@ MARKED_FILES = {
 BOOK_FIXTURES = {"smoke_book"}  # fixtures that build a book
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         for marker, files in MARKED_FILES.items():
             if item.path.name in files:
                 item.add_marker(marker)
+                item.add_marker(pytest.mark.xdist_group(item.path.name))  # its module's fixtures built once
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("slow")
+            # one worker builds the smoke book (the first group marker counts: this one goes first)
+            item.add_marker(pytest.mark.xdist_group("smoke_book"), append=False)
