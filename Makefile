@@ -103,7 +103,7 @@ lint: $(STAMP)  ## ruff check, ruff format --check and mypy (seconds; make test 
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy coursebook
 
-test: lint  ## lint, then the test suite (what CI runs), one worker per core; one worker builds the smoke book
+test: lint  ## lint, then the test suite (what CI runs), one worker per core sharing one smoke book
 	$(PY) -m pytest -n auto --dist loadgroup
 
 test-fast: lint  ## lint, then the fast inner loop: every test but the slow, browser and latex ones, one worker per core (about a minute)

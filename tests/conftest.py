@@ -179,11 +179,22 @@ class SmokeBook:
 def smoke_book(tmp_path_factory) -> SmokeBook:
     """This project (sources only, sharing this virtualenv) built once with the smoke profile on
     synthetic data, as GitHub Actions builds it from the repository ``BUILT_FROM`` names (its pages link
-    their notebooks in Colab). Read it; to change it, take ``smoke_book.copy(tmp_path / "project")``."""
-    root = tmp_path_factory.mktemp("smoke-book") / "project"
-    shutil.copytree(PROJECT, root, ignore=_sources_only)
-    (root / ".venv").symlink_to(Path(sys.prefix))
-    return SmokeBook(root, smoke_build(root, env=BUILT_FROM))
+    their notebooks in Colab). Read it; to change it, take ``smoke_book.copy(tmp_path / "project")``.
+    Under pytest-xdist the workers share one build: the first to need it builds it under a file lock
+    in the run's common temporary folder, the others wait for it and read it."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder every worker's own temporary folder is in
+    folder, output = shared / "smoke-book", shared / "smoke-book" / "output.txt"
+    with FileLock(str(shared / "smoke-book.lock")):
+        if not output.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed in another worker
+            shutil.copytree(PROJECT, folder / "project", ignore=_sources_only)
+            (folder / "project" / ".venv").symlink_to(Path(sys.prefix))
+            output.write_text(smoke_build(folder / "project", env=BUILT_FROM), encoding="utf-8")
+    return SmokeBook(folder / "project", output.read_text(encoding="utf-8"))
 
 
 REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-sample"
@@ -242,6 +253,4 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(marker)
                 item.add_marker(pytest.mark.xdist_group(item.path.name))  # its module's fixtures built once
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker("slow")
-            # one worker builds the smoke book (the first group marker counts: this one goes first)
-            item.add_marker(pytest.mark.xdist_group("smoke_book"), append=False)
+            item.add_marker("slow")  # (the workers share one smoke book: see smoke_book)
