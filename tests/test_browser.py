@@ -61,8 +61,8 @@ def browser():
 
 
 class Visit:
-    """One page opened in a fresh tab, with every console error, page error and failed request
-    recorded. The test machine is offline: resources from other hosts cannot load, so only their
+    """One page opened in a fresh tab, with every console error, page error, error status and failed
+    request recorded. The test machine is offline: resources from other hosts cannot load, so only their
     failure to load is left out; everything the book serves itself (MathJax too) must load."""
 
     def __init__(self, browser, url: str):
@@ -71,12 +71,17 @@ class Visit:
         self.problems: list[str] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self._local(r.url) and self.problems.append(f"request failed: {r.url}"))
+        self.page.on("requestfailed", self._request_failed)
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         self.page.goto(url, wait_until="load")
         self.page.wait_for_load_state("networkidle")
         self.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # lazy images too
         self.page.wait_for_load_state("networkidle")
+
+    def _request_failed(self, request) -> None:
+        # net::ERR_ABORTED: the page moved on (a redirect) before the file came; a missing one answers 404
+        if self._local(request.url) and request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def _local(self, url: str) -> bool:
         return url.split("/", 3)[:3] == self.base
