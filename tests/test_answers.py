@@ -453,13 +453,26 @@ def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_
     assert page.count("loss stuck at ln 10") == 1  # the cause is said once, in the limits
 
 
-def test_an_arm_computed_by_another_chapter_is_named_by_its_source():
+@pytest.mark.parametrize(
+    "read_from, how",
+    [
+        (["other-chapter", "other-chapter"], "its runs read from the run store"),
+        (["first-chapter", "first-chapter"], "its runs read from the run store, computed by first-chapter"),
+        (["first-chapter", ""], "1 of its 2 runs read from the run store, the others trained here"),
+        (["", ""], "its runs trained here (the run store did not hold them yet)"),
+    ],
+)
+def test_an_arm_declared_by_another_chapter_is_named_with_where_its_runs_came_from(read_from, how):
     results = factories.results(
-        factories.arm("MLP", [run(0)], model="aml-mlp"), factories.arm("LeNet-5", [run(0)], model="aml-lenet5")
+        factories.arm("MLP", [run(0), run(1)], model="aml-mlp"),
+        factories.arm("LeNet-5", [run(0), run(1)], model="aml-lenet5"),
     )
-    results.arms[0].source_chapter = "other-chapter"  # the run store's optional field
+    results.arms[0].source_chapter = "other-chapter"  # the arm as the other chapter declares it
+    for stored, chapter in zip(results.arms[0].runs, read_from, strict=True):
+        stored.read_from = chapter
     text = answers.answer(results, [{"ask": "Compare.", "kind": "compare", "arms": ["LeNet-5", "MLP"]}])
-    assert "**MLP** from chapter other-chapter" in text and "**LeNet-5** from chapter" not in text
+    assert f"**MLP** is chapter other-chapter's arm, {how}." in text
+    assert "**LeNet-5** is chapter" not in text
 
 
 def test_a_question_whose_arms_all_failed_shows_no_empty_table():

@@ -100,13 +100,7 @@ def limits(results: Results) -> str:
             f"Batch-normalization statistics of {join([name(a) for a in normed])} were re-estimated from "
             "training images before every evaluation."
         )
-    borrowed = [
-        f"{name(arm.name)} from chapter {md(arm.source_chapter)}"
-        for arm in results.arms
-        if getattr(arm, "source_chapter", None)
-    ]
-    if borrowed:
-        parts.append("Arms computed by another chapter and read from its runs: " + "; ".join(borrowed) + ".")
+    parts += [_borrowed(arm) for arm in results.arms if arm.source_chapter]
     failed = [
         f"{sum(not r.learned for r in arm.runs)} of {len(arm.runs)} runs of {name(arm.name)} "
         f"({'; '.join(dict.fromkeys(r.failure_cause for r in arm.runs if not r.learned))})"
@@ -116,6 +110,19 @@ def limits(results: Results) -> str:
     if failed:
         parts.append("Runs that did not learn are left out of every number: " + "; ".join(failed) + ".")
     return "**Limits.** " + " ".join(parts)
+
+
+def _borrowed(arm: ArmResult) -> str:
+    """Whose arm ``arm`` is, and whether its runs were read from the run store or trained here."""
+    read = [run for run in arm.runs if run.read_from]
+    others = sorted({run.read_from for run in read} - {arm.source_chapter})
+    if len(read) == len(arm.runs):
+        how = "its runs read from the run store" + (f", computed by {join([md(c) for c in others])}" if others else "")
+    elif read:
+        how = f"{len(read)} of its {len(arm.runs)} runs read from the run store, the others trained here"
+    else:
+        how = "its runs trained here (the run store did not hold them yet)"
+    return f"{name(arm.name)} is chapter {md(arm.source_chapter)}'s arm, {how}."
 
 
 def _has_batchnorm(arm: ArmResult) -> bool:
