@@ -162,6 +162,16 @@ def test_fit_never_says_over_fitting_while_validation_loss_falls_and_names_the_r
     assert "lowest at epoch 4 in both runs" in " ".join(section.detail)
 
 
+def test_a_model_whose_runs_disagree_is_described_run_by_run_in_one_clause():
+    falling = [1.5, 1.3, 1.2, 1.1, 1.0, 0.95, 0.9, 0.88]
+    rising = [1.5, 1.2, 1.0, 0.95, 1.0, 1.1, 1.2, 1.3]
+    results = two_arms([curve([1.0] * 8, rising)] * 2, [curve([1.0] * 8, rising), curve([1.0] * 8, falling)])
+    q = registry.Question(ask="Over- or under-fitting?", kind="fit", arms=("E", "H"), measure="val_loss")
+    direct = registry.strategy("fit")(results, q).direct
+    assert direct.startswith("Model **E** was over-fitting; model **H** was over-fitting in 1 of 2 runs and ")
+    assert "was still improving when the budget ran out in 1 of 2 runs." in direct
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(0.3, 3.0), min_size=1, max_size=12), st.floats(0.01, 0.5), st.integers(0, 1))
 def test_generated_histories_still_falling_at_the_end_are_never_called_over_fitting(prefix, drop, seed):

@@ -8,7 +8,7 @@ from coursebook import markdown
 from coursebook.course import curves
 from coursebook.course.answers import facts
 from coursebook.course.answers.registry import Question, Section, register
-from coursebook.course.prose.numbers import md
+from coursebook.course.prose.numbers import join, md
 from coursebook.course.results import ArmResult, Results
 
 
@@ -17,7 +17,7 @@ def answer(results: Results, question: Question) -> Section:
     arms = facts.learned(facts.arms(results, question))
     fits = {arm.name: facts.arm_fits(results, arm) for arm in arms}
     states = [
-        f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(facts.arm_state(fits[arm.name]))}"
+        f"{'Model' if i == 0 else 'model'} {facts.name(arm.name)} {_state_words(fits[arm.name])}"
         for i, arm in enumerate(arms)
     ]
     failed = [arm for arm in facts.arms(results, question) if arm not in arms]
@@ -47,12 +47,25 @@ def _gap_note(fits: list[facts.RunFit]) -> str:
     )
 
 
-def _state_words(state: str) -> str:
-    if state == curves.STILL_IMPROVING:
-        return "was still improving when the budget ran out (neither over- nor under-fitting could show yet)"
-    if state == curves.LEVELLED:
-        return "levelled off without clear over- or under-fitting"
-    return f"was {state}"
+PREDICATES = {  # each fit state as what a sentence says of a model
+    curves.OVER: "was over-fitting",
+    curves.UNDER: "was under-fitting",
+    curves.LEVELLED: "had levelled off",
+    curves.STILL_IMPROVING: "was still improving when the budget ran out",
+}
+
+
+def _state_words(fits: list[facts.RunFit]) -> str:
+    """What the runs' fit states say of the model: one state with its gloss, or each state with its count."""
+    states = [f.state for f in fits]
+    if len(set(states)) == 1:
+        if states[0] == curves.STILL_IMPROVING:
+            return f"{PREDICATES[states[0]]} (neither over- nor under-fitting could show yet)"
+        if states[0] == curves.LEVELLED:
+            return f"{PREDICATES[states[0]]} without clear over- or under-fitting"
+        return PREDICATES[states[0]]
+    counts = {state: states.count(state) for state in dict.fromkeys(states)}
+    return join([f"{PREDICATES[state]} in {count} of {len(states)} runs" for state, count in counts.items()])
 
 
 def equal_epoch_loss(arm: ArmResult, reference: ArmResult) -> str:
