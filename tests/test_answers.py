@@ -260,7 +260,7 @@ def test_epochs_to_a_reachable_mark_per_seed_and_total_training_time():
     assert "validation accuracy 0.39 as the mark" in section.direct
     # 0.39 first reached: fast runs at epochs 1 (0.40) and 2 (0.41); slow runs both at epoch 4 (0.42, 0.40)
     assert (
-        "**with batch norm** at epoch 1 and 2" in section.direct
+        "**with batch norm** at epochs 1 and 2" in section.direct
         and "**original** at epoch 4 in both runs" in section.direct
     )
     assert "**original** 14 s in all, 3 s per epoch" in section.detail[1]  # 2 + 4 × 3

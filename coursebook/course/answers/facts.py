@@ -43,12 +43,15 @@ def seeds(arm: ArmResult) -> str:
     return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
 
 
-def epochs_list(numbers: Sequence[int]) -> str:
-    """Per-run numbers: '6' (one run), '6 in both runs', '6 in all 3 runs', '5, 4 and 4'."""
+def run_epochs(numbers: Sequence[int]) -> str:
+    """An epoch per run: 'epoch 6' (one run), 'epoch 6 in both runs', 'epoch 6 in all 3 runs',
+    'epochs 5, 4 and 4'."""
     if len(set(numbers)) == 1:
         count = len(numbers)
-        return str(numbers[0]) + ("" if count == 1 else " in both runs" if count == 2 else f" in all {count} runs")
-    return join([str(n) for n in numbers])
+        return f"epoch {numbers[0]}" + (
+            "" if count == 1 else " in both runs" if count == 2 else f" in all {count} runs"
+        )
+    return "epochs " + join([str(n) for n in numbers])
 
 
 # --------------------------------------------------------------------------- shape and fit of a run
@@ -96,17 +99,17 @@ def shape_sentence(arm: ArmResult, fits: Sequence[RunFit], digits: int = 2) -> s
     who = f"The validation loss of {name(arm.name)}"
     falling = [f for f in fits if f.shape.state == curves.FALLING]
     if len(falling) == len(fits):
-        last = epochs_list([f.shape.epochs for f in fits])
+        last = run_epochs([f.shape.epochs for f in fits])
         return (
-            f"{who} was lowest at the last epoch trained, epoch {last}: the model was still improving when the "
+            f"{who} was lowest at the last epoch trained, {last}: the model was still improving when the "
             "budget ran out."
         )
-    best = epochs_list([f.shape.best_epoch for f in fits])
+    best = run_epochs([f.shape.best_epoch for f in fits])
     rising = [f for f in fits if f.shape.state == curves.RISING]
     if len(rising) == len(fits):
         rise = average([f.shape.rise for f in fits])
         return (
-            f"{who} was lowest at epoch {best} and then rose beyond its epoch-to-epoch noise, by "
+            f"{who} was lowest at {best} and then rose beyond its epoch-to-epoch noise, by "
             f"{rise:.{digits}f} on average by the last epoch."
         )
     counts = {s: sum(f.shape.state == s for f in fits) for s in (curves.RISING, curves.FLAT, curves.FALLING)}
@@ -116,7 +119,7 @@ def shape_sentence(arm: ArmResult, fits: Sequence[RunFit], digits: int = 2) -> s
         curves.FALLING: "was still falling",
     }
     parts = [f"{words[s]} in {c} of {len(fits)} runs" for s, c in counts.items() if c]
-    return f"{who} was lowest at epoch {best}; by the last epoch it {join(parts)}."
+    return f"{who} was lowest at {best}; by the last epoch it {join(parts)}."
 
 
 def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
@@ -124,10 +127,10 @@ def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     epoch 3, 2 and 2 and then rose by 0.35 on average'."""
     falling = [f for f in fits if f.shape.state == curves.FALLING]
     if len(falling) == len(fits):
-        return f"{subject} was still falling at epoch {epochs_list([f.shape.epochs for f in fits])}, its last"
+        return f"{subject} was still falling at {run_epochs([f.shape.epochs for f in fits])}, its last"
     others = [f for f in fits if f.shape.state != curves.FALLING]
     rise = average([f.shape.rise for f in others])
-    bottomed = f"bottomed at epoch {epochs_list([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}" + (
+    bottomed = f"bottomed at {run_epochs([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}" + (
         " on average" if len(others) > 1 else ""
     )
     if not falling:

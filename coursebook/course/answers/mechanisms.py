@@ -46,7 +46,7 @@ def explain(key: str, results: Results, arms: Sequence[ArmResult], fits: Fits) -
 
 
 def _best(fits: Sequence[facts.RunFit]) -> str:
-    return facts.epochs_list([f.shape.best_epoch for f in fits])
+    return facts.run_epochs([f.shape.best_epoch for f in fits])
 
 
 def _curve_fact(arm: ArmResult, fits: Sequence[facts.RunFit], subject: str | None = None) -> str:
@@ -100,7 +100,7 @@ def batch_norm(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[
         f"first: {name(normed.name)}'s training loss was below {name(base.name)}'s at {len(lower)} of "
         f"{len(found.epochs)} equal epochs (epoch {found.epochs[-1]}: {found.arm[-1]:.2f} against "
         f"{found.reference[-1]:.2f}); and {'consistent' if sooner else 'inconsistent'} with the second: validation "
-        f"loss was lowest at epoch {_best(fits[normed.name])} for {name(normed.name)} and {_best(fits[base.name])} "
+        f"loss was lowest at {_best(fits[normed.name])} for {name(normed.name)} and {_best(fits[base.name])} "
         f"for {name(base.name)}."
     ]
     confounds = facts.setting_differences(normed, base)
@@ -356,8 +356,8 @@ def early_stopping(results: Results, arms: Sequence[ArmResult], fits: Fits) -> l
             f"{epochs(patience)}, then restores the best epoch's weights; it predicts runs that end "
             f"{epochs(patience)} after their best epoch, or at the budget's {budget}. In {name(arm.name)}, the "
             f"restored epoch was the validation-loss minimum in {at_minimum} of {len(runs)} runs and {on_time} "
-            f"of {len(runs)} runs ended as predicted, at epoch "
-            f"{facts.epochs_list([r.stopped_epoch for r in runs])}."
+            f"of {len(runs)} runs ended as predicted, at "
+            f"{facts.run_epochs([r.stopped_epoch for r in runs])}."
         )
     return text
 

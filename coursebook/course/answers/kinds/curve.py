@@ -31,7 +31,7 @@ def answer(results: Results, question: Question) -> Section:
     if len({tuple(v) for v in evaluated.values()}) > 1:
         sections.append(
             "The arms' evaluated weights come from different epochs ("
-            + "; ".join(f"{facts.name(a)}: {facts.epochs_list(e)}" for a, e in evaluated.items())
+            + "; ".join(f"{facts.name(a)}: {facts.run_epochs(e)}" for a, e in evaluated.items())
             + "), so the comparison is made epoch by epoch instead."
         )
     section = Section(" ".join(direct), sections, tables)

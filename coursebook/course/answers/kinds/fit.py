@@ -94,7 +94,7 @@ def _epochs(epochs: tuple[int, ...]) -> str:
         return f"epoch {epochs[0]}"
     if list(epochs) == list(range(epochs[0], epochs[-1] + 1)):
         return f"epochs {epochs[0]}–{epochs[-1]}"
-    return "epochs " + facts.epochs_list(list(epochs))
+    return "epochs " + join([str(e) for e in epochs])
 
 
 def fit_table(arms: list[ArmResult], fits: dict[str, list[facts.RunFit]]) -> str:

@@ -24,7 +24,7 @@ def answer(results: Results, question: Question) -> Section:
     reached = {arm.name: [_reached(c, mark) for c in arm.curves("val_accuracy").values()] for arm in arms}
     mean_epochs = {name: facts.average(epochs) for name, epochs in reached.items()}
     order = sorted(arms, key=lambda arm: mean_epochs[arm.name])
-    each = "; ".join(f"{facts.name(arm.name)} at epoch {facts.epochs_list(reached[arm.name])}" for arm in order)
+    each = "; ".join(f"{facts.name(arm.name)} at {facts.run_epochs(reached[arm.name])}" for arm in order)
     direct = (
         f"With validation accuracy {mark:.2f} as the mark ({question.mark:.0%} of the lowest best value any run "
         f"reached, so every run reached it), the runs reached it at these epochs: {each}."

@@ -28,8 +28,8 @@ def answer(results: Results, question: Question) -> Section:
         rose = sum(gain is not None for gain, _ in after)
         text = (
             f"For {facts.name(arm.name)}, {early} of {len(runs)} runs stopped before epoch {configured} "
-            f"(at epoch {facts.epochs_list(stopped)}), and the restored weights were those of epoch "
-            f"{facts.epochs_list(restored)}"
+            f"(at {facts.run_epochs(stopped)}), and the restored weights were those of "
+            f"{facts.run_epochs(restored)}"
         )
         if rose:
             text += (
