@@ -466,10 +466,10 @@ def test_an_arm_that_did_not_learn_still_gets_what_can_be_explained_without_its_
 @pytest.mark.parametrize(
     "read_from, how",
     [
-        (["other-chapter", "other-chapter"], "its runs read from the run store"),
-        (["first-chapter", "first-chapter"], "its runs read from the run store, computed by first-chapter"),
-        (["first-chapter", ""], "1 of its 2 runs read from the run store, the others trained here"),
-        (["", ""], "its runs trained here (the run store did not hold them yet)"),
+        (["other-chapter", "other-chapter"], "its runs were read from the run store"),
+        (["first-chapter", "first-chapter"], "its runs were read from the run store, computed by first-chapter"),
+        (["first-chapter", ""], "1 of its 2 runs was read from the run store, the other trained here"),
+        (["", ""], "its runs were trained here (the run store did not hold them yet)"),
     ],
 )
 def test_an_arm_declared_by_another_chapter_is_named_with_where_its_runs_came_from(read_from, how):
@@ -481,8 +481,8 @@ def test_an_arm_declared_by_another_chapter_is_named_with_where_its_runs_came_fr
     for stored, chapter in zip(results.arms[0].runs, read_from, strict=True):
         stored.read_from = chapter
     text = answers.answer(results, [{"ask": "Compare.", "kind": "compare", "arms": ["LeNet-5", "MLP"]}])
-    assert f"**MLP** is chapter other-chapter's arm, {how}." in text
-    assert "**LeNet-5** is chapter" not in text
+    assert f"Chapter other-chapter declares the arm **MLP**: {how}." in text
+    assert "the arm **LeNet-5**" not in text
 
 
 def test_a_question_whose_arms_all_failed_shows_no_empty_table():

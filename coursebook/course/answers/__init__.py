@@ -113,16 +113,22 @@ def limits(results: Results) -> str:
 
 
 def _borrowed(arm: ArmResult) -> str:
-    """Whose arm ``arm`` is, and whether its runs were read from the run store or trained here."""
+    """Which chapter declares ``arm``, and whether its runs were read from the run store or trained here."""
     read = [run for run in arm.runs if run.read_from]
     others = sorted({run.read_from for run in read} - {arm.source_chapter})
     if len(read) == len(arm.runs):
-        how = "its runs read from the run store" + (f", computed by {join([md(c) for c in others])}" if others else "")
+        how = "its runs were read from the run store" + (
+            f", computed by {join([md(c) for c in others])}" if others else ""
+        )
     elif read:
-        how = f"{len(read)} of its {len(arm.runs)} runs read from the run store, the others trained here"
+        rest = len(arm.runs) - len(read)
+        how = (
+            f"{len(read)} of its {len(arm.runs)} runs {'was' if len(read) == 1 else 'were'} read from the run "
+            f"store, {'the other' if rest == 1 else f'the other {rest}'} trained here"
+        )
     else:
-        how = "its runs trained here (the run store did not hold them yet)"
-    return f"{name(arm.name)} is chapter {md(arm.source_chapter)}'s arm, {how}."
+        how = "its runs were trained here (the run store did not hold them yet)"
+    return f"Chapter {md(arm.source_chapter)} declares the arm {name(arm.name)}: {how}."
 
 
 def _has_batchnorm(arm: ArmResult) -> bool:
