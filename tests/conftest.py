@@ -254,3 +254,12 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(pytest.mark.xdist_group(item.path.name))  # its module's fixtures built once
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("slow")  # (the workers share one smoke book: see smoke_book)
+    _readers_of_the_book_last(items)
+
+
+def _readers_of_the_book_last(items: list) -> None:
+    """The first test that reads the smoke book stays where it is, so that one worker starts building
+    it early; the others run last, so that no other worker waits for the book while tests remain."""
+    readers = [item for item in items if BOOK_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    later = {id(item) for item in readers[1:]}
+    items[:] = [item for item in items if id(item) not in later] + readers[1:]
