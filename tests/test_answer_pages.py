@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coursebook.book.params import toc_chapter_ids
-from coursebook.course import answers
+from tests import prose
 
 MAX_WORDS = 600
 
@@ -38,8 +38,8 @@ def problems(text: str, summary: bool) -> list[str]:
     found = []
     if not summary:
         found.append("no answer-summary block")
-    sentences = answers.sentences(text)
-    counts = collections.Counter(answers.template(s) for s in sentences)
+    sentences = prose.sentences(text)
+    counts = collections.Counter(prose.template(s) for s in sentences)
     found += [f"said {n} times: {t!r}" for t, n in counts.items() if n > 2]
     found += [f"starts in lower case: {s!r}" for s in sentences if s[:1].islower()]
     words = len(text.split())

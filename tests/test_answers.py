@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from coursebook.book.params import ParameterError, resolve
 from coursebook.course import answers, arms as arms_module, learning_curve
 from coursebook.course.answers import registry
-from tests import factories
+from tests import factories, prose
 from tests.factories import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_no_explanation_is_shared_word_for_word_between_chapters():
         results, questions = chapter_results(chapter)
         for block in answers.answer(results, questions).split("\n\n"):
             if block.startswith("**Why.**"):
-                for sentence in answers.sentences(block.removeprefix("**Why.** ")):
+                for sentence in prose.sentences(block.removeprefix("**Why.** ")):
                     why[sentence].add(chapter)
     shared = {s: c for s, c in why.items() if len(c) > 1}
     assert why and not shared, shared
@@ -445,7 +445,7 @@ def test_no_sentence_of_any_chapter_starts_with_an_arm_name():
     for chapter in chapters_with_questions():
         results, questions = chapter_results(chapter)
         text = answers.answer(results, questions)
-        for sentence in answers.sentences(re.sub(r"\*\*[^*]+\.\*\* ", "", text)):
+        for sentence in prose.sentences(re.sub(r"\*\*[^*]+\.\*\* ", "", text)):
             assert not any(sentence.startswith(arm.name) for arm in results.arms), (chapter, sentence)
 
 

@@ -11,7 +11,6 @@ the numbers (:mod:`.mechanisms`); the limits of the evidence come once, last.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -209,21 +208,3 @@ def feedforward(
         + (f" ({size})." if size else ".")
     )
     return answer(results, questions, head=[head])
-
-
-# =========================================================================== page checks
-
-
-def sentences(markdown: str) -> list[str]:
-    """The prose sentences of a Markdown text (tables, fences and admonition options left out)."""
-    lines = [
-        line for line in markdown.splitlines() if line.strip() and not line.lstrip().startswith(("|", "```", ":", "<"))
-    ]
-    text = " ".join(lines)
-    text = re.sub(r"\*\*", "", text)
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=\S)", text) if s.strip()]
-
-
-def template(sentence: str) -> str:
-    """A sentence with its numbers replaced by '#': its template."""
-    return re.sub(r"[-+−]?\d[\d,]*(\.\d+)?(e-?\d+)?", "#", sentence)

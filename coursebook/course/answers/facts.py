@@ -202,11 +202,6 @@ def verdict(
     return f"{head} was {d.direction} for {name(arm.name)} than for {name(reference.name)} ({d.text()}, {d.basis})"
 
 
-def mean_text(values: Sequence[float], error: float | None) -> str:
-    """A mean with the decimals its error supports (two or three significant digits)."""
-    return uncertainty.rounded(average(values), error if error else 0.01)
-
-
 def per_run_table(results: Results, arms_: Sequence[ArmResult], measures_: Sequence[str]) -> str:
     """Per run: arm, seed, evaluated epoch and each measure (3 decimals): per-run values live in
     tables, never in parentheses."""
