@@ -191,7 +191,7 @@ def _chapter_arms(resolved) -> list[dict]:
     values, notebook = resolved.values, resolved.chapter.notebook.name
     chapter = {key: values[key] for key in arms.SETTING_DEFAULTS if key in values and key != "model"}
     if notebook == "mlp-walkthrough.ipynb":
-        return arms.check_arms([{"name": "MLP", "model": values["model"]}], chapter, where="test")
+        return arms.check_arms(arms.one_model(values["model"]), chapter, where="test")
     if notebook == "learning-curve.ipynb":
         return arms.check_arms(learning_curve.size_arms(values["arms"][0], values["sizes"]), chapter, where="test")
     return arms.check_arms(values["arms"], chapter, where="test") if "arms" in values else []

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from coursebook.course import experiments, results, runstore
+from coursebook.course import arms as arms_module, experiments, results, runstore
 from tests import factories
 
 SETTINGS = {**factories.SETTINGS, "model": "a12-baseline", "epochs": 4}
@@ -259,7 +259,7 @@ def test_the_walkthrough_plans_its_one_model_as_the_run_its_notebook_trains():
     settings = ("epochs", "batch_size", "optimizer", "learning_rate", "train_size", "monitor_images")
     experiment = experiments.prepare(
         None,
-        [{"name": "MLP", "model": values["model"]}],
+        arms_module.one_model(values["model"]),
         data="synthetic",
         seed=values["seed"],
         scaling=values["scaling"],

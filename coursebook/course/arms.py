@@ -239,6 +239,14 @@ def arm_schema() -> dict[str, Any]:
 ARM = checks.Check(f"a mapping with keys {checks.listed(ARM_KEYS)}", lambda value: isinstance(value, Mapping))
 
 
+ONE_MODEL_ARM = "MLP"  # the name the feed-forward walkthrough's page shows its one model by
+
+
+def one_model(model: str) -> list[dict[str, Any]]:
+    """The arms of a chapter that trains one model with its own settings (the walkthrough)."""
+    return [{"name": ONE_MODEL_ARM, "model": model}]
+
+
 def check_arms(
     arms: Any, chapter: Mapping[str, Any], where: str = "arms", describe: Callable[[str], str | None] | None = None
 ) -> list[dict[str, Any]]:

@@ -170,9 +170,9 @@ def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
     return [RunInputs(arm, seed, data_part) for seed in seeds for arm in effective]
 
 
-def model_arm(values: dict[str, Any], name: str = "model") -> list[dict[str, Any]]:
+def model_arm(values: dict[str, Any]) -> list[dict[str, Any]]:
     """The one arm of a chapter whose parameters name a ``model`` to train for ``epochs`` ([] otherwise)."""
-    return [{"name": name, "model": values["model"]}] if values.get("model") and "epochs" in values else []
+    return arms_module.one_model(values["model"]) if values.get("model") and "epochs" in values else []
 
 
 @dataclass
