@@ -82,6 +82,17 @@ def test_predict_labels_returns_the_argmax_class(softmax_of_inputs):
     assert np.issubdtype(predicted.dtype, np.integer)
 
 
+def test_predictions_in_steps_cover_every_image_once_in_order(softmax_of_inputs):
+    """7 images in steps of 3 (the last step shorter): each row is softmax of its own image."""
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    expected = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    probabilities = evaluation.predict_probabilities(softmax_of_inputs, x, batch_size=3)
+    assert probabilities.shape == (7, 3)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="no images"):
+        evaluation.predict_probabilities(softmax_of_inputs, x[:0])
+
+
 def test_evaluate_reports_cross_entropy_and_accuracy_per_split(softmax_of_inputs):
     x_train = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
     x_val = np.array([[0.0, 0.0, 3.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dtype=np.float32)

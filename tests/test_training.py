@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from types import SimpleNamespace
 
@@ -115,6 +116,22 @@ def test_recorded_accuracy_equals_accuracy_of_predictions(data, augmented):
     assert history["val_accuracy"][-1] == pytest.approx(
         accuracy_from_predictions(result.model, data.x_val, data.y_val), abs=1e-6
     )
+
+
+def test_an_epochs_seconds_include_the_probe_at_its_end(data, monkeypatch):
+    """The inference-mode probe runs at each epoch's end: its time is part of the epoch's seconds
+    (a probe made to take 0.3 s makes every epoch take at least that)."""
+    probe = training.TrainingProbe.on_epoch_end
+
+    def slow_probe(self, epoch, logs=None):
+        time.sleep(0.3)
+        probe(self, epoch, logs)
+
+    monkeypatch.setattr(training.TrainingProbe, "on_epoch_end", slow_probe)
+    result = training.train(tiny_cnn(), data, epochs=2, batch_size=32, verbose=0)
+    assert len(result.seconds_per_epoch) == 2
+    assert min(result.seconds_per_epoch) >= 0.3
+    assert sum(result.seconds_per_epoch) <= result.seconds
 
 
 def test_recorded_training_accuracy_equals_predictions_when_weights_are_frozen(data):

@@ -152,7 +152,7 @@ def _callback_code(settings: Mapping[str, Any], recompute: bool) -> list[str]:
         ]
     lines += [
         f"# eval_loss, eval_accuracy: inference mode on {PROBE_IMAGES} training images (changes no weight)",
-        f"callbacks.append(TrainingProbe(x_train[:{PROBE_IMAGES}], y_train[:{PROBE_IMAGES}], batch_size={batch}))",
+        f"callbacks.append(TrainingProbe(x_train[:{PROBE_IMAGES}], y_train[:{PROBE_IMAGES}]))",
     ]
     stopping, checkpoint = settings.get("early_stopping"), settings.get("checkpoint")
     if stopping:
@@ -181,6 +181,8 @@ def training_code(settings: Mapping[str, Any], *, recompute: bool = False) -> st
     """The compile and fit call of one arm's effective settings (``ArmResult.settings``), with every
     callback the run used (``recompute``: the batch-norm statistics callback, see
     :func:`recomputes_batch_norm`); expects ``model``, the preprocessed parts and ``seed``."""
+    from coursebook.course.training import validation_batch_size
+
     optimizer = OPTIMIZER_CLASSES[str(settings.get("optimizer", "adam")).lower()]
     rate = settings.get("learning_rate")
     imports = ["BatchNormStatistics", "TrainingProbe"] if recompute else ["TrainingProbe"]
@@ -200,6 +202,7 @@ def training_code(settings: Mapping[str, Any], *, recompute: bool = False) -> st
         "    x_train, y_train,",
         _validation_line(settings.get("monitor_images")),
         f"    epochs={settings['epochs']}, batch_size={settings['batch_size']},",
+        f"    validation_batch_size={validation_batch_size(settings['batch_size'])},  # inference only: fewer steps",
         "    callbacks=callbacks,",
         ")",
     ]

@@ -299,8 +299,8 @@ def _train_run(
 
 
 def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, batch_size: int) -> results_module.Run:
-    """Measure the weights a run ends with, from one prediction pass over each part (with the
-    training batch size, inference mode): training, validation and test loss and accuracy (computed
+    """Measure the weights a run ends with, from one prediction pass over each part (inference
+    mode, ``evaluation.INFERENCE_BATCH`` images per step): training, validation and test loss and accuracy (computed
     from the predicted probabilities as ``model.evaluate`` computes them), whether the run learned
     (:func:`coursebook.course.learned.judge`), the test classification report and the confusion
     matrices of every part, and the predicted class of the first test images."""
@@ -311,7 +311,7 @@ def measure_run(fitted: training.TrainResult, splits: data.Splits, seed: int, ba
         ("validation", splits.x_val, splits.y_val),
         ("test", splits.x_test, splits.y_test),
     ):
-        probabilities = evaluation.predict_probabilities(model, x, batch_size=batch_size)
+        probabilities = evaluation.predict_probabilities(model, x)
         predicted[part] = probabilities.argmax(axis=-1)
         confusion[part] = evaluation.confusion(evaluation.to_labels(y), predicted[part], n_classes).tolist()
         scores[part] = evaluation.scores_from_probabilities(y, probabilities)

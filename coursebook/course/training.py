@@ -29,7 +29,7 @@ from coursebook.book import progress
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # before keras imports jax
 import keras
 
-from coursebook.course import history as history_frames
+from coursebook.course import evaluation, history as history_frames
 from coursebook.course.arms import (
     BATCH_NORM_MODES,
     EARLY_STOPPING,
@@ -37,7 +37,6 @@ from coursebook.course.arms import (
     OPTIMIZERS,
     parse_augmentation,
 )
-from coursebook.course.evaluation import attribute_or_key
 
 BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
 PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
@@ -171,7 +170,9 @@ def with_augmentation(model: keras.Model, layers: keras.Sequential | None = None
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall-clock seconds of every epoch (training plus validation)."""
+    """Records the wall-clock seconds of every epoch: its training steps, its validation pass and
+    whatever the callbacks before it in the list do at the epoch's end (the inference-mode probe,
+    the checkpoint), so that an epoch's seconds are all it costs."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -234,14 +235,12 @@ class TrainingProbe(keras.callbacks.Callback):
     fixed set of training images, beside Keras' running ``loss``/``accuracy`` (training mode,
     averaged over the epoch's batches while the weights changed)."""
 
-    def __init__(self, x: Any, y: Any, batch_size: int) -> None:
+    def __init__(self, x: Any, y: Any) -> None:
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
+        self.x, self.y = x, y
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        from coursebook.course import evaluation
-
-        probabilities = evaluation.predict_probabilities(self.model, self.x, batch_size=self.batch_size)
+        probabilities = evaluation.predict_probabilities(self.model, self.x)
         scores = evaluation.scores_from_probabilities(self.y, probabilities)
         if logs is not None:
             logs.update(eval_loss=scores["loss"], eval_accuracy=scores["accuracy"])
@@ -314,9 +313,9 @@ def fit_arrays(data: Any, validation_data: tuple | None = None) -> tuple[Any, An
     if isinstance(data, (tuple, list)):
         x, y = data
     else:
-        x, y = attribute_or_key(data, "x_train"), attribute_or_key(data, "y_train")
-        if validation_data is None and attribute_or_key(data, "x_val") is not None:
-            validation_data = (attribute_or_key(data, "x_val"), attribute_or_key(data, "y_val"))
+        x, y = evaluation.attribute_or_key(data, "x_train"), evaluation.attribute_or_key(data, "y_train")
+        if validation_data is None and evaluation.attribute_or_key(data, "x_val") is not None:
+            validation_data = (evaluation.attribute_or_key(data, "x_val"), evaluation.attribute_or_key(data, "y_val"))
     if x is None or y is None:
         raise ValueError("training data needs x_train and y_train (attributes, keys, or an (x, y) pair)")
     _check_lengths("training", x, y)
@@ -411,19 +410,20 @@ def train(
         if batch_norm == "recompute" and batch_norm_layers(model)
         else None
     )
-    probe = TrainingProbe(x[:PROBE_IMAGES], y[:PROBE_IMAGES], batch_size)
+    probe = TrainingProbe(x[:PROBE_IMAGES], y[:PROBE_IMAGES])
     reporter = ProgressCallback(epochs) if progress.active() else None
     with tempfile.TemporaryDirectory(prefix="coursebook-ckpt-") as directory:
         checkpoint = None if best is None else best_checkpoint_callback(directory, **best)
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        callbacks = (timer, statistics, probe, stopper, checkpoint, reporter)
+        callbacks = (statistics, probe, stopper, checkpoint, timer, reporter)  # the timer ends each epoch
         history = model.fit(
             x,
             y,
             validation_data=validation,
             epochs=epochs,
             batch_size=batch_size,
+            validation_batch_size=validation_batch_size(batch_size),
             callbacks=[c for c in callbacks if c is not None],
             verbose=verbose,
         )
@@ -440,6 +440,12 @@ def train(
         seconds_per_epoch=timer.seconds,
         raw_history={k: [float(v) for v in values] for k, values in history.history.items()},
     )
+
+
+def validation_batch_size(batch_size: int) -> int:
+    """Images per step of the validation pass: at least :data:`evaluation.INFERENCE_BATCH` (it
+    trains nothing, so its batch changes no result, only the time)."""
+    return max(batch_size, evaluation.INFERENCE_BATCH)
 
 
 def _stopped_epoch(stopper: keras.callbacks.EarlyStopping | None) -> int | None:
