@@ -79,14 +79,37 @@ def test_runner_and_notebook_must_agree_on_the_chapter(monkeypatch):
         _start(monkeypatch, chapter="beta")
 
 
-def test_glue_turns_numpy_scalars_into_numbers(monkeypatch):
-    import myst_nb
+def displayed(monkeypatch) -> list[tuple[dict, dict]]:
+    """What ``IPython.display.display`` is given (bundle, metadata), in order."""
+    import IPython.display
 
-    glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    shown: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw, metadata: shown.append((bundle, metadata)))
+    return shown
+
+
+def test_glue_writes_what_myst_nb_glue_writes(monkeypatch):
+    """The book's pages read glued values as myst-nb stores them: same MIME keys, data and metadata."""
+    import myst_nb.ext.glue as myst_glue
+    from matplotlib.figure import Figure
+
+    shown = displayed(monkeypatch)
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda bundle, raw, metadata: shown.append((bundle, metadata)))
+    figure = Figure(figsize=(1, 1))
+    figure.add_subplot().plot([0, 1])
+    for value in (0.25, "Adam", figure):
+        runtime.glue("value", value)
+        myst_glue.glue("value", value, display=False)
+        ours, theirs = shown[-2], shown[-1]
+        assert ours == theirs
+        assert ours[1]["scrapbook"] == {"name": "value", "mime_prefix": "application/papermill.record/"}
+
+
+def test_glue_turns_numpy_scalars_into_numbers(monkeypatch):
+    shown = displayed(monkeypatch)
     runtime.glue("loss", np.float64(0.25))
     runtime.glue("count", np.int64(7))
-    assert type(glued["loss"]) is float and type(glued["count"]) is int
+    assert [bundle["application/papermill.record/text/plain"] for bundle, _ in shown] == ["0.25", "7"]
 
 
 def test_table_renders_html_and_escaped_latex_with_separators():

@@ -9,7 +9,7 @@ import copy
 import re
 from typing import Any
 
-PREFIX = "application/papermill.record/"  # how glue stores a value in a cell's outputs
+GLUE_PREFIX = "application/papermill.record/"  # how myst-nb's glue marks a value in a cell's outputs
 GLUE_TEXT = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
 GLUE_FIGURE = re.compile(r"```\{glue:figure\}[ \t]+(\S+)[ \t]*\n((?::[^\n]*\n)*)(.*?)\n?```", re.S)
 SHOWN = ("image/png", "text/plain")  # what a notebook frontend shows of a glued figure
@@ -22,7 +22,7 @@ def glued(nb: Any) -> dict[str, dict[str, Any]]:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name:
-                values[name] = {k.removeprefix(PREFIX): v for k, v in output.get("data", {}).items()}
+                values[name] = {k.removeprefix(GLUE_PREFIX): v for k, v in output.get("data", {}).items()}
     return values
 
 
@@ -54,8 +54,8 @@ def with_values(nb: Any) -> Any:
             cell.source = resolved(cell.source)
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if output.get("metadata", {}).get("scrapbook") and f"{PREFIX}image/png" in data:
-                output["data"] = {k: data[PREFIX + k] for k in SHOWN if PREFIX + k in data}
+            if output.get("metadata", {}).get("scrapbook") and f"{GLUE_PREFIX}image/png" in data:
+                output["data"] = {k: data[GLUE_PREFIX + k] for k in SHOWN if GLUE_PREFIX + k in data}
             elif "text/markdown" in data:  # Markdown a cell displays (a figure with its caption, prose)
                 markdown = data["text/markdown"]
                 data["text/markdown"] = resolved("".join(markdown) if isinstance(markdown, list) else markdown)

@@ -445,13 +445,20 @@ def _chapters_of(notebook: Path) -> list[str]:
 
 
 def glue(name: str, value: Any) -> None:
-    """``myst_nb.glue`` without display, with NumPy scalars turned into Python numbers (which
-    ``{glue:text}`name:.3f``` can format; a glued ``np.float64`` cannot be)."""
-    from myst_nb import glue as myst_glue
+    """What ``myst_nb.glue(name, value, display=False)`` writes into the cell's outputs, with NumPy
+    scalars turned into Python numbers (which ``{glue:text}`name:.3f``` can format; a glued
+    ``np.float64`` cannot be). Written here rather than imported: importing ``myst_nb`` in the
+    kernel imports nbformat and its JSON-schema checks, about a second of every chapter."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    from coursebook.book.download import GLUE_PREFIX
 
     if isinstance(value, np.generic):
         value = value.item()
-    myst_glue(name, value, display=False)
+    bundle, metadata = format_display_data(value)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+    display({GLUE_PREFIX + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
 
 
 def show_markdown(text: str) -> None:
