@@ -233,6 +233,7 @@ def run_chapter(plan: Plan) -> Result:
                 log_output=False,
                 execution_timeout=plan.timeout,
                 kernel_manager_class=manager,
+                shutdown_kernel="immediate",  # its work is written: a graceful exit only waits for TensorFlow's
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
             seconds = time.perf_counter() - start
