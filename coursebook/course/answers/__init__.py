@@ -81,11 +81,7 @@ def limits(results: Results) -> str:
     runs = f"{n} run{'s' if n != 1 else ''} (seeds) per arm" if n > 1 else "one run per arm, so no run-to-run spread"
     recorded = all(run.correct for arm in results.arms for run in arm.runs)
     paired = "image by image for models scored on the same images" if recorded else "unpaired: no per-image record"
-    parts = [
-        f"These results rest on {runs}. A difference is judged by the larger of its sampling error (binomial, "
-        f"{paired}) and its spread over seeds (seed by seed for arms sharing seeds and splits); within two "
-        "standard errors it is reported as the same within ±that margin."
-    ]
+    parts = [f"These results rest on {runs}. {_judged(results, paired)}"]
     if results.profile in ("smoke", "quick"):
         parts.append(
             f"The {results.profile} profile trains fewer epochs on fewer images than the assignment, so "
@@ -109,6 +105,19 @@ def limits(results: Results) -> str:
     if failed:
         parts.append("Runs that did not learn are left out of every number: " + "; ".join(failed) + ".")
     return "**Limits.** " + " ".join(parts)
+
+
+def _judged(results: Results, paired: str) -> str:
+    """How a difference between arms is judged; with one arm, what a ± is."""
+    if len(results.arms) > 1:
+        return (
+            f"A difference is judged by the larger of its sampling error (binomial, {paired}) and its spread "
+            "over seeds (seed by seed for arms sharing seeds and splits); within two standard errors it is "
+            "reported as the same within ±that margin."
+        )
+    if results.runs_count() > 1:
+        return "A ± is two standard errors: the larger of the sampling error (binomial) and the spread over seeds."
+    return "A ± is two standard errors of the sampling error (binomial)."
 
 
 def _borrowed(arm: ArmResult) -> str:

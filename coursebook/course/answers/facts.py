@@ -43,6 +43,16 @@ def seeds(arm: ArmResult) -> str:
     return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
 
 
+def seed_means(*run_counts: int) -> str:
+    """', seed means' after values that average several runs; nothing after one run's own values."""
+    return ", seed means" if max(run_counts) > 1 else ""
+
+
+def seed_means_note(*run_counts: int) -> str:
+    """' (seed means)' after values that average several runs; nothing after one run's own values."""
+    return " (seed means)" if max(run_counts) > 1 else ""
+
+
 def run_epochs(numbers: Sequence[int]) -> str:
     """An epoch per run: 'epoch 6' (one run), 'epoch 6 in both runs', 'epoch 6 in all 3 runs',
     'epochs 5, 4 and 4'."""
@@ -110,7 +120,7 @@ def shape_sentence(arm: ArmResult, fits: Sequence[RunFit], digits: int = 2) -> s
         rise = average([f.shape.rise for f in fits])
         return (
             f"{who} was lowest at {best} and then rose beyond its epoch-to-epoch noise, by "
-            f"{rise:.{digits}f} on average by the last epoch."
+            f"{rise:.{digits}f}{' on average' if len(fits) > 1 else ''} by the last epoch."
         )
     counts = {s: sum(f.shape.state == s for f in fits) for s in (curves.RISING, curves.FLAT, curves.FALLING)}
     words = {

@@ -32,7 +32,8 @@ def answer(results: Results, question: Question) -> Section:
     pairs = confusion.most_confused_pairs(summed, classes)
     n_test = int(results.dataset.sizes["test"])
     direct = (
-        f"On the {n_test:,} test images ({facts.name(arm.name)}, seed means), the best-recognized class was "
+        f"On the {n_test:,} test images ({facts.name(arm.name)}{facts.seed_means(len(runs))}), the best-recognized "
+        "class was "
         f"{md(best)} (precision {scores[best]['precision']:.2f}, recall {scores[best]['recall']:.2f}, "
         f"F1 {scores[best]['f1']:.2f}) and the worst {md(worst)} (precision {scores[worst]['precision']:.2f}, "
         f"recall {scores[worst]['recall']:.2f}, F1 {scores[worst]['f1']:.2f})."

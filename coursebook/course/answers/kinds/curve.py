@@ -55,7 +55,7 @@ def sentence(arm: ArmResult, reference: ArmResult, found: curves.EqualEpochs, wo
     last = found.epochs[-1]
     return (
         f"{text}. At epoch {last}, the last both trained, it was {found.arm[-1]:.2f} against "
-        f"{found.reference[-1]:.2f} (seed means)."
+        f"{found.reference[-1]:.2f}{facts.seed_means_note(len(found.per_seed))}."
     )
 
 

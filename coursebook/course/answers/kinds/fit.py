@@ -84,7 +84,8 @@ def equal_epoch_loss(arm: ArmResult, reference: ArmResult) -> str:
     disagree = f"; at {mixed} other epoch{'s' if mixed > 1 else ''} the seeds disagreed" if where and mixed else ""
     return (
         f"At equal epochs, {facts.name(arm.name)}'s validation loss was {trend} than {facts.name(reference.name)}'s"
-        f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}, seed means)."
+        f"{disagree} (epoch {last}: {found.arm[-1]:.2f} against {found.reference[-1]:.2f}"
+        f"{facts.seed_means(len(found.per_seed))})."
     )
 
 

@@ -35,7 +35,7 @@ def answer(results: Results, question: Question) -> Section:
     ]
     section = Section(
         ". ".join(direct) + ".",
-        ["Losses, seed means: " + "; ".join(losses) + "."],
+        [f"Losses{facts.seed_means(*(len(arm.learned_runs()) for arm in arms))}: " + "; ".join(losses) + "."],
         [facts.per_run_table(results, arms, [*order, "val_loss"])],
     )
     return section

@@ -46,7 +46,8 @@ def first_epoch_sentence(results: Results, arms: list[ArmResult]) -> str:
         side = "the same as" if d.direction == "same" else f"{d.direction} than"
         parts.append(f"{facts.name(arm.name)}'s was {side} {facts.name(reference.name)}'s ({d.text()}, {d.basis})")
     values = "; ".join(f"{facts.name(a.name)} {uncertainty.rounded(facts.average(first[a.name]), 0.01)}" for a in arms)
-    return f"After epoch 1, validation accuracy was {values} (seed means); " + "; ".join(parts) + "."
+    note = facts.seed_means_note(*(len(first[a.name]) for a in arms))
+    return f"After epoch 1, validation accuracy was {values}{note}; " + "; ".join(parts) + "."
 
 
 def time_sentence(arms: list[ArmResult]) -> str:
@@ -58,7 +59,9 @@ def time_sentence(arms: list[ArmResult]) -> str:
         per_epoch = facts.average([history.epoch_time(run.seconds_per_epoch) for run in runs])
         parts.append(f"{facts.name(arm.name)} {total:.0f} s in all, {per_epoch:.2g} s per epoch")
     return (
-        "Training time, seed means: " + "; ".join(parts) + f" (time per epoch: the {history.EPOCH_TIME}, since "
+        f"Training time{facts.seed_means(*(len(arm.learned_runs()) for arm in arms))}: "
+        + "; ".join(parts)
+        + f" (time per epoch: the {history.EPOCH_TIME}, since "
         "the first epoch includes compilation)."
     )
 
