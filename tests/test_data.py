@@ -305,6 +305,21 @@ def test_synthetic_dataset_is_cached(tmp_path, monkeypatch):
     assert first.fingerprint == second.fingerprint and second.is_synthetic
 
 
+def test_a_cached_dataset_is_mapped_read_only_and_a_truncated_array_is_rebuilt(tmp_path, capsys):
+    """Every kernel maps the cached arrays instead of reading them whole; nothing may write to them.
+    An array file cut short is damage: said, and the cache is built again."""
+    first = data.load_synthetic(40, 20, seed=1, cache_dir=tmp_path)
+    second = data.load_synthetic(40, 20, seed=1, cache_dir=tmp_path)
+    assert isinstance(second.x_train, np.memmap) and not second.x_train.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        second.x_train[0, 0, 0, 0] = 1
+    cached = next(tmp_path.rglob("x_train.npy"))
+    cached.write_bytes(cached.read_bytes()[:-100])
+    third = data.load_synthetic(40, 20, seed=1, cache_dir=tmp_path)
+    assert "is damaged" in capsys.readouterr().err
+    np.testing.assert_array_equal(third.x_train, first.x_train)
+
+
 def test_synthetic_rejects_too_few_images(tmp_path):
     with pytest.raises(DataError, match="n_train=5"):
         data.load_synthetic(5, 20, cache_dir=tmp_path)

@@ -88,7 +88,7 @@ def load_arrays(directory: Path, sizes: tuple[int, int] | None = None) -> tuple[
         return None
     try:
         meta = json.loads(marker.read_text())
-        arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in ARRAY_NAMES}
+        arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False, mmap_mode="r") for name in ARRAY_NAMES}
     except (OSError, ValueError, EOFError) as error:
         report_damage(directory, f"unreadable: {error}")
         return None
