@@ -129,9 +129,9 @@ FRAMEWORK = re.compile(r"keras|tensorflow|xla|jax|torch|cublas|cifar|(?<![a-z])t
 COURSE_PARAMETERS = frozenset(
     {
         "arms", "base_model", "batch_size", "early_stopping", "epochs", "extended_model", "fd_epsilon", "gd_steps",
-        "learning_rate", "monitor_images", "num_classes", "optimizer", "other_image_size", "questions",
+        "learning_rate", "num_classes", "optimizer", "other_image_size", "questions",
         "reference_seed", "repeats", "sizes", "stated_db1", "stated_loss", "test_size", "train_size", "validation",
-        "validation_fraction",
+        "validation_fraction", "validation_size",
     }
 )  # fmt: skip
 NOT_COURSE_PARAMETERS = frozenset({"seed", "question", "model", "data"})

@@ -424,9 +424,28 @@ def test_test_size_keeps_the_first_test_images_for_every_seed_and_protocol():
     assert "the 50 test images are used only" in make_splits(ds, test_size=50).protocol
 
 
+def test_validation_size_validates_a_stratified_part_of_the_held_out_images_and_trains_on_the_same():
+    ds = indexed_dataset()
+    full = make_splits(ds, train_size=50, seed=2)
+    capped = make_splits(ds, train_size=50, validation_size=20, seed=2)
+    assert len(capped.x_val) == 20 and np.bincount(capped.y_val.ravel()).tolist() == [2] * 10
+    assert set(image_ids(capped.x_val)) < set(image_ids(full.x_val))
+    np.testing.assert_array_equal(image_ids(capped.x_train), image_ids(full.x_train))  # the rest stays unused
+    assert "40 of the 200 training images (20%, seed 2) are held out for validation, of which a stratified 20 " in (
+        capped.protocol
+    )
+    assert "trains on 50 of the other 160 (110 unused)" in capped.protocol
+    for at_least_all in (40, 1000):  # a smaller dataset (the sample) keeps all it holds out
+        kept = make_splits(ds, train_size=50, validation_size=at_least_all, seed=2)
+        np.testing.assert_array_equal(image_ids(kept.x_val), image_ids(full.x_val))
+        assert kept.protocol == full.protocol
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
+        ({"validation_size": 0}, "validation_size=0: must be a positive integer"),
+        ({"validation_size": 2.5}, "validation_size=2.5"),
         ({"test_size": 0}, "test_size=0: must be an integer from 1 to the 50 test images"),
         ({"test_size": 51}, "test_size=51"),
         ({"test_size": 2.5}, "test_size=2.5"),

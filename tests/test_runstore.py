@@ -264,6 +264,7 @@ def test_the_walkthrough_plans_its_one_model_as_the_run_its_notebook_trains():
         seed=values["seed"],
         scaling=values["scaling"],
         validation_fraction=values["validation_fraction"],
+        validation_size=values["validation_size"],
         **{key: values[key] for key in settings},
     )
     executed = [experiment.run_inputs(arm, seed).key() for seed in experiment.seeds for arm in experiment.arms]

@@ -66,7 +66,7 @@ ARM_KEYS = ("name", *SETTING_DEFAULTS, "source_chapter")  # source_chapter: set 
 REFERENCE_KEYS = ("name", "from", "arm")  # {name?, from: <chapter>, arm?: <its arm>}: another chapter's arm
 # a referenced chapter is read with this chapter's data, seed and splits: its arm is then trained (or read) on
 # exactly this chapter's images
-SHARED = ("data", "seed", "validation", "validation_fraction", "test_size")
+SHARED = ("data", "seed", "validation", "validation_fraction", "validation_size", "test_size")
 REQUIRED_KEYS = ("name", "model")
 
 

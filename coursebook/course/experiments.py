@@ -34,6 +34,7 @@ def prepare_data(
     validation_fraction: float = 0.2,
     train_size: int | None = None,
     test_size: int | None = None,
+    validation_size: int | None = None,
     scaling: str = "unit",
 ) -> tuple[data.Dataset, data.Splits]:
     """Load the dataset, split it (seeded) and preprocess it (one-hot labels). The dataset itself
@@ -46,6 +47,7 @@ def prepare_data(
         validation_fraction=validation_fraction,
         train_size=train_size,
         test_size=test_size,
+        validation_size=validation_size,
         seed=seed,
     )
     return dataset, data.preprocess(splits, scaling=scaling, one_hot=True)
@@ -73,6 +75,7 @@ class Experiment:
     validation: str = "holdout"  # how the splits were made (arms with their own train_size reuse it)
     validation_fraction: float = 0.2
     test_size: int | None = None  # the first test_size test images (None: all), for every arm
+    validation_size: int | None = None  # a stratified validation_size of the held-out images validate (None: all)
     scaling: str = "unit"
     _splits: dict[tuple[int | None, bool], data.Splits] = field(default_factory=dict, repr=False)
 
@@ -88,6 +91,7 @@ class Experiment:
                 validation_fraction=self.validation_fraction,
                 train_size=train_size,
                 test_size=self.test_size,
+                validation_size=self.validation_size,
             )
             self._splits[train_size, flatten] = data.preprocess(
                 raw, scaling=self.scaling, one_hot=True, flatten=flatten
@@ -154,6 +158,7 @@ class Experiment:
                 self.test_size,
                 self.scaling,
                 self.seeds[0],
+                self.validation_size,
             ),
         )
 
@@ -212,12 +217,14 @@ def prepare(
     validation: str = "holdout",
     validation_fraction: float = 0.2,
     test_size: int | None = None,
+    validation_size: int | None = None,
     scaling: str = "unit",
     **chapter_settings: Any,
 ) -> Experiment:
     """Check the arms against the chapter-level settings (``epochs``, ``batch_size``, ``optimizer``,
     ``learning_rate``, ``train_size``, ...: an arm's own key wins), load and split the data (the
-    split depends on ``seed``, not on the repeat; ``test_size`` keeps the first test images) and
+    split depends on ``seed``, not on the repeat; ``test_size`` keeps the first test images,
+    ``validation_size`` a stratified part of the held-out ones) and
     record the dataset on the run card."""
 
     unknown = sorted(set(chapter_settings) - set(arms_module.SETTING_DEFAULTS))
@@ -233,6 +240,7 @@ def prepare(
         validation_fraction=validation_fraction,
         train_size=chapter_settings.get("train_size"),
         test_size=test_size,
+        validation_size=validation_size,
         scaling=scaling,
     )
     if run is not None:
@@ -246,6 +254,7 @@ def prepare(
         validation=validation,
         validation_fraction=validation_fraction,
         test_size=test_size,
+        validation_size=validation_size,
         scaling=scaling,
     )
     experiment._splits[chapter_settings.get("train_size"), False] = splits  # already made: reuse it

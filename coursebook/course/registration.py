@@ -383,7 +383,12 @@ COURSE = Course(
         data="data",
         data_choices="auto | cifar10 | synthetic",
         budget=("epochs", "repeats", "train_size", "sizes", "data"),
-        none_means={"train_size": "all", "test_size": "all", "learning_rate": "the optimizer's default"},
+        none_means={
+            "train_size": "all",
+            "test_size": "all",
+            "validation_size": "all held out",
+            "learning_rate": "the optimizer's default",
+        },
         link=link,
     ),
     runs=Runs(

@@ -131,13 +131,20 @@ def seeds_for(seed: int, repeats: int) -> list[int]:
 
 
 def data_inputs(
-    fingerprint: str, validation: str, validation_fraction: float, test_size: int | None, scaling: str, split_seed: int
+    fingerprint: str,
+    validation: str,
+    validation_fraction: float,
+    test_size: int | None,
+    scaling: str,
+    split_seed: int,
+    validation_size: int | None = None,
 ) -> dict[str, Any]:
     """The data a run trains and is measured on, as its key in the run store sees it."""
     return {
         "fingerprint": fingerprint,
         "validation": validation,
         "validation_fraction": validation_fraction,
+        "validation_size": validation_size,
         "test_size": test_size,
         "scaling": scaling,
         "split_seed": split_seed,
@@ -166,6 +173,7 @@ def planned_runs(values: dict[str, Any], fingerprint: str) -> list[RunInputs]:
         values.get("test_size"),
         values.get("scaling", "unit"),
         seeds[0],
+        values.get("validation_size"),
     )
     return [RunInputs(arm, seed, data_part) for seed in seeds for arm in effective]
 

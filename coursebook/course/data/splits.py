@@ -57,6 +57,16 @@ def _holdout(ds: Dataset, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.setdiff1d(np.arange(len(ds.y_train)), val_idx), val_idx
 
 
+def _validating(val_idx: np.ndarray, labels: np.ndarray, validation_size: int, seed: int) -> np.ndarray:
+    """A seeded, stratified ``validation_size`` of the held-out images (all of them when no more are held
+    out: a dataset smaller than CIFAR-10, such as the sample, keeps its whole validation part)."""
+    if not isinstance(validation_size, (int, np.integer)) or isinstance(validation_size, bool) or validation_size < 1:
+        raise DataError(f"validation_size={validation_size!r}: must be a positive integer (at most that many).")
+    if validation_size >= len(val_idx):
+        return val_idx
+    return val_idx[_stratified_pick(labels[val_idx], int(validation_size), seed, f"validation_size={validation_size}")]
+
+
 def _subset(train_idx: np.ndarray, labels: np.ndarray, train_size: int, seed: int) -> np.ndarray:
     available = len(train_idx)
     if not isinstance(train_size, (int, np.integer)) or not 0 < train_size <= available:
@@ -77,12 +87,15 @@ def make_splits(
     validation_fraction: float = 0.2,
     train_size: int | None = None,
     test_size: int | None = None,
+    validation_size: int | None = None,
     seed: int = 0,
 ) -> Splits:
     """Split `ds` by `validation` protocol, then optionally keep `train_size` training images and
     the first `test_size` test images (the same images for every seed and run).
 
-    ``holdout``: a stratified random `validation_fraction` of the training set validates.
+    ``holdout``: a stratified random `validation_fraction` of the training set is held out; at most
+    `validation_size` of it, a stratified part, validates (all of it for None; the rest is unused, so
+    the training images do not depend on `validation_size`).
     ``test``: the reference protocol; the test set validates (`validation_fraction` unused)
     and the result has ``leaks_test=True``.
     """
@@ -90,15 +103,21 @@ def make_splits(
         raise DataError(f"validation={validation!r}: choose one of {VALIDATION_PROTOCOLS}.")
     labels = ds.y_train.ravel()
     x_test, y_test = _first_test_images(ds, test_size)
+    held = 0
     if validation == "holdout":
         train_idx, val_idx = _holdout(ds, validation_fraction, seed)
+        held = len(val_idx)
+        if validation_size is not None:
+            val_idx = _validating(val_idx, labels, validation_size, seed)
         x_val, y_val = ds.x_train[val_idx], ds.y_train[val_idx]
     else:
         train_idx, x_val, y_val = np.arange(len(labels)), x_test, y_test
     if train_size is not None:
         train_idx = _subset(train_idx, labels, train_size, seed)
     x_train, y_train = ds.x_train[train_idx], ds.y_train[train_idx]
-    protocol = _describe(validation, len(labels), len(train_idx), len(x_val), len(x_test), seed, len(ds.x_test))
+    protocol = _describe(
+        validation, len(labels), len(train_idx), len(x_val), len(x_test), seed, len(ds.x_test), held or None
+    )
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test,
                   class_names=ds.class_names, protocol=protocol,
                   leaks_test=validation == "test", dataset_name=ds.name,
@@ -115,7 +134,14 @@ def _first_test_images(ds: Dataset, test_size: int | None) -> tuple[np.ndarray, 
 
 
 def _describe(
-    validation: str, n_all: int, n_train: int, n_val: int, n_test: int, seed: int, n_all_test: int | None = None
+    validation: str,
+    n_all: int,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    n_all_test: int | None = None,
+    n_held: int | None = None,
 ) -> str:
     """The protocol sentence for a page, with the actual counts and shares.
 
@@ -123,6 +149,10 @@ def _describe(
     'A stratified random 517 of the 5,170 training images (10%, seed 0) are held out for validation; the
     model trains on 4,000 of the other 4,653 (653 unused), and the first 1,000 of the 1,017 test images are
     used only for the final evaluation.'
+    >>> _describe("holdout", 50000, 1500, 1000, 1000, 0, 10000, 5000)  # doctest: +NORMALIZE_WHITESPACE
+    'A stratified random 5,000 of the 50,000 training images (10%, seed 0) are held out for validation, of
+    which a stratified 1,000 validate; the model trains on 1,500 of the other 45,000 (43,500 unused), and the
+    first 1,000 of the 10,000 test images are used only for the final evaluation.'
     """
     tests = (
         f"the {n_test:,} test images"
@@ -135,15 +165,18 @@ def _describe(
             "serve as validation data during training and model choice, so the test set is not independent of "
             "the model and test scores are optimistic."
         )
-    left = n_all - n_val
+    held = n_held or n_val
+    left = n_all - held
     trained = (
         f"trains on all {left:,} others"
         if n_train == left
         else f"trains on {n_train:,} of the other {left:,} ({left - n_train:,} unused)"
     )
+    validating = "" if held == n_val else f", of which a stratified {n_val:,} validate"
     return (
-        f"A stratified random {n_val:,} of the {n_all:,} training images ({n_val / n_all:.0%}, seed {seed}) "
-        f"are held out for validation; the model {trained}, and {tests} are used only for the final evaluation."
+        f"A stratified random {held:,} of the {n_all:,} training images ({held / n_all:.0%}, seed {seed}) "
+        f"are held out for validation{validating}; the model {trained}, and {tests} are used only for the final "
+        "evaluation."
     )
 
 
