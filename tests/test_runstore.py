@@ -325,6 +325,26 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
     assert runner.runs_text(0, 0) == ""
 
 
+def test_chapters_that_read_another_chapters_runs_execute_after_the_others():
+    """b reads a's k2 and d reads b's k3: both start after every chapter that reads nothing, so none
+    waits for a run still training; the others keep their order, and so do the readers."""
+    from coursebook.book import runner
+
+    def plan(chapter, keys):
+        return SimpleNamespace(chapter_id=chapter, run_keys=keys)
+
+    plans = [
+        plan("a", ["k1", "k2"]),
+        plan("b", ["k2", "k3"]),
+        plan("c", []),
+        plan("d", ["k3", "k4"]),
+        plan("e", ["k5"]),
+    ]
+    assert [p.chapter_id for p in runner.execution_order(plans)] == ["a", "c", "e", "b", "d"]
+    alone = [plan("x", ["k1"]), plan("y", ["k2"])]
+    assert runner.execution_order(alone) == alone
+
+
 # --------------------------------------------------------------------------- another chapter's arm
 
 

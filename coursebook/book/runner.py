@@ -157,6 +157,19 @@ def store_counts(plans: list[Plan]) -> dict[str, tuple[int, int]]:
     return counts
 
 
+def execution_order(plans: list[Plan]) -> list[Plan]:
+    """``plans`` with every chapter that reads a run an earlier one trains moved after all the others
+    (in their order): started last, it finds those runs stored instead of waiting for them while they
+    train, and the chapters that train them keep their place."""
+    trained: set[str] = set()
+    readers = []
+    for plan in plans:
+        if trained.intersection(plan.run_keys):
+            readers.append(plan)
+        trained.update(plan.run_keys)
+    return [plan for plan in plans if plan not in readers] + readers
+
+
 def runs_text(train: int, read: int) -> str:
     """'4 runs to train, 2 read from the run store' (a chapter without runs: '')."""
     if not train + read:
@@ -488,6 +501,7 @@ def execute_all(
             log(f"  re-rendered {plan.chapter_id}  (text changed) in {outcome.seconds:.1f} s")
         else:
             todo.append(plan)
+    todo = execution_order(todo)
     expected = announce(todo, jobs if not scheduler else 1, log)
     for plan in todo:
         progress_path(plan.chapter_id).unlink(missing_ok=True)
