@@ -582,13 +582,14 @@ def test_values_are_called_seed_means_and_averages_only_where_runs_are_averaged(
     what a ± is, not how differences between arms are judged (there are none)."""
     rising = [1.5, 1.2, 1.0, 0.95, 1.0, 1.1, 1.2, 1.3]  # lowest at epoch 4, then up 0.35
     runs = [run(s, epochs=8, evaluated=8, history=curve([1.0] * 8, rising)) for s in range(seeds)]
-    results = factories.results(factories.arm("A", runs), sizes=(1500, 517, 1000))
-    fit = registry.strategy("fit")(results, registry.Question(ask="Fit?", kind="fit", measure="val_loss"))
+    results = factories.results(factories.arm("A", runs, model="aml-lenet5"), sizes=(1500, 517, 1000))
+    fit = answers.section(results, registry.Question(ask="Fit?", kind="fit", measure="val_loss", explain="capacity"))
     report = registry.strategy("report")(results, registry.Question(ask="Report.", kind="report"))
-    text = " ".join([fit.direct, *fit.detail, report.direct, *report.detail])
+    text = " ".join([fit.direct, *fit.detail, *fit.why, report.direct, *report.detail])
     limits = answers.limits(results)
     assert ("rose beyond its epoch-to-epoch noise, by 0.35 on average" in text) == (seeds == 2)
     assert ("seed means" in text) == (seeds == 2)
     assert "by 0.35" in text
+    assert ("the runs are consistent with it" if seeds == 2 else "the run is consistent with it") in text
     assert "A difference is judged" not in limits and "A ± is two standard errors" in limits
     assert ("spread over seeds" in limits) == (seeds == 2)

@@ -149,7 +149,8 @@ def capacity(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[st
         fact = _curve_fact(arm, fits[arm.name])
         over = sum(f.state == curves.OVER for f in fits[arm.name])
         if states == {curves.OVER}:
-            verdict = f"the runs are consistent with it: {fact}"
+            runs = "the runs are" if len(fits[arm.name]) > 1 else "the run is"
+            verdict = f"{runs} consistent with it: {fact}"
         elif over:
             verdict = f"it showed in {over} of {len(fits[arm.name])} runs only: {fact}"
         elif states == {curves.STILL_IMPROVING}:
