@@ -156,3 +156,21 @@ def test_a_setting_s_none_reads_as_the_course_says(monkeypatch):
     monkeypatch.setattr(hooks, "_registered", dataclasses.replace(course, parameters=words))
     text = runtime.departures_text([("patience", None, 3, "profile"), ("width", 8, None, "override")], "alpha")
     assert "`patience` never instead of 3 (profile); `width` 8 instead of none (command line)." in text
+
+
+def test_a_figure_is_shown_at_the_size_its_layout_gives_it():
+    """Figures lay themselves out, so the page shows each at its own size (4 × 3 inches at the figure's
+    100 dpi) rather than cropped to its drawn contents, which costs another drawing of it."""
+    import base64
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    runtime._figures_as_images()
+    figure = Figure(figsize=(4, 3), layout="constrained")
+    figure.add_subplot().plot([0, 1], [0, 1])
+    png = InteractiveShell.instance().display_formatter.formatters["image/png"](figure)
+    data = base64.b64decode(png) if isinstance(png, str) else png  # as IPython sends it to the notebook
+    assert Image.open(io.BytesIO(data)).size == (400, 300)

@@ -159,7 +159,9 @@ def _figures_as_images() -> None:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - ipykernel brings matplotlib-inline
         return
-    set_matplotlib_formats("png", "pdf")
+    # every figure lays itself out (constrained layout), so it is saved as it is drawn: "tight", the
+    # default, draws each figure once more only to measure it
+    set_matplotlib_formats("png", "pdf", bbox_inches=None)
 
 
 LONG_TEXT = 30  # characters: a longer text column of a table wraps in the PDF

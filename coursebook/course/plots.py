@@ -47,7 +47,7 @@ def set_style() -> None:
         {
             "figure.dpi": 100,
             "savefig.dpi": 150,
-            "savefig.bbox": "tight",
+            "savefig.bbox": "standard",  # figures lay themselves out (constrained layout): saved as drawn
             "axes.titlesize": "medium",
             "legend.frameon": False,
             "image.interpolation": "nearest",
