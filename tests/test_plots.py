@@ -278,5 +278,5 @@ def test_loss_curve_from_step_zero_with_the_constant_prediction_baseline():
 def test_set_style_sets_rcparams():
     with matplotlib.rc_context():  # restores the global settings for other tests
         plots.set_style()
-        assert matplotlib.rcParams["savefig.bbox"] == "tight"
+        assert matplotlib.rcParams["savefig.bbox"] is None  # 'standard': saved as laid out, not cropped
         assert matplotlib.rcParams["axes.grid"]
