@@ -40,13 +40,14 @@ def test_training_runs_of_the_real_chapters(chapter, profile):
     runs = registration.training_runs(resolve(chapter, profile, {}).values)
     count, images = EXPECTED[chapter, profile]
     assert len(runs) == count
-    assert sum(epochs * n for epochs, n in runs) == pytest.approx(images)
+    assert sum(epochs * n for epochs, n, _ in runs) == pytest.approx(images)
 
 
 def test_seconds_follow_the_runs(monkeypatch):
     monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
     values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
-    expected = estimates.START_UP_SECONDS + 6 * (estimates.RUN_SECONDS + 5 * 3000 / 1000.0)
+    runs = registration.training_runs(values)  # 3 of each arm, 5 epochs of 3,000 images
+    expected = estimates.START_UP_SECONDS + sum(estimates.RUN_SECONDS + 5 * 3000 * cost / 1000.0 for *_, cost in runs)
     assert estimates.from_parameters(values) == pytest.approx(expected)
 
 
@@ -57,13 +58,15 @@ def test_an_arm_keeps_its_own_epochs_and_images():
         "repeats": 2,
         "arms": [{"name": "a", "model": "m"}, {"name": "b", "model": "m", "epochs": 3, "train_size": 200}],
     }
-    assert sorted(registration.training_runs(values)) == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
+    runs = sorted(run[:2] for run in registration.training_runs(values))
+    assert runs == [(3, 200.0), (3, 200.0), (10, 1000.0), (10, 1000.0)]
 
 
 def test_runs_read_from_the_store_cost_nothing(monkeypatch):
     monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
+    monkeypatch.setattr(registration, "run_cost", lambda setting, images, values: 1.0)  # 6 equal runs
     values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
-    per_run = estimates.RUN_SECONDS + 5 * 3000 / 1000.0  # 6 equal runs
+    per_run = estimates.RUN_SECONDS + 5 * 3000 / 1000.0
     assert estimates.from_parameters(values, read=2) == pytest.approx(estimates.START_UP_SECONDS + 4 * per_run)
     assert estimates.from_parameters(values, read=6) == pytest.approx(estimates.START_UP_SECONDS)
 
@@ -72,6 +75,7 @@ def test_a_last_run_that_read_runs_is_scaled_to_what_this_one_reads(monkeypatch,
     from coursebook.book import cache
 
     monkeypatch.setattr(estimates, "throughput", lambda: (1000.0, "assumed"))
+    monkeypatch.setattr(registration, "run_cost", lambda setting, images, values: 1.0)
     values = resolve("e4742-p1a-extra-conv-layer", "quick", {}).values
     for read_before in (None, 0, 3):  # a record without runs, one that trained all, one that read 3
         record = {"profile": "quick", "seconds": 100.0, "parameters": values, "runs_read": read_before}
@@ -125,3 +129,61 @@ def test_a_session_that_is_not_a_positive_number_of_hours_is_one_line(value, cap
         f"error: command line: key 'session' (--session, SESSION=): value {value!r} is not allowed "
         "(expected a number of hours > 0, e.g. 4 or 1.5)\n"
     )
+
+
+# Median seconds of an epoch measured in two quick builds on a 2-core CPU (docs/benchmarks.md: the
+# sample, 517 validation images; CIFAR-10's sizes, 1,000): model, batch, training images -> (sample, CIFAR)
+MEASURED_EPOCHS = {
+    ("aml-mlp", 32, 4000): (0.67, 0.91),
+    ("aml-lenet5", 32, 3000): (0.77, 0.70),
+    ("aml-lenet5-batchnorm", 32, 3000): (2.11, 1.94),
+    ("e4742-original", 64, 3000): (2.48, 2.17),
+    ("e4742-batchnorm", 64, 3000): (5.07, 4.61),
+    ("a12-baseline", 32, 1500): (4.01, 3.46),
+    ("q6-simple-cnn", 32, 1500): (4.17, 4.18),
+    ("q6-bn-dropout", 32, 500): (2.19, 1.65),
+    ("q6-bn-dropout", 32, 4000): (6.63, 6.50),
+}
+
+
+@pytest.mark.parametrize(("model", "batch", "images"), sorted(MEASURED_EPOCHS))
+def test_an_images_seconds_are_within_a_factor_of_two_of_measured_epochs(model, batch, images):
+    """An epoch: its training images, then its validation images and the 500-image probe in inference
+    mode and, for a batch-norm model, 1,024 images that recompute its statistics, each a third of a
+    training image."""
+    from coursebook.course import models
+
+    recompute = 1024 if "batchnorm" in model or "bn" in model else 0
+    for validated, measured in zip((517, 1000), MEASURED_EPOCHS[model, batch, images], strict=True):
+        estimated = models.image_seconds(model, batch) * (images + (validated + 500 + recompute) / 3)
+        assert 0.5 < estimated / measured < 2, (validated, estimated, measured)
+
+
+def test_batch_normalization_and_smaller_batches_cost_more_per_image():
+    """Same FLOPs, twice the measured epoch (above): the cost counts what batch normalization adds."""
+    from coursebook.course import models
+
+    assert models.forward_flops("e4742-batchnorm") == models.forward_flops("e4742-original")
+    assert models.image_seconds("e4742-batchnorm", 64) > 1.3 * models.image_seconds("e4742-original", 64)
+    assert models.image_seconds("e4742-original", 32) > models.image_seconds("e4742-original", 64)
+
+
+def test_a_runs_cost_counts_each_epochs_evaluation_at_a_third_of_a_training_image():
+    """Each epoch of 3,000 training images also validates 1,000 images (of 5,000 held out) and probes
+    500: 3,000 + 1,500 / 3 training images' worth; with ``monitor_images: 100``, 3,000 + 600 / 3; a
+    batch-norm model recomputing its statistics adds 1,024 / 3. Without a model (or one that does not
+    load), an image costs one at the assumed throughput."""
+    from coursebook.course import models
+
+    values = {"validation_fraction": 0.1, "validation_size": 1000}
+    setting = {"model": "e4742-original", "batch_size": 64, "monitor_images": None, "batch_norm": "recompute"}
+    cost = registration.run_cost(setting, 3000.0, values)
+    assert cost == pytest.approx(models.image_seconds("e4742-original", 64) * 1100 * 10_500 / 9000)
+    assert registration.run_cost({**setting, "monitor_images": 100}, 3000.0, values) / cost == pytest.approx(
+        9600 / 10_500
+    )
+    with_statistics = registration.run_cost({**setting, "model": "e4742-batchnorm"}, 3000.0, values)
+    moving = registration.run_cost({**setting, "model": "e4742-batchnorm", "batch_norm": "moving"}, 3000.0, values)
+    assert with_statistics / moving == pytest.approx((10_500 + 1024) / 10_500)
+    assert registration.run_cost({**setting, "model": None}, 3000.0, values) == 1.0
+    assert registration.run_cost({**setting, "model": "no-such-model"}, 3000.0, values) == 1.0

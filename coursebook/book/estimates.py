@@ -4,11 +4,11 @@ From the chapter's last recorded run (``<id>.run.json`` holds its seconds) when 
 same profile (scaled by the model below when the parameters changed since); otherwise from a rough
 throughput model: a fixed start-up cost (kernel, imports, data, figures), plus for every training run
 the course says the parameters ask for (``hooks.Runs.training_runs``: repeats x arms, x sizes for a
-learning curve) a fixed cost (building, compiling, evaluating) and its passes x training images divided
-by a training throughput. The throughput is the median images/s that ``make bench`` measured on this
-machine (``_build/bench.json``) when present, else :data:`CPU_IMAGES_PER_SECOND`, measured for the
-E4742 models on a 2-core laptop-class CPU. It is an order of magnitude for planning, not a promise:
-bigger models, GPUs and other load change it.
+learning curve) a fixed cost (building, tracing, measuring) and its passes x training images x its
+model's relative cost divided by a training throughput. The throughput is the median images/s that
+``make bench`` measured on this machine (``_build/bench.json``) when present, else
+:data:`CPU_IMAGES_PER_SECOND`, measured for E4742's original model on a 2-core laptop-class CPU. It is
+an order of magnitude for planning, not a promise: GPUs and other load change it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from coursebook.book import cache, paths
 from coursebook.book.hooks import course
 
 CPU_IMAGES_PER_SECOND = 1100.0
-START_UP_SECONDS = 60.0  # kernel start, backend import, data, figures (a smoke chapter on a 2-core CPU)
-RUN_SECONDS = 10.0  # per training run: building, compiling, evaluating a model
+START_UP_SECONDS = 8.0  # kernel start, imports, data, figures (a quick chapter on a 2-core CPU)
+RUN_SECONDS = 4.0  # per training run: building and tracing a model, its final measurement
 
 
 def throughput() -> tuple[float, str]:
@@ -40,7 +40,7 @@ def from_parameters(values: dict[str, Any], read: int = 0) -> float:
     ``read`` of its runs come from the run store: they cost (about) nothing."""
     rate = throughput()[0]
     runs = course().runs.training_runs(values)
-    seconds = [RUN_SECONDS + passes * images / rate for passes, images in runs]
+    seconds = [RUN_SECONDS + passes * images * cost / rate for passes, images, cost in runs]
     trained = sum(seconds) * (1 - min(read, len(runs)) / len(runs)) if runs else 0.0
     return START_UP_SECONDS + trained
 

@@ -106,8 +106,9 @@ class Parameters:
 class Runs:
     """What a chapter computes, as the build plans, caches and reports it."""
 
-    # values -> (passes over the data, training images) of every training run they ask for
-    training_runs: Callable[[dict[str, Any]], list[tuple[int, float]]]
+    # values -> (passes over the data, training images, cost) of every training run they ask for; the
+    # cost is an image's seconds relative to one at the assumed throughput (estimates.CPU_IMAGES_PER_SECOND)
+    training_runs: Callable[[dict[str, Any]], list[tuple[int, float, float]]]
     # values -> the fingerprint of the data they train on ('none' without data); CourseInputError
     data_fingerprint: Callable[[dict[str, Any]], str]
     # the course's own inputs of a run, each a component of the cache key: name -> (values, data

@@ -369,6 +369,27 @@ def forward_flops(spec_or_name: SpecLike, *, num_classes: int = 10, input_shape:
     return total
 
 
+# A training image's seconds on a 2-core CPU, fitted to the quick book's epochs (both datasets, within
+# a factor of 1.5 but for two models): its share of a step's fixed cost and of each batch-normalization
+# layer's, its forward FLOPs, and its layers' output values (what memory-bound layers cost)
+STEP_SECONDS = 5.0e-3
+BATCH_NORM_STEP_SECONDS = 2.8e-3
+FLOP_SECONDS = 2.45e-11
+VALUE_SECONDS = 2.2e-9
+
+
+def image_seconds(spec_or_name: SpecLike, batch_size: int, *, num_classes: int = 10) -> float:
+    """Rough seconds one training image costs (steps of ``batch_size``) on a 2-core CPU: an order of
+    magnitude for planning. An inference pass costs about a third of it per image
+    (:data:`TRAINING_FLOPS_FACTOR`)."""
+    spec = as_spec(spec_or_name)
+    values = sum(math.prod(shape) for shape in layer_shapes(spec, num_classes=num_classes))
+    flops = forward_flops(spec, num_classes=num_classes)
+    batch_norms = sum(layer.type == "batchnorm" for layer in spec.layers)
+    step = STEP_SECONDS + BATCH_NORM_STEP_SECONDS * batch_norms
+    return step / batch_size + FLOP_SECONDS * flops + VALUE_SECONDS * values
+
+
 def _layer_params(layer: LayerSpec, in_shape: Shape, out_shape: Shape) -> tuple[str, int, int]:
     """(formula, trainable, non-trainable) of one layer."""
     opts = layer.options

@@ -147,12 +147,13 @@ def check_data_sizes(values: dict[str, Any], where_of: Mapping[str, str]) -> Non
 # --------------------------------------------------------------------------- what a chapter will train
 
 
-def training_runs(values: dict[str, Any]) -> list[tuple[int, float]]:
-    """(epochs, training images) of every training run a chapter's parameters ask for: each arm
+def training_runs(values: dict[str, Any]) -> list[tuple[int, float, float]]:
+    """(epochs, training images, cost) of every training run a chapter's parameters ask for: each arm
     (``arms``; for a learning curve, one arm per entry of ``sizes``, its ``train_size`` the size)
     with its own epochs and training images (the arm's key, else the chapter's), ``repeats`` times.
     A chapter without arms but with ``epochs`` trains one model per repeat; one without ``epochs``
-    trains nothing. Epochs are the most a run may take (early stopping can end it sooner)."""
+    trains nothing. Epochs are the most a run may take (early stopping can end it sooner). The cost
+    weighs each image by its model (:func:`run_cost`)."""
     from coursebook.course.arms import SETTING_DEFAULTS
 
     if "epochs" not in values and "arms" not in values:
@@ -163,10 +164,45 @@ def training_runs(values: dict[str, Any]) -> list[tuple[int, float]]:
     repeats = int(values.get("repeats", 1) or 1)
     runs = []
     for arm in arms:
-        epochs = int(arm.get("epochs", values.get("epochs", SETTING_DEFAULTS["epochs"])))
-        images = arm.get("train_size", values.get("train_size")) or all_training_images(values)
-        runs += [(epochs, float(images))] * repeats
+        setting = {key: arm.get(key, values.get(key, default)) for key, default in SETTING_DEFAULTS.items()}
+        images = float(setting["train_size"] or all_training_images(values))
+        runs += [(int(setting["epochs"]), images, run_cost(setting, images, values))] * repeats
     return runs
+
+
+def run_cost(setting: dict[str, Any], images: float, values: dict[str, Any]) -> float:
+    """Seconds per training image of one run (an order of magnitude, :func:`models.image_seconds`)
+    relative to one image at the throughput the estimates assume before any bench, counting each
+    epoch's inference passes (its validation images and the training probe) and a batch-norm model's
+    recomputed statistics, each image a third of a training image. 1.0 without a model (or one that
+    does not load)."""
+    from coursebook.book.estimates import CPU_IMAGES_PER_SECOND
+    from coursebook.course import models
+    from coursebook.course.training import BATCH_NORM_IMAGES, PROBE_IMAGES
+
+    model = setting["model"] or values.get("model")
+    try:
+        spec = models.as_spec(model) if model else None
+    except models.ModelSpecError:  # reported, with the file and key, before any kernel starts
+        spec = None
+    if spec is None:
+        return 1.0
+    evaluated = min(x for x in (validation_images(values), setting["monitor_images"]) if x) + PROBE_IMAGES
+    if setting["batch_norm"] == "recompute" and any(layer.type == "batchnorm" for layer in spec.layers):
+        evaluated += BATCH_NORM_IMAGES
+    per_image = models.image_seconds(spec, int(setting["batch_size"]))
+    per_image *= 1 + evaluated / (models.TRAINING_FLOPS_FACTOR * images)
+    return per_image * CPU_IMAGES_PER_SECOND
+
+
+def validation_images(values: dict[str, Any]) -> float:
+    """The images each epoch validates on: the test images, or the held-out part (at most ``validation_size``)."""
+    from coursebook.course.data.sources import FULL_SIZES
+
+    if values.get("validation") == "test":
+        return float(values.get("test_size") or FULL_SIZES[1])
+    held = FULL_SIZES[0] * float(values.get("validation_fraction", 0.2))
+    return float(min(held, values.get("validation_size") or held))
 
 
 def all_training_images(values: dict[str, Any]) -> float:
