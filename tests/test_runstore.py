@@ -325,33 +325,24 @@ def test_status_counts_runs_to_train_and_to_read_across_chapters(monkeypatch):
     assert runner.runs_text(0, 0) == ""
 
 
-def test_two_at_a_time_the_longest_chapters_start_first_and_none_beside_one_it_shares_a_run_with(monkeypatch):
-    """Expected seconds, worked out by hand (a chapter's runs cost 40 s each, a run read from the store
-    nothing, 5 s of start-up). Two workers: a (125 s; b, as long, comes after it in the book) and c
-    (85 s, the first of two as long) start; at 85 s, b shares k2 with a, still executing: d starts
-    instead; at 125 s b starts, reading k2 (85 s); then f and e, the short ones, fill the end. One
-    worker: the book's order."""
+def test_chapters_that_read_another_chapters_runs_execute_after_the_others():
+    """b reads a's k2 and d reads b's k3: both start after every chapter that reads nothing, so none
+    waits for a run still training; the others keep their order, and so do the readers."""
     from coursebook.book import runner
-
-    monkeypatch.setattr(runner, "course", lambda: SimpleNamespace(runs=SimpleNamespace(run_store=None)))
 
     def plan(chapter, keys):
         return SimpleNamespace(chapter_id=chapter, run_keys=keys)
 
     plans = [
-        plan("e", []),  # 5 s
-        plan("a", ["k1", "k2", "k3"]),  # 125 s
-        plan("b", ["k2", "k4", "k5"]),  # 125 s alone, 85 s once a stored k2
-        plan("c", ["k6", "k7"]),  # 85 s
-        plan("d", ["k8", "k9"]),  # 85 s
-        plan("f", ["k10"]),  # 45 s
+        plan("a", ["k1", "k2"]),
+        plan("b", ["k2", "k3"]),
+        plan("c", []),
+        plan("d", ["k3", "k4"]),
+        plan("e", ["k5"]),
     ]
-
-    def seconds(p, read):
-        return 5.0 + 40.0 * (len(p.run_keys) - read)
-
-    assert [p.chapter_id for p in runner.execution_order(plans, 2, seconds)] == ["a", "c", "d", "b", "f", "e"]
-    assert runner.execution_order(plans, 1, seconds) == plans
+    assert [p.chapter_id for p in runner.execution_order(plans)] == ["a", "c", "e", "b", "d"]
+    alone = [plan("x", ["k1"]), plan("y", ["k2"])]
+    assert runner.execution_order(alone) == alone
 
 
 # --------------------------------------------------------------------------- another chapter's arm

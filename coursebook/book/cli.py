@@ -153,9 +153,8 @@ def print_status(
     log(f"coursebook: profile {profile}, {len(plans)} chapter(s); what make book (make run with CHAPTER) would do:")
     log(f"  {data_line(plans)}")
     width = max((len(p.chapter_id) for p in plans), default=0)
-    total, executing, estimated = 0.0, 0, {}
-    order = runner.execution_order([p for p in plans if p.changed and not p.text_only], jobs)
-    counts = runner.store_counts(order)  # who trains a shared run: the chapter the build starts first
+    total, executing, estimated = 0.0, 0, []
+    counts = runner.store_counts(plans)
     for plan in plans:
         if not plan.changed:
             state = "up to date"
@@ -166,7 +165,7 @@ def print_status(
             seconds, basis = estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)
             total += seconds
             executing += 1
-            estimated[plan.chapter_id] = seconds
+            estimated.append((plan.chapter_id, seconds))
             reason = (
                 "forced (make run always executes)"
                 if plan.changed == ["forced"]
@@ -184,8 +183,7 @@ def print_status(
         f"{jobs_text} (first runs estimated at {rate:,.0f} training images/s, {source})"
     )
     if session is not None:
-        started = [(p.chapter_id, estimated[p.chapter_id]) for p in order]  # in the order the build starts them
-        log(f"  {estimates.session_text(started, session, jobs)}")
+        log(f"  {estimates.session_text(estimated, session, jobs)}")
 
 
 def _build(args: argparse.Namespace, start: float) -> int:

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,45 +157,17 @@ def store_counts(plans: list[Plan]) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def execution_order(
-    plans: list[Plan], jobs: int = 1, seconds: Callable[[Plan, int], float] | None = None
-) -> list[Plan]:
-    """The order the build starts ``plans`` in. One at a time, the book's. ``jobs`` at a time, that of
-    a list schedule made from the estimates: whenever a worker frees, the longest chapter that shares
-    no run with one still executing (started beside it, it would wait for that run), else the longest;
-    so the long chapters start early and the short ones fill the end, and a chapter that reads another
-    one's runs starts once they are stored. ``seconds(plan, read)``: a chapter's expected seconds when
-    ``read`` of its runs come from the store (default: :func:`estimates.estimate`)."""
-    if jobs <= 1 or len(plans) <= 1:
-        return list(plans)
-    seconds = seconds or _expected_seconds
-    store = course().runs.run_store
-    claimed = {key for plan in plans for key in plan.run_keys if store is not None and store.holds(key)}
-    free_at, pending, order = [0.0] * min(jobs, len(plans)), list(plans), []
-    running: list[tuple[float, Plan]] = []  # (expected end, chapter) of those started
-    while pending:
-        worker = min(range(len(free_at)), key=free_at.__getitem__)
-        now = free_at[worker]
-        running = [(end, plan) for end, plan in running if end > now]
-        waits = {plan.chapter_id: _shared_until(plan, running, now) for plan in pending}
-        ready = [plan for plan in pending if waits[plan.chapter_id] == now] or pending
-        lengths = {plan.chapter_id: seconds(plan, len(claimed.intersection(plan.run_keys))) for plan in ready}
-        chosen = max(ready, key=lambda plan: lengths[plan.chapter_id])  # ties: the book's order
-        free_at[worker] = max(now + lengths[chosen.chapter_id], waits[chosen.chapter_id])
-        running.append((free_at[worker], chosen))
-        claimed.update(chosen.run_keys)
-        pending.remove(chosen)
-        order.append(chosen)
-    return order
-
-
-def _shared_until(plan: Plan, running: list[tuple[float, Plan]], now: float) -> float:
-    """When the last executing chapter that shares a run with ``plan`` ends (``now`` if none does)."""
-    return max((end for end, other in running if set(other.run_keys) & set(plan.run_keys)), default=now)
-
-
-def _expected_seconds(plan: Plan, read: int) -> float:
-    return estimates.estimate(plan.chapter_id, plan.resolved.profile, plan.resolved.values, read)[0]
+def execution_order(plans: list[Plan]) -> list[Plan]:
+    """``plans`` with every chapter that reads a run an earlier one trains moved after all the others
+    (in their order): started last, it finds those runs stored instead of waiting for them while they
+    train, and the chapters that train them keep their place."""
+    trained: set[str] = set()
+    readers = []
+    for plan in plans:
+        if trained.intersection(plan.run_keys):
+            readers.append(plan)
+        trained.update(plan.run_keys)
+    return [plan for plan in plans if plan not in readers] + readers
 
 
 def runs_text(train: int, read: int) -> str:
@@ -530,7 +501,7 @@ def execute_all(
             log(f"  re-rendered {plan.chapter_id}  (text changed) in {outcome.seconds:.1f} s")
         else:
             todo.append(plan)
-    todo = execution_order(todo, jobs if not scheduler else 1)
+    todo = execution_order(todo)
     expected = announce(todo, jobs if not scheduler else 1, log)
     for plan in todo:
         progress_path(plan.chapter_id).unlink(missing_ok=True)
