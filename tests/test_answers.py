@@ -591,5 +591,9 @@ def test_values_are_called_seed_means_and_averages_only_where_runs_are_averaged(
     assert ("seed means" in text) == (seeds == 2)
     assert "by 0.35" in text
     assert ("the runs are consistent with it" if seeds == 2 else "the run is consistent with it") in text
-    assert "A difference is judged" not in limits and "A ± is two standard errors" in limits
+    assert "A difference is judged" not in limits
+    assert (
+        "A ± is two standard errors: the larger of" if seeds == 2 else "A ± is two binomial standard errors"
+    ) in limits
     assert ("spread over seeds" in limits) == (seeds == 2)
+    assert ("rest on 2 runs (seeds)." if seeds == 2 else "rest on one run, so no run-to-run spread.") in limits

@@ -77,8 +77,8 @@ def section(results: Results, question: Question) -> Section:
 def limits(results: Results) -> str:
     """The limits of the evidence, once: how differences are judged, the profile, the data, the
     batch-normalization statistics, runs that did not learn."""
-    n = results.runs_count()
-    runs = f"{n} run{'s' if n != 1 else ''} (seeds) per arm" if n > 1 else "one run per arm, so no run-to-run spread"
+    n, per_arm = results.runs_count(), " per arm" if len(results.arms) > 1 else ""
+    runs = f"{n} runs (seeds){per_arm}" if n > 1 else f"one run{per_arm}, so no run-to-run spread"
     recorded = all(run.correct for arm in results.arms for run in arm.runs)
     paired = "image by image for models scored on the same images" if recorded else "unpaired: no per-image record"
     parts = [f"These results rest on {runs}. {_judged(results, paired)}"]
@@ -117,7 +117,7 @@ def _judged(results: Results, paired: str) -> str:
         )
     if results.runs_count() > 1:
         return "A ± is two standard errors: the larger of the sampling error (binomial) and the spread over seeds."
-    return "A ± is two standard errors of the sampling error (binomial)."
+    return "A ± is two binomial standard errors (the sampling error of a proportion of these images)."
 
 
 def _borrowed(arm: ArmResult) -> str:
