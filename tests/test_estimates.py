@@ -187,3 +187,18 @@ def test_a_runs_cost_counts_each_epochs_evaluation_at_a_third_of_a_training_imag
     assert with_statistics / moving == pytest.approx((10_500 + 1024) / 10_500)
     assert registration.run_cost({**setting, "model": None}, 3000.0, values) == 1.0
     assert registration.run_cost({**setting, "model": "no-such-model"}, 3000.0, values) == 1.0
+
+
+def test_estimating_a_chapter_imports_no_deep_learning_backend():
+    """make status and the build's announcement estimate every chapter before any kernel starts: the
+    estimate must not cost the planning process a TensorFlow import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from coursebook.book import estimates; from coursebook.book.params import resolve; "
+        "estimates.from_parameters(resolve('q6-p4-bn-dropout', 'quick', {}).values); "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -61,6 +61,9 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "batch_norm": "recompute",
     "monitor_images": None,
 }
+# What every epoch evaluates besides its validation images (training.train)
+BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
+PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
 BATCH_NORM_MODES = ("recompute", "moving")  # batch-norm statistics at evaluation (training.BatchNormStatistics)
 ARM_KEYS = ("name", *SETTING_DEFAULTS, "source_chapter")  # source_chapter: set by a reference (below)
 REFERENCE_KEYS = ("name", "from", "arm")  # {name?, from: <chapter>, arm?: <its arm>}: another chapter's arm

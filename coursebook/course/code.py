@@ -140,7 +140,7 @@ def data_code(scaling: str | None, *, flatten: bool = False, num_classes: int = 
 def _callback_code(settings: Mapping[str, Any], recompute: bool) -> list[str]:
     """The callbacks of :func:`coursebook.course.training.train`, in its order (the epoch timer and
     the progress report, which change nothing, left out)."""
-    from coursebook.course.training import BATCH_NORM_IMAGES, PROBE_IMAGES
+    from coursebook.course.arms import BATCH_NORM_IMAGES, PROBE_IMAGES
 
     batch = settings["batch_size"]
     lines = ["callbacks = []"]
@@ -242,7 +242,7 @@ def training_sentence(settings: Mapping[str, Any], *, recompute: bool, flatten: 
     if monitor := settings.get("monitor_images"):
         parts.append(f"each epoch validated on the first {monitor:,} validation images (the final weights on all)")
     if recompute:
-        from coursebook.course.training import BATCH_NORM_IMAGES
+        from coursebook.course.arms import BATCH_NORM_IMAGES
 
         parts.append(
             f"batch-norm statistics re-estimated from {BATCH_NORM_IMAGES:,} training images before every evaluation"

@@ -178,7 +178,7 @@ def run_cost(setting: dict[str, Any], images: float, values: dict[str, Any]) -> 
     does not load)."""
     from coursebook.book.estimates import CPU_IMAGES_PER_SECOND
     from coursebook.course import models
-    from coursebook.course.training import BATCH_NORM_IMAGES, PROBE_IMAGES
+    from coursebook.course.arms import BATCH_NORM_IMAGES, PROBE_IMAGES
 
     model = setting["model"] or values.get("model")
     try:

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from coursebook.course import arms as arms_module, data, history, models, results as results_module
+from coursebook.course.arms import PROBE_IMAGES
 from coursebook.course.prose import confusion
 from coursebook.course.prose.dataset import describe_dataset
 from coursebook.course.prose.numbers import epochs as epochs_text_of, md, mean_sd
-from coursebook.course.training import PROBE_IMAGES
 
 
 def protocol_warning(splits: data.Splits) -> str:

@@ -31,16 +31,14 @@ import keras
 
 from coursebook.course import evaluation, history as history_frames
 from coursebook.course.arms import (
+    BATCH_NORM_IMAGES,
     BATCH_NORM_MODES,
     EARLY_STOPPING,
     FILL_MODE,
     OPTIMIZERS,
+    PROBE_IMAGES,
     parse_augmentation,
 )
-
-BATCH_NORM_IMAGES = 1024  # training images whose batches give the recomputed batch-norm statistics
-PROBE_IMAGES = 500  # training images evaluated in inference mode after every epoch (eval_accuracy)
-
 
 # --------------------------------------------------------------------------- backend
 
