@@ -174,3 +174,27 @@ def test_a_figure_is_shown_at_the_size_its_layout_gives_it():
     png = InteractiveShell.instance().display_formatter.formatters["image/png"](figure)
     data = base64.b64decode(png) if isinstance(png, str) else png  # as IPython sends it to the notebook
     assert Image.open(io.BytesIO(data)).size == (400, 300)
+
+
+def test_a_size_cap_that_removed_nothing_is_not_called_a_departure(monkeypatch, shown):
+    """``validation_size`` 1,000 from the profile, which q6-p1's chapter file leaves unset: listed where
+    1,000 of the held-out images validate, not where all 517 held out do (the cap removed nothing)."""
+    description = {
+        "chapter": "q6-p1-simple-cnn",
+        "title": "Q6",
+        "profile": "quick",
+        "parameters": {"seed": 0, "validation_size": 1000, "test_size": 1000},
+        "origin": {"seed": "chapter", "validation_size": "profile", "test_size": "profile"},
+        "commit": "abc1234",
+        "started": 0.0,
+    }
+    monkeypatch.setenv(runtime.RUN_ENV, json.dumps(description))
+    monkeypatch.setattr(runtime, "describe_device", lambda: "tensorflow on CPU")
+    for validating, listed in ((517, False), (1000, True)):
+        shown.clear()
+        run = runtime.start("q6-p1-simple-cnn", seed=0)
+        splits = SimpleNamespace(x_train=[0] * 1500, x_val=[0] * validating, x_test=[0] * 1000)
+        run.use_dataset(_dataset(False), splits)
+        note = "".join(shown)
+        assert ("`validation_size` 1,000 instead of all held out (profile)" in note) == listed
+        assert "`test_size` 1,000 instead of all (profile)" in note  # 1,000 of the test images: it did cap

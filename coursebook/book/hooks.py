@@ -100,6 +100,9 @@ class Parameters:
     # (e.g. another chapter's arm, so its runs are read, not trained again); ValueError names the file,
     # key, value and what is allowed
     link: Linker | None = None
+    # a parameter that caps the images of a part -> that part's key in ``DataCard.counts``: a cap above
+    # the images the part holds removed nothing, so the page does not list it as a departure
+    size_caps: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ class ChapterRun:
     def departures(self) -> list[tuple[str, Any, Any, str]]:
         """(parameter, value, the value of ``params/<chapter>.yaml`` (the assignment's setting; None:
         not set there), where this value comes from) for every parameter this run takes from the
-        profile or the command line with another value than the chapter file's."""
+        profile or the command line with another value than the chapter file's, but for a size cap
+        above the images its part of the loaded data holds (it removed nothing)."""
         from coursebook.book.params import load_yaml
 
         try:
@@ -77,7 +78,13 @@ class ChapterRun:
             if self.origin.get(name) in ("profile", "override")
             and value != assignment.get(name)
             and name not in self.text_parameters
+            and not self._removed_nothing(name, value)
         ]
+
+    def _removed_nothing(self, name: str, value: Any) -> bool:
+        part = course().parameters.size_caps.get(name)
+        held = self.dataset.counts.get(part) if self.dataset and part else None
+        return isinstance(value, int) and held is not None and value > held
 
     def save_results(self, results: Any) -> str | None:
         """Write the chapter's results object (``coursebook.course.results.Results``) atomically to the

@@ -426,6 +426,7 @@ COURSE = Course(
             "learning_rate": "the optimizer's default",
         },
         link=link,
+        size_caps={"train_size": "train", "validation_size": "validation", "test_size": "test"},
     ),
     runs=Runs(
         training_runs=training_runs,
