@@ -59,6 +59,15 @@ def model_spec(units: int) -> str:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_run_store(tmp_path_factory):
+    """Fixtures wider than one test (a module's trained arm, a book built once) train into a store of
+    the session's: set up before them, never the checkout's own ``.cache/runs``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSEBOOK_RUNS", str(tmp_path_factory.mktemp("session-runs")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def own_run_store(tmp_path_factory, monkeypatch):
     """Each test trains into a run store of its own: none reads a run an earlier test stored."""
