@@ -3,6 +3,7 @@ and the smoke book (this project built once per test session in a temporary copy
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,16 @@ PARAMETERS_CELL = textwrap.dedent(
     train_size: "Optional[int]" = None  # [1, ] training images (None: all)
     """
 )
+
+
+DEEP_LEARNING = ("keras", "tensorflow", "jax", "torch")
+
+
+def imported_by(code: str, modules: tuple[str, ...] = DEEP_LEARNING) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported once it ran ``code`` (sorted)."""
+    probe = f"{code}; import json, sys; print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
 
 
 def write_notebook(path: Path, parameters: str, *body: str) -> Path:
