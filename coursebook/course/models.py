@@ -369,8 +369,8 @@ def forward_flops(spec_or_name: SpecLike, *, num_classes: int = 10, input_shape:
     return total
 
 
-# A training image's seconds on a 2-core CPU, fitted to the quick book's epochs (both datasets, within
-# a factor of 1.5 but for two models): its share of a step's fixed cost and of each batch-normalization
+# A training image's seconds on a 2-core CPU, fitted to the quick book's epochs (both datasets: within a
+# factor of 1.5 of 31 of the 34 measured, 1.8 of all): its share of a step's fixed cost and of each batch-normalization
 # layer's, its forward FLOPs, and its layers' output values (what memory-bound layers cost)
 STEP_SECONDS = 5.0e-3
 BATCH_NORM_STEP_SECONDS = 2.8e-3
