@@ -132,7 +132,7 @@ def test_a_session_that_is_not_a_positive_number_of_hours_is_one_line(value, cap
     )
 
 
-# Median seconds of an epoch measured in two quick builds on a 2-core CPU (docs/benchmarks.md: the
+# Median seconds of an epoch measured in the two quick builds of 4079c60 on a 2-core CPU (docs/benchmarks.md: the
 # sample, 517 validation images; CIFAR-10's sizes, 1,000): model, batch, training images -> (sample, CIFAR)
 MEASURED_EPOCHS = {
     ("aml-mlp", 32, 4000): (0.67, 0.91),
