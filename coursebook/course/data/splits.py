@@ -62,9 +62,7 @@ def _validating(val_idx: np.ndarray, labels: np.ndarray, validation_size: int, s
     out: a dataset smaller than CIFAR-10, such as the sample, keeps its whole validation part)."""
     if not isinstance(validation_size, (int, np.integer)) or isinstance(validation_size, bool) or validation_size < 1:
         raise DataError(f"validation_size={validation_size!r}: must be a positive integer (at most that many).")
-    if validation_size >= len(val_idx):
-        return val_idx
-    return val_idx[_stratified_pick(labels[val_idx], int(validation_size), seed, f"validation_size={validation_size}")]
+    return _stratified_part(val_idx, labels, int(validation_size), seed, f"validation_size={validation_size}")
 
 
 def _subset(train_idx: np.ndarray, labels: np.ndarray, train_size: int, seed: int) -> np.ndarray:
@@ -74,10 +72,14 @@ def _subset(train_idx: np.ndarray, labels: np.ndarray, train_size: int, seed: in
             f"train_size={train_size!r}: must be an integer from 1 to the {available:,} "
             "training images left after the validation split."
         )
-    if train_size == available:
-        return train_idx
-    return train_idx[_stratified_pick(labels[train_idx], int(train_size), seed,
-                                      f"train_size={train_size}")]  # fmt: skip
+    return _stratified_part(train_idx, labels, int(train_size), seed, f"train_size={train_size}")
+
+
+def _stratified_part(indices: np.ndarray, labels: np.ndarray, size: int, seed: int, what: str) -> np.ndarray:
+    """``size`` of ``indices``, a seeded pick stratified by their labels (all of them when there are no more)."""
+    if size >= len(indices):
+        return indices
+    return indices[_stratified_pick(labels[indices], size, seed, what)]
 
 
 def make_splits(
