@@ -542,11 +542,55 @@ def test_a_capacity_explanation_with_runs_that_disagree_says_which_did_what():
     )
     q = registry.Question(ask="Curves?", kind="fit", explain="capacity")
     why = " ".join(answers.section(results, q).why)
-    assert "showed in 1 of 3 runs only" in why
+    assert "the runs show both in 1 of 3 runs and no minimum before the budget ended in 2 of 3 runs" in why
     assert (
         "was still falling at the last epoch in 2 of 3 runs; in the other it bottomed at epoch 3 and then rose by 0.60"
         in why
     )
+    # the third run's running training accuracy (it recorded no inference-mode one): 0.7 at epoch 3, 0.95 at 6
+    assert "its training accuracy (Keras' running value) rose from 0.70 at epoch 3 to 0.95 at epoch 6" in why
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "said"),
+    [
+        # a straight climb after the minimum: 0.40 at epoch 3, 0.70 at epoch 6
+        (
+            [0.30, 0.35, 0.40, 0.50, 0.60, 0.70],
+            "the run shows both: its validation loss bottomed at epoch 3 and "
+            "then rose by 0.60, while its training accuracy (inference mode, on the first 500 training images) rose "
+            "from 0.40 at epoch 3 to 0.70 at epoch 6",
+        ),
+        # +0.01 after the minimum against a noise of 0.012 (second differences 0, 0.04, 0.02, 0.02: median 0.02)
+        (
+            [0.30, 0.35, 0.40, 0.41, 0.40, 0.41],
+            "the run shows the validation loss's rise alone: its validation loss bottomed at epoch 3 and then "
+            "rose by 0.60, while its training accuracy (inference mode, on the first 500 training images) went "
+            "from 0.40 at epoch 3 to 0.41 at epoch 6, within its epoch-to-epoch noise",
+        ),
+    ],
+)
+def test_a_capacity_explanation_reads_both_halves_of_its_prediction_from_the_run(accuracy, said):
+    rising = [2.0, 1.5, 1.2, 1.4, 1.6, 1.8]  # lowest at epoch 3, then up by 0.60
+    probe = {"eval_accuracy": accuracy, "eval_loss": [1.5 - a for a in accuracy]}
+    results = factories.results(
+        factories.arm("LeNet-5", [run(0, epochs=6, val_losses=rising, history=probe)], model="aml-lenet5"),
+        sizes=(3000, 517, 1000),
+    )
+    why = " ".join(answers.section(results, registry.Question(ask="Fit?", kind="fit", explain="capacity")).why)
+    assert "validation loss's lowest epoch (epoch 3)" in why
+    assert said in why
+
+
+def test_a_capacity_explanation_says_which_half_each_run_lacks():
+    climbing = {"eval_accuracy": [0.30, 0.35, 0.40, 0.50, 0.60, 0.70]}  # +0.30 after epoch 3, no noise
+    rising = [2.0, 1.5, 1.2, 1.4, 1.6, 1.8]  # lowest at epoch 3, then up by 0.60
+    flat = [2.0, 1.5, 1.2, 1.21, 1.2, 1.21]  # lowest at epoch 3, then within 2% of it
+    runs = [run(s, epochs=6, val_losses=v, history=climbing) for s, v in enumerate((rising, flat))]
+    results = factories.results(factories.arm("LeNet-5", runs, model="aml-lenet5"), sizes=(3000, 517, 1000))
+    why = " ".join(answers.section(results, registry.Question(ask="Fit?", kind="fit", explain="capacity")).why)
+    assert "the runs show both in 1 of 2 runs and the training accuracy's rise alone in 1 of 2 runs:" in why
+    assert "rose beyond its epoch-to-epoch noise in both runs after that minimum, by 0.30 on average" in why
 
 
 def test_a_runs_history_is_read_in_one_module():
@@ -581,7 +625,8 @@ def test_values_are_called_seed_means_and_averages_only_where_runs_are_averaged(
     """One run: its own values, no 'seed means', no 'on average', and a one-arm page's limits say
     what a ± is, not how differences between arms are judged (there are none)."""
     rising = [1.5, 1.2, 1.0, 0.95, 1.0, 1.1, 1.2, 1.3]  # lowest at epoch 4, then up 0.35
-    runs = [run(s, epochs=8, evaluated=8, history=curve([1.0] * 8, rising)) for s in range(seeds)]
+    climbing = {"eval_accuracy": [0.3 + 0.05 * e for e in range(8)]}  # +0.2 from epoch 4 to 8, no noise
+    runs = [run(s, epochs=8, evaluated=8, history={**curve([1.0] * 8, rising), **climbing}) for s in range(seeds)]
     results = factories.results(factories.arm("A", runs, model="aml-lenet5"), sizes=(1500, 517, 1000))
     fit = answers.section(results, registry.Question(ask="Fit?", kind="fit", measure="val_loss", explain="capacity"))
     report = registry.strategy("report")(results, registry.Question(ask="Report.", kind="report"))
@@ -590,7 +635,10 @@ def test_values_are_called_seed_means_and_averages_only_where_runs_are_averaged(
     assert ("rose beyond its epoch-to-epoch noise, by 0.35 on average" in text) == (seeds == 2)
     assert ("seed means" in text) == (seeds == 2)
     assert "by 0.35" in text
-    assert ("the runs are consistent with it" if seeds == 2 else "the run is consistent with it") in text
+    assert ("every run shows both" if seeds == 2 else "the run shows both") in text
+    assert (
+        "in both runs after that minimum, by 0.20 on average" if seeds == 2 else "from 0.45 at epoch 4 to 0.65"
+    ) in text
     assert "A difference is judged" not in limits
     assert (
         "A ± is two standard errors: the larger of" if seeds == 2 else "A ± is two binomial standard errors"

@@ -36,6 +36,20 @@ def test_noise_is_zero_on_a_straight_line_and_grows_with_alternation():
     assert curves.noise([1.0, 1.2, 1.0, 1.2, 1.0]) == pytest.approx(0.4 / 0.6745 / math.sqrt(6))
 
 
+def test_a_training_accuracy_climbs_after_an_epoch_only_beyond_its_noise():
+    steady = curves.climb_after([0.3, 0.4, 0.5, 0.6, 0.7], 2)  # a straight line: no noise, floor 0.01
+    assert (steady.start_epoch, steady.start, steady.end_epoch, steady.end) == (2, 0.4, 5, 0.7)
+    assert steady.rise == pytest.approx(0.3) and steady.climbing
+    # second differences -0.2, 0.2, -0.2, 0.3: median 0.2, noise 0.2 / 0.6745 / √6 = 0.121, so a rise
+    # of 0.2 (0.5 at epoch 3 -> 0.7) is within twice it
+    wobbling = curves.climb_after([0.5, 0.6, 0.5, 0.6, 0.5, 0.7], 3)
+    assert wobbling.threshold == pytest.approx(2 * 0.2 / 0.6745 / math.sqrt(6)) and not wobbling.climbing
+    assert not curves.climb_after([0.3, 0.4, 0.5], 3).climbing  # no epoch after the last
+    assert not curves.climb_after([0.5, 0.505, 0.508], 1).climbing  # 0.008: under the 0.01 floor
+    with pytest.raises(ValueError, match="outside the curve's 3 epochs"):
+        curves.climb_after([0.3, 0.4, 0.5], 4)
+
+
 def test_fit_state_follows_the_validation_loss_and_the_gap():
     rising = [1.0, 0.8, 0.9, 1.1]
     assert curves.fit_state(rising, [0.5, 0.6, 0.7, 0.8], [0.5, 0.55, 0.55, 0.55]) == curves.OVER

@@ -3,6 +3,8 @@ values (lists of floats, epoch 1 first), each tested against hand-built historie
 
 - :func:`loss_shape`: where a validation-loss curve bottoms and what it does after: rising beyond
   its epoch-to-epoch noise, flat, or still falling when the budget ran out.
+- :func:`climb_after`: what a curve did from one epoch to its last (a training accuracy that goes on
+  rising after the validation loss bottomed), against its noise.
 - :func:`equal_epochs`: two arms' curves compared epoch by epoch over the epochs both trained (mean
   over seeds at each epoch, and per seed where the seeds pair).
 - :func:`epochs_to_mark` and :func:`reachable_mark`: the first epoch a curve reaches a mark, and a
@@ -75,6 +77,36 @@ def loss_shape(losses: Sequence[float]) -> Shape:
     best = series[best_epoch - 1]
     threshold = max(2 * noise(series), MIN_RISE * abs(best))
     return Shape(len(series), best_epoch, best, series[-1], threshold)
+
+
+@dataclass(frozen=True)
+class Climb:
+    """A curve from one epoch (1-based) to its last: the values at both, and the rise that counts as
+    beyond the curve's noise."""
+
+    start_epoch: int
+    start: float
+    end_epoch: int
+    end: float
+    threshold: float
+
+    @property
+    def rise(self) -> float:
+        return self.end - self.start
+
+    @property
+    def climbing(self) -> bool:
+        return self.end_epoch > self.start_epoch and self.rise > self.threshold
+
+
+def climb_after(values: Sequence[float], epoch: int) -> Climb:
+    """What ``values`` did from ``epoch`` to the last epoch: climbing when the rise exceeds twice the
+    curve's noise (and 0.01), the rule :func:`gap_grows` applies to the gap."""
+    series = [float(v) for v in values]
+    if not 1 <= epoch <= len(series):
+        raise ValueError(f"epoch {epoch} is outside the curve's {len(series)} epochs")
+    threshold = max(2 * noise(series), 0.01)
+    return Climb(epoch, series[epoch - 1], len(series), series[-1], threshold)
 
 
 def gap_grows(train: Sequence[float], val: Sequence[float], after: int) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from coursebook.course import curves, results as results_module
 from coursebook.course.answers import facts
 from coursebook.course.answers.facts import name
+from coursebook.course.arms import PROBE_IMAGES
 from coursebook.course.prose import measure_names
 from coursebook.course.prose.numbers import epochs, join
 from coursebook.course.results import ArmResult, Results
@@ -140,31 +141,81 @@ def _larger(pair: tuple[Any, Any]) -> bool | None:
 
 @mechanism("capacity")
 def capacity(results: Results, arms: Sequence[ArmResult], fits: Fits) -> list[str]:
+    """Each arm's weights against its training images, and what fitting their particulars predicts
+    of its curves after the validation-loss minimum: a training accuracy that goes on rising while
+    the validation loss rises, both read from the runs."""
     text = []
     for arm in arms:
         place = facts.parameter_place(results, arm)
         dropout = [layer.options.get("rate") for layer in facts.layers_of(arm, "dropout")]
         regular = f", dropout {join([f'{r:g}' for r in dropout])}" if dropout else ", no dropout"
-        states = {f.state for f in fits[arm.name]}
-        fact = _curve_fact(arm, fits[arm.name])
-        over = sum(f.state == curves.OVER for f in fits[arm.name])
-        if states == {curves.OVER}:
-            runs = "the runs are" if len(fits[arm.name]) > 1 else "the run is"
-            verdict = f"{runs} consistent with it: {fact}"
-        elif over:
-            verdict = f"it showed in {over} of {len(fits[arm.name])} runs only: {fact}"
-        elif states == {curves.STILL_IMPROVING}:
-            verdict = f"the budget ended first: {fact}, before any over-fitting could show"
-        else:
-            verdict = f"it did not clearly show: {fact}"
         text.append(
             f"The model {name(arm.name)} has {place.total:,} weights, {place.largest:,} of them "
             f"({place.share:.0%}) in one layer ({place.largest_layer}), fitted to {place.images:,} training "
-            f"images{regular}. With {place.per_image:,.0f} weights for each of those images it can fit their "
-            f"particulars, which predicts a validation loss that bottoms and then rises while training accuracy "
-            f"keeps climbing; here {verdict}."
+            f"images{regular}: {place.per_image:,.0f} weights per image, {_room(place.per_image)}. "
+            + _capacity_against_curves(arm, fits[arm.name], min(PROBE_IMAGES, place.images))
         )
     return text
+
+
+def _room(per_image: float) -> str:
+    """What that many weights per training image leave room for."""
+    if per_image >= 10:
+        return "room to fit what is particular to each image, not only what its class shares"
+    if per_image >= 1:
+        return "more weights than images, enough to fit some of what is particular to each image"
+    return "fewer weights than images, which leaves little room to fit what is particular to each one"
+
+
+def _capacity_against_curves(arm: ArmResult, fits: Sequence[facts.RunFit], probe_images: int) -> str:
+    """The prediction, placed at the runs' own validation-loss minima, and which of its two halves
+    (the validation loss rising, the training accuracy still rising) the runs show."""
+    loss = _curve_fact(arm, fits, "its validation loss")
+    after = [f for f in fits if f.shape.state != curves.FALLING]
+    if not after:
+        return (
+            "Fitting those particulars would show only after the validation loss bottoms, and the budget ended "
+            "first: "
+            f"{loss}, before any over-fitting could show."
+        )
+    inference = all(f.train_curve.startswith("eval_") for f in fits)
+    measured = f"inference mode, on the first {probe_images:,} training images" if inference else "Keras' running value"
+    train = facts.training_after_minimum(fits, f"its training accuracy ({measured})")
+    return (
+        f"Fitting those particulars would show after the validation loss's lowest epoch ({_best(after)}) as a "
+        f"training accuracy still rising while the validation loss rises; {_halves_shown(fits)}: {loss}, while "
+        f"{train}."
+    )
+
+
+HALVES = {  # what a run shows of the capacity prediction
+    "both": "both",
+    "loss": "the validation loss's rise alone",
+    "accuracy": "the training accuracy's rise alone",
+    "neither": "neither",
+    "falling": "no minimum before the budget ended",
+}
+
+
+def _halves_shown(fits: Sequence[facts.RunFit]) -> str:
+    """Which halves of the prediction each run shows: 'the run shows both', or 'the runs show both in
+    1 of 2 runs and the training accuracy's rise alone in 1 of 2 runs'."""
+
+    def shown(fit: facts.RunFit) -> str:
+        if fit.shape.state == curves.FALLING:
+            return "falling"
+        rising, climbing = fit.shape.state == curves.RISING, fit.train_climb.climbing
+        return "both" if rising and climbing else "loss" if rising else "accuracy" if climbing else "neither"
+
+    kinds = [shown(fit) for fit in fits]
+    if len(set(kinds)) == 1:
+        if kinds[0] == "neither":
+            return "the run shows neither" if len(kinds) == 1 else "no run shows either"
+        return f"{'the run shows' if len(kinds) == 1 else 'every run shows'} {HALVES[kinds[0]]}"
+    counts = {kind: kinds.count(kind) for kind in HALVES if kind in kinds}
+    return "the runs show " + join(
+        [f"{HALVES[kind]} in {count} of {len(kinds)} runs" for kind, count in counts.items()]
+    )
 
 
 def _layer_counts(arm: ArmResult) -> tuple[int, int, int]:
