@@ -4,11 +4,13 @@ submitting side, per-chapter failures; each kernel's environment (GPU per worker
 from __future__ import annotations
 
 import json
+import sys
 
+import psutil
 import pytest
 
-from coursebook.book import cache, executors, runner, runtime
-from tests.conftest import write_notebook
+from coursebook.book import cache, executors, interrupts, runner, runtime
+from tests.conftest import PARAMETERS_CELL, write_notebook
 
 SIMPLE = "seed = 0  # [0, ] seed\nvalue = 1  # [0, 100] a number"
 
@@ -133,3 +135,97 @@ def test_deterministic_kernels_keep_the_xla_flags_already_set(monkeypatch):
     assert env["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
     assert "XLA_FLAGS" not in executors.kernel_env("{}", determinism=True)  # the environment's own choice stands
+
+
+# --------------------------------------------------------------------------- kernels started ahead
+
+
+def _kernels() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if interrupts.is_kernel(p)]
+
+
+def _printed(kernel, code: str) -> str:
+    client = kernel.blocking_client()
+    client.start_channels()
+    out: list[str] = []
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive(code, output_hook=lambda m: out.append(m["content"].get("text", "")), timeout=60)
+    finally:
+        client.stop_channels()
+    return "".join(out)
+
+
+def test_the_imports_a_kernel_runs_ahead_are_the_notebooks_own_each_once(tmp_path):
+    first = write_notebook(
+        tmp_path / "a.ipynb", "import math  # a parameters cell is not run ahead", "import os\nx = 1"
+    )
+    second = write_notebook(
+        tmp_path / "b.ipynb", SIMPLE, "%matplotlib inline\nimport sys", "from os import path\nimport os"
+    )
+    assert executors.import_statements([first, second]) == ("import os", "from os import path")
+
+
+def test_preloading_imports_modules_without_binding_their_names(tmp_path, monkeypatch):
+    (tmp_path / "ahead_probe_module.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    executors.preload(["import ahead_probe_module as probe", "import no_such_module_anywhere"])
+    assert sys.modules["ahead_probe_module"].LOADED and "probe" not in globals()
+    sys.modules.pop("ahead_probe_module")
+
+
+def test_a_kernel_started_ahead_has_run_the_imports_and_takes_the_next_chapters_run(
+    mini_project, tmp_path, monkeypatch
+):
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "ahead_marker.py").write_text("LOADED = True\n")
+    monkeypatch.setenv("PYTHONPATH", str(modules))
+    logs = mini_project / "_build" / "logs"
+    executors.start_ahead(executors.kernel_env('{"chapter": "alpha"}'), ["import ahead_marker"])
+    kernel = executors.take_ahead(executors.kernel_env('{"chapter": "beta"}'), logs / "beta.kernel.log")
+    assert kernel is not None
+    try:
+        printed = _printed(
+            kernel,
+            "import os, sys\n"
+            "print(os.environ['COURSEBOOK_RUN'], 'ahead_marker' in sys.modules, 'ahead_marker' in dir())",
+        )
+    finally:
+        executors.close_kernel(kernel)
+    assert printed == '{"chapter": "beta"} True False\n'  # loaded, yet the chapter must import it itself
+    assert (logs / "beta.kernel.log").exists() and not list(logs.glob("kernel-ahead.*"))
+    psutil.wait_procs(_kernels(), timeout=10)
+    assert not _kernels()
+
+
+def test_a_kernel_started_with_another_environment_is_stopped_not_used(mini_project, monkeypatch):
+    executors.start_ahead(executors.kernel_env("{}"), [])
+    monkeypatch.setenv(executors.DETERMINISTIC_ENV, "1")  # the next chapter wants deterministic kernels
+    assert executors.take_ahead(executors.kernel_env("{}"), mini_project / "beta.log") is None
+    psutil.wait_procs(_kernels(), timeout=10)
+    assert not _kernels()
+
+
+def test_a_worker_starts_the_next_kernel_only_when_a_chapter_follows_it(mini_project):
+    plans = runner.plan_book("quick")  # alpha and beta
+    assert [p.kernel_ahead for p in runner.with_kernels_ahead(plans, 1, None)] == [(), None]
+    assert [p.kernel_ahead for p in runner.with_kernels_ahead(plans, 2, None)] == [None, None]
+    assert [p.kernel_ahead for p in runner.with_kernels_ahead(plans, 1, "tcp://scheduler:8786")] == [None, None]
+
+
+def test_the_second_of_two_chapters_runs_in_the_kernel_started_during_the_first(mini_project, tmp_path, monkeypatch):
+    (tmp_path / "ahead_probe.py").write_text("LOADED = True\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    write_notebook(
+        mini_project / "notebooks" / "train.ipynb",
+        PARAMETERS_CELL,
+        "import json, os, sys\nwarm = 'ahead_probe' in sys.modules\nimport ahead_probe\n"
+        "print(json.loads(os.environ['COURSEBOOK_RUN'])['chapter'], 'imported before its cell:', warm)",
+    )
+    summary = runner.execute_all(runner.plan_book("quick"), jobs=1, live=False, log=lambda line: None)
+    assert {o.status for o in summary.outcomes} == {"executed"}
+    # each kernel had its own chapter's run description; beta's had run the notebook's imports already
+    assert "alpha imported before its cell: False" in cache.output_path("alpha").read_text()
+    assert "beta imported before its cell: True" in cache.output_path("beta").read_text()
+    assert not _kernels()

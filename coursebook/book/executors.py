@@ -10,19 +10,24 @@ their stdout/stderr (the kernel's start-up warnings, the backend's C++ logs) go 
 
 from __future__ import annotations
 
+import ast
+import atexit
 import contextvars
 import logging
 import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import as_completed
+from contextlib import suppress
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from coursebook.book import interrupts
+import nbformat
+
+from coursebook.book import interrupts, paths
 from coursebook.book.hooks import course
 from coursebook.book.progress import RUN_ENV
 
@@ -57,10 +62,13 @@ def kernel_env(run_description: str, determinism: bool | None = None) -> dict[st
 
 
 def kernel_manager_class(env: dict[str, str], log_path: Path) -> type:
-    """A Jupyter kernel manager that starts the kernel with ``env`` added and its output in ``log_path``."""
+    """A Jupyter kernel manager that starts the kernel with ``env`` added and its output in ``log_path``;
+    it remembers the clients it hands out, so whoever started the kernel can close them too."""
     from jupyter_client.manager import AsyncKernelManager
 
     class ChapterKernelManager(AsyncKernelManager):
+        handed_out: list[Any]
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw["env"] = {**(kw.get("env") or os.environ), **env}
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +76,119 @@ def kernel_manager_class(env: dict[str, str], log_path: Path) -> type:
                 kw["stdout"] = kw["stderr"] = log
                 await super()._async_launch_kernel(kernel_cmd, **kw)
 
+        def client(self, **kwargs: Any) -> Any:
+            made = super().client(**kwargs)
+            self.__dict__.setdefault("handed_out", []).append(made)
+            return made
+
     return ChapterKernelManager
+
+
+# --------------------------------------------------------------------------- kernels started ahead
+
+AHEAD_READY_SECONDS = 120.0  # how long a chapter waits for the kernel started ahead to finish its imports
+_ahead: tuple[Any, dict[str, str], Path] | None = None  # (manager, environment, log) of the kernel started ahead
+
+
+def import_statements(notebooks: Sequence[Path]) -> tuple[str, ...]:
+    """The top-level import statements of the notebooks' code cells (their parameters cells aside),
+    each once, in the order they first appear: what a kernel started ahead runs before its chapter."""
+    found: dict[str, None] = {}
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+                continue
+            try:
+                body = ast.parse(cell.source).body
+            except SyntaxError:  # IPython syntax (magics): its imports are left to the chapter
+                continue
+            found.update((ast.unparse(node), None) for node in body if isinstance(node, ast.Import | ast.ImportFrom))
+    return tuple(found)
+
+
+def preload(statements: Sequence[str]) -> None:
+    """Run import statements in a namespace of their own: the modules load and no name is bound, so
+    a chapter still needs its own imports; one that fails is left for the chapter's cell to report."""
+    for statement in statements:
+        with suppress(Exception):
+            exec(statement, {})  # the book's own notebooks' import statements
+
+
+def start_ahead(env: dict[str, str], statements: Sequence[str]) -> None:
+    """Start the next chapter's kernel now, running the chapters' import ``statements`` as it starts
+    (:func:`preload`), so that its imports run while this chapter executes. ``env`` is a chapter's
+    kernel environment: the run description, which the next chapter alone knows, is set when a
+    chapter takes the kernel (:func:`take_ahead`)."""
+    from jupyter_core.utils import run_sync
+
+    global _ahead
+    stop_ahead()
+    log = paths.BUILD_DIR / "logs" / f"kernel-ahead.{os.getpid()}.log"
+    common = {k: v for k, v in env.items() if k != RUN_ENV}
+    manager = kernel_manager_class(common, log)(kernel_name="python3")
+    line = f"__import__({__name__!r}, fromlist=['preload']).preload({list(statements)!r})"
+    run_sync(manager.start_kernel)(cwd=str(paths.ROOT), extra_arguments=[f"--IPKernelApp.exec_lines={[line]!r}"])
+    _ahead = (manager, common, log)
+    atexit.unregister(stop_ahead)  # once, however many kernels were started ahead
+    atexit.register(stop_ahead)
+
+
+def take_ahead(env: dict[str, str], log_path: Path) -> Any | None:
+    """The kernel started ahead, now this chapter's: its run description set from ``env``, its log
+    moved to ``log_path``. None when there is none, or it was started with another environment, or
+    it did not answer (it is stopped then, and the chapter starts its own)."""
+    global _ahead
+    if _ahead is None:
+        return None
+    manager, common, log = _ahead
+    _ahead = None
+    if {k: v for k, v in env.items() if k != RUN_ENV} != common:
+        _stop(manager)
+        return None
+    try:
+        _set_variables(manager, {RUN_ENV: env[RUN_ENV]})
+    except Exception:  # noqa: BLE001 - a kernel that does not answer: the chapter starts its own
+        _stop(manager)
+        return None
+    os.replace(log, log_path)
+    return manager
+
+
+def stop_ahead() -> None:
+    """Stop the kernel started ahead, if any (the build is over, or it was not needed)."""
+    global _ahead
+    if _ahead is not None:
+        manager, _, log = _ahead
+        _ahead = None
+        _stop(manager)
+        log.unlink(missing_ok=True)
+
+
+def close_kernel(manager: Any) -> None:
+    """Stop a kernel this process started and close the clients it handed out."""
+    for client in manager.__dict__.get("handed_out", []):
+        client.stop_channels()
+    _stop(manager)
+
+
+def _set_variables(manager: Any, variables: dict[str, str]) -> None:
+    client = manager.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=AHEAD_READY_SECONDS)
+        code = f"import os; os.environ.update({variables!r})"
+        reply = client.execute_interactive(code, silent=True, store_history=False, timeout=AHEAD_READY_SECONDS)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel started ahead could not take its run description: {reply['content']}")
+    finally:
+        client.stop_channels()
+
+
+def _stop(manager: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    with suppress(Exception):  # already gone: nothing to stop
+        run_sync(manager.shutdown_kernel)(now=True)
 
 
 # --------------------------------------------------------------------------- GPUs

@@ -105,7 +105,8 @@ def _on_signal(signum: int, _frame) -> None:
     for sig in SIGNALS:  # one interruption: further signals must not cut the clean-up short
         signal.signal(sig, signal.SIG_IGN)
     if _in_worker and not _executing:
-        os._exit(128 + signum)  # an idle worker has nothing to clean up
+        stop_kernels()  # a kernel started ahead for the next chapter
+        os._exit(128 + signum)  # an idle worker has nothing else to clean up
     if not _in_worker:
         _forward_to_workers(signum)
     stop_kernels()  # before the client's own clean-up, which would wait for the busy kernel to answer

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Plan:
     data_fingerprint: str = "none"  # the dataset the key was computed for; the kernel must load exactly it
     timeout: float | None = None  # seconds any one cell may run (None: no limit)
     run_keys: list[str] = field(default_factory=list)  # the run-store key of every training run it asks for
+    # while this one executes, start the next chapter's kernel and run these import statements in it
+    # (None: start none, no chapter follows on this worker)
+    kernel_ahead: tuple[str, ...] | None = None
 
     @property
     def chapter_id(self) -> str:
@@ -233,8 +236,11 @@ def run_chapter(plan: Plan) -> Result:
         tmp = Path(workdir) / f"{chapter.id}.ipynb"
         tmp_results = Path(workdir) / f"{chapter.id}.results.json"  # written by run.save_results
         env = executors.kernel_env(json.dumps(run_description(plan, progress_file, tmp_results)))
-        manager = executors.kernel_manager_class(env, paths.BUILD_DIR / "logs" / f"{chapter.id}.kernel.log")
+        log_path = paths.BUILD_DIR / "logs" / f"{chapter.id}.kernel.log"
         start = time.perf_counter()
+        kernel = executors.take_ahead(env, log_path)  # started during the chapter before, imports done
+        if plan.kernel_ahead is not None:
+            executors.start_ahead(env, plan.kernel_ahead)
         try:
             papermill.execute_notebook(
                 pagetext.prepare_source(chapter.notebook, chapter.title, plan.resolved.values),
@@ -245,7 +251,8 @@ def run_chapter(plan: Plan) -> Result:
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=plan.timeout,
-                kernel_manager_class=manager,
+                kernel_manager_class=executors.kernel_manager_class(env, log_path),
+                km=kernel,  # None: papermill starts one with the class above
                 shutdown_kernel="immediate",  # its work is written: a graceful exit only waits for TensorFlow's
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps the last good output
@@ -254,6 +261,9 @@ def run_chapter(plan: Plan) -> Result:
             return Result(
                 Outcome(chapter.id, "failed", reason, seconds, describe_failure(err, tmp, plan)), failed_notebook=failed
             )
+        finally:
+            if kernel is not None:  # papermill stops only the kernels it started
+                executors.close_kernel(kernel)
         seconds = time.perf_counter() - start
         tidy_outputs(tmp)
         results = tmp_results.read_text(encoding="utf-8") if tmp_results.exists() else None
@@ -501,7 +511,7 @@ def execute_all(
             log(f"  re-rendered {plan.chapter_id}  (text changed) in {outcome.seconds:.1f} s")
         else:
             todo.append(plan)
-    todo = execution_order(todo)
+    todo = with_kernels_ahead(execution_order(todo), jobs, scheduler)
     expected = announce(todo, jobs if not scheduler else 1, log)
     for plan in todo:
         progress_path(plan.chapter_id).unlink(missing_ok=True)
@@ -519,6 +529,18 @@ def execute_all(
     order = {p.chapter_id: i for i, p in enumerate(plans)}
     summary.outcomes.sort(key=lambda o: order[o.chapter_id])
     return summary
+
+
+def with_kernels_ahead(todo: list[Plan], jobs: int, scheduler: str | None) -> list[Plan]:
+    """Mark the chapters during which the next chapter's kernel starts and imports what the chapters
+    import: every chapter after which the same worker still has one to execute, in the order they
+    start (one after another, or ``jobs`` at a time; a Dask cluster's workers run chapters in threads
+    and start their own kernels)."""
+    workers = max(1, min(jobs, len(todo)))
+    if scheduler or len(todo) <= workers:
+        return todo
+    imports = executors.import_statements(list(dict.fromkeys(plan.resolved.chapter.notebook for plan in todo)))
+    return [replace(plan, kernel_ahead=imports if i < len(todo) - workers else None) for i, plan in enumerate(todo)]
 
 
 def announce(todo: list[Plan], jobs: int, log=print) -> dict[str, float]:
