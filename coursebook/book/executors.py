@@ -5,7 +5,9 @@ Every executor calls the same ``run`` function on a plan and hands its result ba
 submitting side, which alone writes into ``book/chapters`` (atomically). Kernels get their run
 description and settings through their own environment (never by changing this process's), and
 their stdout/stderr (the kernel's start-up warnings, the backend's C++ logs) go to
-``_build/logs/<chapter>.kernel.log`` instead of the console.
+``_build/logs/<chapter>.kernel.log`` instead of the console. A worker with another chapter to
+come starts that chapter's kernel ahead, during the chapter before it, and has it run the
+notebooks' imports (:func:`start_ahead`, :func:`take_ahead`).
 """
 
 from __future__ import annotations
