@@ -163,14 +163,14 @@ def test_the_imports_a_kernel_runs_ahead_are_the_notebooks_own_each_once(tmp_pat
     second = write_notebook(
         tmp_path / "b.ipynb", SIMPLE, "%matplotlib inline\nimport sys", "from os import path\nimport os"
     )
-    assert executors.import_statements([first, second]) == ("import os", "from os import path")
+    assert executors.imported_modules([first, second]) == ("os", "os.path")
 
 
 def test_preloading_imports_modules_without_binding_their_names(tmp_path, monkeypatch):
     (tmp_path / "ahead_probe_module.py").write_text("LOADED = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    executors.preload(["import ahead_probe_module as probe", "import no_such_module_anywhere"])
-    assert sys.modules["ahead_probe_module"].LOADED and "probe" not in globals()
+    executors.preload(["ahead_probe_module", "ahead_probe_module.LOADED", "no_such_module_anywhere"])
+    assert sys.modules["ahead_probe_module"].LOADED and "ahead_probe_module" not in globals()
     sys.modules.pop("ahead_probe_module")
 
 
@@ -182,7 +182,7 @@ def test_a_kernel_started_ahead_has_run_the_imports_and_takes_the_next_chapters_
     (modules / "ahead_marker.py").write_text("LOADED = True\n")
     monkeypatch.setenv("PYTHONPATH", str(modules))
     logs = mini_project / "_build" / "logs"
-    executors.start_ahead(executors.kernel_env('{"chapter": "alpha"}'), ["import ahead_marker"])
+    executors.start_ahead(executors.kernel_env('{"chapter": "alpha"}'), ["ahead_marker"])
     kernel = executors.take_ahead(executors.kernel_env('{"chapter": "beta"}'), logs / "beta.kernel.log")
     assert kernel is not None
     try:

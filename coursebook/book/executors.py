@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import atexit
 import contextvars
+import importlib
 import logging
 import os
 import shutil
@@ -92,9 +93,10 @@ AHEAD_READY_SECONDS = 120.0  # how long a chapter waits for the kernel started a
 _ahead: tuple[Any, dict[str, str], Path] | None = None  # (manager, environment, log) of the kernel started ahead
 
 
-def import_statements(notebooks: Sequence[Path]) -> tuple[str, ...]:
-    """The top-level import statements of the notebooks' code cells (their parameters cells aside),
-    each once, in the order they first appear: what a kernel started ahead runs before its chapter."""
+def imported_modules(notebooks: Sequence[Path]) -> tuple[str, ...]:
+    """The modules the notebooks' code cells (their parameters cells aside) import at top level, each
+    once, in the order they first appear; ``from a import b`` gives ``a`` and ``a.b`` (which may be a
+    name, not a module: :func:`preload` skips it). What a kernel started ahead imports."""
     found: dict[str, None] = {}
     for path in notebooks:
         for cell in nbformat.read(path, as_version=4).cells:
@@ -104,20 +106,26 @@ def import_statements(notebooks: Sequence[Path]) -> tuple[str, ...]:
                 body = ast.parse(cell.source).body
             except SyntaxError:  # IPython syntax (magics): its imports are left to the chapter
                 continue
-            found.update((ast.unparse(node), None) for node in body if isinstance(node, ast.Import | ast.ImportFrom))
+            for node in body:
+                if isinstance(node, ast.Import):
+                    found.update((alias.name, None) for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found.update(
+                        (name, None) for name in (node.module, *(f"{node.module}.{a.name}" for a in node.names))
+                    )
     return tuple(found)
 
 
-def preload(statements: Sequence[str]) -> None:
-    """Run import statements in a namespace of their own: the modules load and no name is bound, so
-    a chapter still needs its own imports; one that fails is left for the chapter's cell to report."""
-    for statement in statements:
+def preload(modules: Sequence[str]) -> None:
+    """Import ``modules`` without binding any name, so a chapter still needs its own imports; one that
+    is not a module, or fails, is left for the chapter's own cell to import or report."""
+    for module in modules:
         with suppress(Exception):
-            exec(statement, {})  # the book's own notebooks' import statements
+            importlib.import_module(module)
 
 
-def start_ahead(env: dict[str, str], statements: Sequence[str]) -> None:
-    """Start the next chapter's kernel now, running the chapters' import ``statements`` as it starts
+def start_ahead(env: dict[str, str], modules: Sequence[str]) -> None:
+    """Start the next chapter's kernel now, importing the chapters' ``modules`` as it starts
     (:func:`preload`), so that its imports run while this chapter executes. ``env`` is a chapter's
     kernel environment: the run description, which the next chapter alone knows, is set when a
     chapter takes the kernel (:func:`take_ahead`)."""
@@ -128,7 +136,7 @@ def start_ahead(env: dict[str, str], statements: Sequence[str]) -> None:
     log = paths.BUILD_DIR / "logs" / f"kernel-ahead.{os.getpid()}.log"
     common = {k: v for k, v in env.items() if k != RUN_ENV}
     manager = kernel_manager_class(common, log)(kernel_name="python3")
-    line = f"__import__({__name__!r}, fromlist=['preload']).preload({list(statements)!r})"
+    line = f"__import__({__name__!r}, fromlist=['preload']).preload({list(modules)!r})"
     run_sync(manager.start_kernel)(cwd=str(paths.ROOT), extra_arguments=[f"--IPKernelApp.exec_lines={[line]!r}"])
     _ahead = (manager, common, log)
     atexit.unregister(stop_ahead)  # once, however many kernels were started ahead

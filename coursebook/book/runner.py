@@ -49,7 +49,7 @@ class Plan:
     data_fingerprint: str = "none"  # the dataset the key was computed for; the kernel must load exactly it
     timeout: float | None = None  # seconds any one cell may run (None: no limit)
     run_keys: list[str] = field(default_factory=list)  # the run-store key of every training run it asks for
-    # while this one executes, start the next chapter's kernel and run these import statements in it
+    # while this one executes, start the next chapter's kernel and import these modules in it
     # (None: start none, no chapter follows on this worker)
     kernel_ahead: tuple[str, ...] | None = None
 
@@ -539,7 +539,7 @@ def with_kernels_ahead(todo: list[Plan], jobs: int, scheduler: str | None) -> li
     workers = max(1, min(jobs, len(todo)))
     if scheduler or len(todo) <= workers:
         return todo
-    imports = executors.import_statements(list(dict.fromkeys(plan.resolved.chapter.notebook for plan in todo)))
+    imports = executors.imported_modules(list(dict.fromkeys(plan.resolved.chapter.notebook for plan in todo)))
     return [replace(plan, kernel_ahead=imports if i < len(todo) - workers else None) for i, plan in enumerate(todo)]
 
 
