@@ -200,6 +200,37 @@ def test_interrupted_build_stops_kernels_removes_temporaries_and_keeps_previous_
     assert kernels(sleepy) == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(("cut", "kernels_up"), [("alpha", 2), ("beta", 1)])
+def test_an_interrupted_build_stops_the_kernels_started_ahead_too(sleepy, signum, cut, kernels_up):
+    """JOBS=1: beta's kernel starts while alpha runs; cut alpha (two kernels up) or beta (in that kernel)."""
+    if cut == "beta":
+        (sleepy / "params" / "alpha.yaml").write_text(
+            "notebook: train.ipynb\ntitle: Chapter alpha\nparameters: {nap: 0}\n"
+        )
+    before = previous_result("alpha") | previous_result("beta")
+    proc = start_build("--jobs", "1")
+
+    def asleep() -> bool:
+        assert proc.poll() is None, proc.communicate()
+        running = list((sleepy / "book" / "chapters").glob(f".{cut}.*.running.*/*.ipynb"))
+        in_cell = [p for p in running if "label: x" in p.read_text(errors="replace")]
+        return len(in_cell) == 1 and len([k for k in descendants(proc.pid) if interrupts.is_kernel(k)]) == kernels_up
+
+    wait_until(asleep, START_SECONDS, f"{cut} to sleep with {kernels_up} kernel(s) up")
+    started = [k for k in descendants(proc.pid) if interrupts.is_kernel(k)]
+    os.killpg(proc.pid, signum) if signum == signal.SIGINT else os.kill(proc.pid, signum)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signum
+    assert f"interrupted by {signal.Signals(signum).name} during chapter {cut}" in one_line(err, "interrupted")
+    assert "Traceback" not in out + err and "never retrieved" not in err
+    if cut == "alpha":
+        assert {path: path.read_bytes() for path in before} == before
+    assert_gone(started, seconds=5)
+    assert kernels(sleepy) == []
+
+
 def test_killed_runner_leaves_temporaries_the_next_build_removes(sleepy):
     before = previous_result("alpha")
     proc = start_build("--chapter", "alpha")

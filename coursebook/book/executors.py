@@ -174,6 +174,16 @@ def stop_ahead() -> None:
         log.unlink(missing_ok=True)
 
 
+def forget_ahead() -> None:
+    """Drop the kernel started ahead without going through its manager: an interrupted build has
+    stopped every kernel already (`interrupts.stop_kernels`)."""
+    global _ahead
+    if _ahead is not None:
+        _, _, log = _ahead
+        _ahead = None
+        log.unlink(missing_ok=True)
+
+
 def close_kernel(manager: Any) -> None:
     """Stop a kernel this process started and close the clients it handed out."""
     for client in manager.__dict__.get("handed_out", []):

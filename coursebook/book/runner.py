@@ -261,6 +261,10 @@ def run_chapter(plan: Plan) -> Result:
             return Result(
                 Outcome(chapter.id, "failed", reason, seconds, describe_failure(err, tmp, plan)), failed_notebook=failed
             )
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: `interrupts` has stopped every kernel already, and
+            kernel = None  # stopping one through its manager would run the loop that resumes the cut cells
+            executors.forget_ahead()
+            raise
         finally:
             if kernel is not None:  # papermill stops only the kernels it started
                 executors.close_kernel(kernel)
