@@ -166,22 +166,20 @@ def take_ahead(env: dict[str, str], log_path: Path) -> Any | None:
 
 def stop_ahead() -> None:
     """Stop the kernel started ahead, if any (the build is over, or it was not needed)."""
-    global _ahead
-    if _ahead is not None:
-        manager, _, log = _ahead
-        _ahead = None
+    if (manager := forget_ahead()) is not None:
         _stop(manager)
-        log.unlink(missing_ok=True)
 
 
-def forget_ahead() -> None:
-    """Drop the kernel started ahead without going through its manager: an interrupted build has
-    stopped every kernel already (`interrupts.stop_kernels`)."""
+def forget_ahead() -> Any | None:
+    """Drop the kernel started ahead and its log without stopping it (an interrupted build has stopped
+    every kernel already: `interrupts.stop_kernels`); return its manager."""
     global _ahead
-    if _ahead is not None:
-        _, _, log = _ahead
-        _ahead = None
-        log.unlink(missing_ok=True)
+    if _ahead is None:
+        return None
+    manager, _, log = _ahead
+    _ahead = None
+    log.unlink(missing_ok=True)
+    return manager
 
 
 def close_kernel(manager: Any) -> None:

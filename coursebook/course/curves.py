@@ -115,7 +115,7 @@ def gap_grows(train: Sequence[float], val: Sequence[float], after: int) -> bool:
     gaps = np.asarray(train, dtype=float) - np.asarray(val, dtype=float)
     if gaps.size < 2 or after >= gaps.size:
         return False
-    return float(gaps[-1] - gaps[after - 1]) > max(2 * noise(gaps), 0.01)
+    return climb_after(gaps, after).climbing
 
 
 def fit_state(

@@ -77,7 +77,6 @@ class RunFit:
     state: str
     gap: float  # training − validation accuracy of the evaluated weights
     train_climb: curves.Climb
-    train_curve: str  # the history metric the training accuracy is read from (eval_accuracy: inference mode)
 
 
 def run_fit(results: Results, run: Run) -> RunFit:
@@ -91,7 +90,7 @@ def run_fit(results: Results, run: Run) -> RunFit:
     state = curves.fit_state(val_loss, train, run.curve("val_accuracy"), gap_noise, gap)
     shape = curves.loss_shape(val_loss)
     climb = curves.climb_after(train, shape.best_epoch)
-    return RunFit(run.seed, shape, state, gap, climb, run.curve_key("train_accuracy"))
+    return RunFit(run.seed, shape, state, gap, climb)
 
 
 def arm_fits(results: Results, arm: ArmResult) -> list[RunFit]:
@@ -138,13 +137,18 @@ def shape_sentence(arm: ArmResult, fits: Sequence[RunFit], digits: int = 2) -> s
     return f"{who} was lowest at {best}; by the last epoch it {join(parts)}."
 
 
+def past_minimum(fits: Sequence[RunFit]) -> list[RunFit]:
+    """The runs whose validation loss has epochs after its minimum (not still falling at the last)."""
+    return [f for f in fits if f.shape.state != curves.FALLING]
+
+
 def after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     """'its validation loss was still falling at epoch 8 in all 3 runs, its last' or '… bottomed at
     epoch 3, 2 and 2 and then rose by 0.35 on average'."""
+    others = past_minimum(fits)
     falling = [f for f in fits if f.shape.state == curves.FALLING]
-    if len(falling) == len(fits):
+    if not others:
         return f"{subject} was still falling at {run_epochs([f.shape.epochs for f in fits])}, its last"
-    others = [f for f in fits if f.shape.state != curves.FALLING]
     rise = average([f.shape.rise for f in others])
     bottomed = f"bottomed at {run_epochs([f.shape.best_epoch for f in others])} and then rose by {rise:.2f}" + (
         " on average" if len(others) > 1 else ""
@@ -162,7 +166,7 @@ def training_after_minimum(fits: Sequence[RunFit], subject: str) -> str:
     training accuracy rose from 0.45 at epoch 4 to 0.71 at epoch 10' (one run), or '… rose beyond its
     epoch-to-epoch noise in 2 of 3 runs, by 0.21 on average'. Runs whose validation loss was still
     falling have no epoch after their minimum and are left out ('' when none is left)."""
-    after = [f for f in fits if f.shape.state != curves.FALLING]
+    after = past_minimum(fits)
     if len(after) == 1:
         climb = after[0].train_climb
         moved = "rose" if climb.climbing else "fell" if climb.rise < -climb.threshold else "went"

@@ -171,14 +171,13 @@ def _capacity_against_curves(arm: ArmResult, fits: Sequence[facts.RunFit], probe
     """The prediction, placed at the runs' own validation-loss minima, and which of its two halves
     (the validation loss rising, the training accuracy still rising) the runs show."""
     loss = _curve_fact(arm, fits, "its validation loss")
-    after = [f for f in fits if f.shape.state != curves.FALLING]
+    after = facts.past_minimum(fits)
     if not after:
         return (
             "Fitting those particulars would show only after the validation loss bottoms, and the budget ended "
-            "first: "
-            f"{loss}, before any over-fitting could show."
+            f"first: {loss}, before any over-fitting could show."
         )
-    inference = all(f.train_curve.startswith("eval_") for f in fits)
+    inference = measure_names.inference_mode(arm.learned_runs(), "train_accuracy")
     measured = f"inference mode, on the first {probe_images:,} training images" if inference else "Keras' running value"
     train = facts.training_after_minimum(fits, f"its training accuracy ({measured})")
     return (

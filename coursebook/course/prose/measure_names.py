@@ -24,7 +24,12 @@ def words(measure: str, runs: Sequence[Run] = (), curve_of: bool = False) -> str
     """How a page names ``measure``; for a training curve of ``runs``, which training value it is."""
     if curve_of and measure in ("train_loss", "train_accuracy"):
         what = measure.split("_")[1]
-        if runs and all(run.curve_key(measure).startswith("eval_") for run in runs):
+        if inference_mode(runs, measure):
             return f"training {what} (inference mode)"
         return f"training {what} (Keras' running value over each epoch)"
     return NAMES[measure]
+
+
+def inference_mode(runs: Sequence[Run], measure: str) -> bool:
+    """Whether every one of ``runs`` recorded ``measure``'s curve in inference mode (``eval_*``)."""
+    return bool(runs) and all(run.curve_key(measure).startswith("eval_") for run in runs)
